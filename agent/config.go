@@ -1,0 +1,446 @@
+package agent
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// Defaults of the agent configuration.
+const (
+	DefaultRakePath          = "/opt/gitlab/bin/gitlab-rake"
+	DefaultCtlPath           = "/opt/gitlab/bin/gitlab-ctl"
+	DefaultInsecureListen    = "127.0.0.1:8765"
+	DefaultMaxReadOnlyJobs   = 4
+	DefaultMaxLogBytes       = 256 << 20
+	DefaultKillGrace         = 10 * time.Second
+	DefaultKeepJobs          = 500
+	DefaultShutdownGrace     = 30 * time.Second
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultPersistInterval   = 5 * time.Second
+)
+
+// Program is how the agent starts one GitLab program: Path followed by the
+// prefix Args, then the command's own arguments. Prefix args exist for the
+// simulator, which points gitlab-rake at the agent's own executable with
+// "gitlab-sim rake".
+type Program struct {
+	Path string
+	Args []string
+}
+
+// TLSFiles are the PEM files of the agent's mutual TLS.
+type TLSFiles struct {
+	Cert     string // the agent's certificate (chain)
+	Key      string // its private key
+	ClientCA string // CA(s) that sign the bot's client certificates
+	// AllowedClients, when not empty, restricts access to client
+	// certificates whose CN or a DNS SAN is one of these names.
+	AllowedClients []string
+}
+
+// Config is the agent's validated configuration. LoadConfig builds it from
+// YAML; the simulator and tests build it in code and call Validate.
+type Config struct {
+	Listen   string
+	TLS      TLSFiles
+	Insecure bool // plain HTTP on a loopback address, for development only
+	Rake     Program
+	Ctl      Program
+	// Sudo, when set, is the path of sudo: commands then run as
+	// sudo -n -- PROGRAM ARGS... (never interactive).
+	Sudo string
+	// Env are extra KEY=VALUE entries added to the minimal environment of
+	// every job. Not settable from YAML: the simulator uses it.
+	Env      []string
+	StateDir string
+	// Timeouts override gitlab.Operation.Timeout per operation name.
+	Timeouts          map[string]time.Duration
+	MaxReadOnlyJobs   int
+	MaxLogBytes       int64
+	KillGrace         time.Duration
+	KeepJobs          int
+	ShutdownGrace     time.Duration
+	HeartbeatInterval time.Duration
+	// WriteTimeout bounds one write to a streaming client: a client that
+	// takes no data for this long is dropped, so it cannot stall a job.
+	WriteTimeout    time.Duration
+	PersistInterval time.Duration
+	// Version is reported by /v1/version and /v1/health.
+	Version string
+}
+
+// DefaultConfig returns a Config with every default filled in and nothing
+// that must be chosen (listen, TLS files, state_dir).
+func DefaultConfig() Config {
+	return Config{
+		Rake:              Program{Path: DefaultRakePath},
+		Ctl:               Program{Path: DefaultCtlPath},
+		Timeouts:          map[string]time.Duration{},
+		MaxReadOnlyJobs:   DefaultMaxReadOnlyJobs,
+		MaxLogBytes:       DefaultMaxLogBytes,
+		KillGrace:         DefaultKillGrace,
+		KeepJobs:          DefaultKeepJobs,
+		ShutdownGrace:     DefaultShutdownGrace,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		WriteTimeout:      DefaultWriteTimeout,
+		PersistInterval:   DefaultPersistInterval,
+		Version:           "dev",
+	}
+}
+
+// Timeout returns the time limit of op: the configured one or the
+// catalogue's default.
+func (c Config) Timeout(op gitlab.Operation) time.Duration {
+	if d, ok := c.Timeouts[op.Name]; ok {
+		return d
+	}
+	return op.Timeout
+}
+
+// Program returns how to start p.
+func (c Config) Program(p gitlab.Program) (Program, error) {
+	switch p {
+	case gitlab.Rake:
+		return c.Rake, nil
+	case gitlab.Ctl:
+		return c.Ctl, nil
+	}
+	return Program{}, fmt.Errorf("no program configured for %q", p)
+}
+
+// fileConfig mirrors the YAML file. Optional numbers are pointers so that an
+// explicit 0 is told apart from absence; durations and sizes are parsed
+// after decoding so that errors can name their key.
+type fileConfig struct {
+	Listen          string            `yaml:"listen"`
+	TLS             *fileTLS          `yaml:"tls"`
+	Insecure        bool              `yaml:"insecure"`
+	GitLabRake      string            `yaml:"gitlab_rake"`
+	GitLabCtl       string            `yaml:"gitlab_ctl"`
+	Sudo            string            `yaml:"sudo"`
+	StateDir        string            `yaml:"state_dir"`
+	Timeouts        map[string]string `yaml:"timeouts"`
+	MaxReadOnlyJobs *int              `yaml:"max_read_only_jobs"`
+	MaxLogBytes     *yaml.Node        `yaml:"max_log_bytes"`
+	KillGrace       string            `yaml:"kill_grace"`
+	KeepJobs        *int              `yaml:"keep_jobs"`
+	ShutdownGrace   string            `yaml:"shutdown_grace"`
+}
+
+type fileTLS struct {
+	Cert           string   `yaml:"cert"`
+	Key            string   `yaml:"key"`
+	ClientCA       string   `yaml:"client_ca"`
+	AllowedClients []string `yaml:"allowed_clients"`
+}
+
+// LoadConfig reads, parses and validates the YAML configuration at path.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// yamlTypeRE strips Go type names from yaml's messages ("field x not found
+// in type agent.fileConfig"): they mean nothing to an operator.
+var yamlTypeRE = regexp.MustCompile(` in type [\w.*\[\]]+`)
+
+// ParseConfig parses and validates a YAML configuration. Unknown keys are
+// errors: a misspelt key would otherwise silently leave a default in force.
+func ParseConfig(data []byte) (Config, error) {
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Config{}, errors.New("the file is empty: see packaging/agent.example.yaml for a complete example")
+		}
+		msg := yamlTypeRE.ReplaceAllString(err.Error(), "")
+		return Config{}, fmt.Errorf("%s (check the key names and indentation against packaging/agent.example.yaml)", msg)
+	}
+	cfg, err := fc.resolve()
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func (fc fileConfig) resolve() (Config, error) {
+	cfg := DefaultConfig()
+	cfg.Listen = fc.Listen
+	cfg.Insecure = fc.Insecure
+	if fc.TLS != nil {
+		cfg.TLS = TLSFiles{Cert: fc.TLS.Cert, Key: fc.TLS.Key, ClientCA: fc.TLS.ClientCA, AllowedClients: fc.TLS.AllowedClients}
+	}
+	if fc.GitLabRake != "" {
+		cfg.Rake = Program{Path: fc.GitLabRake}
+	}
+	if fc.GitLabCtl != "" {
+		cfg.Ctl = Program{Path: fc.GitLabCtl}
+	}
+	cfg.Sudo = fc.Sudo
+	cfg.StateDir = fc.StateDir
+	if cfg.Insecure && cfg.Listen == "" {
+		cfg.Listen = DefaultInsecureListen
+	}
+
+	names := make([]string, 0, len(fc.Timeouts))
+	for name := range fc.Timeouts {
+		names = append(names, name)
+	}
+	sort.Strings(names) // report the first bad key deterministically
+	for _, name := range names {
+		key := "timeouts." + name
+		if _, err := gitlab.Lookup(name); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", key, err)
+		}
+		d, err := parseDuration(key, fc.Timeouts[name])
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Timeouts[name] = d
+	}
+	if fc.MaxReadOnlyJobs != nil {
+		cfg.MaxReadOnlyJobs = *fc.MaxReadOnlyJobs
+	}
+	if fc.KeepJobs != nil {
+		cfg.KeepJobs = *fc.KeepJobs
+	}
+	if fc.MaxLogBytes != nil {
+		n, err := parseByteSize(fc.MaxLogBytes.Value)
+		if err != nil {
+			return Config{}, fmt.Errorf("max_log_bytes: %w", err)
+		}
+		cfg.MaxLogBytes = n
+	}
+	for _, d := range []struct {
+		key string
+		val string
+		dst *time.Duration
+	}{
+		{"kill_grace", fc.KillGrace, &cfg.KillGrace},
+		{"shutdown_grace", fc.ShutdownGrace, &cfg.ShutdownGrace},
+	} {
+		if d.val == "" {
+			continue
+		}
+		v, err := parseDuration(d.key, d.val)
+		if err != nil {
+			return Config{}, err
+		}
+		*d.dst = v
+	}
+	return cfg, nil
+}
+
+func parseDuration(key, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration: write it like 90s, 15m or 4h", key, s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: %q must be positive", key, s)
+	}
+	return d, nil
+}
+
+var byteSizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$`)
+
+// parseByteSize accepts a plain number of bytes or one with a unit: KiB,
+// MiB, GiB, TiB (powers of 1024; K, M, G, T and KB, MB, … are read the
+// same way, as a log bound has no use for decimal units).
+func parseByteSize(s string) (int64, error) {
+	m := byteSizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size: write bytes (268435456) or with a unit (256MiB, 1GiB)", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	shift := 0
+	switch strings.ToUpper(m[2][:min(1, len(m[2]))]) {
+	case "K":
+		shift = 10
+	case "M":
+		shift = 20
+	case "G":
+		shift = 30
+	case "T":
+		shift = 40
+	}
+	if n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n << shift, nil
+}
+
+// Validate checks every value and that the TLS files load, so that a bad
+// configuration fails at start (or in check-config), not at the first
+// request. It does not create or touch state_dir.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen: required: the address to serve on, e.g. \"0.0.0.0:8443\" or \"10.0.0.5:8443\"")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %q is not host:port (%w): write e.g. \"0.0.0.0:8443\"", c.Listen, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("listen: port %q is not a number from 0 to 65535", port)
+	}
+	if c.Insecure {
+		if !isLoopbackHost(host) {
+			return fmt.Errorf("insecure: plain HTTP is refused on %q: it is allowed only on a loopback address (127.0.0.1, ::1, localhost), for local development; set insecure: false and configure tls", c.Listen)
+		}
+	} else if err := c.validateTLS(); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		key  string
+		prog Program
+	}{{"gitlab_rake", c.Rake}, {"gitlab_ctl", c.Ctl}} {
+		if err := checkExecutable(p.key, p.prog.Path); err != nil {
+			return err
+		}
+	}
+	if c.Sudo != "" {
+		if err := checkExecutable("sudo", c.Sudo); err != nil {
+			return err
+		}
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("env: %q is not KEY=VALUE", kv)
+		}
+	}
+	if c.StateDir == "" {
+		return errors.New("state_dir: required: a directory the agent owns for job records and logs, e.g. /var/lib/gitlab-chatops-agent")
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("state_dir: %q must be an absolute path", c.StateDir)
+	}
+	for name, d := range c.Timeouts {
+		if _, err := gitlab.Lookup(name); err != nil {
+			return fmt.Errorf("timeouts.%s: %w", name, err)
+		}
+		if d <= 0 {
+			return fmt.Errorf("timeouts.%s: must be positive", name)
+		}
+	}
+	if c.MaxReadOnlyJobs < 1 {
+		return fmt.Errorf("max_read_only_jobs: %d: must be at least 1", c.MaxReadOnlyJobs)
+	}
+	if c.MaxLogBytes < 4096 {
+		return fmt.Errorf("max_log_bytes: %d: must be at least 4096 bytes (default 256MiB)", c.MaxLogBytes)
+	}
+	if c.KeepJobs < 1 {
+		return fmt.Errorf("keep_jobs: %d: must be at least 1", c.KeepJobs)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"kill_grace", c.KillGrace}, {"shutdown_grace", c.ShutdownGrace},
+		{"heartbeat interval", c.HeartbeatInterval}, {"write timeout", c.WriteTimeout},
+		{"persist interval", c.PersistInterval},
+	} {
+		if d.val <= 0 {
+			return fmt.Errorf("%s: must be positive", d.key)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateTLS() error {
+	t := c.TLS
+	for _, f := range []struct{ key, path string }{
+		{"tls.cert", t.Cert}, {"tls.key", t.Key}, {"tls.client_ca", t.ClientCA},
+	} {
+		if f.path == "" {
+			return fmt.Errorf("%s: required (or run with insecure: true on a loopback address for development); create files with: gitlab-chatops-agent certs --out DIR --host NAME", f.key)
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.key, err)
+		}
+	}
+	if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+		return fmt.Errorf("tls.cert/tls.key: %s and %s do not form a certificate and matching key: %w", t.Cert, t.Key, err)
+	}
+	if _, err := loadCertPool(t.ClientCA); err != nil {
+		return fmt.Errorf("tls.client_ca: %w", err)
+	}
+	for _, n := range t.AllowedClients {
+		if strings.TrimSpace(n) == "" {
+			return errors.New("tls.allowed_clients: contains an empty name")
+		}
+	}
+	return nil
+}
+
+func checkExecutable(key, path string) error {
+	if path == "" {
+		return fmt.Errorf("%s: empty path", key)
+	}
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("%s: %q must be an absolute path (the agent never searches PATH)", key, path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w (is this a GitLab node? set %s to the program's path)", key, err, key)
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s: %s is not an executable file", key, path)
+	}
+	return nil
+}
+
+// isLoopbackHost accepts only literal loopback addresses and "localhost":
+// a name that merely resolves to loopback today could resolve elsewhere
+// tomorrow.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadCertPool reads PEM certificates from path into a new pool.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}

@@ -1,0 +1,365 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// maxRunBody bounds a RunRequest; real ones are a few hundred bytes
+// (job_arguments itself is capped at 4 KiB by the catalogue).
+const maxRunBody = 64 << 10
+
+// Limits of the metadata fields, which end up in logs and records.
+const (
+	maxMetaLen   = 256
+	maxApprovers = 16
+)
+
+// requestError is a refusal of a request's content, naming the field.
+type requestError struct {
+	field string
+	msg   string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// decodeJSONBody reads one JSON value into v, refusing unknown fields, a
+// body over limit and trailing data. An empty body is allowed when
+// allowEmpty.
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any, allowEmpty bool) error {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(30 * time.Second)) // a trickling body cannot hold a handler
+	defer rc.SetReadDeadline(time.Time{})
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) && allowEmpty {
+			return nil
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &requestError{msg: fmt.Sprintf("request body is larger than %d bytes", limit)}
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name := strings.Trim(f, `"`)
+			return &requestError{field: name, msg: fmt.Sprintf("unknown field %q in request body", name)}
+		}
+		return &requestError{msg: "request body is not valid JSON: " + err.Error()}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &requestError{msg: "request body has data after the JSON object"}
+	}
+	return nil
+}
+
+// validateRun checks a RunRequest against the catalogue and returns the
+// operation and its command.
+func validateRun(req RunRequest) (gitlab.Operation, gitlab.Command, error) {
+	op, err := gitlab.Lookup(req.Operation)
+	if err != nil {
+		return gitlab.Operation{}, gitlab.Command{}, &requestError{field: "operation", msg: err.Error()}
+	}
+	cmd, err := op.Command(req.Args)
+	if err != nil {
+		var ae *gitlab.ArgError
+		if errors.As(err, &ae) {
+			return op, gitlab.Command{}, &requestError{field: ae.Field, msg: err.Error()}
+		}
+		return op, gitlab.Command{}, &requestError{field: "args", msg: err.Error()}
+	}
+	for _, m := range []struct{ field, val string }{
+		{"request_id", req.RequestID}, {"requester", req.Requester},
+	} {
+		if err := checkMeta(m.field, m.val); err != nil {
+			return op, cmd, err
+		}
+	}
+	if len(req.Approvers) > maxApprovers {
+		return op, cmd, &requestError{field: "approvers", msg: fmt.Sprintf("approvers: more than %d names", maxApprovers)}
+	}
+	for _, a := range req.Approvers {
+		if err := checkMeta("approvers", a); err != nil {
+			return op, cmd, err
+		}
+	}
+	return op, cmd, nil
+}
+
+// checkMeta refuses over-long values and control characters, which would
+// make logs and records misleading.
+func checkMeta(field, v string) error {
+	if len(v) > maxMetaLen {
+		return &requestError{field: field, msg: fmt.Sprintf("%s: longer than %d bytes", field, maxMetaLen)}
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return &requestError{field: field, msg: fmt.Sprintf("%s: contains control characters", field)}
+	}
+	return nil
+}
+
+// handleRun is POST /v1/jobs: validate, admit, start, stream.
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	info := infoOf(r)
+	var req RunRequest
+	if err := decodeJSONBody(w, r, maxRunBody, &req, false); err != nil {
+		var re *requestError
+		errors.As(err, &re)
+		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		return
+	}
+	info.operation, info.requestID, info.requester = req.Operation, req.RequestID, req.Requester
+	op, cmd, err := validateRun(req)
+	if err != nil {
+		var re *requestError
+		errors.As(err, &re)
+		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		return
+	}
+	j, sub, refusal := s.admit(req, op, cmd)
+	if refusal != nil {
+		infoOf(r).errMsg = refusal.body.Error
+		writeJSON(w, refusal.status, refusal.body)
+		return
+	}
+	info.jobID = j.id
+	s.stream(w, r, j, sub, 1)
+}
+
+// refusal is an admission failure: status and body.
+type refusal struct {
+	status int
+	body   ErrorResponse
+}
+
+// admit applies the concurrency rules and, if the job may run, creates its
+// state, subscribes the caller from the first line and starts it. It holds
+// s.mu throughout, so two requests can never both take the mutating slot.
+func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) (*job, subscription, *refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, subscription{}, &refusal{http.StatusServiceUnavailable,
+			ErrorResponse{Error: "the agent is shutting down and accepts no new jobs; retry when it is back"}}
+	}
+	if op.Mutating() && s.mutating != nil {
+		run := s.mutating.summary()
+		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: busyMessage(run), Running: &run}}
+	}
+	if !op.Mutating() && s.readOnly >= s.cfg.MaxReadOnlyJobs {
+		return nil, subscription{}, &refusal{http.StatusTooManyRequests, ErrorResponse{Error: fmt.Sprintf(
+			"too many read-only jobs: %d are running (max_read_only_jobs is %d); retry when one has finished",
+			s.readOnly, s.cfg.MaxReadOnlyJobs)}}
+	}
+	prog, err := s.cfg.Program(cmd.Program)
+	if err != nil {
+		return nil, subscription{}, &refusal{http.StatusInternalServerError, ErrorResponse{Error: err.Error()}}
+	}
+	spec := procSpec{
+		argv:      buildArgv(s.cfg.Sudo, prog, cmd.Args),
+		env:       jobEnv(s.cfg.Env),
+		killGrace: s.cfg.KillGrace,
+		persist:   s.cfg.PersistInterval,
+	}
+	j, err := s.createJob(req, op, spec.argv)
+	if err != nil {
+		s.log.Error("cannot create job state", "operation", op.Name, "err", err)
+		return nil, subscription{}, &refusal{http.StatusInternalServerError,
+			ErrorResponse{Error: "cannot record the job, so it was not started: " + err.Error()}}
+	}
+	sub := j.subscribe()
+	s.running[j.id] = j
+	if op.Mutating() {
+		s.mutating = j
+	} else {
+		s.readOnly++
+	}
+	s.jobsWG.Add(1)
+	go s.runJob(j, spec)
+	return j, sub, nil
+}
+
+func busyMessage(run JobSummary) string {
+	rid, who := run.RequestID, run.Requester
+	if rid == "" {
+		rid = "(none)"
+	}
+	if who == "" {
+		who = "(unknown)"
+	}
+	return fmt.Sprintf("busy: %s job %s for request %s by %s running since %s",
+		run.Operation, run.ID, rid, who, run.Started.Format(time.RFC3339))
+}
+
+// createJob makes the job's directory, output log and first record. A job
+// is never started without a record on disk.
+func (s *Server) createJob(req RunRequest, op gitlab.Operation, argv []string) (*job, error) {
+	now := time.Now().UTC()
+	id, err := newJobID(now)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.jobsDir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("job dir: %w", err)
+	}
+	out, err := createOutputLog(filepath.Join(dir, outputLogName), s.cfg.MaxLogBytes)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	rec := JobRecord{
+		ID: id, Operation: op.Name, Args: req.Args, Argv: argv, Mutating: op.Mutating(),
+		RequestID: req.RequestID, Requester: req.Requester, Approvers: req.Approvers,
+		State: StateRunning, Started: now, Digest: NewDigester().Sum(),
+		Head: []Line{}, Tail: []Line{},
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		out.close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return newJob(s.jobsCtx, id, dir, op, rec, out, s.log), nil
+}
+
+// runJob runs j to its end, records the outcome and frees its slot.
+func (s *Server) runJob(j *job, spec procSpec) {
+	defer s.jobsWG.Done()
+	timeout := s.cfg.Timeout(j.op)
+	ctx, cancel := context.WithTimeoutCause(j.ctx, timeout, &stopCause{state: StateTimedOut,
+		msg: fmt.Sprintf("timed out after %s (timeouts.%s); the process group was stopped (SIGTERM, then SIGKILL after kill_grace)", timeout, j.op.Name)})
+	defer cancel()
+
+	res := execute(ctx, j, spec, s.log)
+	state, errText := classify(res, spec.argv)
+	rec := j.finish(state, res.exitCode, errText)
+
+	s.mu.Lock()
+	delete(s.running, j.id)
+	s.finished[j.id] = finishedOf(rec)
+	if s.mutating == j {
+		s.mutating = nil
+	} else {
+		s.readOnly--
+	}
+	list := make([]finishedJob, 0, len(s.finished))
+	for _, f := range s.finished {
+		list = append(list, f)
+	}
+	prune := pruneOrder(list, len(s.running), s.cfg.KeepJobs)
+	s.mu.Unlock()
+	s.removeJobs(prune)
+
+	attrs := []any{"job", rec.ID, "operation", rec.Operation, "state", rec.State,
+		"lines", rec.Lines, "bytes", rec.Bytes, "duration", time.Duration(rec.DurationMS) * time.Millisecond,
+		"request_id", rec.RequestID, "requester", rec.Requester}
+	if rec.ExitCode != nil {
+		attrs = append(attrs, "exit_code", *rec.ExitCode)
+	}
+	if rec.Error != "" {
+		attrs = append(attrs, "error", rec.Error)
+	}
+	s.log.Info("job ended", attrs...)
+}
+
+// classify turns an outcome into a state and an explanation.
+func classify(res outcome, argv []string) (string, string) {
+	var state, msg string
+	switch {
+	case res.startErr != nil:
+		state, msg = StateFailed, fmt.Sprintf("cannot start %s: %v", argv[0], res.startErr)
+	case res.cause != nil:
+		state, msg = res.cause.state, res.cause.msg
+	case res.signal != "":
+		state, msg = StateFailed, "the program was killed by signal "+res.signal
+	case res.exitCode != nil && *res.exitCode == 0:
+		state = StateSucceeded
+	case res.exitCode != nil:
+		state, msg = StateFailed, fmt.Sprintf("exit status %d", *res.exitCode)
+	default:
+		state, msg = StateFailed, "the program's exit status is unknown"
+	}
+	if res.escaped != "" {
+		if msg != "" {
+			msg += "; "
+		}
+		msg += res.escaped
+	}
+	return state, msg
+}
+
+// handleGetJob is GET /v1/jobs/{id}.
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	infoOf(r).jobID = id
+	rec, _, err := s.lookupRecord(id)
+	if err != nil {
+		s.jobLookupError(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+func (s *Server) jobLookupError(w http.ResponseWriter, r *http.Request, id string, err error) {
+	if errors.Is(err, errJobNotFound) {
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no job %q on this agent (never run, or pruned beyond keep_jobs)", id), "id")
+		return
+	}
+	s.log.Error("read job record", "job", id, "err", err)
+	writeError(w, r, http.StatusInternalServerError, "cannot read the job's record: "+err.Error(), "")
+}
+
+// handleCancel is POST /v1/jobs/{id}/cancel. The job's process group gets
+// SIGTERM, then SIGKILL after kill_grace; the answer does not wait for it.
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	info := infoOf(r)
+	info.jobID = id
+	var req CancelRequest
+	if err := decodeJSONBody(w, r, 4096, &req, true); err != nil {
+		var re *requestError
+		errors.As(err, &re)
+		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		return
+	}
+	if err := checkMeta("requester", req.Requester); err != nil {
+		writeError(w, r, http.StatusBadRequest, err.Error(), "requester")
+		return
+	}
+	if err := checkMeta("reason", req.Reason); err != nil {
+		writeError(w, r, http.StatusBadRequest, err.Error(), "reason")
+		return
+	}
+	info.requester = req.Requester
+	rec, j, err := s.lookupRecord(id)
+	if err != nil {
+		s.jobLookupError(w, r, id, err)
+		return
+	}
+	info.operation, info.requestID = rec.Operation, rec.RequestID
+	if j == nil || rec.Finished() {
+		writeError(w, r, http.StatusConflict, fmt.Sprintf("job %s has already ended (%s)", id, rec.State), "")
+		return
+	}
+	who := req.Requester
+	if who == "" {
+		who = info.client
+	}
+	msg := "cancelled by " + who
+	if req.Reason != "" {
+		msg += ": " + req.Reason
+	}
+	j.stop(&stopCause{state: StateCancelled, msg: msg})
+	s.log.Info("job cancel requested", "job", id, "by", who, "reason", req.Reason)
+	writeJSON(w, http.StatusAccepted, j.summary())
+}

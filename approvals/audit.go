@@ -1,0 +1,61 @@
+package approvals
+
+import (
+	"context"
+	"time"
+)
+
+// ActorSystem is the Actor of audit entries the bot writes on its own
+// behalf (expiry, start, finish).
+const ActorSystem = "system"
+
+// Audit actions. The Service writes the request.* ones; the router writes
+// the others.
+const (
+	ActionRequestOpened    = "request.opened"    // a request was opened
+	ActionRequestApproved  = "request.approved"  // an approval was recorded (Outcome: the state after it)
+	ActionRequestRefused   = "request.refused"   // an approve, deny or cancel was refused
+	ActionRequestDenied    = "request.denied"    // an approver vetoed
+	ActionRequestCancelled = "request.cancelled" // the requester withdrew
+	ActionRequestExpired   = "request.expired"   // the approval window passed
+	ActionRequestStarted   = "request.started"   // the exactly-once gate was passed
+	ActionRequestJob       = "request.job"       // the agent job ID was recorded
+	ActionRequestFinished  = "request.finished"  // the run ended (Outcome: succeeded, failed, interrupted)
+	ActionCommandRefused   = "command.refused"   // a command was refused by policy
+	ActionAuthRefused      = "auth.refused"      // an incoming call failed verification
+	ActionReadOnlyRun      = "readonly.run"      // a read-only operation ran
+)
+
+// AuditEntry is one line of the audit trail.
+//
+// The log is a hash chain: each stored entry carries the SHA-256 of the
+// previous entry's stored bytes, so changing, removing or reordering an
+// entry is detected by verification.
+type AuditEntry struct {
+	// Seq is assigned by the log: 1, 2, 3, ... without gaps.
+	Seq uint64 `json:"seq,omitzero"`
+	// Time is assigned by the log when zero.
+	Time time.Time `json:"time,omitzero"`
+	// Actor is a platform user ID, or ActorSystem.
+	Actor     string `json:"actor,omitempty"`
+	ActorName string `json:"actor_name,omitempty"`
+	// Action is one of the Action* constants.
+	Action       string   `json:"action,omitempty"`
+	RequestID    string   `json:"request_id,omitempty"`
+	Host         string   `json:"host,omitempty"`
+	Operation    string   `json:"operation,omitempty"`
+	Argv         []string `json:"argv,omitempty"`
+	Outcome      string   `json:"outcome,omitempty"`
+	Detail       string   `json:"detail,omitempty"`
+	OutputDigest string   `json:"output_digest,omitempty"`
+	// PrevHash is the hex SHA-256 of the previous entry's stored bytes;
+	// empty for the first entry. Assigned by the log.
+	PrevHash string `json:"prev_hash,omitempty"`
+}
+
+// AuditLog is the append-only audit trail.
+type AuditLog interface {
+	// Append stores e and returns it as stored: with Seq, PrevHash and (if
+	// it was zero) Time assigned. Any Seq or PrevHash in e is ignored.
+	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
+}

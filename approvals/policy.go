@@ -1,0 +1,120 @@
+package approvals
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Policy.WithDefaults.
+const (
+	DefaultApprovalsRequired = 1
+	DefaultTTL               = 15 * time.Minute
+)
+
+// Policy says who may ask for what, where, and who may approve.
+//
+// The zero Policy (after WithDefaults) lets anyone request anything in any
+// channel and lets anyone but the requester approve, with one approval and
+// a 15 minute window.
+type Policy struct {
+	// Requesters maps a subcommand (e.g. "migrate") to the user IDs that
+	// may use it. A subcommand that is missing or maps to an empty list
+	// may be used by anyone.
+	Requesters map[string][]string
+	// Approvers are user IDs that may approve or deny.
+	Approvers []string
+	// ApproverGroups are chat groups whose members may approve or deny;
+	// membership is asked of the GroupResolver given to the Service.
+	// When both Approvers and ApproverGroups are empty, anyone but the
+	// requester may approve.
+	ApproverGroups []string
+	// Channels are the channel IDs requests may be opened in; empty means
+	// any channel.
+	Channels []string
+	// ApprovalsRequired is how many distinct approvers a request needs
+	// (never counting the requester). 0 means DefaultApprovalsRequired.
+	ApprovalsRequired int
+	// TTL is how long a request stays open for approval. 0 means
+	// DefaultTTL.
+	TTL time.Duration
+	// RequireReason refuses requests opened without a reason.
+	RequireReason bool
+}
+
+// WithDefaults returns p with zero ApprovalsRequired and TTL replaced by
+// the defaults.
+func (p Policy) WithDefaults() Policy {
+	if p.ApprovalsRequired == 0 {
+		p.ApprovalsRequired = DefaultApprovalsRequired
+	}
+	if p.TTL == 0 {
+		p.TTL = DefaultTTL
+	}
+	return p
+}
+
+// Validate reports every problem with p, as configured (call WithDefaults
+// first to accept zero values). The message says what to fix.
+func (p Policy) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("approval policy: "+format+": %w", append(args, ErrInvalid)...))
+	}
+	if p.ApprovalsRequired < 1 {
+		bad("approvals_required is %d; it must be at least 1", p.ApprovalsRequired)
+	}
+	if p.TTL <= 0 {
+		bad("the request TTL is %s; it must be positive, e.g. 15m", p.TTL)
+	}
+	for sub, ids := range p.Requesters {
+		if strings.TrimSpace(sub) == "" {
+			bad("requesters has an entry with an empty subcommand name")
+		}
+		if slices.Contains(ids, "") {
+			bad("requesters for %q contains an empty user ID", sub)
+		}
+	}
+	if slices.Contains(p.Approvers, "") {
+		bad("approvers contains an empty user ID")
+	}
+	if slices.Contains(p.ApproverGroups, "") {
+		bad("approver groups contains an empty group name")
+	}
+	if slices.Contains(p.Channels, "") {
+		bad("channels contains an empty channel ID")
+	}
+	if len(p.ApproverGroups) == 0 && len(p.Approvers) > 0 {
+		distinct := len(uniq(p.Approvers))
+		if distinct < p.ApprovalsRequired {
+			bad("%d approvals are required but only %d approvers are listed; list more approvers or lower approvals_required", p.ApprovalsRequired, distinct)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckRequester reports whether userID may use subcommand in channel.
+// The router uses it for read-only commands too. The error wraps
+// ErrNotAllowed and says what to do.
+func (p Policy) CheckRequester(subcommand, channel, userID string) error {
+	if len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) {
+		return fmt.Errorf("%s cannot be used in this channel; use one of the channels set up for gitlab-chatops: %w", subcommand, ErrNotAllowed)
+	}
+	if ids := p.Requesters[subcommand]; len(ids) > 0 && !slices.Contains(ids, userID) {
+		return fmt.Errorf("you are not allowed to use %s; ask a gitlab-chatops administrator to add you to its requesters: %w", subcommand, ErrNotAllowed)
+	}
+	return nil
+}
+
+// anyoneMayApprove reports whether no approvers are configured.
+func (p Policy) anyoneMayApprove() bool {
+	return len(p.Approvers) == 0 && len(p.ApproverGroups) == 0
+}
+
+func uniq(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,182 @@
+package approvals
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Request is one destructive operation waiting for, or past, approval.
+//
+// What is approved is exactly Argv on exactly Host: the bot runs the stored
+// argv and nothing else. A Request is created by Service.Open and changed
+// only by the Service's methods, each of which bumps Version.
+type Request struct {
+	// ID is opaque and short enough to type in chat (see NewID).
+	ID string `json:"id"`
+
+	// Platform, Channel and Thread say where the request's root post
+	// lives, so progress can be reported into its thread. The caller fills
+	// them; Thread may be set after the root post is made.
+	Platform string `json:"platform,omitempty"`
+	Channel  string `json:"channel,omitempty"`
+	Thread   string `json:"thread,omitempty"`
+
+	// Host is the GitLab node the operation runs on.
+	Host string `json:"host"`
+	// Operation is the catalogue name, e.g. "migrate", "finalize", "restart".
+	Operation string `json:"operation"`
+	// Params are the validated arguments of the operation, for display and
+	// so a finalize can be derived from a failed migrate.
+	Params map[string]string `json:"params,omitempty"`
+	// Argv is exactly what will run, program first.
+	Argv []string `json:"argv"`
+
+	Requester User   `json:"requester"`
+	Reason    string `json:"reason,omitempty"`
+
+	// Fingerprint identifies the state the request was based on (e.g. a
+	// hash of the set of down migrations). When it is non-empty, Approve
+	// refuses if the current fingerprint differs.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// FingerprintInfo describes that state for people.
+	FingerprintInfo string `json:"fingerprint_info,omitempty"`
+
+	// Required is how many distinct approvers are needed, copied from the
+	// policy when the request was opened.
+	Required int `json:"required"`
+	// ApproverIDs and ApproverGroups are who may approve, copied from the
+	// policy when the request was opened, so the root post can mention
+	// them. Whether a user may approve is decided by the policy in force
+	// at the time of the decision.
+	ApproverIDs    []string `json:"approver_ids,omitempty"`
+	ApproverGroups []string `json:"approver_groups,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	State     State      `json:"state"`
+	Decisions []Decision `json:"decisions,omitempty"`
+
+	// JobID is the agent's job, set once the job was submitted.
+	JobID     string    `json:"job_id,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// Outcome is the summary of a succeeded run; Error says what went
+	// wrong in a failed or interrupted one.
+	Outcome string `json:"outcome,omitempty"`
+	Error   string `json:"error,omitempty"`
+
+	// FromRequest is the request this one was derived from, e.g. the failed
+	// migrate a finalize was offered for.
+	FromRequest string `json:"from_request,omitempty"`
+
+	// Version is bumped by the store on every successful UpdateRequest.
+	Version int64 `json:"version"`
+}
+
+// Verdict is what a Decision was.
+type Verdict string
+
+const (
+	VerdictApprove Verdict = "approve"
+	VerdictDeny    Verdict = "deny"
+	VerdictCancel  Verdict = "cancel"
+	VerdictExpire  Verdict = "expire"
+)
+
+// Decision is one recorded act on a pending request.
+type Decision struct {
+	// User decided; for VerdictExpire it is the system user.
+	User    User      `json:"user"`
+	Verdict Verdict   `json:"verdict"`
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// SystemUser is the user the bot acts as (expiry, start, finish).
+func SystemUser() User { return User{ID: ActorSystem, Name: ActorSystem} }
+
+// Approvals returns the approve decisions, one per distinct user, in order.
+func (r *Request) Approvals() []Decision {
+	var out []Decision
+	seen := make(map[string]bool)
+	for _, d := range r.Decisions {
+		if d.Verdict == VerdictApprove && !seen[d.User.ID] {
+			seen[d.User.ID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ApprovedBy returns userID's approve decision, if there is one.
+func (r *Request) ApprovedBy(userID string) (Decision, bool) {
+	for _, d := range r.Decisions {
+		if d.Verdict == VerdictApprove && d.User.ID == userID {
+			return d, true
+		}
+	}
+	return Decision{}, false
+}
+
+// Final returns the decision that ended the pending state (deny, cancel,
+// expire, or the last approval), if there is one.
+func (r *Request) Final() (Decision, bool) {
+	if r.State == StatePending || len(r.Decisions) == 0 {
+		return Decision{}, false
+	}
+	return r.Decisions[len(r.Decisions)-1], true
+}
+
+// Due reports whether r is pending and its approval window has passed.
+func (r *Request) Due(now time.Time) bool {
+	return r.State == StatePending && !now.Before(r.ExpiresAt)
+}
+
+// Clone returns a deep copy of r. Stores hand out clones so callers cannot
+// change stored state behind the Service's back.
+func (r *Request) Clone() *Request {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Params = maps.Clone(r.Params)
+	c.Argv = slices.Clone(r.Argv)
+	c.ApproverIDs = slices.Clone(r.ApproverIDs)
+	c.ApproverGroups = slices.Clone(r.ApproverGroups)
+	c.Decisions = slices.Clone(r.Decisions)
+	return &c
+}
+
+// NewRequest is what a caller supplies to Service.Open. The Service fills
+// in ID, times, Required, approvers and State.
+type NewRequest struct {
+	Platform, Channel, Thread string
+
+	Host      string
+	Operation string
+	Params    map[string]string
+	Argv      []string
+
+	Requester User
+	Reason    string
+
+	Fingerprint     string
+	FingerprintInfo string
+
+	FromRequest string
+}
+
+// RequestFilter selects requests from a RequestStore.
+type RequestFilter struct {
+	// States keeps requests in any of these states; empty keeps all.
+	States []State
+	// Limit caps the number returned; 0 means no limit.
+	Limit int
+}
+
+// Match reports whether r passes the filter's States.
+func (f RequestFilter) Match(r *Request) bool {
+	return len(f.States) == 0 || slices.Contains(f.States, r.State)
+}

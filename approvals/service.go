@@ -1,0 +1,706 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxIDAttempts bounds how often Open draws a new ID after a collision.
+const maxIDAttempts = 5
+
+// Service is the two-person workflow. It is safe for concurrent use; all
+// coordination happens in the RequestStore's atomic UpdateRequest.
+//
+// Each method changes at most one request in one UpdateRequest call and then
+// appends one audit entry (refusals are audited too). If the audit entry
+// cannot be written, Open and Start undo what they did (the request ends
+// cancelled or interrupted) so that nothing runs without a record; the
+// other methods keep the change and return the request together with an
+// error wrapping ErrAudit.
+type Service struct {
+	store  RequestStore
+	audit  AuditLog
+	policy Policy
+	groups GroupResolver
+	now    func() time.Time
+	newID  func() (string, error)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the Service read the time from now instead of time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = now }
+}
+
+// WithGroupResolver lets ApproverGroups be checked. Without one, a policy
+// that names approver groups is refused by NewService.
+func WithGroupResolver(r GroupResolver) Option {
+	return func(s *Service) { s.groups = r }
+}
+
+// WithIDGenerator replaces NewID, e.g. for deterministic tests.
+func WithIDGenerator(f func() (string, error)) Option {
+	return func(s *Service) { s.newID = f }
+}
+
+// NewService returns the workflow over store and audit, governed by policy
+// (with defaults applied, then validated).
+func NewService(store RequestStore, audit AuditLog, policy Policy, opts ...Option) (*Service, error) {
+	if store == nil || audit == nil {
+		return nil, fmt.Errorf("approvals: a request store and an audit log are required: %w", ErrInvalid)
+	}
+	s := &Service{
+		store:  store,
+		audit:  audit,
+		policy: policy.WithDefaults(),
+		now:    time.Now,
+		newID:  NewID,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.policy.Validate(); err != nil {
+		return nil, err
+	}
+	if len(s.policy.ApproverGroups) > 0 && s.groups == nil {
+		return nil, fmt.Errorf("approval policy: approver groups %s are configured but this chat platform cannot resolve groups; list approvers by user ID instead: %w",
+			strings.Join(s.policy.ApproverGroups, ", "), ErrInvalid)
+	}
+	return s, nil
+}
+
+// Policy returns a copy of the policy in force (with defaults applied).
+func (s *Service) Policy() Policy {
+	p := s.policy
+	p.Requesters = maps.Clone(p.Requesters)
+	for k, v := range p.Requesters {
+		p.Requesters[k] = slices.Clone(v)
+	}
+	p.Approvers = slices.Clone(p.Approvers)
+	p.ApproverGroups = slices.Clone(p.ApproverGroups)
+	p.Channels = slices.Clone(p.Channels)
+	return p
+}
+
+// CheckRequester reports whether user may use subcommand in channel (see
+// Policy.CheckRequester). It does not write an audit entry.
+func (s *Service) CheckRequester(subcommand, channel string, user User) error {
+	return s.policy.CheckRequester(subcommand, channel, user.ID)
+}
+
+// Request returns the request with the given ID.
+func (s *Service) Request(ctx context.Context, id string) (*Request, error) {
+	r, err := s.store.Request(ctx, id)
+	if err != nil {
+		return nil, s.storeErr(id, "read", err)
+	}
+	return r, nil
+}
+
+// Running returns the requests in state running, for re-attaching to their
+// jobs after a restart.
+func (s *Service) Running(ctx context.Context) ([]*Request, error) {
+	rs, err := s.store.Requests(ctx, RequestFilter{States: []State{StateRunning}})
+	if err != nil {
+		return nil, fmt.Errorf("list running requests: %w", err)
+	}
+	return rs, nil
+}
+
+// Open checks the policy and stores a new pending request. The caller has
+// already validated the operation and built Argv.
+func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
+	if err := nr.validate(); err != nil {
+		return nil, err
+	}
+	refused := func(err error) (*Request, error) {
+		return nil, s.recordRefusal(ctx, AuditEntry{
+			Actor: nr.Requester.ID, ActorName: nr.Requester.Name, Action: ActionCommandRefused,
+			Host: nr.Host, Operation: nr.Operation, Argv: nr.Argv, Outcome: "open",
+		}, err)
+	}
+	if err := s.policy.CheckRequester(nr.Operation, nr.Channel, nr.Requester.ID); err != nil {
+		return refused(err)
+	}
+	if s.policy.RequireReason && strings.TrimSpace(nr.Reason) == "" {
+		return refused(fmt.Errorf("a reason is required for %s: repeat the command and say why: %w", nr.Operation, ErrReasonRequired))
+	}
+
+	now := s.now()
+	r := &Request{
+		Platform: nr.Platform, Channel: nr.Channel, Thread: nr.Thread,
+		Host: nr.Host, Operation: nr.Operation,
+		Params: maps.Clone(nr.Params), Argv: slices.Clone(nr.Argv),
+		Requester: nr.Requester, Reason: strings.TrimSpace(nr.Reason),
+		Fingerprint: nr.Fingerprint, FingerprintInfo: nr.FingerprintInfo,
+		Required:       s.policy.ApprovalsRequired,
+		ApproverIDs:    slices.Clone(s.policy.Approvers),
+		ApproverGroups: slices.Clone(s.policy.ApproverGroups),
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.policy.TTL),
+		State:          StatePending,
+		FromRequest:    nr.FromRequest,
+		Version:        1,
+	}
+	for attempt := 1; ; attempt++ {
+		id, err := s.newID()
+		if err != nil {
+			return nil, err
+		}
+		r.ID = id
+		err = s.store.CreateRequest(ctx, r)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
+			return nil, fmt.Errorf("store new %s request: %w", nr.Operation, err)
+		}
+	}
+
+	detail := "reason: " + r.Reason
+	if r.Reason == "" {
+		detail = "no reason given"
+	}
+	if r.FingerprintInfo != "" {
+		detail += "; based on: " + r.FingerprintInfo
+	}
+	if err := s.record(ctx, s.entry(r, nr.Requester, ActionRequestOpened, detail, true)); err != nil {
+		// Nothing may happen without a record: withdraw the request.
+		_, uerr := s.store.UpdateRequest(ctx, r.ID, func(r *Request) error {
+			r.State = StateCancelled
+			r.Decisions = append(r.Decisions, Decision{User: SystemUser(), Verdict: VerdictCancel, At: s.now(), Reason: "the audit log could not be written"})
+			return nil
+		})
+		return nil, errors.Join(fmt.Errorf("request %s was withdrawn because it could not be recorded: %w", r.ID, err), uerr)
+	}
+	return r, nil
+}
+
+// CheckApprover is a cheap pre-check of whether user could approve request
+// id now: it exists, is pending and not expired, user is not the requester,
+// is an allowed approver and has not approved it yet. Callers use it to
+// refuse before doing expensive work (such as running a status to compare
+// fingerprints); Approve checks everything again atomically. A refusal is
+// audited; a request found past its expiry is marked expired.
+func (s *Service) CheckApprover(ctx context.Context, id string, user User) error {
+	if err := user.validate("approve"); err != nil {
+		return err
+	}
+	r, err := s.store.Request(ctx, id)
+	if err != nil {
+		err = s.storeErr(id, "read", err)
+		if errors.Is(err, ErrNotFound) {
+			return s.recordRefusal(ctx, refusalEntry(nil, id, user, string(VerdictApprove)), err)
+		}
+		return err
+	}
+	allowed, err := s.mayApprove(ctx, user)
+	if err != nil {
+		return err
+	}
+	expire, err := s.checkDecision(r, user, VerdictApprove, allowed, s.now())
+	if expire {
+		if _, xerr := s.Expire(ctx, id); xerr != nil && !IsRefusal(xerr) {
+			err = errors.Join(err, xerr)
+		}
+	}
+	if err != nil {
+		return s.recordRefusal(ctx, refusalEntry(r, id, user, string(VerdictApprove)), err)
+	}
+	return nil
+}
+
+// Approve records user's approval of request id. currentFingerprint is the
+// fingerprint of the state now (e.g. the set of down migrations); when the
+// request has a Fingerprint and the two differ, the approval is refused with
+// ErrStateChanged. When Required distinct users have approved, the request
+// becomes approved.
+//
+// Every check is made again inside the transaction, so concurrent approvals
+// cannot count the same user twice or approve a request another user just
+// denied. Group membership is resolved before the transaction (it may need
+// the network) from the policy in force.
+func (s *Service) Approve(ctx context.Context, id string, user User, currentFingerprint string) (*Request, error) {
+	if err := user.validate("approve"); err != nil {
+		return nil, err
+	}
+	allowed, err := s.mayApprove(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return s.decide(ctx, id, user, VerdictApprove, allowed, func(r *Request, now time.Time) error {
+		if r.Fingerprint != "" && currentFingerprint != r.Fingerprint {
+			was := ""
+			if r.FingerprintInfo != "" {
+				was = " (it was based on: " + r.FingerprintInfo + ")"
+			}
+			return fmt.Errorf("what request %s was based on has changed since it was opened%s, so it cannot be approved; %s should check the state and open a new request: %w",
+				r.ID, was, r.Requester, ErrStateChanged)
+		}
+		r.Decisions = append(r.Decisions, Decision{User: user, Verdict: VerdictApprove, At: now})
+		if len(r.Approvals()) >= r.Required {
+			r.State = StateApproved
+		}
+		return nil
+	})
+}
+
+// Deny vetoes request id: one deny by an allowed approver ends it, whatever
+// approvals it has. The requester cannot deny their own request; they
+// Cancel it.
+func (s *Service) Deny(ctx context.Context, id string, user User, reason string) (*Request, error) {
+	if err := user.validate("deny"); err != nil {
+		return nil, err
+	}
+	allowed, err := s.mayApprove(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return s.decide(ctx, id, user, VerdictDeny, allowed, func(r *Request, now time.Time) error {
+		r.Decisions = append(r.Decisions, Decision{User: user, Verdict: VerdictDeny, At: now, Reason: strings.TrimSpace(reason)})
+		r.State = StateDenied
+		return nil
+	})
+}
+
+// Cancel withdraws pending request id. Only its requester may cancel it.
+func (s *Service) Cancel(ctx context.Context, id string, user User) (*Request, error) {
+	if err := user.validate("cancel"); err != nil {
+		return nil, err
+	}
+	return s.decide(ctx, id, user, VerdictCancel, false, func(r *Request, now time.Time) error {
+		r.Decisions = append(r.Decisions, Decision{User: user, Verdict: VerdictCancel, At: now})
+		r.State = StateCancelled
+		return nil
+	})
+}
+
+// decide runs one decision (approve, deny, cancel) on a pending request in
+// one UpdateRequest: the common checks, then apply. A request found past
+// its expiry is marked expired in the same transaction and the decision is
+// refused with ErrExpired.
+func (s *Service) decide(ctx context.Context, id string, user User, v Verdict, allowed bool, apply func(*Request, time.Time) error) (*Request, error) {
+	var (
+		refusal error
+		expired bool
+		before  *Request
+	)
+	r, err := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+		refusal, expired, before = nil, false, r.Clone()
+		now := s.now()
+		expire, err := s.checkDecision(r, user, v, allowed, now)
+		if expire {
+			markExpired(r, now)
+			refusal, expired = err, true
+			return nil
+		}
+		if err == nil {
+			err = apply(r, now)
+		}
+		refusal = err
+		return err
+	})
+	switch {
+	case err != nil && refusal != nil && err == refusal:
+		return nil, s.recordRefusal(ctx, refusalEntry(before, id, user, string(v)), err)
+	case err != nil:
+		err = s.storeErr(id, string(v), err)
+		if errors.Is(err, ErrNotFound) {
+			return nil, s.recordRefusal(ctx, refusalEntry(nil, id, user, string(v)), err)
+		}
+		return nil, err
+	case expired:
+		aerr := s.record(ctx, s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false))
+		return nil, errors.Join(s.recordRefusal(ctx, refusalEntry(r, id, user, string(v)), refusal), aerr)
+	}
+
+	var action, detail string
+	switch v {
+	case VerdictApprove:
+		action = ActionRequestApproved
+		n := len(r.Approvals())
+		detail = fmt.Sprintf("approval %d of %d", n, r.Required)
+		if r.State == StatePending {
+			detail += fmt.Sprintf("; waiting for %d more", r.Required-n)
+		}
+	case VerdictDeny:
+		action, detail = ActionRequestDenied, "reason: "+r.Decisions[len(r.Decisions)-1].Reason
+		if r.Decisions[len(r.Decisions)-1].Reason == "" {
+			detail = "no reason given"
+		}
+	case VerdictCancel:
+		action, detail = ActionRequestCancelled, "cancelled by the requester"
+	}
+	if err := s.record(ctx, s.entry(r, user, action, detail, false)); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// Start moves approved request id to running. It is the exactly-once gate:
+// however many callers race, only one gets the request back; the others
+// get ErrAlreadyStarted (or ErrNotApproved, ErrAlreadyDecided, ErrExpired
+// naming the state). Only the caller that got success may run the argv.
+//
+// If the start cannot be audited, the request is marked interrupted and an
+// error is returned: do not run it.
+func (s *Service) Start(ctx context.Context, id string) (*Request, error) {
+	r, err := s.change(ctx, id, "start", func(r *Request, now time.Time) error {
+		switch {
+		case r.State == StateApproved:
+			r.State = StateRunning
+			r.StartedAt = now
+			return nil
+		case r.State.Started():
+			return fmt.Errorf("request %s was already started at %s (it is %s now); it runs only once: %w",
+				r.ID, when(r.StartedAt, now), r.State, ErrAlreadyStarted)
+		case r.State == StatePending:
+			return fmt.Errorf("request %s is still waiting for approval (%d of %d): %w",
+				r.ID, len(r.Approvals()), r.Required, ErrNotApproved)
+		}
+		return decidedErr(r, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, r.Required)
+	for _, d := range r.Approvals() {
+		names = append(names, d.User.String())
+	}
+	if err := s.record(ctx, s.entry(r, SystemUser(), ActionRequestStarted, "approved by "+list(names), true)); err != nil {
+		_, uerr := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+			r.State = StateInterrupted
+			r.EndedAt = s.now()
+			r.Error = "not started: the audit log could not be written"
+			return nil
+		})
+		return nil, errors.Join(fmt.Errorf("request %s was not started because the start could not be recorded; open a new request once the audit log works: %w", id, err), uerr)
+	}
+	return r, nil
+}
+
+// SetJob records the agent's job ID on running request id. Recording the
+// same job ID again is allowed; a different one is refused.
+func (s *Service) SetJob(ctx context.Context, id, jobID string) (*Request, error) {
+	if strings.TrimSpace(jobID) == "" {
+		return nil, fmt.Errorf("request %s: empty job ID: %w", id, ErrInvalid)
+	}
+	r, err := s.change(ctx, id, "set job", func(r *Request, now time.Time) error {
+		if r.State != StateRunning {
+			return fmt.Errorf("request %s is %s, not running; a job can only be recorded for a running request: %w", r.ID, r.State, ErrNotRunning)
+		}
+		if r.JobID != "" && r.JobID != jobID {
+			return fmt.Errorf("request %s already has job %s; it cannot be given job %s: %w", r.ID, r.JobID, jobID, ErrInvalid)
+		}
+		r.JobID = jobID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestJob, "agent job "+jobID, false))
+}
+
+// Finish records how running request id ended: outcome is StateSucceeded,
+// StateFailed or StateInterrupted. detail becomes the request's Outcome when
+// it succeeded and its Error otherwise.
+func (s *Service) Finish(ctx context.Context, id string, outcome State, detail string) (*Request, error) {
+	switch outcome {
+	case StateSucceeded, StateFailed, StateInterrupted:
+	default:
+		return nil, fmt.Errorf("request %s: %q is not an outcome; use succeeded, failed or interrupted: %w", id, outcome, ErrInvalid)
+	}
+	r, err := s.change(ctx, id, "finish", func(r *Request, now time.Time) error {
+		if r.State != StateRunning {
+			if r.State.Started() {
+				return fmt.Errorf("request %s already finished: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
+			}
+			return fmt.Errorf("request %s is %s, not running, so it cannot finish: %w", r.ID, r.State, ErrNotRunning)
+		}
+		r.State = outcome
+		r.EndedAt = now
+		if outcome == StateSucceeded {
+			r.Outcome = detail
+		} else {
+			r.Error = detail
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestFinished, detail, false))
+}
+
+// Expire marks pending request id expired if its approval window has
+// passed. It refuses (ErrInvalid) while the window is still open.
+func (s *Service) Expire(ctx context.Context, id string) (*Request, error) {
+	r, err := s.change(ctx, id, "expire", func(r *Request, now time.Time) error {
+		if r.State != StatePending {
+			return decidedErr(r, now)
+		}
+		if !r.Due(now) {
+			return fmt.Errorf("request %s is open for approval until %s; it cannot expire before then: %w", r.ID, when(r.ExpiresAt, now), ErrInvalid)
+		}
+		markExpired(r, now)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false))
+}
+
+// change runs fn on request id in one UpdateRequest on behalf of the
+// system. An error from fn is a refusal: nothing is written, it is audited
+// as request.refused and returned as is.
+func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Request, time.Time) error) (*Request, error) {
+	var (
+		refusal error
+		before  *Request
+	)
+	r, err := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+		before = r.Clone()
+		refusal = fn(r, s.now())
+		return refusal
+	})
+	switch {
+	case err != nil && refusal != nil && err == refusal:
+		return nil, s.recordRefusal(ctx, refusalEntry(before, id, SystemUser(), attempted), err)
+	case err != nil:
+		return nil, s.storeErr(id, attempted, err)
+	}
+	return r, nil
+}
+
+// ExpireDue expires every pending request whose window has passed and
+// returns them. Requests decided concurrently are skipped.
+func (s *Service) ExpireDue(ctx context.Context) ([]*Request, error) {
+	pending, err := s.store.Requests(ctx, RequestFilter{States: []State{StatePending}})
+	if err != nil {
+		return nil, fmt.Errorf("list pending requests: %w", err)
+	}
+	var (
+		out  []*Request
+		errs []error
+	)
+	now := s.now()
+	for _, p := range pending {
+		if !p.Due(now) {
+			continue
+		}
+		r, err := s.Expire(ctx, p.ID)
+		if r != nil {
+			out = append(out, r)
+		}
+		if err != nil && !IsRefusal(err) {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// checkDecision says whether user may take decision v on r now. expire is
+// true when r is pending but past its window; the error is then ErrExpired.
+// allowed is whether user is an allowed approver (ignored for cancel).
+func (s *Service) checkDecision(r *Request, user User, v Verdict, allowed bool, now time.Time) (expire bool, err error) {
+	if r.State != StatePending {
+		return false, decidedErr(r, now)
+	}
+	if r.Due(now) {
+		return true, fmt.Errorf("request %s expired at %s without enough approvals; %s can open a new one if it is still needed: %w",
+			r.ID, when(r.ExpiresAt, now), r.Requester, ErrExpired)
+	}
+	isRequester := user.ID == r.Requester.ID
+	switch v {
+	case VerdictApprove:
+		if isRequester {
+			return false, fmt.Errorf("you opened request %s yourself; a different person must approve it: %w", r.ID, ErrSelfApproval)
+		}
+		if !allowed {
+			return false, fmt.Errorf("you are not an approver for gitlab-chatops requests, so you cannot approve request %s; ask one of the approvers it mentions: %w", r.ID, ErrNotApprover)
+		}
+		if d, ok := r.ApprovedBy(user.ID); ok {
+			more := r.Required - len(r.Approvals())
+			return false, fmt.Errorf("you already approved request %s at %s; it needs %d more approval(s) from someone else: %w", r.ID, when(d.At, now), more, ErrDuplicateApproval)
+		}
+	case VerdictDeny:
+		if isRequester {
+			return false, fmt.Errorf("you opened request %s yourself; to withdraw it, cancel it instead of denying it: %w", r.ID, ErrSelfApproval)
+		}
+		if !allowed {
+			return false, fmt.Errorf("you are not an approver for gitlab-chatops requests, so you cannot deny request %s: %w", r.ID, ErrNotApprover)
+		}
+	case VerdictCancel:
+		if !isRequester {
+			return false, fmt.Errorf("only %s, who opened request %s, can cancel it; approvers can deny it instead: %w", r.Requester, r.ID, ErrNotRequester)
+		}
+	}
+	return false, nil
+}
+
+// mayApprove reports whether the policy in force lets user approve or deny.
+func (s *Service) mayApprove(ctx context.Context, user User) (bool, error) {
+	if s.policy.anyoneMayApprove() || slices.Contains(s.policy.Approvers, user.ID) {
+		return true, nil
+	}
+	for _, g := range s.policy.ApproverGroups {
+		ok, err := s.groups.IsMember(ctx, g, user.ID)
+		if err != nil {
+			return false, fmt.Errorf("could not check whether %s is in approver group %s; try again in a moment: %w", user, g, err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// decidedErr describes a request that is no longer pending.
+func decidedErr(r *Request, now time.Time) error {
+	d, _ := r.Final()
+	switch r.State {
+	case StatePending:
+		return fmt.Errorf("request %s is still pending: %w", r.ID, ErrNotApproved)
+	case StateApproved:
+		names := make([]string, 0, r.Required)
+		for _, a := range r.Approvals() {
+			names = append(names, a.User.String())
+		}
+		return fmt.Errorf("request %s was already approved by %s at %s: %w", r.ID, list(names), when(d.At, now), ErrAlreadyDecided)
+	case StateRunning:
+		return fmt.Errorf("request %s was already approved and is running (started at %s): %w", r.ID, when(r.StartedAt, now), ErrAlreadyDecided)
+	case StateSucceeded, StateFailed, StateInterrupted:
+		return fmt.Errorf("request %s already ran: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
+	case StateDenied:
+		why := ""
+		if d.Reason != "" {
+			why = " (" + d.Reason + ")"
+		}
+		return fmt.Errorf("request %s was already denied by %s at %s%s: %w", r.ID, d.User, when(d.At, now), why, ErrAlreadyDecided)
+	case StateCancelled:
+		return fmt.Errorf("request %s was cancelled by %s at %s: %w", r.ID, d.User, when(d.At, now), ErrAlreadyDecided)
+	case StateExpired:
+		return fmt.Errorf("request %s expired at %s without enough approvals; %s can open a new one if it is still needed: %w", r.ID, when(r.ExpiresAt, now), r.Requester, ErrExpired)
+	}
+	return fmt.Errorf("request %s is in unknown state %q: %w", r.ID, r.State, ErrInvalid)
+}
+
+func markExpired(r *Request, now time.Time) {
+	r.State = StateExpired
+	r.Decisions = append(r.Decisions, Decision{User: SystemUser(), Verdict: VerdictExpire, At: now})
+}
+
+func expiredDetail(r *Request) string {
+	return fmt.Sprintf("expired with %d of %d approvals", len(r.Approvals()), r.Required)
+}
+
+// entry builds the audit entry for a change of r made by actor.
+func (s *Service) entry(r *Request, actor User, action, detail string, withArgv bool) AuditEntry {
+	e := AuditEntry{
+		Actor: actor.ID, ActorName: actor.Name, Action: action,
+		RequestID: r.ID, Host: r.Host, Operation: r.Operation,
+		Outcome: string(r.State), Detail: detail,
+	}
+	if withArgv {
+		e.Argv = slices.Clone(r.Argv)
+	}
+	return e
+}
+
+// refusalEntry builds the audit entry for a refused decision; r may be nil
+// when the request does not exist.
+func refusalEntry(r *Request, id string, user User, attempted string) AuditEntry {
+	e := AuditEntry{
+		Actor: user.ID, ActorName: user.Name, Action: ActionRequestRefused,
+		RequestID: id, Outcome: attempted,
+	}
+	if r != nil {
+		e.Host, e.Operation = r.Host, r.Operation
+	}
+	return e
+}
+
+// record appends e to the audit log.
+func (s *Service) record(ctx context.Context, e AuditEntry) error {
+	if _, err := s.audit.Append(ctx, e); err != nil {
+		return fmt.Errorf("record %s of request %s in the audit log: %w: %w", e.Action, e.RequestID, ErrAudit, err)
+	}
+	return nil
+}
+
+// recordRefusal audits refusal (its message becomes the Detail) and returns
+// it, joined with any audit failure.
+func (s *Service) recordRefusal(ctx context.Context, e AuditEntry, refusal error) error {
+	e.Detail = refusal.Error()
+	if err := s.record(ctx, e); err != nil {
+		return errors.Join(refusal, err)
+	}
+	return refusal
+}
+
+// storeErr words a store error for the chat user.
+func (s *Service) storeErr(id, doing string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("there is no request %q; check the ID in the request message: %w", id, ErrNotFound)
+	}
+	return fmt.Errorf("%s request %s: %w", doing, id, err)
+}
+
+func (nr NewRequest) validate() error {
+	var missing []string
+	if strings.TrimSpace(nr.Host) == "" {
+		missing = append(missing, "host")
+	}
+	if strings.TrimSpace(nr.Operation) == "" {
+		missing = append(missing, "operation")
+	}
+	if len(nr.Argv) == 0 || nr.Argv[0] == "" {
+		missing = append(missing, "argv")
+	}
+	if nr.Requester.ID == "" {
+		missing = append(missing, "requester ID")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("new request is missing %s: %w", list(missing), ErrInvalid)
+	}
+	return nil
+}
+
+func (u User) validate(doing string) error {
+	if strings.TrimSpace(u.ID) == "" {
+		return fmt.Errorf("cannot %s: the user has no ID: %w", doing, ErrInvalid)
+	}
+	return nil
+}
+
+// when formats t for chat: the time alone if it is on the same day as now,
+// with the date otherwise.
+func when(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04 UTC")
+	}
+	return t.Format("2006-01-02 15:04 UTC")
+}
+
+// list joins names as "a", "a and b", "a, b and c".
+func list(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nobody"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}

@@ -1,0 +1,805 @@
+package approvals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+)
+
+var (
+	alice = approvals.User{ID: "U-alice", Name: "alice"} // requester
+	bob   = approvals.User{ID: "U-bob", Name: "bob"}     // approver
+	carol = approvals.User{ID: "U-carol", Name: "carol"} // approver
+	dave  = approvals.User{ID: "U-dave", Name: "dave"}   // approver
+	eve   = approvals.User{ID: "U-eve", Name: "eve"}     // nobody
+)
+
+var t0 = time.Date(2025, 3, 4, 10, 30, 0, 0, time.UTC)
+
+type fixture struct {
+	svc   *approvals.Service
+	store *approvalstest.Store
+	audit *approvalstest.Audit
+	clock *approvalstest.Clock
+}
+
+func newFixture(t *testing.T, p approvals.Policy, opts ...approvals.Option) *fixture {
+	t.Helper()
+	f := &fixture{store: &approvalstest.Store{}, audit: &approvalstest.Audit{}, clock: approvalstest.NewClock(t0)}
+	f.audit.Now = f.clock.Now
+	svc, err := approvals.NewService(f.store, f.audit, p, append([]approvals.Option{approvals.WithClock(f.clock.Now)}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewService: %v", err)
+	}
+	f.svc = svc
+	return f
+}
+
+func migrate(by approvals.User) approvals.NewRequest {
+	return approvals.NewRequest{
+		Platform: "console", Channel: "C-ops", Host: "gitlab-1", Operation: "migrate",
+		Argv: []string{"gitlab-rake", "db:migrate"}, Requester: by, Reason: "upgrade to 17.9",
+		Fingerprint: "fp-1", FingerprintInfo: "3 migrations down",
+	}
+}
+
+func (f *fixture) open(t *testing.T) *approvals.Request {
+	t.Helper()
+	r, err := f.svc.Open(context.Background(), migrate(alice))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return r
+}
+
+func (f *fixture) state(t *testing.T, id string) approvals.State {
+	t.Helper()
+	r, err := f.store.Request(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Request(%s): %v", id, err)
+	}
+	return r.State
+}
+
+// must(f())(t) returns f's value, failing t if f returned an error.
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// reach drives a fresh request into state s through the Service.
+func (f *fixture) reach(t *testing.T, s approvals.State) *approvals.Request {
+	t.Helper()
+	ctx := context.Background()
+	r := f.open(t)
+	switch s {
+	case approvals.StatePending:
+	case approvals.StateApproved:
+		must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+	case approvals.StateRunning:
+		must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+		must(f.svc.Start(ctx, r.ID))(t)
+	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
+		must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+		must(f.svc.Start(ctx, r.ID))(t)
+		must(f.svc.Finish(ctx, r.ID, s, "done"))(t)
+	case approvals.StateDenied:
+		must(f.svc.Deny(ctx, r.ID, bob, "not now"))(t)
+	case approvals.StateCancelled:
+		must(f.svc.Cancel(ctx, r.ID, alice))(t)
+	case approvals.StateExpired:
+		f.clock.Advance(approvals.DefaultTTL)
+		must(f.svc.Expire(ctx, r.ID))(t)
+	default:
+		t.Fatalf("cannot reach %s", s)
+	}
+	if got := f.state(t, r.ID); got != s {
+		t.Fatalf("reach %s: got %s", s, got)
+	}
+	return must(f.store.Request(ctx, r.ID))(t)
+}
+
+// TestStateMachine tries every action from every state and checks the
+// resulting state, or the refusal and that nothing changed.
+func TestStateMachine(t *testing.T) {
+	type action struct {
+		name string
+		do   func(*fixture, string) (*approvals.Request, error)
+	}
+	ctx := context.Background()
+	actions := []action{
+		{"approve", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Approve(ctx, id, carol, "fp-1") }},
+		{"approve-late", func(f *fixture, id string) (*approvals.Request, error) {
+			f.clock.Advance(approvals.DefaultTTL + time.Second)
+			return f.svc.Approve(ctx, id, carol, "fp-1")
+		}},
+		{"deny", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Deny(ctx, id, carol, "no") }},
+		{"cancel", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Cancel(ctx, id, alice) }},
+		{"expire-early", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Expire(ctx, id) }},
+		{"expire", func(f *fixture, id string) (*approvals.Request, error) {
+			f.clock.Advance(approvals.DefaultTTL)
+			return f.svc.Expire(ctx, id)
+		}},
+		{"start", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Start(ctx, id) }},
+		{"setjob", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.SetJob(ctx, id, "job-1") }},
+		{"finish", func(f *fixture, id string) (*approvals.Request, error) {
+			return f.svc.Finish(ctx, id, approvals.StateSucceeded, "all up")
+		}},
+	}
+	const (
+		P = approvals.StatePending
+		A = approvals.StateApproved
+		R = approvals.StateRunning
+		S = approvals.StateSucceeded
+		F = approvals.StateFailed
+		I = approvals.StateInterrupted
+		D = approvals.StateDenied
+		X = approvals.StateExpired
+		C = approvals.StateCancelled
+	)
+	type want struct {
+		state approvals.State // state afterwards
+		err   error           // nil: the action succeeded
+	}
+	var (
+		decided    = approvals.ErrAlreadyDecided
+		expired    = approvals.ErrExpired
+		started    = approvals.ErrAlreadyStarted
+		notRunning = approvals.ErrNotRunning
+	)
+	// table[from][action]
+	table := map[approvals.State]map[string]want{
+		P: {"approve": {A, nil}, "approve-late": {X, expired}, "deny": {D, nil}, "cancel": {C, nil},
+			"expire-early": {P, approvals.ErrInvalid}, "expire": {X, nil},
+			"start": {P, approvals.ErrNotApproved}, "setjob": {P, notRunning}, "finish": {P, notRunning}},
+		A: {"approve": {A, decided}, "approve-late": {A, decided}, "deny": {A, decided}, "cancel": {A, decided},
+			"expire-early": {A, decided}, "expire": {A, decided},
+			"start": {R, nil}, "setjob": {A, notRunning}, "finish": {A, notRunning}},
+		R: {"approve": {R, decided}, "approve-late": {R, decided}, "deny": {R, decided}, "cancel": {R, decided},
+			"expire-early": {R, decided}, "expire": {R, decided},
+			"start": {R, started}, "setjob": {R, nil}, "finish": {S, nil}},
+	}
+	for _, end := range []approvals.State{S, F, I} {
+		table[end] = map[string]want{"approve": {end, decided}, "approve-late": {end, decided}, "deny": {end, decided},
+			"cancel": {end, decided}, "expire-early": {end, decided}, "expire": {end, decided},
+			"start": {end, started}, "setjob": {end, notRunning}, "finish": {end, decided}}
+	}
+	for _, end := range []approvals.State{D, C} {
+		table[end] = map[string]want{"approve": {end, decided}, "approve-late": {end, decided}, "deny": {end, decided},
+			"cancel": {end, decided}, "expire-early": {end, decided}, "expire": {end, decided},
+			"start": {end, decided}, "setjob": {end, notRunning}, "finish": {end, notRunning}}
+	}
+	table[X] = map[string]want{"approve": {X, expired}, "approve-late": {X, expired}, "deny": {X, expired},
+		"cancel": {X, expired}, "expire-early": {X, expired}, "expire": {X, expired},
+		"start": {X, expired}, "setjob": {X, notRunning}, "finish": {X, notRunning}}
+
+	for _, from := range approvals.States() {
+		for _, a := range actions {
+			w, found := table[from][a.name]
+			if !found {
+				t.Fatalf("table has no entry for %s/%s", from, a.name)
+			}
+			t.Run(string(from)+"/"+a.name, func(t *testing.T) {
+				f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID, carol.ID}})
+				before := f.reach(t, from)
+				nAudit := len(f.audit.Entries())
+				got, err := a.do(f, before.ID)
+				after := must(f.store.Request(ctx, before.ID))(t)
+				if after.State != w.state {
+					t.Errorf("state after %s from %s = %s, want %s", a.name, from, after.State, w.state)
+				}
+				if w.err == nil {
+					if err != nil {
+						t.Fatalf("%s from %s: %v", a.name, from, err)
+					}
+					if got.State != w.state || got.Version != after.Version {
+						t.Errorf("returned request state %s v%d, stored %s v%d", got.State, got.Version, after.State, after.Version)
+					}
+					if after.Version != before.Version+1 {
+						t.Errorf("version %d -> %d, want +1", before.Version, after.Version)
+					}
+					if from != w.state && !from.CanBecome(w.state) {
+						t.Errorf("State.CanBecome(%s, %s) = false but the Service allowed it", from, w.state)
+					}
+				} else {
+					if !errors.Is(err, w.err) {
+						t.Fatalf("%s from %s: err = %v, want %v", a.name, from, err, w.err)
+					}
+					if !approvals.IsRefusal(err) {
+						t.Errorf("IsRefusal(%v) = false", err)
+					}
+					if got != nil {
+						t.Errorf("refusal returned a request")
+					}
+					if after.State == from && after.Version != before.Version {
+						t.Errorf("refused %s changed the request: version %d -> %d", a.name, before.Version, after.Version)
+					}
+				}
+				if n := len(f.audit.Entries()); n <= nAudit {
+					t.Errorf("%s from %s wrote no audit entry", a.name, from)
+				}
+			})
+		}
+	}
+}
+
+func TestCanBecome(t *testing.T) {
+	allowed := map[[2]approvals.State]bool{
+		{"pending", "approved"}: true, {"pending", "denied"}: true, {"pending", "expired"}: true, {"pending", "cancelled"}: true,
+		{"approved", "running"}:  true,
+		{"running", "succeeded"}: true, {"running", "failed"}: true, {"running", "interrupted"}: true,
+	}
+	for _, a := range approvals.States() {
+		if !a.Valid() {
+			t.Errorf("%s not valid", a)
+		}
+		if a.Terminal() != (a != "pending" && a != "approved" && a != "running") {
+			t.Errorf("%s.Terminal() = %v", a, a.Terminal())
+		}
+		for _, b := range approvals.States() {
+			if got := a.CanBecome(b); got != allowed[[2]approvals.State{a, b}] {
+				t.Errorf("%s.CanBecome(%s) = %v", a, b, got)
+			}
+		}
+	}
+	if approvals.State("bogus").Valid() {
+		t.Error("bogus state is valid")
+	}
+}
+
+func TestSelfApproval(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{}) // anyone but the requester may approve
+	r := f.open(t)
+	if err := f.svc.CheckApprover(ctx, r.ID, alice); !errors.Is(err, approvals.ErrSelfApproval) {
+		t.Fatalf("CheckApprover(requester) = %v", err)
+	}
+	_, err := f.svc.Approve(ctx, r.ID, alice, "fp-1")
+	if !errors.Is(err, approvals.ErrSelfApproval) {
+		t.Fatalf("Approve(requester) = %v", err)
+	}
+	if !strings.Contains(err.Error(), "a different person must approve it") {
+		t.Errorf("message does not say what to do: %v", err)
+	}
+	// The requester cannot veto their own request either: they cancel it.
+	if _, err := f.svc.Deny(ctx, r.ID, alice, ""); !errors.Is(err, approvals.ErrSelfApproval) || !strings.Contains(err.Error(), "cancel") {
+		t.Fatalf("Deny(requester) = %v", err)
+	}
+	// Anyone else may approve under the default policy.
+	if err := f.svc.CheckApprover(ctx, r.ID, eve); err != nil {
+		t.Fatalf("CheckApprover(eve) = %v", err)
+	}
+	if got := must(f.svc.Approve(ctx, r.ID, eve, "fp-1"))(t); got.State != approvals.StateApproved {
+		t.Fatalf("state = %s", got.State)
+	}
+	refused := 0
+	for _, e := range f.audit.Entries() {
+		if e.Action == approvals.ActionRequestRefused && e.Actor == alice.ID {
+			refused++
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d refusals of alice audited, want 3", refused)
+	}
+}
+
+func TestNotApprover(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID}})
+	r := f.open(t)
+	if err := f.svc.CheckApprover(ctx, r.ID, eve); !errors.Is(err, approvals.ErrNotApprover) {
+		t.Fatalf("CheckApprover(eve) = %v", err)
+	}
+	if _, err := f.svc.Approve(ctx, r.ID, eve, "fp-1"); !errors.Is(err, approvals.ErrNotApprover) {
+		t.Fatalf("Approve(eve) = %v", err)
+	}
+	if _, err := f.svc.Deny(ctx, r.ID, eve, "no"); !errors.Is(err, approvals.ErrNotApprover) {
+		t.Fatalf("Deny(eve) = %v", err)
+	}
+	if _, err := f.svc.Cancel(ctx, r.ID, bob); !errors.Is(err, approvals.ErrNotRequester) {
+		t.Fatalf("Cancel(bob) = %v", err)
+	}
+	if s := f.state(t, r.ID); s != approvals.StatePending {
+		t.Fatalf("state = %s after refusals", s)
+	}
+	if err := f.svc.CheckApprover(ctx, "zzzzzzzz", bob); !errors.Is(err, approvals.ErrNotFound) {
+		t.Fatalf("CheckApprover(unknown) = %v", err)
+	}
+	if _, err := f.svc.Approve(ctx, "zzzzzzzz", bob, ""); !errors.Is(err, approvals.ErrNotFound) {
+		t.Fatalf("Approve(unknown) = %v", err)
+	}
+	if _, err := f.svc.Approve(ctx, r.ID, approvals.User{}, ""); !errors.Is(err, approvals.ErrInvalid) {
+		t.Fatalf("Approve(no user) = %v", err)
+	}
+}
+
+func TestGroupApprover(t *testing.T) {
+	ctx := context.Background()
+	groups := approvalstest.Groups{Members: map[string][]string{"dbas": {dave.ID, alice.ID}}}
+	f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID}, ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver(groups))
+	r := f.open(t)
+	if _, err := f.svc.Approve(ctx, r.ID, eve, "fp-1"); !errors.Is(err, approvals.ErrNotApprover) {
+		t.Fatalf("Approve(eve, not in group) = %v", err)
+	}
+	// alice is in the group but is the requester.
+	if _, err := f.svc.Approve(ctx, r.ID, alice, "fp-1"); !errors.Is(err, approvals.ErrSelfApproval) {
+		t.Fatalf("Approve(alice) = %v", err)
+	}
+	if err := f.svc.CheckApprover(ctx, r.ID, dave); err != nil {
+		t.Fatalf("CheckApprover(dave) = %v", err)
+	}
+	if got := must(f.svc.Approve(ctx, r.ID, dave, "fp-1"))(t); got.State != approvals.StateApproved {
+		t.Fatalf("state = %s", got.State)
+	}
+	if !slices.Equal(r.ApproverGroups, []string{"dbas"}) || !slices.Equal(r.ApproverIDs, []string{bob.ID}) {
+		t.Errorf("approvers not copied onto the request: %v %v", r.ApproverIDs, r.ApproverGroups)
+	}
+
+	// A resolver failure is an error for the operator, not a refusal.
+	broken := approvalstest.Groups{Err: errors.New("slack: rate limited")}
+	f2 := newFixture(t, approvals.Policy{ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver(broken))
+	r2 := f2.open(t)
+	_, err := f2.svc.Approve(ctx, r2.ID, dave, "fp-1")
+	if err == nil || approvals.IsRefusal(err) || !strings.Contains(err.Error(), "rate limited") {
+		t.Fatalf("Approve with broken resolver = %v", err)
+	}
+
+	// Groups without a resolver are a configuration error.
+	_, err = approvals.NewService(&approvalstest.Store{}, &approvalstest.Audit{}, approvals.Policy{ApproverGroups: []string{"dbas"}})
+	if !errors.Is(err, approvals.ErrInvalid) {
+		t.Fatalf("NewService(groups, no resolver) = %v", err)
+	}
+}
+
+func TestExpired(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{TTL: 10 * time.Minute})
+	r := f.open(t)
+	if !r.ExpiresAt.Equal(t0.Add(10 * time.Minute)) {
+		t.Fatalf("ExpiresAt = %v", r.ExpiresAt)
+	}
+	f.clock.Advance(9 * time.Minute)
+	if err := f.svc.CheckApprover(ctx, r.ID, bob); err != nil {
+		t.Fatalf("CheckApprover before expiry = %v", err)
+	}
+	f.clock.Advance(time.Minute) // exactly at ExpiresAt: expired
+	if err := f.svc.CheckApprover(ctx, r.ID, bob); !errors.Is(err, approvals.ErrExpired) {
+		t.Fatalf("CheckApprover after expiry = %v", err)
+	}
+	if s := f.state(t, r.ID); s != approvals.StateExpired {
+		t.Fatalf("CheckApprover did not mark the request expired: %s", s)
+	}
+	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
+	if !errors.Is(err, approvals.ErrExpired) || !strings.Contains(err.Error(), "10:40 UTC") {
+		t.Fatalf("Approve after expiry = %v", err)
+	}
+	acts := f.audit.Actions()
+	if !slices.Contains(acts, approvals.ActionRequestExpired) {
+		t.Errorf("no expiry audited: %v", acts)
+	}
+
+	// Lazy expiry inside Approve itself.
+	r2 := f.open(t)
+	f.clock.Advance(11 * time.Minute)
+	if _, err := f.svc.Deny(ctx, r2.ID, bob, ""); !errors.Is(err, approvals.ErrExpired) {
+		t.Fatalf("Deny after expiry = %v", err)
+	}
+	got := must(f.store.Request(ctx, r2.ID))(t)
+	if got.State != approvals.StateExpired || got.Decisions[len(got.Decisions)-1].Verdict != approvals.VerdictExpire {
+		t.Fatalf("lazy expiry: %+v", got)
+	}
+}
+
+func TestExpireDue(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	old := f.open(t)
+	f.clock.Advance(10 * time.Minute)
+	fresh := f.open(t)
+	approved := f.open(t)
+	must(f.svc.Approve(ctx, approved.ID, bob, "fp-1"))(t)
+	f.clock.Advance(5 * time.Minute) // old is due, fresh is not
+	got, err := f.svc.ExpireDue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != old.ID || got[0].State != approvals.StateExpired {
+		t.Fatalf("ExpireDue = %+v", got)
+	}
+	if s := f.state(t, fresh.ID); s != approvals.StatePending {
+		t.Errorf("fresh request is %s", s)
+	}
+	if s := f.state(t, approved.ID); s != approvals.StateApproved {
+		t.Errorf("approved request is %s", s)
+	}
+}
+
+func TestAlreadyDecided(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	r := f.open(t)
+	must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+	_, err := f.svc.Approve(ctx, r.ID, carol, "fp-1")
+	if !errors.Is(err, approvals.ErrAlreadyDecided) {
+		t.Fatalf("second approval = %v", err)
+	}
+	want := fmt.Sprintf("request %s was already approved by bob at 10:30 UTC", r.ID)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message = %q, want prefix %q", err, want)
+	}
+	if err := f.svc.CheckApprover(ctx, r.ID, carol); !errors.Is(err, approvals.ErrAlreadyDecided) {
+		t.Fatalf("CheckApprover on approved = %v", err)
+	}
+
+	r2 := f.open(t)
+	must(f.svc.Deny(ctx, r2.ID, bob, "change freeze"))(t)
+	_, err = f.svc.Approve(ctx, r2.ID, carol, "fp-1")
+	if !errors.Is(err, approvals.ErrAlreadyDecided) || !strings.Contains(err.Error(), "denied by bob") || !strings.Contains(err.Error(), "change freeze") {
+		t.Fatalf("approve after deny = %v", err)
+	}
+}
+
+func TestDenyVetoWithTwoRequired(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{ApprovalsRequired: 2, Approvers: []string{bob.ID, carol.ID, dave.ID}})
+	r := f.open(t)
+	if r.Required != 2 {
+		t.Fatalf("Required = %d", r.Required)
+	}
+	got := must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+	if got.State != approvals.StatePending || len(got.Approvals()) != 1 {
+		t.Fatalf("after one of two approvals: %s %d", got.State, len(got.Approvals()))
+	}
+	got = must(f.svc.Deny(ctx, r.ID, carol, "wait for the maintenance window"))(t)
+	if got.State != approvals.StateDenied {
+		t.Fatalf("after deny: %s", got.State)
+	}
+	if _, err := f.svc.Approve(ctx, r.ID, dave, "fp-1"); !errors.Is(err, approvals.ErrAlreadyDecided) {
+		t.Fatalf("approve after veto = %v", err)
+	}
+	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAlreadyDecided) {
+		t.Fatalf("start after veto = %v", err)
+	}
+
+	// An approver who already approved may still veto while pending.
+	r2 := f.open(t)
+	must(f.svc.Approve(ctx, r2.ID, bob, "fp-1"))(t)
+	if got := must(f.svc.Deny(ctx, r2.ID, bob, "changed my mind"))(t); got.State != approvals.StateDenied {
+		t.Fatalf("deny after own approval: %s", got.State)
+	}
+}
+
+func TestDuplicateApproval(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{ApprovalsRequired: 2})
+	r := f.open(t)
+	must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t)
+	if err := f.svc.CheckApprover(ctx, r.ID, bob); !errors.Is(err, approvals.ErrDuplicateApproval) {
+		t.Fatalf("CheckApprover(bob again) = %v", err)
+	}
+	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
+	if !errors.Is(err, approvals.ErrDuplicateApproval) || !strings.Contains(err.Error(), "1 more approval") {
+		t.Fatalf("Approve(bob again) = %v", err)
+	}
+	if s := f.state(t, r.ID); s != approvals.StatePending {
+		t.Fatalf("state = %s", s)
+	}
+	got := must(f.svc.Approve(ctx, r.ID, carol, "fp-1"))(t)
+	if got.State != approvals.StateApproved || len(got.Decisions) != 2 {
+		t.Fatalf("after carol: %s, %d decisions", got.State, len(got.Decisions))
+	}
+}
+
+func TestFingerprintChanged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	r := f.open(t)
+	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-2")
+	if !errors.Is(err, approvals.ErrStateChanged) {
+		t.Fatalf("Approve(changed fingerprint) = %v", err)
+	}
+	for _, s := range []string{"3 migrations down", "open a new request", "alice"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("message %q does not mention %q", err, s)
+		}
+	}
+	got := must(f.store.Request(ctx, r.ID))(t)
+	if got.State != approvals.StatePending || len(got.Decisions) != 0 || got.Version != r.Version {
+		t.Fatalf("refused approval changed the request: %+v", got)
+	}
+	if got := must(f.svc.Approve(ctx, r.ID, bob, "fp-1"))(t); got.State != approvals.StateApproved {
+		t.Fatalf("state = %s", got.State)
+	}
+
+	// Without a fingerprint on the request, any current one is accepted.
+	nr := migrate(alice)
+	nr.Fingerprint = ""
+	r2 := must(f.svc.Open(ctx, nr))(t)
+	must(f.svc.Approve(ctx, r2.ID, bob, "whatever"))(t)
+}
+
+func TestOpenPolicy(t *testing.T) {
+	ctx := context.Background()
+	p := approvals.Policy{
+		Requesters:    map[string][]string{"migrate": {alice.ID}, "restart": nil},
+		Channels:      []string{"C-ops"},
+		RequireReason: true,
+	}
+	f := newFixture(t, p)
+
+	cases := []struct {
+		name string
+		edit func(*approvals.NewRequest)
+		want error
+	}{
+		{"allowed", func(*approvals.NewRequest) {}, nil},
+		{"requester not listed", func(n *approvals.NewRequest) { n.Requester = eve }, approvals.ErrNotAllowed},
+		{"empty list means anyone", func(n *approvals.NewRequest) { n.Requester, n.Operation = eve, "restart" }, nil},
+		{"missing subcommand means anyone", func(n *approvals.NewRequest) { n.Requester, n.Operation = eve, "finalize" }, nil},
+		{"wrong channel", func(n *approvals.NewRequest) { n.Channel = "C-random" }, approvals.ErrNotAllowed},
+		{"no reason", func(n *approvals.NewRequest) { n.Reason = "  " }, approvals.ErrReasonRequired},
+		{"no argv", func(n *approvals.NewRequest) { n.Argv = nil }, approvals.ErrInvalid},
+		{"no host", func(n *approvals.NewRequest) { n.Host = "" }, approvals.ErrInvalid},
+		{"no requester", func(n *approvals.NewRequest) { n.Requester = approvals.User{} }, approvals.ErrInvalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nr := migrate(alice)
+			c.edit(&nr)
+			r, err := f.svc.Open(ctx, nr)
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if r.State != approvals.StatePending || r.Version != 1 || len(r.ID) != approvals.IDLength {
+					t.Fatalf("opened %+v", r)
+				}
+				return
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Open = %v, want %v", err, c.want)
+			}
+		})
+	}
+	if err := f.svc.CheckRequester("status", "C-random", alice); !errors.Is(err, approvals.ErrNotAllowed) {
+		t.Errorf("CheckRequester(wrong channel) = %v", err)
+	}
+	n := 0
+	for _, e := range f.audit.Entries() {
+		if e.Action == approvals.ActionCommandRefused {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d command.refused entries, want 3 (the policy refusals)", n)
+	}
+}
+
+func TestOpenRequestFields(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID}, TTL: time.Hour})
+	nr := migrate(alice)
+	nr.Params = map[string]string{"database": "main"}
+	r := must(f.svc.Open(ctx, nr))(t)
+	nr.Argv[0] = "rm" // the caller's slices are copied
+	nr.Params["database"] = "ci"
+	got := must(f.store.Request(ctx, r.ID))(t)
+	if got.Argv[0] != "gitlab-rake" || got.Params["database"] != "main" {
+		t.Fatalf("request aliases the caller's argv or params: %v %v", got.Argv, got.Params)
+	}
+	if got.Required != 1 || !got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(t0.Add(time.Hour)) || got.Requester != alice {
+		t.Fatalf("fields: %+v", got)
+	}
+	e := f.audit.Entries()[0]
+	if e.Action != approvals.ActionRequestOpened || e.RequestID != r.ID || e.Actor != alice.ID ||
+		!slices.Equal(e.Argv, []string{"gitlab-rake", "db:migrate"}) || !strings.Contains(e.Detail, "upgrade to 17.9") {
+		t.Fatalf("opened entry: %+v", e)
+	}
+}
+
+func TestIDCollisionRetry(t *testing.T) {
+	ctx := context.Background()
+	ids := []string{"aaaaaaaa", "aaaaaaaa", "bbbbbbbb"}
+	var mu sync.Mutex
+	gen := func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := ids[0]
+		if len(ids) > 1 {
+			ids = ids[1:]
+		}
+		return id, nil
+	}
+	f := newFixture(t, approvals.Policy{}, approvals.WithIDGenerator(gen))
+	if r := f.open(t); r.ID != "aaaaaaaa" {
+		t.Fatalf("first ID %s", r.ID)
+	}
+	if r := f.open(t); r.ID != "bbbbbbbb" {
+		t.Fatalf("second ID %s, want the retry", r.ID)
+	}
+	// The generator is stuck on an existing ID: Open gives up.
+	if _, err := f.svc.Open(ctx, migrate(alice)); !errors.Is(err, approvals.ErrExists) {
+		t.Fatalf("Open with colliding IDs = %v", err)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		id, err := approvals.NewID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := approvals.ParseID(id); err != nil || p != id {
+			t.Fatalf("ParseID(%q) = %q, %v", id, p, err)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate ID %s in 1000", id)
+		}
+		seen[id] = true
+	}
+	if id, err := approvals.ParseID("  R7K2QXA9 "); err != nil || id != "r7k2qxa9" {
+		t.Errorf("ParseID(upper) = %q, %v", id, err)
+	}
+	for _, bad := range []string{"", "r7k2qxa", "r7k2qxa9x", "r7k2qxa0", "r7k2qxl9", "r7k2-xa9"} {
+		if _, err := approvals.ParseID(bad); !errors.Is(err, approvals.ErrInvalid) {
+			t.Errorf("ParseID(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		p    approvals.Policy
+		ok   bool
+	}{
+		{"zero with defaults", approvals.Policy{}, true},
+		{"negative approvals", approvals.Policy{ApprovalsRequired: -1}, false},
+		{"negative ttl", approvals.Policy{TTL: -time.Minute}, false},
+		{"more approvals than approvers", approvals.Policy{ApprovalsRequired: 3, Approvers: []string{"a", "b", "b"}}, false},
+		{"enough approvers", approvals.Policy{ApprovalsRequired: 2, Approvers: []string{"a", "b"}}, true},
+		{"groups make the count unknowable", approvals.Policy{ApprovalsRequired: 3, Approvers: []string{"a"}, ApproverGroups: []string{"g"}}, true},
+		{"empty approver", approvals.Policy{Approvers: []string{""}}, false},
+		{"empty channel", approvals.Policy{Channels: []string{""}}, false},
+		{"empty requester", approvals.Policy{Requesters: map[string][]string{"migrate": {""}}}, false},
+		{"empty subcommand", approvals.Policy{Requesters: map[string][]string{"": {"a"}}}, false},
+	}
+	for _, c := range cases {
+		err := c.p.WithDefaults().Validate()
+		if (err == nil) != c.ok {
+			t.Errorf("%s: Validate = %v", c.name, err)
+		}
+		if err != nil && !errors.Is(err, approvals.ErrInvalid) {
+			t.Errorf("%s: %v does not wrap ErrInvalid", c.name, err)
+		}
+	}
+	if err := (approvals.Policy{}).Validate(); err == nil {
+		t.Error("Validate without defaults accepted ApprovalsRequired 0")
+	}
+	_, err := approvals.NewService(&approvalstest.Store{}, &approvalstest.Audit{}, approvals.Policy{ApprovalsRequired: -2})
+	if err == nil || !strings.Contains(err.Error(), "at least 1") {
+		t.Errorf("NewService(bad policy) = %v", err)
+	}
+	if _, err := approvals.NewService(nil, &approvalstest.Audit{}, approvals.Policy{}); err == nil {
+		t.Error("NewService(nil store) accepted")
+	}
+}
+
+func TestRunningAndFinish(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	a := f.reach(t, approvals.StateRunning)
+	f.reach(t, approvals.StateApproved)
+	running := must(f.svc.Running(ctx))(t)
+	if len(running) != 1 || running[0].ID != a.ID {
+		t.Fatalf("Running = %+v", running)
+	}
+	must(f.svc.SetJob(ctx, a.ID, "job-7"))(t)
+	must(f.svc.SetJob(ctx, a.ID, "job-7"))(t) // same job again is fine
+	if _, err := f.svc.SetJob(ctx, a.ID, "job-8"); !errors.Is(err, approvals.ErrInvalid) {
+		t.Fatalf("SetJob(other job) = %v", err)
+	}
+	if _, err := f.svc.Finish(ctx, a.ID, approvals.StateApproved, ""); !errors.Is(err, approvals.ErrInvalid) {
+		t.Fatalf("Finish(approved) = %v", err)
+	}
+	f.clock.Advance(time.Minute)
+	got := must(f.svc.Finish(ctx, a.ID, approvals.StateFailed, "PG::LockNotAvailable"))(t)
+	if got.State != approvals.StateFailed || got.Error != "PG::LockNotAvailable" || got.JobID != "job-7" || !got.EndedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("finished: %+v", got)
+	}
+	last := f.audit.Entries()[len(f.audit.Entries())-1]
+	if last.Action != approvals.ActionRequestFinished || last.Outcome != "failed" || last.Actor != approvals.ActorSystem {
+		t.Fatalf("last entry %+v", last)
+	}
+}
+
+func TestAuditFailure(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	f.audit.Fail = errors.New("disk full")
+	_, err := f.svc.Open(ctx, migrate(alice))
+	if !errors.Is(err, approvals.ErrAudit) {
+		t.Fatalf("Open with broken audit = %v", err)
+	}
+	all := must(f.store.Requests(ctx, approvals.RequestFilter{}))(t)
+	if len(all) != 1 || all[0].State != approvals.StateCancelled {
+		t.Fatalf("unrecorded request was not withdrawn: %+v", all)
+	}
+
+	f.audit.Fail = nil
+	r := f.reach(t, approvals.StateApproved)
+	f.audit.Fail = errors.New("disk full")
+	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAudit) {
+		t.Fatalf("Start with broken audit = %v", err)
+	}
+	if s := f.state(t, r.ID); s != approvals.StateInterrupted {
+		t.Fatalf("unrecorded start left the request %s", s)
+	}
+	f.audit.Fail = nil
+	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAlreadyStarted) {
+		t.Fatalf("Start after failed start = %v", err)
+	}
+}
+
+func TestStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	r := f.open(t)
+	f.store.FailUpdates = errors.New("bolt: disk I/O")
+	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
+	if err == nil || approvals.IsRefusal(err) || !strings.Contains(err.Error(), "disk I/O") {
+		t.Fatalf("Approve with failing store = %v", err)
+	}
+}
+
+// TestConcurrentStartOnce is the in-memory version of the exactly-once
+// test; package storage repeats it on bbolt.
+func TestConcurrentStartOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{ApprovalsRequired: 2})
+	r := f.open(t)
+	var (
+		wg                sync.WaitGroup
+		mu                sync.Mutex
+		approved, started int
+	)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := approvals.User{ID: fmt.Sprintf("U-%03d", i)}
+			if _, err := f.svc.Approve(ctx, r.ID, u, "fp-1"); err == nil {
+				mu.Lock()
+				approved++
+				mu.Unlock()
+			} else if !errors.Is(err, approvals.ErrAlreadyDecided) {
+				t.Errorf("approve: %v", err)
+			}
+			if _, err := f.svc.Start(ctx, r.ID); err == nil {
+				mu.Lock()
+				started++
+				mu.Unlock()
+			} else if !errors.Is(err, approvals.ErrAlreadyStarted) && !errors.Is(err, approvals.ErrNotApproved) {
+				t.Errorf("start: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if approved != 2 || started != 1 {
+		t.Fatalf("%d approvals and %d starts succeeded, want 2 and 1", approved, started)
+	}
+}

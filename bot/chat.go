@@ -1,0 +1,38 @@
+package bot
+
+import "context"
+
+// Chat is what an adapter offers the router: the bot posts a root message
+// itself (so it owns the thread and can edit it), replies only in that
+// thread, edits its own messages after a decision, uploads long output as a
+// file, and tells one user alone about their mistakes.
+//
+// Every method may block on the platform's rate limits; none may drop a
+// message silently: an error is returned instead.
+type Chat interface {
+	// Platform names the adapter ("slack", "mattermost", "console").
+	Platform() string
+	// PostRoot posts a new top-level message in channel.
+	PostRoot(ctx context.Context, channel string, m Message) (Ref, error)
+	// Reply posts m in the thread under root, which must be a root that
+	// PostRoot returned (never a reply).
+	Reply(ctx context.Context, root Ref, m Message) (Ref, error)
+	// Update replaces the content of a message the bot posted, buttons
+	// included: a Message without buttons removes them.
+	Update(ctx context.Context, ref Ref, m Message) error
+	// Upload attaches f to the thread under root.
+	Upload(ctx context.Context, root Ref, f File, comment string) error
+	// Notify shows m to user alone, in channel (ephemeral).
+	Notify(ctx context.Context, channel string, user User, m Message) error
+}
+
+// Handler is what an adapter calls. Both methods return quickly (within
+// Slack's 3 s): they authenticate nothing (the adapter did), check the
+// request, start any slow work in the background and return. A non-nil
+// error is a refusal meant for the user who typed or clicked, and only for
+// them; the adapter shows it ephemerally (its Error text is written for
+// people). The handler itself audits refusals.
+type Handler interface {
+	HandleCommand(ctx context.Context, chat Chat, cmd Command) error
+	HandleAction(ctx context.Context, chat Chat, act Action) error
+}

@@ -1,0 +1,204 @@
+// Package console is a chat adapter for a terminal: each input line
+// `NAME: TEXT` is a message typed by user NAME, and the bot's posts,
+// thread replies, edits, buttons and ephemeral notes are printed as text.
+// It serves the quick start, demos and end-to-end tests.
+package console
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Platform is the console's platform name.
+const Platform = "console"
+
+// Console implements bot.Chat on a writer. Posts are numbered P1, P2, …
+// in the order the bot makes them.
+type Console struct {
+	out     io.Writer
+	channel string
+
+	// tag prefixes post IDs, so that posts of an earlier run (which a
+	// restarted bot may still reply under) never share an ID with new ones.
+	tag string
+
+	mu      sync.Mutex
+	next    int
+	roots   map[string]string // post -> its root ("" for roots)
+	buttons map[string]string // request ID -> post carrying its buttons
+	last    string            // the last request ID shown on a button
+}
+
+var _ bot.Chat = (*Console)(nil)
+
+// New returns a console writing to out; channel is the one channel every
+// typed line is said in.
+func New(out io.Writer, channel string) *Console {
+	return NewTagged(out, channel, "P")
+}
+
+// NewTagged is New with post IDs of the form <tag><n>.
+func NewTagged(out io.Writer, channel, tag string) *Console {
+	return &Console{out: out, channel: channel, tag: tag, roots: map[string]string{}, buttons: map[string]string{}}
+}
+
+// Platform implements bot.Chat.
+func (c *Console) Platform() string { return Platform }
+
+func (c *Console) post(root string, m bot.Message) bot.Ref {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	id := fmt.Sprintf("%s%d", c.tag, c.next)
+	c.roots[id] = root
+	c.noteButtons(id, m)
+	if root == "" {
+		fmt.Fprintf(c.out, "[%s] %s · gitlab-chatops\n%s", id, c.channel, Render(m, "  "))
+	} else {
+		fmt.Fprintf(c.out, "    ↳ [%s] in thread %s\n%s", id, root, Render(m, "      "))
+	}
+	return bot.Ref{Channel: c.channel, ID: id}
+}
+
+func (c *Console) noteButtons(id string, m bot.Message) {
+	for _, b := range m.Buttons {
+		c.buttons[b.Value] = id
+		c.last = b.Value
+	}
+}
+
+// PostRoot implements bot.Chat.
+func (c *Console) PostRoot(_ context.Context, channel string, m bot.Message) (bot.Ref, error) {
+	return c.post("", m), nil
+}
+
+// Reply implements bot.Chat.
+func (c *Console) Reply(_ context.Context, root bot.Ref, m bot.Message) (bot.Ref, error) {
+	c.mu.Lock()
+	r, ok := c.roots[root.ID]
+	c.mu.Unlock()
+	if ok && r != "" {
+		return bot.Ref{}, fmt.Errorf("console: %q is a reply, not a root post", root.ID)
+	}
+	// A root this run has not seen was posted by an earlier run of the bot
+	// (restart recovery): replying under it is fine.
+	return c.post(root.ID, m), nil
+}
+
+// Update implements bot.Chat.
+func (c *Console) Update(_ context.Context, ref bot.Ref, m bot.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	root := c.roots[ref.ID] // a post of an earlier run counts as a root
+	c.noteButtons(ref.ID, m)
+	indent := "  "
+	if root != "" {
+		indent = "      "
+	}
+	fmt.Fprintf(c.out, "%s[%s edited]\n%s", strings.Repeat(" ", len(indent)-2), ref.ID, Render(m, indent))
+	return nil
+}
+
+// Upload implements bot.Chat: the file is summarised, not dumped.
+func (c *Console) Upload(_ context.Context, root bot.Ref, f bot.File, comment string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.out, "    ↳ 📎 %s (%d bytes) in thread %s: %s\n", f.Name, len(f.Content), root.ID, comment)
+	return nil
+}
+
+// Notify implements bot.Chat.
+func (c *Console) Notify(_ context.Context, _ string, user bot.User, m bot.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.out, "(only %s sees this)\n%s", user.Name, Render(m, "  │ "))
+	return nil
+}
+
+// LastRequest returns the request ID on the most recent button shown.
+func (c *Console) LastRequest() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+var lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`)
+
+// Run reads lines from in until EOF or ctx ends and hands them to h. wait,
+// if not nil, is called after each line (the router's Wait), so piped input
+// runs one command to completion before the next.
+//
+// Lines: `NAME: /gitlab-migrations SUBCOMMAND …` (the command word is
+// optional), `NAME: click approve|deny REQUEST-ID` to click a button. In
+// either, $LAST stands for the request ID on the latest button. Empty lines
+// and lines starting with # are skipped.
+func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.handleLine(ctx, sc.Text(), h)
+		if wait != nil {
+			wait()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("console: reading input: %w", err)
+	}
+	return nil
+}
+
+func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+		return
+	}
+	m := lineRE.FindStringSubmatch(line)
+	if m == nil {
+		c.say("console: type NAME: /gitlab-migrations SUBCOMMAND (e.g. alice: /gitlab-migrations status)")
+		return
+	}
+	user := bot.User{ID: strings.ToLower(m[1]), Name: m[1]}
+	text := strings.TrimSpace(strings.ReplaceAll(m[2], "$LAST", c.LastRequest()))
+	if rest, ok := strings.CutPrefix(text, "click "); ok {
+		f := strings.Fields(rest)
+		if len(f) != 2 {
+			c.say("console: click needs an action and a request ID: NAME: click approve REQUEST-ID")
+			return
+		}
+		c.mu.Lock()
+		post := c.buttons[f[1]]
+		c.mu.Unlock()
+		if post == "" {
+			c.say("console: no button carries request " + f[1])
+			return
+		}
+		err := h.HandleAction(ctx, c, bot.Action{Platform: Platform, User: user, Message: bot.Ref{Channel: c.channel, ID: post}, ActionID: f[0], Value: f[1]})
+		c.refusal(ctx, user, err)
+		return
+	}
+	text = strings.TrimSpace(strings.TrimPrefix(text, "/gitlab-migrations"))
+	err := h.HandleCommand(ctx, c, bot.Command{Platform: Platform, User: user, Channel: c.channel, Text: text})
+	c.refusal(ctx, user, err)
+}
+
+func (c *Console) refusal(ctx context.Context, user bot.User, err error) {
+	if err != nil {
+		_ = c.Notify(ctx, c.channel, user, bot.Message{Text: err.Error(), Tone: bot.ToneDanger})
+	}
+}
+
+func (c *Console) say(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintln(c.out, s)
+}

@@ -1,0 +1,65 @@
+package bot
+
+// Tone colours a message where the platform can (Slack attachment colour,
+// Mattermost attachment colour, a console marker).
+type Tone string
+
+const (
+	ToneNone    Tone = ""
+	ToneInfo    Tone = "info"
+	ToneSuccess Tone = "success"
+	ToneWarning Tone = "warning"
+	ToneDanger  Tone = "danger"
+)
+
+// Message is the one message model every adapter renders. Text uses a small
+// common subset of markup: *bold*, `code` and plain line breaks, which Slack
+// mrkdwn, Mattermost markdown and a terminal all show sensibly.
+type Message struct {
+	Title  string  `json:"title,omitempty"`
+	Text   string  `json:"text,omitempty"`
+	Fields []Field `json:"fields,omitempty"`
+	// Code is shown as a preformatted block (a summary of output, a command).
+	Code string `json:"code,omitempty"`
+	Tone Tone   `json:"tone,omitempty"`
+	// Mentions are user IDs to notify (approvers); adapters render them in
+	// their own mention syntax.
+	Mentions []string `json:"mentions,omitempty"`
+	// Buttons carry only an action ID and an opaque value (a request ID).
+	Buttons []Button `json:"buttons,omitempty"`
+	// Context is small print under the message (IDs, times).
+	Context string `json:"context,omitempty"`
+}
+
+// Field is a labelled value shown side by side with others where the
+// platform can.
+type Field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+	Short bool   `json:"short,omitempty"`
+}
+
+// ButtonStyle hints how prominent a button is.
+type ButtonStyle string
+
+const (
+	StyleDefault ButtonStyle = ""
+	StylePrimary ButtonStyle = "primary"
+	StyleDanger  ButtonStyle = "danger"
+)
+
+// Button is a clickable action. ActionID is one of the Action* constants;
+// Value is an opaque request ID and never a command.
+type Button struct {
+	ActionID string      `json:"action_id"`
+	Label    string      `json:"label"`
+	Value    string      `json:"value"`
+	Style    ButtonStyle `json:"style,omitempty"`
+}
+
+// File is an attachment, for output too long for a message.
+type File struct {
+	Name    string `json:"name"`
+	Title   string `json:"title,omitempty"`
+	Content []byte `json:"-"`
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+// runAudit implements `gitlab-chatops audit verify|export|tail`. It opens
+// the database read-only, so it works beside a running bot only if the bot
+// is stopped (bbolt locks the file); it says so instead of hanging.
+func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return exitError{2, fmt.Errorf("audit needs verify, export or tail")}
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	dbPath := fs.String("db", "", "the bot's database `FILE` (store: in the configuration)")
+	since := fs.String("since", "", "export: only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z, or a duration like 24h)")
+	n := fs.Int("n", 20, "tail: how many entries")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *dbPath == "" {
+		return exitError{2, fmt.Errorf("audit %s needs --db FILE", verb)}
+	}
+	db, err := storage.Open(*dbPath, storage.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch verb {
+	case "verify":
+		rep, err := db.VerifyAudit(ctx)
+		if rep.Break != nil {
+			return exitError{3, fmt.Errorf("audit trail BROKEN at entry %d: %v", rep.Break.Seq, err)}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "audit trail intact: %d entries, head %d sha256:%s\n", rep.Entries, rep.HeadSeq, rep.HeadHash)
+		return nil
+	case "export":
+		var t time.Time
+		if *since != "" {
+			if d, derr := time.ParseDuration(*since); derr == nil {
+				t = time.Now().Add(-d)
+			} else if t, err = time.Parse(time.RFC3339, *since); err != nil {
+				return exitError{2, fmt.Errorf("--since %q is neither RFC 3339 time nor a duration", *since)}
+			}
+		}
+		return db.ExportAudit(ctx, stdout, t)
+	case "tail":
+		entries, err := db.TailAudit(ctx, *n)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return exitError{2, fmt.Errorf("unknown audit subcommand %q: use verify, export or tail", verb)}
+}

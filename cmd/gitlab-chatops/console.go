@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "bot configuration `FILE` (YAML)")
+	simulate := fs.Bool("simulate", false, "run an in-process agent over a SIMULATED GitLab (no setup needed)")
+	scenario := fs.String("scenario", "default", "simulator scenario: default, up-to-date, bbm-unfinished, decomposed, services-down, decomposed-bbm-unfinished")
+	stateDir := fs.String("state-dir", "", "where --simulate keeps its database, certificates and simulator state (default: a new temporary directory)")
+	simSpeed := fs.String("sim-speed", "0.3", "simulator delay multiplier (0 = instant)")
+	channel := fs.String("channel", "#ops", "the console's channel name")
+	verbose := fs.Bool("v", false, "log to stderr at debug level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*simulate && *configPath == "" {
+		return exitError{2, fmt.Errorf("console needs --config FILE, or --simulate to try it against a simulated GitLab")}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg fileConfig
+	if *configPath != "" {
+		var err error
+		if cfg, err = loadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	if cfg.Channel != "" && *channel == "#ops" {
+		*channel = cfg.Channel
+	}
+	policy, err := cfg.policy()
+	if err != nil {
+		return err
+	}
+
+	var hosts []commands.Host
+	if *simulate {
+		dir := *stateDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "gitlab-chatops-sim-"); err != nil {
+				return fmt.Errorf("creating a state directory: %w", err)
+			}
+			defer os.RemoveAll(dir)
+		}
+		h, stopAgent, err := startSimulatedAgent(ctx, dir, *scenario, *simSpeed, log)
+		if err != nil {
+			return err
+		}
+		defer stopAgent()
+		hosts = append(hosts, h)
+		if cfg.Store == "" {
+			cfg.Store = filepath.Join(dir, "gitlab-chatops.db")
+		}
+		fmt.Fprintf(stdout, "gitlab-chatops console: SIMULATED GitLab (scenario %q) behind a real in-process agent with mutual TLS; nothing real is touched.\nState in %s\n", *scenario, dir)
+	}
+	for _, hc := range cfg.Hosts {
+		c, err := agent.NewClient(agent.ClientConfig{URL: hc.Agent, CAFile: hc.CA, CertFile: hc.Cert, KeyFile: hc.Key})
+		if err != nil {
+			return fmt.Errorf("host %s: %w", hc.Name, err)
+		}
+		hosts = append(hosts, commands.Host{Name: hc.Name, Agent: c})
+	}
+	if cfg.Store == "" {
+		return exitError{2, fmt.Errorf("the configuration needs store: PATH (the bbolt file for requests and audit)")}
+	}
+	db, err := storage.Open(cfg.Store, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := approvals.NewService(db, db, policy)
+	if err != nil {
+		return err
+	}
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Requests: db, Audit: db, Logger: log})
+	if err != nil {
+		return err
+	}
+	con := console.New(stdout, *channel)
+	router.Register(con)
+	if err := router.Start(ctx); err != nil {
+		return err
+	}
+	defer router.Close()
+	fmt.Fprintln(stdout, `Type lines as "NAME: /gitlab-migrations SUBCOMMAND", e.g. "alice: /gitlab-migrations status"; "NAME: click approve ID" clicks a button; $LAST is the latest request ID. Ctrl-D ends.`)
+	// Piped input runs one line at a time to completion, so a script can
+	// approve the request the previous line opened ($LAST).
+	var wait func()
+	if !isTerminal(stdin) {
+		wait = router.Wait
+	}
+	if err := con.Run(ctx, stdin, router, wait); err != nil && ctx.Err() == nil {
+		return err
+	}
+	router.Wait()
+	return nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// binary is the gitlab-chatops executable built once for the end-to-end
+// tests: they run the real program, as a user would, against the simulator.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gitlab-chatops-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "gitlab-chatops")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gitlab-chatops:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runConsoleScript runs `gitlab-chatops console --simulate` with script as piped
+// input and returns what it printed.
+func runConsoleScript(t *testing.T, stateDir, scenario, script string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "console", "--simulate", "--scenario", scenario, "--state-dir", stateDir, "--sim-speed", "0")
+	cmd.Stdin = strings.NewReader(script)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("console: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	if errb.Len() > 0 {
+		t.Logf("console stderr:\n%s", errb.String())
+	}
+	return out.String()
+}
+
+// section returns the output from the first line containing from.
+func section(t *testing.T, out, from string) string {
+	t.Helper()
+	i := strings.Index(out, from)
+	if i < 0 {
+		t.Fatalf("output has no %q:\n%s", from, out)
+	}
+	return out[i:]
+}
+
+func mustContain(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+func auditVerify(t *testing.T, stateDir string) string {
+	t.Helper()
+	out, err := exec.Command(binary, "audit", "verify", "--db", filepath.Join(stateDir, "gitlab-chatops.db")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+var requestIDRE = regexp.MustCompile(`APPROVAL NEEDED: MIGRATE ON GITLAB-SIM(?s:.*?)request ([a-z0-9]+)`)
+
+// TestConsoleMigrateFlow is the quick start: status shows what is down,
+// migrate asks for approval, the requester cannot approve it, a second
+// person can, it runs once, and the thread ends with everything up.
+func TestConsoleMigrateFlow(t *testing.T) {
+	state := t.TempDir()
+	out := runConsoleScript(t, state, "default", strings.Join([]string{
+		"alice: /gitlab-migrations status",
+		"alice: /gitlab-migrations migrate -- upgrade to 17.5",
+		"alice: /gitlab-migrations approve $LAST",
+		"bob: /gitlab-migrations approve $LAST",
+		"bob: /gitlab-migrations approve $LAST",
+		"carol: /gitlab-migrations audit 3",
+	}, "\n")+"\n")
+
+	status := section(t, out, "MIGRATION STATUS ON GITLAB-SIM")
+	if !regexp.MustCompile(`\*main \(gitlabhq_production\)\*: [\d,]+ up, \d+ down`).MatchString(status) {
+		t.Errorf("status does not summarise up and down:\n%s", status)
+	}
+	m := requestIDRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no approval request in:\n%s", out)
+	}
+	id := m[1]
+	mustContain(t, out,
+		"Requested by: alice",
+		"Reason: upgrade to 17.5",
+		"[ Approve ] [ Deny ]",
+		"click approve "+id,
+	)
+	self := section(t, out, "(only alice sees this)")
+	mustContain(t, self[:200], "alice")
+	if !strings.Contains(strings.ToLower(self[:300]), "own request") && !strings.Contains(strings.ToLower(self[:300]), "self-approval") {
+		t.Errorf("self-approval refusal does not say why:\n%s", self[:300])
+	}
+	after := section(t, out, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED")
+	mustContain(t, after, "ALL UP ON GITLAB-SIM", "DONE: MIGRATE ON GITLAB-SIM SUCCEEDED")
+	// bob's second approval comes after the run: refused, nothing runs twice.
+	if n := strings.Count(out, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED"); n != 1 {
+		t.Errorf("migrate ran %d times, want exactly once", n)
+	}
+	mustContain(t, section(t, out, "(only bob sees this)"), id)
+	mustContain(t, auditVerify(t, state), "audit trail intact")
+}
+
+// TestConsoleBatchedMigrationFlow: migrate stops on an unfinished batched
+// background migration; the bot offers the finalize GitLab asked for as a
+// new request, which needs its own approval, runs, is confirmed, and the
+// re-run migrate succeeds.
+func TestConsoleBatchedMigrationFlow(t *testing.T) {
+	state := t.TempDir()
+	out := runConsoleScript(t, state, "bbm-unfinished", strings.Join([]string{
+		"alice: /gitlab-migrations migrate -- upgrade to 17.5",
+		"bob: click approve $LAST",
+		"alice: /gitlab-migrations finalize --from $LAST -- as GitLab asked",
+		"alice: /gitlab-migrations approve $LAST",
+		"bob: /gitlab-migrations approve $LAST",
+		"alice: /gitlab-migrations migrate -- upgrade to 17.5, second try",
+		"bob: /gitlab-migrations approve $LAST",
+	}, "\n")+"\n")
+
+	failed := section(t, out, "DB:MIGRATE ON GITLAB-SIM FAILED")
+	mustContain(t, failed,
+		"GITLAB NEEDS A BATCHED BACKGROUND MIGRATION FINALIZED FIRST",
+		"Job class: CopyColumnUsingBackgroundMigrationJob",
+		"Table.column: merge_request_metrics.id",
+		`Job arguments: `+"`"+`[["id"],["id_convert_to_bigint"]]`+"`",
+		"finalize --from",
+	)
+	fin := section(t, failed, "APPROVAL NEEDED: FINALIZE ON GITLAB-SIM")
+	mustContain(t, fin,
+		`gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,merge_request_metrics,id,[["id"]\,["id_convert_to_bigint"]]]`,
+		"Suggested by: failed request",
+		"(only alice sees this)",
+		"FINALIZED",
+		"DB:MIGRATE ON GITLAB-SIM SUCCEEDED",
+		"ALL UP ON GITLAB-SIM",
+	)
+	mustContain(t, auditVerify(t, state), "audit trail intact")
+}

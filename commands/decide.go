@@ -1,0 +1,107 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// decide handles approve, deny and cancel, typed or clicked. messageID is
+// the message carrying a clicked button ("" when typed): a button only acts
+// on the request whose root post carries it.
+func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) error {
+	user := approvals.User{ID: u.ID, Name: u.Name}
+	req, err := r.opt.Approvals.Request(ctx, id)
+	if err != nil {
+		return r.refusedDecision(ctx, u, verb, id, err)
+	}
+	if messageID != "" && req.Thread != "" && messageID != req.Thread {
+		return r.refusedDecision(ctx, u, verb, id, fmt.Errorf("this button does not belong to request %s's message", id))
+	}
+	rootChat := chat
+	if c, ok := r.chat(req.Platform); ok {
+		rootChat = c
+	}
+	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	switch verb {
+	case "approve":
+		// Cheap checks first, so a refused click costs no agent call.
+		if err := r.opt.Approvals.CheckApprover(ctx, id, user); err != nil {
+			return &Refusal{Msg: err.Error()}
+		}
+		r.background("approve "+id, func(ctx context.Context) {
+			r.approve(ctx, rootChat, chat, channel, u, req)
+		})
+		return nil
+	case "deny":
+		req, err = r.opt.Approvals.Deny(ctx, id, user, reason)
+	case "cancel":
+		req, err = r.opt.Approvals.Cancel(ctx, id, user)
+	}
+	if err != nil {
+		return &Refusal{Msg: err.Error()}
+	}
+	r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
+	text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
+	if reason != "" {
+		text += " Reason: " + reason
+	}
+	if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
+	return nil
+}
+
+// approve checks that what the request was based on still holds, records
+// the approval and, once enough approvals are in, runs the request.
+func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel string, u bot.User, req *approvals.Request) {
+	user := approvals.User{ID: u.ID, Name: u.Name}
+	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	current := ""
+	if req.Fingerprint != "" {
+		host, err := r.host(req.Host)
+		if err == nil {
+			var st gitlab.MigrateStatus
+			if st, err = r.migrateStatus(ctx, host); err == nil {
+				current, _ = statusFingerprint(st)
+			}
+		}
+		if err != nil {
+			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
+				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on (%v). Try again.", req.ID, err)})
+			return
+		}
+	}
+	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current)
+	switch {
+	case errors.Is(err, approvals.ErrStateChanged):
+		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: "Approval refused: the state changed",
+			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", err, strings.TrimSpace(req.Operation))})
+		return
+	case err != nil:
+		_ = chat.Notify(ctx, channel, u, bot.Message{Text: err.Error(), Tone: bot.ToneDanger})
+		return
+	}
+	if approved.State != approvals.StateApproved {
+		r.updateRoot(ctx, rootChat, root, requestMessage(approved, r.opt.Clock()))
+		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
+		return
+	}
+	// execute updates the root post once the request is running.
+	r.execute(ctx, rootChat, approved)
+}
+
+// refusedDecision audits and returns a refusal of an approve, deny or
+// cancel that did not reach the workflow.
+func (r *Router) refusedDecision(ctx context.Context, u bot.User, verb, id string, err error) error {
+	r.audit(ctx, approvals.AuditEntry{Actor: u.ID, ActorName: u.Name, Action: approvals.ActionRequestRefused, RequestID: id, Detail: verb + ": " + err.Error()})
+	if errors.Is(err, approvals.ErrNotFound) {
+		return refuse("There is no request %s. /gitlab-migrations pending lists the open ones.", id)
+	}
+	return &Refusal{Msg: err.Error()}
+}

@@ -1,0 +1,172 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// ActionJobOutput is the audit action that records a finished job's output
+// digest, as the agent computed it.
+const ActionJobOutput = "job.output"
+
+// execute runs an approved request. Start is the exactly-once gate: of all
+// the goroutines and processes that get here for one request, only the one
+// that Start lets through runs it.
+func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+	started, err := r.opt.Approvals.Start(ctx, req.ID)
+	if err != nil {
+		if !errors.Is(err, approvals.ErrAlreadyStarted) {
+			r.log.Error("starting request", "request", req.ID, "err", err)
+		}
+		return
+	}
+	root := bot.Ref{Channel: started.Channel, ID: started.Thread}
+	r.updateRoot(ctx, chat, root, requestMessage(started, r.opt.Clock()))
+	host, err := r.host(started.Host)
+	if err != nil {
+		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
+		return
+	}
+	op, err := gitlab.Lookup(started.Operation)
+	args := argsOf(started.Params, "")
+	var cmd gitlab.Command
+	if err == nil {
+		cmd, err = op.Command(args)
+	}
+	// What was approved is what runs: if this build of the catalogue would
+	// run anything else, refuse rather than run something nobody approved.
+	if err == nil && !slices.Equal(cmd.Argv(), started.Argv) {
+		err = fmt.Errorf("the approved command %q is not what this version builds (%q); nothing ran, open a new request", started.Argv, cmd.Argv())
+	}
+	if err != nil {
+		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
+		return
+	}
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
+	if err != nil {
+		r.log.Error("posting progress message", "err", err)
+	}
+	approvers := []string{}
+	for _, d := range started.Approvals() {
+		approvers = append(approvers, d.User.ID)
+	}
+	runReq := agent.RunRequest{Operation: op.Name, Args: args, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
+	onJob := func(jobID string) {
+		if _, err := r.opt.Approvals.SetJob(ctx, started.ID, jobID); err != nil {
+			r.log.Error("recording job", "request", started.ID, "job", jobID, "err", err)
+		}
+	}
+	rec, out, runErr := r.runJob(ctx, host, runReq, onJob, r.progress(ctx, chat, progress, cmd.String(), host.Name))
+	r.complete(ctx, chat, started, host, progress, rec, out, runErr)
+}
+
+// complete turns a job's end into the request's outcome, its messages and
+// the follow-ups its operation needs.
+func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Request, host Host, progress bot.Ref, rec agent.JobRecord, out *output, runErr error) {
+	state, detail := outcomeOf(rec, runErr)
+	var summary bot.Message
+	var res any
+	if runErr != nil {
+		summary = agentErrorMessage(host.Name, req.Operation, runErr)
+		var busy *agent.BusyError
+		if errors.As(runErr, &busy) {
+			summary.Text = "The agent is busy with another mutating job, so nothing ran: " + busy.Error() + "\nWait for it to finish, then open a new request."
+		}
+	} else {
+		summary, res = r.resultMessage(req, host.Name, rec, out)
+	}
+	if progress.IsZero() {
+		if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, summary); err != nil {
+			r.log.Error("replying in thread", "err", err)
+		}
+	} else if err := chat.Update(ctx, progress, summary); err != nil {
+		r.log.Error("updating progress message", "err", err)
+	}
+	if out != nil && out.lines > int64(r.opt.AttachOver) {
+		f := bot.File{Name: req.Operation + "-" + req.ID + ".txt", Title: "Full output of " + req.Operation, Content: out.transcript()}
+		if err := chat.Upload(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, f, fmt.Sprintf("%d lines of output", out.lines)); err != nil {
+			r.log.Error("uploading output", "err", err)
+		}
+	}
+	if rec.ID != "" {
+		r.audit(ctx, approvals.AuditEntry{Actor: approvals.ActorSystem, Action: ActionJobOutput, RequestID: req.ID, Host: host.Name,
+			Operation: req.Operation, Argv: rec.Argv, Outcome: rec.State, OutputDigest: rec.Digest,
+			Detail: fmt.Sprintf("agent job %s, exit %s, %d lines, %d bytes", rec.ID, exitCode(rec), rec.Lines, rec.Bytes)})
+	}
+	var m gitlab.MigrateResult
+	if mr, ok := res.(gitlab.MigrateResult); ok {
+		m = mr
+		if f := m.Failure; f != nil && f.Kind == gitlab.FailureUnfinishedBBM && f.Finalize != nil {
+			r.storeSuggestion(ctx, req, host, f)
+		}
+	}
+	r.finish(ctx, chat, req, state, detail)
+	r.followUp(ctx, chat, req, host, m)
+}
+
+// finish records the outcome and updates the root post.
+func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Request, state approvals.State, detail string) {
+	done, err := r.opt.Approvals.Finish(ctx, req.ID, state, detail)
+	if err != nil {
+		r.log.Error("finishing request", "request", req.ID, "err", err)
+		return
+	}
+	r.updateRoot(ctx, chat, bot.Ref{Channel: done.Channel, ID: done.Thread}, requestMessage(done, r.opt.Clock()))
+}
+
+// outcomeOf maps an agent job's end to the request's outcome.
+func outcomeOf(rec agent.JobRecord, runErr error) (approvals.State, string) {
+	switch {
+	case runErr != nil:
+		return approvals.StateFailed, runErr.Error()
+	case rec.State == agent.StateSucceeded:
+		return approvals.StateSucceeded, fmt.Sprintf("exit 0 in %s", time.Duration(rec.DurationMS)*time.Millisecond)
+	case rec.State == agent.StateInterrupted:
+		return approvals.StateInterrupted, "the agent stopped while the job ran: " + rec.Error
+	}
+	return approvals.StateFailed, fmt.Sprintf("%s, exit %s. %s", rec.State, exitCode(rec), rec.Error)
+}
+
+// progress returns the function that edits the progress message while a
+// job runs: elapsed time and the last line, at most once per
+// ProgressEvery, with the agent's heartbeats keeping the clock moving.
+func (r *Router) progress(ctx context.Context, chat bot.Chat, ref bot.Ref, cmd, host string) progressFunc {
+	var (
+		mu    sync.Mutex
+		last  time.Time
+		start = r.opt.Clock()
+	)
+	return func(o *output, jobID string) {
+		if ref.IsZero() {
+			return
+		}
+		mu.Lock()
+		now := r.opt.Clock()
+		if now.Sub(last) < r.opt.ProgressEvery {
+			mu.Unlock()
+			return
+		}
+		last = now
+		mu.Unlock()
+		text := fmt.Sprintf("⏳ Running `%s` on %s: %s elapsed, %d lines", cmd, host, now.Sub(start).Round(time.Second), o.lines)
+		if o.lastLine != "" {
+			text += "\nLast line: `" + truncate(strings.TrimSpace(o.lastLine), 200) + "`"
+		}
+		if jobID != "" {
+			text += "\n_agent job " + jobID + "_"
+		}
+		if err := chat.Update(ctx, ref, bot.Message{Text: text, Tone: bot.ToneInfo}); err != nil {
+			r.log.Warn("updating progress", "err", err)
+		}
+	}
+}

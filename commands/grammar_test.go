@@ -1,0 +1,103 @@
+package commands
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Invocation
+	}{
+		{"", Invocation{Sub: "help"}},
+		{"status", Invocation{Sub: "status"}},
+		{"STATUS --db ci", Invocation{Sub: "status", DB: "ci"}},
+		{"status --host=gitlab-2 --db main", Invocation{Sub: "status", Host: "gitlab-2", DB: "main"}},
+		{"migrate -- upgrade to 17.5", Invocation{Sub: "migrate", Reason: "upgrade to 17.5"}},
+		{"migrate --host gitlab-1 --   spaced   reason ", Invocation{Sub: "migrate", Host: "gitlab-1", Reason: "spaced reason"}},
+		{`finalize CopyColumnUsingBackgroundMigrationJob events id '[["id"],["id_convert_to_bigint"]]' --db ci -- why`,
+			Invocation{Sub: "finalize", DB: "ci", Args: []string{"CopyColumnUsingBackgroundMigrationJob", "events", "id", `[["id"],["id_convert_to_bigint"]]`}, Reason: "why"}},
+		// Slack turns quotes into typographic ones.
+		{"finalize Job t c \u2018[\u201cid\u201d]\u2019", Invocation{Sub: "finalize", Args: []string{"Job", "t", "c", `["id"]`}}},
+		{`finalize Job t c "[\"a b\"]"`, Invocation{Sub: "finalize", Args: []string{"Job", "t", "c", `["a b"]`}}},
+		{"finalize --from r7k2qxa9 -- as GitLab asked", Invocation{Sub: "finalize", From: "r7k2qxa9", Reason: "as GitLab asked"}},
+		{"restart sidekiq", Invocation{Sub: "restart", Args: []string{"sidekiq"}}},
+		{"approve r7k2qxa9", Invocation{Sub: "approve", Args: []string{"r7k2qxa9"}}},
+		{"deny r7k2qxa9 not during business hours", Invocation{Sub: "deny", Args: []string{"r7k2qxa9", "not", "during", "business", "hours"}}},
+		{"audit 5", Invocation{Sub: "audit", Args: []string{"5"}}},
+		{"help finalize", Invocation{Sub: "help", Args: []string{"finalize"}}},
+		{"restart '--'", Invocation{Sub: "restart", Args: []string{"--"}}},
+	}
+	for _, c := range cases {
+		got, err := Parse(c.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", c.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Parse(%q) =\n %+v\nwant\n %+v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestParseRefusals(t *testing.T) {
+	cases := []struct{ in, says, usage string }{
+		{"stauts", `unknown subcommand "stauts"`, "help"},
+		{"'status'", "unknown subcommand", "help"},
+		{"status --db", "--db needs a value", "status"},
+		{"status --service puma", "status does not take --service", "status"},
+		{"services --db ci", "services does not take --db", "services"},
+		{"migrate now", "migrate takes no arguments", "migrate"},
+		{"finalize Job t c", "finalize needs 4 arguments", "finalize"},
+		{"finalize Job t c [\"id\"] extra", "finalize needs 4 arguments", "finalize"},
+		{`finalize Job t c '["id"]`, "unterminated ' quote", "help"},
+		{"finalize --from r1 Job", "finalize --from takes no other arguments", "finalize"},
+		{"finalize --from r1 --db ci", "leave out --db", "finalize"},
+		{"approve", "approve needs 1 argument", "approve"},
+		{"approve a b", "approve takes at most 1", "approve"},
+		{"restart puma sidekiq", "restart takes at most 1", "restart"},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.in)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("Parse(%q): want a UsageError, got %v", c.in, err)
+			continue
+		}
+		if !strings.Contains(ue.Msg, c.says) {
+			t.Errorf("Parse(%q): message %q does not say %q", c.in, ue.Msg, c.says)
+		}
+		if !strings.Contains(ue.Usage, c.usage) {
+			t.Errorf("Parse(%q): usage %q is not the usage of %s", c.in, ue.Usage, c.usage)
+		}
+	}
+}
+
+func TestAuditCount(t *testing.T) {
+	for in, want := range map[string]int{"audit": 10, "audit 1": 1, "audit 100": 100} {
+		inv, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := auditCount(inv); err != nil || n != want {
+			t.Errorf("%q: %d %v, want %d", in, n, err, want)
+		}
+	}
+	for _, in := range []string{"audit 0", "audit 101", "audit x"} {
+		inv, _ := Parse(in)
+		if _, err := auditCount(inv); err == nil {
+			t.Errorf("%q: want an error", in)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1523: "1,523", 1234567: "1,234,567", -1523: "-1,523"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// Refusal is an error meant for the user who typed or clicked, and for them
+// only.
+type Refusal struct{ Msg string }
+
+func (e *Refusal) Error() string { return e.Msg }
+
+func refuse(format string, args ...any) error { return &Refusal{Msg: fmt.Sprintf(format, args...)} }
+
+// HandleCommand implements bot.Handler. It parses and checks the command,
+// answers the quick subcommands itself and hands everything that waits on
+// the agent to a background goroutine.
+func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
+	inv, err := Parse(cmd.Text)
+	if err != nil {
+		return r.refused(ctx, cmd, inv.Sub, err)
+	}
+	if err := r.opt.Approvals.CheckRequester(inv.Sub, cmd.Channel, user); err != nil {
+		return r.refused(ctx, cmd, inv.Sub, err)
+	}
+	switch inv.Sub {
+	case "help":
+		return chat.Notify(ctx, cmd.Channel, cmd.User, helpMessage(inv))
+	case "hosts":
+		return chat.Notify(ctx, cmd.Channel, cmd.User, r.hostsMessage())
+	case "pending":
+		m, err := r.pendingMessage(ctx)
+		if err != nil {
+			return err
+		}
+		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+	case "audit":
+		n, err := auditCount(inv)
+		if err != nil {
+			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})
+		}
+		m, err := r.auditMessage(ctx, n)
+		if err != nil {
+			return err
+		}
+		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+	case "approve", "deny", "cancel":
+		id, err := approvals.ParseID(inv.Args[0])
+		if err != nil {
+			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+		}
+		reason := inv.Reason
+		if inv.Sub == "deny" && len(inv.Args) > 1 {
+			reason = strings.TrimSpace(strings.Join(inv.Args[1:], " ") + " " + reason)
+		}
+		return r.decide(ctx, chat, cmd.Channel, cmd.User, inv.Sub, id, "", reason)
+	}
+
+	host, err := r.host(inv.Host)
+	if err != nil {
+		return r.refused(ctx, cmd, inv.Sub, err)
+	}
+	if !destructive(inv.Sub) {
+		op, args, err := readOnlyOp(inv)
+		if err != nil {
+			return r.refused(ctx, cmd, inv.Sub, err)
+		}
+		r.background("read-only "+inv.Sub, func(ctx context.Context) {
+			r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
+		})
+		return nil
+	}
+	return r.openRequest(ctx, chat, cmd, inv, host)
+}
+
+// HandleAction implements bot.Handler for the Approve and Deny buttons. The
+// button carries only the request ID; the request's stored argv and host are
+// what will run.
+func (r *Router) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+	var verb string
+	switch act.ActionID {
+	case bot.ActionApprove:
+		verb = "approve"
+	case bot.ActionDeny:
+		verb = "deny"
+	default:
+		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "unknown button action " + act.ActionID})
+		return refuse("This button is not one of mine (%q).", act.ActionID)
+	}
+	id, err := approvals.ParseID(act.Value)
+	if err != nil {
+		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "button with a malformed request ID"})
+		return refuse("This button does not carry a valid request ID.")
+	}
+	return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, act.Message.ID, "")
+}
+
+// refused audits a refused command and returns the refusal for the user.
+func (r *Router) refused(ctx context.Context, cmd bot.Command, sub string, err error) error {
+	r.audit(ctx, approvals.AuditEntry{
+		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
+		Operation: sub, Detail: truncate(cmd.Text, 200) + ": " + err.Error(),
+	})
+	var ue *UsageError
+	var ae *gitlab.ArgError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ae):
+		return &Refusal{Msg: err.Error()}
+	case approvals.IsRefusal(err):
+		return &Refusal{Msg: err.Error()}
+	}
+	return &Refusal{Msg: err.Error()}
+}
+
+// readOnlyOp maps a read-only subcommand to its catalogue operation and
+// arguments, validated.
+func readOnlyOp(inv Invocation) (gitlab.Operation, gitlab.Args, error) {
+	op, err := gitlab.Lookup(subcommands[inv.Sub].op)
+	if err != nil {
+		return op, gitlab.Args{}, err
+	}
+	args := gitlab.Args{Database: inv.DB}
+	if err := op.Validate(args); err != nil {
+		return op, args, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage}
+	}
+	return op, args, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

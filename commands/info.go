@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+func helpMessage(inv Invocation) bot.Message {
+	if len(inv.Args) == 1 {
+		if s, ok := subcommands[strings.ToLower(inv.Args[0])]; ok {
+			return bot.Message{Title: "/gitlab-migrations " + inv.Args[0], Text: s.summary + "\nUsage: `" + s.usage + "`"}
+		}
+		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", inv.Args[0]), Tone: bot.ToneWarning}
+	}
+	lines := []string{"Read-only commands run at once; migrate, finalize and restart need a second person's approval."}
+	for _, n := range []string{"status", "bbm", "services", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "audit", "hosts", "help"} {
+		lines = append(lines, fmt.Sprintf("• `%s`: %s", subcommands[n].usage, subcommands[n].summary))
+	}
+	return bot.Message{Title: "/gitlab-migrations", Text: strings.Join(lines, "\n")}
+}
+
+func (r *Router) hostsMessage() bot.Message {
+	lines := make([]string, len(r.opt.Hosts))
+	for i, h := range r.opt.Hosts {
+		lines[i] = "• " + h.Name
+		if i == 0 && len(r.opt.Hosts) == 1 {
+			lines[i] += " (default)"
+		}
+	}
+	return bot.Message{Title: "GitLab hosts", Text: strings.Join(lines, "\n")}
+}
+
+func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
+	reqs, err := r.opt.Requests.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("listing pending requests: %w", err)
+	}
+	now := r.opt.Clock()
+	var lines []string
+	for _, q := range reqs {
+		if q.Due(now) {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
+	}
+	if len(lines) == 0 {
+		return bot.Message{Text: "No requests are waiting for approval."}, nil
+	}
+	return bot.Message{Title: "Waiting for approval", Text: strings.Join(lines, "\n")}, nil
+}
+
+func (r *Router) auditMessage(ctx context.Context, n int) (bot.Message, error) {
+	entries, err := r.opt.Audit.TailAudit(ctx, n)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("reading the audit trail: %w", err)
+	}
+	var lines []string
+	for _, e := range entries {
+		who := e.ActorName
+		if who == "" {
+			who = e.Actor
+		}
+		l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+		for _, s := range []string{e.RequestID, e.Operation, e.Outcome} {
+			if s != "" {
+				l += " " + s
+			}
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return bot.Message{Text: "The audit trail is empty."}, nil
+	}
+	return bot.Message{Title: fmt.Sprintf("Last %d audit entries", len(lines)), Code: strings.Join(lines, "\n")}, nil
+}

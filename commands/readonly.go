@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// runReadOnly posts a root message, runs op on host and replies in the
+// thread with a parsed summary, attaching the raw output when it is long.
+func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command, sub string, host Host, op gitlab.Operation, args gitlab.Args) {
+	c, _ := op.Command(args) // validated by the caller
+	root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
+		Text:    fmt.Sprintf("*%s* on *%s*, asked by %s", sub, host.Name, cmd.User.Name),
+		Context: "`" + c.String() + "`",
+	})
+	if err != nil {
+		r.log.Error("posting root message", "err", err)
+		_ = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Text: "I could not post in this channel: " + err.Error() + ". Is the bot a member of it?", Tone: bot.ToneDanger})
+		return
+	}
+	rec, out, runErr := r.runJob(ctx, host, agent.RunRequest{Operation: op.Name, Args: args, Requester: cmd.User.ID}, nil, nil)
+	outcome := rec.State
+	var msg bot.Message
+	if runErr != nil {
+		outcome = "error"
+		msg = agentErrorMessage(host.Name, op.Name, runErr)
+	} else {
+		msg = readOnlySummary(host.Name, op.Name, rec, out)
+	}
+	r.audit(ctx, approvals.AuditEntry{
+		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionReadOnlyRun,
+		Host: host.Name, Operation: op.Name, Argv: c.Argv(), Outcome: outcome, OutputDigest: rec.Digest,
+		Detail: errText(runErr),
+	})
+	r.replyWithOutput(ctx, chat, root, msg, op.Name, out)
+}
+
+// readOnlySummary parses a read-only operation's output into a message.
+func readOnlySummary(host, opName string, rec agent.JobRecord, out *output) bot.Message {
+	text := out.combined()
+	var (
+		m   bot.Message
+		err error
+	)
+	switch opName {
+	case gitlab.OpMigrateStatus:
+		var s gitlab.MigrateStatus
+		if s, err = gitlab.ParseMigrateStatus(text); err == nil {
+			m = statusMessage(host, s)
+		}
+	case gitlab.OpBBMStatus:
+		var s gitlab.BBMStatus
+		if s, err = gitlab.ParseBBMStatus(text); err == nil {
+			m = bbmMessage(host, s)
+		}
+	case gitlab.OpServices:
+		var s gitlab.CtlStatus
+		if s, err = gitlab.ParseCtlStatus(text); err == nil {
+			m = servicesMessage(host, s)
+		}
+	default:
+		err = fmt.Errorf("no summary for %s", opName)
+	}
+	if err != nil {
+		return bot.Message{
+			Title: fmt.Sprintf("%s on %s did not give a usable answer", opName, host),
+			Text:  fmt.Sprintf("%v\nExit code %s.", err, exitCode(rec)),
+			Code:  tail(out, 15),
+			Tone:  bot.ToneDanger,
+		}
+	}
+	if rec.State != agent.StateSucceeded && opName != gitlab.OpServices {
+		// gitlab-ctl status exits non-zero whenever a service is down; the
+		// parsed lines say more than the number.
+		m.Context = fmt.Sprintf("exit code %s", exitCode(rec))
+	}
+	return m
+}
+
+// replyWithOutput replies with m and, when the output is long, attaches it.
+func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message, name string, out *output) {
+	if _, err := chat.Reply(ctx, root, m); err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
+	if out != nil && out.lines > int64(r.opt.AttachOver) {
+		f := bot.File{Name: name + ".txt", Title: "Full output of " + name, Content: out.transcript()}
+		if err := chat.Upload(ctx, root, f, fmt.Sprintf("%d lines of output", out.lines)); err != nil {
+			r.log.Error("uploading output", "err", err)
+		}
+	}
+}
+
+// agentErrorMessage explains an agent failure in words an operator can act
+// on.
+func agentErrorMessage(host, opName string, err error) bot.Message {
+	return bot.Message{
+		Title: fmt.Sprintf("Could not run %s on %s", opName, host),
+		Text:  err.Error(),
+		Tone:  bot.ToneDanger,
+	}
+}
+
+// tail returns the last n lines of the output, for a message's code block.
+func tail(out *output, n int) string {
+	if out == nil {
+		return ""
+	}
+	b := out.combined()
+	lines := 0
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' && i != len(b)-1 {
+			lines++
+			if lines == n {
+				return string(b[i+1:])
+			}
+		}
+	}
+	return string(b)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

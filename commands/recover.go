@@ -1,0 +1,96 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// recoverRunning finishes what a previous bot process left behind, so
+// that nothing is silently lost:
+//   - running requests are re-attached through the agent's job API and
+//     completed as if the bot had never stopped; a job the agent no longer
+//     knows ends the request as interrupted, with a message in its thread;
+//   - approved requests that never started are not started now (the
+//     approval may be stale): they end as interrupted, nothing having run.
+func (r *Router) recoverRunning(ctx context.Context) error {
+	reqs, err := r.opt.Requests.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StateRunning, approvals.StateApproved}})
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		chat, ok := r.chat(req.Platform)
+		if !ok {
+			r.log.Warn("request left running on a platform that is not connected now; it stays running until the bot starts with that platform", "request", req.ID, "platform", req.Platform)
+			continue
+		}
+		if req.State == approvals.StateApproved {
+			started, err := r.opt.Approvals.Start(ctx, req.ID)
+			if err != nil {
+				continue // someone else got it
+			}
+			r.interrupt(ctx, chat, started, "the bot restarted after the approval and before starting the job; nothing ran. Open a new request if it is still needed.")
+			continue
+		}
+		r.background("recover "+req.ID, func(ctx context.Context) { r.reattach(ctx, chat, req) })
+	}
+	return nil
+}
+
+// reattach follows a running request's job to its end.
+func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+	host, err := r.host(req.Host)
+	if err != nil {
+		r.interrupt(ctx, chat, req, "the bot restarted and host "+req.Host+" is no longer configured, so the job cannot be followed.")
+		return
+	}
+	if req.JobID == "" {
+		r.interrupt(ctx, chat, req, "the bot stopped before the agent confirmed the job, so whether it ran is unknown. Check with /gitlab-migrations status and services before retrying.")
+		return
+	}
+	// The agent may be restarting too: retry for a while before giving up.
+	var rec agent.JobRecord
+	for attempt := 0; ; attempt++ {
+		rec, err = host.Agent.Job(ctx, req.JobID)
+		if err == nil || errors.Is(err, agent.ErrJobNotFound) || attempt == 5 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * 2 * time.Second):
+		}
+	}
+	switch {
+	case errors.Is(err, agent.ErrJobNotFound):
+		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", host.Name, req.JobID))
+		return
+	case err != nil:
+		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not reach the agent on %s to follow job %s (%v). Check the host before retrying.", host.Name, req.JobID, err))
+		return
+	}
+	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	note := "The bot restarted; following the job again."
+	if rec.Finished() {
+		note = "The bot restarted; the job " + rec.State + " meanwhile."
+	}
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: "🔁 " + note, Tone: bot.ToneInfo})
+	if err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
+	rec, out, err := r.attachJob(ctx, host, req.JobID, r.progress(ctx, chat, progress, req.Operation, host.Name))
+	r.complete(ctx, chat, req, host, progress, rec, out, err)
+}
+
+// interrupt ends a request as interrupted and says why in its thread.
+func (r *Router) interrupt(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
+	r.finish(ctx, chat, req, approvals.StateInterrupted, why)
+	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: "Interrupted", Text: why, Tone: bot.ToneDanger}); err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
+}

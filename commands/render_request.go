@@ -1,0 +1,110 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// requestMessage renders a request's root post in its current state:
+// pending requests carry Approve and Deny buttons (with only the request
+// ID), every later state shows who decided and when, without buttons.
+func requestMessage(req *approvals.Request, now time.Time) bot.Message {
+	m := bot.Message{
+		Fields: []bot.Field{
+			{Label: "Command", Value: "`" + strings.Join(req.Argv, " ") + "`"},
+			{Label: "Host", Value: req.Host, Short: true},
+			{Label: "Requested by", Value: req.Requester.String(), Short: true},
+		},
+		Context: fmt.Sprintf("request %s", req.ID),
+	}
+	if req.Reason != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: req.Reason})
+	}
+	if req.FingerprintInfo != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
+	}
+	if req.FromRequest != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: "failed request " + req.FromRequest})
+	}
+	approvedBy := names(req.Approvals())
+	switch req.State {
+	case approvals.StatePending:
+		m.Title = fmt.Sprintf("Approval needed: %s on %s", req.Operation, req.Host)
+		m.Tone = bot.ToneWarning
+		m.Text = fmt.Sprintf("Someone other than %s must approve before anything runs.", req.Requester)
+		m.Mentions = req.ApproverIDs
+		m.Fields = append(m.Fields,
+			bot.Field{Label: "Approvals", Value: fmt.Sprintf("%d of %d%s", len(req.Approvals()), req.Required, prefixed(" (", approvedBy, ")")), Short: true},
+			bot.Field{Label: "Expires", Value: fmt.Sprintf("%s (in %s)", req.ExpiresAt.UTC().Format("15:04 MST"), until(req.ExpiresAt, now)), Short: true},
+		)
+		m.Buttons = []bot.Button{
+			{ActionID: bot.ActionApprove, Label: "Approve", Value: req.ID, Style: bot.StylePrimary},
+			{ActionID: bot.ActionDeny, Label: "Deny", Value: req.ID, Style: bot.StyleDanger},
+		}
+		m.Context = fmt.Sprintf("request %s · or type /gitlab-migrations approve %s", req.ID, req.ID)
+	case approvals.StateApproved, approvals.StateRunning:
+		m.Title = fmt.Sprintf("Approved: %s on %s is running", req.Operation, req.Host)
+		m.Tone = bot.ToneInfo
+		m.Text = "Approved by " + approvedBy + ". Progress is in the thread."
+	case approvals.StateSucceeded:
+		m.Title = fmt.Sprintf("Done: %s on %s succeeded", req.Operation, req.Host)
+		m.Tone = bot.ToneSuccess
+		m.Text = fmt.Sprintf("Approved by %s; finished %s.", approvedBy, stamp(req.EndedAt))
+	case approvals.StateFailed, approvals.StateInterrupted:
+		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
+		m.Tone = bot.ToneDanger
+		m.Text = fmt.Sprintf("Approved by %s; ended %s. %s", approvedBy, stamp(req.EndedAt), req.Error)
+	default: // denied, cancelled, expired
+		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
+		m.Tone = bot.ToneDanger
+		if d, ok := req.Final(); ok {
+			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
+			if d.Reason != "" {
+				m.Text += " Reason: " + d.Reason
+			}
+		}
+		m.Text += " Nothing ran."
+	}
+	return m
+}
+
+func names(ds []approvals.Decision) string {
+	n := make([]string, len(ds))
+	for i, d := range ds {
+		n[i] = d.User.String()
+	}
+	return strings.Join(n, ", ")
+}
+
+func prefixed(pre, s, post string) string {
+	if s == "" {
+		return ""
+	}
+	return pre + s + post
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "at an unknown time"
+	}
+	return "at " + t.UTC().Format("15:04:05 MST")
+}
+
+func until(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Minute)
+	if d <= 0 {
+		return "less than a minute"
+	}
+	return d.String()
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

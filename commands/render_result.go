@@ -1,0 +1,136 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// resultMessage summarises a destructive job's output and returns the
+// parsed result for the follow-ups.
+func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.JobRecord, out *output) (bot.Message, any) {
+	text := out.combined()
+	switch req.Operation {
+	case gitlab.OpMigrate:
+		res := gitlab.ParseMigrate(text)
+		return migrateMessage(host, rec, res, out), res
+	case gitlab.OpFinalize:
+		res := gitlab.ParseFinalize(text)
+		return finalizeMessage(host, rec, res, out), res
+	case gitlab.OpRestart:
+		res, err := gitlab.ParseCtlRestart(text)
+		if err != nil {
+			return bot.Message{Title: "restart on " + host + ": unreadable output", Text: err.Error(), Code: tail(out, 15), Tone: bot.ToneDanger}, nil
+		}
+		return restartMessage(host, rec, res), res
+	}
+	return bot.Message{Title: req.Operation + " on " + host + " ended: " + rec.State, Code: tail(out, 15)}, nil
+}
+
+func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, out *output) bot.Message {
+	applied := map[string][]string{}
+	var order []string
+	for _, m := range res.Migrated {
+		db := m.Database
+		if db == "" {
+			db = "main"
+		}
+		if _, ok := applied[db]; !ok {
+			order = append(order, db)
+		}
+		applied[db] = append(applied[db], m.Version)
+	}
+	var parts []string
+	for _, db := range order {
+		parts = append(parts, fmt.Sprintf("%s: %d (%s)", db, len(applied[db]), listShort(applied[db], 6)))
+	}
+	done := "No migration completed."
+	if len(parts) > 0 {
+		done = "Migrated " + strings.Join(parts, "; ") + "."
+	}
+	if res.OK() && rec.State == agent.StateSucceeded {
+		return bot.Message{Title: "db:migrate on " + host + " succeeded", Text: done, Tone: bot.ToneSuccess,
+			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
+	}
+	m := bot.Message{Title: "db:migrate on " + host + " failed", Tone: bot.ToneDanger}
+	f := res.Failure
+	if f == nil {
+		m.Text = fmt.Sprintf("%s\nThe job ended %s (exit %s) without an error GitLab's output explains. %s", done, rec.State, exitCode(rec), rec.Error)
+		m.Code = tail(out, 15)
+		return m
+	}
+	at := ""
+	if f.Version != "" {
+		at = fmt.Sprintf(" at %s %s", f.Version, f.Class)
+		if f.Database != "" {
+			at += " (" + f.Database + ")"
+		}
+	}
+	switch f.Kind {
+	case gitlab.FailureUnfinishedBBM:
+		m.Text = fmt.Sprintf("%s\nStopped%s: a batched background migration is %s and must be finalized first.", done, at, f.Status)
+	case gitlab.FailureFailedToFinalize:
+		m.Text = fmt.Sprintf("%s\nStopped%s: GitLab tried to finish batched migration %s inline and could not. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, f.JobClass)
+	case gitlab.FailureConcurrentMigration:
+		m.Text = done + "\nAnother migration process is running on this database. Wait for it, then check status."
+	default:
+		m.Text = fmt.Sprintf("%s\nStopped%s: %s", done, at, f.Message)
+	}
+	m.Code = f.Message
+	m.Context = fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))
+	return m
+}
+
+func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult, out *output) bot.Message {
+	if res.OK() && rec.State == agent.StateSucceeded {
+		// GitLab prints Done. even when nothing matched; the follow-up
+		// status check says whether anything was finalized.
+		return bot.Message{Title: "finalize on " + host + " printed Done.", Text: "GitLab prints Done. even when no migration matched, so I am checking the background migrations now.", Tone: bot.ToneInfo,
+			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
+	}
+	m := bot.Message{Title: "finalize on " + host + " failed", Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
+	if f := res.Failure; f != nil {
+		switch f.Kind {
+		case gitlab.FinalizeSpecifyDatabase:
+			m.Text = "This install has several databases: request the finalize again with --db main or --db ci."
+		case gitlab.FinalizeUnknownTask:
+			m.Text = "GitLab has no such task here (is the database name right for this install?): " + f.Message
+		default:
+			m.Text = f.Message
+		}
+		return m
+	}
+	m.Text = fmt.Sprintf("The job ended %s (exit %s). %s", rec.State, exitCode(rec), rec.Error)
+	m.Code = tail(out, 15)
+	return m
+}
+
+func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot.Message {
+	failed := res.Failed()
+	if len(failed) == 0 && rec.State == agent.StateSucceeded {
+		return bot.Message{Title: "restart on " + host + " done", Text: fmt.Sprintf("%d service(s) restarted. Checking that they stay up…", len(res.Services)), Tone: bot.ToneSuccess}
+	}
+	var lines []string
+	for _, l := range failed {
+		lines = append(lines, fmt.Sprintf("• *%s*: %s (%s)", l.Name, l.Outcome, l.State))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, fmt.Sprintf("gitlab-ctl ended %s, exit %s. %s", rec.State, exitCode(rec), rec.Error))
+	}
+	return bot.Message{Title: "restart on " + host + ": not everything restarted", Text: strings.Join(lines, "\n"), Tone: bot.ToneDanger}
+}
+
+func durationOf(rec agent.JobRecord) string {
+	return fmt.Sprintf("took %.1fs", float64(rec.DurationMS)/1000)
+}
+
+func listShort(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(", … %d more", len(items)-n)
+}

@@ -1,0 +1,130 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// openRequest validates a destructive subcommand at once (so mistakes are
+// refused to the user alone) and opens the approval request in the
+// background: for migrate it first records which migrations are down.
+func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation, host Host) error {
+	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
+	op, err := gitlab.Lookup(subcommands[inv.Sub].op)
+	if err != nil {
+		return r.refused(ctx, cmd, inv.Sub, err)
+	}
+	var (
+		args gitlab.Args
+		from string
+	)
+	switch inv.Sub {
+	case "restart":
+		if len(inv.Args) == 1 {
+			args.Service = inv.Args[0]
+		}
+	case "finalize":
+		if inv.From != "" {
+			if args, from, err = r.finalizeFrom(ctx, inv.From, host.Name); err != nil {
+				return r.refused(ctx, cmd, inv.Sub, err)
+			}
+		} else {
+			args = gitlab.Args{Database: inv.DB, BatchedMigration: gitlab.BatchedMigration{
+				JobClass: inv.Args[0], Table: inv.Args[1], Column: inv.Args[2], JobArguments: inv.Args[3],
+			}}
+			if js, err := gitlab.CompactJobArguments(args.JobArguments); err == nil {
+				args.JobArguments = js
+			}
+		}
+	}
+	c, err := op.Command(args)
+	if err != nil {
+		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+	}
+	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
+		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
+	}
+	r.background("open "+inv.Sub, func(ctx context.Context) {
+		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
+			Text: fmt.Sprintf("⏳ %s asks to run *%s* on *%s*; preparing the approval request…", cmd.User.Name, op.Name, host.Name),
+		})
+		if err != nil {
+			r.log.Error("posting root message", "err", err)
+			_ = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Text: "I could not post in this channel: " + err.Error(), Tone: bot.ToneDanger})
+			return
+		}
+		nr := approvals.NewRequest{
+			Platform: chat.Platform(), Channel: cmd.Channel, Thread: root.ID,
+			Host: host.Name, Operation: op.Name, Params: paramsOf(args), Argv: c.Argv(),
+			Requester: user, Reason: inv.Reason, FromRequest: from,
+		}
+		if op.Name == gitlab.OpMigrate {
+			s, err := r.migrateStatus(ctx, host)
+			if err != nil {
+				r.updateRoot(ctx, chat, root, bot.Message{Title: "No migrate request opened", Text: "I need the migration status to know what would be approved, and could not get it: " + err.Error(), Tone: bot.ToneDanger})
+				return
+			}
+			if s.AllUp() {
+				r.updateRoot(ctx, chat, root, bot.Message{Title: "Nothing to migrate on " + host.Name, Text: statusMessage(host.Name, s).Text + "\nNo request was opened.", Tone: bot.ToneSuccess})
+				return
+			}
+			nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)
+		}
+		req, err := r.opt.Approvals.Open(ctx, nr)
+		if err != nil {
+			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: err.Error(), Tone: bot.ToneDanger})
+			return
+		}
+		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
+	})
+	return nil
+}
+
+// finalizeFrom builds finalize arguments from the suggestion stored on a
+// failed migrate request.
+func (r *Router) finalizeFrom(ctx context.Context, id, host string) (gitlab.Args, string, error) {
+	id, err := approvals.ParseID(id)
+	if err != nil {
+		return gitlab.Args{}, "", err
+	}
+	src, err := r.opt.Approvals.Request(ctx, id)
+	if err != nil {
+		return gitlab.Args{}, "", err
+	}
+	a := argsOf(src.Params, suggestPrefix)
+	if src.Operation != gitlab.OpMigrate || a.JobClass == "" {
+		return gitlab.Args{}, "", fmt.Errorf("request %s did not fail on an unfinished batched background migration, so it suggests no finalize; give the four arguments instead", id)
+	}
+	if src.Host != host {
+		return gitlab.Args{}, "", fmt.Errorf("request %s ran on %s, not %s: add --host %s", id, src.Host, host, src.Host)
+	}
+	return a, id, nil
+}
+
+// migrateStatus runs db:migrate:status and parses it.
+func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateStatus, error) {
+	rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus}, nil, nil)
+	if err != nil {
+		return gitlab.MigrateStatus{}, err
+	}
+	s, err := gitlab.ParseMigrateStatus(out.combined())
+	if err != nil {
+		return s, fmt.Errorf("db:migrate:status (exit %s): %w", exitCode(rec), err)
+	}
+	if rec.State != agent.StateSucceeded {
+		return s, errors.New("db:migrate:status " + rec.State + ": " + rec.Error)
+	}
+	return s, nil
+}
+
+func (r *Router) updateRoot(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message) {
+	if err := chat.Update(ctx, root, m); err != nil {
+		r.log.Error("updating message", "message", root.ID, "err", err)
+	}
+}

@@ -1,0 +1,228 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Agent is the part of the agent client the router uses; *agent.Client
+// implements it.
+type Agent interface {
+	Run(ctx context.Context, req agent.RunRequest, onEvent func(agent.Event) error) (agent.JobRecord, error)
+	Attach(ctx context.Context, id string, from int64, onEvent func(agent.Event) error) (agent.JobRecord, error)
+	Job(ctx context.Context, id string) (agent.JobRecord, error)
+}
+
+// Host is a GitLab node the bot can reach through its agent.
+type Host struct {
+	Name  string
+	Agent Agent
+}
+
+// AuditTrail is the audit log as the router needs it: append, and read the
+// newest entries for `audit [N]`. storage.DB implements it.
+type AuditTrail interface {
+	approvals.AuditLog
+	TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, error)
+}
+
+// Options configure a Router. Hosts, Approvals, Requests and Audit are
+// required.
+type Options struct {
+	Hosts     []Host
+	Approvals *approvals.Service
+	Requests  approvals.RequestStore
+	Audit     AuditTrail
+	Logger    *slog.Logger
+	Clock     func() time.Time
+
+	// ProgressEvery is the least time between two edits of a progress
+	// message (default 1 s, which keeps within Slack's per-channel limit).
+	ProgressEvery time.Duration
+	// AttachOver is the number of output lines above which the full
+	// output is attached as a file (default 40).
+	AttachOver int
+	// RestartWait is how long to poll services after a restart before
+	// reporting those still down (default 3 min); RestartPoll is the
+	// interval (default 5 s).
+	RestartWait time.Duration
+	RestartPoll time.Duration
+	// ExpireEvery is how often pending requests past their TTL are
+	// expired and their messages updated (default 30 s).
+	ExpireEvery time.Duration
+}
+
+// Router implements bot.Handler. Slow work (agent calls, executions) runs in
+// goroutines owned by the router, bound to the context given to Start, so
+// a slash command is acknowledged at once.
+type Router struct {
+	opt   Options
+	hosts map[string]Host
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	chats map[string]bot.Chat
+	base  context.Context
+	stop  context.CancelFunc
+	work  sync.WaitGroup // background work started by commands and actions
+	loops sync.WaitGroup // the expiry loop
+}
+
+var _ bot.Handler = (*Router)(nil)
+
+// New checks opt and returns a Router. Call Register for each chat adapter,
+// then Start.
+func New(opt Options) (*Router, error) {
+	switch {
+	case len(opt.Hosts) == 0:
+		return nil, errors.New("commands: no GitLab hosts configured: add at least one host with its agent")
+	case opt.Approvals == nil || opt.Requests == nil || opt.Audit == nil:
+		return nil, errors.New("commands: approvals, request store and audit trail are required")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.ProgressEvery <= 0 {
+		opt.ProgressEvery = time.Second
+	}
+	if opt.AttachOver <= 0 {
+		opt.AttachOver = 40
+	}
+	if opt.RestartWait <= 0 {
+		opt.RestartWait = 3 * time.Minute
+	}
+	if opt.RestartPoll <= 0 {
+		opt.RestartPoll = 5 * time.Second
+	}
+	if opt.ExpireEvery <= 0 {
+		opt.ExpireEvery = 30 * time.Second
+	}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}}
+	for _, h := range opt.Hosts {
+		if h.Name == "" || h.Agent == nil {
+			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)
+		}
+		if _, dup := r.hosts[h.Name]; dup {
+			return nil, fmt.Errorf("commands: host %q is configured twice", h.Name)
+		}
+		r.hosts[h.Name] = h
+	}
+	return r, nil
+}
+
+// Register makes chat the adapter for its platform, so that background work
+// (recovery after a restart, expiry) can post into threads it opened.
+func (r *Router) Register(chat bot.Chat) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.chats[chat.Platform()] = chat
+}
+
+func (r *Router) chat(platform string) (bot.Chat, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.chats[platform]
+	return c, ok
+}
+
+// Start recovers requests left running by a previous process and starts the
+// expiry loop. Background work stops when ctx is cancelled or Close is
+// called.
+func (r *Router) Start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.base != nil {
+		r.mu.Unlock()
+		return errors.New("commands: router already started")
+	}
+	r.base, r.stop = context.WithCancel(ctx)
+	r.mu.Unlock()
+	if err := r.recoverRunning(r.base); err != nil {
+		return fmt.Errorf("recovering running requests: %w", err)
+	}
+	r.loops.Add(1)
+	go func() {
+		defer r.loops.Done()
+		r.expireLoop(r.base)
+	}()
+	return nil
+}
+
+// Wait blocks until all background work started so far has finished. The
+// console uses it to run piped input one line at a time.
+func (r *Router) Wait() { r.work.Wait() }
+
+// Close stops background work and waits for it.
+func (r *Router) Close() {
+	r.mu.Lock()
+	stop := r.stop
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	r.work.Wait()
+	r.loops.Wait()
+}
+
+// background runs fn in a goroutine bound to the router's lifetime, not
+// to the inbound request's.
+func (r *Router) background(name string, fn func(ctx context.Context)) {
+	r.mu.Lock()
+	base := r.base
+	r.mu.Unlock()
+	if base == nil {
+		base = context.Background()
+	}
+	r.work.Add(1)
+	go func() {
+		defer r.work.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				r.log.Error("background work panicked", "work", name, "panic", p)
+			}
+		}()
+		fn(base)
+	}()
+}
+
+func (r *Router) host(name string) (Host, error) {
+	if name == "" {
+		if len(r.opt.Hosts) == 1 {
+			return r.opt.Hosts[0], nil
+		}
+		return Host{}, fmt.Errorf("several hosts are configured (%s): choose one with --host NAME", hostNames(r.opt.Hosts))
+	}
+	h, ok := r.hosts[name]
+	if !ok {
+		return Host{}, fmt.Errorf("unknown host %q: known hosts are %s", name, hostNames(r.opt.Hosts))
+	}
+	return h, nil
+}
+
+func hostNames(hs []Host) string {
+	s := ""
+	for i, h := range hs {
+		if i > 0 {
+			s += ", "
+		}
+		s += h.Name
+	}
+	return s
+}
+
+// audit appends e, logging (never hiding) a failure to write it.
+func (r *Router) audit(ctx context.Context, e approvals.AuditEntry) {
+	if _, err := r.opt.Audit.Append(ctx, e); err != nil {
+		r.log.Error("audit append failed", "action", e.Action, "request", e.RequestID, "err", err)
+	}
+}

@@ -1,0 +1,84 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+)
+
+// progressFunc is told about every event of a running job; the executor
+// uses it to edit the progress message.
+type progressFunc func(o *output, jobID string)
+
+// runJob runs req on host and collects its output. If the stream breaks
+// after the job started, it re-attaches (the job keeps running on the
+// agent) a few times before giving up.
+func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, onJob func(jobID string), progress progressFunc) (agent.JobRecord, *output, error) {
+	o := &output{}
+	var jobID string
+	handle := func(ev agent.Event) error {
+		o.lastEvent = r.opt.Clock()
+		switch ev.Type {
+		case agent.EventJob:
+			if ev.Job != nil {
+				jobID = ev.Job.ID
+				if onJob != nil {
+					onJob(jobID)
+				}
+			}
+		case agent.EventLine:
+			if ev.Line != nil {
+				o.add(ev.Line)
+			}
+		}
+		if progress != nil {
+			progress(o, jobID)
+		}
+		return nil
+	}
+	rec, err := host.Agent.Run(ctx, req, handle)
+	var se *agent.StreamError
+	for attempt := 1; err != nil && errors.As(err, &se) && se.JobID != "" && attempt <= 5; attempt++ {
+		r.log.Warn("job stream broke, re-attaching", "host", host.Name, "job", se.JobID, "attempt", attempt, "err", se.Err)
+		select {
+		case <-ctx.Done():
+			return rec, o, ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+		rec, err = host.Agent.Attach(ctx, se.JobID, o.lastSeq+1, handle)
+	}
+	if err != nil {
+		return rec, o, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
+	}
+	return rec, o, nil
+}
+
+// attachJob follows a job that is already running (restart recovery).
+func (r *Router) attachJob(ctx context.Context, host Host, jobID string, progress progressFunc) (agent.JobRecord, *output, error) {
+	o := &output{}
+	rec, err := host.Agent.Attach(ctx, jobID, 1, func(ev agent.Event) error {
+		o.lastEvent = r.opt.Clock()
+		if ev.Type == agent.EventLine && ev.Line != nil {
+			o.add(ev.Line)
+		}
+		if progress != nil {
+			progress(o, jobID)
+		}
+		return nil
+	})
+	if err != nil {
+		return rec, o, fmt.Errorf("re-attaching to job %s on %s: %w", jobID, host.Name, err)
+	}
+	return rec, o, nil
+}
+
+// exitCode renders a record's exit status for messages.
+func exitCode(rec agent.JobRecord) string {
+	if rec.ExitCode == nil {
+		return "none (" + rec.State + ")"
+	}
+	return fmt.Sprint(*rec.ExitCode)
+}

@@ -1,0 +1,76 @@
+package commands
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// subcommand describes one `/gitlab-migrations` subcommand: its usage line,
+// which flags it takes and how many plain arguments.
+type subcommand struct {
+	usage   string
+	summary string
+	// op is the catalogue operation it runs, if any.
+	op      string
+	flags   []string
+	minArgs int
+	maxArgs int // -1: any
+}
+
+var subcommands = map[string]subcommand{
+	"status":   {usage: "/gitlab-migrations status [--host NAME] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", op: gitlab.OpMigrateStatus, flags: []string{"host", "db"}},
+	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
+	"services": {usage: "/gitlab-migrations services [--host NAME]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
+	"migrate":  {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
+	"finalize": {usage: "/gitlab-migrations finalize [--host NAME] <JobClass> <table> <column> '<json args>' [--db main|ci] [-- reason]  |  finalize --from <request-id> [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
+	"restart":  {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},
+	"approve":  {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
+	"deny":     {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
+	"cancel":   {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
+	"pending":  {usage: "/gitlab-migrations pending", summary: "requests waiting for approval"},
+	"audit":    {usage: "/gitlab-migrations audit [N]", summary: "the last N audit entries (default 10)", maxArgs: 1},
+	"hosts":    {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
+	"help":     {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
+}
+
+func (s subcommand) allows(flag string) bool { return slices.Contains(s.flags, flag) }
+
+func (s subcommand) checkArgs(inv Invocation) error {
+	n := len(inv.Args)
+	switch {
+	case inv.Sub == "finalize" && inv.From != "":
+		if n != 0 {
+			return fmt.Errorf("finalize --from takes no other arguments: the request it names already has them")
+		}
+		if inv.DB != "" {
+			return fmt.Errorf("finalize --from takes the database from the failed migrate; leave out --db")
+		}
+	case inv.Sub == "finalize" && n != 4:
+		return fmt.Errorf("finalize needs 4 arguments (job class, table, column, JSON job arguments), got %d; quote the JSON: '[[\"id\"],[\"id_convert_to_bigint\"]]'", n)
+	case n < s.minArgs:
+		return fmt.Errorf("%s needs %d argument(s)", inv.Sub, s.minArgs)
+	case s.maxArgs == 0 && n > 0:
+		return fmt.Errorf("%s takes no arguments, got %q; a reason goes after --, e.g. %s -- upgrade to 17.5", inv.Sub, inv.Args, inv.Sub)
+	case s.maxArgs >= 0 && n > s.maxArgs:
+		return fmt.Errorf("%s takes at most %d argument(s), got %d: %q", inv.Sub, s.maxArgs, n, inv.Args[s.maxArgs:])
+	}
+	return nil
+}
+
+// destructive reports whether sub opens an approval request.
+func destructive(sub string) bool {
+	op, err := gitlab.Lookup(subcommands[sub].op)
+	return err == nil && op.Kind == gitlab.Destructive
+}
+
+func subcommandNames() []string {
+	names := make([]string, 0, len(subcommands))
+	for n := range subcommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,199 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout this package reads and writes.
+const SchemaVersion = 1
+
+// DefaultTimeout is how long Open waits for the file lock by default.
+const DefaultTimeout = time.Second
+
+// Bucket and key names.
+var (
+	bucketRequests  = []byte("requests")
+	bucketAudit     = []byte("audit")
+	bucketSchedules = []byte("schedules")
+	bucketMeta      = []byte("meta")
+
+	keySchemaVersion = []byte("schema_version")
+	keyAuditHead     = []byte("audit_head")
+)
+
+func allBuckets() [][]byte {
+	return [][]byte{bucketRequests, bucketAudit, bucketSchedules, bucketMeta}
+}
+
+var (
+	// ErrLocked: another process holds the database file.
+	ErrLocked = errors.New("database is locked")
+	// ErrSchemaTooNew: the file was written by a newer gitlab-chatops.
+	ErrSchemaTooNew = errors.New("database schema is newer than this program")
+	// ErrNotInitialised: a read-only Open found no gitlab-chatops data.
+	ErrNotInitialised = errors.New("database not initialised")
+)
+
+// Options configure Open.
+type Options struct {
+	// Timeout is how long to wait for the file lock; 0 means
+	// DefaultTimeout. Open never waits forever.
+	Timeout time.Duration
+	// ReadOnly opens the file with a shared lock and refuses writes. The
+	// file must already have been created by a read-write Open.
+	ReadOnly bool
+}
+
+// DB is an open gitlab-chatops database. It is safe for concurrent use.
+// Close it when done: the file stays locked until then.
+type DB struct {
+	bolt     *bolt.DB
+	path     string
+	readOnly bool
+}
+
+// Open opens (creating it, mode 0600, if needed) the database at path. It
+// creates the buckets and records the schema version; it refuses a file
+// with a newer schema (ErrSchemaTooNew) and, after opts.Timeout, a file
+// locked by another process (ErrLocked).
+func Open(path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: no path given; set the database path in the configuration")
+	}
+	timeout := opts.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		return nil, fmt.Errorf("open database %s: lock timeout %s is negative", path, timeout)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("database %s is locked by another gitlab-chatops process (is the bot already running?): %w: %w", path, ErrLocked, err)
+	case err != nil:
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{bolt: b, path: path, readOnly: opts.ReadOnly}
+	if opts.ReadOnly {
+		err = b.View(db.check)
+	} else {
+		err = b.Update(db.init)
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Path returns the file the DB was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Close releases the file. Calls in progress finish first.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// init prepares a read-write file: creates what is missing, checks the
+// schema version. It writes nothing if the version is refused.
+func (db *DB) init(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		foreign := false
+		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			foreign = true
+			return nil
+		})
+		if foreign {
+			return fmt.Errorf("database %s is a bbolt file but not a gitlab-chatops database (it has no meta bucket); point the configuration at another path", db.path)
+		}
+	} else if err := db.checkVersion(meta); err != nil {
+		return err
+	}
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("database %s: create bucket %s: %w", db.path, name, err)
+		}
+	}
+	if tx.Bucket(bucketMeta).Get(keySchemaVersion) == nil {
+		if err := tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
+			return fmt.Errorf("database %s: record schema version: %w", db.path, err)
+		}
+	}
+	return nil
+}
+
+// check verifies a read-only file.
+func (db *DB) check(tx *bolt.Tx) error {
+	for _, name := range allBuckets() {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("database %s has no %s bucket; run gitlab-chatops once without read-only mode to create it: %w", db.path, name, ErrNotInitialised)
+		}
+	}
+	return db.checkVersion(tx.Bucket(bucketMeta))
+}
+
+func (db *DB) checkVersion(meta *bolt.Bucket) error {
+	v := meta.Get(keySchemaVersion)
+	if v == nil {
+		if db.readOnly {
+			return fmt.Errorf("database %s has no schema version; run gitlab-chatops once without read-only mode: %w", db.path, ErrNotInitialised)
+		}
+		return nil // init records it
+	}
+	if len(v) != 8 {
+		return fmt.Errorf("database %s: schema version is %d bytes, want 8; the file is damaged: restore a backup", db.path, len(v))
+	}
+	switch n := binary.BigEndian.Uint64(v); {
+	case n > SchemaVersion:
+		return fmt.Errorf("database %s has schema version %d, but this gitlab-chatops only understands version %d: upgrade gitlab-chatops, or restore a backup made by this version: %w",
+			db.path, n, SchemaVersion, ErrSchemaTooNew)
+	case n < 1:
+		return fmt.Errorf("database %s has invalid schema version %d; the file is damaged: restore a backup", db.path, n)
+	}
+	return nil
+}
+
+// view and update run fn in a read or write transaction after checking ctx.
+// bbolt transactions cannot be interrupted, so ctx is only checked before.
+func (db *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(fn)
+}
+
+func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if db.readOnly {
+		return fmt.Errorf("database %s is open read-only: %w", db.path, berrors.ErrDatabaseReadOnly)
+	}
+	return db.bolt.Update(fn)
+}
+
+func u64(n uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n)
+}
+
+// clone copies bbolt-owned bytes, which are valid only inside their
+// transaction.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return slices.Clone(b)
+}
