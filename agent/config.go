@@ -138,10 +138,25 @@ type fileConfig struct {
 	StateDir        string            `yaml:"state_dir"`
 	Timeouts        map[string]string `yaml:"timeouts"`
 	MaxReadOnlyJobs *int              `yaml:"max_read_only_jobs"`
-	MaxLogBytes     *yaml.Node        `yaml:"max_log_bytes"`
+	MaxLogBytes     scalar            `yaml:"max_log_bytes"`
 	KillGrace       string            `yaml:"kill_grace"`
 	KeepJobs        *int              `yaml:"keep_jobs"`
 	ShutdownGrace   string            `yaml:"shutdown_grace"`
+}
+
+// scalar keeps a YAML scalar as text, for keys that take a number or a
+// string with a unit.
+type scalar struct {
+	set   bool
+	value string
+}
+
+func (s *scalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a single value", n.Line)
+	}
+	s.set, s.value = true, n.Value
+	return nil
 }
 
 type fileTLS struct {
@@ -232,8 +247,8 @@ func (fc fileConfig) resolve() (Config, error) {
 	if fc.KeepJobs != nil {
 		cfg.KeepJobs = *fc.KeepJobs
 	}
-	if fc.MaxLogBytes != nil {
-		n, err := parseByteSize(fc.MaxLogBytes.Value)
+	if fc.MaxLogBytes.set {
+		n, err := parseByteSize(fc.MaxLogBytes.value)
 		if err != nil {
 			return Config{}, fmt.Errorf("max_log_bytes: %w", err)
 		}

@@ -123,8 +123,8 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 
 	var readers sync.WaitGroup
 	readers.Add(2)
-	go func() { defer readers.Done(); readLines(outR, StreamStdout, j.appendLine) }()
-	go func() { defer readers.Done(); readLines(errR, StreamStderr, j.appendLine) }()
+	go func() { defer readers.Done(); readLines(outR, StreamStdout, j.appendLine, j.flushLog) }()
+	go func() { defer readers.Done(); readLines(errR, StreamStderr, j.appendLine, j.flushLog) }()
 	readersDone := make(chan struct{})
 	go func() { readers.Wait(); close(readersDone) }()
 	waitDone := make(chan error, 1)
@@ -226,7 +226,10 @@ func exitStatus(cmd *exec.Cmd) (*int, string) {
 // error (a forced close). Lines longer than MaxLineBytes are split at a
 // UTF-8 boundary; a final line without newline is emitted as it is. raw
 // counts the bytes read for each line, so their sum is the output size.
-func readLines(r *os.File, stream string, emit func(stream, text string, raw int64)) {
+// batchDone is called after the lines of each read are emitted: the job
+// then writes its log buffer out, so a line is on disk (in the page cache)
+// about as soon as a client sees it, at one write per read, not per line.
+func readLines(r *os.File, stream string, emit func(stream, text string, raw int64), batchDone func()) {
 	defer r.Close()
 	buf := make([]byte, 32*1024)
 	line := make([]byte, 0, MaxLineBytes)
@@ -252,6 +255,9 @@ func readLines(r *os.File, stream string, emit func(stream, text string, raw int
 				line = line[:0]
 				data = data[1:]
 			}
+		}
+		if n > 0 {
+			batchDone()
 		}
 		if err != nil {
 			if len(line) > 0 {

@@ -140,6 +140,13 @@ func (j *job) appendLine(stream, text string, raw int64) {
 	clear(subs) // do not keep gone subscribers reachable
 }
 
+// flushLog writes the log's buffer to the file.
+func (j *job) flushLog() {
+	j.mu.Lock()
+	j.out.flush()
+	j.mu.Unlock()
+}
+
 // orderedTail returns the tail ring oldest first. Call with mu held.
 func (j *job) orderedTail() []Line {
 	t := make([]Line, 0, len(j.tail))

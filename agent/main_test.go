@@ -315,6 +315,22 @@ func (c *collector) waitLine(tb testing.TB, prefix string) Line {
 	}
 }
 
+// waitSeq waits for a line with Seq >= n.
+func (c *collector) waitSeq(tb testing.TB, n int64) {
+	tb.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case l := <-c.lines:
+			if l.Seq >= n {
+				return
+			}
+		case <-deadline:
+			tb.Fatalf("no line %d within 60s", n)
+		}
+	}
+}
+
 // runResult is the outcome of a Run in the background.
 type runResult struct {
 	rec JobRecord

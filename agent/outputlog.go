@@ -38,6 +38,7 @@ type outputLog struct {
 	written   int64
 	lastSeq   int64 // last Seq written to the file
 	truncated bool
+	closed    bool
 	err       error // first write error; the log stops there
 }
 
@@ -53,7 +54,7 @@ func createOutputLog(path string, max int64) (*outputLog, error) {
 // returned: a full disk must not kill a running migration; the log is then
 // marked truncated and the record says so.
 func (l *outputLog) append(enc []byte, seq int64) {
-	if l.truncated || l.err != nil {
+	if l.truncated || l.err != nil || l.closed {
 		return
 	}
 	n := int64(len(enc)) + 1
@@ -88,7 +89,7 @@ func (l *outputLog) fail(err error) {
 
 // flush makes everything appended so far readable by replays.
 func (l *outputLog) flush() {
-	if l.err != nil {
+	if l.err != nil || l.closed {
 		return
 	}
 	if err := l.w.Flush(); err != nil {
@@ -98,7 +99,11 @@ func (l *outputLog) flush() {
 
 // close flushes, syncs and closes the file.
 func (l *outputLog) close() error {
+	if l.closed {
+		return l.err
+	}
 	l.flush()
+	l.closed = true
 	if l.err == nil {
 		if err := l.f.Sync(); err != nil {
 			l.fail(err)

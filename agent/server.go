@@ -197,6 +197,18 @@ func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
+// prune deletes the oldest finished jobs beyond keep_jobs.
+func (s *Server) prune() {
+	s.mu.Lock()
+	list := make([]finishedJob, 0, len(s.finished))
+	for _, f := range s.finished {
+		list = append(list, f)
+	}
+	victims := pruneOrder(list, len(s.running), s.cfg.KeepJobs)
+	s.mu.Unlock()
+	s.removeJobs(victims)
+}
+
 // removeJobs deletes the state of pruned jobs and forgets them.
 func (s *Server) removeJobs(jobs []finishedJob) {
 	for _, f := range jobs {

@@ -133,6 +133,10 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.jobID = j.id
+	// Prune when a job is added rather than when one ends: the count is
+	// then exact (finished + running <= keep_jobs) by the time the client
+	// hears of the job.
+	s.prune()
 	s.stream(w, r, j, sub, 1)
 }
 
@@ -252,13 +256,7 @@ func (s *Server) runJob(j *job, spec procSpec) {
 	} else {
 		s.readOnly--
 	}
-	list := make([]finishedJob, 0, len(s.finished))
-	for _, f := range s.finished {
-		list = append(list, f)
-	}
-	prune := pruneOrder(list, len(s.running), s.cfg.KeepJobs)
 	s.mu.Unlock()
-	s.removeJobs(prune)
 
 	attrs := []any{"job", rec.ID, "operation", rec.Operation, "state", rec.State,
 		"lines", rec.Lines, "bytes", rec.Bytes, "duration", time.Duration(rec.DurationMS) * time.Millisecond,

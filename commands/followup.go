@@ -124,7 +124,7 @@ func (r *Router) waitServices(ctx context.Context, host Host, only string) bot.M
 	for {
 		rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpServices, Args: gitlab.Args{Service: only}}, nil, nil)
 		if err == nil {
-			s, perr := gitlab.ParseCtlStatus(out.combined())
+			s, perr := gitlab.ParseCtlStatus(out.stdoutBytes())
 			if perr == nil && len(s.Services) > 0 && len(s.Down()) == 0 {
 				return servicesMessage(host.Name, s)
 			}

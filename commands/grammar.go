@@ -121,15 +121,15 @@ func Parse(text string) (Invocation, error) {
 			break
 		}
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(t.text, "--"), "=")
+		if !spec.allows(name) {
+			return inv, &UsageError{Msg: fmt.Sprintf("%s does not take --%s", inv.Sub, name), Usage: usage}
+		}
 		if !hasValue {
 			if i+1 >= len(toks) || (toks[i+1].text == "--" && !toks[i+1].quoted) {
 				return inv, &UsageError{Msg: fmt.Sprintf("--%s needs a value", name), Usage: usage}
 			}
 			i++
 			value = toks[i].text
-		}
-		if !spec.allows(name) {
-			return inv, &UsageError{Msg: fmt.Sprintf("%s does not take --%s", inv.Sub, name), Usage: usage}
 		}
 		switch name {
 		case "host":

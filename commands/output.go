@@ -53,6 +53,11 @@ func (o *output) combined() []byte {
 	return append(b, o.stderr.Bytes()...)
 }
 
+// stdoutBytes is what gitlab-ctl's parsers read: gitlab-ctl prints
+// everything on stdout, and anything on stderr (a warning, a simulator
+// banner) is not a service line.
+func (o *output) stdoutBytes() []byte { return o.stdout.Bytes() }
+
 // transcript is the attachment: both streams, stderr marked.
 func (o *output) transcript() []byte {
 	var b bytes.Buffer

@@ -60,7 +60,7 @@ func readOnlySummary(host, opName string, rec agent.JobRecord, out *output) bot.
 		}
 	case gitlab.OpServices:
 		var s gitlab.CtlStatus
-		if s, err = gitlab.ParseCtlStatus(text); err == nil {
+		if s, err = gitlab.ParseCtlStatus(out.stdoutBytes()); err == nil {
 			m = servicesMessage(host, s)
 		}
 	default:

@@ -22,7 +22,7 @@ func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.Jo
 		res := gitlab.ParseFinalize(text)
 		return finalizeMessage(host, rec, res, out), res
 	case gitlab.OpRestart:
-		res, err := gitlab.ParseCtlRestart(text)
+		res, err := gitlab.ParseCtlRestart(out.stdoutBytes())
 		if err != nil {
 			return bot.Message{Title: "restart on " + host + ": unreadable output", Text: err.Error(), Code: tail(out, 15), Tone: bot.ToneDanger}, nil
 		}

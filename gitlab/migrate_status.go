@@ -294,6 +294,16 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 			continue
 		}
 
+		// Not a row: few lines, so the marker search is affordable here. Keep
+		// whatever stdout text it was glued to.
+		if i := strings.Index(line, rakeAbortedMarker); glued && i >= 0 {
+			if fail == nil {
+				// The message follows on later lines; read it at the end.
+				fail = &MigrateStatusError{Kind: MigrateStatusAborted, Line: lineNo}
+				abortAt = lineStart + i
+			}
+			line = line[:i]
+		}
 		switch {
 		case strings.HasPrefix(line, "database:"):
 			closeSection()
@@ -311,10 +321,6 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 			fail = &MigrateStatusError{Kind: MigrateStatusNeverMigrated, Message: noSchemaTableText, Line: lineNo}
 		case strings.Contains(line, noSuchTaskText):
 			fail = &MigrateStatusError{Kind: MigrateStatusNoSuchTask, Message: strings.TrimSpace(line[strings.Index(line, noSuchTaskText):]), Line: lineNo}
-		case strings.Contains(line, rakeAbortedMarker):
-			// The message follows on later lines; read it at the end.
-			fail = &MigrateStatusError{Kind: MigrateStatusAborted, Line: lineNo}
-			abortAt = lineStart + strings.Index(line, rakeAbortedMarker)
 		}
 	}
 	closeSection()

@@ -41,6 +41,7 @@ It touches no real GitLab, database or service. It keeps a pretend GitLab host
 JSON state file and prints exactly what the real commands print, in the same
 formats and with the same exit codes, so that gitlab-chatops can be tested and
 demonstrated without a GitLab installation. Every run says so on stderr.
+Never put its gitlab-rake / gitlab-ctl symlinks on a real GitLab host's PATH.
 
 Usage:
   gitlab-sim [--state FILE] init [--scenario NAME] [--status-layout rails|gitlab]

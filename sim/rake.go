@@ -347,17 +347,23 @@ func (r *rakeRun) finalizeTask(t task, args []string) int {
 		return 1
 	}
 	for i, n := range finalizeArgNames {
-		if i >= len(args) {
+		// Rake's TaskArguments leaves out empty values: "[A,b,c,]" has no
+		// job_arguments.
+		if i >= len(args) || args[i] == "" {
 			fmt.Fprintf(r.stdout, "Must specify %s as an argument\n", n)
 			return 1
 		}
 	}
 	if msg := ojParseError(args[3]); msg != "" {
-		bt := railsRoot + "lib/gitlab/json.rb:171:in `adapter_load'\n" +
-			railsRoot + "lib/gitlab/json.rb:31:in `parse'\n" +
+		// Oj raises EncodingError; Gitlab::Json re-raises it as
+		// JSON::ParserError, so rake shows both.
+		rest := railsRoot + "lib/gitlab/json.rb:35:in `parse'\n" +
 			railsRoot + "lib/tasks/gitlab/background_migrations.rake:66:in `finalize_migration'\n" +
 			railsRoot + "lib/tasks/gitlab/background_migrations.rake:21:in `block (3 levels) in <top (required)>'\n" + bundleBT
-		return r.aborted(&rubyErr{class: "JSON::ParserError", msg: msg, bt: bt}, t.name)
+		return r.aborted(&rubyErr{class: "JSON::ParserError", msg: msg,
+			bt: railsRoot + "lib/gitlab/json.rb:173:in `rescue in adapter_load'\n" + railsRoot + "lib/gitlab/json.rb:170:in `adapter_load'\n" + rest,
+			cause: &rubyErr{class: "EncodingError", msg: msg,
+				bt: railsRoot + "lib/gitlab/json.rb:171:in `load'\n" + railsRoot + "lib/gitlab/json.rb:171:in `adapter_load'\n" + rest}}, t.name)
 	}
 	dbName := t.db
 	if dbName == "" {

@@ -360,50 +360,64 @@ func jsonValueEqual(a, b any) bool {
 }
 
 // ---------------------------------------------------------------------------
-// Oj's parse errors. Gitlab::Json.parse uses Oj in :rails mode; a parse
-// error surfaces as JSON::ParserError with Oj's message, the position, the
-// C source location and the whole input: "<what> (after <path>) at line L,
-// column C [parse.c:N] in '<input>'". The parse.c line numbers depend on the
-// Oj version; these are representative.
+// Oj's parse errors. Gitlab::Json.parse uses Oj.load(s, mode: :rails). On
+// bad input Oj raises EncodingError (Oj's JSON mimic is not enabled) with
+// "<what> (after <path>) at line L, column C [parse.c:N] in '<input>" - the
+// input is appended without a closing quote - and Gitlab::Json re-raises it
+// as JSON::ParserError. This emulates Oj's parser loop (oj_parse2); the
+// messages, positions and line numbers were checked against Oj 3.14.2 (the
+// parse.c line numbers differ between Oj versions).
 
 const (
-	ojLineUnexpected = 1142
-	ojLineTrailing   = 1092
-	ojLineArrayOpen  = 1239
-	ojLineHashOpen   = 1246
-	ojLineString     = 617
-	ojLineEmpty      = 1218
+	ojNext_ArrayNew = iota
+	ojNext_ArrayElement
+	ojNext_ArrayComma
+	ojNext_HashNew
+	ojNext_HashKey
+	ojNext_HashColon
+	ojNext_HashValue
+	ojNext_HashComma
 )
+
+var ojNextString = map[int]string{
+	ojNext_ArrayNew: "array element or close", ojNext_ArrayElement: "array element", ojNext_ArrayComma: "comma",
+	ojNext_HashNew: "hash pair or close", ojNext_HashKey: "hash key", ojNext_HashColon: "colon",
+	ojNext_HashValue: "hash value", ojNext_HashComma: "comma",
+}
 
 type ojFrame struct {
 	array bool
-	n     int    // elements so far (arrays)
-	key   string // current key (objects)
+	next  int
+	n     int    // array elements so far
+	key   string // the current key of a hash
 	hasK  bool
 }
 
+type ojParser struct {
+	s     string
+	cur   int
+	stack []ojFrame
+	msg   string // the error, formatted; "" while none
+}
+
 // ojParseError checks s like Oj.load(s, mode: :rails) and returns the
-// JSON::ParserError message, or "" when s parses.
+// exception message, or "" when s parses.
 func ojParseError(s string) string {
-	p := &ojScanner{s: s}
-	what, pos, line := p.scan()
-	if what == "" {
-		return ""
+	p := &ojParser{s: s}
+	p.parse()
+	return p.msg
+}
+
+func (p *ojParser) at(i int) byte {
+	if i < len(p.s) {
+		return p.s[i]
 	}
-	col := 1
-	lineNo := 1
-	cur := pos
-	if cur > len(s) {
-		cur = len(s)
-	}
-	for c := cur; c > 0 && (c >= len(s) || s[c] != '\n'); c-- {
-		col++
-	}
-	for c := cur; c > 0; c-- {
-		if c < len(s) && s[c] == '\n' {
-			lineNo++
-		}
-	}
+	return 0
+}
+
+// fail records an error located at byte index pos (Oj's cur - 1).
+func (p *ojParser) fail(line int, pos int, format string, args ...any) {
+	what := fmt.Sprintf(format, args...)
 	var path strings.Builder
 	for _, f := range p.stack {
 		if f.array {
@@ -415,176 +429,236 @@ func ojParseError(s string) string {
 			path.WriteString(f.key)
 		}
 	}
+	col, lineNo := 1, 1
+	c := pos
+	for ; c > 0 && p.at(c) != '\n'; c-- {
+		col++
+	}
+	for ; c > 0; c-- {
+		if p.at(c) == '\n' {
+			lineNo++
+		}
+	}
 	msg := fmt.Sprintf("%s (after %s) at line %d, column %d [parse.c:%d]", what, path.String(), lineNo, col, line)
-	if len(msg) > 127 { // Oj's message buffer
-		msg = msg[:127]
+	if len(msg) > 126 { // Oj's error buffer
+		msg = msg[:126]
 	}
-	return msg + " in '" + s + "'"
+	p.msg = msg + " in '" + p.s
 }
 
-type ojScanner struct {
-	s     string
-	i     int
-	stack []ojFrame
+func (p *ojParser) top() *ojFrame {
+	if len(p.stack) == 0 {
+		return nil
+	}
+	return &p.stack[len(p.stack)-1]
 }
 
-func (p *ojScanner) ws() {
-	for p.i < len(p.s) && strings.IndexByte(" \t\n\r\f", p.s[p.i]) >= 0 {
-		p.i++
+// addValue is Oj's add_value: a complete value goes into its parent.
+func (p *ojParser) addValue(kind string) {
+	f := p.top()
+	if f == nil {
+		return
 	}
-}
-
-// scan returns what went wrong, the byte offset Oj reports (its cur-1) and
-// the parse.c line, or "" when the document is fine.
-func (p *ojScanner) scan() (string, int, int) {
-	p.ws()
-	if p.i >= len(p.s) {
-		return "Empty input", p.i, ojLineEmpty
-	}
-	if what, pos, line := p.value(); what != "" {
-		return what, pos, line
-	}
-	p.ws()
-	if p.i < len(p.s) {
-		return "unexpected characters after the JSON document", p.i - 1, ojLineTrailing
-	}
-	return "", 0, 0
-}
-
-func (p *ojScanner) unterminated() (string, int, int) {
-	if len(p.stack) > 0 && !p.stack[len(p.stack)-1].array {
-		return "Hash/Object not terminated", len(p.s), ojLineHashOpen
-	}
-	return "Array not terminated", len(p.s), ojLineArrayOpen
-}
-
-func (p *ojScanner) value() (string, int, int) {
-	p.ws()
-	if p.i >= len(p.s) {
-		return p.unterminated()
-	}
-	c := p.s[p.i]
-	switch {
-	case c == '[':
-		p.i++
-		p.stack = append(p.stack, ojFrame{array: true})
-		p.ws()
-		if p.i < len(p.s) && p.s[p.i] == ']' {
-			p.i++
-			p.stack = p.stack[:len(p.stack)-1]
-			return "", 0, 0
-		}
-		for {
-			if what, pos, line := p.value(); what != "" {
-				return what, pos, line
-			}
-			p.stack[len(p.stack)-1].n++
-			p.ws()
-			if p.i >= len(p.s) {
-				return p.unterminated()
-			}
-			switch p.s[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				p.stack = p.stack[:len(p.stack)-1]
-				return "", 0, 0
-			default:
-				p.i++
-				return "unexpected character", p.i - 1, ojLineUnexpected
-			}
-		}
-	case c == '{':
-		p.i++
-		p.stack = append(p.stack, ojFrame{})
-		p.ws()
-		if p.i < len(p.s) && p.s[p.i] == '}' {
-			p.i++
-			p.stack = p.stack[:len(p.stack)-1]
-			return "", 0, 0
-		}
-		for {
-			p.ws()
-			if p.i >= len(p.s) {
-				return p.unterminated()
-			}
-			if p.s[p.i] != '"' {
-				p.i++
-				return "unexpected character", p.i - 1, ojLineUnexpected
-			}
-			start := p.i + 1
-			if what, pos, line := p.str(); what != "" {
-				return what, pos, line
-			}
-			f := &p.stack[len(p.stack)-1]
-			f.key, f.hasK = p.s[start:p.i-1], true
-			p.ws()
-			if p.i >= len(p.s) {
-				return p.unterminated()
-			}
-			if p.s[p.i] != ':' {
-				p.i++
-				return "unexpected character", p.i - 1, ojLineUnexpected
-			}
-			p.i++
-			if what, pos, line := p.value(); what != "" {
-				return what, pos, line
-			}
-			p.ws()
-			if p.i >= len(p.s) {
-				return p.unterminated()
-			}
-			switch p.s[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
-				p.stack = p.stack[:len(p.stack)-1]
-				return "", 0, 0
-			default:
-				p.i++
-				return "unexpected character", p.i - 1, ojLineUnexpected
-			}
-		}
-	case c == '"':
-		return p.str()
-	case c == '-' || (c >= '0' && c <= '9'):
-		start := p.i
-		p.i++
-		for p.i < len(p.s) && strings.IndexByte("0123456789.eE+-", p.s[p.i]) >= 0 {
-			p.i++
-		}
-		if _, err := strconv.ParseFloat(p.s[start:p.i], 64); err != nil && !strings.Contains(err.Error(), "range") {
-			return "not a number", p.i - 1, ojLineUnexpected
-		}
-		return "", 0, 0
+	switch f.next {
+	case ojNext_ArrayNew, ojNext_ArrayElement:
+		f.n++
+		f.next = ojNext_ArrayComma
+	case ojNext_HashValue:
+		f.next = ojNext_HashComma
 	default:
-		for _, lit := range []string{"true", "false", "null"} {
-			if strings.HasPrefix(p.s[p.i:], lit) {
-				p.i += len(lit)
-				return "", 0, 0
-			}
+		if kind == "" {
+			p.fail(630, p.cur-1, "expected %s", ojNextString[f.next])
+		} else {
+			p.fail(435, p.cur-1, "expected %s, not %s", ojNextString[f.next], kind)
 		}
-		p.i++
-		return "unexpected character", p.i - 1, ojLineUnexpected
 	}
 }
 
-func (p *ojScanner) str() (string, int, int) {
-	p.i++ // opening quote
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
+func (p *ojParser) parse() {
+	first := true
+	for {
+		for p.cur < len(p.s) && strings.IndexByte(" \t\f\n\r", p.s[p.cur]) >= 0 {
+			p.cur++
+		}
+		if first {
+			if p.cur >= len(p.s) {
+				p.fail(738, p.cur-1, "unexpected character")
+			}
+		} else if p.cur < len(p.s) {
+			p.fail(731, p.cur-1, "unexpected characters after the JSON document")
+		}
+		if p.cur >= len(p.s) {
+			return
+		}
+		c := p.s[p.cur]
+		p.cur++
+		switch {
+		case c == '{':
+			p.stack = append(p.stack, ojFrame{next: ojNext_HashNew})
+		case c == '[':
+			p.stack = append(p.stack, ojFrame{array: true, next: ojNext_ArrayNew})
+		case c == '}':
+			f := p.top()
+			switch {
+			case f == nil:
+				p.fail(673, p.cur-1, "unexpected hash close")
+			case f.next != ojNext_HashComma && f.next != ojNext_HashNew:
+				p.fail(678, p.cur-1, "expected %s, not a hash close", ojNextString[f.next])
+			default:
+				p.stack = p.stack[:len(p.stack)-1]
+				p.addValue("")
+			}
+		case c == ']':
+			f := p.top()
+			if f == nil {
+				p.fail(648, p.cur-1, "unexpected array close")
+				break
+			}
+			p.stack = p.stack[:len(p.stack)-1]
+			if f.next != ojNext_ArrayComma && f.next != ojNext_ArrayNew {
+				p.fail(653, p.cur-1, "expected %s, not an array close", ojNextString[f.next])
+				break
+			}
+			p.addValue("")
+		case c == ':':
+			if f := p.top(); f != nil && f.next == ojNext_HashColon {
+				f.next = ojNext_HashValue
+			} else {
+				p.fail(713, p.cur-1, "unexpected colon")
+			}
+		case c == ',':
+			f := p.top()
+			switch {
+			case f != nil && f.next == ojNext_ArrayComma:
+				f.next = ojNext_ArrayElement
+			case f != nil && f.next == ojNext_HashComma:
+				f.next = ojNext_HashKey
+			default:
+				p.fail(698, p.cur-1, "unexpected comma")
+			}
+		case c == '"':
+			p.readString()
+		case c == '+' || c == '-' || (c >= '0' && c <= '9'):
+			p.readNumber()
+		case c == 't' || c == 'f' || c == 'n':
+			word := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
+			start := p.cur - 1
+			if !strings.HasPrefix(p.s[start:], word) {
+				p.cur = start + len(word)
+				p.fail(map[byte]int{'t': 126, 'f': 134, 'n': 118}[c], p.cur-1, "expected %s", word)
+				break
+			}
+			p.cur = start + len(word)
+			p.addValue("")
+		case c == '/':
+			p.skipComment()
+			if first && p.msg == "" {
+				continue
+			}
+		default:
+			p.fail(809, p.cur-1, "unexpected character")
+		}
+		if p.msg != "" {
+			return
+		}
+		if len(p.stack) == 0 {
+			first = false
+		}
+	}
+}
+
+func (p *ojParser) readString() {
+	start := p.cur
+	i := p.cur
+	for ; i < len(p.s); i++ {
+		switch p.s[i] {
+		case 0:
+			p.cur = i + 1
+			p.fail(388, p.cur-1, "NULL byte in string")
+			return
 		case '\\':
-			p.i += 2
+			i++
+			switch p.at(i) {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				for k := 1; k <= 4; k++ {
+					if !strings.ContainsRune("0123456789abcdefABCDEF", rune(p.at(i+k))) || i+k >= len(p.s) {
+						p.cur = i + k + 1
+						p.fail(272, p.cur-1, "invalid hex character")
+						return
+					}
+				}
+				i += 4
+			default:
+				p.cur = i
+				p.fail(317, p.cur-1, "invalid escaped character")
+				return
+			}
 			continue
 		case '"':
-			p.i++
-			return "", 0, 0
+			f := p.top()
+			p.cur = i
+			if f != nil {
+				switch f.next {
+				case ojNext_HashNew, ojNext_HashKey:
+					f.key, f.hasK, f.next = p.s[start:i], true, ojNext_HashColon
+				default:
+					p.addValue("a string")
+				}
+			}
+			p.cur = i + 1
+			return
 		}
-		p.i++
 	}
-	return "quoted string not terminated", len(p.s), ojLineString
+	p.cur = len(p.s)
+	p.fail(384, p.cur-1, "quoted string not terminated")
+}
+
+func (p *ojParser) readNumber() {
+	i := p.cur - 1
+	if p.s[i] == '-' || p.s[i] == '+' {
+		i++
+	}
+	for i < len(p.s) && p.s[i] >= '0' && p.s[i] <= '9' {
+		i++
+	}
+	if p.at(i) == '.' {
+		i++
+		for i < len(p.s) && p.s[i] >= '0' && p.s[i] <= '9' {
+			i++
+		}
+	}
+	if p.at(i) == 'e' || p.at(i) == 'E' {
+		i++
+		if p.at(i) == '+' || p.at(i) == '-' {
+			i++
+		}
+		for i < len(p.s) && p.s[i] >= '0' && p.s[i] <= '9' {
+			i++
+		}
+	}
+	p.cur = i
+	p.addValue("")
+}
+
+func (p *ojParser) skipComment() {
+	switch p.at(p.cur) {
+	case '*':
+		if end := strings.Index(p.s[p.cur+1:], "*/"); end >= 0 {
+			p.cur += 1 + end + 2
+			return
+		}
+		p.cur = len(p.s)
+		p.fail(157, p.cur-1, "comment not terminated")
+	case '/':
+		if end := strings.IndexByte(p.s[p.cur:], '\n'); end >= 0 {
+			p.cur += end + 1
+		} else {
+			p.cur = len(p.s)
+		}
+	default:
+		p.fail(166, p.cur-1, "invalid comment format")
+	}
 }
 
 // ---------------------------------------------------------------------------

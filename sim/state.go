@@ -125,7 +125,10 @@ type BBM struct {
 	// finalized.
 	Status string `json:"status"`
 	// Stuck: the background worker makes no progress on it, so it stays
-	// unfinished until finalized by hand.
+	// unfinished until finalized by hand (and an ensure_... helper with
+	// inline finalization cannot finish it either). A stuck migration in
+	// status "failed" cannot be finalized at all: finalize raises
+	// FailedToFinalize.
 	Stuck bool `json:"stuck,omitempty"`
 	// FinishAt: when an active, not stuck migration completes on its own.
 	FinishAt *time.Time `json:"finish_at,omitempty"`

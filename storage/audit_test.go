@@ -239,7 +239,9 @@ func TestTamperCases(t *testing.T) {
 			return b.Put(u64(8), []byte(v[:i]+c+v[i+1:]))
 		}, 8, BreakPrevHash},
 		{"append behind the log's back", func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketAudit).Put(u64(21), []byte(`{"seq":21,"actor":"mallory"}`))
+			b := tx.Bucket(bucketAudit)
+			forged := fmt.Sprintf(`{"seq":21,"prev_hash":"%s","actor":"mallory"}`, hashHex(b.Get(u64(20))))
+			return b.Put(u64(21), []byte(forged))
 		}, 21, BreakHead},
 		{"remove the head", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyAuditHead) }, 20, BreakHead},
 		{"damage the head", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAuditHead, []byte("short")) }, 1, BreakHead},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,6 +18,12 @@ const SchemaVersion = 1
 
 // DefaultTimeout is how long Open waits for the file lock by default.
 const DefaultTimeout = time.Second
+
+// batchDelay is how long the first of a group of concurrent appends waits
+// for others to join its transaction (bbolt's MaxBatchDelay, 10ms by
+// default). A commit costs a few milliseconds of fsync, so a short wait is
+// enough to fill a batch under load and keeps a lone append fast.
+var batchDelay = 2 * time.Millisecond
 
 // Bucket and key names.
 var (
@@ -58,6 +65,8 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	readOnly bool
+	// appending counts Append calls in flight (see Append).
+	appending atomic.Int64
 }
 
 // Open opens (creating it, mode 0600, if needed) the database at path. It
@@ -82,6 +91,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	b.MaxBatchDelay = batchDelay
 	db := &DB{bolt: b, path: path, readOnly: opts.ReadOnly}
 	if opts.ReadOnly {
 		err = b.View(db.check)

@@ -37,7 +37,7 @@ type line struct {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "__sleep" {
-		select {} // the grandchild: sleep until killed
+		sleepForever() // the grandchild: sleep until killed
 	}
 	dir := filepath.Dir(os.Args[0])
 	args := os.Args[1:]
@@ -105,7 +105,7 @@ func run(b behavior, args []string) int {
 	case "sleep":
 		fmt.Printf("pid %d\n", os.Getpid())
 		if b.Sleep == "" {
-			select {}
+			sleepForever()
 		}
 		d, _ := time.ParseDuration(b.Sleep)
 		time.Sleep(d)
@@ -114,7 +114,7 @@ func run(b behavior, args []string) int {
 	case "ignoreterm":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Printf("pid %d\n", os.Getpid())
-		select {}
+		sleepForever()
 	case "grandchild":
 		c := exec.Command(os.Args[0], "__sleep")
 		if err := c.Start(); err != nil {
@@ -123,7 +123,7 @@ func run(b behavior, args []string) int {
 		}
 		fmt.Printf("pid %d\n", os.Getpid())
 		fmt.Printf("grandchild %d\n", c.Process.Pid)
-		select {}
+		sleepForever()
 	case "bytes":
 		w := bufio.NewWriterSize(os.Stdout, 256<<10)
 		n := max(b.LineLen, 2)
@@ -151,4 +151,12 @@ func run(b behavior, args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "fakegitlab: unknown mode", b.Mode)
 	return 2
+}
+
+// sleepForever blocks until the process is killed. (An empty select would
+// make the runtime abort with "all goroutines are asleep".)
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
 }

@@ -1,0 +1,143 @@
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Mode is how Slack reaches the bot.
+type Mode string
+
+const (
+	// ModeHTTP: Slack POSTs signed requests to a public URL the bot serves
+	// (/slack/commands and /slack/interactions).
+	ModeHTTP Mode = "http"
+	// ModeSocket: the bot opens a WebSocket to Slack with an app-level
+	// token and needs no public URL.
+	ModeSocket Mode = "socket"
+)
+
+// DefaultCommand is the slash command the app manifest creates.
+const DefaultCommand = "/gitlab-migrations"
+
+// DefaultListen is the HTTP mode listen address when none is configured.
+const DefaultListen = ":3000"
+
+// Environment variables that Config.FromEnv reads. Secrets are better kept
+// there (or in a file only the bot can read) than in the YAML.
+const (
+	EnvBotToken      = "SLACK_BOT_TOKEN"
+	EnvSigningSecret = "SLACK_SIGNING_SECRET"
+	EnvAppToken      = "SLACK_APP_TOKEN"
+)
+
+// Config is the `slack:` section of the bot's configuration.
+//
+//	slack:
+//	  mode: http            # or socket
+//	  listen: ":3000"       # http mode only
+//	  command: /gitlab-migrations
+//	  bot_token: xoxb-…     # or SLACK_BOT_TOKEN
+//	  signing_secret: …     # http mode; or SLACK_SIGNING_SECRET
+//	  app_token: xapp-…     # socket mode; or SLACK_APP_TOKEN
+type Config struct {
+	Mode          Mode   `yaml:"mode" json:"mode"`
+	Listen        string `yaml:"listen" json:"listen"`
+	Command       string `yaml:"command" json:"command"`
+	BotToken      string `yaml:"bot_token" json:"-"`
+	SigningSecret string `yaml:"signing_secret" json:"-"`
+	AppToken      string `yaml:"app_token" json:"-"`
+}
+
+// FromEnv returns c with empty secrets filled from the environment (getenv
+// is os.Getenv in production; tests pass a map lookup).
+func (c Config) FromEnv(getenv func(string) string) Config {
+	if c.BotToken == "" {
+		c.BotToken = getenv(EnvBotToken)
+	}
+	if c.SigningSecret == "" {
+		c.SigningSecret = getenv(EnvSigningSecret)
+	}
+	if c.AppToken == "" {
+		c.AppToken = getenv(EnvAppToken)
+	}
+	return c
+}
+
+// withDefaults fills the optional keys.
+func (c Config) withDefaults() Config {
+	if c.Mode == "" {
+		c.Mode = ModeHTTP
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Command == "" {
+		c.Command = DefaultCommand
+	}
+	return c
+}
+
+// Validate reports every problem with c (after defaults), saying what to
+// fix. It never includes a secret in its message.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	switch {
+	case c.BotToken == "":
+		errs = append(errs, fmt.Errorf("slack: bot_token is missing: set it or %s (the xoxb- token from OAuth & Permissions)", EnvBotToken))
+	case !strings.HasPrefix(c.BotToken, "xoxb-"):
+		errs = append(errs, errors.New("slack: bot_token does not start with xoxb-: use the Bot User OAuth Token, not a user or app-level token"))
+	}
+	switch c.Mode {
+	case ModeHTTP:
+		if c.SigningSecret == "" {
+			errs = append(errs, fmt.Errorf("slack: signing_secret is missing: set it or %s (Basic Information > App Credentials); http mode refuses unsigned requests", EnvSigningSecret))
+		}
+	case ModeSocket:
+		switch {
+		case c.AppToken == "":
+			errs = append(errs, fmt.Errorf("slack: socket mode needs app_token: set it or %s (an xapp- token with connections:write)", EnvAppToken))
+		case !strings.HasPrefix(c.AppToken, "xapp-"):
+			errs = append(errs, errors.New("slack: app_token does not start with xapp-: create an app-level token with connections:write"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("slack: mode %q is unknown: use http or socket", c.Mode))
+	}
+	if !strings.HasPrefix(c.Command, "/") {
+		errs = append(errs, fmt.Errorf("slack: command %q must start with /", c.Command))
+	}
+	return errors.Join(errs...)
+}
+
+// LogValue keeps secrets out of logs: a Config logged with slog shows
+// only whether each secret is set.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("mode", string(c.Mode)),
+		slog.String("listen", c.Listen),
+		slog.String("command", c.Command),
+		slog.Bool("bot_token_set", c.BotToken != ""),
+		slog.Bool("signing_secret_set", c.SigningSecret != ""),
+		slog.Bool("app_token_set", c.AppToken != ""),
+	)
+}
+
+// String implements fmt.Stringer without the secrets, so that a Config
+// printed with %v by mistake leaks nothing.
+func (c Config) String() string {
+	return fmt.Sprintf("slack{mode=%s listen=%s command=%s bot_token=%s signing_secret=%s app_token=%s}",
+		c.Mode, c.Listen, c.Command, redacted(c.BotToken), redacted(c.SigningSecret), redacted(c.AppToken))
+}
+
+// GoString keeps %#v from printing the secrets too.
+func (c Config) GoString() string { return c.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return "set"
+}

@@ -1,0 +1,419 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+)
+
+func TestMain(m *testing.M) {
+	simtest.RunSimIfAsked()
+	os.Exit(m.Run())
+}
+
+var (
+	alice = bot.User{ID: "U-alice", Name: "alice"}
+	bob   = bot.User{ID: "U-bob", Name: "bob"}
+	carol = bot.User{ID: "U-carol", Name: "carol"}
+)
+
+func setup(t *testing.T, opt simtest.Options) (*simtest.Stack, *recorder) {
+	t.Helper()
+	s := simtest.Start(t, opt)
+	rec := newRecorder()
+	s.Router.Register(rec)
+	s.Run(t)
+	return s, rec
+}
+
+func command(t *testing.T, s *simtest.Stack, rec *recorder, u bot.User, text string) error {
+	t.Helper()
+	err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text})
+	s.Router.Wait()
+	return err
+}
+
+func contains(t *testing.T, texts []string, want string) {
+	t.Helper()
+	if !strings.Contains(strings.Join(texts, "\n---\n"), want) {
+		t.Errorf("no %q in:\n%s", want, strings.Join(texts, "\n---\n"))
+	}
+}
+
+// openMigrate opens a migrate request as alice and returns its ID and root.
+func openMigrate(t *testing.T, s *simtest.Stack, rec *recorder) (string, string) {
+	t.Helper()
+	if err := command(t, s, rec, alice, "migrate -- upgrade to 17.5"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("want one pending request, got %d (%v)", len(reqs), err)
+	}
+	return reqs[0].ID, reqs[0].Thread
+}
+
+// agentJobs counts the agent's job records for op: what really ran.
+func agentJobs(t *testing.T, s *simtest.Stack, op string) int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "agent", "jobs", "*", "record.json"))
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec agent.JobRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Operation == op {
+			n++
+		}
+	}
+	return n
+}
+
+func auditActions(t *testing.T, s *simtest.Stack) []string {
+	t.Helper()
+	entries, err := s.DB.TailAudit(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+func TestStatusRepliesInThread(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	if err := command(t, s, rec, alice, "status"); err != nil {
+		t.Fatal(err)
+	}
+	roots := rec.roots()
+	if len(roots) != 1 {
+		t.Fatalf("want one root post, got %d", len(roots))
+	}
+	th := rec.thread(roots[0])
+	contains(t, th, "status* on *gitlab-sim*, asked by alice")
+	contains(t, th, "*main (gitlabhq_production)*: 48 up, 6 down")
+	contains(t, th, "`20250508093412` Add index on ci runner machines organization")
+	if got := count(auditActions(t, s), approvals.ActionReadOnlyRun); got != 1 {
+		t.Errorf("audit has %d read-only runs, want 1", got)
+	}
+}
+
+func TestBadInputIsRefusedToTheUserAndAudited(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	cases := []struct{ text, says string }{
+		{"stauts", `unknown subcommand "stauts"`},
+		{"finalize Job;ls t c []", "job_class"},
+		{`finalize Job t c '["id"]\,["x"]'`, "job_arguments"},
+		{"restart --all", "restart does not take --all"},
+		{"status --host nowhere", `unknown host "nowhere"`},
+		{"status --db 'ci;reboot'", "database"},
+		{"approve not-an-id!", "approve"},
+	}
+	for _, c := range cases {
+		err := command(t, s, rec, alice, c.text)
+		var ref *commands.Refusal
+		if !errors.As(err, &ref) {
+			t.Errorf("%q: want a refusal, got %v", c.text, err)
+			continue
+		}
+		if !strings.Contains(ref.Msg, c.says) {
+			t.Errorf("%q: refusal %q does not mention %q", c.text, ref.Msg, c.says)
+		}
+	}
+	if n := len(rec.roots()); n != 0 {
+		t.Errorf("refused commands posted %d messages in the channel", n)
+	}
+	if got := count(auditActions(t, s), approvals.ActionCommandRefused); got < 6 {
+		t.Errorf("audit has %d refusals, want one per bad command", got)
+	}
+	if n := agentJobs(t, s, "finalize") + agentJobs(t, s, "restart") + agentJobs(t, s, "migrate-status"); n != 0 {
+		t.Errorf("refused commands ran %d jobs", n)
+	}
+}
+
+func TestSelfApprovalRefusedThenSecondPersonRuns(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	id, root := openMigrate(t, s, rec)
+	m := rec.message(root)
+	if len(m.Buttons) != 2 || m.Buttons[0].Value != id || m.Buttons[1].Value != id {
+		t.Fatalf("approval message buttons %+v do not carry just the request ID %s", m.Buttons, id)
+	}
+	contains(t, []string{text(m)}, "gitlab-rake db:migrate")
+	contains(t, []string{text(m)}, "upgrade to 17.5")
+
+	err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: alice, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+	if err == nil || !strings.Contains(err.Error(), "self-approval") {
+		t.Fatalf("self-approval: want a refusal, got %v", err)
+	}
+	s.Router.Wait()
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Fatalf("self-approval ran migrate %d times", n)
+	}
+	if err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: bob, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id}); err != nil {
+		t.Fatal(err)
+	}
+	s.Router.Wait()
+	th := rec.thread(root)
+	contains(t, th, "Done: migrate on gitlab-sim succeeded")
+	contains(t, th, "All up on gitlab-sim")
+	if len(rec.message(root).Buttons) != 0 {
+		t.Error("buttons still on the message after the decision")
+	}
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times, want 1", n)
+	}
+}
+
+func TestButtonOfAnotherMessageIsRefused(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	id, _ := openMigrate(t, s, rec)
+	err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: bob, Message: bot.Ref{Channel: "C1", ID: "m999"}, ActionID: bot.ActionApprove, Value: id})
+	if err == nil {
+		t.Fatal("a button replayed onto another message was accepted")
+	}
+	s.Router.Wait()
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Errorf("migrate ran %d times", n)
+	}
+}
+
+// TestConcurrentApprovalsRunOnce: 100 goroutines approve one request, by
+// button and by command, as different users and as the same user; exactly
+// one migrate reaches the agent.
+func TestConcurrentApprovalsRunOnce(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	id, root := openMigrate(t, s, rec)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}
+			if i%2 == 0 {
+				_ = s.Router.HandleAction(context.Background(), rec, bot.Action{User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+			} else {
+				_ = s.Router.HandleCommand(context.Background(), rec, bot.Command{User: u, Channel: "C1", Text: "approve " + id})
+			}
+		}()
+	}
+	wg.Wait()
+	s.Router.Wait()
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Fatalf("migrate ran %d times on the agent, want exactly 1", n)
+	}
+	if n := count(auditActions(t, s), approvals.ActionRequestStarted); n != 1 {
+		t.Errorf("audit records %d starts, want 1", n)
+	}
+	req, err := s.DB.Request(context.Background(), id)
+	if err != nil || req.State != approvals.StateSucceeded {
+		t.Errorf("request state %v (%v), want succeeded", req.State, err)
+	}
+}
+
+// TestApprovalRefusedWhenDownMigrationsChanged: what was approved must be
+// what runs; if the set of down migrations changed since the request, the
+// approval is refused and nothing runs.
+func TestApprovalRefusedWhenDownMigrationsChanged(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	id, root := openMigrate(t, s, rec)
+	// Someone migrates behind the bot's back.
+	if _, err := s.Client.Run(context.Background(), agent.RunRequest{Operation: "migrate"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(root), "Approval refused: the state changed")
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times, want only the one behind the bot's back", n)
+	}
+	req, _ := s.DB.Request(context.Background(), id)
+	if req.State.Started() {
+		t.Errorf("request %s is %s", id, req.State)
+	}
+}
+
+func TestDenyIsAVetoAndCancelIsTheRequesters(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Policy: approvals.Policy{ApprovalsRequired: 2}})
+	id, root := openMigrate(t, s, rec)
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(root), "bob approved (1 of 2)")
+	if err := command(t, s, rec, alice, "deny "+id+" my own"); err == nil {
+		t.Error("the requester denied their own request; they should cancel it")
+	}
+	if err := command(t, s, rec, carol, "deny "+id+" not during business hours"); err != nil {
+		t.Fatal(err)
+	}
+	th := rec.thread(root)
+	contains(t, th, "Denied by carol")
+	contains(t, th, "not during business hours")
+	if err := command(t, s, rec, carol, "approve "+id); err == nil {
+		t.Error("approval after a deny was accepted")
+	}
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Errorf("denied migrate ran %d times", n)
+	}
+
+	id2, _ := openMigrate(t, s, rec)
+	if err := command(t, s, rec, bob, "cancel "+id2); err == nil {
+		t.Error("bob cancelled alice's request")
+	}
+	if err := command(t, s, rec, alice, "cancel "+id2); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := s.DB.Request(context.Background(), id2)
+	if req.State != approvals.StateCancelled {
+		t.Errorf("state %s, want cancelled", req.State)
+	}
+}
+
+func TestExpiredRequestLosesItsButtons(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, rec := setup(t, simtest.Options{Clock: clock})
+	id, root := openMigrate(t, s, rec)
+	mu.Lock()
+	now = now.Add(16 * time.Minute)
+	mu.Unlock()
+	s.Router.ExpireNow(context.Background())
+	m := rec.message(root)
+	if len(m.Buttons) != 0 || !strings.Contains(m.Title, "Expired") {
+		t.Errorf("expired request message: %q with %d buttons", m.Title, len(m.Buttons))
+	}
+	if err := command(t, s, rec, bob, "approve "+id); err == nil {
+		t.Error("approval of an expired request was accepted")
+	}
+}
+
+func TestMigrateNothingPendingOpensNoRequest(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "up-to-date"})
+	if err := command(t, s, rec, alice, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(rec.roots()[0]), "No request was opened")
+	reqs, _ := s.DB.Requests(context.Background(), approvals.RequestFilter{})
+	if len(reqs) != 0 {
+		t.Errorf("%d requests opened with nothing to migrate", len(reqs))
+	}
+}
+
+func TestRestartWaitsForServices(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "services-down", Router: commands.Options{RestartWait: 30 * time.Second, RestartPoll: 200 * time.Millisecond}})
+	if err := command(t, s, rec, alice, "services"); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(rec.roots()[0]), "2 of 15 services are not running")
+	if err := command(t, s, rec, alice, "restart -- sidekiq stopped"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 {
+		t.Fatalf("%d pending requests", len(reqs))
+	}
+	if err := command(t, s, rec, bob, "approve "+reqs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(reqs[0].Thread), "All 15 services are running.")
+}
+
+// TestRecoveryMarksForgottenJobInterrupted: a request left running whose
+// job the agent no longer knows ends interrupted, with a message in its
+// thread, when the router starts.
+func TestRecoveryMarksForgottenJobInterrupted(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{})
+	rec := newRecorder()
+	s.Router.Register(rec)
+	ctx := context.Background()
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	req := runningRequest(t, s, root.ID, "20260101T000000Z-deadbeef")
+	s.Run(t)
+	s.Router.Wait()
+	got, _ := s.DB.Request(ctx, req.ID)
+	if got.State != approvals.StateInterrupted {
+		t.Fatalf("state %s, want interrupted", got.State)
+	}
+	contains(t, rec.thread(root.ID), "no longer knows job 20260101T000000Z-deadbeef")
+}
+
+// TestRecoveryReattachesToFinishedJob: a request whose job finished while
+// the bot was away is completed from the agent's record, follow-up
+// included.
+func TestRecoveryReattachesToFinishedJob(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{})
+	rec := newRecorder()
+	s.Router.Register(rec)
+	ctx := context.Background()
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	job, err := s.Client.Run(ctx, agent.RunRequest{Operation: "migrate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := runningRequest(t, s, root.ID, job.ID)
+	s.Run(t)
+	s.Router.Wait()
+	got, _ := s.DB.Request(ctx, req.ID)
+	if got.State != approvals.StateSucceeded {
+		t.Fatalf("state %s (%s), want succeeded", got.State, got.Error)
+	}
+	th := rec.thread(root.ID)
+	contains(t, th, "db:migrate on gitlab-sim succeeded")
+	contains(t, th, "All up on gitlab-sim")
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times; recovery must not run it again", n)
+	}
+}
+
+// runningRequest walks a migrate request to running with jobID, as a bot
+// that crashed mid-run would have left it.
+func runningRequest(t *testing.T, s *simtest.Stack, thread, jobID string) *approvals.Request {
+	t.Helper()
+	ctx := context.Background()
+	req, err := s.Approvals.Open(ctx, approvals.NewRequest{Platform: "test", Channel: "C1", Thread: thread, Host: "gitlab-sim",
+		Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"}, Requester: approvals.User{ID: "U-alice", Name: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approvals.Approve(ctx, req.ID, approvals.User{ID: "U-bob", Name: "bob"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approvals.Start(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approvals.SetJob(ctx, req.ID, jobID); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

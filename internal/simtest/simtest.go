@@ -1,0 +1,156 @@
+// Package simtest gives tests a real gitlab-chatops stack over the
+// simulated GitLab: a real agent (in process, real mutual TLS on
+// 127.0.0.1) whose gitlab-rake and gitlab-ctl are the test binary itself
+// re-executed as gitlab-sim, a real bbolt store, the approvals service and
+// the router. Only Slack's and Mattermost's servers need fakes.
+//
+// A test package using it must call RunSimIfAsked first thing in TestMain.
+package simtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/sim"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+// simEnv marks a re-executed test binary that must act as gitlab-sim.
+const simEnv = "GITLAB_CHATOPS_SIMTEST"
+
+// RunSimIfAsked turns this process into gitlab-sim when the agent started
+// it as gitlab-rake or gitlab-ctl. Call it at the top of TestMain.
+func RunSimIfAsked() {
+	if os.Getenv(simEnv) == "1" {
+		os.Exit(sim.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	}
+}
+
+// Stack is a running bot core over the simulator.
+type Stack struct {
+	Router    *commands.Router
+	Approvals *approvals.Service
+	DB        *storage.DB
+	Host      commands.Host
+	Client    *agent.Client
+	SimState  string
+	Dir       string
+}
+
+// Options tune a Stack.
+type Options struct {
+	Scenario string // default "default"
+	Policy   approvals.Policy
+	// Clock, if set, is the clock of the approvals service and router.
+	Clock func() time.Time
+	// Groups resolves approver groups.
+	Groups approvals.GroupResolver
+	// Router receives extra router options (Hosts, Approvals, Requests,
+	// Audit, Clock are filled in).
+	Router commands.Options
+}
+
+// Start builds and starts a Stack; everything stops when the test ends.
+func Start(t testing.TB, opt Options) *Stack {
+	t.Helper()
+	if opt.Scenario == "" {
+		opt.Scenario = "default"
+	}
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := filepath.Join(dir, "certs")
+	if err := agent.GenerateCerts(certs, []string{"localhost"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{Dir: dir, SimState: filepath.Join(dir, "sim-state.json")}
+	if err := sim.Init(s.SimState, opt.Scenario); err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
+	cfg.Rake = agent.Program{Path: exe, Args: []string{"rake"}}
+	cfg.Ctl = agent.Program{Path: exe, Args: []string{"ctl"}}
+	cfg.Env = []string{simEnv + "=1", "GITLAB_SIM_STATE=" + s.SimState, "GITLAB_SIM_SPEED=0"}
+	cfg.StateDir = filepath.Join(dir, "agent")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := agent.NewServer(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	s.Client, err = agent.NewClient(agent.ClientConfig{
+		URL:    "https://" + ln.Addr().String(),
+		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Host = commands.Host{Name: "gitlab-sim", Agent: s.Client}
+	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.DB.Close() })
+	var aopts []approvals.Option
+	if opt.Clock != nil {
+		aopts = append(aopts, approvals.WithClock(opt.Clock))
+	}
+	if opt.Groups != nil {
+		aopts = append(aopts, approvals.WithGroupResolver(opt.Groups))
+	}
+	s.Approvals, err = approvals.NewService(s.DB, s.DB, opt.Policy, aopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := opt.Router
+	ro.Hosts = append([]commands.Host{s.Host}, ro.Hosts...)
+	ro.Approvals, ro.Requests, ro.Audit = s.Approvals, s.DB, s.DB
+	if ro.Clock == nil {
+		ro.Clock = opt.Clock
+	}
+	if ro.Logger == nil {
+		ro.Logger = log
+	}
+	s.Router, err = commands.New(ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Run starts the router (after the adapters were registered) and stops it
+// when the test ends.
+func (s *Stack) Run(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Router.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(fmt.Errorf("starting router: %w", err))
+	}
+	t.Cleanup(func() { cancel(); s.Router.Close() })
+}
