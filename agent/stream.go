@@ -53,6 +53,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, sub subs
 		defer j.unsubscribe(sub.sub)
 	}
 	ew := &eventWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	// The deadlines set here need no reset: net/http clears the write
+	// deadline after every request (TestKeepAliveAfterStream guards it).
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

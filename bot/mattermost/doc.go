@@ -1,4 +1,24 @@
 // Package mattermost is the Mattermost adapter of gitlab-chatops.
+//
+// Inbound, it serves two HTTP endpoints that the Mattermost server calls:
+// the custom slash command (CommandPath), authenticated by the command's
+// token, and the interactive-button callback (ActionsPath), which
+// Mattermost does not sign: every button therefore carries, in its
+// server-side context, an HMAC that binds the request ID and the action to
+// the post and channel holding the button (see sign.go).
+//
+// Outbound, it implements bot.Chat with the REST API v4 (model.Client4)
+// and the bot account's token: the bot creates its own root posts (a custom
+// command's response post belongs to the invoking user and cannot be
+// threaded under or edited), replies under the root post ID, edits posts
+// with PatchPost (replacing props, so that buttons really disappear),
+// uploads long output as files into the thread and shows errors to one
+// user alone. Every API call has a deadline and is retried on 429 with the
+// server's Retry-After.
+//
+// Files, one concept each: config.go (Config, Options, New), adapter.go
+// (bot.Chat), render.go (bot.Message to post and attachment), sign.go
+// (button HMAC), command.go and action.go (inbound handlers), notify.go
+// (ephemeral messages), api.go (deadlines and retries), posts.go (thread
+// roots), users.go (mention names), groups.go (approver channels).
 package mattermost
-
-import _ "github.com/mattermost/mattermost/server/public/model"

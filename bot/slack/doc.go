@@ -1,8 +1,30 @@
-// Package slack is the Slack adapter of gitlab-chatops.
+// Package slack is the Slack adapter of gitlab-chatops. It imports only
+// package bot and slack-go.
+//
+// Inbound, Slack reaches the bot in one of two modes (Config.Mode):
+//   - HTTP: two endpoints, /slack/commands and /slack/interactions
+//     (HTTPHandler, or ListenAndServe). Every request is size-limited,
+//     checked against the signing secret by our own Verifier (HMAC-SHA256
+//     v0, constant-time, 5-minute window, injectable clock) and against a
+//     replay cache before anything else is parsed; refusals are logged
+//     and reported to the WithOnRefused hook for the audit trail.
+//   - Socket Mode: a WebSocket opened with the app-level token
+//     (RunSocketMode), same handlers, every envelope acknowledged.
+//
+// Either way the bot answers within Slack's 3 seconds: the handler runs in
+// the background, and a refusal is shown to the one user concerned, in the
+// slash command's immediate answer if it comes in time, otherwise through
+// response_url or chat.postEphemeral.
+//
+// Outbound, the Adapter implements bot.Chat: the bot posts each root with
+// chat.postMessage and threads every result under the root's ts; Update is
+// chat.update with the whole block list (so buttons left out disappear);
+// long output is uploaded as a file into the thread; Notify is ephemeral.
+// Writes go through one queue per channel (about one per second, edits of
+// the same message merged while they wait), with 429 (Retry-After or not)
+// and 5xx retried and an error returned, never a silent drop.
+//
+// Messages are rendered by Render, one Block Kit renderer for the one
+// neutral bot.Message model. IsMember resolves approver groups through
+// Slack user groups, cached.
 package slack
-
-import (
-	_ "github.com/slack-go/slack"
-	_ "github.com/slack-go/slack/slacktest"
-	_ "github.com/slack-go/slack/socketmode"
-)

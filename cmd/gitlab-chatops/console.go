@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -96,7 +98,9 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	con := console.New(stdout, *channel)
+	// Post IDs carry a tag of this run, so replies a restarted bot makes
+	// under an earlier run's posts never collide with this run's IDs.
+	con := console.NewTagged(stdout, *channel, strconv.FormatInt(time.Now().Unix()%46656, 36)+".")
 	router.Register(con)
 	if err := router.Start(ctx); err != nil {
 		return err

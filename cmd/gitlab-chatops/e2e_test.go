@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// binary is the gitlab-chatops executable built once for the end-to-end
-// tests: they run the real program, as a user would, against the simulator.
-var binary string
+// binary and agentBinary are the executables built once for the
+// end-to-end tests: they run the real programs, as a user would, against
+// the simulator.
+var binary, agentBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gitlab-chatops-e2e-")
@@ -25,11 +26,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "gitlab-chatops")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gitlab-chatops:", err)
-		os.Exit(1)
+	agentBinary = filepath.Join(dir, "gitlab-chatops-agent")
+	for out, pkg := range map[string]string{binary: ".", agentBinary: "../gitlab-chatops-agent"} {
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, pkg)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -79,11 +83,7 @@ func mustContain(t *testing.T, out string, wants ...string) {
 
 func auditVerify(t *testing.T, stateDir string) string {
 	t.Helper()
-	out, err := exec.Command(binary, "audit", "verify", "--db", filepath.Join(stateDir, "gitlab-chatops.db")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("audit verify: %v\n%s", err, out)
-	}
-	return string(out)
+	return auditVerifyFile(t, filepath.Join(stateDir, "gitlab-chatops.db"))
 }
 
 var requestIDRE = regexp.MustCompile(`APPROVAL NEEDED: MIGRATE ON GITLAB-SIM(?s:.*?)request ([a-z0-9]+)`)

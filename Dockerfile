@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of gitlab-chatops (the bot) and gitlab-chatops-agent.
+# The runtime image holds only static binaries and runs as a non-root user.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gitlab-chatops ./cmd/gitlab-chatops \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gitlab-chatops-agent ./cmd/gitlab-chatops-agent \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/gitlab-sim ./cmd/gitlab-sim
+
+# distroless/static: CA certificates, tzdata, /etc/passwd with "nonroot"
+# (65532), no shell - nothing here can run user text through a shell.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/ /usr/local/bin/
+USER nonroot:nonroot
+# The bot keeps its bbolt file here; mount a volume.
+VOLUME ["/var/lib/gitlab-chatops"]
+WORKDIR /var/lib/gitlab-chatops
+ENTRYPOINT ["/usr/local/bin/gitlab-chatops"]
+CMD ["--help"]

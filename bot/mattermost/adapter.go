@@ -1,0 +1,204 @@
+package mattermost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Adapter implements bot.Chat on the Mattermost REST API with the bot
+// account's token, serves the inbound endpoints (HTTPHandler) and resolves
+// approver groups as channel membership (IsMember). It is safe for
+// concurrent use.
+type Adapter struct {
+	cfg    Config
+	opt    Options
+	log    *slog.Logger
+	client *model.Client4
+	signer signer
+	tokens [][32]byte // SHA-256 of each command token, compared in constant time
+
+	posts *postCache
+	users *userCache
+	me    *botIdentity
+
+	// sleep waits between retries; tests replace it to record the waits
+	// without spending them.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+var _ bot.Chat = (*Adapter)(nil)
+
+// New checks cfg and returns an Adapter. It makes no network call: a bad
+// token shows on the first post.
+func New(cfg Config, opt Options) (*Adapter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.withDefaults()
+	client := model.NewAPIv4Client(cfg.URL)
+	client.SetToken(cfg.BotToken)
+	client.HTTPClient = opt.HTTPClient
+	a := &Adapter{
+		cfg:    cfg,
+		opt:    opt,
+		log:    opt.Logger.With("platform", Platform),
+		client: client,
+		signer: newSigner(cfg.ActionSecret),
+		tokens: hashTokens(cfg.CommandTokens),
+		posts:  newPostCache(4096),
+		users:  newUserCache(1024, opt.UserCacheTTL, time.Now),
+		me:     &botIdentity{},
+		sleep:  sleepCtx,
+	}
+	return a, nil
+}
+
+// Platform implements bot.Chat.
+func (a *Adapter) Platform() string { return Platform }
+
+// PostRoot implements bot.Chat: a new top-level post by the bot account.
+func (a *Adapter) PostRoot(ctx context.Context, channel string, m bot.Message) (bot.Ref, error) {
+	return a.create(ctx, channel, "", m)
+}
+
+// Reply implements bot.Chat: a post in root's thread. Mattermost refuses a
+// RootId that is itself a reply, so a reply's ID is mapped to its root.
+func (a *Adapter) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot.Ref, error) {
+	if root.IsZero() {
+		return bot.Ref{}, errors.New("mattermost: reply without a root post")
+	}
+	return a.create(ctx, root.Channel, a.threadRoot(ctx, root.ID), m)
+}
+
+// create posts m. A post with buttons is created without them and then
+// patched: the buttons' HMAC binds the post ID, which exists only once
+// the post does.
+func (a *Adapter) create(ctx context.Context, channel, rootID string, m bot.Message) (bot.Ref, error) {
+	if !model.IsValidId(channel) {
+		return bot.Ref{}, fmt.Errorf("mattermost: %q is not a channel ID", channel)
+	}
+	if err := checkButtons(m.Buttons); err != nil {
+		return bot.Ref{}, err
+	}
+	first := m
+	first.Buttons = nil
+	r, err := a.render(ctx, first, nil)
+	if err != nil {
+		return bot.Ref{}, err
+	}
+	post := &model.Post{ChannelId: channel, RootId: rootID, Message: r.message, PendingPostId: model.NewId()}
+	if len(r.attachments) > 0 {
+		post.AddProp(model.PostPropsAttachments, r.attachments)
+	}
+	var created *model.Post
+	if _, err := a.call(ctx, "create post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		created, resp, err = a.client.CreatePost(ctx, post)
+		return resp, err
+	}); err != nil {
+		return bot.Ref{}, err
+	}
+	if created == nil || !model.IsValidId(created.Id) {
+		return bot.Ref{}, errors.New("mattermost create post: the server answered without a post ID")
+	}
+	a.posts.remember(created)
+	ref := bot.Ref{Channel: channel, ID: created.Id}
+	if len(m.Buttons) > 0 {
+		if err := a.Update(ctx, ref, m); err != nil {
+			return ref, fmt.Errorf("mattermost: post %s was created but its buttons could not be added: %w", ref.ID, err)
+		}
+	}
+	return ref, nil
+}
+
+// Update implements bot.Chat. PatchPost replaces all of the post's props,
+// so the new attachments (with or without buttons) replace the old ones;
+// the props the server set at creation (from_bot) are carried over.
+func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
+	if !model.IsValidId(ref.ID) || !model.IsValidId(ref.Channel) {
+		return fmt.Errorf("mattermost: cannot update %q in %q: not a post and channel ID", ref.ID, ref.Channel)
+	}
+	if err := checkButtons(m.Buttons); err != nil {
+		return err
+	}
+	r, err := a.render(ctx, m, &binding{postID: ref.ID, channelID: ref.Channel})
+	if err != nil {
+		return err
+	}
+	props := a.retainedProps(ctx, ref.ID)
+	if len(r.attachments) > 0 {
+		props[model.PostPropsAttachments] = r.attachments
+	}
+	patch := &model.PostPatch{Message: &r.message, Props: &props}
+	_, err = a.call(ctx, "patch post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		_, resp, err := a.client.PatchPost(ctx, ref.ID, patch)
+		return resp, err
+	})
+	return err
+}
+
+// Upload implements bot.Chat: the file goes into root's channel and a post
+// in the thread carries it.
+func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment string) error {
+	if root.IsZero() || !model.IsValidId(root.Channel) {
+		return fmt.Errorf("mattermost: cannot upload %q: no root post and channel", f.Name)
+	}
+	if len(f.Content) == 0 {
+		return fmt.Errorf("mattermost: %q is empty; there is nothing to upload", f.Name)
+	}
+	name := fileName(f.Name)
+	var up *model.FileUploadResponse
+	if _, err := a.call(ctx, "upload file", retryAll, a.opt.UploadTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		up, resp, err = a.client.UploadFile(ctx, f.Content, root.Channel, name)
+		return resp, err
+	}); err != nil {
+		return err
+	}
+	if up == nil || len(up.FileInfos) == 0 || up.FileInfos[0] == nil {
+		return fmt.Errorf("mattermost upload file: the server stored no file for %q", name)
+	}
+	msg := strings.TrimSpace(comment)
+	if f.Title != "" {
+		msg = strings.TrimSpace("**" + f.Title + "** " + msg)
+	}
+	post := &model.Post{
+		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: truncateRunes(markdown(msg), maxMessageRunes),
+		FileIds: model.StringArray{up.FileInfos[0].Id}, PendingPostId: model.NewId(),
+	}
+	_, err := a.call(ctx, "create file post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		p, resp, err := a.client.CreatePost(ctx, post)
+		if err == nil {
+			a.posts.remember(p)
+		}
+		return resp, err
+	})
+	return err
+}
+
+// fileName keeps the base name of a file and replaces what Mattermost or a
+// downloader's file system would trip on.
+func fileName(name string) string {
+	name = path.Base(strings.ReplaceAll(strings.TrimSpace(name), `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == ".." || name == "/" {
+		return "output.txt"
+	}
+	return name
+}

@@ -1,0 +1,161 @@
+package mattermost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+)
+
+// Platform is the adapter's platform name, as bot.Command.Platform and
+// bot.Chat.Platform report it.
+const Platform = "mattermost"
+
+// The paths HTTPHandler serves. Point the custom slash command at
+// CommandPath and Config.CallbackURL at ActionsPath.
+const (
+	CommandPath = "/mattermost/command"
+	ActionsPath = "/mattermost/actions"
+)
+
+// minSecretLen is the shortest action secret accepted: 32 bytes, e.g. the
+// output of `openssl rand -hex 32` (64 characters) comfortably exceeds it.
+const minSecretLen = 32
+
+// Config is what an operator configures, the `mattermost:` section of the
+// bot's YAML. Secrets are never logged (see LogValue).
+type Config struct {
+	// URL is the Mattermost server as the bot reaches it, e.g.
+	// https://mattermost.example.com. API calls go to URL/api/v4.
+	URL string `yaml:"url" json:"url"`
+	// BotToken is the bot account's access token.
+	BotToken string `yaml:"bot_token" json:"-"`
+	// CommandTokens are the tokens of the custom slash commands that point
+	// at this bot, one per configured command (Mattermost gives each
+	// command its own token). A request must carry one of them.
+	CommandTokens []string `yaml:"command_tokens" json:"-"`
+	// ActionSecret keys the HMAC carried by every button; at least 32
+	// bytes. Changing it invalidates the buttons already posted (typed
+	// approvals keep working).
+	ActionSecret string `yaml:"action_secret" json:"-"`
+	// CallbackURL is ActionsPath as the Mattermost server reaches the bot,
+	// e.g. https://chatops.internal:8443/mattermost/actions.
+	CallbackURL string `yaml:"callback_url" json:"callback_url"`
+	// Listen is the address the wiring serves HTTPHandler on (e.g.
+	// ":8443"). The adapter itself does not listen.
+	Listen string `yaml:"listen" json:"listen"`
+	// NotifyFallback says what Notify does when no synchronous response is
+	// available and the bot may not post ephemeral messages: "dm" (the
+	// default) sends the message as a direct message from the bot, "none"
+	// returns the error.
+	NotifyFallback string `yaml:"notify_fallback" json:"notify_fallback"`
+}
+
+// LogValue implements slog.LogValuer: the configuration without secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", c.URL),
+		slog.String("callback_url", c.CallbackURL),
+		slog.String("listen", c.Listen),
+		slog.Int("command_tokens", len(c.CommandTokens)),
+		slog.Bool("bot_token_set", c.BotToken != ""),
+		slog.Bool("action_secret_set", c.ActionSecret != ""),
+		slog.String("notify_fallback", c.NotifyFallback),
+	)
+}
+
+// Validate reports every problem with c, in words that say what to fix.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("mattermost: "+format, args...)) }
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url %q is not an http(s) URL of the Mattermost server, e.g. https://mattermost.example.com", c.URL)
+	}
+	if strings.TrimSpace(c.BotToken) == "" {
+		bad("bot_token is empty: create a bot account and give it a token (System Console > Integrations > Bot Accounts)")
+	}
+	if len(c.CommandTokens) == 0 {
+		bad("command_tokens is empty: add the token Mattermost shows for the custom slash command")
+	}
+	for i, t := range c.CommandTokens {
+		if strings.TrimSpace(t) == "" {
+			bad("command_tokens[%d] is empty", i)
+		}
+	}
+	if len(c.ActionSecret) < minSecretLen {
+		bad("action_secret has %d bytes; it needs at least %d random bytes, e.g. the output of `openssl rand -hex 32`", len(c.ActionSecret), minSecretLen)
+	}
+	if !model.IsValidHTTPURL(c.CallbackURL) {
+		bad("callback_url %q is not an http(s) URL; it is %s on this bot as the Mattermost server reaches it", c.CallbackURL, ActionsPath)
+	}
+	switch c.NotifyFallback {
+	case "", "dm", "none":
+	default:
+		bad("notify_fallback %q is not one of dm, none", c.NotifyFallback)
+	}
+	return errors.Join(errs...)
+}
+
+// Options tune an Adapter; the zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// HTTPClient carries the API calls. The default has a 2 minute timeout
+	// as a backstop; every call also has its own deadline (CallTimeout).
+	HTTPClient *http.Client
+	// OnRefused, if set, is called for every inbound request refused
+	// before it reached the bot.Handler (wrong slash token, button without
+	// a valid HMAC, malformed body), so the wiring can audit it
+	// (auth.refused). reason is written for people and holds no secret.
+	OnRefused func(ctx context.Context, reason string, r *http.Request)
+	// CallTimeout bounds one attempt of one API call (default 15 s);
+	// UploadTimeout bounds one file upload attempt (default 2 min).
+	CallTimeout   time.Duration
+	UploadTimeout time.Duration
+	// MaxAttempts is how often a rate-limited or failed call is tried in
+	// all (default 5). MaxRetryWait is the longest single wait between
+	// attempts (default 20 s): a Retry-After beyond it fails the call at
+	// once rather than holding the caller.
+	MaxAttempts  int
+	MaxRetryWait time.Duration
+	// HandlerTimeout bounds the bot.Handler call of one inbound request
+	// (default 10 s, well inside Mattermost's 30 s).
+	HandlerTimeout time.Duration
+	// UserCacheTTL is how long a user ID's username is remembered for
+	// mentions (default 10 min).
+	UserCacheTTL time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 15 * time.Second
+	}
+	if o.UploadTimeout <= 0 {
+		o.UploadTimeout = 2 * time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.MaxRetryWait <= 0 {
+		o.MaxRetryWait = 20 * time.Second
+	}
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = 10 * time.Second
+	}
+	if o.UserCacheTTL <= 0 {
+		o.UserCacheTTL = 10 * time.Minute
+	}
+	return o
+}

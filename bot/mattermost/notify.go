@@ -1,0 +1,170 @@
+package mattermost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Notify implements bot.Chat: m is shown to user alone.
+//
+// While an inbound slash command or button click is being handled, the
+// message rides on that request's own response (an ephemeral command
+// response, or a callback's ephemeral_text), which needs no permission.
+// Later, from background work, there is no response left to use: the bot
+// then creates an ephemeral post (CreatePostEphemeral), which needs the
+// create_post_ephemeral permission that Mattermost's default roles give to
+// system admins only. Without it, and unless Config.NotifyFallback is
+// "none", the message goes to the user as a direct message from the bot;
+// if that fails too, the error says what to grant.
+func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
+	if s := syncFrom(ctx); s != nil && s.take(channel, user.ID, m) {
+		return nil
+	}
+	err := a.notifyLater(ctx, channel, user, m)
+	if err != nil {
+		a.log.Error("could not show a message to one user", "user", user.ID, "channel", channel, "err", err)
+	}
+	return err
+}
+
+func (a *Adapter) notifyLater(ctx context.Context, channel string, user bot.User, m bot.Message) error {
+	if !model.IsValidId(user.ID) {
+		return fmt.Errorf("mattermost: cannot notify %q: not a user ID", user.ID)
+	}
+	m.Buttons = nil // an ephemeral post is never edited, so it carries no buttons
+	r, err := a.render(ctx, m, nil)
+	if err != nil {
+		return err
+	}
+	post := newPost(channel, r)
+	resp, err := a.call(ctx, "create ephemeral post", retryRateLimit, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		_, resp, err := a.client.CreatePostEphemeral(ctx, &model.PostEphemeral{UserID: user.ID, Post: post})
+		return resp, err
+	})
+	if err == nil {
+		return nil
+	}
+	if statusOf(resp) != http.StatusForbidden {
+		return err
+	}
+	err = fmt.Errorf("the bot may not post ephemeral messages; grant its role the create_post_ephemeral permission (or make it a system admin): %w", err)
+	if a.cfg.NotifyFallback == "none" {
+		return err
+	}
+	if dmErr := a.direct(ctx, user.ID, r); dmErr != nil {
+		return errors.Join(err, fmt.Errorf("and the direct message that stands in for it failed: %w", dmErr))
+	}
+	return nil
+}
+
+// direct sends r to userID in the bot's direct channel with them.
+func (a *Adapter) direct(ctx context.Context, userID string, r rendered) error {
+	botID, err := a.me.id(ctx, a)
+	if err != nil {
+		return err
+	}
+	var ch *model.Channel
+	if _, err := a.call(ctx, "create direct channel", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		ch, resp, err = a.client.CreateDirectChannel(ctx, botID, userID)
+		return resp, err
+	}); err != nil {
+		return err
+	}
+	if ch == nil || ch.Id == "" {
+		return errors.New("mattermost create direct channel: the server returned no channel")
+	}
+	r.message = joinNonEmpty("\n", "_Only you were meant to see this; I could not show it to you alone in the channel._", r.message)
+	post := newPost(ch.Id, r)
+	post.PendingPostId = model.NewId()
+	_, err = a.call(ctx, "create direct post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		_, resp, err := a.client.CreatePost(ctx, post)
+		return resp, err
+	})
+	return err
+}
+
+func newPost(channel string, r rendered) *model.Post {
+	p := &model.Post{ChannelId: channel, Message: r.message}
+	if len(r.attachments) > 0 {
+		p.AddProp(model.PostPropsAttachments, r.attachments)
+	}
+	return p
+}
+
+// botIdentity is the bot account's user ID, asked once (GetMe).
+type botIdentity struct {
+	mu  sync.Mutex
+	uid string
+}
+
+func (b *botIdentity) id(ctx context.Context, a *Adapter) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.uid != "" {
+		return b.uid, nil
+	}
+	var u *model.User
+	if _, err := a.call(ctx, "get me", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		u, resp, err = a.client.GetMe(ctx, "")
+		return resp, err
+	}); err != nil {
+		return "", err
+	}
+	if u == nil || !model.IsValidId(u.Id) {
+		return "", errors.New("mattermost get me: the server returned no user ID")
+	}
+	b.uid = u.Id
+	return b.uid, nil
+}
+
+// syncReply collects the Notify calls made while one inbound request is
+// handled, for that request's own response. It accepts only messages for
+// the user and channel of that request, and nothing once the response is
+// on its way.
+type syncReply struct {
+	mu      sync.Mutex
+	channel string
+	user    string
+	closed  bool
+	msgs    []bot.Message
+}
+
+type syncKey struct{}
+
+func withSync(ctx context.Context, s *syncReply) context.Context {
+	return context.WithValue(ctx, syncKey{}, s)
+}
+
+func syncFrom(ctx context.Context) *syncReply {
+	s, _ := ctx.Value(syncKey{}).(*syncReply)
+	return s
+}
+
+func (s *syncReply) take(channel, user string, m bot.Message) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || channel != s.channel || user != s.user {
+		return false
+	}
+	s.msgs = append(s.msgs, m)
+	return true
+}
+
+// close ends collection and returns what was collected.
+func (s *syncReply) close() []bot.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.msgs
+}

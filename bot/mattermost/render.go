@@ -1,0 +1,276 @@
+package mattermost
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Size limits. A post's message may hold model.PostMessageMaxRunesV2
+// (16383) characters; attachment text has no limit of its own but long
+// text helps nobody in a thread, and the router attaches long output as a
+// file anyway. Cut text is always marked as cut, never dropped silently.
+const (
+	maxMessageRunes = model.PostMessageMaxRunesV2 - 383
+	maxTextRunes    = 8000
+	maxCodeRunes    = 6000
+	maxFieldRunes   = 2000
+	maxFallback     = 300
+)
+
+// toneColor maps a tone to an attachment colour: Mattermost accepts good,
+// warning, danger or a hex colour.
+var toneColor = map[bot.Tone]string{
+	bot.ToneInfo:    "#2389d7",
+	bot.ToneSuccess: "good",
+	bot.ToneWarning: "warning",
+	bot.ToneDanger:  "danger",
+}
+
+// binding names the post and channel a message's buttons will sit on: the
+// buttons' HMAC covers them.
+type binding struct{ postID, channelID string }
+
+// rendered is a bot.Message in Mattermost's terms: the post's message and
+// its attachments (none for a plain message).
+type rendered struct {
+	message     string
+	attachments []*model.MessageAttachment
+}
+
+// render resolves m's mentions to usernames and renders it; buttons need b.
+func (a *Adapter) render(ctx context.Context, m bot.Message, b *binding) (rendered, error) {
+	var actions []*model.PostAction
+	if len(m.Buttons) > 0 {
+		if b == nil {
+			return rendered{}, fmt.Errorf("mattermost: buttons need the post they sit on")
+		}
+		actions = a.actions(m.Buttons, *b)
+	}
+	return renderMessage(m, a.mentions(ctx, m.Mentions), actions), nil
+}
+
+// renderMessage is the pure renderer. A message that is only text (and
+// code) becomes a plain post; anything with a title, fields, tone, small
+// print or buttons becomes one attachment, which is what shows a colour
+// bar, side-by-side fields and buttons. Mentions stay in the post's
+// message because Mattermost notifies only mentions found there, never in
+// attachments.
+func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction) rendered {
+	body := bodyMarkdown(m)
+	mention := ""
+	if len(mentions) > 0 {
+		mention = "cc " + strings.Join(mentions, " ")
+	}
+	if !needsAttachment(m) {
+		msg := joinNonEmpty("\n\n", body, mention)
+		if msg == "" {
+			msg = "(empty message)"
+		}
+		return rendered{message: truncateRunes(msg, maxMessageRunes)}
+	}
+	att := &model.MessageAttachment{
+		Fallback: fallback(m),
+		Color:    toneColor[m.Tone],
+		Title:    m.Title,
+		Text:     body,
+		Footer:   smallPrint(m.Context),
+		Actions:  actions,
+	}
+	for _, f := range m.Fields {
+		att.Fields = append(att.Fields, &model.MessageAttachmentField{
+			Title: f.Label,
+			Value: truncateRunes(markdown(f.Value), maxFieldRunes),
+			Short: model.SlackCompatibleBool(f.Short),
+		})
+	}
+	return rendered{message: mention, attachments: []*model.MessageAttachment{att}}
+}
+
+func needsAttachment(m bot.Message) bool {
+	return m.Title != "" || len(m.Fields) > 0 || m.Tone != bot.ToneNone || m.Context != "" || len(m.Buttons) > 0
+}
+
+// bodyMarkdown is the text followed by the code block.
+func bodyMarkdown(m bot.Message) string {
+	text := truncateRunes(markdown(strings.TrimRight(m.Text, "\n")), maxTextRunes)
+	return joinNonEmpty("\n", text, codeBlock(m.Code))
+}
+
+// codeBlock fences code with more backticks than it contains, keeping the
+// end of long code (the end of output is what explains a failure).
+func codeBlock(code string) string {
+	code = strings.TrimRight(code, "\n")
+	if strings.TrimSpace(code) == "" {
+		return ""
+	}
+	if n := utf8.RuneCountInString(code); n > maxCodeRunes {
+		r := []rune(code)
+		code = fmt.Sprintf("… (%d characters cut)\n%s", n-maxCodeRunes, string(r[n-maxCodeRunes:]))
+	}
+	fence := strings.Repeat("`", max(3, longestRun(code, '`')+1))
+	return fence + "\n" + code + "\n" + fence
+}
+
+// markdownText renders the whole message as one markdown text, for the
+// places that take only text (ephemeral_text of a button response).
+func markdownText(m bot.Message, mentions []string) string {
+	var parts []string
+	if m.Title != "" {
+		parts = append(parts, "**"+m.Title+"**")
+	}
+	parts = append(parts, bodyMarkdown(m))
+	for _, f := range m.Fields {
+		parts = append(parts, fmt.Sprintf("**%s:** %s", f.Label, truncateRunes(markdown(f.Value), maxFieldRunes)))
+	}
+	if m.Context != "" {
+		parts = append(parts, "_"+smallPrint(m.Context)+"_")
+	}
+	if len(mentions) > 0 {
+		parts = append(parts, "cc "+strings.Join(mentions, " "))
+	}
+	return truncateRunes(joinNonEmpty("\n", parts...), maxMessageRunes)
+}
+
+// fallback is the plain text shown where attachments are not (push
+// notifications, some clients).
+func fallback(m bot.Message) string {
+	s := m.Title
+	if s == "" {
+		s, _, _ = strings.Cut(strings.TrimSpace(m.Text), "\n")
+	}
+	s = strings.NewReplacer("*", "", "`", "").Replace(s)
+	return truncateRunes(s, maxFallback)
+}
+
+// smallPrint is the context line for an attachment footer, which clients
+// show as plain text: backticks would show as such.
+func smallPrint(s string) string {
+	return truncateRunes(strings.ReplaceAll(strings.TrimSpace(s), "`", ""), maxFallback)
+}
+
+// markdown turns the common markup of bot.Message (Slack-style *bold*)
+// into Mattermost markdown, where single asterisks mean italics. Code
+// spans and fenced blocks are left alone.
+func markdown(s string) string {
+	if !strings.Contains(s, "*") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	fenced := false
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			fenced = !fenced
+			continue
+		}
+		if !fenced {
+			lines[i] = boldLine(l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// boldLine rewrites *x* as **x** outside `code` spans on one line.
+func boldLine(l string) string {
+	var b strings.Builder
+	for i := 0; i < len(l); {
+		switch {
+		case l[i] == '`':
+			end := strings.IndexByte(l[i+1:], '`')
+			if end < 0 {
+				b.WriteString(l[i:])
+				return b.String()
+			}
+			b.WriteString(l[i : i+end+2])
+			i += end + 2
+		case strings.HasPrefix(l[i:], "**"):
+			b.WriteString("**")
+			i += 2
+		case l[i] == '*' && opensEmphasis(l, i):
+			if j := closesEmphasis(l, i); j > 0 {
+				b.WriteString("**" + l[i+1:j] + "**")
+				i = j + 1
+				continue
+			}
+			b.WriteByte('*')
+			i++
+		default:
+			b.WriteByte(l[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+func opensEmphasis(l string, i int) bool {
+	if i+1 >= len(l) || l[i+1] == ' ' || l[i+1] == '*' {
+		return false
+	}
+	if i == 0 {
+		return true
+	}
+	r, _ := utf8.DecodeLastRuneInString(l[:i])
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+}
+
+// closesEmphasis returns the index of the asterisk closing the one at i,
+// or -1: not preceded by a space, not followed by a letter or digit.
+func closesEmphasis(l string, i int) int {
+	for j := i + 2; j < len(l); j++ {
+		if l[j] == '`' {
+			return -1
+		}
+		if l[j] != '*' || l[j-1] == ' ' {
+			continue
+		}
+		if j+1 < len(l) {
+			r, _ := utf8.DecodeRuneInString(l[j+1:])
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '*' {
+				continue
+			}
+		}
+		return j
+	}
+	return -1
+}
+
+func longestRun(s string, c byte) int {
+	best, cur := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			cur++
+			best = max(best, cur)
+		} else {
+			cur = 0
+		}
+	}
+	return best
+}
+
+// truncateRunes cuts s to at most n characters, saying how many were cut.
+func truncateRunes(s string, n int) string {
+	count := utf8.RuneCountInString(s)
+	if count <= n {
+		return s
+	}
+	note := fmt.Sprintf(" … (%d characters cut)", count)
+	keep := max(n-utf8.RuneCountInString(note), 0)
+	r := []rune(s)
+	return string(r[:keep]) + fmt.Sprintf(" … (%d characters cut)", count-keep)
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if strings.TrimSpace(p) != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, sep)
+}

@@ -1,0 +1,219 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Platform is the Slack adapter's platform name.
+const Platform = "slack"
+
+// Adapter is the Slack adapter. It implements bot.Chat (what the router
+// calls to post) and the approvals group resolver (IsMember); its inbound
+// side (HTTPHandler, RunSocketMode, Run) calls a bot.Handler.
+type Adapter struct {
+	cfg      Config
+	opt      options
+	log      *slog.Logger
+	api      *slackgo.Client
+	verifier *Verifier // nil when no signing secret is configured
+	replays  *replayCache
+	retry    retrier
+	out      *sender
+	groups   *groupCache
+	replies  *replySet
+
+	bg sync.WaitGroup // handler calls still running after the ack
+}
+
+var _ bot.Chat = (*Adapter)(nil)
+
+// New checks cfg and returns an adapter. Nothing is contacted until a
+// message is sent or Run (or RunSocketMode, or HTTPHandler's server)
+// starts.
+func New(cfg Config, opts ...Option) (*Adapter, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	a := &Adapter{
+		cfg:     cfg,
+		opt:     o,
+		log:     o.logger.With("platform", Platform),
+		replays: newReplayCache(SignatureWindow, o.replayCapacity),
+		replies: newReplySet(10_000),
+	}
+	if cfg.SigningSecret != "" {
+		v, err := NewVerifier(cfg.SigningSecret, o.clock)
+		if err != nil {
+			return nil, err
+		}
+		a.verifier = v
+	}
+	a.retry = retrier{attempts: o.maxAttempts, base: o.backoffBase, max: o.backoffMax, log: a.log}
+	a.out = newSender(o.channelInterval, o.sendTimeout, a.retry)
+	a.groups = newGroupCache(o.groupTTL, o.clock)
+	apiOpts := []slackgo.Option{slackgo.OptionHTTPClient(o.httpClient)}
+	if o.apiURL != "" {
+		apiOpts = append(apiOpts, slackgo.OptionAPIURL(o.apiURL))
+	}
+	if cfg.AppToken != "" {
+		apiOpts = append(apiOpts, slackgo.OptionAppLevelToken(cfg.AppToken))
+	}
+	a.api = slackgo.New(cfg.BotToken, apiOpts...)
+	return a, nil
+}
+
+// Platform implements bot.Chat.
+func (a *Adapter) Platform() string { return Platform }
+
+// Wait blocks until handler calls that outlived their acknowledgement and
+// all queued messages are done. Call it after stopping the inbound side.
+func (a *Adapter) Wait() {
+	a.bg.Wait()
+	a.out.idle()
+}
+
+// PostRoot implements bot.Chat with chat.postMessage: the bot owns the
+// root, so it has a ts to thread under and may edit it.
+func (a *Adapter) PostRoot(ctx context.Context, channel string, m bot.Message) (bot.Ref, error) {
+	if channel == "" {
+		return bot.Ref{}, errors.New("slack: no channel to post in")
+	}
+	return a.post(ctx, channel, "", Render(m))
+}
+
+// Reply implements bot.Chat: chat.postMessage with thread_ts = the root's
+// ts, never a reply's.
+func (a *Adapter) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot.Ref, error) {
+	if err := a.checkRoot(root); err != nil {
+		return bot.Ref{}, err
+	}
+	ref, err := a.post(ctx, root.Channel, root.ID, Render(m))
+	if err == nil {
+		a.replies.add(ref.Channel + "/" + ref.ID)
+	}
+	return ref, err
+}
+
+func (a *Adapter) checkRoot(root bot.Ref) error {
+	if root.Channel == "" || root.ID == "" {
+		return errors.New("slack: no root message to reply under")
+	}
+	if a.replies.has(root.Channel + "/" + root.ID) {
+		return fmt.Errorf("slack: %s is a reply, not a root message; replies go under the root", root.ID)
+	}
+	return nil
+}
+
+func (a *Adapter) post(ctx context.Context, channel, threadTS string, r Rendered) (bot.Ref, error) {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...)}
+	if threadTS != "" {
+		opts = append(opts, slackgo.MsgOptionTS(threadTS))
+	}
+	var gotChannel string
+	ts, err := a.out.send(ctx, channel, "chat.postMessage", "", func(ctx context.Context) (string, error) {
+		ch, ts, err := a.api.PostMessageContext(ctx, channel, opts...)
+		gotChannel = ch
+		return ts, err
+	})
+	if err != nil {
+		return bot.Ref{}, err
+	}
+	if gotChannel == "" {
+		gotChannel = channel
+	}
+	return bot.Ref{Channel: gotChannel, ID: ts}, nil
+}
+
+// Update implements bot.Chat with chat.update. The whole block list is
+// sent every time, so blocks left out (the buttons after a decision)
+// disappear. Edits of one message that wait in the channel's queue are
+// merged: only the newest is sent.
+func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
+	if ref.Channel == "" || ref.ID == "" {
+		return errors.New("slack: no message to update")
+	}
+	r := Render(m)
+	_, err := a.out.send(ctx, ref.Channel, "chat.update", "update:"+ref.ID, func(ctx context.Context) (string, error) {
+		_, ts, _, err := a.api.UpdateMessageContext(ctx, ref.Channel, ref.ID,
+			slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...))
+		return ts, err
+	})
+	return err
+}
+
+// Upload implements bot.Chat with Slack's external upload flow
+// (files.getUploadURLExternal, the upload, files.completeUploadExternal),
+// shared into the thread under root.
+func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment string) error {
+	if err := a.checkRoot(root); err != nil {
+		return err
+	}
+	if len(f.Content) == 0 {
+		return fmt.Errorf("slack: file %q is empty; Slack refuses empty uploads", f.Name)
+	}
+	name := f.Name
+	if name == "" {
+		name = "output.txt"
+	}
+	_, err := a.out.send(ctx, root.Channel, "files.upload", "", func(ctx context.Context) (string, error) {
+		// A fresh reader per attempt: a retry must send the whole file.
+		sum, err := a.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
+			Reader:          bytes.NewReader(f.Content),
+			FileSize:        len(f.Content),
+			Filename:        name,
+			Title:           f.Title,
+			InitialComment:  escape(comment),
+			Channel:         root.Channel,
+			ThreadTimestamp: root.ID,
+		})
+		if err != nil {
+			return "", err
+		}
+		return sum.ID, nil
+	})
+	return err
+}
+
+// Notify implements bot.Chat: m is shown to user alone. While a handler
+// runs for that user's own command or click, its response_url is used
+// (it works even where the bot is not a member); otherwise, or if that
+// fails, chat.postEphemeral.
+func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
+	if rp, ok := responderFrom(ctx); ok && rp.user == user.ID && (channel == "" || rp.channel == channel) {
+		err := a.respond(ctx, rp.url, m)
+		if err == nil {
+			return nil
+		}
+		a.log.Warn("response_url failed; trying chat.postEphemeral", "user", user.ID, "err", err)
+	}
+	return a.ephemeral(ctx, channel, user.ID, m)
+}
+
+func (a *Adapter) ephemeral(ctx context.Context, channel, userID string, m bot.Message) error {
+	if channel == "" || userID == "" {
+		return errors.New("slack: an ephemeral message needs a channel and a user")
+	}
+	r := Render(m)
+	ctx, cancel := context.WithTimeout(ctx, a.opt.sendTimeout)
+	defer cancel()
+	// Not through the channel lane: a refusal for one person must not
+	// wait behind a queue of progress edits.
+	_, err := a.retry.do(ctx, "chat.postEphemeral", func(ctx context.Context) (string, error) {
+		return a.api.PostEphemeralContext(ctx, channel, userID, slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...))
+	})
+	return err
+}

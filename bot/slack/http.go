@@ -1,0 +1,205 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Paths of the two HTTP endpoints, as the app manifest sets them.
+const (
+	PathCommands     = "/slack/commands"
+	PathInteractions = "/slack/interactions"
+)
+
+// HTTPHandler serves both endpoints (PathCommands and PathInteractions)
+// and hands what they receive to h.
+func (a *Adapter) HTTPHandler(h bot.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(PathCommands, a.CommandsHandler(h))
+	mux.Handle(PathInteractions, a.InteractionsHandler(h))
+	return mux
+}
+
+// CommandsHandler serves slash commands: verified, then answered at once
+// with 200 (a refusal, if the handler gives one in time, as an ephemeral
+// message in the body).
+func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.verified(w, r) {
+			return
+		}
+		sc, err := slackgo.SlashCommandParse(r)
+		if err != nil {
+			a.log.Warn("unreadable slash command", "err", err)
+			http.Error(w, "unreadable form", http.StatusBadRequest)
+			return
+		}
+		if refusal := a.command(r.Context(), h, sc); refusal != nil {
+			writeJSON(w, ephemeralBody(refusalMessage(refusal)))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// InteractionsHandler serves button clicks: verified, acknowledged with an
+// empty 200, handled in the background.
+func (a *Adapter) InteractionsHandler(h bot.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.verified(w, r) {
+			return
+		}
+		ic, err := slackgo.InteractionCallbackParse(r)
+		if err != nil {
+			a.log.Warn("unreadable interaction payload", "err", err)
+			http.Error(w, "unreadable payload", http.StatusBadRequest)
+			return
+		}
+		a.interaction(r.Context(), h, ic)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// verified reads the body (bounded) and checks the request came from
+// Slack and was not seen before. Nothing is parsed before that beyond the
+// headers the check needs. On failure it answers and returns false.
+func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet && r.URL.Query().Get("ssl_check") == "1" {
+		// Slack's certificate check: nothing to do but answer.
+		w.WriteHeader(http.StatusOK)
+		return false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		a.refused(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+		return false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		a.refused(w, r, http.StatusUnsupportedMediaType, "content type is not application/x-www-form-urlencoded")
+		return false
+	}
+	if r.ContentLength > a.opt.maxBody {
+		a.refused(w, r, http.StatusRequestEntityTooLarge, "body larger than the limit")
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opt.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.refused(w, r, http.StatusRequestEntityTooLarge, "body larger than the limit")
+		} else {
+			a.refused(w, r, http.StatusBadRequest, "body could not be read")
+		}
+		return false
+	}
+	if a.verifier == nil {
+		// Fail closed: without a signing secret nothing can be trusted.
+		a.refused(w, r, http.StatusUnauthorized, "no signing secret configured")
+		return false
+	}
+	s, err := a.verifier.Verify(r.Header, body)
+	if err != nil {
+		a.refused(w, r, http.StatusUnauthorized, "signature: "+err.Error())
+		return false
+	}
+	if err := a.replays.check(s, a.opt.clock()); err != nil {
+		status := http.StatusUnauthorized
+		if errors.Is(err, ErrReplaysFull) {
+			status = http.StatusServiceUnavailable
+		}
+		a.refused(w, r, status, err.Error())
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
+}
+
+// refused answers a refused request, logs it and tells the audit hook.
+// The reason never contains the body, a signature or a secret.
+func (a *Adapter) refused(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	a.log.Warn("refused inbound request", "path", r.URL.Path, "status", status, "reason", reason, "remote", r.RemoteAddr)
+	if a.opt.onRefused != nil {
+		a.opt.onRefused(r.Context(), reason, r)
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// slashResponse is the immediate answer to a slash command.
+type slashResponse struct {
+	ResponseType string          `json:"response_type"`
+	Text         string          `json:"text"`
+	Blocks       []slackgo.Block `json:"blocks,omitempty"`
+}
+
+func ephemeralBody(m bot.Message) slashResponse {
+	r := Render(m)
+	return slashResponse{ResponseType: slackgo.ResponseTypeEphemeral, Text: r.Text, Blocks: r.Blocks}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// ListenAndServe serves HTTPHandler(h) on the configured address until ctx
+// ends, then shuts down gracefully and waits for handler work.
+func (a *Adapter) ListenAndServe(ctx context.Context, h bot.Handler) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("slack: listening on %s: %w", a.cfg.Listen, err)
+	}
+	return a.Serve(ctx, ln, h)
+}
+
+// Serve is ListenAndServe on a listener the caller opened.
+func (a *Adapter) Serve(ctx context.Context, ln net.Listener, h bot.Handler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{
+		Handler:           a.HTTPHandler(h),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			a.log.Warn("http shutdown", "err", err)
+		}
+	}()
+	a.log.Info("serving Slack requests", "addr", ln.Addr().String(), "paths", []string{PathCommands, PathInteractions})
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-stopped
+		a.Wait()
+		return nil
+	}
+	return fmt.Errorf("slack: serving http: %w", err)
+}

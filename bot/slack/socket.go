@@ -1,0 +1,141 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Run serves Slack in the configured mode until ctx ends.
+func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
+	switch a.cfg.Mode {
+	case ModeSocket:
+		return a.RunSocketMode(ctx, h)
+	default:
+		return a.ListenAndServe(ctx, h)
+	}
+}
+
+// RunSocketMode connects to Slack over Socket Mode with the app-level
+// token and hands slash commands and clicks to h until ctx ends. Every
+// envelope is acknowledged promptly. slack-go reconnects by itself when
+// Slack asks; when a reconnect fails, RunSocketMode tries again with
+// backoff, so it returns only when ctx ends.
+func (a *Adapter) RunSocketMode(ctx context.Context, h bot.Handler) error {
+	if a.cfg.AppToken == "" {
+		return errors.New("slack: socket mode needs an app-level token (app_token / " + EnvAppToken + ")")
+	}
+	client := socketmode.New(a.api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))
+	var connected atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.socketEvents(ctx, client, h, &connected)
+	}()
+	wait := a.opt.socketRetryBase
+	for ctx.Err() == nil {
+		connected.Store(false)
+		err := client.RunContext(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if connected.Load() {
+			wait = a.opt.socketRetryBase // it had worked: start the backoff over
+		}
+		a.log.Warn("socket mode connection ended; reconnecting", "err", err, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Minute)
+	}
+	wg.Wait()
+	a.Wait()
+	return nil
+}
+
+// socketEvents reads the client's events without ever blocking on a
+// handler: the read loop stalls everything if it waits.
+func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h bot.Handler, connected *atomic.Bool) {
+	for {
+		var evt socketmode.Event
+		select {
+		case <-ctx.Done():
+			return
+		case evt = <-client.Events:
+		}
+		switch evt.Type {
+		case socketmode.EventTypeConnecting:
+			a.log.Debug("socket mode connecting")
+		case socketmode.EventTypeConnected:
+			connected.Store(true)
+			a.log.Info("socket mode connected")
+		case socketmode.EventTypeHello, socketmode.EventTypeDisconnect:
+			a.log.Debug("socket mode", "event", evt.Type)
+		case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth,
+			socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+			a.log.Warn("socket mode problem", "event", evt.Type, "detail", fmt.Sprint(evt.Data))
+		case socketmode.EventTypeSlashCommand:
+			sc, ok := evt.Data.(slackgo.SlashCommand)
+			if !ok || evt.Request == nil {
+				continue
+			}
+			env := evt.Request.EnvelopeID
+			a.bg.Add(1)
+			go func() {
+				defer a.bg.Done()
+				a.ackCommand(ctx, client, env, sc, a.command(ctx, h, sc))
+			}()
+		case socketmode.EventTypeInteractive:
+			ic, ok := evt.Data.(slackgo.InteractionCallback)
+			if !ok || evt.Request == nil {
+				continue
+			}
+			a.ack(ctx, client, evt.Request.EnvelopeID, nil)
+			a.interaction(ctx, h, ic)
+		case socketmode.EventTypeEventsAPI:
+			// The app subscribes to no events; ack anyway so that Slack
+			// does not redeliver.
+			if evt.Request != nil {
+				a.ack(ctx, client, evt.Request.EnvelopeID, nil)
+			}
+		}
+	}
+}
+
+// ackCommand acknowledges a slash command envelope, with the refusal as
+// the ephemeral response when there is one.
+func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env string, sc slackgo.SlashCommand, refusal error) {
+	if refusal == nil {
+		a.ack(ctx, client, env, nil)
+		return
+	}
+	// slack-go refuses payloads of 20 KB or more (Slack would drop them
+	// silently); then ack empty and show the refusal another way.
+	err := client.AckCtx(ctx, env, ephemeralBody(refusalMessage(refusal)))
+	if err == nil {
+		return
+	}
+	a.log.Warn("socket mode ack with payload failed; acking empty", "err", err)
+	a.ack(ctx, client, env, nil)
+	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
+	a.refuse(ctx, rp, sc.ChannelID, bot.User{ID: sc.UserID, Name: sc.UserName}, refusal)
+}
+
+func (a *Adapter) ack(ctx context.Context, client *socketmode.Client, env string, payload any) {
+	if err := client.AckCtx(ctx, env, payload); err != nil {
+		a.log.Warn("socket mode ack failed", "envelope", env, "err", err)
+	}
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lineWatcher collects a process's output and lets a test wait for a
+// pattern in it.
+type lineWatcher struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lineWatcher) consume(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		w.mu.Lock()
+		w.buf.WriteString(sc.Text() + "\n")
+		w.mu.Unlock()
+	}
+}
+
+func (w *lineWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *lineWatcher) wait(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(w.String()); m != nil {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s in:\n%s", re, w.String())
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startAgent runs gitlab-chatops-agent --simulate as its own process, with
+// realistic (scaled) delays so that a migrate takes several seconds.
+func startAgent(t *testing.T, dir string, port int) {
+	t.Helper()
+	cmd := exec.Command(agentBinary, "--simulate", "--port", fmt.Sprint(port), "--state-dir", dir, "--sim-speed", "2", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health", port))
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRestartRecoveryAcrossProcesses kills the bot (SIGKILL) while an
+// approved migrate runs on the agent, starts it again on the same bbolt
+// file, and checks that the new process re-attaches to the running job,
+// finishes the request properly in its thread, and that migrate ran once.
+func TestRestartRecoveryAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	agentDir := filepath.Join(dir, "agent")
+	startAgent(t, agentDir, port)
+	config := filepath.Join(dir, "bot.yaml")
+	store := filepath.Join(dir, "chatops.db")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n", store, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// First bot process: open and approve a migrate, then die mid-run.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	first := exec.CommandContext(ctx, binary, "console", "--config", config)
+	stdin, err := first.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := first.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Stderr = io.Discard
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w1 := &lineWatcher{}
+	go w1.consume(stdout)
+	fmt.Fprintln(stdin, "alice: /gitlab-migrations migrate -- upgrade to 17.5")
+	id := w1.wait(t, regexp.MustCompile(`click approve ([a-z0-9]+)`))[1]
+	fmt.Fprintln(stdin, "bob: /gitlab-migrations approve "+id)
+	w1.wait(t, regexp.MustCompile(`agent job \S+`))
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	if strings.Contains(w1.String(), "SUCCEEDED") {
+		t.Fatal("the migrate finished before the bot was killed; the test proves nothing (slow the simulator down)")
+	}
+
+	// Second bot process, same database, no input: it must pick the
+	// request up by itself and finish it.
+	second := exec.CommandContext(ctx, binary, "console", "--config", config)
+	second.Stdin = strings.NewReader("")
+	var out bytes.Buffer
+	second.Stdout, second.Stderr = &out, &out
+	if err := second.Run(); err != nil {
+		t.Fatalf("second bot: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	mustContain(t, got,
+		"The bot restarted; following the job again.",
+		"DB:MIGRATE ON GITLAB-SIM SUCCEEDED",
+		"ALL UP ON GITLAB-SIM",
+		"DONE: MIGRATE ON GITLAB-SIM SUCCEEDED",
+	)
+	if n := migrateJobs(t, agentDir); n != 1 {
+		t.Errorf("the agent ran migrate %d times, want exactly 1", n)
+	}
+	mustContain(t, auditVerifyFile(t, store), "audit trail intact")
+}
+
+func migrateJobs(t *testing.T, agentDir string) int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(agentDir, "jobs", "*", "record.json"))
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ Operation string }
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Operation == "migrate" {
+			n++
+		}
+	}
+	return n
+}
+
+func auditVerifyFile(t *testing.T, store string) string {
+	t.Helper()
+	out, err := exec.Command(binary, "audit", "verify", "--db", store).CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+	return string(out)
+}
