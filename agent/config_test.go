@@ -146,3 +146,30 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// The shipped example must stay a valid configuration (unknown keys are
+// errors, so a renamed key would break it).
+func TestExampleConfigParses(t *testing.T) {
+	data, err := os.ReadFile("../packaging/agent.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, fake, state := configFixture(t)
+	sudoDir := t.TempDir()
+	if err := os.Symlink(fakeBin, filepath.Join(sudoDir, "sudo")); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.NewReplacer(
+		"/etc/gitlab-chatops-agent/", certs+"/",
+		"/opt/gitlab/bin/", fake+"/",
+		"/usr/bin/sudo", filepath.Join(sudoDir, "sudo"),
+		"/var/lib/gitlab-chatops-agent", state,
+	).Replace(string(data))
+	cfg, err := ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:8443" || cfg.Sudo == "" || cfg.MaxLogBytes != 256<<20 || cfg.Timeouts["finalize"] != 12*time.Hour {
+		t.Errorf("example parsed as %+v", cfg)
+	}
+}

@@ -494,3 +494,26 @@ func TestPruneKeepsNewest(t *testing.T) {
 		t.Errorf("%d job dirs on disk, want 3", len(entries))
 	}
 }
+
+// A program that cannot be started fails its job, with a record, and frees
+// the mutating slot.
+func TestProgramMissingAtRunTime(t *testing.T) {
+	certs := testCerts(t)
+	fake := fakeGitLab(t, map[string]fakeBehavior{"*": {}})
+	cfg := testConfig(t, fake, certs)
+	rs := startServer(t, cfg)
+	c := botClient(t, rs.url, certs)
+	ctx := testCtx(t)
+	if err := os.Remove(cfg.Rake.Path); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrate}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.State != StateFailed || rec.ExitCode != nil || !strings.Contains(rec.Error, "cannot start "+cfg.Rake.Path) {
+			t.Errorf("state %s exit %v error %q", rec.State, rec.ExitCode, rec.Error)
+		}
+	}
+}

@@ -153,9 +153,7 @@ func (s *Server) shutdown(srv *http.Server) {
 	s.draining = true
 	n := len(s.running)
 	s.mu.Unlock()
-	if n > 0 {
-		s.log.Info("shutting down: waiting for running jobs", "jobs", n, "grace", s.cfg.ShutdownGrace.String())
-	}
+	s.log.Info("shutting down: no new jobs; waiting for running ones", "jobs", n, "grace", s.cfg.ShutdownGrace.String())
 	if !waitGroupTimeout(&s.jobsWG, s.cfg.ShutdownGrace) {
 		s.mu.Lock()
 		jobs := make([]*job, 0, len(s.running))

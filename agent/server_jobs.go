@@ -156,6 +156,13 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 		return nil, subscription{}, &refusal{http.StatusServiceUnavailable,
 			ErrorResponse{Error: "the agent is shutting down and accepts no new jobs; retry when it is back"}}
 	}
+	if op.Mutating() && req.RequestID != "" {
+		if prev, state, ok := s.jobForRequest(req.RequestID); ok {
+			return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: fmt.Sprintf(
+				"request %s already ran here as job %s (%s); the agent runs each approved request once: open a new request",
+				req.RequestID, prev, state)}}
+		}
+	}
 	if op.Mutating() && s.mutating != nil {
 		run := s.mutating.summary()
 		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: busyMessage(run), Running: &run}}
@@ -191,6 +198,23 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 	s.jobsWG.Add(1)
 	go s.runJob(j, spec)
 	return j, sub, nil
+}
+
+// jobForRequest finds a mutating job, running or finished, that ran for
+// requestID. The bot's exactly-once gate is the primary guarantee; this is
+// the host's own, against a bot bug or a replayed call. Callers hold s.mu.
+func (s *Server) jobForRequest(requestID string) (id, state string, ok bool) {
+	for _, j := range s.running {
+		if sum := j.summary(); sum.Mutating && sum.RequestID == requestID {
+			return sum.ID, sum.State, true
+		}
+	}
+	for _, f := range s.finished {
+		if f.mutating && f.requestID == requestID {
+			return f.id, f.state, true
+		}
+	}
+	return "", "", false
 }
 
 func busyMessage(run JobSummary) string {

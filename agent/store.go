@@ -104,10 +104,14 @@ type finishedJob struct {
 	state   string
 	started time.Time
 	ended   time.Time
+	// requestID and mutating let admit refuse to run one approved request
+	// twice.
+	requestID string
+	mutating  bool
 }
 
 func finishedOf(r JobRecord) finishedJob {
-	return finishedJob{id: r.ID, state: r.State, started: r.Started, ended: r.Ended}
+	return finishedJob{id: r.ID, state: r.State, started: r.Started, ended: r.Ended, requestID: r.RequestID, mutating: r.Mutating}
 }
 
 // interruptedMessage is the Error of a job that was running when the agent

@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,9 +22,9 @@ import (
 // forever: after WriteTimeout it is dropped and the job runs to its end,
 // with the record and log complete.
 func TestDeadClientDoesNotHangJob(t *testing.T) {
-	const total = 32 << 20 // far more than socket buffers and channel hold
+	const total = 16 << 20 // far more than the socket buffers hold
 	certs := testCerts(t)
-	fake := fakeGitLab(t, map[string]fakeBehavior{"*": {Mode: "bytes", Bytes: total, LineLen: 100}})
+	fake := fakeGitLab(t, map[string]fakeBehavior{"*": {Mode: "bytes", Bytes: total, LineLen: 1000}})
 	cfg := testConfig(t, fake, certs)
 	cfg.WriteTimeout = time.Second
 	cfg.MaxLogBytes = 1 << 20
@@ -33,22 +36,32 @@ func TestDeadClientDoesNotHangJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(rs.url, "https://"), tc)
+	// A small receive buffer, so that the agent's writes block soon.
+	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := tls.DialWithDialer(dialer, "tcp", strings.TrimPrefix(rs.url, "https://"), tc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := `{"operation":"services"}`
 	fmt.Fprintf(conn, "POST /v1/jobs HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	// Read the status line and the job event, then never read again.
+	// Read the status line and the job event, then stop reading.
 	br := bufio.NewReaderSize(conn, 4096)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	jobLine, err := bufio.NewReaderSize(resp.Body, 64).ReadString('\n')
 	var ev Event
-	if err := json.NewDecoder(bufio.NewReaderSize(resp.Body, 16)).Decode(&ev); err != nil || ev.Type != EventJob {
-		t.Fatalf("first event: %v %+v", err, ev)
+	if err != nil || json.Unmarshal([]byte(jobLine), &ev) != nil || ev.Type != EventJob {
+		t.Fatalf("first event: %v %q", err, jobLine)
 	}
 	id := ev.Job.ID
 
@@ -69,6 +82,13 @@ func TestDeadClientDoesNotHangJob(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The agent dropped the client: what is left to read ends without the
+	// end event.
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	rest, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(rest), `"type":"end"`) {
+		t.Errorf("the stalled client was not dropped: it got the whole stream (%d bytes)", len(rest))
+	}
 
 	// The truncated log replays up to its bound, then the tail; the gap
 	// means the client cannot (and does not claim to) verify the digest.
@@ -79,7 +99,7 @@ func TestDeadClientDoesNotHangJob(t *testing.T) {
 	}
 	lines := col.lineEvents()
 	if len(lines) < HeadTailLines+1 || lines[len(lines)-1].Seq != rec.Lines {
-		t.Fatalf("replay of a truncated log: %d lines, last %d of %d", len(lines), lines[len(lines)-1].Seq, rec.Lines)
+		t.Fatalf("replay of a truncated log: %d lines of %d", len(lines), rec.Lines)
 	}
 	logInfo, err := os.Stat(filepath.Join(cfg.StateDir, jobsDirName, id, outputLogName))
 	if err != nil {

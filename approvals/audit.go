@@ -31,6 +31,10 @@ const (
 // The log is a hash chain: each stored entry carries the SHA-256 of the
 // previous entry's stored bytes, so changing, removing or reordering an
 // entry is detected by verification.
+//
+// The JSON form is the stored form. Seq, Time and PrevHash must stay
+// omitted when zero: package storage encodes the rest of an entry before
+// its transaction and writes those three in front of it inside.
 type AuditEntry struct {
 	// Seq is assigned by the log: 1, 2, 3, ... without gaps.
 	Seq uint64 `json:"seq,omitzero"`

@@ -89,7 +89,7 @@ func (p Policy) Validate() error {
 	if len(p.ApproverGroups) == 0 && len(p.Approvers) > 0 {
 		distinct := len(uniq(p.Approvers))
 		if distinct < p.ApprovalsRequired {
-			bad("%d approvals are required but only %d approvers are listed; list more approvers or lower approvals_required", p.ApprovalsRequired, distinct)
+			bad("%d approvals are required but only %s listed; list more approvers or lower approvals_required", p.ApprovalsRequired, plural(distinct, "approver"))
 		}
 	}
 	return errors.Join(errs...)

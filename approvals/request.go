@@ -154,7 +154,10 @@ func (r *Request) Clone() *Request {
 type NewRequest struct {
 	Platform, Channel, Thread string
 
-	Host      string
+	Host string
+	// Operation is the catalogue name; it is also the subcommand looked up
+	// in Policy.Requesters (the destructive subcommands are named after
+	// their operations).
 	Operation string
 	Params    map[string]string
 	Argv      []string

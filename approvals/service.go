@@ -66,6 +66,11 @@ func NewService(store RequestStore, audit AuditLog, policy Policy, opts ...Optio
 	for _, o := range opts {
 		o(s)
 	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	clock := s.now
+	s.now = func() time.Time { return clock().UTC().Round(0) } // stored times are UTC, without monotonic reading
 	if err := s.policy.Validate(); err != nil {
 		return nil, err
 	}
@@ -173,7 +178,7 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 	}
 	if err := s.record(ctx, s.entry(r, nr.Requester, ActionRequestOpened, detail, true)); err != nil {
 		// Nothing may happen without a record: withdraw the request.
-		_, uerr := s.store.UpdateRequest(ctx, r.ID, func(r *Request) error {
+		_, uerr := s.store.UpdateRequest(context.WithoutCancel(ctx), r.ID, func(r *Request) error {
 			r.State = StateCancelled
 			r.Decisions = append(r.Decisions, Decision{User: SystemUser(), Verdict: VerdictCancel, At: s.now(), Reason: "the audit log could not be written"})
 			return nil
@@ -375,7 +380,7 @@ func (s *Service) Start(ctx context.Context, id string) (*Request, error) {
 		names = append(names, d.User.String())
 	}
 	if err := s.record(ctx, s.entry(r, SystemUser(), ActionRequestStarted, "approved by "+list(names), true)); err != nil {
-		_, uerr := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+		_, uerr := s.store.UpdateRequest(context.WithoutCancel(ctx), id, func(r *Request) error {
 			r.State = StateInterrupted
 			r.EndedAt = s.now()
 			r.Error = "not started: the audit log could not be written"
@@ -529,7 +534,7 @@ func (s *Service) checkDecision(r *Request, user User, v Verdict, allowed bool, 
 		}
 		if d, ok := r.ApprovedBy(user.ID); ok {
 			more := r.Required - len(r.Approvals())
-			return false, fmt.Errorf("you already approved request %s at %s; it needs %d more approval(s) from someone else: %w", r.ID, when(d.At, now), more, ErrDuplicateApproval)
+			return false, fmt.Errorf("you already approved request %s at %s; it needs %s from someone else: %w", r.ID, when(d.At, now), plural(more, "more approval"), ErrDuplicateApproval)
 		}
 	case VerdictDeny:
 		if isRequester {
@@ -628,9 +633,10 @@ func refusalEntry(r *Request, id string, user User, attempted string) AuditEntry
 	return e
 }
 
-// record appends e to the audit log.
+// record appends e to the audit log. It ignores ctx's cancellation: what
+// it records has already happened.
 func (s *Service) record(ctx context.Context, e AuditEntry) error {
-	if _, err := s.audit.Append(ctx, e); err != nil {
+	if _, err := s.audit.Append(context.WithoutCancel(ctx), e); err != nil {
 		return fmt.Errorf("record %s of request %s in the audit log: %w: %w", e.Action, e.RequestID, ErrAudit, err)
 	}
 	return nil
@@ -703,4 +709,12 @@ func list(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// plural returns "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -491,7 +491,7 @@ func TestDuplicateApproval(t *testing.T) {
 		t.Fatalf("CheckApprover(bob again) = %v", err)
 	}
 	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
-	if !errors.Is(err, approvals.ErrDuplicateApproval) || !strings.Contains(err.Error(), "1 more approval") {
+	if !errors.Is(err, approvals.ErrDuplicateApproval) || !strings.Contains(err.Error(), "1 more approval from someone else") {
 		t.Fatalf("Approve(bob again) = %v", err)
 	}
 	if s := f.state(t, r.ID); s != approvals.StatePending {
@@ -801,5 +801,34 @@ func TestConcurrentStartOnce(t *testing.T) {
 	wg.Wait()
 	if approved != 2 || started != 1 {
 		t.Fatalf("%d approvals and %d starts succeeded, want 2 and 1", approved, started)
+	}
+}
+
+// cancellingStore cancels the caller's context right after a successful
+// update, as if the chat request timed out at the worst moment.
+type cancellingStore struct {
+	*approvalstest.Store
+	cancel context.CancelFunc
+}
+
+func (s cancellingStore) UpdateRequest(ctx context.Context, id string, fn func(*approvals.Request) error) (*approvals.Request, error) {
+	r, err := s.Store.UpdateRequest(ctx, id, fn)
+	s.cancel()
+	return r, err
+}
+
+func TestCancelledContextStillAudits(t *testing.T) {
+	store, audit := &approvalstest.Store{}, &approvalstest.Audit{}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := approvals.NewService(cancellingStore{store, cancel}, audit, approvals.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := must(svc.Open(ctx, migrate(alice)))(t)
+	if _, err := svc.Approve(ctx, r.ID, bob, "fp-1"); err != nil {
+		t.Fatalf("Approve: %v", err)
+	}
+	if acts := audit.Actions(); !slices.Equal(acts, []string{approvals.ActionRequestOpened, approvals.ActionRequestApproved}) {
+		t.Fatalf("audit actions %v", acts)
 	}
 }

@@ -27,7 +27,7 @@ type ServiceProcess struct {
 	// State is run, down or finish; for a Service it can also be fail or
 	// warning (see Service.Message).
 	State string `json:"state"`
-	// PID is 0 when down.
+	// PID is 0 exactly when State is down.
 	PID int `json:"pid,omitempty"`
 	// Seconds in the current state.
 	Seconds      int  `json:"seconds"`
@@ -153,8 +153,9 @@ func parseSvProcess(s string) (name string, p ServiceProcess, err error) {
 		if !ok || !ok2 {
 			return "", p, errors.New("want (pid <n>)")
 		}
-		if p.PID, err = parseSvNumber(pid); err != nil {
-			return "", p, fmt.Errorf("pid: %w", err)
+		if p.PID, err = parseSvNumber(pid); err != nil || p.PID == 0 {
+			// sv prints the pid only when there is a process.
+			return "", p, fmt.Errorf("bad pid %q", pid)
 		}
 		body = after
 	}

@@ -139,6 +139,11 @@ func ParseMigrate(out []byte) MigrateResult {
 	var (
 		res     MigrateResult
 		started []startedMigration
+		// Indexes into started, so that each line costs O(1) however long
+		// the output: the last start per database (the migration running
+		// there now) and per database and version.
+		lastOnDB      = map[string]int{}
+		lastOnVersion = map[[2]string]int{}
 	)
 	for line := range strings.Lines(s) {
 		line = chompLine(line)
@@ -147,12 +152,14 @@ func ParseMigrate(out []byte) MigrateResult {
 				db, version, class, what := m[1], m[2], m[3], m[4]
 				if what == "migrating" || what == "reverting" {
 					started = append(started, startedMigration{db: db, version: version, class: class})
+					lastOnDB[db] = len(started) - 1
+					lastOnVersion[[2]string{db, version}] = len(started) - 1
 					continue
 				}
 				am := AppliedMigration{Database: db, Version: version, Class: class, Reverted: strings.HasPrefix(what, "reverted")}
 				secs := m[5] + m[6] // one of them is empty
 				am.Seconds, _ = strconv.ParseFloat(secs, 64)
-				if i := lastOpen(started, db, version); i >= 0 {
+				if i, ok := lastOnVersion[[2]string{db, version}]; ok && !started[i].done {
 					started[i].done = true
 					am.Skipped = started[i].skipped
 				}
@@ -162,13 +169,8 @@ func ParseMigrate(out []byte) MigrateResult {
 		}
 		if prefix, _, ok := strings.Cut(line, migrationSkippedText); ok {
 			db := strings.TrimSuffix(prefix, ": ")
-			if prefix == "" || db != prefix {
-				for i := len(started) - 1; i >= 0; i-- {
-					if !started[i].done && started[i].db == db {
-						started[i].skipped = true
-						break
-					}
-				}
+			if i, ok := lastOnDB[db]; ok && (prefix == "" || db != prefix) && !started[i].done {
+				started[i].skipped = true
 			}
 		}
 	}
@@ -183,17 +185,6 @@ func ParseMigrate(out []byte) MigrateResult {
 	}
 	res.Failure = migrateFailure(s, failed)
 	return res
-}
-
-// lastOpen returns the index of the last unfinished start for db and
-// version, or -1.
-func lastOpen(started []startedMigration, db, version string) int {
-	for i := len(started) - 1; i >= 0; i-- {
-		if !started[i].done && started[i].db == db && started[i].version == version {
-			return i
-		}
-	}
-	return -1
 }
 
 // migrateFailure classifies the failure in s, or returns nil for a success.
@@ -285,6 +276,12 @@ func finalizeFromCommand(s string) *BatchedMigration {
 	}
 	elem := lineAt(s, i)
 	elem = elem[strings.Index(elem, finalizeTaskText):]
+	// ParseRakeTask rescans the rest of the text for every argument, which
+	// is quadratic in the number of commas; a command with anything but
+	// three separators is not one to use anyway.
+	if rakeArgSeparators(elem) != 3 {
+		return nil
+	}
 	task, args := ParseRakeTask(elem)
 	if !strings.HasPrefix(task, finalizeTaskText) || len(args) != 4 {
 		return nil
@@ -294,6 +291,26 @@ func finalizeFromCommand(s string) *BatchedMigration {
 		js = js[1 : len(js)-1]
 	}
 	return newFinalize(args[0], args[1], args[2], js)
+}
+
+// rakeArgSeparators counts the commas that separate rake arguments in an
+// argv element: those after the first "[" and not escaped by a backslash
+// (a backslash escapes whatever follows it, as in rake's parse_task_string).
+func rakeArgSeparators(elem string) int {
+	i := strings.IndexByte(elem, '[')
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for i++; i < len(elem); i++ {
+		switch elem[i] {
+		case '\\':
+			i++
+		case ',':
+			n++
+		}
+	}
+	return n
 }
 
 // finalizeFromInspect reads the migration's configuration from the Ruby

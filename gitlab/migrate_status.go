@@ -55,12 +55,12 @@ type MigrationRow struct {
 	Milestone Milestone     `json:"milestone,omitzero"`
 }
 
-// Type and Milestone are small values rather than strings on purpose: a
+// MigrationType is a migration's kind in GitLab's db:migrate:status layout.
+//
+// It and Milestone are small values rather than strings on purpose: a
 // long-lived instance lists thousands of rows, and the bytes allocated per
 // row are most of what ParseMigrateStatus costs (garbage collection work
 // grows with them).
-
-// MigrationType is a migration's kind in GitLab's db:migrate:status layout.
 type MigrationType uint8
 
 const (
@@ -362,10 +362,12 @@ func parseStatusRow(line string) (up bool, version, rest string, ok bool) {
 			for m < len(line) && isRESpace(line[m]) {
 				m++
 			}
-			if k == 10 || m == k {
-				return false, "", "", false
+			if k > 10 && m > k {
+				return up, line[10:k], line[m:], true
 			}
-			return up, line[10:k], line[m:], true
+			// Not the exact layout (say, more padding): the general scan
+			// below decides.
+			up = false
 		}
 	}
 	i := 0

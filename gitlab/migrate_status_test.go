@@ -267,7 +267,7 @@ func TestParseMigrateStatusGitLabLayout(t *testing.T) {
 	if got := st.Databases[1].Migrations[0]; got.Name != "regular  17.2 looks like a layout but is a name" || got.Type != MigrationTypeUnknown {
 		t.Errorf("Rails layout row after a GitLab section = %+v", got)
 	}
-	if Milestone(Milestone{17, 10}).String() != "17.10" || (Milestone{}).String() != "" {
+	if (Milestone{17, 10}).String() != "17.10" || (Milestone{}).String() != "" {
 		t.Error("Milestone.String")
 	}
 }
@@ -321,6 +321,7 @@ func TestParseStatusRowMatchesRegexp(t *testing.T) {
 		"   up     2025061014220Z  Name", "   up     20250610142207", "   up     20250610142207  ",
 		"   up     20250610142207\tName with\ttabs ", "   up     20250610142207  \x00\xff",
 		"  down    123  a  b  ", "   up     ١٢٣  unicode digits",
+		"   up      0 ", "  down     1 x", "   up     \t1\tx", // found by fuzzing: extra padding after the status
 	} {
 		checkStatusRowMatchesRE(t, line)
 	}

@@ -68,7 +68,7 @@ func (db *DB) Append(ctx context.Context, e approvals.AuditEntry) (approvals.Aud
 	// same batch fails); it reads the head inside the transaction and sets
 	// seq, prev and at afresh each time, so a re-run is harmless.
 	write := func(tx *bolt.Tx) error {
-		meta, audit := tx.Bucket(bucketMeta), tx.Bucket(bucketAudit)
+		meta, audit := bucket(tx, bucketMeta), bucket(tx, bucketAudit)
 		// Keys only ever grow: fill pages completely instead of splitting
 		// them in half, which halves the pages each commit writes.
 		audit.FillPercent = 1.0
@@ -111,7 +111,7 @@ func (db *DB) Append(ctx context.Context, e approvals.AuditEntry) (approvals.Aud
 		if err := audit.Put(u64(seq), v); err != nil {
 			return err
 		}
-		return meta.Put(keyAuditHead, head)
+		return meta.Put([]byte(keyAuditHead), head)
 	}
 	// A lone append commits at once; appends that overlap share batches.
 	if db.appending.Add(1) == 1 {
@@ -130,7 +130,7 @@ func (db *DB) Append(ctx context.Context, e approvals.AuditEntry) (approvals.Aud
 // readHead returns the seq and hash of the last entry (0, nil when the log
 // is empty).
 func readHead(meta *bolt.Bucket) (uint64, []byte, error) {
-	v := meta.Get(keyAuditHead)
+	v := meta.Get([]byte(keyAuditHead))
 	if v == nil {
 		return 0, nil, nil
 	}
@@ -147,7 +147,7 @@ func (db *DB) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, err
 	}
 	var out []approvals.AuditEntry
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
+		c := bucket(tx, bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			e, err := decodeEntry(k, v)
 			if err != nil {
@@ -174,7 +174,7 @@ func (db *DB) ExportAudit(ctx context.Context, w io.Writer, since time.Time) err
 		var lines [][]byte
 		more, scanned := false, 0
 		err := db.view(ctx, func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketAudit).Cursor()
+			c := bucket(tx, bucketAudit).Cursor()
 			for k, v := c.Seek(u64(next)); k != nil; k, v = c.Next() {
 				if scanned == exportChunk {
 					more = true

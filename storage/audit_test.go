@@ -50,7 +50,7 @@ func rawEntry(t testing.TB, db *DB, seq uint64) []byte {
 	t.Helper()
 	var v []byte
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		v = clone(tx.Bucket(bucketAudit).Get(u64(seq)))
+		v = clone(bucket(tx, bucketAudit).Get(u64(seq)))
 		return nil
 	})
 	if v == nil {
@@ -204,7 +204,7 @@ func tamper(t *testing.T, edit func(tx *bolt.Tx) error) (*Break, error) {
 // rewrite replaces old by new in entry seq.
 func rewrite(seq uint64, old, new string) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
+		b := bucket(tx, bucketAudit)
 		v := string(b.Get(u64(seq)))
 		if !strings.Contains(v, old) {
 			return fmt.Errorf("entry %d has no %q", seq, old)
@@ -220,16 +220,16 @@ func TestTamperCases(t *testing.T) {
 		seq  uint64
 		kind BreakKind
 	}{
-		{"delete last entry", func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Delete(u64(20)) }, 20, BreakHead},
+		{"delete last entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(20)) }, 20, BreakHead},
 		{"edit last entry", rewrite(20, "user-20-xyz", "user-20-xyZ"), 20, BreakHead},
-		{"delete a middle entry", func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Delete(u64(5)) }, 5, BreakSeqMismatch},
-		{"delete the first entry", func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Delete(u64(1)) }, 1, BreakSeqMismatch},
+		{"delete a middle entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(5)) }, 5, BreakSeqMismatch},
+		{"delete the first entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(1)) }, 1, BreakSeqMismatch},
 		{"edit a middle entry", rewrite(7, `"detail":"approval 1 of 1"`, `"detail":"approval 2 of 1"`), 7, BreakPrevHash},
 		{"edit the first entry", rewrite(1, "user-01-xyz", "user-01-xyZ"), 1, BreakPrevHash},
 		{"break JSON", rewrite(7, `"actor":`, `"actor"`), 7, BreakBadJSON},
 		{"change a seq field", rewrite(9, `"seq":9,`, `"seq":10,`), 9, BreakSeqMismatch},
 		{"edit a prev_hash", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketAudit)
+			b := bucket(tx, bucketAudit)
 			v := string(b.Get(u64(8)))
 			i := strings.Index(v, `"prev_hash":"`) + len(`"prev_hash":"`)
 			c := "0"
@@ -239,15 +239,15 @@ func TestTamperCases(t *testing.T) {
 			return b.Put(u64(8), []byte(v[:i]+c+v[i+1:]))
 		}, 8, BreakPrevHash},
 		{"append behind the log's back", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketAudit)
+			b := bucket(tx, bucketAudit)
 			forged := fmt.Sprintf(`{"seq":21,"prev_hash":"%s","actor":"mallory"}`, hashHex(b.Get(u64(20))))
 			return b.Put(u64(21), []byte(forged))
 		}, 21, BreakHead},
-		{"remove the head", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyAuditHead) }, 20, BreakHead},
-		{"damage the head", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAuditHead, []byte("short")) }, 1, BreakHead},
-		{"bad key", func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Put([]byte("zz"), []byte(`{}`)) }, 21, BreakBadKey},
+		{"remove the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Delete([]byte(keyAuditHead)) }, 20, BreakHead},
+		{"damage the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Put([]byte(keyAuditHead), []byte("short")) }, 1, BreakHead},
+		{"bad key", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Put([]byte("zz"), []byte(`{}`)) }, 21, BreakBadKey},
 		{"swap two entries", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketAudit)
+			b := bucket(tx, bucketAudit)
 			a, c := clone(b.Get(u64(4))), clone(b.Get(u64(5)))
 			if err := b.Put(u64(4), c); err != nil {
 				return err

@@ -73,7 +73,7 @@ func BenchmarkRawBatchPut64(b *testing.B) {
 	v := rawEntry(b, db, stored.Seq)
 	run64(b, func() {
 		err := db.bolt.Batch(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucketAudit)
+			bk := bucket(tx, bucketAudit)
 			seq, err := bk.NextSequence()
 			if err != nil {
 				return err

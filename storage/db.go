@@ -22,22 +22,22 @@ const DefaultTimeout = time.Second
 // batchDelay is how long the first of a group of concurrent appends waits
 // for others to join its transaction (bbolt's MaxBatchDelay, 10ms by
 // default). A commit costs a few milliseconds of fsync, so a short wait is
-// enough to fill a batch under load and keeps a lone append fast.
-var batchDelay = 2 * time.Millisecond
+// enough to fill a batch under load.
+const batchDelay = 2 * time.Millisecond
 
 // Bucket and key names.
-var (
-	bucketRequests  = []byte("requests")
-	bucketAudit     = []byte("audit")
-	bucketSchedules = []byte("schedules")
-	bucketMeta      = []byte("meta")
+const (
+	bucketRequests  = "requests"
+	bucketAudit     = "audit"
+	bucketSchedules = "schedules"
+	bucketMeta      = "meta"
 
-	keySchemaVersion = []byte("schema_version")
-	keyAuditHead     = []byte("audit_head")
+	keySchemaVersion = "schema_version"
+	keyAuditHead     = "audit_head"
 )
 
-func allBuckets() [][]byte {
-	return [][]byte{bucketRequests, bucketAudit, bucketSchedules, bucketMeta}
+func allBuckets() []string {
+	return []string{bucketRequests, bucketAudit, bucketSchedules, bucketMeta}
 }
 
 var (
@@ -45,9 +45,22 @@ var (
 	ErrLocked = errors.New("database is locked")
 	// ErrSchemaTooNew: the file was written by a newer gitlab-chatops.
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
-	// ErrNotInitialised: a read-only Open found no gitlab-chatops data.
-	ErrNotInitialised = errors.New("database not initialised")
+	// ErrNotInitialized: a read-only Open found no gitlab-chatops data.
+	ErrNotInitialized = errors.New("database not initialized")
 )
+
+// lockError is what Open returns when the file lock cannot be had. It
+// matches ErrLocked and bbolt's ErrTimeout.
+type lockError struct {
+	path string
+	err  error
+}
+
+func (e *lockError) Error() string {
+	return fmt.Sprintf("database %s is locked by another gitlab-chatops process (is the bot already running?)", e.path)
+}
+
+func (e *lockError) Unwrap() []error { return []error{ErrLocked, e.err} }
 
 // Options configure Open.
 type Options struct {
@@ -87,7 +100,7 @@ func Open(path string, opts Options) (*DB, error) {
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("database %s is locked by another gitlab-chatops process (is the bot already running?): %w: %w", path, ErrLocked, err)
+		return nil, &lockError{path: path, err: err}
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -119,7 +132,7 @@ func (db *DB) Close() error {
 // init prepares a read-write file: creates what is missing, checks the
 // schema version. It writes nothing if the version is refused.
 func (db *DB) init(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
+	meta := bucket(tx, bucketMeta)
 	if meta == nil {
 		foreign := false
 		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
@@ -133,12 +146,12 @@ func (db *DB) init(tx *bolt.Tx) error {
 		return err
 	}
 	for _, name := range allBuckets() {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("database %s: create bucket %s: %w", db.path, name, err)
 		}
 	}
-	if tx.Bucket(bucketMeta).Get(keySchemaVersion) == nil {
-		if err := tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
+	if bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)) == nil {
+		if err := bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(SchemaVersion)); err != nil {
 			return fmt.Errorf("database %s: record schema version: %w", db.path, err)
 		}
 	}
@@ -148,18 +161,18 @@ func (db *DB) init(tx *bolt.Tx) error {
 // check verifies a read-only file.
 func (db *DB) check(tx *bolt.Tx) error {
 	for _, name := range allBuckets() {
-		if tx.Bucket(name) == nil {
-			return fmt.Errorf("database %s has no %s bucket; run gitlab-chatops once without read-only mode to create it: %w", db.path, name, ErrNotInitialised)
+		if bucket(tx, name) == nil {
+			return fmt.Errorf("database %s has no %s bucket; run gitlab-chatops once without read-only mode to create it: %w", db.path, name, ErrNotInitialized)
 		}
 	}
-	return db.checkVersion(tx.Bucket(bucketMeta))
+	return db.checkVersion(bucket(tx, bucketMeta))
 }
 
 func (db *DB) checkVersion(meta *bolt.Bucket) error {
-	v := meta.Get(keySchemaVersion)
+	v := meta.Get([]byte(keySchemaVersion))
 	if v == nil {
 		if db.readOnly {
-			return fmt.Errorf("database %s has no schema version; run gitlab-chatops once without read-only mode: %w", db.path, ErrNotInitialised)
+			return fmt.Errorf("database %s has no schema version; run gitlab-chatops once without read-only mode: %w", db.path, ErrNotInitialized)
 		}
 		return nil // init records it
 	}
@@ -206,4 +219,9 @@ func clone(b []byte) []byte {
 		return nil
 	}
 	return slices.Clone(b)
+}
+
+// bucket returns one of this package's buckets, which Open guarantees.
+func bucket(tx *bolt.Tx, name string) *bolt.Bucket {
+	return tx.Bucket([]byte(name))
 }

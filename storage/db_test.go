@@ -38,11 +38,11 @@ func TestOpenCreates(t *testing.T) {
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {
-			if tx.Bucket(name) == nil {
+			if bucket(tx, name) == nil {
 				return fmt.Errorf("bucket %s missing", name)
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != string(u64(1)) {
+		if v := bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)); string(v) != string(u64(1)) {
 			return fmt.Errorf("schema_version = %x", v)
 		}
 		return nil
@@ -135,7 +135,7 @@ func TestOpenLockedSubprocess(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	db, path := openTest(t)
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(2))
+		return bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(2))
 	})
 	if err != nil {
 		t.Fatal(err)

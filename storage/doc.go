@@ -19,9 +19,10 @@
 //     shows edits, it does not stop someone who can rewrite the whole file
 //     and recompute every hash. Export the head (TailAudit, VerifyReport)
 //     somewhere else to anchor it.
-//   - Appends are grouped into shared transactions (bbolt's Batch), so many
-//     concurrent appends cost few fsyncs; Append returns after its entry is
-//     durably committed.
+//   - Append returns after its entry is durably committed. An append with
+//     no other in flight commits alone; overlapping appends share
+//     transactions (bbolt's Batch), so many concurrent appends cost few
+//     fsyncs.
 //
 // Layout (all keys and values are bytes):
 //

@@ -26,7 +26,7 @@ func (db *DB) CreateRequest(ctx context.Context, r *approvals.Request) error {
 		return fmt.Errorf("encode request %s: %w", r.ID, err)
 	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRequests)
+		b := bucket(tx, bucketRequests)
 		if b.Get([]byte(r.ID)) != nil {
 			return fmt.Errorf("request %s: %w", r.ID, approvals.ErrExists)
 		}
@@ -70,7 +70,7 @@ func (db *DB) UpdateRequest(ctx context.Context, id string, fn func(*approvals.R
 		if err != nil {
 			return fmt.Errorf("encode request %s: %w", id, err)
 		}
-		if err := tx.Bucket(bucketRequests).Put([]byte(id), v); err != nil {
+		if err := bucket(tx, bucketRequests).Put([]byte(id), v); err != nil {
 			return fmt.Errorf("write request %s: %w", id, err)
 		}
 		out = r
@@ -87,7 +87,7 @@ func (db *DB) UpdateRequest(ctx context.Context, id string, fn func(*approvals.R
 func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*approvals.Request, error) {
 	var out []*approvals.Request
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+		return bucket(tx, bucketRequests).ForEach(func(k, v []byte) error {
 			var r approvals.Request
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("request %q is damaged (%w); restore a backup or delete it with bbolt tools", k, err)
@@ -111,7 +111,7 @@ func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*appro
 }
 
 func getRequest(tx *bolt.Tx, id string) (*approvals.Request, error) {
-	v := tx.Bucket(bucketRequests).Get([]byte(id))
+	v := bucket(tx, bucketRequests).Get([]byte(id))
 	if v == nil {
 		return nil, fmt.Errorf("request %q: %w", id, approvals.ErrNotFound)
 	}

@@ -20,7 +20,7 @@ func (db *DB) PutSchedule(ctx context.Context, name string, value []byte) error 
 		v = []byte{}
 	}
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSchedules).Put([]byte(name), v)
+		return bucket(tx, bucketSchedules).Put([]byte(name), v)
 	})
 	if err != nil {
 		return fmt.Errorf("store schedule %q: %w", name, err)
@@ -33,7 +33,7 @@ func (db *DB) PutSchedule(ctx context.Context, name string, value []byte) error 
 func (db *DB) Schedule(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		out = clone(tx.Bucket(bucketSchedules).Get([]byte(name)))
+		out = clone(bucket(tx, bucketSchedules).Get([]byte(name)))
 		return nil
 	})
 	if err != nil {
@@ -49,7 +49,7 @@ func (db *DB) Schedule(ctx context.Context, name string) ([]byte, error) {
 func (db *DB) Schedules(ctx context.Context) (map[string][]byte, error) {
 	out := make(map[string][]byte)
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSchedules).ForEach(func(k, v []byte) error {
+		return bucket(tx, bucketSchedules).ForEach(func(k, v []byte) error {
 			out[string(k)] = clone(v)
 			return nil
 		})
@@ -63,7 +63,7 @@ func (db *DB) Schedules(ctx context.Context) (map[string][]byte, error) {
 // DeleteSchedule removes name. Removing a missing schedule is not an error.
 func (db *DB) DeleteSchedule(ctx context.Context, name string) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSchedules).Delete([]byte(name))
+		return bucket(tx, bucketSchedules).Delete([]byte(name))
 	})
 	if err != nil {
 		return fmt.Errorf("delete schedule %q: %w", name, err)

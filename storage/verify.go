@@ -82,7 +82,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	)
 	for !done {
 		err := db.view(ctx, func(tx *bolt.Tx) error {
-			audit, meta := tx.Bucket(bucketAudit), tx.Bucket(bucketMeta)
+			audit, meta := bucket(tx, bucketAudit), bucket(tx, bucketMeta)
 			headSeq, headSum, err := readHead(meta)
 			if err != nil {
 				rep.Break = &Break{Seq: expected, Kind: BreakHead, Detail: err.Error()}

@@ -169,12 +169,12 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if up == nil || len(up.FileInfos) == 0 || up.FileInfos[0] == nil {
 		return fmt.Errorf("mattermost upload file: the server stored no file for %q", name)
 	}
-	msg := strings.TrimSpace(comment)
+	msg := markdown(strings.TrimSpace(comment))
 	if f.Title != "" {
-		msg = strings.TrimSpace("**" + f.Title + "** " + msg)
+		msg = joinNonEmpty(" · ", "**"+f.Title+"**", msg)
 	}
 	post := &model.Post{
-		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: truncateRunes(markdown(msg), maxMessageRunes),
+		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: truncateRunes(msg, maxMessageRunes),
 		FileIds: model.StringArray{up.FileInfos[0].Id}, PendingPostId: model.NewId(),
 	}
 	_, err := a.call(ctx, "create file post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {

@@ -30,6 +30,7 @@ type Adapter struct {
 	out      *sender
 	groups   *groupCache
 	replies  *replySet
+	recent   *recentResponders
 
 	bg sync.WaitGroup // handler calls still running after the ack
 }
@@ -54,6 +55,7 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 		log:     o.logger.With("platform", Platform),
 		replays: newReplayCache(SignatureWindow, o.replayCapacity),
 		replies: newReplySet(10_000),
+		recent:  newRecentResponders(o.clock, 10_000),
 	}
 	if cfg.SigningSecret != "" {
 		v, err := NewVerifier(cfg.SigningSecret, o.clock)
@@ -191,16 +193,28 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 // Notify implements bot.Chat: m is shown to user alone. While a handler
 // runs for that user's own command or click, its response_url is used
 // (it works even where the bot is not a member); otherwise, or if that
-// fails, chat.postEphemeral.
+// fails, chat.postEphemeral; and if that fails too (the bot is not in the
+// channel), the user's latest response_url in that channel.
 func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
+	tried := ""
 	if rp, ok := responderFrom(ctx); ok && rp.user == user.ID && (channel == "" || rp.channel == channel) {
+		tried = rp.url
 		err := a.respond(ctx, rp.url, m)
 		if err == nil {
 			return nil
 		}
 		a.log.Warn("response_url failed; trying chat.postEphemeral", "user", user.ID, "err", err)
 	}
-	return a.ephemeral(ctx, channel, user.ID, m)
+	err := a.ephemeral(ctx, channel, user.ID, m)
+	if err == nil {
+		return nil
+	}
+	if u, ok := a.recent.get(user.ID, channel); ok && u != tried {
+		if rerr := a.respond(ctx, u, m); rerr == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func (a *Adapter) ephemeral(ctx context.Context, channel, userID string, m bot.Message) error {

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,14 +22,15 @@ import (
 func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashCommand) error {
 	if sc.Command != a.cfg.Command {
 		a.log.Warn("unexpected slash command", "command", sc.Command)
-		return fmt.Errorf("This app answers %s, not %s.", a.cfg.Command, sc.Command)
+		return refusalText(fmt.Sprintf("This app answers %s, not %s.", a.cfg.Command, sc.Command))
 	}
 	if sc.UserID == "" || sc.ChannelID == "" {
-		return errors.New("Slack sent this command without a user or channel; try again.")
+		return refusalText("Slack sent this command without a user or channel; try again.")
 	}
 	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
 	cmd := bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(sc.Text)}
 	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
+	a.recent.put(rp)
 	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.Text)
 	done, err := a.inTime(base, rp, func(ctx context.Context) error {
 		return h.HandleCommand(ctx, a, cmd)
@@ -65,6 +65,10 @@ func (a *Adapter) interaction(base context.Context, h bot.Handler, ic slackgo.In
 	}
 	user := bot.User{ID: ic.User.ID, Name: displayName(ic.User.Name, ic.User.ID)}
 	rp := responder{url: ic.ResponseURL, user: ic.User.ID, channel: channel}
+	a.recent.put(rp)
+	if len(ic.ActionCallback.BlockActions) == 0 {
+		a.log.Warn("block_actions payload without block actions; ignored", "user", user.ID)
+	}
 	for _, ba := range ic.ActionCallback.BlockActions {
 		if ba == nil {
 			continue
@@ -119,7 +123,7 @@ func (a *Adapter) background(base context.Context, rp responder, fn func(context
 			defer func() {
 				if p := recover(); p != nil {
 					a.log.Error("handler panicked", "panic", p)
-					err = errors.New("Something went wrong inside the bot; the error is in its log.")
+					err = refusalText("Something went wrong inside the bot; the error is in its log.")
 				}
 			}()
 			return fn(ctx)
@@ -130,23 +134,22 @@ func (a *Adapter) background(base context.Context, rp responder, fn func(context
 	}()
 }
 
-// refuse shows a handler's refusal to the one user concerned.
+// refuse shows a handler's refusal to the one user concerned, through
+// Notify with the request's response_url.
 func (a *Adapter) refuse(ctx context.Context, rp responder, channel string, user bot.User, err error) {
 	if err == nil {
 		return
 	}
-	m := refusalMessage(err)
-	if rp.url != "" {
-		rerr := a.respond(ctx, rp.url, m)
-		if rerr == nil {
-			return
-		}
-		a.log.Warn("response_url failed; trying chat.postEphemeral", "user", user.ID, "err", rerr)
-	}
-	if eerr := a.ephemeral(ctx, channel, user.ID, m); eerr != nil {
-		a.log.Error("could not show a refusal to its user", "user", user.ID, "channel", channel, "err", eerr)
+	if nerr := a.Notify(withResponder(ctx, rp), channel, user, refusalMessage(err)); nerr != nil {
+		a.log.Error("could not show a refusal to its user", "user", user.ID, "channel", channel, "err", nerr)
 	}
 }
+
+// refusalText is a refusal the adapter itself writes for people; it reads
+// as a sentence, unlike Go error strings.
+type refusalText string
+
+func (r refusalText) Error() string { return string(r) }
 
 func refusalMessage(err error) bot.Message {
 	return bot.Message{Text: err.Error(), Tone: bot.ToneDanger}

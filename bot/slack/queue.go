@@ -42,7 +42,6 @@ type job struct {
 	waiters  []chan result
 	cancel   context.CancelFunc // set once the job runs
 	started  bool
-	absorbed int // edits merged into this job, for tests and logs
 }
 
 type result struct {
@@ -76,7 +75,6 @@ func (s *sender) send(ctx context.Context, channel, method, mergeKey string, cal
 	}
 	if j != nil {
 		j.call, j.ctx, j.method = call, ctx, method
-		j.absorbed++
 		j.waiters = append(j.waiters, done)
 	} else {
 		j = &job{method: method, mergeKey: mergeKey, call: call, ctx: ctx, waiters: []chan result{done}}

@@ -26,10 +26,17 @@ const (
 
 // toneMarker stands in for colour: Block Kit has none, and coloured
 // attachments are legacy and must be cleared explicitly on every edit.
-var toneMarker = map[bot.Tone]string{
-	bot.ToneSuccess: ":white_check_mark: ",
-	bot.ToneWarning: ":warning: ",
-	bot.ToneDanger:  ":x: ",
+// Info stays unmarked: its messages carry their own ⏳ or 🔁.
+func toneMarker(t bot.Tone) string {
+	switch t {
+	case bot.ToneSuccess:
+		return ":white_check_mark: "
+	case bot.ToneWarning:
+		return ":warning: "
+	case bot.ToneDanger:
+		return ":x: "
+	}
+	return ""
 }
 
 // Rendered is a message as Slack takes it: the notification and
@@ -46,7 +53,7 @@ type Rendered struct {
 // syntax the adapter writes itself.
 func Render(m bot.Message) Rendered {
 	var blocks []slackgo.Block
-	marker := toneMarker[m.Tone]
+	marker := toneMarker(m.Tone)
 	if m.Title != "" {
 		// plain_text is never parsed for mentions or markup, so the title
 		// needs no escaping; emoji:true renders the tone marker.
@@ -216,6 +223,8 @@ func escape(s string) string {
 	return mrkdwnEscaper.Replace(s)
 }
 
+// mrkdwnEscaper is read-only after initialisation (a Replacer is safe for
+// concurrent use).
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func mrkdwn(s string) *slackgo.TextBlockObject {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
+	"time"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -69,4 +71,55 @@ func redactURL(err error) error {
 		ue.URL = "(response_url)"
 	}
 	return err
+}
+
+// recentResponders keeps each user's latest response_url per channel for a
+// while. Notify falls back to it when chat.postEphemeral fails, which it
+// does in channels the bot has not joined: that is exactly when the bot
+// must tell the user "I could not post here; invite me", and from
+// background work that no longer has the request's context.
+type recentResponders struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	max int
+	now func() time.Time
+	m   map[string]cached[string] // user + "/" + channel -> response_url
+}
+
+// responseURLLife is below Slack's 30 minutes, to leave room for the
+// messages sent with it.
+const responseURLLife = 25 * time.Minute
+
+func newRecentResponders(now func() time.Time, max int) *recentResponders {
+	return &recentResponders{ttl: responseURLLife, max: max, now: now, m: map[string]cached[string]{}}
+}
+
+func (c *recentResponders) put(rp responder) {
+	if rp.url == "" || rp.user == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if len(c.m) >= c.max {
+		for k, e := range c.m {
+			if now.Sub(e.at) >= c.ttl {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= c.max {
+			return // full of live entries: keep what we have
+		}
+	}
+	c.m[rp.user+"/"+rp.channel] = cached[string]{val: rp.url, at: now}
+}
+
+func (c *recentResponders) get(user, channel string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[user+"/"+channel]
+	if !ok || c.now().Sub(e.at) >= c.ttl {
+		return "", false
+	}
+	return e.val, true
 }

@@ -35,12 +35,15 @@ func (a *Adapter) RunSocketMode(ctx context.Context, h bot.Handler) error {
 		return errors.New("slack: socket mode needs an app-level token (app_token / " + EnvAppToken + ")")
 	}
 	client := socketmode.New(a.api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))
+	// Slack redelivers an envelope whose ack it did not get (retry_attempt
+	// > 0); remembering envelope IDs keeps a command from running twice.
+	seen := newReplayCache(10*time.Minute, a.opt.replayCapacity)
 	var connected atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.socketEvents(ctx, client, h, &connected)
+		a.socketEvents(ctx, client, h, seen, &connected)
 	}()
 	wait := a.opt.socketRetryBase
 	for ctx.Err() == nil {
@@ -68,7 +71,17 @@ func (a *Adapter) RunSocketMode(ctx context.Context, h bot.Handler) error {
 
 // socketEvents reads the client's events without ever blocking on a
 // handler: the read loop stalls everything if it waits.
-func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h bot.Handler, connected *atomic.Bool) {
+func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h bot.Handler, seen *replayCache, connected *atomic.Bool) {
+	// duplicate acks a redelivered envelope again (so Slack stops) and
+	// reports that it must not be handled a second time.
+	duplicate := func(env string) bool {
+		if err := seen.check(Signed{Timestamp: a.opt.clock(), Signature: env}, a.opt.clock()); err != nil {
+			a.log.Warn("socket mode envelope not handled", "envelope", env, "reason", err)
+			a.ack(ctx, client, env, nil)
+			return true
+		}
+		return false
+	}
 	for {
 		var evt socketmode.Event
 		select {
@@ -89,7 +102,7 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 			a.log.Warn("socket mode problem", "event", evt.Type, "detail", fmt.Sprint(evt.Data))
 		case socketmode.EventTypeSlashCommand:
 			sc, ok := evt.Data.(slackgo.SlashCommand)
-			if !ok || evt.Request == nil {
+			if !ok || evt.Request == nil || duplicate(evt.Request.EnvelopeID) {
 				continue
 			}
 			env := evt.Request.EnvelopeID
@@ -100,7 +113,7 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 			}()
 		case socketmode.EventTypeInteractive:
 			ic, ok := evt.Data.(slackgo.InteractionCallback)
-			if !ok || evt.Request == nil {
+			if !ok || evt.Request == nil || duplicate(evt.Request.EnvelopeID) {
 				continue
 			}
 			a.ack(ctx, client, evt.Request.EnvelopeID, nil)

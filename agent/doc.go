@@ -1,0 +1,37 @@
+// Package agent is the gitlab-chatops agent protocol: the server that runs on
+// each GitLab node (Server), the client the bot uses (Client), and the wire
+// types they share (protocol.go).
+//
+// The agent runs only the operations of the gitlab package's catalogue. A
+// request names an operation and its arguments; the catalogue validates them
+// and builds the argv, which is executed directly (never through a shell),
+// optionally behind "sudo -n --".
+//
+// API (HTTP/1.1 + JSON over TLS 1.3 with a required client certificate):
+//
+//	POST /v1/jobs               RunRequest -> NDJSON stream of Events
+//	                            (job, line..., heartbeat..., end)
+//	GET  /v1/jobs/{id}          JobRecord
+//	GET  /v1/jobs/{id}/stream   ?from=SEQ: replay from the log, then live
+//	POST /v1/jobs/{id}/cancel   optional CancelRequest -> 202 JobSummary
+//	GET  /v1/health             Health
+//	GET  /v1/version            VersionInfo
+//
+// Refusals are JSON ErrorResponses: 400 (naming the field), 403 (client
+// certificate not in allowed_clients), 404, 409 (a mutating job runs; the
+// body names it), 429 (max_read_only_jobs reached), 503 (shutting down).
+//
+// Invariants:
+//   - At most one mutating operation runs at a time; read-only ones run
+//     concurrently up to max_read_only_jobs.
+//   - Every job has a record on disk before its program starts, so the bot
+//     can always find out what happened, across agent restarts.
+//   - Lines are numbered from 1 across stdout and stderr; a stream delivers
+//     each line once, in order, and re-attaching from Seq N loses and
+//     repeats nothing (see job.go).
+//   - Memory does not grow with a job's output: lines are capped at
+//     MaxLineBytes, buffers are bounded, the on-disk log at max_log_bytes.
+//   - A job outlives its client's connection; it ends only by itself, by
+//     timeout, by cancel or by agent shutdown, and then its whole process
+//     group is killed.
+package agent

@@ -1,0 +1,121 @@
+package mattermost
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// CommandHandler serves the custom slash command. The token is checked
+// before anything else of the request is looked at; the command then goes
+// to h, whose refusal, and whatever it shows the user alone meanwhile,
+// comes back as an ephemeral command response. Everything slow runs in the
+// router's background, so the answer comes well inside Mattermost's
+// timeout (30 s by default).
+func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer a.recoverTo(w, r)
+		if r.Method != http.MethodPost && r.Method != http.MethodGet {
+			w.Header().Set("Allow", "POST, GET")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxInboundBody)
+		if !a.validCommandToken(r) {
+			a.refuse(r.Context(), r, "slash command without a valid command token")
+			http.Error(w, "invalid command token", http.StatusUnauthorized)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			a.refuse(r.Context(), r, "slash command with an unreadable form")
+			http.Error(w, "unreadable form", http.StatusBadRequest)
+			return
+		}
+		cmd := bot.Command{
+			Platform: Platform,
+			User:     bot.User{ID: r.Form.Get("user_id"), Name: r.Form.Get("user_name")},
+			Channel:  r.Form.Get("channel_id"),
+			Text:     strings.TrimSpace(r.Form.Get("text")),
+		}
+		if !model.IsValidId(cmd.User.ID) || !model.IsValidId(cmd.Channel) {
+			a.refuse(r.Context(), r, "slash command without a valid user_id or channel_id")
+			http.Error(w, "user_id and channel_id are required", http.StatusBadRequest)
+			return
+		}
+		if cmd.User.Name == "" {
+			cmd.User.Name = cmd.User.ID
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
+		defer cancel()
+		reply := &syncReply{channel: cmd.Channel, user: cmd.User.ID}
+		err := h.HandleCommand(withSync(ctx, reply), a, cmd)
+		msgs := reply.close()
+		if err != nil {
+			a.log.Info("command refused", "user", cmd.User.ID, "channel", cmd.Channel, "err", err)
+			msgs = append([]bot.Message{errorNotice(err)}, msgs...)
+		}
+		writeJSON(w, a.log, http.StatusOK, a.commandResponse(ctx, msgs))
+	})
+}
+
+// validCommandToken compares the request's token with every configured
+// one in constant time. Mattermost sends it as `Authorization: Token …`,
+// which is read without touching the body; only without that header is
+// the form parsed, for its token field alone. Hashing first keeps even the
+// token's length from timing.
+func (a *Adapter) validCommandToken(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Token ")
+	if !ok {
+		if err := r.ParseForm(); err != nil {
+			return false
+		}
+		got = r.Form.Get("token")
+	}
+	if got == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(got))
+	match := 0
+	for _, t := range a.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], t[:])
+	}
+	return match == 1
+}
+
+func hashTokens(tokens []string) [][32]byte {
+	out := make([][32]byte, len(tokens))
+	for i, t := range tokens {
+		out[i] = sha256.Sum256([]byte(t))
+	}
+	return out
+}
+
+// commandResponse turns what the user alone should see into one ephemeral
+// response, extra messages as extra responses. With nothing to show the
+// response is empty and Mattermost posts nothing: the bot's own root post
+// is the visible answer.
+func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *model.CommandResponse {
+	resp := &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, SkipSlackParsing: true}
+	for i, m := range msgs {
+		m.Buttons = nil // ephemeral posts are never edited, so they carry no buttons
+		r := renderMessage(m, a.mentions(ctx, m.Mentions), nil)
+		one := resp
+		if i > 0 {
+			one = &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, SkipSlackParsing: true}
+			resp.ExtraResponses = append(resp.ExtraResponses, one)
+		}
+		one.Text, one.Attachments = r.message, r.attachments
+	}
+	return resp
+}
+
+// errorNotice is how a refusal looks to the user who typed or clicked.
+func errorNotice(err error) bot.Message {
+	return bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+}

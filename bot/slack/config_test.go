@@ -1,0 +1,54 @@
+package slack
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{BotToken: "xoxb-1", SigningSecret: "s"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid http config refused: %v", err)
+	}
+	if err := (Config{Mode: ModeSocket, BotToken: "xoxb-1", AppToken: "xapp-1"}).Validate(); err != nil {
+		t.Fatalf("valid socket config refused: %v", err)
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{SigningSecret: "s"}, "bot_token is missing"},
+		{Config{BotToken: "xoxp-1", SigningSecret: "s"}, "does not start with xoxb-"},
+		{Config{BotToken: "xoxb-1"}, "signing_secret is missing"},
+		{Config{Mode: ModeSocket, BotToken: "xoxb-1"}, "needs app_token"},
+		{Config{Mode: ModeSocket, BotToken: "xoxb-1", AppToken: "xoxb-2"}, "does not start with xapp-"},
+		{Config{Mode: "rtm", BotToken: "xoxb-1"}, "mode \"rtm\" is unknown"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", Command: "gitlab"}, "must start with /"},
+	} {
+		err := tc.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%v) = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Error("New accepted an empty config")
+	}
+}
+
+func TestConfigFromEnvAndSecretsNeverPrinted(t *testing.T) {
+	env := map[string]string{EnvBotToken: "xoxb-LEAK1", EnvSigningSecret: "LEAK2", EnvAppToken: "xapp-LEAK3"}
+	c := Config{BotToken: "xoxb-from-file"}.FromEnv(func(k string) string { return env[k] })
+	if c.BotToken != "xoxb-from-file" || c.SigningSecret != "LEAK2" || c.AppToken != "xapp-LEAK3" {
+		t.Fatalf("FromEnv = %#v", c)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "slack", c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logged.String()} {
+		if strings.Contains(out, "LEAK") {
+			t.Errorf("a secret was printed: %s", out)
+		}
+	}
+}

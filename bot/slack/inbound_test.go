@@ -1,0 +1,175 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+func TestSlashCommandIsTranslatedAndAcked(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+
+	body := slashForm("U0ALICE", "alice", testChannel, "  status --db ci  ", fake.responseURL("c1"))
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, body, testSecret, time.Now()))
+	if resp.status != http.StatusOK || resp.body != "" {
+		t.Fatalf("answer = %d %q, want an empty 200", resp.status, resp.body)
+	}
+	cmds := h.commands()
+	want := bot.Command{Platform: Platform, User: bot.User{ID: "U0ALICE", Name: "alice"}, Channel: testChannel, Text: "status --db ci"}
+	if len(cmds) != 1 || cmds[0] != want {
+		t.Fatalf("handler got %+v, want %+v", cmds, want)
+	}
+}
+
+func TestRefusalInTimeIsTheEphemeralAnswer(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{cmdErr: errors.New("unknown subcommand \"stauts\"")}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0ALICE", "alice", testChannel, "stauts", fake.responseURL("c1")), testSecret, time.Now()))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status %d", resp.status)
+	}
+	var got struct {
+		ResponseType string          `json:"response_type"`
+		Text         string          `json:"text"`
+		Blocks       json.RawMessage `json:"blocks"`
+	}
+	if err := json.Unmarshal([]byte(resp.body), &got); err != nil {
+		t.Fatalf("answer is not JSON: %q", resp.body)
+	}
+	if got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "unknown subcommand") {
+		t.Errorf("answer = %+v", got)
+	}
+	if len(fake.callsTo("chat.postMessage")) != 0 || len(fake.allResponses()) != 0 {
+		t.Errorf("a refusal was shown in the channel or twice")
+	}
+}
+
+// TestAckBeforeSlowHandler: the handler does not return until the test
+// lets it, yet Slack gets its 200 first; the late refusal then reaches
+// the user through response_url.
+func TestAckBeforeSlowHandler(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake, WithAckBudget(50*time.Millisecond))
+	gate := make(chan struct{})
+	h := &stubHandler{gate: gate, cmdErr: errors.New("too late but still shown")}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0ALICE", "alice", testChannel, "status", fake.responseURL("slow")), testSecret, time.Now()))
+	if resp.status != http.StatusOK || resp.body != "" {
+		t.Fatalf("answer = %d %q, want an empty 200 while the handler still works", resp.status, resp.body)
+	}
+	if len(h.commands()) != 1 {
+		t.Fatal("handler not called")
+	}
+	close(gate)
+	eventually(t, "the late refusal via response_url", func() bool { return len(fake.allResponses()) == 1 })
+	r := fake.allResponses()[0]
+	if r.Path != "/response/slow" || r.Body["response_type"] != "ephemeral" || !strings.Contains(r.Body["text"].(string), "too late but still shown") {
+		t.Errorf("response = %+v", r)
+	}
+}
+
+func TestHelpNotifiesThroughResponseURL(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{onCommand: func(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+		return chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Title: "Help", Text: "usage"})
+	}}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0ALICE", "alice", testChannel, "help", fake.responseURL("help")), testSecret, time.Now()))
+	if resp.status != http.StatusOK {
+		t.Fatalf("status %d", resp.status)
+	}
+	rs := fake.allResponses()
+	if len(rs) != 1 || rs[0].Path != "/response/help" || rs[0].Body["response_type"] != "ephemeral" {
+		t.Fatalf("responses = %+v", rs)
+	}
+	if len(fake.allEphemerals()) != 0 || len(fake.callsTo("chat.postMessage")) != 0 {
+		t.Error("help went somewhere else too")
+	}
+}
+
+func TestWrongCommandAndPanicsAreRefusedNotFatal(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{onCommand: func(context.Context, bot.Chat, bot.Command) error { panic("boom") }}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+
+	body := strings.Replace(slashForm("U0ALICE", "alice", testChannel, "status", ""), "gitlab-migrations", "deploy", 1)
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, body, testSecret, time.Now()))
+	if resp.status != http.StatusOK || !strings.Contains(resp.body, "answers /gitlab-migrations") {
+		t.Errorf("other command: %d %q", resp.status, resp.body)
+	}
+	if len(h.commands()) != 0 {
+		t.Error("another command reached the handler")
+	}
+	resp = do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0ALICE", "alice", testChannel, "status", ""), testSecret, time.Now()))
+	if resp.status != http.StatusOK || !strings.Contains(resp.body, "went wrong inside the bot") {
+		t.Errorf("panicking handler: %d %q", resp.status, resp.body)
+	}
+}
+
+func TestClickIsTranslated(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{actErr: errors.New("you opened request r7k2qxa9 yourself")}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+
+	body := clickForm("U0BOB", "bob", testChannel, "1700000000.000042", bot.ActionApprove, "r7k2qxa9", fake.responseURL("click"))
+	resp := do(t, signedRequest(t, srv.URL+PathInteractions, body, testSecret, time.Now()))
+	if resp.status != http.StatusOK || resp.body != "" {
+		t.Fatalf("answer = %d %q", resp.status, resp.body)
+	}
+	eventually(t, "the click handled", func() bool { return len(h.actions()) == 1 })
+	want := bot.Action{Platform: Platform, User: bot.User{ID: "U0BOB", Name: "bob"},
+		Message: bot.Ref{Channel: testChannel, ID: "1700000000.000042"}, ActionID: bot.ActionApprove, Value: "r7k2qxa9"}
+	if got := h.actions()[0]; got != want {
+		t.Errorf("action = %+v, want %+v", got, want)
+	}
+	eventually(t, "the refusal shown to bob alone", func() bool { return len(fake.allResponses()) == 1 })
+	r := fake.allResponses()[0]
+	if r.Path != "/response/click" || r.Body["response_type"] != "ephemeral" || r.Body["replace_original"] != false {
+		t.Errorf("response = %+v", r)
+	}
+
+	// Other interaction types are acknowledged and ignored.
+	other := `payload={"type":"view_submission","user":{"id":"U0BOB"}}`
+	resp = do(t, signedRequest(t, srv.URL+PathInteractions, other, testSecret, time.Now()))
+	if resp.status != http.StatusOK || len(h.actions()) != 1 {
+		t.Errorf("view_submission: %d, actions %d", resp.status, len(h.actions()))
+	}
+}
+
+func TestSSLCheck(t *testing.T) {
+	fake := newFakeSlack(t)
+	rec := &refusals{}
+	a := newTestAdapter(t, fake, WithOnRefused(rec.hook))
+	h := &stubHandler{}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+PathCommands+"?ssl_check=1", nil)
+	if resp := do(t, req); resp.status != http.StatusOK {
+		t.Errorf("ssl_check: %d", resp.status)
+	}
+	if len(h.commands()) != 0 || len(rec.list()) != 0 {
+		t.Error("ssl_check did something")
+	}
+}

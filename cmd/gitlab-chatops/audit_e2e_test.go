@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// TestAuditVerifyNamesTamperedEntry edits one byte of the bbolt file where
+// an audit entry is stored and checks that `audit verify` exits non-zero
+// and names that entry.
+func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
+	state := t.TempDir()
+	runConsoleScript(t, state, "default", "alice: /gitlab-migrations status\nmallory: /gitlab-migrations stauts\nalice: /gitlab-migrations status\n")
+	store := filepath.Join(state, "gitlab-chatops.db")
+	data, err := os.ReadFile(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mallory's refused command is the only audit entry with that name.
+	entry := regexp.MustCompile(`\{"seq":(\d+),[^{}]*"actor_name":"mallory"`).FindSubmatchIndex(data)
+	if entry == nil {
+		t.Fatal("no audit entry by mallory in the database file")
+	}
+	seq := string(data[entry[2]:entry[3]])
+	i := bytes.Index(data[entry[0]:], []byte("mallory")) + entry[0]
+	data[i] = 'M'
+	if err := os.WriteFile(store, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "audit", "verify", "--db", store).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("audit verify of a tampered file: %v (want exit 3)\n%s", err, out)
+	}
+	if !regexp.MustCompile(`BROKEN at entry ` + seq + `\b`).Match(out) {
+		t.Errorf("audit verify does not name entry %s:\n%s", seq, out)
+	}
+}
