@@ -39,7 +39,6 @@ type options struct {
 
 	groupTTL        time.Duration
 	responseURLOK   func(*url.URL) bool
-	socketMaxConns  int
 	socketRetryBase time.Duration
 }
 
@@ -64,7 +63,6 @@ func defaultOptions() options {
 
 		groupTTL:        5 * time.Minute,
 		responseURLOK:   isSlackResponseURL,
-		socketMaxConns:  32,
 		socketRetryBase: time.Second,
 	}
 }
