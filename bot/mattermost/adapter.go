@@ -139,9 +139,28 @@ func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error 
 	if len(r.attachments) > 0 {
 		props[model.PostPropsAttachments] = r.attachments
 	}
-	patch := &model.PostPatch{Message: &r.message, Props: &props}
-	_, err = a.call(ctx, "patch post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
-		_, resp, err := a.client.PatchPost(ctx, ref.ID, patch)
+	err = a.patch(ctx, ref.ID, &model.PostPatch{Message: &r.message, Props: &props})
+	var appErr *model.AppError
+	if errors.As(err, &appErr) && appErr.Id == editTimeLimitError {
+		// ServiceSettings.PostEditTimeLimit forbids editing the message of
+		// older posts, but not their props: the update then lives in the
+		// attachment alone, so buttons still go and outcomes still show.
+		a.log.Warn("Mattermost's PostEditTimeLimit refuses message edits; updating the attachment only", "post", ref.ID)
+		if len(r.attachments) == 0 {
+			props[model.PostPropsAttachments] = []*model.MessageAttachment{attachmentOf(m, nil)}
+		}
+		err = a.patch(ctx, ref.ID, &model.PostPatch{Props: &props})
+	}
+	return err
+}
+
+// editTimeLimitError is the AppError ID of a message edit refused by
+// ServiceSettings.PostEditTimeLimit.
+const editTimeLimitError = "api.post.update_post.permissions_time_limit.app_error"
+
+func (a *Adapter) patch(ctx context.Context, id string, patch *model.PostPatch) error {
+	_, err := a.call(ctx, "patch post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		_, resp, err := a.client.PatchPost(ctx, id, patch)
 		return resp, err
 	})
 	return err

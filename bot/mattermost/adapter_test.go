@@ -47,7 +47,7 @@ func TestButtonsOnANewPostAreBoundToIt(t *testing.T) {
 			t.Errorf("callback URL %q", act.Integration.URL)
 		}
 	}
-	if first := mm.creates[0]; hasActions(first) {
+	if first := mm.created()[0]; hasActions(first) {
 		t.Errorf("the post was created with buttons before its ID was known")
 	}
 }
@@ -75,6 +75,30 @@ func TestUpdateReplacesPropsSoButtonsGoAndTheBotBadgeStays(t *testing.T) {
 	}
 	if p := mm.post(ref.ID); len(p.Attachments()) != 0 || p.Message != "plain" {
 		t.Errorf("plain update: message %q props %+v", p.Message, p.GetProps())
+	}
+}
+
+// With PostEditTimeLimit passed, a message may no longer change, but props
+// may: the update goes into the attachment and the buttons still go.
+func TestUpdateAfterTheEditTimeLimit(t *testing.T) {
+	a, mm := newAdapterOnly(t, Options{})
+	ctx := context.Background()
+	ref, err := a.PostRoot(ctx, channelID, bot.Message{Title: "Approve?", Buttons: approveButtons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm.set(func(f *fakeMM) { f.noMsgEdits = true })
+	if err := a.Update(ctx, ref, bot.Message{Title: "Denied", Tone: bot.ToneDanger}); err != nil {
+		t.Fatal(err)
+	}
+	if p := mm.post(ref.ID); hasActions(p) || attachmentTitle(p) != "Denied" {
+		t.Errorf("the attachment should carry the update: %+v", p.GetProps())
+	}
+	if err := a.Update(ctx, ref, bot.Message{Text: "plain now"}); err != nil {
+		t.Fatal(err)
+	}
+	if p := mm.post(ref.ID); attachmentText(p) != "plain now" {
+		t.Errorf("a plain update should become an attachment: %+v", p.GetProps())
 	}
 }
 
@@ -180,7 +204,7 @@ func TestNotifyOutsideARequest(t *testing.T) {
 	})
 	t.Run("direct message when ephemeral posts are not allowed", func(t *testing.T) {
 		a, mm := newAdapterOnly(t, Options{})
-		mm.noEphemeral = true
+		mm.set(func(f *fakeMM) { f.noEphemeral = true })
 		if err := a.Notify(ctx, channelID, bot.User{ID: alice.ID}, m); err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +220,7 @@ func TestNotifyOutsideARequest(t *testing.T) {
 	t.Run("a clear error when neither is possible", func(t *testing.T) {
 		a, mm := newAdapterOnly(t, Options{})
 		a.cfg.NotifyFallback = "none"
-		mm.noEphemeral = true
+		mm.set(func(f *fakeMM) { f.noEphemeral = true })
 		err := a.Notify(ctx, channelID, bot.User{ID: alice.ID}, m)
 		if err == nil || !strings.Contains(err.Error(), "create_post_ephemeral") {
 			t.Errorf("want an error naming the missing permission, got %v", err)

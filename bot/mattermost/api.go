@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -52,19 +53,23 @@ func (a *Adapter) call(ctx context.Context, op string, p retryPolicy, timeout ti
 		if !retry || ctx.Err() != nil {
 			return resp, apiError(op, status, err)
 		}
+		// Client4's error for a 429 is a JSON decoding error that says
+		// nothing useful, so rate-limit errors are built from the status.
 		if status == http.StatusTooManyRequests && wait > a.opt.MaxRetryWait {
-			return resp, fmt.Errorf("mattermost %s: asked to wait %s before retrying, longer than the %s the bot waits: %w", op, wait, a.opt.MaxRetryWait, ErrRateLimited)
+			return resp, fmt.Errorf("mattermost %s: HTTP 429, asked to wait %s before retrying, longer than the %s the bot waits: %w", op, wait, a.opt.MaxRetryWait, ErrRateLimited)
 		}
 		if attempt >= a.opt.MaxAttempts {
 			if status == http.StatusTooManyRequests {
 				return resp, fmt.Errorf("mattermost %s: still HTTP 429 after %d attempts: %w", op, attempt, ErrRateLimited)
 			}
-			return resp, fmt.Errorf("mattermost %s: gave up after %d attempts: %w", op, attempt, apiError(op, status, err))
+			return resp, fmt.Errorf("gave up after %d attempts: %w", attempt, apiError(op, status, err))
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return resp, fmt.Errorf("mattermost %s: a retry in %s would pass the caller's deadline: %w", op, wait, apiError(op, status, err))
+			return resp, fmt.Errorf("a retry in %s would pass the caller's deadline: %w", wait, apiError(op, status, err))
 		}
-		a.log.Warn("mattermost call failed, retrying", "op", op, "status", status, "attempt", attempt, "wait", wait, "err", err)
+		// The error is logged as text: Client4 wraps some errors with
+		// github.com/pkg/errors, whose %+v (slog's format) prints a stack.
+		a.log.Warn("mattermost call failed, retrying", "op", op, "status", status, "attempt", attempt, "wait", wait, "err", apiError(op, status, err).Error())
 		if serr := a.sleep(ctx, wait); serr != nil {
 			return resp, fmt.Errorf("mattermost %s: waiting to retry: %w", op, serr)
 		}
@@ -120,11 +125,30 @@ func statusOf(resp *model.Response) int {
 	return resp.StatusCode
 }
 
-func apiError(op string, status int, err error) error {
-	if status == 0 {
-		return fmt.Errorf("mattermost %s: %w", op, err)
+// APIError is a failed Mattermost API call: which call, the HTTP status
+// (0 when no answer came) and Client4's error, which it wraps.
+type APIError struct {
+	Op     string
+	Status int
+	Err    error
+}
+
+// maxErrText bounds the error text: when a proxy answers with an HTML
+// page, Client4's error quotes all of it.
+const maxErrText = 300
+
+func (e *APIError) Error() string {
+	msg := truncateRunes(strings.ReplaceAll(e.Err.Error(), "\n", " "), maxErrText)
+	if e.Status == 0 {
+		return fmt.Sprintf("mattermost %s: %s", e.Op, msg)
 	}
-	return fmt.Errorf("mattermost %s: HTTP %d: %w", op, status, err)
+	return fmt.Sprintf("mattermost %s: HTTP %d: %s", e.Op, e.Status, msg)
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+func apiError(op string, status int, err error) error {
+	return &APIError{Op: op, Status: status, Err: err}
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -16,9 +16,10 @@
 // user alone. Every API call has a deadline and is retried on 429 with the
 // server's Retry-After.
 //
-// Files, one concept each: config.go (Config, Options, New), adapter.go
-// (bot.Chat), render.go (bot.Message to post and attachment), sign.go
-// (button HMAC), command.go and action.go (inbound handlers), notify.go
-// (ephemeral messages), api.go (deadlines and retries), posts.go (thread
-// roots), users.go (mention names), groups.go (approver channels).
+// Files, one concept each: config.go (Config, Options), adapter.go (New,
+// bot.Chat), render.go (bot.Message to post and attachment), sign.go
+// (button HMAC), inbound.go, command.go and action.go (the endpoints),
+// notify.go (messages for one user), api.go (deadlines and retries),
+// posts.go (thread roots, props kept across edits), users.go (mention
+// names), groups.go (approver channels).
 package mattermost

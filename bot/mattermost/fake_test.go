@@ -45,8 +45,11 @@ type fakeMM struct {
 	dms         map[string]string
 	pending     map[string]string // pending_post_id -> post ID
 	noEphemeral bool
+	noMsgEdits  bool              // PostEditTimeLimit has passed for every post
+	nullProps   int               // patches whose props were null (which keeps buttons)
 	limits      map[string]*limit // route -> 429s still to answer
 	stall       map[string]bool   // route -> hang until the client gives up
+	quit        chan struct{}     // closed when the test ends, ending stalls
 }
 
 type patchRecord struct {
@@ -77,8 +80,10 @@ func newFakeMM(t testing.TB) *fakeMM {
 	mux.HandleFunc("GET /api/v4/channels/{cid}/members/{uid}", f.channelMember)
 	mux.HandleFunc("POST /api/v4/channels/direct", f.directChannel)
 	mux.HandleFunc("GET /api/v4/users/{uid}", f.getUser)
+	f.quit = make(chan struct{})
 	f.srv = httptest.NewServer(f.middleware(mux))
 	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { close(f.quit) }) // runs first: cleanups run last-in first-out
 	return f
 }
 
@@ -87,10 +92,10 @@ func (f *fakeMM) URL() string { return f.srv.URL }
 
 // route names a request the way limits and stalls are keyed.
 func route(r *http.Request) string {
-	p := r.URL.Path
-	p = regexp.MustCompile(`[a-z0-9]{26}`).ReplaceAllString(p, "{id}")
-	return r.Method + " " + p
+	return r.Method + " " + idInPath.ReplaceAllString(r.URL.Path, "{id}")
 }
+
+var idInPath = regexp.MustCompile(`[a-z0-9]{26}`)
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -137,7 +142,13 @@ func (f *fakeMM) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if stall {
-			<-r.Context().Done()
+			// Read the body first: only then does net/http watch the
+			// connection and cancel the context when the client gives up.
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-f.quit:
+			}
 			return
 		}
 		next.ServeHTTP(rec, r)
@@ -239,10 +250,17 @@ func (f *fakeMM) patchPost(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.noMsgEdits && patch.Message != nil {
+		appError(w, http.StatusBadRequest, "api.post.update_post.permissions_time_limit.app_error", "Message edit permissions time limit exceeded.")
+		return
+	}
 	old, ok := f.posts[r.PathValue("id")]
 	if !ok {
 		appError(w, http.StatusNotFound, "app.post.get.app_error", "post not found")
 		return
+	}
+	if patch.Props == nil {
+		f.nullProps++
 	}
 	p := old.Clone()
 	p.Patch(&patch) // replaces all props, as the server's UpdatePost does
@@ -380,6 +398,19 @@ func (f *fakeMM) rateLimit(route string, n int, retryAfter string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.limits[route] = &limit{n: n, retryAfter: retryAfter}
+}
+
+// set changes the fake's behaviour under its lock.
+func (f *fakeMM) set(change func(f *fakeMM)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+func (f *fakeMM) created() []*model.Post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*model.Post(nil), f.creates...)
 }
 
 func (f *fakeMM) stallRoute(route string) {

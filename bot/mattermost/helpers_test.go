@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// The adapter is the approvals group resolver of the wiring.
+var _ approvals.GroupResolver = (*Adapter)(nil)
+
 // fixedID pads a readable name to a 26-character Mattermost ID, so golden
 // files read "alice000…" rather than random letters.
 func fixedID(name string) string { return name + strings.Repeat("0", 26-len(name)) }
@@ -178,6 +181,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.srv.Config.Handler = e.a.HTTPHandler(e.h)
 	e.srv.Start()
 	e.stack.Run(t)
+	t.Cleanup(func() {
+		e.mm.mu.Lock()
+		defer e.mm.mu.Unlock()
+		if e.mm.nullProps != 0 {
+			t.Errorf("%d patches sent props: null, which keeps the old buttons", e.mm.nullProps)
+		}
+	})
 	return e
 }
 

@@ -26,11 +26,18 @@ const (
 
 // toneColor maps a tone to an attachment colour: Mattermost accepts good,
 // warning, danger or a hex colour.
-var toneColor = map[bot.Tone]string{
-	bot.ToneInfo:    "#2389d7",
-	bot.ToneSuccess: "good",
-	bot.ToneWarning: "warning",
-	bot.ToneDanger:  "danger",
+func toneColor(t bot.Tone) string {
+	switch t {
+	case bot.ToneInfo:
+		return "#2389d7"
+	case bot.ToneSuccess:
+		return "good"
+	case bot.ToneWarning:
+		return "warning"
+	case bot.ToneDanger:
+		return "danger"
+	}
+	return ""
 }
 
 // binding names the post and channel a message's buttons will sit on: the
@@ -59,9 +66,10 @@ func (a *Adapter) render(ctx context.Context, m bot.Message, b *binding) (render
 // renderMessage is the pure renderer. A message that is only text (and
 // code) becomes a plain post; anything with a title, fields, tone, small
 // print or buttons becomes one attachment, which is what shows a colour
-// bar, side-by-side fields and buttons. Mentions stay in the post's
-// message because Mattermost notifies only mentions found there, never in
-// attachments.
+// bar, side-by-side fields and buttons. Mentions go in the post's message,
+// above the card: the server looks for mentions there on every version
+// (in attachments only in pretext and text), and a later edit without
+// them leaves a clean card.
 func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction) rendered {
 	body := bodyMarkdown(m)
 	mention := ""
@@ -75,11 +83,16 @@ func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction
 		}
 		return rendered{message: truncateRunes(msg, maxMessageRunes)}
 	}
+	return rendered{message: mention, attachments: []*model.MessageAttachment{attachmentOf(m, actions)}}
+}
+
+// attachmentOf renders m as one attachment, whatever it holds.
+func attachmentOf(m bot.Message, actions []*model.PostAction) *model.MessageAttachment {
 	att := &model.MessageAttachment{
 		Fallback: fallback(m),
-		Color:    toneColor[m.Tone],
+		Color:    toneColor(m.Tone),
 		Title:    m.Title,
-		Text:     body,
+		Text:     bodyMarkdown(m),
 		Footer:   smallPrint(m.Context),
 		Actions:  actions,
 	}
@@ -90,7 +103,7 @@ func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction
 			Short: model.SlackCompatibleBool(f.Short),
 		})
 	}
-	return rendered{message: mention, attachments: []*model.MessageAttachment{att}}
+	return att
 }
 
 func needsAttachment(m bot.Message) bool {

@@ -21,7 +21,7 @@ func TestMarkdownBold(t *testing.T) {
 		"snake*case*word":                          "snake*case*word",
 		"unclosed *star":                           "unclosed *star",
 		"a ` lone backtick *x*":                    "a ` lone backtick *x*",
-		"```\n*in a fence*\n```\n*out*":             "```\n*in a fence*\n```\n**out**",
+		"```\n*in a fence*\n```\n*out*":            "```\n*in a fence*\n```\n**out**",
 		"_agent job abc_":                          "_agent job abc_",
 		"*é*":                                      "**é**",
 	} {
@@ -51,8 +51,8 @@ func TestRenderPlainAndAttachment(t *testing.T) {
 	if err := a.IsValid(); err != nil {
 		t.Errorf("Mattermost would refuse the attachment: %v", err)
 	}
-	for tone := range toneColor {
-		at := renderMessage(bot.Message{Text: "x", Tone: tone}, nil, nil).attachments[0]
+	for _, tone := range []bot.Tone{bot.ToneNone, bot.ToneInfo, bot.ToneSuccess, bot.ToneWarning, bot.ToneDanger} {
+		at := attachmentOf(bot.Message{Text: "x", Tone: tone}, nil)
 		if err := at.IsValid(); err != nil {
 			t.Errorf("tone %s: %v", tone, err)
 		}
