@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 )
 
 // fileConfig is the bot's YAML configuration.
@@ -19,6 +22,10 @@ type fileConfig struct {
 	Policy policyConfig `yaml:"policy"`
 	// Channel is the console's channel name.
 	Channel string `yaml:"channel"`
+	// Slack and Mattermost configure the chat platforms `serve` connects
+	// to; at least one is needed there.
+	Slack      *slack.Config      `yaml:"slack"`
+	Mattermost *mattermost.Config `yaml:"mattermost"`
 }
 
 type hostConfig struct {
@@ -69,4 +76,23 @@ func (c fileConfig) policy() (approvals.Policy, error) {
 	}
 	p = p.WithDefaults()
 	return p, p.Validate()
+}
+
+// mattermostFromEnv fills empty Mattermost secrets from the environment,
+// as docs/mattermost.md describes; the YAML wins where both are set.
+func mattermostFromEnv(c mattermost.Config, getenv func(string) string) mattermost.Config {
+	if c.BotToken == "" {
+		c.BotToken = getenv("MATTERMOST_BOT_TOKEN")
+	}
+	if len(c.CommandTokens) == 0 && getenv("MATTERMOST_COMMAND_TOKENS") != "" {
+		for _, t := range strings.Split(getenv("MATTERMOST_COMMAND_TOKENS"), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.CommandTokens = append(c.CommandTokens, t)
+			}
+		}
+	}
+	if c.ActionSecret == "" {
+		c.ActionSecret = getenv("MATTERMOST_ACTION_SECRET")
+	}
+	return c
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
@@ -75,13 +74,11 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		fmt.Fprintf(stdout, "gitlab-chatops console: SIMULATED GitLab (scenario %q) behind a real in-process agent with mutual TLS; nothing real is touched.\nState in %s\n", *scenario, dir)
 	}
-	for _, hc := range cfg.Hosts {
-		c, err := agent.NewClient(agent.ClientConfig{URL: hc.Agent, CAFile: hc.CA, CertFile: hc.Cert, KeyFile: hc.Key})
-		if err != nil {
-			return fmt.Errorf("host %s: %w", hc.Name, err)
-		}
-		hosts = append(hosts, commands.Host{Name: hc.Name, Agent: c})
+	more, err := agentHosts(cfg)
+	if err != nil {
+		return err
 	}
+	hosts = append(hosts, more...)
 	if cfg.Store == "" {
 		return exitError{2, fmt.Errorf("the configuration needs store: PATH (the bbolt file for requests and audit)")}
 	}

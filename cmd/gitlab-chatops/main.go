@@ -23,10 +23,12 @@ var version = "dev"
 const usage = `gitlab-chatops: run GitLab database-migration operations from chat, with two-person approval.
 
 Usage:
+  gitlab-chatops serve --config FILE
   gitlab-chatops console [--config FILE] [--simulate [--scenario NAME]]
   gitlab-chatops audit verify|export|tail --db FILE [--since TIME] [-n N]
   gitlab-chatops version
 
+serve       connect to Slack and/or Mattermost as configured
 console     chat from the terminal: type "alice: /gitlab-migrations status"
             (--simulate runs an in-process agent over a simulated GitLab)
 audit       check, export or show the tamper-evident audit trail
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var err error
 	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], stderr)
 	case "console":
 		err = runConsole(ctx, args[1:], stdin, stdout, stderr)
 	case "audit":

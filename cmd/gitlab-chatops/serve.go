@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+// runServe connects the bot to Slack and/or Mattermost as configured and
+// runs until ctx ends (SIGINT/SIGTERM).
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "bot configuration `FILE` (YAML)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return exitError{2, errors.New("serve needs --config FILE (see README: Configuring the bot)")}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return exitError{2, fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Slack == nil && cfg.Mattermost == nil {
+		return exitError{2, errors.New("the configuration has neither slack: nor mattermost: — serve needs at least one (or use console)")}
+	}
+	if cfg.Store == "" {
+		return exitError{2, errors.New("the configuration needs store: PATH (the bbolt file for requests and audit)")}
+	}
+	policy, err := cfg.policy()
+	if err != nil {
+		return err
+	}
+	hosts, err := agentHosts(cfg)
+	if err != nil {
+		return err
+	}
+	db, err := storage.Open(cfg.Store, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	// Refused inbound calls (bad signature, token or HMAC) are audited.
+	refused := func(platform string) func(context.Context, string, *http.Request) {
+		return func(ctx context.Context, reason string, r *http.Request) {
+			if _, err := db.Append(context.WithoutCancel(ctx), approvals.AuditEntry{Actor: approvals.ActorSystem, Action: approvals.ActionAuthRefused,
+				Detail: fmt.Sprintf("%s: %s %s from %s", platform, reason, r.URL.Path, r.RemoteAddr)}); err != nil {
+				log.Error("audit append failed", "err", err)
+			}
+		}
+	}
+	var (
+		groups anyGroup
+		sl     *slack.Adapter
+		mm     *mattermost.Adapter
+	)
+	if cfg.Slack != nil {
+		if sl, err = slack.New(cfg.Slack.FromEnv(os.Getenv), slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
+			return err
+		}
+		groups = append(groups, sl)
+	}
+	if cfg.Mattermost != nil {
+		mc := mattermostFromEnv(*cfg.Mattermost, os.Getenv)
+		if mm, err = mattermost.New(mc, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
+			return err
+		}
+		groups = append(groups, mm)
+		cfg.Mattermost = &mc
+	}
+	svc, err := approvals.NewService(db, db, policy, approvals.WithGroupResolver(groups))
+	if err != nil {
+		return err
+	}
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Requests: db, Audit: db, Logger: log})
+	if err != nil {
+		return err
+	}
+	if sl != nil {
+		router.Register(sl)
+	}
+	if mm != nil {
+		router.Register(mm)
+	}
+	if err := router.Start(ctx); err != nil {
+		return err
+	}
+	defer router.Close()
+
+	var (
+		wg   sync.WaitGroup
+		errs = make(chan error, 2)
+	)
+	if sl != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- sl.Run(ctx, router)
+		}()
+	}
+	if mm != nil {
+		srv := &http.Server{Addr: cfg.Mattermost.Listen, Handler: mm.HTTPHandler(router), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- srv.ListenAndServe()
+		}()
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	log.Info("gitlab-chatops serving", "slack", sl != nil, "mattermost", mm != nil, "hosts", len(hosts))
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
+			return fmt.Errorf("serving: %w", err)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// anyGroup asks every connected platform: Slack user groups and Mattermost
+// approver channels have distinct IDs, so a user is a member if any
+// platform says so.
+type anyGroup []approvals.GroupResolver
+
+func (g anyGroup) IsMember(ctx context.Context, group, userID string) (bool, error) {
+	var errs []error
+	for _, r := range g {
+		ok, err := r.IsMember(ctx, group, userID)
+		if ok {
+			return true, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return false, errors.Join(errs...)
+}
