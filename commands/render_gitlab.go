@@ -31,10 +31,10 @@ func statusMessage(host string, s gitlab.MigrateStatus) bot.Message {
 		down := d.DownRows()
 		for i, row := range down {
 			if i == maxListed {
-				lines = append(lines, fmt.Sprintf("    … and %d more", len(down)-maxListed))
+				lines = append(lines, fmt.Sprintf("  … and %d more", len(down)-maxListed))
 				break
 			}
-			lines = append(lines, fmt.Sprintf("    • `%s` %s", row.Version, row.Name))
+			lines = append(lines, fmt.Sprintf("  • `%s` %s", row.Version, row.Name))
 		}
 	}
 	if len(s.Databases) == 0 {

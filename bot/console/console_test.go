@@ -1,0 +1,155 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+var approval = bot.Message{
+	Title: "Approval needed: migrate on gitlab-1",
+	Text:  "Someone other than alice must approve before anything runs.",
+	Fields: []bot.Field{
+		{Label: "Command", Value: "`gitlab-rake db:migrate`"},
+		{Label: "Requested by", Value: "alice", Short: true},
+	},
+	Tone:     bot.ToneWarning,
+	Mentions: []string{"bob", "carol"},
+	Buttons: []bot.Button{
+		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
+		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
+	},
+	Context: "request r7k2qxa9",
+}
+
+func TestRenderGolden(t *testing.T) {
+	cases := map[string]bot.Message{
+		"approval": approval,
+		"status": {Title: "Migration status on gitlab-1", Tone: bot.ToneWarning,
+			Text: "*main (gitlabhq_production)*: 1,523 up, 2 down\n    • `20250611093054` Create project compliance violations\n*ci (gitlabhq_production_ci)*: all 908 up"},
+		"failure": {Title: "db:migrate on gitlab-1 failed", Tone: bot.ToneDanger, Text: "Stopped at 20250612101733.", Code: "PG::DuplicateColumn: ERROR:  column \"x\" already exists\n", Context: "took 3.1s · exit 1"},
+		"plain":   {Text: "No requests are waiting for approval."},
+	}
+	for name, m := range cases {
+		golden(t, "render-"+name, Render(m, "  "))
+	}
+}
+
+// fakeHandler records what the console hands to the router.
+type fakeHandler struct {
+	cmds    []bot.Command
+	actions []bot.Action
+	refuse  error
+}
+
+func (h *fakeHandler) HandleCommand(_ context.Context, _ bot.Chat, c bot.Command) error {
+	h.cmds = append(h.cmds, c)
+	return h.refuse
+}
+
+func (h *fakeHandler) HandleAction(_ context.Context, _ bot.Chat, a bot.Action) error {
+	h.actions = append(h.actions, a)
+	return h.refuse
+}
+
+func TestRunParsesLines(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, "#ops")
+	ctx := context.Background()
+	root, _ := c.PostRoot(ctx, "#ops", approval)
+	h := &fakeHandler{}
+	in := strings.Join([]string{
+		"# a comment",
+		"",
+		"alice: /gitlab-migrations status --db ci",
+		"Bob: approve $LAST",
+		"carol: click deny r7k2qxa9",
+		"dave: click approve nope",
+		"no colon here",
+	}, "\n")
+	waits := 0
+	if err := c.Run(ctx, strings.NewReader(in), h, func() { waits++ }); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.cmds) != 2 || h.cmds[0].Text != "status --db ci" || h.cmds[0].User != (bot.User{ID: "alice", Name: "alice"}) {
+		t.Fatalf("commands: %+v", h.cmds)
+	}
+	if h.cmds[1].Text != "approve r7k2qxa9" || h.cmds[1].User.ID != "bob" {
+		t.Errorf("$LAST was not replaced by the latest request ID: %+v", h.cmds[1])
+	}
+	if len(h.actions) != 1 || h.actions[0].ActionID != bot.ActionDeny || h.actions[0].Value != "r7k2qxa9" || h.actions[0].Message != root {
+		t.Errorf("click: %+v, want a deny on %v", h.actions, root)
+	}
+	if waits != 7 {
+		t.Errorf("wait called %d times, want once per line", waits)
+	}
+	for _, want := range []string{"no button carries request nope", "console: type NAME: /gitlab-migrations SUBCOMMAND"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRefusalIsShownToThatUserOnly(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, "#ops")
+	h := &fakeHandler{refuse: &testRefusal{"unknown subcommand"}}
+	if err := c.Run(context.Background(), strings.NewReader("alice: stauts\n"), h, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "(only alice sees this)\n  │ ✖ unknown subcommand") {
+		t.Errorf("refusal not shown to alice alone:\n%s", out.String())
+	}
+}
+
+type testRefusal struct{ s string }
+
+func (e *testRefusal) Error() string { return e.s }
+
+func TestThreadsAndEdits(t *testing.T) {
+	var out bytes.Buffer
+	c := NewTagged(&out, "#ops", "k.")
+	ctx := context.Background()
+	root, _ := c.PostRoot(ctx, "#ops", bot.Message{Text: "root"})
+	reply, err := c.Reply(ctx, root, bot.Message{Text: "reply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reply(ctx, reply, bot.Message{Text: "nested"}); err == nil {
+		t.Error("a reply under a reply was accepted; threads hang under the root only")
+	}
+	if err := c.Update(ctx, root, bot.Message{Text: "edited"}); err != nil {
+		t.Fatal(err)
+	}
+	// A root of an earlier run (restart recovery) can be replied to.
+	if _, err := c.Reply(ctx, bot.Ref{Channel: "#ops", ID: "old.3"}, bot.Message{Text: "recovered"}); err != nil {
+		t.Errorf("reply under an earlier run's post: %v", err)
+	}
+	golden(t, "thread", out.String())
+}

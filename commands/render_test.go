@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+const fixtures = "../../shared/fixtures/gitlab"
+
+func golden(t *testing.T, name string, m bot.Message) {
+	t.Helper()
+	got, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file:\n%s", name, got)
+	}
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSummaryGolden renders the parsed fixtures as the thread replies a
+// user sees.
+func TestSummaryGolden(t *testing.T) {
+	for _, name := range []string{"migrate-status-multi-db.txt", "migrate-status-single-db-all-up.txt", "migrate-status-large.txt"} {
+		s, err := gitlab.ParseMigrateStatus(fixture(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "status-"+name, statusMessage("gitlab-1", s))
+	}
+	b, err := gitlab.ParseBBMStatus(fixture(t, "bbm-status-multi-db.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "bbm-status-multi-db.txt", bbmMessage("gitlab-1", b))
+	c, err := gitlab.ParseCtlStatus(fixture(t, "ctl-status-some-down.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "services-ctl-status-some-down.txt", servicesMessage("gitlab-1", c))
+	m := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm.txt"))
+	golden(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure))
+}
+
+// TestRequestMessageGolden renders an approval message in each state.
+func TestRequestMessageGolden(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	base := approvals.Request{
+		ID: "r7k2qxa9", Host: "gitlab-1", Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"},
+		Requester: approvals.User{ID: "U1", Name: "alice"}, Reason: "upgrade to 17.5",
+		FingerprintInfo: "main: 2 down (main:20250611093054, main:20250612101733)",
+		Required:        1, ApproverIDs: []string{"U2", "U3"},
+		CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute), State: approvals.StatePending,
+	}
+	bob := approvals.Decision{User: approvals.User{ID: "U2", Name: "bob"}, Verdict: approvals.VerdictApprove, At: now.Add(2 * time.Minute)}
+	states := map[string]func(r *approvals.Request){
+		"pending": func(*approvals.Request) {},
+		"running": func(r *approvals.Request) { r.State, r.Decisions = approvals.StateRunning, []approvals.Decision{bob} },
+		"succeeded": func(r *approvals.Request) {
+			r.State, r.Decisions, r.EndedAt = approvals.StateSucceeded, []approvals.Decision{bob}, now.Add(5*time.Minute)
+		},
+		"failed": func(r *approvals.Request) {
+			r.State, r.Decisions, r.EndedAt, r.Error = approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute), "failed, exit 1."
+		},
+		"denied": func(r *approvals.Request) {
+			r.State, r.Decisions = approvals.StateDenied, []approvals.Decision{{User: approvals.User{ID: "U3", Name: "carol"}, Verdict: approvals.VerdictDeny, At: now.Add(time.Minute), Reason: "not during business hours"}}
+		},
+	}
+	for name, set := range states {
+		r := base
+		set(&r)
+		golden(t, "request-"+name, requestMessage(&r, now))
+	}
+}
