@@ -216,3 +216,21 @@ func FuzzRubyInspectToJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseStatusRow compares the hand-written row scanner with the regexp
+// it implements on single lines, where the fuzzer is fastest.
+func FuzzParseStatusRow(f *testing.F) {
+	for _, s := range []string{
+		"   up     20250610142207  Add creation state to ci runners",
+		"  down    20250611093054  Create project compliance violations",
+		"   up      0 ", "\t\fup\t1\tx", "  down    2025061014220  x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\n") {
+			return // lines never contain one
+		}
+		checkStatusRowMatchesRE(t, line)
+	})
+}

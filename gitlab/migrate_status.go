@@ -355,6 +355,10 @@ func parseStatusRow(line string) (up bool, version, rest string, ok bool) {
 			fallthrough
 		case "  down    ":
 			k := 10
+			if len(line) > 24 && digits8(line[10:18]) && digits8(line[16:24]) {
+				// The usual 14-digit version, checked 8 bytes at a time.
+				k = 24
+			}
 			for k < len(line) && line[k]-'0' < 10 {
 				k++
 			}
@@ -398,6 +402,18 @@ func parseStatusRow(line string) (up bool, version, rest string, ok bool) {
 		return false, "", "", false
 	}
 	return up, line[j:k], line[m:], true
+}
+
+// digits8 reports whether the 8 bytes of s are all ASCII digits, in one
+// word: each byte must be 0x3_ and stay 0x3_ after adding 6 (0x3A-0x3F
+// become 0x4_). The first test bounds every byte to 0x30-0x3F, so adding 6
+// cannot carry into the next byte.
+func digits8(s string) bool {
+	_ = s[7] // one bounds check; the compiler merges the loads
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const hi, three, six = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+	return x&hi == three && (x+six)&hi == three
 }
 
 // isRESpace reports whether c is in RE2's \s class.

@@ -326,3 +326,22 @@ func TestParseStatusRowMatchesRegexp(t *testing.T) {
 		checkStatusRowMatchesRE(t, line)
 	}
 }
+
+func TestDigits8(t *testing.T) {
+	// Every byte value in every position of an otherwise all-digit word.
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("01234567")
+			b[pos] = byte(c)
+			want := c >= '0' && c <= '9'
+			if got := digits8(string(b)); got != want {
+				t.Fatalf("digits8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"99999999", "00000000", "20250610"} {
+		if !digits8(s) {
+			t.Errorf("digits8(%q) = false", s)
+		}
+	}
+}
