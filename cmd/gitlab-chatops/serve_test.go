@@ -62,7 +62,9 @@ mattermost:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var stderr bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve", "--config", p, "--log-level", "warn"}, nil, &bytes.Buffer{}, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", p, "--log-level", "warn"}, nil, &bytes.Buffer{}, &stderr)
+	}()
 	url := fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
