@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -109,14 +108,8 @@ func (r *Router) refused(ctx context.Context, cmd bot.Command, sub string, err e
 		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
 		Operation: sub, Detail: truncate(cmd.Text, 200) + ": " + err.Error(),
 	})
-	var ue *UsageError
-	var ae *gitlab.ArgError
-	switch {
-	case errors.As(err, &ue), errors.As(err, &ae):
-		return &Refusal{Msg: err.Error()}
-	case approvals.IsRefusal(err):
-		return &Refusal{Msg: err.Error()}
-	}
+	// Usage errors, argument errors and policy refusals are all written
+	// for people; they go to this user alone.
 	return &Refusal{Msg: err.Error()}
 }
 

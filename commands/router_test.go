@@ -417,3 +417,49 @@ func runningRequest(t *testing.T, s *simtest.Stack, thread, jobID string) *appro
 	}
 	return req
 }
+
+// TestDecomposedFinalizeUsesDatabaseTask: on a decomposed install the
+// batched migration blocks migrate on ci; the offered finalize uses
+// finalize:ci (GitLab's own suggestion never has the suffix), runs after
+// approval, and the re-run migrate succeeds on both databases.
+func TestDecomposedFinalizeUsesDatabaseTask(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "decomposed-bbm-unfinished"})
+	id, root := openMigrate(t, s, rec)
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	th := rec.thread(root)
+	contains(t, th, "db:migrate on gitlab-sim failed")
+	contains(t, th, "Database: ci (status active)")
+	if err := command(t, s, rec, alice, "finalize --from "+id+" -- as GitLab asked"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 || reqs[0].Operation != "finalize" {
+		t.Fatalf("want one pending finalize, got %+v", reqs)
+	}
+	fin := reqs[0]
+	if len(fin.Argv) != 2 || !strings.HasPrefix(fin.Argv[1], "gitlab:background_migrations:finalize:ci[") {
+		t.Fatalf("finalize argv %q does not use the ci task", fin.Argv)
+	}
+	if fin.FromRequest != id {
+		t.Errorf("finalize is not linked to the failed migrate %s: %q", id, fin.FromRequest)
+	}
+	if err := command(t, s, rec, bob, "approve "+fin.ID); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(fin.Thread), "Finalized")
+	if err := command(t, s, rec, alice, "migrate -- second try"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ = s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 {
+		t.Fatalf("%d pending requests", len(reqs))
+	}
+	if err := command(t, s, rec, bob, "approve "+reqs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	th = rec.thread(reqs[0].Thread)
+	contains(t, th, "All up on gitlab-sim")
+	contains(t, th, "*ci (gitlabhq_production_ci)*: all")
+}
