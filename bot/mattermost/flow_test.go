@@ -56,7 +56,7 @@ func TestStatusRepliesInTheBotsOwnThread(t *testing.T) {
 	if !strings.Contains(upload, "20250422043041") {
 		t.Errorf("the uploaded file is not the status output: %.200q", upload)
 	}
-	if n := e.h.commands.Load(); n != 1 {
+	if n := e.h.Commands.Load(); n != 1 {
 		t.Errorf("the router saw %d commands, want 1", n)
 	}
 	e.golden("status_root", viewOf(root))

@@ -60,18 +60,18 @@ func TestForgedCallbacksAreRefusedAndNothingRuns(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(e.refusals.list())
+			before := len(e.refusals.List())
 			status, resp := e.mm.callback(t, e.actionsURL(), c.body)
 			if status != http.StatusOK || !strings.Contains(resp.EphemeralText, "could not verify") {
 				t.Errorf("want a refusal, got %d %q", status, resp.EphemeralText)
 			}
-			if len(e.refusals.list()) != before+1 {
+			if len(e.refusals.List()) != before+1 {
 				t.Errorf("OnRefused was not called")
 			}
 		})
 	}
 	e.settle()
-	if n := e.h.actions.Load(); n != 0 {
+	if n := e.h.Actions.Load(); n != 0 {
 		t.Errorf("%d forged callbacks reached the router", n)
 	}
 	// A callback signed for a request that does not exist passes the HMAC
@@ -109,8 +109,8 @@ func TestUnreadableCallbackIsRefused(t *testing.T) {
 	if status != http.StatusBadRequest {
 		t.Errorf("status %d, want 400", status)
 	}
-	if len(e.refusals.list()) != 1 || e.h.actions.Load() != 0 {
-		t.Errorf("an unreadable callback must be refused before the router: refusals %v", e.refusals.list())
+	if len(e.refusals.List()) != 1 || e.h.Actions.Load() != 0 {
+		t.Errorf("an unreadable callback must be refused before the router: refusals %v", e.refusals.List())
 	}
 }
 
@@ -143,14 +143,14 @@ func TestSlashCommandTokens(t *testing.T) {
 		}
 	}
 	e.settle()
-	if n := e.h.commands.Load(); n != 0 {
+	if n := e.h.Commands.Load(); n != 0 {
 		t.Fatalf("%d commands with a wrong token reached the router", n)
 	}
 	if n := len(e.mm.allPostIDs()); n != 0 {
 		t.Fatalf("commands with a wrong token made %d posts", n)
 	}
-	if n := len(e.refusals.list()); n != 4 {
-		t.Errorf("OnRefused saw %d refusals, want 4: %v", n, e.refusals.list())
+	if n := len(e.refusals.List()); n != 4 {
+		t.Errorf("OnRefused saw %d refusals, want 4: %v", n, e.refusals.List())
 	}
 
 	// Each configured command's token works, in the header or in the form.
@@ -166,7 +166,7 @@ func TestSlashCommandTokens(t *testing.T) {
 		t.Errorf("a command without a valid user_id: status %d, want 400", s)
 	}
 	e.settle()
-	if n := e.h.commands.Load(); n != 2 {
+	if n := e.h.Commands.Load(); n != 2 {
 		t.Errorf("the router saw %d commands, want 2", n)
 	}
 }

@@ -15,14 +15,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
-	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
@@ -76,40 +74,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// countingHandler passes calls to the real router and counts them, so a
-// test can tell that a refused request never reached it.
-type countingHandler struct {
-	h                 bot.Handler
-	commands, actions atomic.Int64
-}
-
-func (c *countingHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
-	c.commands.Add(1)
-	return c.h.HandleCommand(ctx, chat, cmd)
-}
-
-func (c *countingHandler) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
-	c.actions.Add(1)
-	return c.h.HandleAction(ctx, chat, act)
-}
-
-type refusalLog struct {
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (r *refusalLog) add(_ context.Context, reason string, _ *http.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reasons = append(r.reasons, reason)
-}
-
-func (r *refusalLog) list() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.reasons)
-}
-
 // env is a full stack: the fake Mattermost, the adapter behind its own
 // 127.0.0.1 listener, and the real router, approvals, bbolt and agent over
 // the simulated GitLab.
@@ -120,8 +84,8 @@ type env struct {
 	srv      *httptest.Server
 	stack    *simtest.Stack
 	clock    *testClock
-	h        *countingHandler
-	refusals *refusalLog
+	h        *simtest.CountingHandler
+	refusals *simtest.Refusals
 	tokens   []string
 }
 
@@ -156,7 +120,7 @@ func newAdapterOnly(t *testing.T, opt Options) (*Adapter, *fakeMM) {
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(t), clock: newClock(), refusals: &refusalLog{},
+	e := &env{t: t, mm: newFakeMM(t), clock: newClock(), refusals: &simtest.Refusals{},
 		tokens: []string{model.NewId(), model.NewId()}}
 	for _, u := range []mmUser{alice, bob, carol, dave} {
 		e.mm.addUser(u.ID, u.Name)
@@ -169,7 +133,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.a, err = New(Config{
 		URL: e.mm.URL(), BotToken: e.mm.token, CommandTokens: e.tokens, ActionSecret: actionSecret,
 		CallbackURL: "http://" + e.srv.Listener.Addr().String() + ActionsPath,
-	}, Options{Logger: testLogger(t), OnRefused: e.refusals.add})
+	}, Options{Logger: testLogger(t), OnRefused: e.refusals.Hook})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +141,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	so.Router.AttachOver = o.attachOver
 	e.stack = simtest.Start(t, so)
 	e.stack.Router.Register(e.a)
-	e.h = &countingHandler{h: e.stack.Router}
+	e.h = &simtest.CountingHandler{H: e.stack.Router}
 	e.srv.Config.Handler = e.a.HTTPHandler(e.h)
 	e.srv.Start()
 	e.stack.Run(t)

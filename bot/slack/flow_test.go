@@ -28,19 +28,19 @@ type flow struct {
 	a     *Adapter
 	stack *simtest.Stack
 	srv   *httptest.Server
-	h     *countingHandler
-	rec   *refusals
+	h     *simtest.CountingHandler
+	rec   *simtest.Refusals
 }
 
 func startFlow(t *testing.T, policy approvals.Policy, ro commands.Options) *flow {
 	t.Helper()
-	f := &flow{fake: newFakeSlack(t), rec: &refusals{}}
+	f := &flow{fake: newFakeSlack(t), rec: &simtest.Refusals{}}
 	f.fake.groups["S0DBA"] = []string{alice, bob}
-	f.a = newTestAdapter(t, f.fake, WithOnRefused(f.rec.hook))
+	f.a = newTestAdapter(t, f.fake, WithOnRefused(f.rec.Hook))
 	f.stack = simtest.Start(t, simtest.Options{Policy: policy, Groups: f.a, Router: ro})
 	f.stack.Router.Register(f.a)
 	f.stack.Run(t)
-	f.h = &countingHandler{h: f.stack.Router}
+	f.h = &simtest.CountingHandler{H: f.stack.Router}
 	f.srv = httptest.NewServer(f.a.HTTPHandler(f.h))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -204,8 +204,8 @@ func TestFlowMigrateApprovedBySecondPerson(t *testing.T) {
 	if len(f.fake.callsTo("usergroups.users.list")) == 0 {
 		t.Error("approver group never resolved through usergroups.users.list")
 	}
-	if got := len(f.rec.list()); got != 0 {
-		t.Errorf("%d inbound requests refused: %v", got, f.rec.list())
+	if got := len(f.rec.List()); got != 0 {
+		t.Errorf("%d inbound requests refused: %v", got, f.rec.List())
 	}
 	f.checkThreads(t)
 }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,24 +42,6 @@ func testLogger(t testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// refusals records what the OnRefused hook was told.
-type refusals struct {
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (r *refusals) hook(_ context.Context, reason string, _ *http.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reasons = append(r.reasons, reason)
-}
-
-func (r *refusals) list() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.reasons...)
 }
 
 // newTestAdapter returns an adapter talking to fake, quick to retry and
@@ -225,22 +206,6 @@ func buttons(raw json.RawMessage) []button {
 		}
 	}
 	return out
-}
-
-// countingHandler counts the calls that reach the real handler.
-type countingHandler struct {
-	h                 bot.Handler
-	commands, actions atomic.Int64
-}
-
-func (c *countingHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
-	c.commands.Add(1)
-	return c.h.HandleCommand(ctx, chat, cmd)
-}
-
-func (c *countingHandler) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
-	c.actions.Add(1)
-	return c.h.HandleAction(ctx, chat, act)
 }
 
 // stubHandler answers with fixed errors and records what it got.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,8 +161,8 @@ func TestClickIsTranslated(t *testing.T) {
 
 func TestSSLCheck(t *testing.T) {
 	fake := newFakeSlack(t)
-	rec := &refusals{}
-	a := newTestAdapter(t, fake, WithOnRefused(rec.hook))
+	rec := &simtest.Refusals{}
+	a := newTestAdapter(t, fake, WithOnRefused(rec.Hook))
 	h := &stubHandler{}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()
@@ -169,7 +170,7 @@ func TestSSLCheck(t *testing.T) {
 	if resp := do(t, req); resp.status != http.StatusOK {
 		t.Errorf("ssl_check: %d", resp.status)
 	}
-	if len(h.commands()) != 0 || len(rec.list()) != 0 {
+	if len(h.commands()) != 0 || len(rec.List()) != 0 {
 		t.Error("ssl_check did something")
 	}
 }

@@ -71,12 +71,12 @@ func TestRefusedWithoutSideEffects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(f.rec.list())
+			before := len(f.rec.List())
 			resp := do(t, c.req())
 			if resp.status != c.status {
 				t.Errorf("status %d, want %d", resp.status, c.status)
 			}
-			got := f.rec.list()
+			got := f.rec.List()
 			if len(got) != before+1 || !strings.Contains(got[len(got)-1], c.reason) {
 				t.Errorf("refusal reasons %q, want one more containing %q", got[before:], c.reason)
 			}
@@ -94,10 +94,10 @@ func TestRefusedWithoutSideEffects(t *testing.T) {
 	if resp := do(t, replay); resp.status != http.StatusUnauthorized {
 		t.Errorf("replayed help: %d, want 401", resp.status)
 	}
-	if got := f.rec.list(); !strings.Contains(got[len(got)-1], "replay") {
+	if got := f.rec.List(); !strings.Contains(got[len(got)-1], "replay") {
 		t.Errorf("replay not reported: %q", got)
 	}
-	if n := f.h.commands.Load(); n != 1 {
+	if n := f.h.Commands.Load(); n != 1 {
 		t.Errorf("handler saw %d commands, want only the first help", n)
 	}
 
@@ -129,7 +129,7 @@ func TestRefusedWithoutSideEffects(t *testing.T) {
 	if len(reqs) != 0 {
 		t.Errorf("%d requests in the store, want none", len(reqs))
 	}
-	if n := f.h.actions.Load(); n != 1 {
+	if n := f.h.Actions.Load(); n != 1 {
 		t.Errorf("handler saw %d clicks, want only the unknown-request one", n)
 	}
 }

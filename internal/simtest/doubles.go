@@ -1,0 +1,50 @@
+package simtest
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// CountingHandler passes calls to the real handler and counts them, so an
+// adapter test can tell that a refused request never reached the router.
+type CountingHandler struct {
+	H                 bot.Handler
+	Commands, Actions atomic.Int64
+}
+
+// HandleCommand implements bot.Handler.
+func (c *CountingHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+	c.Commands.Add(1)
+	return c.H.HandleCommand(ctx, chat, cmd)
+}
+
+// HandleAction implements bot.Handler.
+func (c *CountingHandler) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+	c.Actions.Add(1)
+	return c.H.HandleAction(ctx, chat, act)
+}
+
+// Refusals records the reasons an adapter's OnRefused hook reports.
+type Refusals struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+// Hook is the OnRefused function to give the adapter.
+func (r *Refusals) Hook(_ context.Context, reason string, _ *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reasons = append(r.reasons, reason)
+}
+
+// List returns the reasons so far.
+func (r *Refusals) List() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reasons)
+}
