@@ -2,7 +2,7 @@ package commands
 
 import (
 	"encoding/json"
-	"flag"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,31 +13,15 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
 const fixtures = "../../shared/fixtures/gitlab"
 
-func golden(t *testing.T, name string, m bot.Message) {
+func checkMessage(t *testing.T, name string, m bot.Message) {
 	t.Helper()
 	got, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
+	golden.Check(t, name, append(got, '\n'))
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -57,20 +41,20 @@ func TestSummaryGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "status-"+name, statusMessage("gitlab-1", s))
+		checkMessage(t, "status-"+name, statusMessage("gitlab-1", s))
 	}
 	b, err := gitlab.ParseBBMStatus(fixture(t, "bbm-status-multi-db.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "bbm-status-multi-db.txt", bbmMessage("gitlab-1", b))
+	checkMessage(t, "bbm-status-multi-db.txt", bbmMessage("gitlab-1", b))
 	c, err := gitlab.ParseCtlStatus(fixture(t, "ctl-status-some-down.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "services-ctl-status-some-down.txt", servicesMessage("gitlab-1", c))
+	checkMessage(t, "services-ctl-status-some-down.txt", servicesMessage("gitlab-1", c))
 	m := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm.txt"))
-	golden(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure))
+	checkMessage(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure))
 }
 
 // TestRequestMessageGolden renders an approval message in each state.
@@ -100,6 +84,6 @@ func TestRequestMessageGolden(t *testing.T) {
 	for name, set := range states {
 		r := base
 		set(&r)
-		golden(t, "request-"+name, requestMessage(&r, now))
+		checkMessage(t, "request-"+name, requestMessage(&r, now))
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
@@ -300,14 +301,10 @@ func TestDenyIsAVetoAndCancelIsTheRequesters(t *testing.T) {
 }
 
 func TestExpiredRequestLosesItsButtons(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, rec := setup(t, simtest.Options{Clock: clock})
+	clock := approvalstest.NewClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
+	s, rec := setup(t, simtest.Options{Clock: clock.Now})
 	id, root := openMigrate(t, s, rec)
-	mu.Lock()
-	now = now.Add(16 * time.Minute)
-	mu.Unlock()
+	clock.Advance(16 * time.Minute)
 	s.Router.ExpireNow(context.Background())
 	m := rec.message(root)
 	if len(m.Buttons) != 0 || !strings.Contains(m.Title, "Expired") {

@@ -3,14 +3,12 @@ package gitlab
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the parsers' golden files in testdata from the current output")
 
 // parserFixtureDir holds the byte-exact command outputs shared with the
 // simulator and the docs (see its README.md).
@@ -104,7 +102,7 @@ func TestFixturesAllCovered(t *testing.T) {
 }
 
 // golden is what a golden file holds: the typed result and the error text.
-type golden struct {
+type goldenResult struct {
 	Result any    `json:"result"`
 	Error  string `json:"error,omitempty"`
 }
@@ -113,25 +111,12 @@ func TestGolden(t *testing.T) {
 	for name, parse := range fixtureParsers {
 		t.Run(name, func(t *testing.T) {
 			res, err := parse(readFixture(t, name))
-			g := golden{Result: res}
+			g := goldenResult{Result: res}
 			if err != nil {
 				g.Error = err.Error()
 			}
 			got := marshalGolden(t, g)
-			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from %s; if the change is intended, run go test -run TestGolden -update and review the diff.\ngot:\n%s", name, path, got)
-			}
+			golden.Check(t, name, got)
 		})
 	}
 }

@@ -3,34 +3,12 @@ package console
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"strings"
 	"testing"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
-	}
-}
 
 var approval = bot.Message{
 	Title: "Approval needed: migrate on gitlab-1",
@@ -57,7 +35,7 @@ func TestRenderGolden(t *testing.T) {
 		"plain":   {Text: "No requests are waiting for approval."},
 	}
 	for name, m := range cases {
-		golden(t, "render-"+name, Render(m, "  "))
+		golden.Check(t, "render-"+name, []byte(Render(m, "  ")))
 	}
 }
 
@@ -151,5 +129,5 @@ func TestThreadsAndEdits(t *testing.T) {
 	if _, err := c.Reply(ctx, bot.Ref{Channel: "#ops", ID: "old.3"}, bot.Message{Text: "recovered"}); err != nil {
 		t.Errorf("reply under an earlier run's post: %v", err)
 	}
-	golden(t, "thread", out.String())
+	golden.Check(t, "thread", []byte(out.String()))
 }

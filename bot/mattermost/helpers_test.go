@@ -5,16 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +23,6 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 func TestMain(m *testing.M) {
 	simtest.RunSimIfAsked()
@@ -51,29 +49,6 @@ var (
 
 const actionSecret = "0123456789abcdef0123456789abcdef-test-secret"
 
-// testClock is a clock the test moves by hand; the approvals service and
-// the router read it, so expiry times and golden text are fixed.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *testClock {
-	return &testClock{now: time.Date(2031, 3, 4, 9, 30, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a full stack: the fake Mattermost, the adapter behind its own
 // 127.0.0.1 listener, and the real router, approvals, bbolt and agent over
 // the simulated GitLab.
@@ -83,7 +58,7 @@ type env struct {
 	a        *Adapter
 	srv      *httptest.Server
 	stack    *simtest.Stack
-	clock    *testClock
+	clock    *approvalstest.Clock
 	h        *simtest.CountingHandler
 	refusals *simtest.Refusals
 	tokens   []string
@@ -120,7 +95,7 @@ func newAdapterOnly(t *testing.T, opt Options) (*Adapter, *fakeMM) {
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, mm: newFakeMM(t), clock: newClock(), refusals: &simtest.Refusals{},
+	e := &env{t: t, mm: newFakeMM(t), clock: approvalstest.NewClock(time.Date(2031, 3, 4, 9, 30, 0, 0, time.UTC)), refusals: &simtest.Refusals{},
 		tokens: []string{model.NewId(), model.NewId()}}
 	for _, u := range []mmUser{alice, bob, carol, dave} {
 		e.mm.addUser(u.ID, u.Name)
@@ -331,26 +306,5 @@ func (e *env) golden(name string, v any) {
 	if err := enc.Encode(v); err != nil {
 		e.t.Fatal(err)
 	}
-	checkGolden(e.t, name, e.normalize(b.String()))
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(e.t, name, []byte(e.normalize(b.String())))
 }

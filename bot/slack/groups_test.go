@@ -2,36 +2,18 @@ package slack
 
 import (
 	"context"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestIsMemberCachesForTTL(t *testing.T) {
 	fake := newFakeSlack(t)
 	fake.groups["S0DBA"] = []string{"U0BOB", "U0CAROL"}
 	fake.handles["db-approvers"] = "S0DBA"
-	clock := &testClock{t: time.Unix(1_700_000_000, 0)}
-	a := newTestAdapter(t, fake, WithClock(clock.now), WithGroupTTL(time.Minute))
+	clock := approvalstest.NewClock(time.Unix(1_700_000_000, 0))
+	a := newTestAdapter(t, fake, WithClock(clock.Now), WithGroupTTL(time.Minute))
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -58,7 +40,7 @@ func TestIsMemberCachesForTTL(t *testing.T) {
 	fake.mu.Lock()
 	fake.groups["S0DBA"] = []string{"U0CAROL"}
 	fake.mu.Unlock()
-	clock.add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if ok, err := a.IsMember(ctx, "S0DBA", "U0BOB"); err != nil || ok {
 		t.Errorf("after the TTL IsMember = %v, %v; want false", ok, err)
 	}

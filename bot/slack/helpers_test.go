@@ -23,8 +23,6 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
 func TestMain(m *testing.M) {
 	simtest.RunSimIfAsked()
 	flag.Parse()

@@ -3,8 +3,7 @@ package slack
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -88,22 +87,7 @@ func TestRenderGolden(t *testing.T) {
 	for name, m := range goldenMessages {
 		t.Run(name, func(t *testing.T) {
 			got := marshalPlain(t, Render(m), "  ")
-			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestRenderGolden -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Block Kit for %s differs from %s (rerun with -update if the change is intended):\n%s", name, path, got)
-			}
+			golden.Check(t, name, got)
 		})
 	}
 }
