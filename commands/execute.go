@@ -67,7 +67,22 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		}
 	}
 	rec, out, runErr := r.runJob(ctx, host, runReq, onJob, r.progress(ctx, chat, progress, cmd.String(), host.Name))
+	if r.stopping(ctx, started) {
+		return
+	}
 	r.complete(ctx, chat, started, host, progress, rec, out, runErr)
+}
+
+// stopping reports whether the bot is shutting down. A request whose job
+// was being followed then stays running: the job goes on on the agent, and
+// the next bot process re-attaches to it (recoverRunning). Marking it failed
+// would be false.
+func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	r.log.Info("bot stopping: request left running for the next start to re-attach", "request", req.ID)
+	return true
 }
 
 // complete turns a job's end into the request's outcome, its messages and
@@ -127,6 +142,9 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 // outcomeOf maps an agent job's end to the request's outcome.
 func outcomeOf(rec agent.JobRecord, runErr error) (approvals.State, string) {
 	switch {
+	case errors.As(runErr, new(*agent.StreamError)):
+		// The job may well still be running: say so rather than "failed".
+		return approvals.StateInterrupted, "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services: " + runErr.Error()
 	case runErr != nil:
 		return approvals.StateFailed, runErr.Error()
 	case rec.State == agent.StateSucceeded:

@@ -56,6 +56,9 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	// The agent may be restarting too: retry for a while before giving up.
 	var rec agent.JobRecord
 	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return // shutting down: the request stays running for the next start
+		}
 		rec, err = host.Agent.Job(ctx, req.JobID)
 		if err == nil || errors.Is(err, agent.ErrJobNotFound) || attempt == 5 {
 			break
@@ -84,6 +87,9 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 		r.log.Error("replying in thread", "err", err)
 	}
 	rec, out, err := r.attachJob(ctx, host, req.JobID, r.progress(ctx, chat, progress, req.Operation, host.Name))
+	if r.stopping(ctx, req) {
+		return
+	}
 	r.complete(ctx, chat, req, host, progress, rec, out, err)
 }
 

@@ -140,21 +140,38 @@ var lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`
 // either, $LAST stands for the request ID on the latest button. Empty lines
 // and lines starting with # are skipped.
 func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if ctx.Err() != nil {
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	// The scanner blocks in Read, which a context cannot interrupt; reading
+	// in its own goroutine lets Run return as soon as ctx ends (SIGTERM).
+	go func() {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		readErr <- sc.Err()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
-		}
-		c.handleLine(ctx, sc.Text(), h)
-		if wait != nil {
-			wait()
+		case err := <-readErr:
+			if err != nil {
+				return fmt.Errorf("console: reading input: %w", err)
+			}
+			return nil
+		case line := <-lines:
+			c.handleLine(ctx, line, h)
+			if wait != nil {
+				wait()
+			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("console: reading input: %w", err)
-	}
-	return nil
 }
 
 func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,11 +89,18 @@ func startAgent(t *testing.T, dir string, port int) {
 	}
 }
 
-// TestRestartRecoveryAcrossProcesses kills the bot (SIGKILL) while an
-// approved migrate runs on the agent, starts it again on the same bbolt
-// file, and checks that the new process re-attaches to the running job,
-// finishes the request properly in its thread, and that migrate ran once.
+// TestRestartRecoveryAcrossProcesses stops the bot while an approved
+// migrate runs on the agent (SIGKILL: a crash; SIGTERM: a restart by
+// systemd), starts it again on the same bbolt file, and checks that the new
+// process re-attaches to the running job, finishes the request properly in
+// its thread, and that migrate ran once.
 func TestRestartRecoveryAcrossProcesses(t *testing.T) {
+	for _, sig := range []os.Signal{os.Kill, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testRestartRecovery(t, sig) })
+	}
+}
+
+func testRestartRecovery(t *testing.T, sig os.Signal) {
 	dir := t.TempDir()
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")
@@ -125,7 +133,7 @@ func TestRestartRecoveryAcrossProcesses(t *testing.T) {
 	id := w1.wait(t, regexp.MustCompile(`click approve ([a-z0-9]+)`))[1]
 	fmt.Fprintln(stdin, "bob: /gitlab-migrations approve "+id)
 	w1.wait(t, regexp.MustCompile(`agent job \S+`))
-	if err := first.Process.Kill(); err != nil {
+	if err := first.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
