@@ -46,14 +46,18 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 	if err != nil {
 		return &Refusal{Msg: err.Error()}
 	}
-	r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
-	text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
-	if reason != "" {
-		text += " Reason: " + reason
-	}
-	if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
-		r.log.Error("replying in thread", "err", err)
-	}
+	// The decision is recorded; telling the channel waits on the platform,
+	// so it happens after the acknowledgement.
+	r.background(verb+" "+id, func(ctx context.Context) {
+		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
+		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
+		if reason != "" {
+			text += " Reason: " + reason
+		}
+		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
+			r.log.Error("replying in thread", "err", err)
+		}
+	})
 	return nil
 }
 
