@@ -286,7 +286,27 @@ func responseError(resp *http.Response) error {
 	case resp.StatusCode == http.StatusNotFound && er.Field == "id":
 		return fmt.Errorf("%w: %s", ErrJobNotFound, er.Error)
 	}
-	return &APIError{Status: resp.StatusCode, Message: er.Error, Field: er.Field}
+	return &APIError{Status: resp.StatusCode, Message: er.Error, Field: er.Field, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+}
+
+// maxRetryAfter caps what a Retry-After may ask for; a client bounds its
+// own waiting too.
+const maxRetryAfter = time.Minute
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+// Anything unreadable or in the past is 0.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // do makes a non-streaming call and decodes a 2xx answer into out.

@@ -3,6 +3,8 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 )
 
 // ErrJobNotFound is returned (wrapped) when the agent does not know a job:
@@ -19,6 +21,19 @@ type APIError struct {
 	Status  int
 	Message string
 	Field   string
+	// RetryAfter is the agent's Retry-After on a 429 (0: not given).
+	RetryAfter time.Duration
+}
+
+// TooBusy reports whether err is the agent's 429 (its read-only slots are
+// all taken: nothing started, the same call may be made again) and how
+// long the agent asked to wait (0 when it did not say).
+func TooBusy(err error) (time.Duration, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+		return ae.RetryAfter, true
+	}
+	return 0, false
 }
 
 func (e *APIError) Error() string {

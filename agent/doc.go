@@ -19,11 +19,13 @@
 //
 // Refusals are JSON ErrorResponses: 400 (naming the field), 403 (client
 // certificate not in allowed_clients), 404, 409 (a mutating job runs; the
-// body names it), 429 (max_read_only_jobs reached), 503 (shutting down).
+// body names it), 429 (max_read_only_jobs reached; with Retry-After), 503
+// (shutting down).
 //
 // Invariants:
 //   - At most one mutating operation runs at a time; read-only ones run
-//     concurrently up to max_read_only_jobs.
+//     concurrently up to max_read_only_jobs, plus one slot kept for a run
+//     whose purpose is "approval-check".
 //   - Every job has a record on disk before its program starts, so the bot
 //     can always find out what happened, across agent restarts.
 //   - Lines are numbered from 1 across stdout and stderr; a stream delivers

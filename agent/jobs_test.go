@@ -517,3 +517,73 @@ func TestProgramMissingAtRunTime(t *testing.T) {
 		}
 	}
 }
+
+// TestApprovalCheckHasAReservedSlot: with every read-only slot taken, a run
+// whose purpose is approval-check still starts (once at a time), others get
+// 429 with a Retry-After, and the purpose is validated.
+func TestApprovalCheckHasAReservedSlot(t *testing.T) {
+	certs := testCerts(t)
+	fake := fakeGitLab(t, map[string]fakeBehavior{
+		"status":            {Mode: "sleep"},                         // services: read-only, slow
+		"db:migrate:status": {Lines: []fakeLine{{"stdout", "up 1"}}}, // read-only, quick
+	})
+	cfg := testConfig(t, fake, certs)
+	cfg.MaxReadOnlyJobs = 1
+	rs := startServer(t, cfg)
+	c := botClient(t, rs.url, certs)
+	ctx := testCtx(t)
+
+	// The pool's one slot is taken by a slow status.
+	poolCol := newCollector()
+	poolDone := runAsync(ctx, c, RunRequest{Operation: gitlab.OpServices}, poolCol)
+	poolID := poolCol.waitJobID(t)
+	poolCol.waitLine(t, "pid ")
+
+	_, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrateStatus}, nil)
+	wait, busy := TooBusy(err)
+	if !busy || wait != time.Second {
+		t.Fatalf("ordinary read-only run over the bound: want 429 with Retry-After 1s, got busy=%v wait=%s err=%v", busy, wait, err)
+	}
+
+	// The reserved slot: an approval check runs although the pool is full.
+	checkCol := newCollector()
+	checkDone := runAsync(ctx, c, RunRequest{Operation: gitlab.OpServices, Purpose: PurposeApprovalCheck}, checkCol)
+	checkID := checkCol.waitJobID(t)
+	checkCol.waitLine(t, "pid ")
+
+	// ... but only one: a second check waits like everyone else.
+	if _, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrateStatus, Purpose: PurposeApprovalCheck}, nil); err == nil {
+		t.Fatal("a second approval check got a slot while the reserved one was taken")
+	} else if _, busy := TooBusy(err); !busy {
+		t.Fatalf("second approval check: want 429, got %v", err)
+	}
+
+	for name, req := range map[string]RunRequest{
+		"unknown purpose":  {Operation: gitlab.OpMigrateStatus, Purpose: "vip"},
+		"mutating + check": {Operation: gitlab.OpRestart, Args: gitlab.Args{Service: "puma"}, Purpose: PurposeApprovalCheck},
+	} {
+		_, err := c.Run(ctx, req, nil)
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Field != "purpose" {
+			t.Errorf("%s: want 400 naming field purpose, got %v", name, err)
+		}
+	}
+
+	// Freeing the reserved slot frees it for the next check, not for
+	// ordinary runs.
+	if _, err := c.Cancel(ctx, checkID, CancelRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, checkDone)
+	if _, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrateStatus}, nil); err == nil {
+		t.Error("an ordinary run took the reserved slot")
+	}
+	rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrateStatus, Purpose: PurposeApprovalCheck}, nil)
+	if err != nil || rec.State != StateSucceeded {
+		t.Fatalf("approval check after the reserved slot was freed: %v %+v", err, rec)
+	}
+	if _, err := c.Cancel(ctx, poolID, CancelRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, poolDone)
+}

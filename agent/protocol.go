@@ -24,7 +24,16 @@ type RunRequest struct {
 	RequestID string   `json:"request_id,omitempty"`
 	Requester string   `json:"requester,omitempty"`
 	Approvers []string `json:"approvers,omitempty"`
+	// Purpose is "" or PurposeApprovalCheck. An approval check is a
+	// read-only run that an approver waits on (the migrate fingerprint
+	// re-check); the agent keeps one read-only slot for it, so status
+	// traffic cannot starve approvals.
+	Purpose string `json:"purpose,omitempty"`
 }
+
+// PurposeApprovalCheck marks a read-only RunRequest made to check an
+// approval; see RunRequest.Purpose and Config.MaxReadOnlyJobs.
+const PurposeApprovalCheck = "approval-check"
 
 // Event types of a job stream.
 const (

@@ -32,7 +32,10 @@ type Server struct {
 	running  map[string]*job
 	finished map[string]finishedJob
 	mutating *job // the one mutating job, if any
-	readOnly int  // read-only jobs running
+	readOnly int  // read-only jobs running in the max_read_only_jobs pool
+	// reserved is the approval check in the reserved read-only slot, if
+	// any (see admitReadOnly).
+	reserved *job
 	draining bool // shutting down: no new jobs
 	jobsWG   sync.WaitGroup
 }

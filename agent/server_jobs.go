@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -85,6 +86,15 @@ func validateRun(req RunRequest) (gitlab.Operation, gitlab.Command, error) {
 			return op, cmd, err
 		}
 	}
+	switch req.Purpose {
+	case "":
+	case PurposeApprovalCheck:
+		if op.Mutating() {
+			return op, cmd, &requestError{field: "purpose", msg: fmt.Sprintf("purpose %q is for read-only operations; %s is mutating", req.Purpose, op.Name)}
+		}
+	default:
+		return op, cmd, &requestError{field: "purpose", msg: fmt.Sprintf("unknown purpose %q: use %q or leave it out", req.Purpose, PurposeApprovalCheck)}
+	}
 	if len(req.Approvers) > maxApprovers {
 		return op, cmd, &requestError{field: "approvers", msg: fmt.Sprintf("approvers: more than %d names", maxApprovers)}
 	}
@@ -129,6 +139,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	j, sub, refusal := s.admit(req, op, cmd)
 	if refusal != nil {
 		infoOf(r).errMsg = refusal.body.Error
+		if refusal.status == http.StatusTooManyRequests {
+			// Read-only jobs take seconds: a client that waits this long
+			// will usually find a free slot.
+			w.Header().Set("Retry-After", strconv.Itoa(readOnlyRetryAfter))
+		}
 		writeJSON(w, refusal.status, refusal.body)
 		return
 	}
@@ -139,6 +154,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	s.prune()
 	s.stream(w, r, j, sub, 1)
 }
+
+// readOnlyRetryAfter is the Retry-After (seconds) of a 429.
+const readOnlyRetryAfter = 1
 
 // refusal is an admission failure: status and body.
 type refusal struct {
@@ -167,10 +185,14 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 		run := s.mutating.summary()
 		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: busyMessage(run), Running: &run}}
 	}
-	if !op.Mutating() && s.readOnly >= s.cfg.MaxReadOnlyJobs {
-		return nil, subscription{}, &refusal{http.StatusTooManyRequests, ErrorResponse{Error: fmt.Sprintf(
-			"too many read-only jobs: %d are running (max_read_only_jobs is %d); retry when one has finished",
-			s.readOnly, s.cfg.MaxReadOnlyJobs)}}
+	reserved := false
+	if !op.Mutating() {
+		var ok bool
+		if reserved, ok = s.readOnlySlot(req.Purpose); !ok {
+			return nil, subscription{}, &refusal{http.StatusTooManyRequests, ErrorResponse{Error: fmt.Sprintf(
+				"too many read-only jobs: %d are running (max_read_only_jobs is %d); retry when one has finished",
+				s.readOnly, s.cfg.MaxReadOnlyJobs)}}
+		}
 	}
 	prog, err := s.cfg.Program(cmd.Program)
 	if err != nil {
@@ -190,14 +212,37 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 	}
 	sub := j.subscribe()
 	s.running[j.id] = j
-	if op.Mutating() {
+	switch {
+	case op.Mutating():
 		s.mutating = j
-	} else {
+	case reserved:
+		s.reserved = j
+	default:
 		s.readOnly++
 	}
 	s.jobsWG.Add(1)
 	go s.runJob(j, spec)
 	return j, sub, nil
+}
+
+// readOnlySlot says whether a read-only job of purpose may start now and
+// whether it takes the reserved slot. Callers hold s.mu.
+//
+// One slot beyond max_read_only_jobs is reserved for approval checks, so
+// that status traffic, however heavy, never makes an approver wait. A client
+// could mark any read-only run as an approval check to use that slot: it is
+// still only one read-only catalogue operation, and the client is still
+// authenticated by its certificate, so the abuse is bounded to one extra
+// concurrent read-only job. Such a client gains no way around the mutating
+// rules.
+func (s *Server) readOnlySlot(purpose string) (reserved, ok bool) {
+	if s.readOnly < s.cfg.MaxReadOnlyJobs {
+		return false, true
+	}
+	if purpose == PurposeApprovalCheck && s.reserved == nil {
+		return true, true
+	}
+	return false, false
 }
 
 // jobForRequest finds a mutating job, running or finished, that ran for
@@ -275,9 +320,12 @@ func (s *Server) runJob(j *job, spec procSpec) {
 	s.mu.Lock()
 	delete(s.running, j.id)
 	s.finished[j.id] = finishedOf(rec)
-	if s.mutating == j {
+	switch j {
+	case s.mutating:
 		s.mutating = nil
-	} else {
+	case s.reserved:
+		s.reserved = nil
+	default:
 		s.readOnly--
 	}
 	s.mu.Unlock()
