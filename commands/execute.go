@@ -88,15 +88,12 @@ func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
 // complete turns a job's end into the request's outcome, its messages and
 // the follow-ups its operation needs.
 func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Request, host Host, progress bot.Ref, rec agent.JobRecord, out *output, runErr error) {
-	state, detail := outcomeOf(rec, runErr)
+	state, detail := outcomeOf(host.Name, rec, runErr)
 	var summary bot.Message
 	var res any
 	if runErr != nil {
+		r.log.Error("running approved request", "request", req.ID, "host", host.Name, "err", runErr)
 		summary = agentErrorMessage(host.Name, req.Operation, runErr)
-		var busy *agent.BusyError
-		if errors.As(runErr, &busy) {
-			summary.Text = "The agent is busy with another mutating job, so nothing ran: " + busy.Error() + "\nWait for it to finish, then open a new request."
-		}
 	} else {
 		summary, res = r.resultMessage(req, host.Name, rec, out)
 	}
@@ -118,15 +115,13 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 			Operation: req.Operation, Argv: rec.Argv, Outcome: rec.State, OutputDigest: rec.Digest,
 			Detail: fmt.Sprintf("agent job %s, exit %s, %d lines, %d bytes", rec.ID, exitCode(rec), rec.Lines, rec.Bytes)})
 	}
-	var m gitlab.MigrateResult
-	if mr, ok := res.(gitlab.MigrateResult); ok {
-		m = mr
-		if f := m.Failure; f != nil && f.Kind == gitlab.FailureUnfinishedBBM && f.Finalize != nil {
-			r.storeSuggestion(ctx, req, host, f)
-		}
+	// The after-check decides the outcome of a job that ran to its end:
+	// SUCCEEDED only when it confirms what was asked.
+	v := r.followUp(ctx, chat, req, host, res, runErr == nil && rec.State == agent.StateSucceeded)
+	if runErr == nil && (rec.State == agent.StateSucceeded || rec.State == agent.StateFailed) {
+		state, detail = v.state(), v.detail()
 	}
 	r.finish(ctx, chat, req, state, detail)
-	r.followUp(ctx, chat, req, host, m)
 }
 
 // finish records the outcome and updates the root post.
@@ -140,19 +135,19 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 }
 
 // outcomeOf maps an agent job's end to the request's outcome.
-func outcomeOf(rec agent.JobRecord, runErr error) (approvals.State, string) {
+func outcomeOf(host string, rec agent.JobRecord, runErr error) (approvals.State, string) {
 	switch {
 	case errors.As(runErr, new(*agent.StreamError)):
 		// The job may well still be running: say so rather than "failed".
-		return approvals.StateInterrupted, "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services: " + runErr.Error()
+		return approvals.StateInterrupted, "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services."
 	case runErr != nil:
-		return approvals.StateFailed, runErr.Error()
+		return approvals.StateFailed, agentProblem(host, runErr)
 	case rec.State == agent.StateSucceeded:
 		return approvals.StateSucceeded, fmt.Sprintf("exit 0 in %s", time.Duration(rec.DurationMS)*time.Millisecond)
 	case rec.State == agent.StateInterrupted:
 		return approvals.StateInterrupted, "the agent stopped while the job ran: " + rec.Error
 	}
-	return approvals.StateFailed, fmt.Sprintf("%s, exit %s. %s", rec.State, exitCode(rec), rec.Error)
+	return approvals.StateFailed, fmt.Sprintf("the job %s (exit %s)", rec.State, exitCode(rec))
 }
 
 // progress returns the function that edits the progress message while a

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -34,6 +35,12 @@ func (r *Router) ExpireNow(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		r.updateRoot(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, requestMessage(req, r.opt.Clock()))
+		root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
+		// Like deny and cancel, expiry says so in the thread.
+		msg := bot.Message{Text: fmt.Sprintf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
+		if _, err := chat.Reply(ctx, root, msg); err != nil {
+			r.log.Error("replying in thread", "request", req.ID, "err", err)
+		}
 	}
 }

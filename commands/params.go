@@ -15,6 +15,16 @@ import (
 // stores the finalize GitLab asked for under suggestPrefix.
 const suggestPrefix = "suggest."
 
+// A migrate request also keeps what db:migrate:status said when it was
+// opened (the state it was approved on: the fingerprint guards it), as the
+// evidence for naming the database of output lines GitLab left unnamed:
+// beforeDatabases lists the configuration names in status order,
+// beforeDown the down versions as "<config>:<version>" words.
+const (
+	beforeDatabases = "before.databases"
+	beforeDown      = "before.down"
+)
+
 // paramsOf turns validated arguments into a request's Params.
 func paramsOf(a gitlab.Args) map[string]string {
 	p := map[string]string{}
@@ -79,4 +89,29 @@ func statusFingerprint(s gitlab.MigrateStatus) (fp, info string) {
 		info += " (" + strings.Join(shown, ", ") + ")"
 	}
 	return hex.EncodeToString(sum[:]), info
+}
+
+// beforeParams records the status a migrate request is based on.
+func beforeParams(p map[string]string, d gitlab.DownBefore) map[string]string {
+	var down []string
+	for _, db := range d.Databases {
+		for _, v := range d.Down[db] {
+			down = append(down, db+":"+v)
+		}
+	}
+	p[beforeDatabases] = strings.Join(d.Databases, " ")
+	p[beforeDown] = strings.Join(down, " ")
+	return p
+}
+
+// downBeforeOf reads what beforeParams stored; empty for requests opened
+// without it (not a migrate, or an older bot).
+func downBeforeOf(p map[string]string) gitlab.DownBefore {
+	d := gitlab.DownBefore{Databases: strings.Fields(p[beforeDatabases]), Down: map[string][]string{}}
+	for _, w := range strings.Fields(p[beforeDown]) {
+		if db, v, ok := strings.Cut(w, ":"); ok {
+			d.Down[db] = append(d.Down[db], v)
+		}
+	}
+	return d
 }

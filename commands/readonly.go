@@ -28,6 +28,7 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 	var msg bot.Message
 	if runErr != nil {
 		outcome = "error"
+		r.log.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
 		msg = agentErrorMessage(host.Name, op.Name, runErr)
 	} else {
 		msg = readOnlySummary(host.Name, op.Name, rec, out)
@@ -96,11 +97,11 @@ func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Re
 }
 
 // agentErrorMessage explains an agent failure in words an operator can act
-// on.
+// on; the caller logs err itself.
 func agentErrorMessage(host, opName string, err error) bot.Message {
 	return bot.Message{
 		Title: fmt.Sprintf("Could not run %s on %s", opName, host),
-		Text:  err.Error(),
+		Text:  agentProblem(host, err),
 		Tone:  bot.ToneDanger,
 	}
 }

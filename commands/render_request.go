@@ -50,26 +50,64 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Title = fmt.Sprintf("Approved: %s on %s is running", req.Operation, req.Host)
 		m.Tone = bot.ToneInfo
 		m.Text = "Approved by " + approvedBy + ". Progress is in the thread."
-	case approvals.StateSucceeded:
-		m.Title = fmt.Sprintf("Done: %s on %s succeeded", req.Operation, req.Host)
-		m.Tone = bot.ToneSuccess
-		m.Text = fmt.Sprintf("Approved by %s; finished %s.", approvedBy, stamp(req.EndedAt))
-	case approvals.StateFailed, approvals.StateInterrupted:
-		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
+	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
+		v, ok := verdictOf(req)
+		if !ok {
+			v = verdict{verdictFailed, req.Error}
+			switch req.State {
+			case approvals.StateSucceeded:
+				v = verdict{verdictSucceeded, req.Outcome}
+			case approvals.StateInterrupted:
+				v.kind = "INTERRUPTED"
+			}
+		}
+		m.Title = fmt.Sprintf("%s: %s on %s", verdictTitles[v.kind], req.Operation, req.Host)
+		if v.kind == verdictSucceeded {
+			m.Title += " succeeded"
+		}
 		m.Tone = bot.ToneDanger
-		m.Text = fmt.Sprintf("Approved by %s; ended %s. %s", approvedBy, stamp(req.EndedAt), req.Error)
+		switch v.kind {
+		case verdictSucceeded:
+			m.Tone = bot.ToneSuccess
+		case verdictPartly, verdictUnverified:
+			m.Tone = bot.ToneWarning
+		}
+		m.Text = fmt.Sprintf("*%s*", v.kind)
+		if v.why != "" {
+			m.Text += ": " + fullStop(v.why)
+		} else {
+			m.Text += "."
+		}
+		m.Text += fmt.Sprintf("\nApproved by %s; ended %s.", approvedBy, stamp(req.EndedAt))
 	default: // denied, cancelled, expired
 		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
 		m.Tone = bot.ToneDanger
 		if d, ok := req.Final(); ok {
 			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
 			if d.Reason != "" {
-				m.Text += " Reason: " + d.Reason
+				m.Text += " Reason: " + fullStop(d.Reason)
 			}
 		}
 		m.Text += " Nothing ran."
 	}
 	return m
+}
+
+// verdictTitles start a finished card's title.
+var verdictTitles = map[verdictKind]string{
+	verdictSucceeded: "Done", verdictFailed: "Failed", verdictNoEffect: "No effect",
+	verdictPartly: "Partly done", verdictUnverified: "Not verified", "INTERRUPTED": "Interrupted",
+}
+
+// fullStop ends a person's text with a full stop unless it already ends
+// in punctuation, so that what follows reads as a new sentence. The text
+// itself is left as typed.
+func fullStop(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s[len(s)-1:], ".!?") {
+		return s
+	}
+	return s + "."
 }
 
 func names(ds []approvals.Decision) string {

@@ -16,8 +16,9 @@ func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.Jo
 	text := out.combined()
 	switch req.Operation {
 	case gitlab.OpMigrate:
-		res := gitlab.ParseMigrate(text)
-		return migrateMessage(host, rec, res, out), res
+		before := downBeforeOf(req.Params)
+		res := gitlab.ParseMigrate(text).Attribute(before)
+		return migrateMessage(host, rec, res, before, out), res
 	case gitlab.OpFinalize:
 		res := gitlab.ParseFinalize(text)
 		return finalizeMessage(host, rec, res, out), res
@@ -31,13 +32,19 @@ func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.Jo
 	return bot.Message{Title: req.Operation + " on " + host + " ended: " + rec.State, Code: tail(out, 15)}, nil
 }
 
-func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, out *output) bot.Message {
+// unnamedDB labels versions whose database neither GitLab's output nor
+// the status before the run can name.
+const unnamedDB = "database not named by GitLab"
+
+// migrateMessage summarises a db:migrate run. res has been attributed
+// (MigrateResult.Attribute) from before, the status it was based on.
+func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, before gitlab.DownBefore, out *output) bot.Message {
 	applied := map[string][]string{}
 	var order []string
 	for _, m := range res.Migrated {
 		db := m.Database
 		if db == "" {
-			db = "main"
+			db = unnamedDB
 		}
 		if _, ok := applied[db]; !ok {
 			order = append(order, db)
@@ -59,30 +66,51 @@ func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, 
 	m := bot.Message{Title: "db:migrate on " + host + " failed", Tone: bot.ToneDanger}
 	f := res.Failure
 	if f == nil {
-		m.Text = fmt.Sprintf("%s\nThe job ended %s (exit %s) without an error GitLab's output explains. %s", done, rec.State, exitCode(rec), rec.Error)
+		m.Text = fmt.Sprintf("%s\nThe job %s (exit %s) without an error GitLab's output explains.", done, rec.State, exitCode(rec))
 		m.Code = tail(out, 15)
 		return m
 	}
-	at := ""
-	if f.Version != "" {
-		at = fmt.Sprintf(" at %s %s", f.Version, f.Class)
-		if f.Database != "" {
-			at += " (" + f.Database + ")"
-		}
-	}
+	at := failureAt(f, before)
 	switch f.Kind {
-	case gitlab.FailureUnfinishedBBM:
-		m.Text = fmt.Sprintf("%s\nStopped%s: a batched background migration is %s and must be finalized first.", done, at, f.Status)
-	case gitlab.FailureFailedToFinalize:
-		m.Text = fmt.Sprintf("%s\nStopped%s: GitLab tried to finish batched migration %s inline and could not. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, f.JobClass)
 	case gitlab.FailureConcurrentMigration:
 		m.Text = done + "\nAnother migration process is running on this database. Wait for it, then check status."
+	case gitlab.FailureFailedToFinalize:
+		m.Text = fmt.Sprintf("%s\nStopped%s: %s. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, failureReason(f))
 	default:
-		m.Text = fmt.Sprintf("%s\nStopped%s: %s", done, at, f.Message)
+		m.Text = fmt.Sprintf("%s\nStopped%s: %s.", done, at, failureReason(f))
 	}
 	m.Code = f.Message
 	m.Context = fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))
 	return m
+}
+
+// failureAt names where a migrate stopped: " at <version> <Class> (<db>)",
+// saying so when GitLab did not name the database of a decomposed install.
+func failureAt(f *gitlab.MigrateFailure, before gitlab.DownBefore) string {
+	if f.Version == "" {
+		return ""
+	}
+	at := fmt.Sprintf(" at %s %s", f.Version, f.Class)
+	switch {
+	case f.Database != "":
+		at += " (" + f.Database + ")"
+	case before.Decomposed():
+		at += " (" + unnamedDB + "; it was pending on more than one)"
+	}
+	return at
+}
+
+// failureReason says in a few words why a migrate stopped.
+func failureReason(f *gitlab.MigrateFailure) string {
+	switch f.Kind {
+	case gitlab.FailureUnfinishedBBM:
+		return fmt.Sprintf("a batched background migration is %s and must be finalized first", f.Status)
+	case gitlab.FailureFailedToFinalize:
+		return fmt.Sprintf("GitLab tried to finish batched migration %s inline and could not", f.JobClass)
+	case gitlab.FailureConcurrentMigration:
+		return "another migration process is running on this database"
+	}
+	return trimDot(f.Message)
 }
 
 func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult, out *output) bot.Message {
@@ -104,7 +132,7 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 		}
 		return m
 	}
-	m.Text = fmt.Sprintf("The job ended %s (exit %s). %s", rec.State, exitCode(rec), rec.Error)
+	m.Text = fmt.Sprintf("The job %s (exit %s).", rec.State, exitCode(rec))
 	m.Code = tail(out, 15)
 	return m
 }
@@ -112,14 +140,20 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot.Message {
 	failed := res.Failed()
 	if len(failed) == 0 && rec.State == agent.StateSucceeded {
-		return bot.Message{Title: "restart on " + host + " done", Text: fmt.Sprintf("%d service(s) restarted. Checking that they stay up…", len(res.Services)), Tone: bot.ToneSuccess}
+		switch len(res.Services) {
+		case 0:
+			return bot.Message{Title: "restart on " + host + ": nothing restarted", Text: "gitlab-ctl printed nothing: it skips names it does not know and disabled services.", Tone: bot.ToneDanger}
+		case 1:
+			return bot.Message{Title: "restart on " + host + " done", Text: res.Services[0].Name + " restarted. Checking every service…", Tone: bot.ToneInfo}
+		}
+		return bot.Message{Title: "restart on " + host + " done", Text: fmt.Sprintf("%d services restarted. Checking that they stay up…", len(res.Services)), Tone: bot.ToneInfo}
 	}
 	var lines []string
 	for _, l := range failed {
 		lines = append(lines, fmt.Sprintf("• *%s*: %s (%s)", l.Name, l.Outcome, l.State))
 	}
 	if len(lines) == 0 {
-		lines = append(lines, fmt.Sprintf("gitlab-ctl ended %s, exit %s. %s", rec.State, exitCode(rec), rec.Error))
+		lines = append(lines, fmt.Sprintf("gitlab-ctl %s (exit %s).", rec.State, exitCode(rec)))
 	}
 	return bot.Message{Title: "restart on " + host + ": not everything restarted", Text: strings.Join(lines, "\n"), Tone: bot.ToneDanger}
 }

@@ -54,7 +54,8 @@ func TestSummaryGolden(t *testing.T) {
 	}
 	checkMessage(t, "services-ctl-status-some-down.txt", servicesMessage("gitlab-1", c))
 	m := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm.txt"))
-	checkMessage(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure))
+	a, known := suggestedFinalize(m.Failure, gitlab.DownBefore{Databases: []string{"main"}})
+	checkMessage(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure, a, known))
 }
 
 // TestRequestMessageGolden renders an approval message in each state.
@@ -72,10 +73,29 @@ func TestRequestMessageGolden(t *testing.T) {
 		"pending": func(*approvals.Request) {},
 		"running": func(r *approvals.Request) { r.State, r.Decisions = approvals.StateRunning, []approvals.Decision{bob} },
 		"succeeded": func(r *approvals.Request) {
-			r.State, r.Decisions, r.EndedAt = approvals.StateSucceeded, []approvals.Decision{bob}, now.Add(5*time.Minute)
+			r.State, r.Decisions, r.EndedAt, r.Outcome = approvals.StateSucceeded, []approvals.Decision{bob}, now.Add(5*time.Minute), "SUCCEEDED: 6 migrated; every migration is up"
 		},
 		"failed": func(r *approvals.Request) {
-			r.State, r.Decisions, r.EndedAt, r.Error = approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute), "failed, exit 1."
+			r.State, r.Decisions, r.EndedAt, r.Error = approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute), "FAILED: nothing migrated: it stopped at 20250514124512 EnsureX (main): a batched background migration is active and must be finalized first"
+		},
+		"failed-without-verdict": func(r *approvals.Request) {
+			r.State, r.Decisions, r.EndedAt, r.Error = approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute), "gitlab-1's agent is not answering; check `systemctl status gitlab-chatops-agent` on it."
+		},
+		"no-effect": func(r *approvals.Request) {
+			r.Operation, r.State, r.Decisions, r.EndedAt = "finalize", approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute)
+			r.Error = verdict{verdictNoEffect, "finalize printed Done., but it matched no batched background migration, so nothing was finalized"}.detail()
+		},
+		"partly": func(r *approvals.Request) {
+			r.Operation, r.State, r.Decisions, r.EndedAt = "restart", approvals.StateFailed, []approvals.Decision{bob}, now.Add(5*time.Minute)
+			r.Error = verdict{verdictPartly, "sidekiq restarted and running; also not running: puma (down, crash loop?)"}.detail()
+		},
+		"not-verified": func(r *approvals.Request) {
+			r.State, r.Decisions, r.EndedAt = approvals.StateInterrupted, []approvals.Decision{bob}, now.Add(5*time.Minute)
+			r.Error = verdict{verdictUnverified, "db:migrate exited 0 (6 migrated), but I could not check the status after it; check with /gitlab-migrations status"}.detail()
+		},
+		"interrupted": func(r *approvals.Request) {
+			r.State, r.Decisions, r.EndedAt = approvals.StateInterrupted, []approvals.Decision{bob}, now.Add(5*time.Minute)
+			r.Error = "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services."
 		},
 		"denied": func(r *approvals.Request) {
 			r.State, r.Decisions = approvals.StateDenied, []approvals.Decision{{User: approvals.User{ID: "U3", Name: "carol"}, Verdict: approvals.VerdictDeny, At: now.Add(time.Minute), Reason: "not during business hours"}}

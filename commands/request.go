@@ -2,10 +2,10 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
@@ -31,7 +31,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		}
 	case "finalize":
 		if inv.From != "" {
-			if args, from, err = r.finalizeFrom(ctx, inv.From, host.Name); err != nil {
+			if args, from, err = r.finalizeFrom(ctx, inv.From, host.Name, inv.DB); err != nil {
 				return r.refused(ctx, cmd, inv.Sub, err)
 			}
 		} else {
@@ -75,6 +75,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 				return
 			}
 			nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)
+			nr.Params = beforeParams(nr.Params, gitlab.DownBeforeOf(s))
 		}
 		req, err := r.opt.Approvals.Open(ctx, nr)
 		if err != nil {
@@ -87,8 +88,10 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 }
 
 // finalizeFrom builds finalize arguments from the suggestion stored on a
-// failed migrate request.
-func (r *Router) finalizeFrom(ctx context.Context, id, host string) (gitlab.Args, string, error) {
+// failed migrate request. db may name the database when the failed
+// migrate could not (GitLab printed no database and the version was
+// pending on several); it may not contradict one the evidence named.
+func (r *Router) finalizeFrom(ctx context.Context, id, host, db string) (gitlab.Args, string, error) {
 	id, err := approvals.ParseID(id)
 	if err != nil {
 		return gitlab.Args{}, "", err
@@ -104,23 +107,20 @@ func (r *Router) finalizeFrom(ctx context.Context, id, host string) (gitlab.Args
 	if src.Host != host {
 		return gitlab.Args{}, "", fmt.Errorf("request %s ran on %s, not %s: add --host %s", id, src.Host, host, src.Host)
 	}
+	before := downBeforeOf(src.Params)
+	switch {
+	case db != "" && a.Database != "" && db != a.Database:
+		return gitlab.Args{}, "", fmt.Errorf("request %s failed on the %s database, so its finalize runs there: leave out --db %s", id, a.Database, db)
+	case db != "" && len(before.Databases) == 1:
+		return gitlab.Args{}, "", fmt.Errorf("%s has one database, so finalize takes no database: leave out --db %s", host, db)
+	case db != "" && len(before.Databases) > 1 && !slices.Contains(before.Databases, db):
+		return gitlab.Args{}, "", fmt.Errorf("%s has no %s database (it has %s): use --db %s", host, db, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
+	case db != "":
+		a.Database = db
+	case a.Database == "" && before.Decomposed():
+		return gitlab.Args{}, "", fmt.Errorf("GitLab did not say which database request %s failed on, and the migration was pending on %s: add --db %s", id, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
+	}
 	return a, id, nil
-}
-
-// migrateStatus runs db:migrate:status and parses it.
-func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateStatus, error) {
-	rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus}, nil, nil)
-	if err != nil {
-		return gitlab.MigrateStatus{}, err
-	}
-	s, err := gitlab.ParseMigrateStatus(out.combined())
-	if err != nil {
-		return s, fmt.Errorf("db:migrate:status (exit %s): %w", exitCode(rec), err)
-	}
-	if rec.State != agent.StateSucceeded {
-		return s, errors.New("db:migrate:status " + rec.State + ": " + rec.Error)
-	}
-	return s, nil
 }
 
 func (r *Router) updateRoot(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message) {

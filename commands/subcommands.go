@@ -25,7 +25,7 @@ var subcommands = map[string]subcommand{
 	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
 	"services": {usage: "/gitlab-migrations services [--host NAME]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
 	"migrate":  {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
-	"finalize": {usage: "/gitlab-migrations finalize [--host NAME] <JobClass> <table> <column> '<json args>' [--db main|ci] [-- reason]  |  finalize --from <request-id> [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
+	"finalize": {usage: "/gitlab-migrations finalize [--host NAME] <JobClass> <table> <column> '<json args>' [--db main|ci] [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
 	"restart":  {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},
 	"approve":  {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
 	"deny":     {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
@@ -44,9 +44,6 @@ func (s subcommand) checkArgs(inv Invocation) error {
 	case inv.Sub == "finalize" && inv.From != "":
 		if n != 0 {
 			return fmt.Errorf("finalize --from takes no other arguments: the request it names already has them")
-		}
-		if inv.DB != "" {
-			return fmt.Errorf("finalize --from takes the database from the failed migrate; leave out --db")
 		}
 	case inv.Sub == "finalize" && n != 4:
 		return fmt.Errorf("finalize needs 4 arguments (job class, table, column, JSON job arguments), got %d; quote the JSON: '[[\"id\"],[\"id_convert_to_bigint\"]]'", n)

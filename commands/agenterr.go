@@ -1,0 +1,66 @@
+package commands
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+)
+
+// agentProblem turns an error from talking to a host's agent into a
+// sentence with the next step. Raw Go errors (URLs, syscalls, TLS alerts)
+// never reach the channel: callers log err itself.
+func agentProblem(host string, err error) string {
+	var (
+		api    *agent.APIError
+		busy   *agent.BusyError
+		stream *agent.StreamError
+		certV  *tls.CertificateVerificationError
+		unkCA  x509.UnknownAuthorityError
+		hostE  x509.HostnameError
+		alert  tls.AlertError
+		dnsErr *net.DNSError
+		netErr net.Error
+	)
+	switch {
+	case errors.As(err, &busy):
+		return fmt.Sprintf("%s's agent is busy with another mutating job (%s), so nothing ran. Wait for it to finish, then try again.", host, busy.Running.Operation)
+	case errors.As(err, &api) && api.Status == 429:
+		return fmt.Sprintf("%s's agent is busy with other read-only jobs; try again in a moment.", host)
+	case errors.As(err, &api):
+		return fmt.Sprintf("%s's agent refused: %s.", host, trimDot(api.Message))
+	case errors.As(err, &stream):
+		return fmt.Sprintf("I lost the connection to %s's agent while job %s ran; the job may still be running. Check with /gitlab-migrations status and services.", host, stream.JobID)
+	case errors.Is(err, agent.ErrJobNotFound):
+		return fmt.Sprintf("%s's agent no longer knows the job.", host)
+	case errors.Is(err, agent.ErrDigestMismatch):
+		return fmt.Sprintf("the output received from %s's agent does not match its digest, so I do not trust it; the full output is in the agent's job log.", host)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ECONNRESET):
+		return notAnswering(host)
+	case errors.As(err, &certV), errors.As(err, &unkCA), errors.As(err, &hostE), errors.As(err, &alert):
+		return fmt.Sprintf("%s's agent and the bot do not trust each other's TLS certificates; check the CA, certificate and key files of %s in the bot's configuration and the agent's.", host, host)
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("%s's agent address does not resolve (%s); check the hosts section of the bot's configuration.", host, dnsErr.Name)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("%s's agent did not answer in time; check `systemctl status gitlab-chatops-agent` on it and the network between them.", host)
+	case errors.Is(err, context.Canceled):
+		return "the bot stopped before the answer came; try again."
+	}
+	return fmt.Sprintf("something went wrong talking to %s's agent; the bot's log has the details. Check `systemctl status gitlab-chatops-agent` on it.", host)
+}
+
+func notAnswering(host string) string {
+	return fmt.Sprintf("%s's agent is not answering; check `systemctl status gitlab-chatops-agent` on it.", host)
+}
+
+func trimDot(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '.' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
