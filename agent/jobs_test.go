@@ -28,12 +28,12 @@ func TestBusyLockAndReadOnlyBound(t *testing.T) {
 	ctx := testCtx(t)
 
 	migCol := newCollector()
-	migDone := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate, RequestID: "req-1", Requester: "alice", Approvers: []string{"bob"}}, migCol)
+	migDone := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate, RequestID: "req-1", Requester: "alice", Approvers: []string{"bob"}}), migCol)
 	migID := migCol.waitJobID(t)
 	migCol.waitLine(t, "pid ")
 
 	// A second mutating job is refused, naming the one that runs.
-	_, err := c.Run(ctx, RunRequest{Operation: gitlab.OpRestart, RequestID: "req-2", Requester: "carol"}, nil)
+	_, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpRestart, RequestID: "req-2", Requester: "carol"}), nil)
 	var be *BusyError
 	if !errors.As(err, &be) {
 		t.Fatalf("second mutating job: want *BusyError, got %v", err)
@@ -96,7 +96,7 @@ func TestBusyLockAndReadOnlyBound(t *testing.T) {
 	}
 
 	// The slots are free again.
-	rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpRestart, Args: gitlab.Args{Service: "puma"}}, nil)
+	rec, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpRestart, Args: gitlab.Args{Service: "puma"}}), nil)
 	if err != nil || rec.State != StateSucceeded {
 		t.Fatalf("mutating job after the lock was released: %v %+v", err, rec)
 	}
@@ -135,7 +135,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 
 	t.Run("grandchild", func(t *testing.T) {
 		col := newCollector()
-		rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrate}, col.on)
+		rec, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col.on)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 
 	t.Run("SIGTERM ignored", func(t *testing.T) {
 		col := newCollector()
-		rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpRestart}, col.on)
+		rec, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpRestart}), col.on)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func TestSeparateStreamsAndDigest(t *testing.T) {
 	ctx := testCtx(t)
 
 	col := newCollector()
-	rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrate}, col.on) // Run verifies the digest too
+	rec, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col.on) // Run verifies the digest too
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestEnvironmentAndArgv(t *testing.T) {
 		JobClass: "CopyColumnUsingBackgroundMigrationJob", Table: "events", Column: "id",
 		JobArguments: `[["id"], ["id_convert_to_bigint"]]`,
 	}}
-	rec, err = c.Run(ctx, RunRequest{Operation: gitlab.OpFinalize, Args: args}, nil)
+	rec, err = c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpFinalize, Args: args}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestCancel(t *testing.T) {
 	ctx := testCtx(t)
 
 	col := newCollector()
-	done := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate}, col)
+	done := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col)
 	id := col.waitJobID(t)
 	pid := pidFromLine(t, col.waitLine(t, "pid "))
 	gpid := pidFromLine(t, col.waitLine(t, "grandchild "))
@@ -437,7 +437,7 @@ func TestShutdownInterruptsAndRestartKeepsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := newCollector()
-	running := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate}, col)
+	running := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col)
 	id := col.waitJobID(t)
 	pid := pidFromLine(t, col.waitLine(t, "pid "))
 	rs.stop()
@@ -508,7 +508,7 @@ func TestProgramMissingAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		rec, err := c.Run(ctx, RunRequest{Operation: gitlab.OpMigrate}, nil)
+		rec, err := c.Run(ctx, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

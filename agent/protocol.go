@@ -18,6 +18,13 @@ const ProtocolVersion = "v1"
 type RunRequest struct {
 	Operation string      `json:"operation"`
 	Args      gitlab.Args `json:"args"`
+	// Argv is the command line the bot built, program first, without the
+	// agent's path or sudo prefix (gitlab.Command.Argv): for a mutating
+	// operation, exactly the argv stored in the approved request and shown
+	// on its approval message. The agent runs only if its own catalogue
+	// builds the same argv from Operation and Args. Required for mutating
+	// operations; compared when given for read-only ones.
+	Argv []string `json:"argv,omitempty"`
 	// RequestID, Requester and Approvers come from the bot's approval record.
 	// The agent does not check them (the bot owns policy); it records them
 	// so that the host's own records say who asked and who approved.

@@ -40,7 +40,7 @@ func TestReattachAcrossAgentRestart(t *testing.T) {
 	// 2. Drop the stream of a running job, re-attach from the next line.
 	col := newCollector()
 	streamCtx, dropStream := context.WithCancel(ctx)
-	first := runAsync(streamCtx, c, RunRequest{Operation: gitlab.OpMigrate, RequestID: "r-2"}, col)
+	first := runAsync(streamCtx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate, RequestID: "r-2"}), col)
 	id := col.waitJobID(t)
 	col.waitSeq(t, 50)
 	// A second client attaches from the start while the job runs; its
@@ -168,7 +168,7 @@ func TestAgentProcessGracefulStop(t *testing.T) {
 	ctx := testCtx(t)
 
 	col := newCollector()
-	running := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate}, col)
+	running := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col)
 	col.waitJobID(t)
 	pid := pidFromLine(t, col.waitLine(t, "pid "))
 	a.signal(syscall.SIGTERM)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,38 +30,68 @@ const (
 )
 
 // requestError is a refusal of a request's content, naming the field.
+// status is the HTTP status to answer with; 0 means 400.
 type requestError struct {
-	field string
-	msg   string
+	field  string
+	msg    string
+	status int
 }
 
 func (e *requestError) Error() string { return e.msg }
 
-// decodeJSONBody reads one JSON value into v, refusing unknown fields, a
-// body over limit and trailing data. An empty body is allowed when
-// allowEmpty.
+// httpStatus is the status a refusal is answered with.
+func (e *requestError) httpStatus() int {
+	if e.status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.status
+}
+
+// refuseRequest answers err, a *requestError (anything else is a 400 with
+// its text), and notes it in the request log.
+func refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
+	var re *requestError
+	if !errors.As(err, &re) {
+		re = &requestError{msg: err.Error()}
+	}
+	writeError(w, r, re.httpStatus(), re.msg, re.field)
+}
+
+// decodeJSONBody reads one JSON value into v strictly: a body over limit
+// is refused with 413, a key named twice (see checkNoDuplicateKeys), an
+// unknown field or trailing data with 400. An empty body is allowed when
+// allowEmpty. Nothing of the request is acted on unless all of it is
+// well-formed.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any, allowEmpty bool) error {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(30 * time.Second)) // a trickling body cannot hold a handler
 	defer rc.SetReadDeadline(time.Time{})
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) && allowEmpty {
-			return nil
-		}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &requestError{msg: fmt.Sprintf("request body is larger than %d bytes", limit)}
+			return &requestError{status: http.StatusRequestEntityTooLarge,
+				msg: fmt.Sprintf("request body is larger than %d bytes", limit)}
 		}
+		return &requestError{msg: "reading the request body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return &requestError{msg: "request body is empty: send a JSON object"}
+	}
+	if err := checkNoDuplicateKeys(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			name := strings.Trim(f, `"`)
 			return &requestError{field: name, msg: fmt.Sprintf("unknown field %q in request body", name)}
 		}
 		return &requestError{msg: "request body is not valid JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &requestError{msg: "request body has data after the JSON object"}
 	}
 	return nil
 }
@@ -78,6 +110,9 @@ func validateRun(req RunRequest) (gitlab.Operation, gitlab.Command, error) {
 			return op, gitlab.Command{}, &requestError{field: ae.Field, msg: err.Error()}
 		}
 		return op, gitlab.Command{}, &requestError{field: "args", msg: err.Error()}
+	}
+	if err := checkApprovedArgv(op, cmd, req.Argv); err != nil {
+		return op, cmd, err
 	}
 	for _, m := range []struct{ field, val string }{
 		{"request_id", req.RequestID}, {"requester", req.Requester},
@@ -106,6 +141,27 @@ func validateRun(req RunRequest) (gitlab.Operation, gitlab.Command, error) {
 	return op, cmd, nil
 }
 
+// checkApprovedArgv compares the argv the bot approved and sent with the
+// one this agent's catalogue builds. A bot and an agent of different
+// versions could otherwise run a command line that nobody saw: what runs is
+// what was approved, or nothing. A mutating run must carry its argv; a
+// read-only one is compared when it does.
+func checkApprovedArgv(op gitlab.Operation, cmd gitlab.Command, approved []string) error {
+	if len(approved) == 0 {
+		if op.Mutating() {
+			return &requestError{field: "argv", msg: fmt.Sprintf(
+				"argv: required for %s: send the approved command line (as the approval message showed it); nothing was started", op.Name)}
+		}
+		return nil
+	}
+	if built := cmd.Argv(); !slices.Equal(built, approved) {
+		return &requestError{field: "argv", msg: fmt.Sprintf(
+			"the approved command %q is not what this agent builds for %s (%q); nothing was started: run the same version of bot and agent, then open a new request",
+			approved, op.Name, built)}
+	}
+	return nil
+}
+
 // checkMeta refuses over-long values and control characters, which would
 // make logs and records misleading.
 func checkMeta(field, v string) error {
@@ -123,17 +179,13 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	info := infoOf(r)
 	var req RunRequest
 	if err := decodeJSONBody(w, r, maxRunBody, &req, false); err != nil {
-		var re *requestError
-		errors.As(err, &re)
-		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		refuseRequest(w, r, err)
 		return
 	}
 	info.operation, info.requestID, info.requester = req.Operation, req.RequestID, req.Requester
 	op, cmd, err := validateRun(req)
 	if err != nil {
-		var re *requestError
-		errors.As(err, &re)
-		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		refuseRequest(w, r, err)
 		return
 	}
 	j, sub, refusal := s.admit(req, op, cmd)
@@ -397,9 +449,7 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	info.jobID = id
 	var req CancelRequest
 	if err := decodeJSONBody(w, r, 4096, &req, true); err != nil {
-		var re *requestError
-		errors.As(err, &re)
-		writeError(w, r, http.StatusBadRequest, re.msg, re.field)
+		refuseRequest(w, r, err)
 		return
 	}
 	if err := checkMeta("requester", req.Requester); err != nil {

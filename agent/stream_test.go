@@ -143,7 +143,7 @@ func TestRecordPersistedWhileRunning(t *testing.T) {
 	c := botClient(t, rs.url, certs)
 	ctx := testCtx(t)
 	col := newCollector()
-	done := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate}, col)
+	done := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate}), col)
 	id := col.waitJobID(t)
 	col.waitLine(t, "pid ")
 	dir := filepath.Join(cfg.StateDir, jobsDirName, id)

@@ -60,7 +60,13 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	for _, d := range started.Approvals() {
 		approvers = append(approvers, d.User.ID)
 	}
-	runReq := agent.RunRequest{Operation: op.Name, Args: args, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
+	// The agent gets the approved argv and runs only if its own catalogue
+	// builds the same; a refusal names both and ends the request failed.
+	argv := slices.Clone(started.Argv)
+	if r.argvSent != nil {
+		argv = r.argvSent(argv)
+	}
+	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
 	onJob := func(jobID string) {
 		if _, err := r.opt.Approvals.SetJob(ctx, started.ID, jobID); err != nil {
 			r.log.Error("recording job", "request", started.ID, "job", jobID, "err", err)

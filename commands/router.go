@@ -74,6 +74,10 @@ type Router struct {
 	stop  context.CancelFunc
 	work  sync.WaitGroup // background work started by commands and actions
 	loops sync.WaitGroup // the expiry loop
+
+	// argvSent, set only by tests (export_test.go), replaces the argv sent
+	// to the agent: it plays a bot whose catalogue builds another argv.
+	argvSent func([]string) []string
 }
 
 var _ bot.Handler = (*Router)(nil)

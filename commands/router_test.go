@@ -248,7 +248,7 @@ func TestApprovalRefusedWhenDownMigrationsChanged(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	id, root := openMigrate(t, s, rec)
 	// Someone migrates behind the bot's back.
-	if _, err := s.Client.Run(context.Background(), agent.RunRequest{Operation: "migrate"}, nil); err != nil {
+	if _, err := s.Client.Run(context.Background(), s.Approved(t, agent.RunRequest{Operation: "migrate", RequestID: "behind-the-bots-back"}), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := command(t, s, rec, bob, "approve "+id); err != nil {
@@ -374,7 +374,7 @@ func TestRecoveryReattachesToFinishedJob(t *testing.T) {
 	s.Router.Register(rec)
 	ctx := context.Background()
 	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
-	job, err := s.Client.Run(ctx, agent.RunRequest{Operation: "migrate"}, nil)
+	job, err := s.Client.Run(ctx, s.Approved(t, agent.RunRequest{Operation: "migrate", RequestID: "before-the-crash"}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

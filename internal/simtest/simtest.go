@@ -21,6 +21,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 	"github.com/gitlab-chatops/gitlab-chatops/sim"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
@@ -153,4 +154,21 @@ func (s *Stack) Run(t testing.TB) {
 		t.Fatal(fmt.Errorf("starting router: %w", err))
 	}
 	t.Cleanup(func() { cancel(); s.Router.Close() })
+}
+
+// Approved returns req as the bot sends an approved request to the agent
+// (the argv the catalogue builds), for a test that runs a mutating
+// operation on the agent directly, behind the router's back.
+func (s *Stack) Approved(t testing.TB, req agent.RunRequest) agent.RunRequest {
+	t.Helper()
+	op, err := gitlab.Lookup(req.Operation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := op.Command(req.Args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Argv = cmd.Argv()
+	return req
 }
