@@ -36,18 +36,30 @@ var (
 // element this package builds, and lets tests and the simulator check the
 // round trip without Ruby.
 func ParseRakeTask(s string) (task string, args []string) {
+	task, raw, _ := splitRakeTask(s)
+	for _, a := range raw {
+		args = append(args, unescapeRake(a))
+	}
+	return task, args
+}
+
+// splitRakeTask is ParseRakeTask without the final unescaping: raw holds
+// each argument as written, trimmed, with its backslashes. bracketed is
+// false when rake takes the whole element as a task name (no [, no closing
+// ] at the end, or a newline).
+func splitRakeTask(s string) (task string, raw []string, bracketed bool) {
 	// In Ruby, . does not match a newline, so an element with one never
 	// matches and is taken whole as a task name.
 	if strings.ContainsAny(s, "\n") {
-		return s, nil
+		return s, nil, false
 	}
 	m := rakeTaskRE.FindStringSubmatchIndex(s)
 	if m == nil {
-		return s, nil
+		return s, nil, false
 	}
 	name := s[m[2]:m[3]]
 	if m[4] < 0 || m[4] == m[5] {
-		return name, nil
+		return name, nil, true
 	}
 	rest := s[m[4]:m[5]]
 	for {
@@ -55,12 +67,15 @@ func ParseRakeTask(s string) (task string, args []string) {
 		if am == nil {
 			// Unreachable: the pattern can always match the empty string at
 			// the end of rest. Stop rather than loop.
-			return name, args
+			return name, raw, true
 		}
-		args = append(args, rakeUnesc.ReplaceAllString(rest[am[2]:am[3]], "$1"))
+		raw = append(raw, rest[am[2]:am[3]])
 		if am[4] < 0 {
-			return name, args
+			return name, raw, true
 		}
 		rest = rest[am[4]:am[5]]
 	}
 }
+
+// unescapeRake is rake's last step on each argument: every \x becomes x.
+func unescapeRake(s string) string { return rakeUnesc.ReplaceAllString(s, "$1") }

@@ -40,11 +40,22 @@ var finalizeRoundTripCases = []struct {
 	{"schema-qualified table", "", BatchedMigration{"Job", "gitlab_partitions_dynamic.ci_builds", "id", `[]`}},
 }
 
-// TestRealRakeRoundTrip feeds every finalize argv the catalogue builds to
-// Debian's real rake, with a Rakefile declaring GitLab's finalize tasks, and
-// checks that rake hands the task exactly the four intended values. CI sets
-// REQUIRE_RAKE=1 so that a missing rake fails instead of skipping.
-func TestRealRakeRoundTrip(t *testing.T) {
+// rakeReceived is what the test Rakefile reports rake handed the task.
+type rakeReceived struct {
+	Task         string   `json:"task"`
+	JobClassName string   `json:"job_class_name"`
+	TableName    string   `json:"table_name"`
+	ColumnName   string   `json:"column_name"`
+	JobArguments string   `json:"job_arguments"`
+	Extras       []string `json:"extras"`
+	JSON         any      `json:"json"`
+	JSONError    string   `json:"json_error"`
+}
+
+// realRake returns Debian's rake and the test Rakefile, or skips (fails
+// under REQUIRE_RAKE=1, as in CI).
+func realRake(t *testing.T) (rake, rakefile string) {
+	t.Helper()
 	rake, err := exec.LookPath("rake")
 	if err != nil {
 		if os.Getenv("REQUIRE_RAKE") != "" {
@@ -52,10 +63,76 @@ func TestRealRakeRoundTrip(t *testing.T) {
 		}
 		t.Skip("rake not installed (apt-get install rake ruby); CI installs it and sets REQUIRE_RAKE=1")
 	}
-	rakefile, err := filepath.Abs("testdata/Rakefile")
+	rakefile, err = filepath.Abs("testdata/Rakefile")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rake, rakefile
+}
+
+// runRealRake runs rake on one argv element, without a shell, exactly as
+// the agent sends it, and returns what the task received.
+func runRealRake(t *testing.T, rake, rakefile, elem string) rakeReceived {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, rake, "-f", rakefile, elem)
+	run.Dir = t.TempDir()
+	var stdout, stderr bytes.Buffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		t.Fatalf("rake %q: %v\n%s", elem, err, stderr.String())
+	}
+	var got rakeReceived
+	if err := json.NewDecoder(&stdout).Decode(&got); err != nil {
+		t.Fatalf("rake output: %v", err)
+	}
+	return got
+}
+
+// checkRakeReceived compares what rake received with the intended values.
+func checkRakeReceived(t *testing.T, got rakeReceived, elem, db string, m BatchedMigration) {
+	t.Helper()
+	wantTask := FinalizeTask
+	if db != "" {
+		wantTask += ":" + db
+	}
+	if got.Task != wantTask {
+		t.Errorf("task %q, want %q", got.Task, wantTask)
+	}
+	if got.JobClassName != m.JobClass || got.TableName != m.Table || got.ColumnName != m.Column {
+		t.Errorf("rake received %q %q %q, want %q %q %q", got.JobClassName, got.TableName, got.ColumnName, m.JobClass, m.Table, m.Column)
+	}
+	if len(got.Extras) != 0 {
+		t.Errorf("rake received extra arguments %q: a comma was not escaped", got.Extras)
+	}
+	compact, _ := CompactJobArguments(m.JobArguments)
+	if got.JobArguments != compact {
+		t.Errorf("job_arguments arrived as %q, want %q", got.JobArguments, compact)
+	}
+	if got.JSONError != "" {
+		t.Fatalf("Ruby could not parse job_arguments: %s", got.JSONError)
+	}
+	var want any
+	if err := json.Unmarshal([]byte(m.JobArguments), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.JSON, want) {
+		t.Errorf("Ruby parsed job_arguments as %#v, want %#v", got.JSON, want)
+	}
+	// The Go port of rake's parser must agree with rake itself.
+	task, args := ParseRakeTask(elem)
+	if task != got.Task || !reflect.DeepEqual(args, []string{got.JobClassName, got.TableName, got.ColumnName, got.JobArguments}) {
+		t.Errorf("ParseRakeTask disagrees with rake: %q %q", task, args)
+	}
+}
+
+// TestRealRakeRoundTrip feeds every finalize argv the catalogue builds to
+// Debian's real rake, with a Rakefile declaring GitLab's finalize tasks, and
+// checks that rake hands the task exactly the four intended values. CI sets
+// REQUIRE_RAKE=1 so that a missing rake fails instead of skipping.
+func TestRealRakeRoundTrip(t *testing.T) {
+	rake, rakefile := realRake(t)
 	op, err := Lookup(OpFinalize)
 	if err != nil {
 		t.Fatal(err)
@@ -69,71 +146,36 @@ func TestRealRakeRoundTrip(t *testing.T) {
 			if len(cmd.Args) != 1 {
 				t.Fatalf("finalize must be one argv element, got %q", cmd.Args)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			// No shell: the element goes to rake exactly as the agent sends it.
-			run := exec.CommandContext(ctx, rake, "-f", rakefile, cmd.Args[0])
-			run.Dir = t.TempDir()
-			var stdout, stderr bytes.Buffer
-			run.Stdout, run.Stderr = &stdout, &stderr
-			if err := run.Run(); err != nil {
-				t.Fatalf("rake %q: %v\n%s", cmd.Args[0], err, stderr.String())
-			}
-			var got struct {
-				Task, JobClassName, TableName, ColumnName, JobArguments string
-				Extras                                                  []string
-				JSON                                                    any
-				JSONError                                               string
-			}
-			dec := json.NewDecoder(&stdout)
-			var raw map[string]json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				t.Fatalf("rake output: %v", err)
-			}
-			for k, dst := range map[string]any{
-				"task": &got.Task, "job_class_name": &got.JobClassName, "table_name": &got.TableName,
-				"column_name": &got.ColumnName, "job_arguments": &got.JobArguments, "extras": &got.Extras,
-				"json": &got.JSON, "json_error": &got.JSONError,
-			} {
-				if v, ok := raw[k]; ok {
-					if err := json.Unmarshal(v, dst); err != nil {
-						t.Fatalf("%s: %v", k, err)
-					}
-				}
-			}
-			wantTask := "gitlab:background_migrations:finalize"
-			if c.db != "" {
-				wantTask += ":" + c.db
-			}
-			if got.Task != wantTask {
-				t.Errorf("task %q, want %q", got.Task, wantTask)
-			}
-			if got.JobClassName != c.m.JobClass || got.TableName != c.m.Table || got.ColumnName != c.m.Column {
-				t.Errorf("rake received %q %q %q, want %q %q %q", got.JobClassName, got.TableName, got.ColumnName, c.m.JobClass, c.m.Table, c.m.Column)
-			}
-			if len(got.Extras) != 0 {
-				t.Errorf("rake received extra arguments %q: a comma was not escaped", got.Extras)
-			}
-			compact, _ := CompactJobArguments(c.m.JobArguments)
-			if got.JobArguments != compact {
-				t.Errorf("job_arguments arrived as %q, want %q", got.JobArguments, compact)
-			}
-			if got.JSONError != "" {
-				t.Fatalf("Ruby could not parse job_arguments: %s", got.JSONError)
-			}
-			var want any
-			if err := json.Unmarshal([]byte(c.m.JobArguments), &want); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got.JSON, want) {
-				t.Errorf("Ruby parsed job_arguments as %#v, want %#v", got.JSON, want)
-			}
-			// The Go port of rake's parser must agree with rake itself.
-			task, args := ParseRakeTask(cmd.Args[0])
-			if task != got.Task || !reflect.DeepEqual(args, []string{got.JobClassName, got.TableName, got.ColumnName, got.JobArguments}) {
-				t.Errorf("ParseRakeTask disagrees with rake: %q %q", task, args)
-			}
+			checkRakeReceived(t, runRealRake(t, rake, rakefile, cmd.Args[0]), cmd.Args[0], c.db, c.m)
 		})
+	}
+}
+
+// TestRealRakeRunbookPastes: the six runbook commands, pasted in every form
+// DecodeFinalize accepts, become an argv element from which the real rake
+// hands the task exactly the values the runbook means.
+func TestRealRakeRunbookPastes(t *testing.T) {
+	rake, rakefile := realRake(t)
+	op, err := Lookup(OpFinalize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range runbookLines(t) {
+		want := runbookFinalizes[i]
+		for _, f := range pasteForms {
+			in := typographic(f.make(line, want))
+			t.Run(want.Table+"/"+f.name, func(t *testing.T) {
+				a, err := DecodeFinalize(in)
+				if err != nil {
+					t.Fatalf("DecodeFinalize(%s): %v", in, err)
+				}
+				cmd, err := op.Command(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkRakeReceived(t, runRealRake(t, rake, rakefile, cmd.Args[0]), cmd.Args[0], f.db, want)
+			})
+		}
 	}
 }
 
@@ -141,14 +183,7 @@ func TestRealRakeRoundTrip(t *testing.T) {
 // suggested single quotes: without a shell they reach the task and the JSON
 // parse fails.
 func TestRealRakeRefusesShellQuotes(t *testing.T) {
-	rake, err := exec.LookPath("rake")
-	if err != nil {
-		if os.Getenv("REQUIRE_RAKE") != "" {
-			t.Fatalf("REQUIRE_RAKE is set but rake is not installed: %v", err)
-		}
-		t.Skip("rake not installed (apt-get install rake ruby)")
-	}
-	rakefile, _ := filepath.Abs("testdata/Rakefile")
+	rake, rakefile := realRake(t)
 	elem := `gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,events,id,'[["id"]\,["id_convert_to_bigint"]]']`
 	out, err := exec.Command(rake, "-f", rakefile, elem).Output()
 	if err != nil {

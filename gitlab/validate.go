@@ -18,11 +18,7 @@ type ArgError struct {
 }
 
 func (e *ArgError) Error() string {
-	v := e.Value
-	if len(v) > 80 {
-		v = v[:77] + "..."
-	}
-	return fmt.Sprintf("%s %q: %s", e.Field, v, e.Reason)
+	return fmt.Sprintf("%s %q: %s", e.Field, echo(e.Value), e.Reason)
 }
 
 // Identifier limits. PostgreSQL truncates identifiers at 63 bytes; GitLab's
@@ -91,7 +87,7 @@ func ValidateJobArguments(s string) error {
 	}
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return &ArgError{"job_arguments", s, "is not valid JSON (" + err.Error() + "); give the array without shell quotes and without \\ before commas"}
+		return &ArgError{"job_arguments", s, "is not valid JSON (" + err.Error() + "): give the array as GitLab prints it, e.g. '[[\"id\"]\\, [\"id_convert_to_bigint\"]]'"}
 	}
 	if _, ok := v.([]any); !ok {
 		return &ArgError{"job_arguments", s, "must be a JSON array, e.g. [] or [[\"id\"],[\"id_convert_to_bigint\"]]"}
