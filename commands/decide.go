@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
@@ -32,6 +34,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 	case "approve":
 		// Cheap checks first, so a refused click costs no agent call.
 		if err := r.opt.Approvals.CheckApprover(ctx, id, user); err != nil {
+			r.auditUnrecorded(ctx, u, req, err)
 			return &Refusal{Msg: err.Error()}
 		}
 		r.background("approve "+id, func(ctx context.Context) {
@@ -71,13 +74,15 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		host, err := r.host(req.Host)
 		if err == nil {
 			var st gitlab.MigrateStatus
-			if st, err = r.migrateStatus(ctx, host); err == nil {
+			if st, err = r.approvalStatus(ctx, host, req.ID); err == nil {
 				current, _ = statusFingerprint(st)
 			}
 		}
 		if err != nil {
+			err = fmt.Errorf("could not check the migration status it is based on: %w", err)
+			r.auditUnrecorded(ctx, u, req, err)
 			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
-				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on (%v). Try again.", req.ID, err)})
+				Text: fmt.Sprintf("Your approval of %s was not recorded: %v. Try again.", req.ID, err)})
 			return
 		}
 	}
@@ -88,6 +93,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", err, strings.TrimSpace(req.Operation))})
 		return
 	case err != nil:
+		r.auditUnrecorded(ctx, u, req, err)
 		_ = chat.Notify(ctx, channel, u, bot.Message{Text: err.Error(), Tone: bot.ToneDanger})
 		return
 	}
@@ -108,4 +114,34 @@ func (r *Router) refusedDecision(ctx context.Context, u bot.User, verb, id strin
 		return refuse("There is no request %s. /gitlab-migrations pending lists the open ones.", id)
 	}
 	return &Refusal{Msg: err.Error()}
+}
+
+// approvalReuse is how long one approval check's status answers the other
+// approvals of the same request: a burst of approve clicks costs one run.
+const approvalReuse = 5 * time.Second
+
+// approvalStatus is the migration status an approval of request id is
+// checked against. Concurrent approvals of one request share one run
+// (single-flight, reused for approvalReuse), which uses the agent's slot
+// reserved for approval checks and waits out a busy agent.
+func (r *Router) approvalStatus(ctx context.Context, host Host, id string) (gitlab.MigrateStatus, error) {
+	res, _ := r.sharedRun(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus, Purpose: agent.PurposeApprovalCheck},
+		"approval-check\x00"+id, approvalReuse, nil)
+	if res.Err != nil {
+		return gitlab.MigrateStatus{}, res.Err
+	}
+	return parseStatusRun(res.Rec, res.Out)
+}
+
+// auditUnrecorded audits an approval attempt that was not recorded for a
+// reason the workflow did not audit itself: the status check failed, or
+// the store or group resolver did. The workflow's own refusals (not an
+// approver, already decided …) are audited by approvals.Service.
+func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals.Request, err error) {
+	if approvals.IsRefusal(err) {
+		return
+	}
+	r.audit(ctx, approvals.AuditEntry{Actor: u.ID, ActorName: u.Name, Action: approvals.ActionRequestRefused,
+		RequestID: req.ID, Host: req.Host, Operation: req.Operation, Outcome: "approve",
+		Detail: "approval not recorded: " + err.Error()})
 }

@@ -35,12 +35,21 @@ func problem(host string, err error) string {
 	return agentProblem(host, err)
 }
 
+// These runs wait out a busy agent (runWaiting) but are never shared with
+// other callers: the after-check of a migrate must describe the state
+// after it, not an answer taken before.
+
 // migrateStatus runs db:migrate:status and parses it.
 func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateStatus, error) {
-	rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus}, nil, nil)
+	rec, out, err := r.runWaiting(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus}, nil)
 	if err != nil {
 		return gitlab.MigrateStatus{}, err
 	}
+	return parseStatusRun(rec, out)
+}
+
+// parseStatusRun parses a finished db:migrate:status run.
+func parseStatusRun(rec agent.JobRecord, out *output) (gitlab.MigrateStatus, error) {
 	s, err := gitlab.ParseMigrateStatus(out.combined())
 	if err == nil && rec.State != agent.StateSucceeded {
 		err = errors.New("the command " + rec.State)
@@ -54,7 +63,7 @@ func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateSt
 // bbmStatus runs gitlab:background_migrations:status (for db, or every
 // database when db is "") and parses it.
 func (r *Router) bbmStatus(ctx context.Context, host Host, db string) (gitlab.BBMStatus, error) {
-	rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpBBMStatus, Args: gitlab.Args{Database: db}}, nil, nil)
+	rec, out, err := r.runWaiting(ctx, host, agent.RunRequest{Operation: gitlab.OpBBMStatus, Args: gitlab.Args{Database: db}}, nil)
 	if err != nil {
 		return gitlab.BBMStatus{}, err
 	}
@@ -71,7 +80,7 @@ func (r *Router) bbmStatus(ctx context.Context, host Host, db string) (gitlab.BB
 // ctlStatus runs gitlab-ctl status for every service and parses stdout;
 // its exit code only counts the services that are down.
 func (r *Router) ctlStatus(ctx context.Context, host Host) (gitlab.CtlStatus, error) {
-	rec, out, err := r.runJob(ctx, host, agent.RunRequest{Operation: gitlab.OpServices}, nil, nil)
+	rec, out, err := r.runWaiting(ctx, host, agent.RunRequest{Operation: gitlab.OpServices}, nil)
 	if err != nil {
 		return gitlab.CtlStatus{}, err
 	}

@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -23,7 +25,14 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Text: "I could not post in this channel: " + err.Error() + ". Is the bot a member of it?", Tone: bot.ToneDanger})
 		return
 	}
-	rec, out, runErr := r.runJob(ctx, host, agent.RunRequest{Operation: op.Name, Args: args, Requester: cmd.User.ID}, nil, nil)
+	busy := func() {
+		if _, err := chat.Reply(ctx, root, busyMessage(host.Name, r.opt.BusyWait)); err != nil {
+			r.log.Error("replying in thread", "err", err)
+		}
+	}
+	res, shared := r.sharedRun(ctx, host, agent.RunRequest{Operation: op.Name, Args: args, Requester: cmd.User.ID},
+		readOnlyKey(host.Name, op.Name, args), readOnlyReuse, busy)
+	rec, out, runErr := res.Rec, res.Out, res.Err
 	outcome := rec.State
 	var msg bot.Message
 	if runErr != nil {
@@ -32,13 +41,68 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		msg = agentErrorMessage(host.Name, op.Name, runErr)
 	} else {
 		msg = readOnlySummary(host.Name, op.Name, rec, out)
+		msg.Context = joinContext(msg.Context, takenAt(res.Taken, shared))
+	}
+	detail := errText(runErr)
+	if shared && rec.ID != "" {
+		detail = joinContext(detail, "answer shared from agent job "+rec.ID)
 	}
 	r.audit(ctx, approvals.AuditEntry{
 		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionReadOnlyRun,
 		Host: host.Name, Operation: op.Name, Argv: c.Argv(), Outcome: outcome, OutputDigest: rec.Digest,
-		Detail: errText(runErr),
+		Detail: detail,
 	})
 	r.replyWithOutput(ctx, chat, root, msg, op.Name, out)
+}
+
+// readOnlyReuse is how long after an answer identical read-only commands
+// on the same host are given it instead of a new run: the window in which
+// a burst of `status` costs one job on the agent.
+const readOnlyReuse = 3 * time.Second
+
+// readOnlyKey identifies identical read-only runs: same host, operation
+// and arguments.
+func readOnlyKey(host, op string, args gitlab.Args) string {
+	a, _ := json.Marshal(args) // plain strings: cannot fail
+	return "read-only\x00" + host + "\x00" + op + "\x00" + string(a)
+}
+
+// sharedRun runs req on host once for every concurrent caller with the
+// same key (see flights), waiting out a busy agent (see runWaiting).
+func (r *Router) sharedRun(ctx context.Context, host Host, req agent.RunRequest, key string, reuse time.Duration, onBusy func()) (flightResult, bool) {
+	return r.flights.do(ctx, key, reuse, onBusy, func(onBusy func()) flightResult {
+		rec, out, err := r.runWaiting(ctx, host, req, onBusy)
+		taken := rec.Started
+		if taken.IsZero() {
+			taken = r.opt.Clock()
+		}
+		return flightResult{Rec: rec, Out: out, Err: err, Taken: taken}
+	})
+}
+
+// busyMessage is the progress line of a run waiting for the agent.
+func busyMessage(host string, bound time.Duration) bot.Message {
+	return bot.Message{Tone: bot.ToneInfo,
+		Text: fmt.Sprintf("⏳ The agent on %s is busy with other read-only jobs; retrying (for up to %s)…", host, bound)}
+}
+
+// takenAt says when an answer was taken, and that it was shared.
+func takenAt(t time.Time, shared bool) string {
+	s := "taken at " + t.UTC().Format("15:04:05 MST")
+	if shared {
+		s += ", shared with an identical request"
+	}
+	return s
+}
+
+func joinContext(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " · " + b
 }
 
 // readOnlySummary parses a read-only operation's output into a message.

@@ -55,6 +55,9 @@ type Options struct {
 	// interval (default 5 s).
 	RestartWait time.Duration
 	RestartPoll time.Duration
+	// BusyWait bounds how long a read-only run waits for a free slot on
+	// an agent that answers 429 (default 2 min).
+	BusyWait time.Duration
 	// ExpireEvery is how often pending requests past their TTL are
 	// expired and their messages updated (default 30 s).
 	ExpireEvery time.Duration
@@ -67,6 +70,9 @@ type Router struct {
 	opt   Options
 	hosts map[string]Host
 	log   *slog.Logger
+	// flights shares identical read-only runs (status commands, approval
+	// checks) among concurrent callers.
+	flights *flights
 
 	mu    sync.Mutex
 	chats map[string]bot.Chat
@@ -109,10 +115,13 @@ func New(opt Options) (*Router, error) {
 	if opt.RestartPoll <= 0 {
 		opt.RestartPoll = 5 * time.Second
 	}
+	if opt.BusyWait <= 0 {
+		opt.BusyWait = 2 * time.Minute
+	}
 	if opt.ExpireEvery <= 0 {
 		opt.ExpireEvery = 30 * time.Second
 	}
-	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
 			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)

@@ -56,6 +56,37 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, on
 	return rec, o, nil
 }
 
+// runWaiting is runJob for read-only operations, which the agent refuses
+// with 429 while its read-only slots are taken: nothing started, so it
+// waits (the agent's Retry-After, else a second) and tries again, for at
+// most BusyWait. onBusy (may be nil) is told each time it has to wait.
+// Nobody's command fails only because others asked at the same time.
+func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest, onBusy func()) (agent.JobRecord, *output, error) {
+	// Real time, not opt.Clock: this is about waiting on a real agent.
+	deadline := time.Now().Add(r.opt.BusyWait)
+	for {
+		rec, out, err := r.runJob(ctx, host, req, nil, nil)
+		wait, busy := agent.TooBusy(err)
+		if !busy {
+			return rec, out, err
+		}
+		if wait <= 0 {
+			wait = time.Second
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return rec, out, fmt.Errorf("the agent on %s stayed busy with other read-only jobs for %s: %w", host.Name, r.opt.BusyWait, err)
+		}
+		if onBusy != nil {
+			onBusy()
+		}
+		select {
+		case <-ctx.Done():
+			return rec, out, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
 // attachJob follows a job that is already running (restart recovery).
 func (r *Router) attachJob(ctx context.Context, host Host, jobID string, progress progressFunc) (agent.JobRecord, *output, error) {
 	o := &output{}

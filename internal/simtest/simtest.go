@@ -56,6 +56,9 @@ type Options struct {
 	Clock func() time.Time
 	// Groups resolves approver groups.
 	Groups approvals.GroupResolver
+	// Agent, if set, adjusts the agent's configuration before it starts
+	// (e.g. MaxReadOnlyJobs, or GITLAB_SIM_SPEED in Env for slow runs).
+	Agent func(*agent.Config)
 	// Router receives extra router options (Hosts, Approvals, Requests,
 	// Audit, Clock are filled in).
 	Router commands.Options
@@ -87,6 +90,9 @@ func Start(t testing.TB, opt Options) *Stack {
 	cfg.Ctl = agent.Program{Path: exe, Args: []string{"ctl"}}
 	cfg.Env = []string{simEnv + "=1", "GITLAB_SIM_STATE=" + s.SimState, "GITLAB_SIM_SPEED=0"}
 	cfg.StateDir = filepath.Join(dir, "agent")
+	if opt.Agent != nil {
+		opt.Agent(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,0 +1,192 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+)
+
+// busyAgent is an agent with one read-only slot (plus the one reserved for
+// approval checks) whose GitLab takes a moment to answer, so that
+// concurrent commands really compete for it.
+func busyAgent(cfg *agent.Config) {
+	cfg.MaxReadOnlyJobs = 1
+	for i, e := range cfg.Env {
+		if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
+			cfg.Env[i] = "GITLAB_SIM_SPEED=0.25"
+		}
+	}
+}
+
+// readOnlyTexts are the read-only commands of the load tests: three
+// different agent runs, so they have to queue for the one slot.
+var readOnlyTexts = []string{"status", "services", "bbm"}
+
+// statusRoots returns the root posts of read-only commands.
+func statusRoots(rec *recorder) []string {
+	var out []string
+	for _, id := range rec.roots() {
+		if strings.Contains(rec.message(id).Text, ", asked by ") {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// checkReadOnlyAnswers fails unless every read-only thread ends with a
+// usable answer that says when it was taken.
+func checkReadOnlyAnswers(t *testing.T, rec *recorder, want int) (busyLines int) {
+	t.Helper()
+	roots := statusRoots(rec)
+	if len(roots) != want {
+		t.Fatalf("%d read-only threads, want %d", len(roots), want)
+	}
+	for _, root := range roots {
+		th := rec.thread(root)
+		all := strings.Join(th, "\n")
+		last := th[len(th)-1]
+		switch {
+		case strings.Contains(all, "too many read-only jobs"), strings.Contains(all, "Could not run"):
+			t.Errorf("thread %s failed because others asked at the same time:\n%s", root, all)
+		case !strings.Contains(last, "taken at "):
+			t.Errorf("thread %s: the answer does not say when it was taken:\n%s", root, all)
+		}
+		if strings.Contains(all, "is busy with other read-only jobs; retrying") {
+			busyLines++
+		}
+	}
+	return busyLines
+}
+
+// TestApprovalStormWhileStatusRuns: 50 approvals of one migrate request
+// from 10 users, pasted at once while 20 read-only commands compete for the
+// agent's one read-only slot. Every attempt is recorded or refused by
+// policy (never "not recorded" because the host was busy), each one is in
+// the audit, and migrate runs exactly once.
+func TestApprovalStormWhileStatusRuns(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Agent: busyAgent})
+	id, root := openMigrate(t, s, rec)
+
+	users := []bot.User{alice} // the requester: refused by policy
+	for i := 1; i < 10; i++ {
+		users = append(users, bot.User{ID: fmt.Sprintf("U-%d", i), Name: fmt.Sprintf("user%d", i)})
+	}
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := users[i%len(users)]
+			if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
+				t.Errorf("read-only command refused: %v", err)
+			}
+		}()
+	}
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := users[i%len(users)]
+			if i%2 == 0 {
+				_ = s.Router.HandleAction(context.Background(), rec, bot.Action{User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+			} else {
+				_ = s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	s.Router.Wait()
+
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times on the agent, want exactly 1", n)
+	}
+	req, err := s.DB.Request(context.Background(), id)
+	if err != nil || req.State != approvals.StateSucceeded {
+		t.Errorf("request state %v (%v), want succeeded", req.State, err)
+	}
+	for _, u := range users {
+		for _, n := range rec.notesFor(u.ID) {
+			if strings.Contains(n, "not recorded") || strings.Contains(n, "too many read-only jobs") {
+				t.Errorf("%s was told: %s", u.Name, n)
+			}
+		}
+	}
+	// Every attempt has its audit entry: a recorded approval or a policy
+	// refusal, never an approval lost because the host was busy.
+	entries, err := s.DB.TailAudit(context.Background(), 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts := 0
+	for _, e := range entries {
+		if e.RequestID != id || e.Actor == approvals.ActorSystem {
+			continue
+		}
+		switch e.Action {
+		case approvals.ActionRequestApproved:
+			attempts++
+		case approvals.ActionRequestRefused:
+			attempts++
+			if strings.Contains(e.Detail, "not recorded") {
+				t.Errorf("approval by %s not recorded: %s", e.ActorName, e.Detail)
+			}
+		}
+	}
+	if attempts != 50 {
+		t.Errorf("audit has %d approval attempts for %s, want 50", attempts, id)
+	}
+	checkReadOnlyAnswers(t, rec, 20)
+}
+
+// TestManyStatusCommandsNeverFailBusy: 200 read-only commands at once
+// against an agent with one read-only slot. Identical ones share a run,
+// different ones queue with a "busy, retrying" line, and none fails.
+func TestManyStatusCommandsNeverFailBusy(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Agent: busyAgent})
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}
+			if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
+				t.Errorf("read-only command refused: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	s.Router.Wait()
+
+	if busy := checkReadOnlyAnswers(t, rec, 200); busy == 0 {
+		t.Error("no thread said the agent was busy, although three different runs competed for one slot")
+	}
+	runs := 0
+	for _, op := range []string{"migrate-status", "services", "bbm-status"} {
+		runs += agentJobs(t, s, op)
+	}
+	if runs >= 30 {
+		t.Errorf("200 commands of 3 kinds made %d agent runs; identical ones should share", runs)
+	}
+	if n := count(auditActions(t, s), approvals.ActionReadOnlyRun); n != 200 {
+		t.Errorf("audit has %d read-only runs, want 200 (one per command)", n)
+	}
+	t.Logf("200 read-only commands, %d agent runs", runs)
+}
