@@ -3,6 +3,8 @@ package mattermost
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -12,22 +14,35 @@ import (
 )
 
 // ActionHandler serves the button callback (Config.CallbackURL). Mattermost
-// signs nothing here and anyone who reaches the URL can post any body, so a
-// click reaches h only when its context carries a valid HMAC over the
-// request ID, the action, and the post and channel the callback names. The
-// clicker is the callback's user_id, which the server fills in from the
-// clicker's session.
+// signs nothing here and anyone who reaches the URL can post any body, so
+// a click reaches h only when
+//   - it comes from one of the Mattermost server's addresses
+//     (Config.CallbackSources; anything else gets 403 and is counted, one
+//     report per source and minute, see sources.go);
+//   - its context carries a valid HMAC over the request ID, the action, and
+//     the post and channel the callback names (sign.go);
+//   - the user it names exists, is active and is not a bot, as the API
+//     says (clicker.go); the name shown is the API's, not the callback's.
 //
-// The answer is always HTTP 200 with JSON: Mattermost shows any other
-// status as a bare error, and ephemeral_text is the only way to tell the
-// clicker why nothing happened (say, after the action secret was rotated).
-// A refusal before h is also reported to OnRefused.
+// With Config.ApproveBy "command" a verified click decides nothing: it
+// answers with the command to type, whose user Mattermost fills in itself.
+//
+// Otherwise the answer is always HTTP 200 with JSON: Mattermost shows any
+// other status as a bare error, and ephemeral_text is the only way to tell
+// the clicker why nothing happened (say, after the action secret was
+// rotated). A refusal before h is also reported to OnRefused.
 func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer a.recoverTo(w, r)
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if addr, ok := peerAddr(r); !ok || !a.sources.admits(addr) {
+			a.log.Debug("refused a button callback from outside callback_sources", "remote", r.RemoteAddr)
+			a.sources.refused(addr, r)
+			http.Error(w, "callbacks are accepted from the Mattermost server only", http.StatusForbidden)
 			return
 		}
 		var req model.PostActionIntegrationRequest
@@ -45,10 +60,30 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			})
 			return
 		}
+		if a.cfg.ApproveBy == ApproveByCommand {
+			writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{
+				EphemeralText:    typeInstead(act),
+				SkipSlackParsing: true,
+			})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
 		defer cancel()
+		user, err := a.clicker(ctx, act.User.ID)
+		if err != nil {
+			text := "I could not confirm with Mattermost who clicked, so nothing was done. Try again in a moment, or type the command instead (`/gitlab-migrations " + act.ActionID + " " + act.Value + "`)."
+			if errors.Is(err, errClickerUnconfirmed) {
+				a.refuse(ctx, r, err.Error())
+				text = "I could not confirm who clicked this button, so nothing was done."
+			} else {
+				a.log.Error("could not confirm the clicker of a button", "user", act.User.ID, "post", act.Message.ID, "err", err)
+			}
+			writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{EphemeralText: text, SkipSlackParsing: true})
+			return
+		}
+		act.User = user
 		reply := &syncReply{channel: act.Message.Channel, user: act.User.ID}
-		err := h.HandleAction(withSync(ctx, reply), a, act)
+		err = h.HandleAction(withSync(ctx, reply), a, act)
 		var texts []string
 		if err != nil {
 			a.log.Info("button click refused", "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "err", err)
@@ -81,15 +116,20 @@ func (a *Adapter) verifyAction(req *model.PostActionIntegrationRequest) (bot.Act
 	case !a.signer.verify(sig, requestID, action, req.PostId, req.ChannelId):
 		return bot.Action{}, "button callback whose signature does not match its request, action, post and channel"
 	}
-	name := req.UserName
-	if name == "" {
-		name = req.UserId
-	}
+	// The user is only named here; the name comes from the API once the
+	// clicker is confirmed (clicker.go), never from req.UserName.
 	return bot.Action{
 		Platform: Platform,
-		User:     bot.User{ID: req.UserId, Name: name},
+		User:     bot.User{ID: req.UserId},
 		Message:  bot.Ref{Channel: req.ChannelId, ID: req.PostId},
 		ActionID: action,
 		Value:    requestID,
 	}, ""
+}
+
+// typeInstead is the answer to a click when approvals are typed
+// (Config.ApproveBy "command"): the slash command is authenticated by its
+// token, and Mattermost itself fills in who typed it.
+func typeInstead(act bot.Action) string {
+	return fmt.Sprintf("Decisions here are typed, so that Mattermost itself vouches for who decides. Type `/gitlab-migrations %s %s`.", act.ActionID, act.Value)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -26,6 +28,8 @@ type Adapter struct {
 	signer signer
 	tokens [][32]byte // SHA-256 of each command token, compared in constant time
 
+	sources *sourceGate // who may call ActionsPath
+
 	posts *postCache
 	users *userCache
 	me    *botIdentity
@@ -37,13 +41,27 @@ type Adapter struct {
 
 var _ bot.Chat = (*Adapter)(nil)
 
-// New checks cfg and returns an Adapter. It makes no network call: a bad
-// token shows on the first post.
+// New checks cfg and returns an Adapter. Its only network call is
+// resolving the server's host name when Config.CallbackSources is empty; a
+// bad token shows on the first post. Close it when the listener has
+// stopped.
 func New(cfg Config, opt Options) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	opt = opt.withDefaults()
+	sources, err := parseSources(cfg.CallbackSources)
+	if err != nil {
+		return nil, fmt.Errorf("mattermost: %w", err)
+	}
+	if len(sources) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), opt.CallTimeout)
+		sources, err = serverSources(ctx, cfg.URL)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("mattermost: %w", err)
+		}
+	}
 	client := model.NewAPIv4Client(cfg.URL)
 	client.SetToken(cfg.BotToken)
 	client.HTTPClient = opt.HTTPClient
@@ -59,7 +77,24 @@ func New(cfg Config, opt Options) (*Adapter, error) {
 		me:     &botIdentity{},
 		sleep:  sleepCtx,
 	}
+	a.sources = newSourceGate(sources, time.Now, func(reason string, first *http.Request) {
+		a.refuse(context.Background(), first, reason)
+	})
+	opt.Logger.Info("mattermost button callbacks are accepted from these addresses only", "callback_sources", prefixStrings(sources))
 	return a, nil
+}
+
+// Close reports the refused callbacks still being counted (sources.go).
+// Call it once the listener has stopped and before the audit trail closes;
+// a refusal after Close is reported at once.
+func (a *Adapter) Close() { a.sources.close() }
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // Platform implements bot.Chat.

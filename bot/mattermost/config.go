@@ -56,7 +56,25 @@ type Config struct {
 	// default) sends the message as a direct message from the bot, "none"
 	// returns the error.
 	NotifyFallback string `yaml:"notify_fallback" json:"notify_fallback"`
+	// CallbackSources are the addresses button callbacks may come from,
+	// as IPs or CIDRs (e.g. 10.0.4.7 or 10.0.4.0/24): the Mattermost
+	// server's addresses as the bot's listener sees them. Empty means the
+	// addresses URL's host resolves to when the bot starts. Callbacks from
+	// anywhere else get 403. Behind a proxy, list the proxy.
+	CallbackSources []string `yaml:"callback_sources" json:"callback_sources"`
+	// ApproveBy is how approvals and denials are given: "button" (the
+	// default) accepts clicks on Approve and Deny; "command" makes a click
+	// answer with the command to type (`/gitlab-migrations approve ID`),
+	// so that only the token-authenticated slash command, whose user the
+	// server fills in, decides.
+	ApproveBy string `yaml:"approve_by" json:"approve_by"`
 }
+
+// The values of Config.ApproveBy.
+const (
+	ApproveByButton  = "button"
+	ApproveByCommand = "command"
+)
 
 // LogValue implements slog.LogValuer: the configuration without secrets.
 func (c Config) LogValue() slog.Value {
@@ -68,6 +86,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("bot_token_set", c.BotToken != ""),
 		slog.Bool("action_secret_set", c.ActionSecret != ""),
 		slog.String("notify_fallback", c.NotifyFallback),
+		slog.Any("callback_sources", c.CallbackSources),
+		slog.String("approve_by", c.ApproveBy),
 	)
 }
 
@@ -99,6 +119,16 @@ func (c Config) Validate() error {
 	case "", "dm", "none":
 	default:
 		bad("notify_fallback %q is not one of dm, none", c.NotifyFallback)
+	}
+	for i, src := range c.CallbackSources {
+		if _, err := parseSource(src); err != nil {
+			bad("callback_sources[%d] %q is %v", i, src, err)
+		}
+	}
+	switch c.ApproveBy {
+	case "", ApproveByButton, ApproveByCommand:
+	default:
+		bad("approve_by %q is not one of %s, %s", c.ApproveBy, ApproveByButton, ApproveByCommand)
 	}
 	return errors.Join(errs...)
 }

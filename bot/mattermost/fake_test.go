@@ -384,6 +384,13 @@ func (f *fakeMM) addUser(id, name string) {
 	f.users[id] = &model.User{Id: id, Username: name}
 }
 
+// addUserAs stores a user as the API returns it (deactivated, a bot …).
+func (f *fakeMM) addUserAs(u *model.User) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[u.Id] = u
+}
+
 func (f *fakeMM) addMember(channel, user string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -549,8 +556,16 @@ func (f *fakeMM) click(t testing.TB, postID, actionID string, u mmUser) (int, *m
 	})
 }
 
-// callback POSTs any callback body, forged ones included.
+// callback POSTs any callback body, forged ones included, from 127.0.0.1
+// (where the fake Mattermost server is).
 func (f *fakeMM) callback(t testing.TB, target string, body *model.PostActionIntegrationRequest) (int, *model.PostActionIntegrationResponse) {
+	t.Helper()
+	return callbackFrom(t, http.DefaultClient, target, body)
+}
+
+// callbackFrom POSTs a callback body with client, whose dialer may choose
+// the source address.
+func callbackFrom(t testing.TB, client *http.Client, target string, body *model.PostActionIntegrationRequest) (int, *model.PostActionIntegrationResponse) {
 	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -562,7 +577,7 @@ func (f *fakeMM) callback(t testing.TB, target string, body *model.PostActionInt
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	status, raw := do(t, req)
+	status, raw := doWith(t, client, req)
 	var resp model.PostActionIntegrationResponse
 	if status == http.StatusOK {
 		if err := json.Unmarshal(raw, &resp); err != nil {
@@ -574,7 +589,12 @@ func (f *fakeMM) callback(t testing.TB, target string, body *model.PostActionInt
 
 func do(t testing.TB, req *http.Request) (int, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return doWith(t, http.DefaultClient, req)
+}
+
+func doWith(t testing.TB, client *http.Client, req *http.Request) (int, []byte) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,8 @@ type env struct {
 type envOpts struct {
 	policy     approvals.Policy
 	attachOver int
+	// config, if set, changes the adapter's configuration before New.
+	config func(*Config)
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -104,14 +106,19 @@ func newEnv(t *testing.T, o envOpts) *env {
 	// carry its URL; its handler needs the router, built after.
 	e.srv = httptest.NewUnstartedServer(nil)
 	t.Cleanup(e.srv.Close)
-	var err error
-	e.a, err = New(Config{
+	cfg := Config{
 		URL: e.mm.URL(), BotToken: e.mm.token, CommandTokens: e.tokens, ActionSecret: actionSecret,
 		CallbackURL: "http://" + e.srv.Listener.Addr().String() + ActionsPath,
-	}, Options{Logger: testLogger(t), OnRefused: e.refusals.Hook})
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	var err error
+	e.a, err = New(cfg, Options{Logger: testLogger(t), OnRefused: e.refusals.Hook})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.a.Close)
 	so := simtest.Options{Policy: o.policy, Clock: e.clock.Now, Groups: e.a}
 	so.Router.AttachOver = o.attachOver
 	e.stack = simtest.Start(t, so)

@@ -86,6 +86,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if mm, err = mattermost.New(mc, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
 			return err
 		}
+		// Reports the refused callbacks still being counted, before the
+		// audit trail closes (deferred calls run last-in first-out).
+		defer mm.Close()
 		groups = append(groups, mm)
 		cfg.Mattermost = &mc
 	}
