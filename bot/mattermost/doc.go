@@ -3,9 +3,11 @@
 // Inbound, it serves two HTTP endpoints that the Mattermost server calls:
 // the custom slash command (CommandPath), authenticated by the command's
 // token, and the interactive-button callback (ActionsPath), which
-// Mattermost does not sign: every button therefore carries, in its
+// Mattermost does not sign: a callback is therefore accepted only from the
+// server's own addresses (sources.go), every button carries, in its
 // server-side context, an HMAC that binds the request ID and the action to
-// the post and channel holding the button (see sign.go).
+// the post and channel holding the button (sign.go), and the clicker is
+// confirmed through the API before anything is decided (clicker.go).
 //
 // Outbound, it implements bot.Chat with the REST API v4 (model.Client4)
 // and the bot account's token: the bot creates its own root posts (a custom
@@ -18,7 +20,8 @@
 //
 // Files, one concept each: config.go (Config, Options), adapter.go (New,
 // bot.Chat), render.go (bot.Message to post and attachment), sign.go
-// (button HMAC), inbound.go, command.go and action.go (the endpoints),
+// (button HMAC), sources.go (who may call back), clicker.go (who
+// clicked), inbound.go, command.go and action.go (the endpoints),
 // notify.go (messages for one user), api.go (deadlines and retries),
 // posts.go (thread roots, props kept across edits), users.go (mention
 // names), groups.go (approver channels).
