@@ -560,7 +560,7 @@ func TestApprovalCheckHasAReservedSlot(t *testing.T) {
 
 	for name, req := range map[string]RunRequest{
 		"unknown purpose":  {Operation: gitlab.OpMigrateStatus, Purpose: "vip"},
-		"mutating + check": {Operation: gitlab.OpRestart, Args: gitlab.Args{Service: "puma"}, Purpose: PurposeApprovalCheck},
+		"mutating + check": approved(t, certs, RunRequest{Operation: gitlab.OpRestart, Args: gitlab.Args{Service: "puma"}, Purpose: PurposeApprovalCheck}),
 	} {
 		_, err := c.Run(ctx, req, nil)
 		var ae *APIError
