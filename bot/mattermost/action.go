@@ -93,7 +93,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			texts = append(texts, markdownText(m, a.mentions(ctx, m.Mentions)))
 		}
 		writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{
-			EphemeralText:    truncateRunes(strings.Join(texts, "\n\n"), maxMessageRunes),
+			EphemeralText:    noSlackLinks(truncateRunes(strings.Join(texts, "\n\n"), maxMessageRunes)),
 			SkipSlackParsing: true,
 		})
 	})

@@ -228,7 +228,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 		msg = joinNonEmpty(" · ", "**"+f.Title+"**", msg)
 	}
 	post := &model.Post{
-		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: truncateRunes(msg, maxMessageRunes),
+		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),
 		FileIds: model.StringArray{up.FileInfos[0].Id}, PendingPostId: model.NewId(),
 	}
 	_, err := a.call(ctx, "create file post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {

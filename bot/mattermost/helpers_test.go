@@ -270,6 +270,7 @@ func viewOf(p *model.Post) postView {
 var (
 	sigRE      = regexp.MustCompile(`v1\.[A-Za-z0-9_-]{43}`)
 	durationRE = regexp.MustCompile(`took [0-9.]+s`)
+	takenRE    = regexp.MustCompile(`taken at [0-9]{2}:[0-9]{2}:[0-9]{2} UTC`) // the agent's wall clock
 )
 
 // normalize replaces what changes from run to run (IDs the fake hands
@@ -299,6 +300,7 @@ func (e *env) normalize(s string) string {
 	s = strings.ReplaceAll(s, e.actionsURL(), "<callback-url>")
 	s = strings.ReplaceAll(s, e.mm.bot.Id, "<bot>")
 	s = sigRE.ReplaceAllString(s, "<hmac>")
+	s = takenRE.ReplaceAllString(s, "taken at <time>")
 	return durationRE.ReplaceAllString(s, "took <duration>")
 }
 
@@ -306,6 +308,9 @@ func (e *env) normalize(s string) string {
 // testdata/name.golden (rewritten with -update).
 func (e *env) golden(name string, v any) {
 	e.t.Helper()
+	for _, s := range serverRewrites(e.t, v) {
+		e.t.Errorf("%s: Mattermost would rewrite %q as a Slack link", name, s)
+	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // keep <placeholders> readable

@@ -81,7 +81,7 @@ func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction
 		if msg == "" {
 			msg = "(empty message)"
 		}
-		return rendered{message: truncateRunes(msg, maxMessageRunes)}
+		return rendered{message: noSlackLinks(truncateRunes(msg, maxMessageRunes))}
 	}
 	return rendered{message: mention, attachments: []*model.MessageAttachment{attachmentOf(m, actions)}}
 }
@@ -92,14 +92,14 @@ func attachmentOf(m bot.Message, actions []*model.PostAction) *model.MessageAtta
 		Fallback: fallback(m),
 		Color:    toneColor(m.Tone),
 		Title:    m.Title,
-		Text:     bodyMarkdown(m),
+		Text:     noSlackLinks(bodyMarkdown(m)),
 		Footer:   smallPrint(m.Context),
 		Actions:  actions,
 	}
 	for _, f := range m.Fields {
 		att.Fields = append(att.Fields, &model.MessageAttachmentField{
 			Title: f.Label,
-			Value: truncateRunes(markdown(f.Value), maxFieldRunes),
+			Value: noSlackLinks(truncateRunes(markdown(f.Value), maxFieldRunes)),
 			Short: model.SlackCompatibleBool(f.Short),
 		})
 	}
@@ -148,7 +148,7 @@ func markdownText(m bot.Message, mentions []string) string {
 	if len(mentions) > 0 {
 		parts = append(parts, "cc "+strings.Join(mentions, " "))
 	}
-	return truncateRunes(joinNonEmpty("\n", parts...), maxMessageRunes)
+	return noSlackLinks(truncateRunes(joinNonEmpty("\n", parts...), maxMessageRunes))
 }
 
 // fallback is the plain text shown where attachments are not (push
