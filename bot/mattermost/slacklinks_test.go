@@ -85,13 +85,13 @@ func randomTexts(n int) []string {
 
 func TestNoSlackLinks(t *testing.T) {
 	for in, want := range map[string]string{
-		"Usage: /gitlab-migrations <approve|audit|status> …":       "Usage: /gitlab-migrations <approve∣audit∣status> …",
-		"[--db main|ci]":                                           "[--db main|ci]",
+		"Usage: /gitlab-migrations <approve|audit|status> …": "Usage: /gitlab-migrations <approve∣audit∣status> …",
+		"[--db main|ci]": "[--db main|ci]",
 		"<JobClass> '<json args>' [--db main|ci]  |  --from <id>": "<JobClass> '<json args>' [--db main∣ci]  ∣  --from <id>",
-		"<a|b> c|d>":                                               "<a∣b> c∣d>",
-		"reason: <http://evil.example|Approve here>":               "reason: <http://evil.example∣Approve here>",
-		"no link here":                                             "no link here",
-		"<|a>":                                                     "<|a>",
+		"<a|b> c|d>": "<a∣b> c∣d>",
+		"reason: <http://evil.example|Approve here>": "reason: <http://evil.example∣Approve here>",
+		"no link here": "no link here",
+		"<|a>":         "<|a>",
 	} {
 		if got := noSlackLinks(in); got != want {
 			t.Errorf("noSlackLinks(%q) = %q, want %q", in, got, want)
