@@ -122,7 +122,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !IsLoopbackHost(u.Hostname()) {
 			return nil, fmt.Errorf("agent client: URL %q: plain http is only for an agent on a loopback address; use https", raw)
 		}
 	default:

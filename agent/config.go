@@ -331,7 +331,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("listen: port %q is not a number from 0 to 65535", port)
 	}
 	if c.Insecure {
-		if !isLoopbackHost(host) {
+		if !IsLoopbackHost(host) {
 			return fmt.Errorf("insecure: plain HTTP is refused on %q: it is allowed only on a loopback address (127.0.0.1, ::1, localhost), for local development; set insecure: false and configure tls", c.Listen)
 		}
 	} else if err := c.validateTLS(); err != nil {
@@ -436,10 +436,10 @@ func checkExecutable(key, path string) error {
 	return nil
 }
 
-// isLoopbackHost accepts only literal loopback addresses and "localhost":
+// IsLoopbackHost accepts only literal loopback addresses and "localhost":
 // a name that merely resolves to loopback today could resolve elsewhere
 // tomorrow.
-func isLoopbackHost(host string) bool {
+func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -1,11 +1,13 @@
 package approvals
 
 import (
-	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // Defaults applied by Policy.WithDefaults.
@@ -57,42 +59,54 @@ func (p Policy) WithDefaults() Policy {
 }
 
 // Validate reports every problem with p, as configured (call WithDefaults
-// first to accept zero values). The message says what to fix.
+// first to accept zero values). The message says what to fix and wraps
+// ErrInvalid.
 func (p Policy) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("approval policy: "+format+": %w", append(args, ErrInvalid)...))
+	var c configcheck.Problems
+	p.Check(&c, "policy")
+	if c.Len() == 0 {
+		return nil
 	}
+	msgs := make([]string, 0, c.Len())
+	for _, q := range c.List() {
+		msgs = append(msgs, q.String())
+	}
+	return fmt.Errorf("approval policy: %s: %w", strings.Join(msgs, "; "), ErrInvalid)
+}
+
+// Check records every problem with p in c, under the key path of the
+// configuration's policy section (the keys are those of the bot's YAML).
+func (p Policy) Check(c *configcheck.Problems, path string) {
+	key := func(k string) string { return configcheck.Join(path, k) }
 	if p.ApprovalsRequired < 1 {
-		bad("approvals_required is %d; it must be at least 1", p.ApprovalsRequired)
+		c.Addf(key("approvals_required"), "is %d; it must be at least 1", p.ApprovalsRequired)
 	}
 	if p.TTL <= 0 {
-		bad("the request TTL is %s; it must be positive, e.g. 15m", p.TTL)
+		c.Addf(key("request_ttl"), "is %s; it must be positive, e.g. 15m", p.TTL)
 	}
-	for sub, ids := range p.Requesters {
+	for _, sub := range slices.Sorted(maps.Keys(p.Requesters)) {
 		if strings.TrimSpace(sub) == "" {
-			bad("requesters has an entry with an empty subcommand name")
+			c.Addf(key("requesters"), "has an entry with an empty subcommand name")
 		}
-		if slices.Contains(ids, "") {
-			bad("requesters for %q contains an empty user ID", sub)
+		if i := slices.Index(p.Requesters[sub], ""); i >= 0 {
+			c.Addf(configcheck.Index(key("requesters."+sub), i), "is an empty user ID")
 		}
 	}
-	if slices.Contains(p.Approvers, "") {
-		bad("approvers contains an empty user ID")
-	}
-	if slices.Contains(p.ApproverGroups, "") {
-		bad("approver groups contains an empty group name")
-	}
-	if slices.Contains(p.Channels, "") {
-		bad("channels contains an empty channel ID")
+	for _, l := range []struct {
+		key  string
+		list []string
+		what string
+	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}} {
+		if i := slices.Index(l.list, ""); i >= 0 {
+			c.Addf(configcheck.Index(key(l.key), i), "is an empty %s", l.what)
+		}
 	}
 	if len(p.ApproverGroups) == 0 && len(p.Approvers) > 0 {
 		distinct := len(uniq(p.Approvers))
 		if distinct < p.ApprovalsRequired {
-			bad("%d approvals are required but only %s listed; list more approvers or lower approvals_required", p.ApprovalsRequired, plural(distinct, "approver"))
+			c.Addf(key("approvals_required"), "%d approvals are required but only %s listed; list more approvers or lower approvals_required", p.ApprovalsRequired, plural(distinct, "approver"))
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // CheckRequester reports whether userID may use subcommand in channel.

@@ -63,6 +63,18 @@ func destructive(sub string) bool {
 	return err == nil && op.Kind == gitlab.Destructive
 }
 
+// DestructiveSubcommands are the subcommands that open an approval request,
+// sorted: the only ones a policy's requesters may restrict.
+func DestructiveSubcommands() []string {
+	var names []string
+	for _, n := range subcommandNames() {
+		if destructive(n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 func subcommandNames() []string {
 	names := make([]string, 0, len(subcommands))
 	for n := range subcommands {

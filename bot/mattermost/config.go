@@ -2,8 +2,6 @@ package mattermost
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // Platform is the adapter's platform name, as bot.Command.Platform and
@@ -93,44 +93,57 @@ func (c Config) LogValue() slog.Value {
 
 // Validate reports every problem with c, in words that say what to fix.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("mattermost: "+format, args...)) }
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url %q is not an http(s) URL of the Mattermost server, e.g. https://mattermost.example.com", c.URL)
+	p := configcheck.New("")
+	c.Check(p, "mattermost")
+	return p.Err()
+}
+
+// Check records every problem with c in p, under the key path of the
+// mattermost section. No message quotes a token or the action secret.
+func (c Config) Check(p *configcheck.Problems, path string) {
+	key := func(k string) string { return configcheck.Join(path, k) }
+	if c.URL == "" {
+		p.Addf(key("url"), "missing: the Mattermost server, e.g. https://mattermost.example.com")
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Addf(key("url"), "%q is not an http(s) URL of the Mattermost server, e.g. https://mattermost.example.com", c.URL)
 	}
 	if strings.TrimSpace(c.BotToken) == "" {
-		bad("bot_token is empty: create a bot account and give it a token (System Console > Integrations > Bot Accounts)")
+		p.Addf(key("bot_token"), "missing (set it or MATTERMOST_BOT_TOKEN): create a bot account and give it a token (System Console > Integrations > Bot Accounts)")
 	}
 	if len(c.CommandTokens) == 0 {
-		bad("command_tokens is empty: add the token Mattermost shows for the custom slash command")
+		p.Addf(key("command_tokens"), "missing (set it or MATTERMOST_COMMAND_TOKENS): add the token Mattermost shows for the custom slash command")
 	}
 	for i, t := range c.CommandTokens {
 		if strings.TrimSpace(t) == "" {
-			bad("command_tokens[%d] is empty", i)
+			p.Addf(configcheck.Index(key("command_tokens"), i), "is empty")
 		}
 	}
-	if len(c.ActionSecret) < minSecretLen {
-		bad("action_secret has %d bytes; it needs at least %d random bytes, e.g. the output of `openssl rand -hex 32`", len(c.ActionSecret), minSecretLen)
+	switch n := len(c.ActionSecret); {
+	case n == 0:
+		p.Addf(key("action_secret"), "missing (set it or MATTERMOST_ACTION_SECRET): at least %d random bytes, e.g. the output of `openssl rand -hex 32`", minSecretLen)
+	case n < minSecretLen:
+		p.Addf(key("action_secret"), "has %d bytes; it needs at least %d random bytes, e.g. the output of `openssl rand -hex 32`", n, minSecretLen)
 	}
-	if !model.IsValidHTTPURL(c.CallbackURL) {
-		bad("callback_url %q is not an http(s) URL; it is %s on this bot as the Mattermost server reaches it", c.CallbackURL, ActionsPath)
+	if c.CallbackURL == "" {
+		p.Addf(key("callback_url"), "missing: %s on this bot as the Mattermost server reaches it, e.g. https://chatops.internal:8443%s", ActionsPath, ActionsPath)
+	} else if !model.IsValidHTTPURL(c.CallbackURL) {
+		p.Addf(key("callback_url"), "%q is not an http(s) URL; it is %s on this bot as the Mattermost server reaches it", c.CallbackURL, ActionsPath)
 	}
 	switch c.NotifyFallback {
 	case "", "dm", "none":
 	default:
-		bad("notify_fallback %q is not one of dm, none", c.NotifyFallback)
+		p.Addf(key("notify_fallback"), "%q is not one of dm, none", c.NotifyFallback)
 	}
 	for i, src := range c.CallbackSources {
 		if _, err := parseSource(src); err != nil {
-			bad("callback_sources[%d] %q is %v", i, src, err)
+			p.Addf(configcheck.Index(key("callback_sources"), i), "%q is %v", src, err)
 		}
 	}
 	switch c.ApproveBy {
 	case "", ApproveByButton, ApproveByCommand:
 	default:
-		bad("approve_by %q is not one of %s, %s", c.ApproveBy, ApproveByButton, ApproveByCommand)
+		p.Addf(key("approve_by"), "%q is not one of %s, %s", c.ApproveBy, ApproveByButton, ApproveByCommand)
 	}
-	return errors.Join(errs...)
 }
 
 // Options tune an Adapter; the zero value is usable.
@@ -188,4 +201,19 @@ func (o Options) withDefaults() Options {
 		o.UserCacheTTL = 10 * time.Minute
 	}
 	return o
+}
+
+// IsID reports whether s has the shape of a Mattermost ID (user, channel,
+// team): 26 lowercase letters and digits. A username or display name
+// pasted instead would never match anyone.
+func IsID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }

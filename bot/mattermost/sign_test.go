@@ -65,3 +65,19 @@ func TestConfigNeverLogsSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestIsID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"8j3n5pzm1fbq7c6yy9qfg5w4xr":  true,
+		"8J3N5PZM1FBQ7C6YY9QFG5W4XR":  false, // IDs are lowercase
+		"alice":                       false,
+		"Alice Smith":                 false,
+		"8j3n5pzm1fbq7c6yy9qfg5w4x":   false, // 25
+		"8j3n5pzm1fbq7c6yy9qfg5w4xr1": false, // 27
+		"8j3n5pzm1fbq7c6yy9qfg5w4-r":  false,
+	} {
+		if IsID(id) != want {
+			t.Errorf("IsID(%q) = %v", id, !want)
+		}
+	}
+}

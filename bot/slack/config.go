@@ -1,10 +1,12 @@
 package slack
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // Mode is how Slack reaches the bot.
@@ -83,33 +85,40 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c (after defaults), saying what to
 // fix. It never includes a secret in its message.
 func (c Config) Validate() error {
+	p := configcheck.New("")
+	c.Check(p, "slack")
+	return p.Err()
+}
+
+// Check records every problem with c (after defaults) in p, under the key
+// path of the slack section. No message quotes a token or secret.
+func (c Config) Check(p *configcheck.Problems, path string) {
 	c = c.withDefaults()
-	var errs []error
+	key := func(k string) string { return configcheck.Join(path, k) }
 	switch {
 	case c.BotToken == "":
-		errs = append(errs, fmt.Errorf("slack: bot_token is missing: set it or %s (the xoxb- token from OAuth & Permissions)", EnvBotToken))
+		p.Addf(key("bot_token"), "missing (set it or %s): the xoxb- token from OAuth & Permissions", EnvBotToken)
 	case !strings.HasPrefix(c.BotToken, "xoxb-"):
-		errs = append(errs, errors.New("slack: bot_token does not start with xoxb-: use the Bot User OAuth Token, not a user or app-level token"))
+		p.Addf(key("bot_token"), "does not start with xoxb-: use the Bot User OAuth Token, not a user or app-level token")
 	}
 	switch c.Mode {
 	case ModeHTTP:
 		if c.SigningSecret == "" {
-			errs = append(errs, fmt.Errorf("slack: signing_secret is missing: set it or %s (Basic Information > App Credentials); http mode refuses unsigned requests", EnvSigningSecret))
+			p.Addf(key("signing_secret"), "missing (set it or %s): Basic Information > App Credentials; http mode refuses unsigned requests", EnvSigningSecret)
 		}
 	case ModeSocket:
 		switch {
 		case c.AppToken == "":
-			errs = append(errs, fmt.Errorf("slack: socket mode needs app_token: set it or %s (an xapp- token with connections:write)", EnvAppToken))
+			p.Addf(key("app_token"), "missing (set it or %s): socket mode needs an xapp- token with connections:write", EnvAppToken)
 		case !strings.HasPrefix(c.AppToken, "xapp-"):
-			errs = append(errs, errors.New("slack: app_token does not start with xapp-: create an app-level token with connections:write"))
+			p.Addf(key("app_token"), "does not start with xapp-: create an app-level token with connections:write")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("slack: mode %q is unknown: use http or socket", c.Mode))
+		p.Addf(key("mode"), "%q is unknown: use http or socket", c.Mode)
 	}
 	if !strings.HasPrefix(c.Command, "/") {
-		errs = append(errs, fmt.Errorf("slack: command %q must start with /", c.Command))
+		p.Addf(key("command"), "%q must start with /", c.Command)
 	}
-	return errors.Join(errs...)
 }
 
 // LogValue keeps secrets out of logs: a Config logged with slog shows
@@ -141,3 +150,23 @@ func redacted(s string) string {
 	}
 	return "set"
 }
+
+// Slack IDs, as the policy lists them: a user is U… or W… (Enterprise
+// Grid), a user group S… or its handle (db-approvers, @db-approvers), a
+// channel C… (public) or G… (private). A display name pasted instead would
+// never match anyone.
+
+// IsUserID reports whether s has the shape of a Slack user ID.
+func IsUserID(s string) bool { return isSlackID(s) && (s[0] == 'U' || s[0] == 'W') }
+
+// IsUserGroup reports whether s has the shape of a Slack user group ID or
+// handle, as IsMember takes them.
+func IsUserGroup(s string) bool {
+	return isSlackID(s) && s[0] == 'S' || groupHandleRE.MatchString(s)
+}
+
+// IsChannelID reports whether s has the shape of a Slack channel ID.
+func IsChannelID(s string) bool { return isSlackID(s) && (s[0] == 'C' || s[0] == 'G') }
+
+// groupHandleRE is a user group handle: lowercase, no spaces.
+var groupHandleRE = regexp.MustCompile(`^@?[a-z0-9][a-z0-9._-]*$`)

@@ -20,12 +20,12 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{SigningSecret: "s"}, "bot_token is missing"},
+		{Config{SigningSecret: "s"}, "slack.bot_token: missing (set it or SLACK_BOT_TOKEN)"},
 		{Config{BotToken: "xoxp-1", SigningSecret: "s"}, "does not start with xoxb-"},
-		{Config{BotToken: "xoxb-1"}, "signing_secret is missing"},
-		{Config{Mode: ModeSocket, BotToken: "xoxb-1"}, "needs app_token"},
+		{Config{BotToken: "xoxb-1"}, "slack.signing_secret: missing (set it or SLACK_SIGNING_SECRET)"},
+		{Config{Mode: ModeSocket, BotToken: "xoxb-1"}, "slack.app_token: missing"},
 		{Config{Mode: ModeSocket, BotToken: "xoxb-1", AppToken: "xoxb-2"}, "does not start with xapp-"},
-		{Config{Mode: "rtm", BotToken: "xoxb-1"}, "mode \"rtm\" is unknown"},
+		{Config{Mode: "rtm", BotToken: "xoxb-1"}, "slack.mode: \"rtm\" is unknown"},
 		{Config{BotToken: "xoxb-1", SigningSecret: "s", Command: "gitlab"}, "must start with /"},
 	} {
 		err := tc.cfg.Validate()
@@ -49,6 +49,32 @@ func TestConfigFromEnvAndSecretsNeverPrinted(t *testing.T) {
 	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logged.String()} {
 		if strings.Contains(out, "LEAK") {
 			t.Errorf("a secret was printed: %s", out)
+		}
+	}
+}
+
+func TestIDShapes(t *testing.T) {
+	for _, tc := range []struct {
+		id                   string
+		user, group, channel bool
+	}{
+		{"U0AAAAAAA", true, false, false},
+		{"W0123ABC", true, false, false},
+		{"S0CCCCCCC", false, true, false},
+		{"db-approvers", false, true, false},
+		{"@db-approvers", false, true, false},
+		{"C0123ABCD", false, false, true},
+		{"G0123ABCD", false, false, true},
+		{"Alice Smith", false, false, false},
+		{"alice", false, true, false}, // could be a group handle
+		{"u0aaaaaaa", false, true, false},
+		{"DB Approvers", false, false, false},
+		{"C0ops", false, false, false},
+		{"", false, false, false},
+	} {
+		if IsUserID(tc.id) != tc.user || IsUserGroup(tc.id) != tc.group || IsChannelID(tc.id) != tc.channel {
+			t.Errorf("%q: user %v group %v channel %v; want %v %v %v", tc.id,
+				IsUserID(tc.id), IsUserGroup(tc.id), IsChannelID(tc.id), tc.user, tc.group, tc.channel)
 		}
 	}
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strings"
-	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // fileConfig is the bot's YAML configuration.
@@ -37,45 +34,85 @@ type hostConfig struct {
 }
 
 type policyConfig struct {
-	Requesters        map[string][]string `yaml:"requesters"`
-	Approvers         []string            `yaml:"approvers"`
-	ApproverGroups    []string            `yaml:"approver_groups"`
-	Channels          []string            `yaml:"channels"`
-	ApprovalsRequired int                 `yaml:"approvals_required"`
-	RequestTTL        string              `yaml:"request_ttl"`
-	RequireReason     bool                `yaml:"require_reason"`
+	Requesters     map[string][]string `yaml:"requesters"`
+	Approvers      []string            `yaml:"approvers"`
+	ApproverGroups []string            `yaml:"approver_groups"`
+	// AnyoneMayApprove must be set for serve to run without approvers:
+	// letting any second person approve is a choice, never a default.
+	AnyoneMayApprove  bool     `yaml:"anyone_may_approve"`
+	Channels          []string `yaml:"channels"`
+	ApprovalsRequired int      `yaml:"approvals_required"`
+	RequestTTL        string   `yaml:"request_ttl"`
+	RequireReason     bool     `yaml:"require_reason"`
 }
 
-func loadConfig(path string) (fileConfig, error) {
+// use says what a configuration is checked for.
+type use struct {
+	// serve: a chat platform is required, its section is checked (with
+	// secrets from the environment), policy IDs must have its ID shapes,
+	// and a policy without approvers is refused unless anyone_may_approve.
+	serve bool
+	// simulate: console --simulate brings its own store.
+	simulate bool
+}
+
+// config is a checked configuration, ready to wire.
+type config struct {
+	fileConfig
+	// approval is the policy built from fileConfig.Policy, with defaults.
+	approval approvals.Policy
+}
+
+// loadConfig reads and checks the configuration at path for u. Every
+// problem of the file is reported at once, with its key path and line; the
+// error then carries exit code 2. Secrets left empty in the file are taken
+// from the environment (getenv) for serve, as the adapters document.
+func loadConfig(path string, u use, getenv func(string) string) (config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fileConfig{}, fmt.Errorf("reading config: %w", err)
+		return config{}, exitError{2, fmt.Errorf("reading the configuration: %w", err)}
 	}
-	var c fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return fileConfig{}, fmt.Errorf("config %s: %w", path, err)
+	p := configcheck.New(path)
+	var fc fileConfig
+	if !p.Decode(data, &fc) {
+		return config{}, exitError{2, p.Err()}
+	}
+	c := fc.check(p, u, getenv)
+	if err := p.Err(); err != nil {
+		return config{}, exitError{2, err}
 	}
 	return c, nil
 }
 
-// policy builds and validates the approval policy.
-func (c fileConfig) policy() (approvals.Policy, error) {
-	p := approvals.Policy{
-		Requesters: c.Policy.Requesters, Approvers: c.Policy.Approvers,
-		ApproverGroups: c.Policy.ApproverGroups, Channels: c.Policy.Channels,
-		ApprovalsRequired: c.Policy.ApprovalsRequired, RequireReason: c.Policy.RequireReason,
+// check records every problem of fc for u in p and returns the
+// configuration as it will be used.
+func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) string) config {
+	if strings.TrimSpace(fc.Store) == "" && !u.simulate {
+		p.Addf("store", "missing: the bbolt file for requests and audit, e.g. /var/lib/gitlab-chatops/chatops.db")
 	}
-	if c.Policy.RequestTTL != "" {
-		d, err := time.ParseDuration(c.Policy.RequestTTL)
-		if err != nil {
-			return p, fmt.Errorf("policy.request_ttl %q: %w (use e.g. 15m)", c.Policy.RequestTTL, err)
+	if len(fc.Hosts) == 0 && !u.simulate {
+		p.Addf("hosts", "missing: at least one GitLab host with its agent (name, agent URL, ca, cert, key)")
+	}
+	checkHosts(p, fc.Hosts)
+	var platforms []idRules
+	if u.serve {
+		if fc.Slack == nil && fc.Mattermost == nil {
+			p.Addf("", "neither slack: nor mattermost: is configured; serve needs at least one (or use console)")
 		}
-		p.TTL = d
+		if fc.Slack != nil {
+			sc := fc.Slack.FromEnv(getenv)
+			sc.Check(p, "slack")
+			fc.Slack = &sc
+			platforms = append(platforms, slackIDs)
+		}
+		if fc.Mattermost != nil {
+			mc := mattermostFromEnv(*fc.Mattermost, getenv)
+			mc.Check(p, "mattermost")
+			fc.Mattermost = &mc
+			platforms = append(platforms, mattermostIDs)
+		}
 	}
-	p = p.WithDefaults()
-	return p, p.Validate()
+	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms)}
 }
 
 // mattermostFromEnv fills empty Mattermost secrets from the environment,

@@ -39,20 +39,18 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var cfg fileConfig
+	cfg := config{approval: approvals.Policy{}.WithDefaults()}
 	if *configPath != "" {
 		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
+		if cfg, err = loadConfig(*configPath, use{simulate: *simulate}, os.Getenv); err != nil {
 			return err
 		}
 	}
 	if cfg.Channel != "" && *channel == "#ops" {
 		*channel = cfg.Channel
 	}
-	policy, err := cfg.policy()
-	if err != nil {
-		return err
-	}
+	policy := cfg.approval
+	var err error
 
 	var hosts []commands.Host
 	if *simulate {
@@ -74,14 +72,11 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		fmt.Fprintf(stdout, "gitlab-chatops console: SIMULATED GitLab (scenario %q) behind a real in-process agent with mutual TLS; nothing real is touched.\nState in %s\n", *scenario, dir)
 	}
-	more, err := agentHosts(cfg)
+	more, err := agentHosts(cfg.Hosts)
 	if err != nil {
 		return err
 	}
 	hosts = append(hosts, more...)
-	if cfg.Store == "" {
-		return exitError{2, fmt.Errorf("the configuration needs store: PATH (the bbolt file for requests and audit)")}
-	}
 	db, err := storage.Open(cfg.Store, storage.Options{})
 	if err != nil {
 		return err

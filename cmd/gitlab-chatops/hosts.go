@@ -1,21 +1,85 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
-// agentHosts builds one agent client per configured host.
-func agentHosts(cfg fileConfig) ([]commands.Host, error) {
-	var hosts []commands.Host
-	for _, hc := range cfg.Hosts {
+// agentHosts builds one agent client per configured host (checked by
+// checkHosts first).
+func agentHosts(hosts []hostConfig) ([]commands.Host, error) {
+	var out []commands.Host
+	for _, hc := range hosts {
 		c, err := agent.NewClient(agent.ClientConfig{URL: hc.Agent, CAFile: hc.CA, CertFile: hc.Cert, KeyFile: hc.Key})
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", hc.Name, err)
 		}
-		hosts = append(hosts, commands.Host{Name: hc.Name, Agent: c})
+		out = append(out, commands.Host{Name: hc.Name, Agent: c})
 	}
-	return hosts, nil
+	return out, nil
+}
+
+// checkHosts records the problems of the hosts section: names present and
+// unique, agent URLs https (plain http only for a development agent on
+// loopback), and the TLS files present and forming a usable client
+// identity.
+func checkHosts(p *configcheck.Problems, hosts []hostConfig) {
+	seen := map[string]bool{}
+	for i, h := range hosts {
+		at := func(k string) string { return configcheck.Join(configcheck.Index("hosts", i), k) }
+		switch {
+		case strings.TrimSpace(h.Name) == "":
+			p.Addf(at("name"), "missing: the name people give to --host, e.g. gitlab-1")
+		case seen[h.Name]:
+			p.Addf("hosts", "%s appears twice", h.Name)
+		}
+		seen[h.Name] = true
+
+		u, err := url.Parse(h.Agent)
+		plainHTTP := err == nil && u.Scheme == "http" && u.Host != "" && agent.IsLoopbackHost(u.Hostname())
+		switch {
+		case h.Agent == "":
+			p.Addf(at("agent"), "missing: the agent's URL, e.g. https://gitlab-1.example.com:8443")
+			continue
+		case plainHTTP:
+			if h.CA != "" || h.Cert != "" || h.Key != "" {
+				p.Addf(at("agent"), "%q is plain http (a development agent on loopback) but ca/cert/key are set; use https://", h.Agent)
+			}
+			continue
+		case err != nil || u.Scheme != "https" || u.Host == "":
+			p.Addf(at("agent"), "%q is not an https URL, e.g. https://gitlab-1.example.com:8443", h.Agent)
+		}
+		files := true
+		for _, f := range []struct{ key, path, what string }{
+			{"ca", h.CA, "the CA that signed the agent's certificate (ca.pem from gitlab-chatops-agent certs)"},
+			{"cert", h.Cert, "the bot's client certificate (bot.pem from gitlab-chatops-agent certs)"},
+			{"key", h.Key, "the bot's private key (bot-key.pem from gitlab-chatops-agent certs)"},
+		} {
+			if f.path == "" {
+				p.Addf(at(f.key), "missing: %s", f.what)
+				files = false
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					p.Addf(at(f.key), "%s does not exist", f.path)
+				} else {
+					p.Addf(at(f.key), "%v", err)
+				}
+				files = false
+			}
+		}
+		if files {
+			if _, err := agent.LoadClientTLS(h.CA, h.Cert, h.Key); err != nil {
+				p.Addf(configcheck.Index("hosts", i), "%s", strings.TrimPrefix(err.Error(), "agent client: "))
+			}
+		}
+	}
 }

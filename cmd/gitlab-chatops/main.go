@@ -25,12 +25,14 @@ const usage = `gitlab-chatops: run GitLab database-migration operations from cha
 Usage:
   gitlab-chatops serve --config FILE
   gitlab-chatops console [--config FILE] [--simulate [--scenario NAME]]
+  gitlab-chatops config check [--for serve|console] FILE
   gitlab-chatops audit verify|export|tail --db FILE [--since TIME] [-n N]
   gitlab-chatops version
 
 serve       connect to Slack and/or Mattermost as configured
 console     chat from the terminal: type "alice: /gitlab-migrations status"
             (--simulate runs an in-process agent over a simulated GitLab)
+config      check a configuration file: every problem at once, with its key path
 audit       check, export or show the tamper-evident audit trail
 `
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runServe(ctx, args[1:], stderr)
 	case "console":
 		err = runConsole(ctx, args[1:], stdin, stdout, stderr)
+	case "config":
+		err = runConfig(args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout)
 	case "version", "--version":

@@ -37,21 +37,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return exitError{2, fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfig(*configPath, use{serve: true}, os.Getenv)
 	if err != nil {
 		return err
 	}
-	if cfg.Slack == nil && cfg.Mattermost == nil {
-		return exitError{2, errors.New("the configuration has neither slack: nor mattermost: — serve needs at least one (or use console)")}
+	if cfg.Policy.AnyoneMayApprove {
+		log.Warn("policy.anyone_may_approve is true: any second person may approve migrate, finalize and restart")
 	}
-	if cfg.Store == "" {
-		return exitError{2, errors.New("the configuration needs store: PATH (the bbolt file for requests and audit)")}
-	}
-	policy, err := cfg.policy()
-	if err != nil {
-		return err
-	}
-	hosts, err := agentHosts(cfg)
+	policy := cfg.approval
+	hosts, err := agentHosts(cfg.Hosts)
 	if err != nil {
 		return err
 	}
@@ -76,21 +70,19 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		mm     *mattermost.Adapter
 	)
 	if cfg.Slack != nil {
-		if sl, err = slack.New(cfg.Slack.FromEnv(os.Getenv), slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
+		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
 			return err
 		}
 		groups = append(groups, sl)
 	}
 	if cfg.Mattermost != nil {
-		mc := mattermostFromEnv(*cfg.Mattermost, os.Getenv)
-		if mm, err = mattermost.New(mc, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
+		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
 			return err
 		}
 		// Reports the refused callbacks still being counted, before the
 		// audit trail closes (deferred calls run last-in first-out).
 		defer mm.Close()
 		groups = append(groups, mm)
-		cfg.Mattermost = &mc
 	}
 	svc, err := approvals.NewService(db, db, policy, approvals.WithGroupResolver(groups))
 	if err != nil {

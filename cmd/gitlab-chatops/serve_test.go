@@ -54,6 +54,8 @@ mattermost:
   action_secret: 0123456789abcdef0123456789abcdef0123456789
   callback_url: http://127.0.0.1:%d/mattermost/actions
   listen: 127.0.0.1:%d
+policy:
+  approvers: [0123456789abcdefghijklmnop]
 `, store, port, port)
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {

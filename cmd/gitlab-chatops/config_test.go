@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+)
+
+// clearChatEnv keeps secrets of the developer's environment out of tests
+// that expect them missing.
+func clearChatEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
+		"MATTERMOST_BOT_TOKEN", "MATTERMOST_COMMAND_TOKENS", "MATTERMOST_ACTION_SECRET"} {
+		t.Setenv(k, "")
+	}
+}
+
+// TestConfigCheckGolden: every mistake of testdata/bad-bot.yaml is reported
+// at once, each with its line and key path, exit 2, and no secret of the
+// file appears in the output.
+func TestConfigCheckGolden(t *testing.T) {
+	clearChatEnv(t)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"config", "check", "testdata/bad-bot.yaml"}, nil, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	out := stderr.String()
+	golden.Check(t, "bad-bot", []byte(out))
+	for _, want := range []string{
+		`hosts[1].agent: "gitlab-2:8443" is not an https URL`,
+		`policy.request_ttl: "15" needs a unit, e.g. 15m`,
+		`slack.signing_secret: missing (set it or SLACK_SIGNING_SECRET)`,
+		`hosts: gitlab-1 appears twice`,
+		`policy.requesters.migarte: "migarte" is not a subcommand that needs approval; use finalize, migrate, restart`,
+		`policy.aprovers: unknown key`,
+		`hosts[0].ca: /nonexistent/ca.pem does not exist`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "LEAK") {
+		t.Errorf("a secret was echoed:\n%s", out)
+	}
+	if n := strings.Count(out, "\n"); n < 9 {
+		t.Errorf("only %d lines; want every problem", n)
+	}
+}
+
+// TestPolicyFailsClosed: the policy rules of serve and the console.
+func TestPolicyFailsClosed(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	store := "store: " + filepath.Join(dir, "bot.db") + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n"
+	const (
+		slackOK = "slack: {bot_token: xoxb-1, signing_secret: s}\n"
+		mmOK    = "mattermost: {url: https://mm.example.com, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: https://bot.internal/mattermost/actions}\n"
+		mmUser  = "8j3n5pzm1fbq7c6yy9qfg5w4xr"
+	)
+	cases := []struct {
+		name  string
+		for_  string // serve or console
+		yaml  string
+		want  string // "" = accepted
+		warns bool
+	}{
+		{"typo in requesters", "console", "policy: {requesters: {migarte: [alice]}}\n",
+			`policy.requesters.migarte: "migarte" is not a subcommand that needs approval; use finalize, migrate, restart`, false},
+		{"read-only subcommand in requesters", "console", "policy: {requesters: {status: [alice]}}\n",
+			`policy.requesters.status: "status" is not a subcommand that needs approval`, false},
+		{"console keeps anyone-else-approves", "console", "policy: {}\n", "", false},
+		{"serve without approvers", "serve", slackOK,
+			"policy.approvers: missing: serve does not let just anyone approve", false},
+		{"serve with anyone_may_approve", "serve", slackOK + "policy: {anyone_may_approve: true}\n", "", true},
+		{"anyone_may_approve and approvers", "serve", slackOK + "policy: {anyone_may_approve: true, approvers: [U0AAAAAAA]}\n",
+			"policy.anyone_may_approve: true contradicts approvers", false},
+		{"serve with an approver group", "serve", slackOK + "policy: {approver_groups: [S0CCCCCCC]}\n", "", false},
+		{"slack user ID", "serve", slackOK + "policy: {approvers: [U0AAAAAAA, W0BBBBBBB]}\n", "", false},
+		{"display name on slack", "serve", slackOK + "policy: {approvers: [U0AAAAAAA, Alice Smith]}\n",
+			`policy.approvers[1]: "Alice Smith" is not a Slack user ID (U… or W…)`, false},
+		{"mattermost ID on slack only", "serve", slackOK + "policy: {approvers: [" + mmUser + "]}\n",
+			`policy.approvers[0]: "` + mmUser + `" is not a Slack user ID`, false},
+		{"slack ID on mattermost only", "serve", mmOK + "policy: {approvers: [U0AAAAAAA]}\n",
+			`policy.approvers[0]: "U0AAAAAAA" is not a Mattermost user ID (26 lowercase letters and digits)`, false},
+		{"both platforms take either", "serve", slackOK + mmOK + "policy: {approvers: [U0AAAAAAA, " + mmUser + "], channels: [C0123ABCD, " + mmUser + "]}\n", "", false},
+		{"both platforms, neither shape", "serve", slackOK + mmOK + "policy: {approvers: [alice]}\n",
+			`"alice" is neither a Slack user ID (U… or W…) nor a Mattermost user ID`, false},
+		{"slack channel name", "serve", slackOK + "policy: {approvers: [U0AAAAAAA], channels: [\"#ops\"]}\n",
+			`policy.channels[0]: "#ops" is not a Slack channel ID (C… or G…)`, false},
+		{"requester display name", "serve", slackOK + "policy: {approvers: [U0AAAAAAA], requesters: {migrate: [Bob]}}\n",
+			`policy.requesters.migrate[0]: "Bob" is not a Slack user ID`, false},
+		{"console takes names", "console", "policy: {approvers: [alice], requesters: {migrate: [bob]}}\n", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(store+tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"config", "check", "--for", tc.for_, p}, nil, &stdout, &stderr)
+			if tc.want == "" {
+				if code != 0 {
+					t.Fatalf("refused (exit %d):\n%s", code, stderr.String())
+				}
+			} else if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr.String(), tc.want)
+			}
+			if warned := strings.Contains(stdout.String(), "warning: policy.anyone_may_approve"); warned != tc.warns {
+				t.Errorf("warning shown: %v, want %v:\n%s", warned, tc.warns, stdout.String())
+			}
+		})
+	}
+}
+
+// TestStartsCheckTheWholeFile: serve and console --config refuse a bad file
+// with the same report as config check, exit 2, before opening anything.
+func TestStartsCheckTheWholeFile(t *testing.T) {
+	clearChatEnv(t)
+	for _, args := range [][]string{
+		{"serve", "--config", "testdata/bad-bot.yaml"},
+		{"console", "--config", "testdata/bad-bot.yaml"},
+	} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		out := stderr.String()
+		for _, want := range []string{"testdata/bad-bot.yaml:11: hosts[1].agent:", "policy.request_ttl:", "stroe: unknown key"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: the report lacks %q:\n%s", args, want, out)
+			}
+		}
+		// The console checks no chat platform: those sections are serve's.
+		if slackReported := strings.Contains(out, "slack.signing_secret"); slackReported != (args[0] == "serve") {
+			t.Errorf("%v: slack checked = %v", args, slackReported)
+		}
+		if strings.Contains(out, "LEAK") {
+			t.Errorf("%v: a secret was echoed:\n%s", args, out)
+		}
+	}
+}
+
+// TestServeWarnsAnyoneMayApprove: serve starts with anyone_may_approve and
+// logs it as a warning.
+func TestServeWarnsAnyoneMayApprove(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bot.yaml")
+	cfg := "store: " + filepath.Join(dir, "bot.db") + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n" +
+		"mattermost: {url: http://127.0.0.1:1, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: http://127.0.0.1:1/mattermost/actions, listen: \"127.0.0.1:0\"}\n" +
+		"policy: {anyone_may_approve: true}\n"
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve", "--config", p}, nil, &bytes.Buffer{}, &stderr) }()
+	for !strings.Contains(stderr.String(), "gitlab-chatops serving") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"level":"WARN","msg":"policy.anyone_may_approve is true`) {
+		t.Errorf("no warning logged:\n%s", stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that serve's goroutines and the test may
+// use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
