@@ -149,9 +149,9 @@ func TestConfigValidatesCallbackSourcesAndApproveBy(t *testing.T) {
 		{func(c *Config) { c.CallbackSources = []string{"10.0.0.0/8", "fd00::1"} }, ""},
 		{func(c *Config) { c.ApproveBy = ApproveByButton }, ""},
 		{func(c *Config) { c.ApproveBy = ApproveByCommand }, ""},
-		{func(c *Config) { c.CallbackSources = []string{"10.0.0.0/8", "mattermost.example.com"} }, `callback_sources[1] "mattermost.example.com" is not an IP address or CIDR`},
-		{func(c *Config) { c.CallbackSources = []string{"10.0.0.300/8"} }, `callback_sources[0] "10.0.0.300/8" is not a CIDR`},
-		{func(c *Config) { c.ApproveBy = "click" }, `approve_by "click" is not one of button, command`},
+		{func(c *Config) { c.CallbackSources = []string{"10.0.0.0/8", "mattermost.example.com"} }, `mattermost.callback_sources[1]: "mattermost.example.com" is not an IP address or CIDR`},
+		{func(c *Config) { c.CallbackSources = []string{"10.0.0.300/8"} }, `mattermost.callback_sources[0]: "10.0.0.300/8" is not a CIDR`},
+		{func(c *Config) { c.ApproveBy = "click" }, `mattermost.approve_by: "click" is not one of button, command`},
 	} {
 		cfg := base
 		c.mod(&cfg)
