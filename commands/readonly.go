@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -22,7 +23,7 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 	})
 	if err != nil {
 		r.log.Error("posting root message", "err", err)
-		_ = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Text: "I could not post in this channel: " + err.Error() + ". Is the bot a member of it?", Tone: bot.ToneDanger})
+		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
 	busy := func() {
@@ -78,6 +79,16 @@ func (r *Router) sharedRun(ctx context.Context, host Host, req agent.RunRequest,
 		}
 		return flightResult{Rec: rec, Out: out, Err: err, Taken: taken}
 	})
+}
+
+// couldNotPost tells the user who asked that the bot's root post failed.
+// It says "the channel where you asked", not "this channel": an adapter
+// may have to deliver it elsewhere (Mattermost: a direct message, which
+// names the channel). The error's own final period is dropped, so the
+// sentence ends with exactly one.
+func couldNotPost(err error) bot.Message {
+	return bot.Message{Tone: bot.ToneDanger,
+		Text: "I could not post in the channel where you asked: " + strings.TrimRight(err.Error(), ". ") + ". Is the bot a member of it?"}
 }
 
 // busyMessage is the progress line of a run waiting for the agent.

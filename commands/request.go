@@ -56,7 +56,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		})
 		if err != nil {
 			r.log.Error("posting root message", "err", err)
-			_ = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Text: "I could not post in this channel: " + err.Error(), Tone: bot.ToneDanger})
+			_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 			return
 		}
 		nr := approvals.NewRequest{

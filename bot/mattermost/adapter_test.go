@@ -204,6 +204,7 @@ func TestNotifyOutsideARequest(t *testing.T) {
 	})
 	t.Run("direct message when ephemeral posts are not allowed", func(t *testing.T) {
 		a, mm := newAdapterOnly(t, Options{})
+		mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
 		mm.set(func(f *fakeMM) { f.noEphemeral = true })
 		if err := a.Notify(ctx, channelID, bot.User{ID: alice.ID}, m); err != nil {
 			t.Fatal(err)
@@ -213,8 +214,8 @@ func TestNotifyOutsideARequest(t *testing.T) {
 		dmID := mm.dms[dm]
 		mm.mu.Unlock()
 		posts := mm.channelPosts(dmID)
-		if dmID == "" || len(posts) != 1 || attachmentText(posts[0]) != m.Text || !strings.Contains(posts[0].Message, "Only you") {
-			t.Errorf("want the message as a DM from the bot: %+v", posts)
+		if dmID == "" || len(posts) != 1 || attachmentText(posts[0]) != m.Text || !strings.Contains(posts[0].Message, "Only you were meant to see this, in ~upgrades;") {
+			t.Errorf("want the message as a DM from the bot, naming the channel: %+v", posts)
 		}
 	})
 	t.Run("a clear error when neither is possible", func(t *testing.T) {

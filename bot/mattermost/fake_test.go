@@ -45,11 +45,13 @@ type fakeMM struct {
 	dms         map[string]string
 	pending     map[string]string // pending_post_id -> post ID
 	noEphemeral bool
-	noMsgEdits  bool              // PostEditTimeLimit has passed for every post
-	nullProps   int               // patches whose props were null (which keeps buttons)
-	limits      map[string]*limit // route -> 429s still to answer
-	stall       map[string]bool   // route -> hang until the client gives up
-	quit        chan struct{}     // closed when the test ends, ending stalls
+	channels    map[string]*model.Channel // what GET /channels/{id} knows
+	readOnly    map[string]bool           // channels the bot may not post in
+	noMsgEdits  bool                      // PostEditTimeLimit has passed for every post
+	nullProps   int                       // patches whose props were null (which keeps buttons)
+	limits      map[string]*limit         // route -> 429s still to answer
+	stall       map[string]bool           // route -> hang until the client gives up
+	quit        chan struct{}             // closed when the test ends, ending stalls
 }
 
 type patchRecord struct {
@@ -69,6 +71,7 @@ func newFakeMM(t testing.TB) *fakeMM {
 		posts: map[string]*model.Post{}, files: map[string]*model.FileInfo{},
 		users: map[string]*model.User{}, userGets: map[string]int{}, members: map[string]map[string]bool{},
 		dms: map[string]string{}, pending: map[string]string{}, limits: map[string]*limit{}, stall: map[string]bool{},
+		channels: map[string]*model.Channel{}, readOnly: map[string]bool{},
 	}
 	f.users[f.bot.Id] = f.bot
 	mux := http.NewServeMux()
@@ -80,6 +83,7 @@ func newFakeMM(t testing.TB) *fakeMM {
 	mux.HandleFunc("GET /api/v4/channels/{cid}/members/{uid}", f.channelMember)
 	mux.HandleFunc("POST /api/v4/channels/direct", f.directChannel)
 	mux.HandleFunc("GET /api/v4/users/{uid}", f.getUser)
+	mux.HandleFunc("GET /api/v4/channels/{cid}", f.getChannel)
 	f.quit = make(chan struct{})
 	f.srv = httptest.NewServer(f.middleware(mux))
 	t.Cleanup(f.srv.Close)
@@ -219,6 +223,10 @@ func (f *fakeMM) createPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if status, id := f.validate(&p); status != 0 {
 		appError(w, status, id, id)
+		return
+	}
+	if f.readOnly[p.ChannelId] {
+		appError(w, http.StatusForbidden, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
 		return
 	}
 	if p.RootId != "" {
@@ -376,7 +384,25 @@ func (f *fakeMM) getUser(w http.ResponseWriter, r *http.Request) {
 	writeObj(w, http.StatusOK, u)
 }
 
+func (f *fakeMM) getChannel(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.channels[r.PathValue("cid")]
+	if !ok {
+		appError(w, http.StatusNotFound, "app.channel.get.existing.app_error", "Unable to find the existing channel.")
+		return
+	}
+	writeObj(w, http.StatusOK, c)
+}
+
 // --- test controls and views ---
+
+// addChannel makes a channel known to GET /channels/{id}.
+func (f *fakeMM) addChannel(id, name, typ string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels[id] = &model.Channel{Id: id, TeamId: teamID, Name: name, DisplayName: name, Type: model.ChannelType(typ)}
+}
 
 func (f *fakeMM) addUser(id, name string) {
 	f.mu.Lock()

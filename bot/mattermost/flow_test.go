@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 )
 
@@ -249,4 +251,34 @@ func TestHelpIsAnsweredInTheCommandResponse(t *testing.T) {
 	if n := len(e.mm.ephemeralPosts()); n != 0 {
 		t.Errorf("help used %d ephemeral posts; the command response needs no permission", n)
 	}
+}
+
+// TestCouldNotPostArrivesAsANamedDirectMessage: with Mattermost's default
+// roles the bot may not post ephemeral messages, so a background notice
+// (here: the bot may not post in the channel) arrives as a DM. It names
+// the channel, and its sentences end with one period.
+func TestCouldNotPostArrivesAsANamedDirectMessage(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.mm.set(func(f *fakeMM) { f.noEphemeral = true; f.readOnly[channelID] = true })
+	for _, text := range []string{"status", "migrate"} {
+		if status, _, raw := e.command(alice, text); status != http.StatusOK {
+			t.Fatalf("%s: %d %s", text, status, raw)
+		}
+		e.settle()
+	}
+	e.mm.mu.Lock()
+	dmID := e.mm.dms[model.GetDMNameFromIds(e.mm.bot.Id, alice.ID)]
+	e.mm.mu.Unlock()
+	posts := e.mm.channelPosts(dmID)
+	if dmID == "" || len(posts) != 2 {
+		t.Fatalf("want two DMs to alice, got %d", len(posts))
+	}
+	for _, p := range posts {
+		all := p.Message + "\n" + attachmentText(p)
+		if !strings.Contains(p.Message, "in ~upgrades;") || !strings.Contains(all, "I could not post in the channel where you asked: ") ||
+			strings.Contains(all, "..") || strings.Contains(all, "this channel") {
+			t.Errorf("the DM should name ~upgrades and read cleanly: %q", all)
+		}
+	}
+	e.golden("could_not_post_dm", viewOf(posts[0]))
 }

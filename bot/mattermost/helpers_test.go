@@ -102,6 +102,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	for _, u := range []mmUser{alice, bob, carol, dave} {
 		e.mm.addUser(u.ID, u.Name)
 	}
+	e.mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
+	e.mm.addChannel(approverCh, "db-approvers", string(model.ChannelTypePrivate))
 	// The adapter's listener must exist before the adapter, whose buttons
 	// carry its URL; its handler needs the router, built after.
 	e.srv = httptest.NewUnstartedServer(nil)
@@ -289,6 +291,11 @@ func (e *env) normalize(s string) string {
 	for _, id := range files {
 		s = strings.ReplaceAll(s, id, "<file>")
 	}
+	e.mm.mu.Lock()
+	for _, id := range e.mm.dms {
+		s = strings.ReplaceAll(s, id, "<direct-channel>")
+	}
+	e.mm.mu.Unlock()
 	rs, err := e.stack.DB.Requests(context.Background(), approvals.RequestFilter{})
 	if err != nil {
 		e.t.Fatal(err)

@@ -58,14 +58,16 @@ func (a *Adapter) notifyLater(ctx context.Context, channel string, user bot.User
 	if a.cfg.NotifyFallback == "none" {
 		return err
 	}
-	if dmErr := a.direct(ctx, user.ID, r); dmErr != nil {
+	if dmErr := a.direct(ctx, channel, user.ID, r); dmErr != nil {
 		return errors.Join(err, fmt.Errorf("and the direct message that stands in for it failed: %w", dmErr))
 	}
 	return nil
 }
 
-// direct sends r to userID in the bot's direct channel with them.
-func (a *Adapter) direct(ctx context.Context, userID string, r rendered) error {
+// direct sends r, meant for userID alone in channel, to them in the bot's
+// direct channel with them. It names channel: in the DM, "this channel"
+// would be the DM itself.
+func (a *Adapter) direct(ctx context.Context, channel, userID string, r rendered) error {
 	botID, err := a.me.id(ctx, a)
 	if err != nil {
 		return err
@@ -82,7 +84,7 @@ func (a *Adapter) direct(ctx context.Context, userID string, r rendered) error {
 	if ch == nil || ch.Id == "" {
 		return errors.New("mattermost create direct channel: the server returned no channel")
 	}
-	r.message = joinNonEmpty("\n", "_Only you were meant to see this; I could not show it to you alone in the channel._", r.message)
+	r.message = joinNonEmpty("\n", "_Only you were meant to see this, in "+a.channelName(ctx, channel)+"; I may not show messages to one person there, so they come here._", r.message)
 	post := newPost(ch.Id, r)
 	post.PendingPostId = model.NewId()
 	_, err = a.call(ctx, "create direct post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
