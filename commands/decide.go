@@ -55,7 +55,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
 		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
 		if reason != "" {
-			text += " Reason: " + fullStop(reason)
+			text += " Reason: " + fullStop(literal(reason))
 		}
 		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
 			r.log.Error("replying in thread", "err", err)

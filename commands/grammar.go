@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 // Invocation is one parsed `/gitlab-migrations` command line:
@@ -32,104 +34,64 @@ func (e *UsageError) Error() string {
 	return e.Msg + "\nUsage: " + e.Usage
 }
 
-// token is one word of the command line; quoted tells a quoted "--" (an
-// argument) from the reason separator.
-type token struct {
-	text   string
-	quoted bool
-}
-
-// smartQuotes maps the typographic quotes chat clients substitute back to
-// ASCII, so that '["id"]' typed in Slack survives its autocorrection.
-var smartQuotes = strings.NewReplacer("\u2018", "'", "\u2019", "'", "\u201c", `"`, "\u201d", `"`)
-
-// tokenize splits s like a small shell would, without ever running one:
-// white space separates words, '…' is literal, "…" allows \" and \\.
-func tokenize(s string) ([]token, error) {
-	s = smartQuotes.Replace(s)
-	var (
-		toks    []token
-		cur     strings.Builder
-		inWord  bool
-		quoted  bool
-		runes   = []rune(s)
-		closing rune
-	)
-	flush := func() {
-		if inWord {
-			toks = append(toks, token{cur.String(), quoted})
-		}
-		cur.Reset()
-		inWord, quoted = false, false
-	}
-	for i := 0; i < len(runes); i++ {
-		r := runes[i]
-		switch {
-		case closing != 0:
-			if r == closing {
-				closing = 0
-				continue
-			}
-			if closing == '"' && r == '\\' && i+1 < len(runes) && (runes[i+1] == '"' || runes[i+1] == '\\') {
-				i++
-				r = runes[i]
-			}
-			cur.WriteRune(r)
-		case r == '\'' || r == '"':
-			closing, inWord, quoted = r, true, true
-		case unicode.IsSpace(r):
-			flush()
-		default:
-			inWord = true
-			cur.WriteRune(r)
-		}
-	}
-	if closing != 0 {
-		return nil, fmt.Errorf("unterminated %c quote", closing)
-	}
-	flush()
-	return toks, nil
-}
-
-// Parse parses the text after the command word.
+// Parse parses the text after the command word. Words are split as a POSIX
+// shell would split them (gitlab.SplitShellWords; nothing is ever run),
+// after typographic quotes are turned back into ASCII. Everything after an
+// unquoted -- is the reason, taken as typed. A line that starts like
+// GitLab's own finalize command (sudo, gitlab-rake or the task word) is a
+// finalize.
 func Parse(text string) (Invocation, error) {
-	toks, err := tokenize(text)
-	if err != nil {
-		return Invocation{}, &UsageError{Msg: err.Error() + ": close the quote around the JSON arguments", Usage: "/gitlab-migrations help"}
+	if len(text) > maxCommandBytes {
+		return Invocation{}, &UsageError{Msg: fmt.Sprintf("the command is %d bytes long; at most %d are allowed", len(text), maxCommandBytes)}
 	}
-	if len(toks) == 0 {
+	text = gitlab.NormalizeQuotes(text)
+	words, splitErr := gitlab.SplitShellWords(text)
+	if err := checkVisibleText(text, words); err != nil {
+		return Invocation{}, &UsageError{Msg: err.Error()}
+	}
+	if len(words) == 0 {
+		if splitErr != nil {
+			return Invocation{}, &UsageError{Msg: splitErr.Error(), Usage: "/gitlab-migrations help"}
+		}
 		return Invocation{Sub: "help"}, nil
 	}
-	inv := Invocation{Sub: strings.ToLower(toks[0].text)}
+	inv := Invocation{Sub: strings.ToLower(words[0].Text)}
+	first := 1
+	if pastedFinalize(words[0].Text) {
+		inv.Sub, first = "finalize", 0
+	}
 	spec, ok := subcommands[inv.Sub]
-	if !ok || toks[0].quoted {
-		return inv, &UsageError{Msg: fmt.Sprintf("unknown subcommand %q", toks[0].text), Usage: "/gitlab-migrations <" + strings.Join(subcommandNames(), "|") + "> … (try /gitlab-migrations help)"}
+	if !ok || (first == 1 && words[0].Quoted) {
+		return inv, &UsageError{Msg: fmt.Sprintf("unknown subcommand %q", echo(words[0].Text)), Usage: "/gitlab-migrations SUBCOMMAND …, where SUBCOMMAND is one of " + strings.Join(subcommandNames(), ", ") + " (try /gitlab-migrations help)"}
 	}
 	usage := spec.usage
-	for i := 1; i < len(toks); i++ {
-		t := toks[i]
-		if t.quoted || !strings.HasPrefix(t.text, "--") {
-			inv.Args = append(inv.Args, t.text)
-			continue
-		}
-		if t.text == "--" {
-			var words []string
-			for _, r := range toks[i+1:] {
-				words = append(words, r.text)
-			}
-			inv.Reason = strings.Join(words, " ")
+	var plain []int // indexes of the argument words
+	// flagsAmongArgs: a flag between two arguments (finalize's arguments
+	// must be one stretch of text).
+	flagsAmongArgs, flagAfterArgs := false, false
+	for i := first; i < len(words); i++ {
+		w := words[i]
+		if reasonSeparator(w) {
+			inv.Reason = strings.Join(strings.Fields(text[w.End:]), " ")
+			splitErr = nil // whatever follows -- is free text, quotes and all
 			break
 		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(t.text, "--"), "=")
+		if w.Quoted || !strings.HasPrefix(w.Text, "--") {
+			plain = append(plain, i)
+			flagsAmongArgs = flagsAmongArgs || flagAfterArgs
+			continue
+		}
+		flagAfterArgs = len(plain) > 0
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(w.Text, "--"), "=")
 		if !spec.allows(name) {
-			return inv, &UsageError{Msg: fmt.Sprintf("%s does not take --%s", inv.Sub, name), Usage: usage}
+			return inv, &UsageError{Msg: fmt.Sprintf("%s does not take --%s", inv.Sub, echo(name)), Usage: usage}
 		}
 		if !hasValue {
-			if i+1 >= len(toks) || (toks[i+1].text == "--" && !toks[i+1].quoted) {
+			if i+1 >= len(words) || reasonSeparator(words[i+1]) {
 				return inv, &UsageError{Msg: fmt.Sprintf("--%s needs a value", name), Usage: usage}
 			}
 			i++
-			value = toks[i].text
+			value = words[i].Text
 		}
 		switch name {
 		case "host":
@@ -140,10 +102,123 @@ func Parse(text string) (Invocation, error) {
 			inv.From = value
 		}
 	}
+	switch {
+	case inv.Sub == "deny" && len(plain) > 0:
+		// The reason of a deny may follow the ID without --; it is free
+		// text, apostrophes included.
+		rest := strings.Fields(text[words[plain[0]].End:])
+		if len(rest) > 0 && (rest[0] == "--" || rest[0] == "\u2014") {
+			rest = rest[1:]
+		}
+		inv.Args, inv.Reason, splitErr = []string{words[plain[0]].Text}, strings.Join(rest, " "), nil
+	case inv.Sub == "finalize" && inv.From == "" && (len(plain) > 0 || splitErr != nil):
+		if err := inv.decodeFinalize(text, words, plain, first, flagsAmongArgs, splitErr); err != nil {
+			return inv, err
+		}
+		splitErr = nil
+	default:
+		for _, i := range plain {
+			inv.Args = append(inv.Args, words[i].Text)
+		}
+	}
+	if splitErr != nil {
+		return inv, &UsageError{Msg: splitErr.Error() + ": close the quote, or put free text after --", Usage: usage}
+	}
 	if err := spec.checkArgs(inv); err != nil {
 		return inv, &UsageError{Msg: err.Error(), Usage: usage}
 	}
+	if err := inv.checkBounds(); err != nil {
+		return inv, &UsageError{Msg: err.Error(), Usage: usage}
+	}
 	return inv, nil
+}
+
+// reasonSeparator reports an unquoted -- (or the dash a chat client's
+// autocorrection makes of it), after which the reason starts.
+func reasonSeparator(w gitlab.ShellWord) bool {
+	return !w.Quoted && (w.Text == "--" || w.Text == "\u2014")
+}
+
+// pastedFinalize reports whether a line starting with word is GitLab's own
+// finalize command pasted as it stands (in a chat code span or not).
+func pastedFinalize(word string) bool {
+	word = strings.TrimLeft(word, "`")
+	return word == "sudo" || word == "gitlab-rake" || strings.HasSuffix(word, "/gitlab-rake") ||
+		strings.HasPrefix(word, gitlab.FinalizeTask)
+}
+
+// decodeFinalize reads finalize's arguments with gitlab.DecodeFinalize:
+// four values or GitLab's command as it printed it. A refusal shows the
+// corrected line where the intended values could be recovered.
+func (inv *Invocation) decodeFinalize(text string, words []gitlab.ShellWord, plain []int, first int, flagsAmongArgs bool, splitErr error) error {
+	usage := subcommands["finalize"].usage
+	var argText string
+	switch {
+	case splitErr != nil:
+		// An unbalanced quote: let the decoder say where, and guess the fix.
+		start := len(text)
+		if first < len(words) {
+			start = words[first].Start
+		} else if len(words) > 0 {
+			start = words[len(words)-1].End
+		}
+		argText = text[start:]
+	case flagsAmongArgs:
+		return &UsageError{Msg: "put --host and --db before or after finalize's arguments, not among them", Usage: usage}
+	default:
+		argText = text[words[plain[0]].Start:words[plain[len(plain)-1]].End]
+	}
+	a, err := gitlab.DecodeFinalize(argText)
+	if err != nil {
+		return finalizeRefusal(err, inv.DB)
+	}
+	if strings.Contains(a.JobArguments, "`") {
+		return &UsageError{Msg: "the job arguments contain a backtick, which chat cannot show inside code, so an approver could not read exactly what runs; GitLab's job arguments (column names) never hold one", Usage: usage}
+	}
+	if a.Database != "" {
+		if inv.DB != "" && inv.DB != a.Database {
+			return &UsageError{Msg: fmt.Sprintf("the task says :%s but --db says %s: give the database once", a.Database, echo(inv.DB)), Usage: usage}
+		}
+		inv.DB = a.Database
+	}
+	inv.Args = []string{a.JobClass, a.Table, a.Column, a.JobArguments}
+	return nil
+}
+
+// finalizeRefusal turns a decoder refusal into a usage error that shows
+// the line to paste instead, when the intended values are known.
+func finalizeRefusal(err error, db string) error {
+	var pe *gitlab.PasteError
+	if !errors.As(err, &pe) {
+		return &UsageError{Msg: err.Error(), Usage: subcommands["finalize"].usage}
+	}
+	msg := pe.Reason + "."
+	if pe.Fix != nil {
+		fix := *pe.Fix
+		if fix.Database == "" {
+			fix.Database = db
+		}
+		line := "/gitlab-migrations finalize " + finalizeLine(fix)
+		if strings.Contains(line, "`") {
+			msg += "\nPaste this instead:\n" + line
+		} else {
+			msg += "\nPaste this instead:\n`" + line + "`"
+		}
+	}
+	return &UsageError{Msg: msg, Usage: subcommands["finalize"].usage}
+}
+
+// finalizeLine writes a's finalize arguments as a person would paste them:
+// GitLab's task word where it can carry them, else the four arguments.
+func finalizeLine(a gitlab.Args) string {
+	if w, ok := gitlab.FinalizeTaskWord(a); ok {
+		return w
+	}
+	s := a.JobClass + " " + a.Table + " " + a.Column + " " + gitlab.ShellQuote(a.JobArguments)
+	if a.Database != "" {
+		s += " --db " + a.Database
+	}
+	return s
 }
 
 // auditCount reads the N of `audit [N]`.

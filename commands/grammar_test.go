@@ -27,7 +27,7 @@ func TestParse(t *testing.T) {
 		{"finalize --from r7k2qxa9 --db ci", Invocation{Sub: "finalize", From: "r7k2qxa9", DB: "ci"}},
 		{"restart sidekiq", Invocation{Sub: "restart", Args: []string{"sidekiq"}}},
 		{"approve r7k2qxa9", Invocation{Sub: "approve", Args: []string{"r7k2qxa9"}}},
-		{"deny r7k2qxa9 not during business hours", Invocation{Sub: "deny", Args: []string{"r7k2qxa9", "not", "during", "business", "hours"}}},
+		{"deny r7k2qxa9 not during business hours", Invocation{Sub: "deny", Args: []string{"r7k2qxa9"}, Reason: "not during business hours"}},
 		{"audit 5", Invocation{Sub: "audit", Args: []string{"5"}}},
 		{"help finalize", Invocation{Sub: "help", Args: []string{"finalize"}}},
 		{"restart '--'", Invocation{Sub: "restart", Args: []string{"--"}}},
@@ -53,8 +53,8 @@ func TestParseRefusals(t *testing.T) {
 		{"services --db ci", "services does not take --db", "services"},
 		{"migrate now", "migrate takes no arguments", "migrate"},
 		{"finalize Job t c", "finalize needs 4 arguments", "finalize"},
-		{"finalize Job t c [\"id\"] extra", "finalize needs 4 arguments", "finalize"},
-		{`finalize Job t c '["id"]`, "unterminated ' quote", "help"},
+		{"finalize Job t c [\"id\"] extra", "is not valid JSON", "finalize"},
+		{`finalize Job t c '["id"]`, "the ' at character 9 is never closed", "finalize"},
 		{"finalize --from r1 Job", "finalize --from takes no other arguments", "finalize"},
 		{"approve", "approve needs 1 argument", "approve"},
 		{"approve a b", "approve takes at most 1", "approve"},
@@ -98,6 +98,72 @@ func TestThousands(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1523: "1,523", 1234567: "1,234,567", -1523: "-1,523"} {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// runbookLine is the fourth finalize line of the shared runbook, as an
+// administrator copies it.
+const runbookLine = `sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,push_event_payloads,event_id,'[["event_id"]\, ["event_id_convert_to_bigint"]]']`
+
+// TestParsePastedFinalize: GitLab's command pasted in every form gives the
+// same invocation (the gitlab package's tests cover all six runbook lines).
+func TestParsePastedFinalize(t *testing.T) {
+	want := []string{"CopyColumnUsingBackgroundMigrationJob", "push_event_payloads", "event_id", `[["event_id"], ["event_id_convert_to_bigint"]]`}
+	task := strings.TrimPrefix(runbookLine, "sudo gitlab-rake ")
+	cases := []struct {
+		in, db, reason string
+	}{
+		{"finalize " + runbookLine, "", ""},
+		{runbookLine, "", ""},
+		{"`" + runbookLine + "` -- can't wait: upgrade to 17.5", "", "can't wait: upgrade to 17.5"},
+		{"finalize " + strings.TrimPrefix(runbookLine, "sudo "), "", ""},
+		{"finalize " + task + " -- runbook step 4", "", "runbook step 4"},
+		{"finalize --host gitlab-1 " + task, "", ""},
+		{strings.Replace(task, "finalize[", "finalize:ci[", 1) + " --db ci", "ci", ""},
+		{"finalize " + strings.Replace(task, "finalize[", "finalize:main[", 1), "main", ""},
+		{"finalize --db ci CopyColumnUsingBackgroundMigrationJob push_event_payloads event_id '[[\"event_id\"]\\, [\"event_id_convert_to_bigint\"]]'", "ci", ""},
+		{"finalize CopyColumnUsingBackgroundMigrationJob push_event_payloads event_id [[\"event_id\"]\\, [\"event_id_convert_to_bigint\"]] --db ci -- why", "ci", "why"},
+		{"finalize CopyColumnUsingBackgroundMigrationJob push_event_payloads event_id \u2018[[\u201cevent_id\u201d]\\, [\u201cevent_id_convert_to_bigint\u201d]]\u2019 \u2014 autocorrected", "", "autocorrected"},
+	}
+	for _, c := range cases {
+		inv, err := Parse(c.in)
+		if err != nil {
+			t.Errorf("Parse(%s): %v", c.in, err)
+			continue
+		}
+		if inv.Sub != "finalize" || !reflect.DeepEqual(inv.Args, want) || inv.DB != c.db || inv.Reason != c.reason {
+			t.Errorf("Parse(%s) = %+v, want finalize %q db %q reason %q", c.in, inv, want, c.db, c.reason)
+		}
+	}
+}
+
+// TestParsePastedFinalizeRefusals: near-misses are refused with the line to
+// paste instead.
+func TestParsePastedFinalizeRefusals(t *testing.T) {
+	fixed := "`/gitlab-migrations finalize gitlab:background_migrations:finalize[Job,t,c,'[[\"id\"]\\, [\"x\"]]']`"
+	cases := []struct{ in, says, fix string }{
+		{`finalize gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]' ]`, "a shell splits this", fixed},
+		{`finalize gitlab:background_migrations:finalize[Job,t,c,[["id"]\, ["x"]]]`, "a shell splits this", fixed},
+		{`sudo gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]]`, "never closed", fixed},
+		{`finalize gitlab:background_migrations:finalize[Job,t,c,'[1, 2]']`, "comma without a backslash", "`/gitlab-migrations finalize gitlab:background_migrations:finalize[Job,t,c,'[1\\,2]']`"},
+		{`finalize gitlab:background_migrations:finalize:ci[Job,t,c,'["a\"b"]']`, "backslashes", "`/gitlab-migrations finalize Job t c '[\"a\\\"b\"]' --db ci`"},
+		{`finalize gitlab:background_migrations:finalize:ci[Job,t,c,[]] --db main`, "the task says :ci but --db says main", ""},
+		{`finalize Job --db ci t c []`, "not among them", ""},
+		{`finalize`, "paste GitLab's command", ""},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.in)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("Parse(%s): want a UsageError, got %v", c.in, err)
+			continue
+		}
+		if !strings.Contains(ue.Msg, c.says) {
+			t.Errorf("Parse(%s): %q does not say %q", c.in, ue.Msg, c.says)
+		}
+		if c.fix != "" && !strings.Contains(ue.Msg, "Paste this instead:\n"+c.fix) {
+			t.Errorf("Parse(%s): %q does not show the fix %s", c.in, ue.Msg, c.fix)
 		}
 	}
 }

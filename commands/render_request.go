@@ -7,6 +7,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 // requestMessage renders a request's root post in its current state:
@@ -15,14 +16,17 @@ import (
 func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 	m := bot.Message{
 		Fields: []bot.Field{
-			{Label: "Command", Value: "`" + strings.Join(req.Argv, " ") + "`"},
+			{Label: "Command", Value: commandText(req.Argv)},
 			{Label: "Host", Value: req.Host, Short: true},
 			{Label: "Requested by", Value: req.Requester.String(), Short: true},
 		},
 		Context: fmt.Sprintf("request %s", req.ID),
 	}
+	if req.Operation == gitlab.OpFinalize {
+		m.Fields = append(m.Fields, finalizeFields(req.Params)...)
+	}
 	if req.Reason != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: req.Reason})
+		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: literal(req.Reason)})
 	}
 	if req.FingerprintInfo != "" {
 		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
@@ -85,7 +89,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		if d, ok := req.Final(); ok {
 			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
 			if d.Reason != "" {
-				m.Text += " Reason: " + fullStop(d.Reason)
+				m.Text += " Reason: " + fullStop(literal(d.Reason))
 			}
 		}
 		m.Text += " Nothing ran."

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
@@ -46,15 +47,33 @@ func (s subcommand) checkArgs(inv Invocation) error {
 			return fmt.Errorf("finalize --from takes no other arguments: the request it names already has them")
 		}
 	case inv.Sub == "finalize" && n != 4:
-		return fmt.Errorf("finalize needs 4 arguments (job class, table, column, JSON job arguments), got %d; quote the JSON: '[[\"id\"],[\"id_convert_to_bigint\"]]'", n)
+		return fmt.Errorf("finalize needs the batched migration: paste GitLab's command (sudo gitlab-rake gitlab:background_migrations:finalize[...]) as it printed it, give its 4 arguments (job class, table, column, JSON job arguments), or --from the failed migrate request")
 	case n < s.minArgs:
 		return fmt.Errorf("%s needs %d argument(s)", inv.Sub, s.minArgs)
 	case s.maxArgs == 0 && n > 0:
-		return fmt.Errorf("%s takes no arguments, got %q; a reason goes after --, e.g. %s -- upgrade to 17.5", inv.Sub, inv.Args, inv.Sub)
+		return fmt.Errorf("%s takes no arguments, got %d (%s); a reason goes after --, e.g. %s -- upgrade to 17.5", inv.Sub, n, quoteList(inv.Args), inv.Sub)
 	case s.maxArgs >= 0 && n > s.maxArgs:
-		return fmt.Errorf("%s takes at most %d argument(s), got %d: %q", inv.Sub, s.maxArgs, n, inv.Args[s.maxArgs:])
+		extra := inv.Args[s.maxArgs:]
+		return fmt.Errorf("%s takes at most %s, got %d; remove the %d extra (%s), or put a reason after --", inv.Sub, plural(s.maxArgs, "argument"), n, len(extra), quoteList(extra))
 	}
 	return nil
+}
+
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// quoteList quotes words for a message, shortened when long.
+func quoteList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = fmt.Sprintf("%q", w)
+	}
+	return echo(strings.Join(q, " "))
 }
 
 // destructive reports whether sub opens an approval request.
