@@ -1,9 +1,6 @@
 package approvals
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // ActorSystem is the Actor of audit entries the bot writes on its own
 // behalf (expiry, start, finish).
@@ -20,7 +17,8 @@ const (
 	ActionRequestExpired   = "request.expired"   // the approval window passed
 	ActionRequestStarted   = "request.started"   // the exactly-once gate was passed
 	ActionRequestJob       = "request.job"       // the agent job ID was recorded
-	ActionRequestFinished  = "request.finished"  // the run ended (Outcome: succeeded, failed, interrupted)
+	ActionRequestFinished  = "request.finished"  // the run ended (Outcome: succeeded, failed, interrupted), or an approved request was abandoned
+	ActionRequestAnnotated = "request.annotated" // parameters were added (a suggested follow-up)
 	ActionCommandRefused   = "command.refused"   // a command was refused by policy
 	ActionAuthRefused      = "auth.refused"      // an incoming call failed verification
 	ActionReadOnlyRun      = "readonly.run"      // a read-only operation ran
@@ -28,13 +26,13 @@ const (
 
 // AuditEntry is one line of the audit trail.
 //
-// The log is a hash chain: each stored entry carries the SHA-256 of the
-// previous entry's stored bytes, so changing, removing or reordering an
-// entry is detected by verification.
+// The log is a keyed hash chain: each stored entry carries the HMAC-SHA256
+// of the previous entry's stored bytes, so changing, removing or
+// reordering an entry is detected by verification (package auditchain).
 //
 // The JSON form is the stored form. Seq, Time and PrevHash must stay
-// omitted when zero: package storage encodes the rest of an entry before
-// its transaction and writes those three in front of it inside.
+// omitted when zero: package auditchain encodes the rest of an entry
+// before its transaction and writes those three in front of it inside.
 type AuditEntry struct {
 	// Seq is assigned by the log: 1, 2, 3, ... without gaps.
 	Seq uint64 `json:"seq,omitzero"`
@@ -52,14 +50,7 @@ type AuditEntry struct {
 	Outcome      string   `json:"outcome,omitempty"`
 	Detail       string   `json:"detail,omitempty"`
 	OutputDigest string   `json:"output_digest,omitempty"`
-	// PrevHash is the hex SHA-256 of the previous entry's stored bytes;
-	// empty for the first entry. Assigned by the log.
+	// PrevHash is the hex HMAC-SHA256 of the previous entry's stored
+	// bytes; empty for the first entry. Assigned by the log.
 	PrevHash string `json:"prev_hash,omitempty"`
-}
-
-// AuditLog is the append-only audit trail.
-type AuditLog interface {
-	// Append stores e and returns it as stored: with Seq, PrevHash and (if
-	// it was zero) Time assigned. Any Seq or PrevHash in e is ignored.
-	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
 }

@@ -14,11 +14,14 @@
 //	   └──TTL passed──────────────────────▶ expired
 //
 // The package imports nothing else of this module. It defines the interfaces
-// it needs from the outside world (RequestStore, AuditLog, GroupResolver);
-// package storage implements the first two on bbolt, and the chat adapters
-// provide the third. Package approvalstest has in-memory versions for tests.
+// it needs from the outside world (Store, GroupResolver); package storage
+// implements the first on bbolt, and the chat adapters provide the second.
+// Package approvalstest has in-memory versions for tests and the store
+// conformance suite; package auditchain is the audit trail's format.
 //
-// Every Service method is one atomic read-modify-write of the request
-// (RequestStore.UpdateRequest) followed by one audit entry, so a second click,
-// a second approver or a retry can never move a request twice.
+// The Service is the only writer. Every Service method that changes a
+// request is one atomic read-modify-write of the request together with its
+// audit entries (Store.Apply), so a second click, a second approver or a
+// retry can never move a request twice, and no change exists without its
+// record.
 package approvals

@@ -46,15 +46,11 @@ var (
 	// ErrNotRunning: SetJob or Finish was called on a request that is not
 	// running.
 	ErrNotRunning = errors.New("not running")
-
-	// ErrAudit: the state change was made but its audit entry could not be
-	// written.
-	ErrAudit = errors.New("audit log write failed")
 )
 
 // IsRefusal reports whether err is a refusal by the workflow or the policy
-// (something to tell the user), as opposed to a failure of the store, the
-// audit log or the group resolver (something to tell the operator).
+// (something to tell the user), as opposed to a failure of the store (which
+// holds the audit trail) or the group resolver (something to tell the operator).
 func IsRefusal(err error) bool {
 	for _, e := range []error{
 		ErrNotFound, ErrInvalid, ErrNotAllowed, ErrReasonRequired,

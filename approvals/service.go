@@ -13,18 +13,16 @@ import (
 // maxIDAttempts bounds how often Open draws a new ID after a collision.
 const maxIDAttempts = 5
 
-// Service is the two-person workflow. It is safe for concurrent use; all
-// coordination happens in the RequestStore's atomic UpdateRequest.
+// Service is the two-person workflow, and the only writer of requests and
+// of the audit trail. It is safe for concurrent use; all coordination
+// happens in the Store's atomic Apply.
 //
-// Each method changes at most one request in one UpdateRequest call and then
-// appends one audit entry (refusals are audited too). If the audit entry
-// cannot be written, Open and Start undo what they did (the request ends
-// cancelled or interrupted) so that nothing runs without a record; the
-// other methods keep the change and return the request together with an
-// error wrapping ErrAudit.
+// Each method changes at most one request in one Store.Apply (or Create)
+// that also appends the change's audit entries, so a change is never
+// written without its record, nor a record without its change. A refusal
+// changes nothing; it is audited in a transaction of its own.
 type Service struct {
-	store  RequestStore
-	audit  AuditLog
+	store  Store
 	policy Policy
 	groups GroupResolver
 	now    func() time.Time
@@ -50,15 +48,14 @@ func WithIDGenerator(f func() (string, error)) Option {
 	return func(s *Service) { s.newID = f }
 }
 
-// NewService returns the workflow over store and audit, governed by policy
-// (with defaults applied, then validated).
-func NewService(store RequestStore, audit AuditLog, policy Policy, opts ...Option) (*Service, error) {
-	if store == nil || audit == nil {
-		return nil, fmt.Errorf("approvals: a request store and an audit log are required: %w", ErrInvalid)
+// NewService returns the workflow over store, governed by policy (with
+// defaults applied, then validated).
+func NewService(store Store, policy Policy, opts ...Option) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("approvals: a store is required: %w", ErrInvalid)
 	}
 	s := &Service{
 		store:  store,
-		audit:  audit,
 		policy: policy.WithDefaults(),
 		now:    time.Now,
 		newID:  NewID,
@@ -109,6 +106,15 @@ func (s *Service) Request(ctx context.Context, id string) (*Request, error) {
 	return r, nil
 }
 
+// Requests returns the requests that match f, newest first.
+func (s *Service) Requests(ctx context.Context, f RequestFilter) ([]*Request, error) {
+	rs, err := s.store.Requests(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	return rs, nil
+}
+
 // Running returns the requests in state running, for re-attaching to their
 // jobs after a restart.
 func (s *Service) Running(ctx context.Context) ([]*Request, error) {
@@ -154,21 +160,6 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 		FromRequest:    nr.FromRequest,
 		Version:        1,
 	}
-	for attempt := 1; ; attempt++ {
-		id, err := s.newID()
-		if err != nil {
-			return nil, err
-		}
-		r.ID = id
-		err = s.store.CreateRequest(ctx, r)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
-			return nil, fmt.Errorf("store new %s request: %w", nr.Operation, err)
-		}
-	}
-
 	detail := "reason: " + r.Reason
 	if r.Reason == "" {
 		detail = "no reason given"
@@ -176,16 +167,20 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 	if r.FingerprintInfo != "" {
 		detail += "; based on: " + r.FingerprintInfo
 	}
-	if err := s.record(ctx, s.entry(r, nr.Requester, ActionRequestOpened, detail, true)); err != nil {
-		// Nothing may happen without a record: withdraw the request.
-		_, uerr := s.store.UpdateRequest(context.WithoutCancel(ctx), r.ID, func(r *Request) error {
-			r.State = StateCancelled
-			r.Decisions = append(r.Decisions, Decision{User: SystemUser(), Verdict: VerdictCancel, At: s.now(), Reason: "the audit log could not be written"})
-			return nil
-		})
-		return nil, errors.Join(fmt.Errorf("request %s was withdrawn because it could not be recorded: %w", r.ID, err), uerr)
+	for attempt := 1; ; attempt++ {
+		id, err := s.newID()
+		if err != nil {
+			return nil, err
+		}
+		r.ID = id
+		err = s.store.Create(ctx, r, s.entry(r, nr.Requester, ActionRequestOpened, detail, true))
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
+			return nil, fmt.Errorf("store new %s request: %w", nr.Operation, err)
+		}
 	}
-	return r, nil
 }
 
 // CheckApprover is a cheap pre-check of whether user could approve request
@@ -288,8 +283,9 @@ func (s *Service) Cancel(ctx context.Context, id string, user User) (*Request, e
 }
 
 // decide runs one decision (approve, deny, cancel) on a pending request in
-// one UpdateRequest: the common checks, then apply. A request found past
-// its expiry is marked expired in the same transaction and the decision is
+// one Store.Apply: the common checks, then apply, then the audit entry. A
+// request found past its expiry is marked expired in the same transaction,
+// with its expiry and the refused decision audited, and the decision is
 // refused with ErrExpired.
 func (s *Service) decide(ctx context.Context, id string, user User, v Verdict, allowed bool, apply func(*Request, time.Time) error) (*Request, error) {
 	var (
@@ -297,20 +293,25 @@ func (s *Service) decide(ctx context.Context, id string, user User, v Verdict, a
 		expired bool
 		before  *Request
 	)
-	r, err := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+	r, err := s.store.Apply(ctx, id, func(r *Request) ([]AuditEntry, error) {
 		refusal, expired, before = nil, false, r.Clone()
 		now := s.now()
 		expire, err := s.checkDecision(r, user, v, allowed, now)
 		if expire {
 			markExpired(r, now)
 			refusal, expired = err, true
-			return nil
+			refused := refusalEntry(r, id, user, string(v))
+			refused.Detail = err.Error()
+			return []AuditEntry{s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false), refused}, nil
 		}
 		if err == nil {
 			err = apply(r, now)
 		}
-		refusal = err
-		return err
+		if err != nil {
+			refusal = err
+			return nil, err
+		}
+		return []AuditEntry{s.entry(r, user, decisionAction(v), decisionDetail(r, v), false)}, nil
 	})
 	switch {
 	case err != nil && refusal != nil && err == refusal:
@@ -322,31 +323,38 @@ func (s *Service) decide(ctx context.Context, id string, user User, v Verdict, a
 		}
 		return nil, err
 	case expired:
-		aerr := s.record(ctx, s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false))
-		return nil, errors.Join(s.recordRefusal(ctx, refusalEntry(r, id, user, string(v)), refusal), aerr)
+		return nil, refusal
 	}
+	return r, nil
+}
 
-	var action, detail string
+func decisionAction(v Verdict) string {
 	switch v {
 	case VerdictApprove:
-		action = ActionRequestApproved
+		return ActionRequestApproved
+	case VerdictDeny:
+		return ActionRequestDenied
+	}
+	return ActionRequestCancelled
+}
+
+// decisionDetail describes decision v just applied to r.
+func decisionDetail(r *Request, v Verdict) string {
+	switch v {
+	case VerdictApprove:
 		n := len(r.Approvals())
-		detail = fmt.Sprintf("approval %d of %d", n, r.Required)
+		detail := fmt.Sprintf("approval %d of %d", n, r.Required)
 		if r.State == StatePending {
 			detail += fmt.Sprintf("; waiting for %d more", r.Required-n)
 		}
+		return detail
 	case VerdictDeny:
-		action, detail = ActionRequestDenied, "reason: "+r.Decisions[len(r.Decisions)-1].Reason
-		if r.Decisions[len(r.Decisions)-1].Reason == "" {
-			detail = "no reason given"
+		if why := r.Decisions[len(r.Decisions)-1].Reason; why != "" {
+			return "reason: " + why
 		}
-	case VerdictCancel:
-		action, detail = ActionRequestCancelled, "cancelled by the requester"
+		return "no reason given"
 	}
-	if err := s.record(ctx, s.entry(r, user, action, detail, false)); err != nil {
-		return r, err
-	}
-	return r, nil
+	return "cancelled by the requester"
 }
 
 // Start moves approved request id to running. It is the exactly-once gate:
@@ -354,41 +362,50 @@ func (s *Service) decide(ctx context.Context, id string, user User, v Verdict, a
 // get ErrAlreadyStarted (or ErrNotApproved, ErrAlreadyDecided, ErrExpired
 // naming the state). Only the caller that got success may run the argv.
 //
-// If the start cannot be audited, the request is marked interrupted and an
-// error is returned: do not run it.
+// The start and its audit entry are one transaction: if either cannot be
+// written, neither is, and an error is returned: do not run it, and end the
+// request with Abandon (the expiry sweep does so too, after
+// ApprovedDeadline).
 func (s *Service) Start(ctx context.Context, id string) (*Request, error) {
-	r, err := s.change(ctx, id, "start", func(r *Request, now time.Time) error {
+	return s.change(ctx, id, "start", func(r *Request, now time.Time) ([]AuditEntry, error) {
 		switch {
 		case r.State == StateApproved:
 			r.State = StateRunning
 			r.StartedAt = now
-			return nil
-		case r.State.Started():
-			return fmt.Errorf("request %s was already started at %s (it is %s now); it runs only once: %w",
+			names := make([]string, 0, r.Required)
+			for _, d := range r.Approvals() {
+				names = append(names, d.User.String())
+			}
+			return []AuditEntry{s.entry(r, SystemUser(), ActionRequestStarted, "approved by "+list(names), true)}, nil
+		case r.State.Started() && !r.StartedAt.IsZero():
+			return nil, fmt.Errorf("request %s was already started at %s (it is %s now); it runs only once: %w",
 				r.ID, when(r.StartedAt, now), r.State, ErrAlreadyStarted)
 		case r.State == StatePending:
-			return fmt.Errorf("request %s is still waiting for approval (%d of %d): %w",
+			return nil, fmt.Errorf("request %s is still waiting for approval (%d of %d): %w",
 				r.ID, len(r.Approvals()), r.Required, ErrNotApproved)
 		}
-		return decidedErr(r, now)
+		return nil, decidedErr(r, now)
 	})
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, r.Required)
-	for _, d := range r.Approvals() {
-		names = append(names, d.User.String())
-	}
-	if err := s.record(ctx, s.entry(r, SystemUser(), ActionRequestStarted, "approved by "+list(names), true)); err != nil {
-		_, uerr := s.store.UpdateRequest(context.WithoutCancel(ctx), id, func(r *Request) error {
-			r.State = StateInterrupted
-			r.EndedAt = s.now()
-			r.Error = "not started: the audit log could not be written"
-			return nil
-		})
-		return nil, errors.Join(fmt.Errorf("request %s was not started because the start could not be recorded; open a new request once the audit log works: %w", id, err), uerr)
-	}
-	return r, nil
+}
+
+// Abandon ends approved request id, which was never started, as
+// interrupted: nothing ran. It is what happens when starting failed (the
+// store could not record the start) or when the bot restarted between the
+// approval and the start (the approval may be stale by then). why says
+// what happened; the request's Error and the audit entry carry it.
+func (s *Service) Abandon(ctx context.Context, id, why string) (*Request, error) {
+	return s.change(ctx, id, "abandon", func(r *Request, now time.Time) ([]AuditEntry, error) {
+		if r.State != StateApproved {
+			if !r.StartedAt.IsZero() {
+				return nil, fmt.Errorf("request %s was already started at %s (it is %s now): %w", r.ID, when(r.StartedAt, now), r.State, ErrAlreadyStarted)
+			}
+			return nil, decidedErr(r, now)
+		}
+		r.State = StateInterrupted
+		r.EndedAt = now
+		r.Error = "not started, nothing ran: " + why
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestFinished, r.Error, false)}, nil
+	})
 }
 
 // SetJob records the agent's job ID on running request id. Recording the
@@ -397,20 +414,16 @@ func (s *Service) SetJob(ctx context.Context, id, jobID string) (*Request, error
 	if strings.TrimSpace(jobID) == "" {
 		return nil, fmt.Errorf("request %s: empty job ID: %w", id, ErrInvalid)
 	}
-	r, err := s.change(ctx, id, "set job", func(r *Request, now time.Time) error {
+	return s.change(ctx, id, "set job", func(r *Request, now time.Time) ([]AuditEntry, error) {
 		if r.State != StateRunning {
-			return fmt.Errorf("request %s is %s, not running; a job can only be recorded for a running request: %w", r.ID, r.State, ErrNotRunning)
+			return nil, fmt.Errorf("request %s is %s, not running; a job can only be recorded for a running request: %w", r.ID, r.State, ErrNotRunning)
 		}
 		if r.JobID != "" && r.JobID != jobID {
-			return fmt.Errorf("request %s already has job %s; it cannot be given job %s: %w", r.ID, r.JobID, jobID, ErrInvalid)
+			return nil, fmt.Errorf("request %s already has job %s; it cannot be given job %s: %w", r.ID, r.JobID, jobID, ErrInvalid)
 		}
 		r.JobID = jobID
-		return nil
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestJob, "agent job "+jobID, false)}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestJob, "agent job "+jobID, false))
 }
 
 // Finish records how running request id ended: outcome is StateSucceeded,
@@ -422,12 +435,12 @@ func (s *Service) Finish(ctx context.Context, id string, outcome State, detail s
 	default:
 		return nil, fmt.Errorf("request %s: %q is not an outcome; use succeeded, failed or interrupted: %w", id, outcome, ErrInvalid)
 	}
-	r, err := s.change(ctx, id, "finish", func(r *Request, now time.Time) error {
+	return s.change(ctx, id, "finish", func(r *Request, now time.Time) ([]AuditEntry, error) {
 		if r.State != StateRunning {
-			if r.State.Started() {
-				return fmt.Errorf("request %s already finished: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
+			if r.State.Started() || r.State == StateInterrupted {
+				return nil, fmt.Errorf("request %s already finished: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
 			}
-			return fmt.Errorf("request %s is %s, not running, so it cannot finish: %w", r.ID, r.State, ErrNotRunning)
+			return nil, fmt.Errorf("request %s is %s, not running, so it cannot finish: %w", r.ID, r.State, ErrNotRunning)
 		}
 		r.State = outcome
 		r.EndedAt = now
@@ -436,45 +449,39 @@ func (s *Service) Finish(ctx context.Context, id string, outcome State, detail s
 		} else {
 			r.Error = detail
 		}
-		return nil
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestFinished, detail, false)}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestFinished, detail, false))
 }
 
 // Expire marks pending request id expired if its approval window has
 // passed. It refuses (ErrInvalid) while the window is still open.
 func (s *Service) Expire(ctx context.Context, id string) (*Request, error) {
-	r, err := s.change(ctx, id, "expire", func(r *Request, now time.Time) error {
+	return s.change(ctx, id, "expire", func(r *Request, now time.Time) ([]AuditEntry, error) {
 		if r.State != StatePending {
-			return decidedErr(r, now)
+			return nil, decidedErr(r, now)
 		}
 		if !r.Due(now) {
-			return fmt.Errorf("request %s is open for approval until %s; it cannot expire before then: %w", r.ID, when(r.ExpiresAt, now), ErrInvalid)
+			return nil, fmt.Errorf("request %s is open for approval until %s; it cannot expire before then: %w", r.ID, when(r.ExpiresAt, now), ErrInvalid)
 		}
 		markExpired(r, now)
-		return nil
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false)}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, s.record(ctx, s.entry(r, SystemUser(), ActionRequestExpired, expiredDetail(r), false))
 }
 
-// change runs fn on request id in one UpdateRequest on behalf of the
-// system. An error from fn is a refusal: nothing is written, it is audited
-// as request.refused and returned as is.
-func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Request, time.Time) error) (*Request, error) {
+// change runs fn on request id in one Store.Apply on behalf of the system;
+// the entries fn returns are written with the change. An error from fn is
+// a refusal: nothing is written, it is audited as request.refused and
+// returned as is.
+func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Request, time.Time) ([]AuditEntry, error)) (*Request, error) {
 	var (
 		refusal error
 		before  *Request
 	)
-	r, err := s.store.UpdateRequest(ctx, id, func(r *Request) error {
+	r, err := s.store.Apply(ctx, id, func(r *Request) ([]AuditEntry, error) {
 		before = r.Clone()
-		refusal = fn(r, s.now())
-		return refusal
+		entries, err := fn(r, s.now())
+		refusal = err
+		return entries, err
 	})
 	switch {
 	case err != nil && refusal != nil && err == refusal:
@@ -485,23 +492,59 @@ func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Req
 	return r, nil
 }
 
-// ExpireDue expires every pending request whose window has passed and
-// returns them. Requests decided concurrently are skipped.
+// AddParams adds params to request id's Params, e.g. the finalize GitLab
+// suggested when a migrate failed (for `finalize --from`), and audits it
+// with detail. What was approved never changes: a key the request already
+// has is refused unless its value is the same.
+func (s *Service) AddParams(ctx context.Context, id string, params map[string]string, detail string) (*Request, error) {
+	return s.change(ctx, id, "add parameters", func(r *Request, now time.Time) ([]AuditEntry, error) {
+		for k, v := range params {
+			if old, ok := r.Params[k]; ok && old != v {
+				return nil, fmt.Errorf("request %s already has %s=%q; its parameters cannot be changed: %w", r.ID, k, old, ErrInvalid)
+			}
+		}
+		if r.Params == nil {
+			r.Params = map[string]string{}
+		}
+		maps.Copy(r.Params, params)
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestAnnotated, detail, false)}, nil
+	})
+}
+
+// ApprovedDeadline is how long a request may stay approved without being
+// started. Start follows the final approval at once; a request still
+// approved after this long was left behind by a failure (the store refused
+// the start, the bot crashed), and ExpireDue ends it as interrupted.
+const ApprovedDeadline = 2 * time.Minute
+
+// ExpireDue is the sweep that gives every waiting state a deadline: it
+// expires every pending request whose window has passed, abandons every
+// approved request not started within ApprovedDeadline of its last
+// approval, and returns the requests it changed. Requests changed
+// concurrently are skipped.
 func (s *Service) ExpireDue(ctx context.Context) ([]*Request, error) {
-	pending, err := s.store.Requests(ctx, RequestFilter{States: []State{StatePending}})
+	waiting, err := s.store.Requests(ctx, RequestFilter{States: []State{StatePending, StateApproved}})
 	if err != nil {
-		return nil, fmt.Errorf("list pending requests: %w", err)
+		return nil, fmt.Errorf("list waiting requests: %w", err)
 	}
 	var (
 		out  []*Request
 		errs []error
 	)
 	now := s.now()
-	for _, p := range pending {
-		if !p.Due(now) {
+	for _, p := range waiting {
+		var (
+			r   *Request
+			err error
+		)
+		switch last, _ := p.Final(); {
+		case p.State == StatePending && p.Due(now):
+			r, err = s.Expire(ctx, p.ID)
+		case p.State == StateApproved && now.Sub(last.At) >= ApprovedDeadline:
+			r, err = s.Abandon(ctx, p.ID, fmt.Sprintf("it was approved at %s but not started within %s", when(last.At, now), ApprovedDeadline))
+		default:
 			continue
 		}
-		r, err := s.Expire(ctx, p.ID)
 		if r != nil {
 			out = append(out, r)
 		}
@@ -582,7 +625,12 @@ func decidedErr(r *Request, now time.Time) error {
 		return fmt.Errorf("request %s was already approved by %s at %s: %w", r.ID, list(names), when(d.At, now), ErrAlreadyDecided)
 	case StateRunning:
 		return fmt.Errorf("request %s was already approved and is running (started at %s): %w", r.ID, when(r.StartedAt, now), ErrAlreadyDecided)
-	case StateSucceeded, StateFailed, StateInterrupted:
+	case StateInterrupted:
+		if r.StartedAt.IsZero() {
+			return fmt.Errorf("request %s was never started (%s): %w", r.ID, r.Error, ErrAlreadyDecided)
+		}
+		return fmt.Errorf("request %s already ran: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
+	case StateSucceeded, StateFailed:
 		return fmt.Errorf("request %s already ran: it %s at %s: %w", r.ID, r.State, when(r.EndedAt, now), ErrAlreadyDecided)
 	case StateDenied:
 		why := ""
@@ -633,14 +681,22 @@ func refusalEntry(r *Request, id string, user User, attempted string) AuditEntry
 	return e
 }
 
-// record appends e to the audit log. It ignores ctx's cancellation: what
-// it records has already happened.
-func (s *Service) record(ctx context.Context, e AuditEntry) error {
-	if _, err := s.audit.Append(context.WithoutCancel(ctx), e); err != nil {
-		return fmt.Errorf("record %s of request %s in the audit log: %w: %w", e.Action, e.RequestID, ErrAudit, err)
+// Record appends entries that change no request (read-only runs, refused
+// commands and calls, job output digests) to the audit trail, in one
+// transaction. It ignores ctx's cancellation: what it records has already
+// happened.
+func (s *Service) Record(ctx context.Context, entries ...AuditEntry) error {
+	if _, err := s.store.Append(context.WithoutCancel(ctx), entries...); err != nil {
+		what := "entries"
+		if len(entries) > 0 {
+			what = entries[0].Action
+		}
+		return fmt.Errorf("record %s in the audit log: %w", what, err)
 	}
 	return nil
 }
+
+func (s *Service) record(ctx context.Context, e AuditEntry) error { return s.Record(ctx, e) }
 
 // recordRefusal audits refusal (its message becomes the Detail) and returns
 // it, joined with any audit failure.

@@ -27,15 +27,16 @@ var t0 = time.Date(2025, 3, 4, 10, 30, 0, 0, time.UTC)
 type fixture struct {
 	svc   *approvals.Service
 	store *approvalstest.Store
-	audit *approvalstest.Audit
+	audit *approvalstest.Store // the same store: it holds the audit trail
 	clock *approvalstest.Clock
 }
 
 func newFixture(t *testing.T, p approvals.Policy, opts ...approvals.Option) *fixture {
 	t.Helper()
-	f := &fixture{store: &approvalstest.Store{}, audit: &approvalstest.Audit{}, clock: approvalstest.NewClock(t0)}
-	f.audit.Now = f.clock.Now
-	svc, err := approvals.NewService(f.store, f.audit, p, append([]approvals.Option{approvals.WithClock(f.clock.Now)}, opts...)...)
+	f := &fixture{store: &approvalstest.Store{}, clock: approvalstest.NewClock(t0)}
+	f.audit = f.store
+	f.store.Now = f.clock.Now
+	svc, err := approvals.NewService(f.store, p, append([]approvals.Option{approvals.WithClock(f.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -239,7 +240,7 @@ func TestStateMachine(t *testing.T) {
 func TestCanBecome(t *testing.T) {
 	allowed := map[[2]approvals.State]bool{
 		{"pending", "approved"}: true, {"pending", "denied"}: true, {"pending", "expired"}: true, {"pending", "cancelled"}: true,
-		{"approved", "running"}:  true,
+		{"approved", "running"}: true, {"approved", "interrupted"}: true,
 		{"running", "succeeded"}: true, {"running", "failed"}: true, {"running", "interrupted"}: true,
 	}
 	for _, a := range approvals.States() {
@@ -358,7 +359,7 @@ func TestGroupApprover(t *testing.T) {
 	}
 
 	// Groups without a resolver are a configuration error.
-	_, err = approvals.NewService(&approvalstest.Store{}, &approvalstest.Audit{}, approvals.Policy{ApproverGroups: []string{"dbas"}})
+	_, err = approvals.NewService(&approvalstest.Store{}, approvals.Policy{ApproverGroups: []string{"dbas"}})
 	if !errors.Is(err, approvals.ErrInvalid) {
 		t.Fatalf("NewService(groups, no resolver) = %v", err)
 	}
@@ -409,9 +410,9 @@ func TestExpireDue(t *testing.T) {
 	old := f.open(t)
 	f.clock.Advance(10 * time.Minute)
 	fresh := f.open(t)
-	approved := f.open(t)
-	must(f.svc.Approve(ctx, approved.ID, bob, "fp-1"))(t)
 	f.clock.Advance(5 * time.Minute) // old is due, fresh is not
+	approved := f.open(t)            // approved within ApprovedDeadline
+	must(f.svc.Approve(ctx, approved.ID, bob, "fp-1"))(t)
 	got, err := f.svc.ExpireDue(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -690,11 +691,11 @@ func TestPolicyValidate(t *testing.T) {
 	if err := (approvals.Policy{}).Validate(); err == nil {
 		t.Error("Validate without defaults accepted ApprovalsRequired 0")
 	}
-	_, err := approvals.NewService(&approvalstest.Store{}, &approvalstest.Audit{}, approvals.Policy{ApprovalsRequired: -2})
+	_, err := approvals.NewService(&approvalstest.Store{}, approvals.Policy{ApprovalsRequired: -2})
 	if err == nil || !strings.Contains(err.Error(), "at least 1") {
 		t.Errorf("NewService(bad policy) = %v", err)
 	}
-	if _, err := approvals.NewService(nil, &approvalstest.Audit{}, approvals.Policy{}); err == nil {
+	if _, err := approvals.NewService(nil, approvals.Policy{}); err == nil {
 		t.Error("NewService(nil store) accepted")
 	}
 }
@@ -727,31 +728,70 @@ func TestRunningAndFinish(t *testing.T) {
 	}
 }
 
-func TestAuditFailure(t *testing.T) {
+// TestWriteFailureWritesNothing: a change and its audit entries are one
+// write, so a failing store leaves neither: no request without its
+// record, no record without its request.
+func TestWriteFailureWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, approvals.Policy{})
-	f.audit.Fail = errors.New("disk full")
-	_, err := f.svc.Open(ctx, migrate(alice))
-	if !errors.Is(err, approvals.ErrAudit) {
-		t.Fatalf("Open with broken audit = %v", err)
+	diskFull := errors.New("disk full")
+	f.store.Fail = func(op string, r *approvals.Request) error { return diskFull }
+	if _, err := f.svc.Open(ctx, migrate(alice)); !errors.Is(err, diskFull) || approvals.IsRefusal(err) {
+		t.Fatalf("Open with a failing store = %v", err)
 	}
-	all := must(f.store.Requests(ctx, approvals.RequestFilter{}))(t)
-	if len(all) != 1 || all[0].State != approvals.StateCancelled {
-		t.Fatalf("unrecorded request was not withdrawn: %+v", all)
+	if all := must(f.store.Requests(ctx, approvals.RequestFilter{}))(t); len(all) != 0 || len(f.audit.Entries()) != 0 {
+		t.Fatalf("a failed Open left %d requests and %d audit entries", len(all), len(f.audit.Entries()))
 	}
 
-	f.audit.Fail = nil
+	f.store.Fail = nil
 	r := f.reach(t, approvals.StateApproved)
-	f.audit.Fail = errors.New("disk full")
-	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAudit) {
-		t.Fatalf("Start with broken audit = %v", err)
+	before := len(f.audit.Entries())
+	// The start fails to be written (the store, or its audit, fails).
+	f.store.Fail = func(op string, r *approvals.Request) error {
+		if r != nil && r.State == approvals.StateRunning {
+			return diskFull
+		}
+		return nil
 	}
-	if s := f.state(t, r.ID); s != approvals.StateInterrupted {
-		t.Fatalf("unrecorded start left the request %s", s)
+	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, diskFull) || approvals.IsRefusal(err) {
+		t.Fatalf("Start with a failing store = %v", err)
 	}
-	f.audit.Fail = nil
-	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAlreadyStarted) {
-		t.Fatalf("Start after failed start = %v", err)
+	if s := f.state(t, r.ID); s != approvals.StateApproved || len(f.audit.Entries()) != before {
+		t.Fatalf("a failed Start left the request %s with %d new audit entries", s, len(f.audit.Entries())-before)
+	}
+	// Whoever recorded the approval ends the request: nothing ran.
+	got := must(f.svc.Abandon(ctx, r.ID, "the start could not be recorded"))(t)
+	if got.State != approvals.StateInterrupted || !got.StartedAt.IsZero() || !strings.Contains(got.Error, "nothing ran: the start could not be recorded") {
+		t.Fatalf("abandoned: %+v", got)
+	}
+	last := f.audit.Entries()[len(f.audit.Entries())-1]
+	if last.Action != approvals.ActionRequestFinished || last.Outcome != "interrupted" || !strings.Contains(last.Detail, "nothing ran") {
+		t.Fatalf("abandon audited as %+v", last)
+	}
+	f.store.Fail = nil
+	if _, err := f.svc.Start(ctx, r.ID); !errors.Is(err, approvals.ErrAlreadyDecided) || !strings.Contains(err.Error(), "never started") {
+		t.Fatalf("Start after abandon = %v", err)
+	}
+	if _, err := f.svc.Abandon(ctx, f.reach(t, approvals.StateRunning).ID, "x"); !errors.Is(err, approvals.ErrAlreadyStarted) {
+		t.Fatalf("Abandon(running) = %v", err)
+	}
+}
+
+// TestSweepAbandonsStuckApproved: an approved request nobody started
+// (its start and its abandon both failed) is ended by the sweep after
+// ApprovedDeadline, not left approved until a restart.
+func TestSweepAbandonsStuckApproved(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	r := f.reach(t, approvals.StateApproved)
+	f.clock.Advance(approvals.ApprovedDeadline - time.Second)
+	if got := must(f.svc.ExpireDue(ctx))(t); len(got) != 0 {
+		t.Fatalf("swept before the deadline: %+v", got)
+	}
+	f.clock.Advance(time.Second)
+	got := must(f.svc.ExpireDue(ctx))(t)
+	if len(got) != 1 || got[0].ID != r.ID || got[0].State != approvals.StateInterrupted || !strings.Contains(got[0].Error, "not started within") {
+		t.Fatalf("sweep = %+v", got)
 	}
 }
 
@@ -759,7 +799,7 @@ func TestStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, approvals.Policy{})
 	r := f.open(t)
-	f.store.FailUpdates = errors.New("bolt: disk I/O")
+	f.store.Fail = func(string, *approvals.Request) error { return errors.New("bolt: disk I/O") }
 	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
 	if err == nil || approvals.IsRefusal(err) || !strings.Contains(err.Error(), "disk I/O") {
 		t.Fatalf("Approve with failing store = %v", err)
@@ -811,16 +851,17 @@ type cancellingStore struct {
 	cancel context.CancelFunc
 }
 
-func (s cancellingStore) UpdateRequest(ctx context.Context, id string, fn func(*approvals.Request) error) (*approvals.Request, error) {
-	r, err := s.Store.UpdateRequest(ctx, id, fn)
+func (s cancellingStore) Apply(ctx context.Context, id string, fn func(*approvals.Request) ([]approvals.AuditEntry, error)) (*approvals.Request, error) {
+	r, err := s.Store.Apply(ctx, id, fn)
 	s.cancel()
 	return r, err
 }
 
 func TestCancelledContextStillAudits(t *testing.T) {
-	store, audit := &approvalstest.Store{}, &approvalstest.Audit{}
+	store := &approvalstest.Store{}
+	audit := store
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := approvals.NewService(cancellingStore{store, cancel}, audit, approvals.Policy{})
+	svc, err := approvals.NewService(cancellingStore{store, cancel}, approvals.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

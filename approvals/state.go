@@ -4,6 +4,16 @@ package approvals
 //
 //	pending -> approved -> running -> succeeded | failed | interrupted
 //	pending -> denied | expired | cancelled
+//	approved -> interrupted (abandoned: never started, nothing ran)
+//
+// Every state that waits has an owner and a deadline:
+//   - pending: the approvers, until ExpiresAt; the expiry sweep
+//     (Service.ExpireDue) ends it expired.
+//   - approved: the goroutine that recorded the final approval, which
+//     calls Start at once; if starting fails it calls Abandon, and the
+//     sweep abandons any request still approved after ApprovedDeadline.
+//   - running: the goroutine following the agent's job; after a restart,
+//     recovery re-attaches to the job or ends it interrupted.
 type State string
 
 const (
@@ -78,7 +88,8 @@ func (s State) CanBecome(next State) bool {
 			return true
 		}
 	case StateApproved:
-		return next == StateRunning
+		// interrupted: abandoned, never started (Service.Abandon).
+		return next == StateRunning || next == StateInterrupted
 	case StateRunning:
 		switch next {
 		case StateSucceeded, StateFailed, StateInterrupted:

@@ -25,8 +25,15 @@ const ActionJobOutput = "job.output"
 func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Request) {
 	started, err := r.opt.Approvals.Start(ctx, req.ID)
 	if err != nil {
-		if !errors.Is(err, approvals.ErrAlreadyStarted) {
+		switch {
+		case errors.Is(err, approvals.ErrAlreadyStarted):
+		case approvals.IsRefusal(err):
 			r.log.Error("starting request", "request", req.ID, "err", err)
+		default:
+			// The approval is recorded but the start is not: end the
+			// request now rather than leave it approved (nothing ran).
+			r.log.Error("starting request", "request", req.ID, "err", err)
+			r.abandon(ctx, chat, req, "the bot could not record the start ("+err.Error()+")")
 		}
 		return
 	}

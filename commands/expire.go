@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // expireLoop expires pending requests past their TTL and takes the buttons
-// off their messages. Approve also refuses expired requests by itself; the
-// loop is what makes the channel show it.
+// off their messages, and ends approved requests left unstarted (see
+// approvals.Service.ExpireDue). Approve also refuses expired requests by
+// itself; the loop is what makes the channel show it.
 func (r *Router) expireLoop(ctx context.Context) {
 	t := time.NewTicker(r.opt.ExpireEvery)
 	defer t.Stop()
@@ -33,6 +35,10 @@ func (r *Router) ExpireNow(ctx context.Context) {
 	for _, req := range expired {
 		chat, ok := r.chat(req.Platform)
 		if !ok {
+			continue
+		}
+		if req.State == approvals.StateInterrupted {
+			r.reportAbandoned(ctx, chat, req)
 			continue
 		}
 		root := bot.Ref{Channel: req.Channel, ID: req.Thread}

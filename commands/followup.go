@@ -186,10 +186,8 @@ func (r *Router) databasesNow(ctx context.Context, host Host) gitlab.DownBefore 
 // storeSuggestion keeps the finalize GitLab suggested on the failed
 // migrate request, for `finalize --from`.
 func (r *Router) storeSuggestion(ctx context.Context, req *approvals.Request, a gitlab.Args) {
-	if _, err := r.opt.Requests.UpdateRequest(ctx, req.ID, func(q *approvals.Request) error {
-		q.Params = suggestionParams(q.Params, a)
-		return nil
-	}); err != nil {
+	detail := fmt.Sprintf("GitLab asked to finalize %s on %s.%s first; offered as `finalize --from %s`", a.JobClass, a.Table, a.Column, req.ID)
+	if _, err := r.opt.Approvals.AddParams(ctx, req.ID, suggestionParams(nil, a), detail); err != nil {
 		r.log.Error("storing finalize suggestion", "request", req.ID, "err", err)
 	}
 }

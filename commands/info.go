@@ -35,7 +35,7 @@ func (r *Router) hostsMessage() bot.Message {
 }
 
 func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
-	reqs, err := r.opt.Requests.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	reqs, err := r.opt.Approvals.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("listing pending requests: %w", err)
 	}

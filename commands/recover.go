@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -19,7 +20,7 @@ import (
 //   - approved requests that never started are not started now (the
 //     approval may be stale): they end as interrupted, nothing having run.
 func (r *Router) recoverRunning(ctx context.Context) error {
-	reqs, err := r.opt.Requests.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StateRunning, approvals.StateApproved}})
+	reqs, err := r.opt.Approvals.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StateRunning, approvals.StateApproved}})
 	if err != nil {
 		return err
 	}
@@ -30,11 +31,7 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 			continue
 		}
 		if req.State == approvals.StateApproved {
-			started, err := r.opt.Approvals.Start(ctx, req.ID)
-			if err != nil {
-				continue // someone else got it
-			}
-			r.interrupt(ctx, chat, started, "the bot restarted after the approval and before starting the job; nothing ran. Open a new request if it is still needed.")
+			r.abandon(ctx, chat, req, "the bot restarted after the approval and before starting the job")
 			continue
 		}
 		r.background("recover "+req.ID, func(ctx context.Context) { r.reattach(ctx, chat, req) })
@@ -91,6 +88,32 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 		return
 	}
 	r.complete(ctx, chat, req, host, progress, rec, out, err)
+}
+
+// abandon ends an approved request that was never started as interrupted
+// (approvals.Service.Abandon) and says in its thread that nothing ran. If
+// even that cannot be recorded, the expiry sweep abandons it later
+// (approvals.ApprovedDeadline).
+func (r *Router) abandon(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
+	done, err := r.opt.Approvals.Abandon(context.WithoutCancel(ctx), req.ID, why)
+	if err != nil {
+		if !approvals.IsRefusal(err) {
+			r.log.Error("abandoning request", "request", req.ID, "err", err)
+		}
+		return
+	}
+	r.reportAbandoned(ctx, chat, done)
+}
+
+// reportAbandoned updates an abandoned request's root post and says in its
+// thread that nothing ran.
+func (r *Router) reportAbandoned(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
+	text := "Not started: " + strings.TrimPrefix(req.Error, "not started, nothing ran: ") + ". Nothing ran. Open a new request if it is still needed."
+	if _, err := chat.Reply(ctx, root, bot.Message{Title: "Interrupted", Text: text, Tone: bot.ToneDanger}); err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
 }
 
 // interrupt ends a request as interrupted and says why in its thread.

@@ -27,19 +27,17 @@ type Host struct {
 	Agent Agent
 }
 
-// AuditTrail is the audit log as the router needs it: append, and read the
-// newest entries for `audit [N]`. storage.DB implements it.
+// AuditTrail is the read side of the audit log, for `audit [N]`: the newest
+// entries. storage.DB implements it. The router writes audit entries only
+// through the approvals.Service (Record), the only writer.
 type AuditTrail interface {
-	approvals.AuditLog
 	TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, error)
 }
 
-// Options configure a Router. Hosts, Approvals, Requests and Audit are
-// required.
+// Options configure a Router. Hosts, Approvals and Audit are required.
 type Options struct {
 	Hosts     []Host
 	Approvals *approvals.Service
-	Requests  approvals.RequestStore
 	Audit     AuditTrail
 	Logger    *slog.Logger
 	Clock     func() time.Time
@@ -94,8 +92,8 @@ func New(opt Options) (*Router, error) {
 	switch {
 	case len(opt.Hosts) == 0:
 		return nil, errors.New("commands: no GitLab hosts configured: add at least one host with its agent")
-	case opt.Approvals == nil || opt.Requests == nil || opt.Audit == nil:
-		return nil, errors.New("commands: approvals, request store and audit trail are required")
+	case opt.Approvals == nil || opt.Audit == nil:
+		return nil, errors.New("commands: approvals and audit trail are required")
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -233,9 +231,10 @@ func hostNames(hs []Host) string {
 	return s
 }
 
-// audit appends e, logging (never hiding) a failure to write it.
+// audit records e through the Service, logging (never hiding) a failure
+// to write it.
 func (r *Router) audit(ctx context.Context, e approvals.AuditEntry) {
-	if _, err := r.opt.Audit.Append(ctx, e); err != nil {
+	if err := r.opt.Approvals.Record(ctx, e); err != nil {
 		r.log.Error("audit append failed", "action", e.Action, "request", e.RequestID, "err", err)
 	}
 }

@@ -2,116 +2,50 @@ package storage
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
-var _ approvals.AuditLog = (*DB)(nil)
-
-// exportChunk is how many entries ExportAudit and VerifyAudit read per
-// read transaction, so a long export does not hold one transaction open.
+// exportChunk is how many entries ExportAudit reads per read transaction,
+// so a long export does not hold one transaction open.
 const exportChunk = 1024
 
-// headLen is the size of meta/audit_head: seq (8) ++ SHA-256 (32).
-const headLen = 8 + sha256.Size
-
-// Append implements approvals.AuditLog. It assigns Seq (the head's + 1),
-// PrevHash (the head's hash) and, when e.Time is zero, Time (now, UTC), and
-// returns once the entry is committed.
+// Append implements approvals.Store: it appends entries, in order, in one
+// transaction, and returns them as stored (Seq, PrevHash and, when zero,
+// Time assigned).
 //
 // An append with no other in flight commits in its own transaction;
 // overlapping appends share transactions (bbolt Batch), so many concurrent
-// appends cost few fsyncs. The entry is encoded before the transaction;
-// inside it only the chain fields are written in front of the encoded rest,
-// so a shared transaction stays short.
-func (db *DB) Append(ctx context.Context, e approvals.AuditEntry) (approvals.AuditEntry, error) {
+// appends cost few fsyncs. Entries are encoded before the transaction;
+// inside it only the chain fields are added (auditchain.Prepared.Seal), so
+// a shared transaction stays short.
+func (db *DB) Append(ctx context.Context, entries ...approvals.AuditEntry) ([]approvals.AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
-		return approvals.AuditEntry{}, err
+		return nil, err
 	}
-	if db.readOnly {
-		return approvals.AuditEntry{}, fmt.Errorf("append to the audit log: database %s is open read-only", db.path)
+	if err := db.writable("append to the audit log"); err != nil {
+		return nil, err
 	}
-	given := e.Time
-	var givenJSON []byte
-	if !given.IsZero() {
-		b, err := given.MarshalJSON()
-		if err != nil {
-			return approvals.AuditEntry{}, fmt.Errorf("append to the audit log: entry time: %w", err)
-		}
-		givenJSON = b
-	}
-	// body is the entry without seq, time and prev_hash (all omitted when
-	// zero): "{...}" or "{}".
-	e.Seq, e.Time, e.PrevHash = 0, time.Time{}, ""
-	body, err := json.Marshal(e)
+	prepared, err := prepare(entries)
 	if err != nil {
-		return approvals.AuditEntry{}, fmt.Errorf("append to the audit log: encode entry: %w", err)
+		return nil, fmt.Errorf("append to the audit log: %w", err)
 	}
-
-	var (
-		seq  uint64
-		prev string
-		at   time.Time
-	)
+	var out []approvals.AuditEntry
 	// Batch may run this function more than once (when another call in the
-	// same batch fails); it reads the head inside the transaction and sets
-	// seq, prev and at afresh each time, so a re-run is harmless.
+	// same batch fails); it reads the head inside the transaction and seals
+	// afresh each time, so a re-run is harmless.
 	write := func(tx *bolt.Tx) error {
-		meta, audit := bucket(tx, bucketMeta), bucket(tx, bucketAudit)
-		// Keys only ever grow: fill pages completely instead of splitting
-		// them in half, which halves the pages each commit writes.
-		audit.FillPercent = 1.0
-		headSeq, headHash, err := readHead(meta)
-		if err != nil {
-			return err
-		}
-		seq = headSeq + 1
-		prev = ""
-		if headSeq > 0 {
-			prev = hex.EncodeToString(headHash)
-		}
-		timeJSON := givenJSON
-		at = given
-		if timeJSON == nil {
-			at = time.Now().UTC()
-			timeJSON = at.AppendFormat(append(make([]byte, 0, 40), '"'), time.RFC3339Nano)
-			timeJSON = append(timeJSON, '"')
-		}
-
-		v := make([]byte, 0, len(body)+len(timeJSON)+len(prev)+48)
-		v = append(v, `{"seq":`...)
-		v = strconv.AppendUint(v, seq, 10)
-		v = append(v, `,"time":`...)
-		v = append(v, timeJSON...)
-		if prev != "" {
-			v = append(v, `,"prev_hash":"`...)
-			v = append(v, prev...)
-			v = append(v, '"')
-		}
-		if len(body) > 2 {
-			v = append(v, ',')
-			v = append(v, body[1:]...)
-		} else {
-			v = append(v, '}')
-		}
-		sum := sha256.Sum256(v)
-		head := binary.BigEndian.AppendUint64(make([]byte, 0, headLen), seq)
-		head = append(head, sum[:]...)
-		if err := audit.Put(u64(seq), v); err != nil {
-			return err
-		}
-		return meta.Put([]byte(keyAuditHead), head)
+		var err error
+		out, err = db.appendTx(tx, prepared)
+		return err
 	}
 	// A lone append commits at once; appends that overlap share batches.
 	if db.appending.Add(1) == 1 {
@@ -121,23 +55,82 @@ func (db *DB) Append(ctx context.Context, e approvals.AuditEntry) (approvals.Aud
 	}
 	db.appending.Add(-1)
 	if err != nil {
-		return approvals.AuditEntry{}, fmt.Errorf("append to the audit log in %s: %w", db.path, err)
+		return nil, fmt.Errorf("append to the audit log in %s: %w", db.path, err)
 	}
-	e.Seq, e.PrevHash, e.Time = seq, prev, at
-	return e, nil
+	return out, nil
 }
 
-// readHead returns the seq and hash of the last entry (0, nil when the log
-// is empty).
-func readHead(meta *bolt.Bucket) (uint64, []byte, error) {
-	v := meta.Get([]byte(keyAuditHead))
-	if v == nil {
-		return 0, nil, nil
+func prepare(entries []approvals.AuditEntry) ([]auditchain.Prepared, error) {
+	out := make([]auditchain.Prepared, len(entries))
+	for i, e := range entries {
+		p, err := auditchain.Prepare(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
 	}
-	if len(v) != headLen {
-		return 0, nil, fmt.Errorf("the audit head in meta is %d bytes, want %d; the file was damaged: run `gitlab-chatops audit verify`", len(v), headLen)
+	return out, nil
+}
+
+// appendTx seals and stores prepared entries after the head, inside tx, and
+// moves the head. Every write of the audit bucket goes through here.
+func (db *DB) appendTx(tx *bolt.Tx, prepared []auditchain.Prepared) ([]approvals.AuditEntry, error) {
+	if len(prepared) == 0 {
+		return nil, nil
 	}
-	return binary.BigEndian.Uint64(v[:8]), v[8:], nil
+	meta, audit := bucket(tx, bucketMeta), bucket(tx, bucketAudit)
+	// Keys only ever grow: fill pages completely instead of splitting them
+	// in half, which halves the pages each commit writes.
+	audit.FillPercent = 1.0
+	head, err := auditchain.DecodeHead(meta.Get([]byte(keyAuditHead)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]approvals.AuditEntry, len(prepared))
+	now := time.Now()
+	for i, p := range prepared {
+		s := p.Seal(db.key, head, now)
+		if err := audit.Put(u64(s.Entry.Seq), s.Stored); err != nil {
+			return nil, err
+		}
+		head, out[i] = s.Head, s.Entry
+	}
+	if err := meta.Put([]byte(keyAuditHead), head.Encode()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadAudit implements auditchain.Reader: every entry, then the head, from
+// one read transaction. It keeps the process's memory flat however long
+// the log is: the pages of the file it has read are released from this
+// process's mapping every releaseEvery entries (they stay in the kernel's
+// page cache).
+func (db *DB) ReadAudit(ctx context.Context, fn func(seq uint64, stored []byte) error) (auditchain.Head, error) {
+	var head auditchain.Head
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		h, err := auditchain.DecodeHead(bucket(tx, bucketMeta).Get([]byte(keyAuditHead)))
+		if err != nil {
+			return &auditchain.Break{Seq: 1, Kind: auditchain.BreakHead, Detail: err.Error()}
+		}
+		head = h
+		c := bucket(tx, bucketAudit).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				return &auditchain.Break{Seq: 0, Kind: auditchain.BreakBadKey, Detail: fmt.Sprintf("key %x is not an 8-byte sequence number", k)}
+			}
+			if err := fn(binary.BigEndian.Uint64(k), v); err != nil {
+				return err
+			}
+			if n++; n%releaseEvery == 0 {
+				db.releasePages(tx)
+			}
+		}
+		db.releasePages(tx)
+		return nil
+	})
+	return head, err
 }
 
 // TailAudit returns the last n entries, oldest first.
@@ -149,9 +142,12 @@ func (db *DB) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, err
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		c := bucket(tx, bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			e, err := decodeEntry(k, v)
+			if len(k) != 8 {
+				return fmt.Errorf("audit key %x is not a sequence number; run `gitlab-chatops audit verify`", k)
+			}
+			e, err := auditchain.Decode(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			out = append(out, e)
 		}
@@ -167,7 +163,7 @@ func (db *DB) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, err
 // ExportAudit writes every entry with Time at or after since (all when
 // since is zero) to w as JSON lines, oldest first. Each line is the entry's
 // stored bytes, unchanged, so the export can be checked against the chain
-// (the SHA-256 of line n is line n+1's prev_hash).
+// (the HMAC of line n is line n+1's prev_hash).
 func (db *DB) ExportAudit(ctx context.Context, w io.Writer, since time.Time) error {
 	next := uint64(1)
 	for {
@@ -186,19 +182,18 @@ func (db *DB) ExportAudit(ctx context.Context, w io.Writer, since time.Time) err
 				}
 				next = binary.BigEndian.Uint64(k) + 1
 				if !since.IsZero() {
-					var t struct {
-						Time time.Time `json:"time"`
+					e, err := auditchain.Decode(v)
+					if err != nil {
+						return fmt.Errorf("entry %d: %w", next-1, err)
 					}
-					if err := json.Unmarshal(v, &t); err != nil {
-						return fmt.Errorf("audit entry %d is damaged (%w); run `gitlab-chatops audit verify`", next-1, err)
-					}
-					if t.Time.Before(since) {
+					if e.Time.Before(since) {
 						continue
 					}
 				}
 				line := make([]byte, 0, len(v)+1)
 				lines = append(lines, append(append(line, v...), '\n'))
 			}
+			db.releasePages(tx)
 			return nil
 		})
 		if err != nil {
@@ -213,15 +208,4 @@ func (db *DB) ExportAudit(ctx context.Context, w io.Writer, since time.Time) err
 			return nil
 		}
 	}
-}
-
-func decodeEntry(k, v []byte) (approvals.AuditEntry, error) {
-	var e approvals.AuditEntry
-	if len(k) != 8 {
-		return e, fmt.Errorf("audit key %x is not a sequence number; run `gitlab-chatops audit verify`", k)
-	}
-	if err := json.Unmarshal(v, &e); err != nil {
-		return e, fmt.Errorf("audit entry %d is damaged (%w); run `gitlab-chatops audit verify`", binary.BigEndian.Uint64(k), err)
-	}
-	return e, nil
 }

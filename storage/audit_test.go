@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
 // entry is a realistic audit entry whose Actor, "user-NN-xyz", occurs
@@ -33,6 +33,15 @@ func entry(i int) approvals.AuditEntry {
 	}
 }
 
+// append1 appends one entry and returns it as stored.
+func append1(db *DB, e approvals.AuditEntry) (approvals.AuditEntry, error) {
+	out, err := db.Append(context.Background(), e)
+	if err != nil {
+		return approvals.AuditEntry{}, err
+	}
+	return out[0], nil
+}
+
 func appendN(t testing.TB, db *DB, n int) []approvals.AuditEntry {
 	t.Helper()
 	out := make([]approvals.AuditEntry, 0, n)
@@ -41,7 +50,7 @@ func appendN(t testing.TB, db *DB, n int) []approvals.AuditEntry {
 		if err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
-		out = append(out, e)
+		out = append(out, e...)
 	}
 	return out
 }
@@ -59,9 +68,12 @@ func rawEntry(t testing.TB, db *DB, seq uint64) []byte {
 	return v
 }
 
-func hashHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+// hashHex is the chain hash of stored bytes: their HMAC under the test key.
+func hashHex(b []byte) string { return auditchain.SumOf(approvalstest.Key, b).Hex() }
+
+// verify runs the backend-neutral verification on db.
+func verify(db *DB) (auditchain.Report, error) {
+	return auditchain.Verify(context.Background(), db, approvalstest.Key, nil)
 }
 
 func TestAppendChain(t *testing.T) {
@@ -71,7 +83,7 @@ func TestAppendChain(t *testing.T) {
 	e := entry(1)
 	e.Time = given
 	e.Seq, e.PrevHash = 99, "forged" // ignored
-	first, err := db.Append(ctx, e)
+	first, err := append1(db, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func TestAppendChain(t *testing.T) {
 		t.Fatalf("first = %+v", first)
 	}
 	before := time.Now()
-	second, err := db.Append(ctx, approvals.AuditEntry{}) // an empty entry still chains
+	second, err := append1(db, approvals.AuditEntry{}) // an empty entry still chains
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +101,7 @@ func TestAppendChain(t *testing.T) {
 	if second.Time.Before(before.Add(-time.Second)) || second.Time.Location() != time.UTC {
 		t.Fatalf("assigned time %v", second.Time)
 	}
-	third, _ := db.Append(ctx, entry(3))
+	third, _ := append1(db, entry(3))
 
 	// The stored bytes are JSON that decodes to exactly what Append returned.
 	tail, err := db.TailAudit(ctx, 10)
@@ -109,14 +121,14 @@ func TestAppendChain(t *testing.T) {
 			t.Errorf("entry %d is not valid JSON", i+1)
 		}
 	}
-	if rep, err := db.VerifyAudit(ctx); err != nil || rep.Entries != 3 || rep.HeadSeq != 3 || rep.HeadHash != hashHex(rawEntry(t, db, 3)) {
+	if rep, err := verify(db); err != nil || rep.Entries != 3 || rep.Head.Seq != 3 || rep.Head.Sum.Hex() != hashHex(rawEntry(t, db, 3)) {
 		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
 	}
 }
 
 func TestVerifyEmpty(t *testing.T) {
 	db, _ := openTest(t)
-	rep, err := db.VerifyAudit(context.Background())
+	rep, err := verify(db)
 	if err != nil || !rep.OK() || rep.Entries != 0 {
 		t.Fatalf("VerifyAudit(empty) = %+v, %v", rep, err)
 	}
@@ -125,7 +137,6 @@ func TestVerifyEmpty(t *testing.T) {
 // TestTamperFileByte changes ONE byte of entry 7 in the file itself and
 // expects VerifyAudit to name entry 7.
 func TestTamperFileByte(t *testing.T) {
-	ctx := context.Background()
 	db, path := openTest(t)
 	appendN(t, db, 20)
 	if err := db.Close(); err != nil {
@@ -157,12 +168,12 @@ func TestTamperFileByte(t *testing.T) {
 		if err := os.WriteFile(path, tampered, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		db2, err := Open(path, Options{})
+		db2, err := Open(path, Options{AuditKey: approvalstest.Key})
 		if err != nil {
 			t.Fatal(err)
 		}
 		live := strings.Contains(string(rawEntry(t, db2, 7)), "user-07-Xyz")
-		rep, err := db2.VerifyAudit(ctx)
+		rep, err := verify(db2)
 		_ = db2.Close()
 		if !live {
 			if err != nil {
@@ -170,10 +181,10 @@ func TestTamperFileByte(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, ErrAuditBroken) || rep.Break == nil {
+		if !errors.Is(err, auditchain.ErrBroken) || rep.Break == nil {
 			t.Fatalf("VerifyAudit after tampering = %+v, %v", rep, err)
 		}
-		if rep.Break.Seq != 7 || rep.Break.Kind != BreakPrevHash {
+		if rep.Break.Seq != 7 || rep.Break.Kind != auditchain.BreakPrevHash {
 			t.Fatalf("VerifyAudit named %+v, want entry 7", rep.Break)
 		}
 		if !strings.Contains(err.Error(), "audit entry 7") {
@@ -187,15 +198,15 @@ func TestTamperFileByte(t *testing.T) {
 
 // tamper opens a fresh log of 20 entries, lets edit change it with bbolt
 // directly, and returns what VerifyAudit says.
-func tamper(t *testing.T, edit func(tx *bolt.Tx) error) (*Break, error) {
+func tamper(t *testing.T, edit func(tx *bolt.Tx) error) (*auditchain.Break, error) {
 	t.Helper()
 	db, _ := openTest(t)
 	appendN(t, db, 20)
 	if err := db.bolt.Update(edit); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := db.VerifyAudit(context.Background())
-	if err == nil || !errors.Is(err, ErrAuditBroken) || rep.Break == nil {
+	rep, err := verify(db)
+	if err == nil || !errors.Is(err, auditchain.ErrBroken) || rep.Break == nil {
 		t.Fatalf("VerifyAudit did not notice: %+v, %v", rep, err)
 	}
 	return rep.Break, err
@@ -218,16 +229,17 @@ func TestTamperCases(t *testing.T) {
 		name string
 		edit func(tx *bolt.Tx) error
 		seq  uint64
-		kind BreakKind
+		kind auditchain.BreakKind
 	}{
-		{"delete last entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(20)) }, 20, BreakHead},
-		{"edit last entry", rewrite(20, "user-20-xyz", "user-20-xyZ"), 20, BreakHead},
-		{"delete a middle entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(5)) }, 5, BreakSeqMismatch},
-		{"delete the first entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(1)) }, 1, BreakSeqMismatch},
-		{"edit a middle entry", rewrite(7, `"detail":"approval 1 of 1"`, `"detail":"approval 2 of 1"`), 7, BreakPrevHash},
-		{"edit the first entry", rewrite(1, "user-01-xyz", "user-01-xyZ"), 1, BreakPrevHash},
-		{"break JSON", rewrite(7, `"actor":`, `"actor"`), 7, BreakBadJSON},
-		{"change a seq field", rewrite(9, `"seq":9,`, `"seq":10,`), 9, BreakSeqMismatch},
+		{"delete last entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(20)) }, 20, auditchain.BreakHead},
+		{"edit last entry", rewrite(20, "user-20-xyz", "user-20-xyZ"), 20, auditchain.BreakHead},
+		{"delete a middle entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(5)) }, 5, auditchain.BreakSeqMismatch},
+		{"delete the first entry", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Delete(u64(1)) }, 1, auditchain.BreakSeqMismatch},
+		{"edit a middle entry", rewrite(7, `"detail":"approval 1 of 1"`, `"detail":"approval 2 of 1"`), 7, auditchain.BreakPrevHash},
+		{"edit the first entry", rewrite(1, "user-01-xyz", "user-01-xyZ"), 1, auditchain.BreakPrevHash},
+		{"break the chain fields", rewrite(7, `{"seq":7,`, `{"seq" :7,`), 7, auditchain.BreakBadEncoding},
+		{"break JSON after them", rewrite(7, `"actor":`, `"actor"`), 7, auditchain.BreakPrevHash},
+		{"change a seq field", rewrite(9, `"seq":9,`, `"seq":10,`), 9, auditchain.BreakSeqMismatch},
 		{"edit a prev_hash", func(tx *bolt.Tx) error {
 			b := bucket(tx, bucketAudit)
 			v := string(b.Get(u64(8)))
@@ -237,15 +249,15 @@ func TestTamperCases(t *testing.T) {
 				c = "1"
 			}
 			return b.Put(u64(8), []byte(v[:i]+c+v[i+1:]))
-		}, 8, BreakPrevHash},
+		}, 8, auditchain.BreakPrevHash},
 		{"append behind the log's back", func(tx *bolt.Tx) error {
 			b := bucket(tx, bucketAudit)
 			forged := fmt.Sprintf(`{"seq":21,"prev_hash":"%s","actor":"mallory"}`, hashHex(b.Get(u64(20))))
 			return b.Put(u64(21), []byte(forged))
-		}, 21, BreakHead},
-		{"remove the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Delete([]byte(keyAuditHead)) }, 20, BreakHead},
-		{"damage the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Put([]byte(keyAuditHead), []byte("short")) }, 1, BreakHead},
-		{"bad key", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Put([]byte("zz"), []byte(`{}`)) }, 21, BreakBadKey},
+		}, 21, auditchain.BreakHead},
+		{"remove the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Delete([]byte(keyAuditHead)) }, 20, auditchain.BreakHead},
+		{"damage the head", func(tx *bolt.Tx) error { return bucket(tx, bucketMeta).Put([]byte(keyAuditHead), []byte("short")) }, 1, auditchain.BreakHead},
+		{"bad key", func(tx *bolt.Tx) error { return bucket(tx, bucketAudit).Put([]byte("zz"), []byte(`{}`)) }, 21, auditchain.BreakBadKey},
 		{"swap two entries", func(tx *bolt.Tx) error {
 			b := bucket(tx, bucketAudit)
 			a, c := clone(b.Get(u64(4))), clone(b.Get(u64(5)))
@@ -253,7 +265,7 @@ func TestTamperCases(t *testing.T) {
 				return err
 			}
 			return b.Put(u64(5), a)
-		}, 4, BreakSeqMismatch},
+		}, 4, auditchain.BreakSeqMismatch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -285,21 +297,20 @@ func TestVerifyChunks(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	rep, err := db.VerifyAudit(ctx)
-	if err != nil || rep.Entries != uint64(n) || rep.HeadSeq != uint64(n) {
+	rep, err := verify(db)
+	if err != nil || rep.Entries != uint64(n) || rep.Head.Seq != uint64(n) {
 		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
 	}
 	if err := db.bolt.Update(rewrite(uint64(exportChunk+3), "approval 1", "approval 9")); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = db.VerifyAudit(ctx)
+	rep, _ = verify(db)
 	if rep.Break == nil || rep.Break.Seq != uint64(exportChunk+3) {
 		t.Fatalf("after tampering across a chunk boundary: %+v", rep.Break)
 	}
 }
 
 func TestConcurrentAppend(t *testing.T) {
-	ctx := context.Background()
 	db, _ := openTest(t)
 	const writers, each = 64, 20
 	var (
@@ -310,7 +321,7 @@ func TestConcurrentAppend(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				e, err := db.Append(ctx, entry(w*each+i))
+				e, err := append1(db, entry(w*each+i))
 				if err != nil {
 					t.Error(err)
 					return
@@ -337,7 +348,7 @@ func TestConcurrentAppend(t *testing.T) {
 			t.Fatalf("entry %d: returned PrevHash does not match the stored entry %d", s, s-1)
 		}
 	}
-	if rep, err := db.VerifyAudit(ctx); err != nil || rep.Entries != writers*each {
+	if rep, err := verify(db); err != nil || rep.Entries != writers*each {
 		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
 	}
 }

@@ -70,7 +70,7 @@ func BenchmarkRawBatchPut64(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := rawEntry(b, db, stored.Seq)
+	v := rawEntry(b, db, stored[0].Seq)
 	run64(b, func() {
 		err := db.bolt.Batch(func(tx *bolt.Tx) error {
 			bk := bucket(tx, bucketAudit)

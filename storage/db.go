@@ -11,10 +11,14 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
-// SchemaVersion is the layout this package reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout this package reads and writes. Version 2
+// keys the audit chain (auditchain.Version); a version 1 file with audit
+// entries is refused with ErrSchemaTooOld.
+const SchemaVersion = 2
 
 // DefaultTimeout is how long Open waits for the file lock by default.
 const DefaultTimeout = time.Second
@@ -45,6 +49,8 @@ var (
 	ErrLocked = errors.New("database is locked")
 	// ErrSchemaTooNew: the file was written by a newer gitlab-chatops.
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
+	// ErrSchemaTooOld: the file's audit chain is in the unkeyed format 1.
+	ErrSchemaTooOld = errors.New("database schema is older than this program")
 	// ErrNotInitialized: a read-only Open found no gitlab-chatops data.
 	ErrNotInitialized = errors.New("database not initialized")
 )
@@ -70,6 +76,10 @@ type Options struct {
 	// ReadOnly opens the file with a shared lock and refuses writes. The
 	// file must already have been created by a read-write Open.
 	ReadOnly bool
+	// AuditKey keys the audit chain (see auditchain). A read-write Open
+	// needs it; a read-only one does not (verification takes the key
+	// separately).
+	AuditKey auditchain.Key
 }
 
 // DB is an open gitlab-chatops database. It is safe for concurrent use.
@@ -78,6 +88,7 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	readOnly bool
+	key      auditchain.Key
 	// appending counts Append calls in flight (see Append).
 	appending atomic.Int64
 }
@@ -89,6 +100,11 @@ type DB struct {
 func Open(path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: no path given; set the database path in the configuration")
+	}
+	if !opts.ReadOnly {
+		if err := opts.AuditKey.Check(); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
 	}
 	timeout := opts.Timeout
 	switch {
@@ -105,7 +121,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	b.MaxBatchDelay = batchDelay
-	db := &DB{bolt: b, path: path, readOnly: opts.ReadOnly}
+	db := &DB{bolt: b, path: path, readOnly: opts.ReadOnly, key: opts.AuditKey}
 	if opts.ReadOnly {
 		err = b.View(db.check)
 	} else {
@@ -142,7 +158,7 @@ func (db *DB) init(tx *bolt.Tx) error {
 		if foreign {
 			return fmt.Errorf("database %s is a bbolt file but not a gitlab-chatops database (it has no meta bucket); point the configuration at another path", db.path)
 		}
-	} else if err := db.checkVersion(meta); err != nil {
+	} else if err := db.checkVersion(meta, bucket(tx, bucketAudit)); err != nil {
 		return err
 	}
 	for _, name := range allBuckets() {
@@ -150,7 +166,9 @@ func (db *DB) init(tx *bolt.Tx) error {
 			return fmt.Errorf("database %s: create bucket %s: %w", db.path, name, err)
 		}
 	}
-	if bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)) == nil {
+	// A new file, or a version 1 file without audit entries (checkVersion
+	// refuses one with entries), is recorded as this version.
+	if v := bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)); v == nil || binary.BigEndian.Uint64(v) < SchemaVersion {
 		if err := bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(SchemaVersion)); err != nil {
 			return fmt.Errorf("database %s: record schema version: %w", db.path, err)
 		}
@@ -165,10 +183,10 @@ func (db *DB) check(tx *bolt.Tx) error {
 			return fmt.Errorf("database %s has no %s bucket; run gitlab-chatops once without read-only mode to create it: %w", db.path, name, ErrNotInitialized)
 		}
 	}
-	return db.checkVersion(bucket(tx, bucketMeta))
+	return db.checkVersion(bucket(tx, bucketMeta), bucket(tx, bucketAudit))
 }
 
-func (db *DB) checkVersion(meta *bolt.Bucket) error {
+func (db *DB) checkVersion(meta, audit *bolt.Bucket) error {
 	v := meta.Get([]byte(keySchemaVersion))
 	if v == nil {
 		if db.readOnly {
@@ -185,6 +203,9 @@ func (db *DB) checkVersion(meta *bolt.Bucket) error {
 			db.path, n, SchemaVersion, ErrSchemaTooNew)
 	case n < 1:
 		return fmt.Errorf("database %s has invalid schema version %d; the file is damaged: restore a backup", db.path, n)
+	case n == 1 && audit != nil && audit.Stats().KeyN > 0:
+		return fmt.Errorf("database %s holds an audit trail in the unkeyed format of gitlab-chatops before HMAC keys: verify and export it with that version (`gitlab-chatops audit verify` and `audit export`), keep the export, then move the file aside and start with a new store (see README: Upgrading the audit trail): %w",
+			db.path, ErrSchemaTooOld)
 	}
 	return nil
 }
@@ -202,10 +223,18 @@ func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if db.readOnly {
-		return fmt.Errorf("database %s is open read-only: %w", db.path, berrors.ErrDatabaseReadOnly)
+	if err := db.writable("write"); err != nil {
+		return err
 	}
 	return db.bolt.Update(fn)
+}
+
+// writable refuses writes to a read-only DB.
+func (db *DB) writable(doing string) error {
+	if db.readOnly {
+		return fmt.Errorf("%s: database %s is open read-only: %w", doing, db.path, berrors.ErrDatabaseReadOnly)
+	}
+	return nil
 }
 
 func u64(n uint64) []byte {

@@ -13,13 +13,16 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
 // openTest opens a fresh database in t.TempDir and closes it at the end.
 func openTest(t testing.TB) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "chatops.db")
-	db, err := Open(path, Options{})
+	db, err := Open(path, Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -42,7 +45,7 @@ func TestOpenCreates(t *testing.T) {
 				return fmt.Errorf("bucket %s missing", name)
 			}
 		}
-		if v := bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)); string(v) != string(u64(1)) {
+		if v := bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)); string(v) != string(u64(SchemaVersion)) {
 			return fmt.Errorf("schema_version = %x", v)
 		}
 		return nil
@@ -54,7 +57,7 @@ func TestOpenCreates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reopening an existing file is fine.
-	db2, err := Open(path, Options{})
+	db2, err := Open(path, Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -81,13 +84,13 @@ func TestOpenLockedSameProcess(t *testing.T) {
 	db, path := openTest(t)
 	for _, ro := range []bool{false, true} {
 		start := time.Now()
-		_, err := Open(path, Options{Timeout: 300 * time.Millisecond, ReadOnly: ro})
+		_, err := Open(path, Options{AuditKey: approvalstest.Key, Timeout: 300 * time.Millisecond, ReadOnly: ro})
 		checkLocked(t, err, path, time.Since(start))
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db2, err := Open(path, Options{Timeout: 300 * time.Millisecond})
+	db2, err := Open(path, Options{AuditKey: approvalstest.Key, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Open after Close: %v", err)
 	}
@@ -102,7 +105,7 @@ func TestOpenLockedSubprocess(t *testing.T) {
 	if path := os.Getenv(lockHelperEnv); path != "" {
 		// In the child: try to open, report, exit.
 		start := time.Now()
-		db, err := Open(path, Options{Timeout: 300 * time.Millisecond})
+		db, err := Open(path, Options{AuditKey: approvalstest.Key, Timeout: 300 * time.Millisecond})
 		if err == nil {
 			_ = db.Close()
 			fmt.Println("RESULT opened")
@@ -135,7 +138,7 @@ func TestOpenLockedSubprocess(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	db, path := openTest(t)
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		return bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(2))
+		return bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(SchemaVersion+1))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,16 +146,48 @@ func TestSchemaTooNew(t *testing.T) {
 	_ = db.Close()
 	before, _ := os.ReadFile(path)
 	for _, ro := range []bool{false, true} {
-		_, err = Open(path, Options{ReadOnly: ro})
+		_, err = Open(path, Options{AuditKey: approvalstest.Key, ReadOnly: ro})
 		if !errors.Is(err, ErrSchemaTooNew) {
 			t.Fatalf("Open(read-only=%v) = %v, want ErrSchemaTooNew", ro, err)
 		}
-		if !strings.Contains(err.Error(), "schema version 2") || !strings.Contains(err.Error(), "upgrade gitlab-chatops") {
+		if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", SchemaVersion+1)) || !strings.Contains(err.Error(), "upgrade gitlab-chatops") {
 			t.Errorf("message: %v", err)
 		}
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("refused Open changed the file")
+	}
+}
+
+// TestSchemaOneWithUnkeyedAudit: a file from before keyed chains (schema 1)
+// with audit entries is refused with what to do; one without entries is
+// simply upgraded.
+func TestSchemaOneWithUnkeyedAudit(t *testing.T) {
+	for _, withEntries := range []bool{true, false} {
+		db, path := openTest(t)
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			if withEntries {
+				if err := bucket(tx, bucketAudit).Put(u64(1), []byte(`{"seq":1,"time":"2025-01-01T00:00:00Z","action":"request.opened"}`)); err != nil {
+					return err
+				}
+			}
+			return bucket(tx, bucketMeta).Put([]byte(keySchemaVersion), u64(1))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Close()
+		db2, err := Open(path, Options{AuditKey: approvalstest.Key})
+		if !withEntries {
+			if err != nil {
+				t.Fatalf("Open(schema 1, empty audit) = %v", err)
+			}
+			_ = db2.Close()
+			continue
+		}
+		if !errors.Is(err, ErrSchemaTooOld) || !strings.Contains(err.Error(), "audit export") || !strings.Contains(err.Error(), "start with a new store") {
+			t.Fatalf("Open(schema 1 with entries) = %v, want ErrSchemaTooOld saying what to do", err)
+		}
 	}
 }
 
@@ -164,7 +199,7 @@ func TestForeignFile(t *testing.T) {
 	}
 	_ = b.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("widgets")); return err })
 	_ = b.Close()
-	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "not a gitlab-chatops database") {
+	if _, err := Open(path, Options{AuditKey: approvalstest.Key}); err == nil || !strings.Contains(err.Error(), "not a gitlab-chatops database") {
 		t.Fatalf("Open(foreign) = %v", err)
 	}
 }
@@ -182,7 +217,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("Open read-only: %v", err)
 	}
 	defer ro.Close()
-	if rep, err := ro.VerifyAudit(ctx); err != nil || rep.Entries != 1 {
+	if rep, err := verify(ro); err != nil || rep.Entries != 1 {
 		t.Fatalf("VerifyAudit read-only = %+v, %v", rep, err)
 	}
 	// Two read-only opens share the lock.
@@ -204,7 +239,7 @@ func TestReadOnly(t *testing.T) {
 	if _, err := Open("", Options{}); err == nil {
 		t.Fatal("Open(\"\") succeeded")
 	}
-	if _, err := Open(path, Options{Timeout: -time.Second}); err == nil {
+	if _, err := Open(path, Options{AuditKey: approvalstest.Key, Timeout: -time.Second}); err == nil {
 		t.Fatal("negative timeout accepted")
 	}
 }
@@ -219,7 +254,7 @@ func TestContextCancelled(t *testing.T) {
 	if _, err := db.Request(ctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Request = %v", err)
 	}
-	if _, err := db.VerifyAudit(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := auditchain.Verify(ctx, db, approvalstest.Key, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("VerifyAudit = %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
 // TestExactlyOnceStart: 100 goroutines approve and then start ONE request
@@ -19,7 +21,7 @@ func TestExactlyOnceStart(t *testing.T) {
 		t.Run(fmt.Sprintf("required=%d", required), func(t *testing.T) {
 			ctx := context.Background()
 			db, _ := openTest(t)
-			svc, err := approvals.NewService(db, db, approvals.Policy{ApprovalsRequired: required})
+			svc, err := approvals.NewService(db, approvals.Policy{ApprovalsRequired: required})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +70,7 @@ func TestExactlyOnceStart(t *testing.T) {
 			if stored.State != approvals.StateRunning || len(stored.Approvals()) != required {
 				t.Fatalf("stored: %s with %d approvals", stored.State, len(stored.Approvals()))
 			}
-			rep, err := db.VerifyAudit(ctx)
+			rep, err := auditchain.Verify(ctx, db, approvalstest.Key, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

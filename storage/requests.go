@@ -13,11 +13,12 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 )
 
-var _ approvals.RequestStore = (*DB)(nil)
+var _ approvals.Store = (*DB)(nil)
 
-// CreateRequest implements approvals.RequestStore: it stores r under its ID,
-// failing with approvals.ErrExists if the ID is taken.
-func (db *DB) CreateRequest(ctx context.Context, r *approvals.Request) error {
+// Create implements approvals.Store: it stores r under its ID and appends
+// entries to the audit chain, in one transaction, failing with
+// approvals.ErrExists (and writing nothing) if the ID is taken.
+func (db *DB) Create(ctx context.Context, r *approvals.Request, entries ...approvals.AuditEntry) error {
 	if r == nil || r.ID == "" {
 		return fmt.Errorf("store request: the request has no ID: %w", approvals.ErrInvalid)
 	}
@@ -25,12 +26,20 @@ func (db *DB) CreateRequest(ctx context.Context, r *approvals.Request) error {
 	if err != nil {
 		return fmt.Errorf("encode request %s: %w", r.ID, err)
 	}
+	prepared, err := prepare(entries)
+	if err != nil {
+		return fmt.Errorf("store request %s: %w", r.ID, err)
+	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketRequests)
 		if b.Get([]byte(r.ID)) != nil {
 			return fmt.Errorf("request %s: %w", r.ID, approvals.ErrExists)
 		}
-		return b.Put([]byte(r.ID), v)
+		if err := b.Put([]byte(r.ID), v); err != nil {
+			return err
+		}
+		_, err := db.appendTx(tx, prepared)
+		return err
 	})
 	if err != nil && !errors.Is(err, approvals.ErrExists) {
 		return fmt.Errorf("store request %s: %w", r.ID, err)
@@ -38,7 +47,7 @@ func (db *DB) CreateRequest(ctx context.Context, r *approvals.Request) error {
 	return err
 }
 
-// Request implements approvals.RequestStore.
+// Request implements approvals.Store.
 func (db *DB) Request(ctx context.Context, id string) (*approvals.Request, error) {
 	var r *approvals.Request
 	err := db.view(ctx, func(tx *bolt.Tx) error {
@@ -49,17 +58,19 @@ func (db *DB) Request(ctx context.Context, id string) (*approvals.Request, error
 	return r, err
 }
 
-// UpdateRequest implements approvals.RequestStore: read, fn, write in one
-// bbolt write transaction. An error from fn rolls the transaction back and
-// is returned unchanged.
-func (db *DB) UpdateRequest(ctx context.Context, id string, fn func(*approvals.Request) error) (*approvals.Request, error) {
+// Apply implements approvals.Store: read, fn, write the request and append
+// the entries fn returned, in one bbolt write transaction. bbolt has one
+// writer at a time, so fn runs once; an error from fn rolls the transaction
+// back and is returned unchanged.
+func (db *DB) Apply(ctx context.Context, id string, fn func(*approvals.Request) ([]approvals.AuditEntry, error)) (*approvals.Request, error) {
 	var out *approvals.Request
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		r, err := getRequest(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := fn(r); err != nil {
+		entries, err := fn(r)
+		if err != nil {
 			return err
 		}
 		if r.ID != id {
@@ -72,6 +83,13 @@ func (db *DB) UpdateRequest(ctx context.Context, id string, fn func(*approvals.R
 		}
 		if err := bucket(tx, bucketRequests).Put([]byte(id), v); err != nil {
 			return fmt.Errorf("write request %s: %w", id, err)
+		}
+		prepared, err := prepare(entries)
+		if err != nil {
+			return fmt.Errorf("request %s: %w", id, err)
+		}
+		if _, err := db.appendTx(tx, prepared); err != nil {
+			return fmt.Errorf("request %s: audit: %w", id, err)
 		}
 		out = r
 		return nil

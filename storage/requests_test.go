@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 )
 
 func sampleRequest(id string, created time.Time, s approvals.State) *approvals.Request {
@@ -29,13 +30,13 @@ func TestRequestsCRUD(t *testing.T) {
 	db, path := openTest(t)
 	t0 := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	r := sampleRequest("aaaaaaaa", t0, approvals.StatePending)
-	if err := db.CreateRequest(ctx, r); err != nil {
+	if err := db.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateRequest(ctx, r); !errors.Is(err, approvals.ErrExists) {
+	if err := db.Create(ctx, r); !errors.Is(err, approvals.ErrExists) {
 		t.Fatalf("second CreateRequest = %v, want ErrExists", err)
 	}
-	if err := db.CreateRequest(ctx, &approvals.Request{}); !errors.Is(err, approvals.ErrInvalid) {
+	if err := db.Create(ctx, &approvals.Request{}); !errors.Is(err, approvals.ErrInvalid) {
 		t.Fatalf("CreateRequest(no ID) = %v", err)
 	}
 	got, err := db.Request(ctx, "aaaaaaaa")
@@ -48,13 +49,13 @@ func TestRequestsCRUD(t *testing.T) {
 	if _, err := db.Request(ctx, "zzzzzzzz"); !errors.Is(err, approvals.ErrNotFound) {
 		t.Fatalf("Request(missing) = %v", err)
 	}
-	if _, err := db.UpdateRequest(ctx, "zzzzzzzz", func(*approvals.Request) error { t.Error("fn called"); return nil }); !errors.Is(err, approvals.ErrNotFound) {
+	if _, err := db.Apply(ctx, "zzzzzzzz", func(*approvals.Request) ([]approvals.AuditEntry, error) { t.Error("fn called"); return nil, nil }); !errors.Is(err, approvals.ErrNotFound) {
 		t.Fatalf("UpdateRequest(missing) = %v", err)
 	}
 
-	up, err := db.UpdateRequest(ctx, "aaaaaaaa", func(r *approvals.Request) error {
+	up, err := db.Apply(ctx, "aaaaaaaa", func(r *approvals.Request) ([]approvals.AuditEntry, error) {
 		r.State = approvals.StateApproved
-		return nil
+		return nil, nil
 	})
 	if err != nil || up.State != approvals.StateApproved || up.Version != 2 {
 		t.Fatalf("UpdateRequest = %+v, %v", up, err)
@@ -62,7 +63,7 @@ func TestRequestsCRUD(t *testing.T) {
 
 	// Persisted across a reopen.
 	_ = db.Close()
-	db2, err := Open(path, Options{})
+	db2, err := Open(path, Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,16 +77,16 @@ func TestUpdateRequestErrorWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
 	r := sampleRequest("bbbbbbbb", time.Now(), approvals.StatePending)
-	if err := db.CreateRequest(ctx, r); err != nil {
+	if err := db.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := db.Request(ctx, r.ID)
 	refusal := errors.New("refused")
-	_, err := db.UpdateRequest(ctx, r.ID, func(r *approvals.Request) error {
+	_, err := db.Apply(ctx, r.ID, func(r *approvals.Request) ([]approvals.AuditEntry, error) {
 		r.State = approvals.StateDenied
 		r.Reason = "scribbled"
 		r.Decisions = nil
-		return refusal
+		return []approvals.AuditEntry{{Action: "scribbled"}}, refusal
 	})
 	if err != refusal {
 		t.Fatalf("UpdateRequest returned %v, want fn's error unchanged", err)
@@ -95,7 +96,7 @@ func TestUpdateRequestErrorWritesNothing(t *testing.T) {
 		t.Fatalf("a failed update wrote:\nbefore %+v\nafter  %+v", before, after)
 	}
 	// fn may not change the ID.
-	if _, err := db.UpdateRequest(ctx, r.ID, func(r *approvals.Request) error { r.ID = "cccccccc"; return nil }); !errors.Is(err, approvals.ErrInvalid) {
+	if _, err := db.Apply(ctx, r.ID, func(r *approvals.Request) ([]approvals.AuditEntry, error) { r.ID = "cccccccc"; return nil, nil }); !errors.Is(err, approvals.ErrInvalid) {
 		t.Fatalf("ID change = %v", err)
 	}
 	if _, err := db.Request(ctx, "cccccccc"); !errors.Is(err, approvals.ErrNotFound) {
@@ -110,7 +111,7 @@ func TestRequestsFilter(t *testing.T) {
 	states := []approvals.State{approvals.StatePending, approvals.StateRunning, approvals.StatePending, approvals.StateFailed}
 	for i, s := range states {
 		id := string(rune('a'+i)) + "2222222"
-		if err := db.CreateRequest(ctx, sampleRequest(id, t0.Add(time.Duration(i)*time.Minute), s)); err != nil {
+		if err := db.Create(ctx, sampleRequest(id, t0.Add(time.Duration(i)*time.Minute), s)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,31 +6,84 @@ package approvalstest
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
-// Store is an in-memory approvals.RequestStore. The zero value is ready.
-// One mutex serialises every call, so UpdateRequest is atomic.
+// Key is the audit key of the in-memory Store and of test databases.
+var Key = auditchain.Key("approvalstest-audit-key-0123456789abcdef")
+
+// Store is an in-memory approvals.Store. The zero value is ready.
+//
+// Apply is optimistic, as an etcd backend would be: fn runs on a copy
+// outside the lock, and the result is committed only if the request did
+// not change meanwhile; otherwise fn runs again on the new version. The
+// audit chain is sealed with package auditchain, as the bbolt store does,
+// so Verify works on it.
 type Store struct {
-	mu   sync.Mutex
-	reqs map[string]*approvals.Request
-	// FailUpdates, when non-nil, is returned by every UpdateRequest after
-	// fn succeeded (nothing is written), to simulate a store failure.
-	FailUpdates error
+	mu     sync.Mutex
+	reqs   map[string]*approvals.Request
+	stored [][]byte // audit entries as stored; seq n is stored[n-1]
+	head   auditchain.Head
+
+	// Fail, when set, is called before each write with the operation
+	// ("create", "apply", "append") and the request about to be written
+	// (nil for append); an error is returned and nothing is written. It
+	// simulates a store (or its audit) failing.
+	Fail func(op string, r *approvals.Request) error
+	// Now, when set, replaces time.Now for audit entry times.
+	Now func() time.Time
+	// applyHook, when set, runs between fn and the commit (tests of the
+	// optimistic retry).
+	applyHook func()
 }
 
-var _ approvals.RequestStore = (*Store)(nil)
+var (
+	_ approvals.Store   = (*Store)(nil)
+	_ auditchain.Reader = (*Store)(nil)
+)
 
-// CreateRequest implements approvals.RequestStore.
-func (s *Store) CreateRequest(ctx context.Context, r *approvals.Request) error {
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Store) fail(op string, r *approvals.Request) error {
+	if s.Fail == nil {
+		return nil
+	}
+	return s.Fail(op, r)
+}
+
+// appendLocked seals entries after the head; s.mu is held.
+func (s *Store) appendLocked(entries []approvals.AuditEntry) ([]approvals.AuditEntry, error) {
+	out := make([]approvals.AuditEntry, 0, len(entries))
+	sealed := make([][]byte, 0, len(entries))
+	head := s.head
+	for _, e := range entries {
+		p, err := auditchain.Prepare(e)
+		if err != nil {
+			return nil, err
+		}
+		se := p.Seal(Key, head, s.now())
+		head = se.Head
+		sealed = append(sealed, se.Stored)
+		out = append(out, se.Entry)
+	}
+	s.stored = append(s.stored, sealed...)
+	s.head = head
+	return out, nil
+}
+
+// Create implements approvals.Store.
+func (s *Store) Create(ctx context.Context, r *approvals.Request, entries ...approvals.AuditEntry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -42,11 +95,17 @@ func (s *Store) CreateRequest(ctx context.Context, r *approvals.Request) error {
 	if _, ok := s.reqs[r.ID]; ok {
 		return fmt.Errorf("request %s: %w", r.ID, approvals.ErrExists)
 	}
+	if err := s.fail("create", r); err != nil {
+		return err
+	}
+	if _, err := s.appendLocked(entries); err != nil {
+		return err
+	}
 	s.reqs[r.ID] = r.Clone()
 	return nil
 }
 
-// Request implements approvals.RequestStore.
+// Request implements approvals.Store.
 func (s *Store) Request(ctx context.Context, id string) (*approvals.Request, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -60,33 +119,48 @@ func (s *Store) Request(ctx context.Context, id string) (*approvals.Request, err
 	return r.Clone(), nil
 }
 
-// UpdateRequest implements approvals.RequestStore.
-func (s *Store) UpdateRequest(ctx context.Context, id string, fn func(*approvals.Request) error) (*approvals.Request, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// Apply implements approvals.Store, optimistically (see Store).
+func (s *Store) Apply(ctx context.Context, id string, fn func(*approvals.Request) ([]approvals.AuditEntry, error)) (*approvals.Request, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cur, err := s.Request(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		r := cur.Clone()
+		entries, err := fn(r)
+		if err != nil {
+			return nil, err
+		}
+		if r.ID != id {
+			return nil, fmt.Errorf("update of request %s changed its ID to %s: %w", id, r.ID, approvals.ErrInvalid)
+		}
+		if s.applyHook != nil {
+			s.applyHook()
+		}
+		s.mu.Lock()
+		if s.reqs[id].Version != cur.Version {
+			s.mu.Unlock()
+			continue // changed meanwhile: run fn again on the new version
+		}
+		r.Version++
+		if err := s.fail("apply", r); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if _, err := s.appendLocked(entries); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.reqs[id] = r.Clone()
+		s.mu.Unlock()
+		return r, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.reqs[id]
-	if !ok {
-		return nil, fmt.Errorf("request %q: %w", id, approvals.ErrNotFound)
-	}
-	r := cur.Clone()
-	if err := fn(r); err != nil {
-		return nil, err
-	}
-	if r.ID != id {
-		return nil, fmt.Errorf("update of request %s changed its ID to %s: %w", id, r.ID, approvals.ErrInvalid)
-	}
-	if s.FailUpdates != nil {
-		return nil, s.FailUpdates
-	}
-	r.Version++
-	s.reqs[id] = r.Clone()
-	return r, nil
 }
 
-// Requests implements approvals.RequestStore.
+// Requests implements approvals.Store.
 func (s *Store) Requests(ctx context.Context, f approvals.RequestFilter) ([]*approvals.Request, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -108,68 +182,64 @@ func (s *Store) Requests(ctx context.Context, f approvals.RequestFilter) ([]*app
 	return out, nil
 }
 
-// Audit is an in-memory approvals.AuditLog that chains entries like the
-// real one (PrevHash is the SHA-256 of the previous entry's JSON). The
-// zero value is ready.
-type Audit struct {
-	mu      sync.Mutex
-	entries []approvals.AuditEntry
-	last    []byte
-	// Fail, when non-nil, is returned by every Append (nothing is stored).
-	Fail error
-	// Now, when set, replaces time.Now.
-	Now func() time.Time
-}
-
-var _ approvals.AuditLog = (*Audit)(nil)
-
-// Append implements approvals.AuditLog.
-func (a *Audit) Append(ctx context.Context, e approvals.AuditEntry) (approvals.AuditEntry, error) {
+// Append implements approvals.Store.
+func (s *Store) Append(ctx context.Context, entries ...approvals.AuditEntry) ([]approvals.AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
-		return approvals.AuditEntry{}, err
+		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.Fail != nil {
-		return approvals.AuditEntry{}, a.Fail
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail("append", nil); err != nil {
+		return nil, err
 	}
-	e.Seq = uint64(len(a.entries)) + 1
-	e.PrevHash = ""
-	if a.last != nil {
-		h := sha256.Sum256(a.last)
-		e.PrevHash = hex.EncodeToString(h[:])
-	}
-	if e.Time.IsZero() {
-		now := time.Now
-		if a.Now != nil {
-			now = a.Now
+	return s.appendLocked(entries)
+}
+
+// ReadAudit implements auditchain.Reader.
+func (s *Store) ReadAudit(ctx context.Context, fn func(seq uint64, stored []byte) error) (auditchain.Head, error) {
+	s.mu.Lock()
+	stored, head := slices.Clone(s.stored), s.head
+	s.mu.Unlock()
+	for i, b := range stored {
+		if err := fn(uint64(i+1), b); err != nil {
+			return head, err
 		}
-		e.Time = now()
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return approvals.AuditEntry{}, fmt.Errorf("encode audit entry: %w", err)
-	}
-	e.Argv = slices.Clone(e.Argv)
-	a.entries = append(a.entries, e)
-	a.last = b
-	return e, nil
+	return head, ctx.Err()
 }
 
-// Entries returns a copy of everything appended so far.
-func (a *Audit) Entries() []approvals.AuditEntry {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.entries)
+// Tamper replaces the stored bytes of entry seq by edit's result, behind
+// the chain's back, as an attacker with write access to the store would.
+func (s *Store) Tamper(seq uint64, edit func([]byte) []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq == 0 || seq > uint64(len(s.stored)) {
+		return fmt.Errorf("no audit entry %d", seq)
+	}
+	s.stored[seq-1] = edit(slices.Clone(s.stored[seq-1]))
+	return nil
 }
 
-// Actions returns the Action of every entry, in order.
-func (a *Audit) Actions() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]string, len(a.entries))
-	for i, e := range a.entries {
-		out[i] = e.Action
+// Entries returns every audit entry, decoded, in order.
+func (s *Store) Entries() []approvals.AuditEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]approvals.AuditEntry, 0, len(s.stored))
+	for _, b := range s.stored {
+		e, err := auditchain.Decode(b)
+		if err != nil {
+			e = approvals.AuditEntry{Detail: "undecodable: " + err.Error()}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Actions returns the Action of every audit entry, in order.
+func (s *Store) Actions() []string {
+	var out []string
+	for _, e := range s.Entries() {
+		out = append(out, e.Action)
 	}
 	return out
 }
@@ -212,4 +282,51 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Failing wraps a Store and fails writes that Fail picks: Fail is called
+// with the operation ("create", "apply", "append") and the request about
+// to be written (nil for append), inside the write; an error aborts the
+// write (nothing of it is stored) and is returned. It injects store and
+// audit failures into a real backend.
+type Failing struct {
+	approvals.Store
+	Fail func(op string, r *approvals.Request) error
+}
+
+// Create implements approvals.Store.
+func (f Failing) Create(ctx context.Context, r *approvals.Request, entries ...approvals.AuditEntry) error {
+	if err := f.Fail("create", r); err != nil {
+		return err
+	}
+	return f.Store.Create(ctx, r, entries...)
+}
+
+// Apply implements approvals.Store.
+func (f Failing) Apply(ctx context.Context, id string, fn func(*approvals.Request) ([]approvals.AuditEntry, error)) (*approvals.Request, error) {
+	var injected error
+	r, err := f.Store.Apply(ctx, id, func(r *approvals.Request) ([]approvals.AuditEntry, error) {
+		injected = nil
+		entries, err := fn(r)
+		if err != nil {
+			return nil, err
+		}
+		if injected = f.Fail("apply", r); injected != nil {
+			return nil, injected
+		}
+		return entries, nil
+	})
+	if err != nil && injected != nil && err == injected {
+		// Returned as a store failure, not as fn's refusal.
+		return nil, fmt.Errorf("injected store failure: %w", err)
+	}
+	return r, err
+}
+
+// Append implements approvals.Store.
+func (f Failing) Append(ctx context.Context, entries ...approvals.AuditEntry) ([]approvals.AuditEntry, error) {
+	if err := f.Fail("append", nil); err != nil {
+		return nil, err
+	}
+	return f.Store.Append(ctx, entries...)
 }

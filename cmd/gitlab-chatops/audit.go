@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -20,14 +22,29 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	configPath := fs.String("config", "", "the bot's configuration `FILE`: its store and audit.key_file")
 	dbPath := fs.String("db", "", "the bot's database `FILE` (store: in the configuration)")
+	keyFile := fs.String("key-file", "", "verify: the audit key `FILE` (audit.key_file; default $"+envAuditKey+")")
+	anchor := fs.String("anchor", "", "verify: a head `HASH` posted to the audit channel (SEQ:HASH or HASH); the entry with that hash must exist and the chain after it verify")
 	since := fs.String("since", "", "export: only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z, or a duration like 24h)")
 	n := fs.Int("n", 20, "tail: how many entries")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if *configPath != "" {
+		cfg, err := loadConfig(*configPath, use{}, os.Getenv)
+		if err != nil {
+			return err
+		}
+		if *dbPath == "" {
+			*dbPath = cfg.Store
+		}
+		if *keyFile == "" {
+			*keyFile = cfg.Audit.KeyFile
+		}
+	}
 	if *dbPath == "" {
-		return exitError{2, fmt.Errorf("audit %s needs --db FILE", verb)}
+		return exitError{2, fmt.Errorf("audit %s needs --db FILE (or --config FILE)", verb)}
 	}
 	db, err := storage.Open(*dbPath, storage.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
@@ -36,14 +53,32 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	defer db.Close()
 	switch verb {
 	case "verify":
-		rep, err := db.VerifyAudit(ctx)
+		key, err := auditKey(*keyFile, os.Getenv)
+		if err != nil {
+			return exitError{2, err}
+		}
+		var want *auditchain.Sum
+		if *anchor != "" {
+			a, err := auditchain.ParseAnchor(*anchor)
+			if err != nil {
+				return exitError{2, err}
+			}
+			want = &a
+		}
+		rep, err := auditchain.Verify(ctx, db, key, want)
 		if rep.Break != nil {
-			return exitError{3, fmt.Errorf("audit trail BROKEN at entry %d: %v", rep.Break.Seq, err)}
+			if rep.Break.Kind == auditchain.BreakAnchor {
+				return exitError{3, fmt.Errorf("audit trail does NOT match the anchor: %v", err)}
+			}
+			return exitError{3, fmt.Errorf("audit trail BROKEN at entry %d: %v (or it was written with another key)", rep.Break.Seq, err)}
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "audit trail intact: %d entries, head %d sha256:%s\n", rep.Entries, rep.HeadSeq, rep.HeadHash)
+		fmt.Fprintf(stdout, "audit trail intact: %d entries, head %s\n", rep.Entries, rep.Head)
+		if want != nil {
+			fmt.Fprintf(stdout, "anchor found at entry %d; the %d entries after it verify\n", rep.AnchorSeq, rep.Head.Seq-rep.AnchorSeq)
+		}
 		return nil
 	case "export":
 		var t time.Time

@@ -32,7 +32,7 @@ func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
 	if err := os.WriteFile(store, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(binary, "audit", "verify", "--db", store).CombinedOutput()
+	out, err := exec.Command(binary, "audit", "verify", "--db", store, "--key-file", filepath.Join(state, "audit.key")).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("audit verify of a tampered file: %v (want exit 3)\n%s", err, out)
@@ -40,4 +40,14 @@ func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
 	if !regexp.MustCompile(`BROKEN at entry ` + seq + `\b`).Match(out) {
 		t.Errorf("audit verify does not name entry %s:\n%s", seq, out)
 	}
+}
+
+// writeAuditKey writes a test audit key into dir and returns its path.
+func writeAuditKey(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "audit.key")
+	if err := os.WriteFile(p, []byte("test-audit-key-0123456789abcdef0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

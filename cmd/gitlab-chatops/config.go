@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
@@ -23,6 +25,8 @@ type fileConfig struct {
 	// to; at least one is needed there.
 	Slack      *slack.Config      `yaml:"slack"`
 	Mattermost *mattermost.Config `yaml:"mattermost"`
+	// Audit keys and anchors the audit trail.
+	Audit auditConfig `yaml:"audit"`
 }
 
 type hostConfig struct {
@@ -94,6 +98,14 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 		p.Addf("hosts", "missing: at least one GitLab host with its agent (name, agent URL, ca, cert, key)")
 	}
 	checkHosts(p, fc.Hosts)
+	// console --simulate makes a development key when none is configured.
+	if !u.simulate || fc.Audit.KeyFile != "" {
+		if _, err := auditKey(fc.Audit.KeyFile, getenv); errors.Is(err, auditchain.ErrNoKey) && fc.Audit.KeyFile == "" && getenv(envAuditKey) == "" {
+			p.Addf("audit.key_file", "missing (set it or %s): the secret that keys the audit trail, at least %d bytes, e.g. `openssl rand -hex 32 > audit.key`", envAuditKey, auditchain.MinKeyLen)
+		} else if err != nil {
+			p.Addf("audit.key_file", "%v", err)
+		}
+	}
 	var platforms []idRules
 	if u.serve {
 		if fc.Slack == nil && fc.Mattermost == nil {

@@ -21,6 +21,8 @@ func clearChatEnv(t *testing.T) {
 		"MATTERMOST_BOT_TOKEN", "MATTERMOST_COMMAND_TOKENS", "MATTERMOST_ACTION_SECRET"} {
 		t.Setenv(k, "")
 	}
+	// The audit key is required everywhere; tests about other keys get one.
+	t.Setenv(envAuditKey, "test-audit-key-0123456789abcdef0123456789")
 }
 
 // TestConfigCheckGolden: every mistake of testdata/bad-bot.yaml is reported
@@ -28,6 +30,7 @@ func clearChatEnv(t *testing.T) {
 // file appears in the output.
 func TestConfigCheckGolden(t *testing.T) {
 	clearChatEnv(t)
+	t.Setenv(envAuditKey, "")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"config", "check", "testdata/bad-bot.yaml"}, nil, &stdout, &stderr)
 	if code != 2 {

@@ -52,7 +52,10 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	policy := cfg.approval
 	var err error
 
-	var hosts []commands.Host
+	var (
+		hosts  []commands.Host
+		simDir string
+	)
 	if *simulate {
 		dir := *stateDir
 		if dir == "" {
@@ -61,6 +64,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			}
 			defer os.RemoveAll(dir)
 		}
+		simDir = dir
 		h, stopAgent, err := startSimulatedAgent(ctx, dir, *scenario, *simSpeed, log)
 		if err != nil {
 			return err
@@ -77,16 +81,26 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	hosts = append(hosts, more...)
-	db, err := storage.Open(cfg.Store, storage.Options{})
+	key, err := auditKey(cfg.Audit.KeyFile, os.Getenv)
+	if err != nil && *simulate && cfg.Audit.KeyFile == "" {
+		var path string
+		if key, path, err = devAuditKey(simDir); err == nil {
+			fmt.Fprintf(stdout, "Development audit key in %s (verify with: gitlab-chatops audit verify --db %s --key-file %s)\n", path, cfg.Store, path)
+		}
+	}
+	if err != nil {
+		return exitError{2, err}
+	}
+	db, err := storage.Open(cfg.Store, storage.Options{AuditKey: key})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	svc, err := approvals.NewService(db, db, policy)
+	svc, err := approvals.NewService(db, policy)
 	if err != nil {
 		return err
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Requests: db, Audit: db, Logger: log})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, Logger: log})
 	if err != nil {
 		return err
 	}

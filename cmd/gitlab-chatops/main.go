@@ -26,7 +26,7 @@ Usage:
   gitlab-chatops serve --config FILE
   gitlab-chatops console [--config FILE] [--simulate [--scenario NAME]]
   gitlab-chatops config check [--for serve|console] FILE
-  gitlab-chatops audit verify|export|tail --db FILE [--since TIME] [-n N]
+  gitlab-chatops audit verify|export|tail (--config FILE | --db FILE [--key-file FILE]) [--anchor HASH] [--since TIME] [-n N]
   gitlab-chatops version
 
 serve       connect to Slack and/or Mattermost as configured

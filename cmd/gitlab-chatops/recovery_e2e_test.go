@@ -107,7 +107,7 @@ func testRestartRecovery(t *testing.T, sig os.Signal) {
 	startAgent(t, agentDir, port)
 	config := filepath.Join(dir, "bot.yaml")
 	store := filepath.Join(dir, "chatops.db")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n", store, port)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n", store, writeAuditKey(t, dir), port)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -183,9 +183,11 @@ func migrateJobs(t *testing.T, agentDir string) int {
 	return n
 }
 
+// auditVerifyFile runs `audit verify` on store with the key beside it
+// (audit.key, as console --simulate and writeAuditKey leave it).
 func auditVerifyFile(t *testing.T, store string) string {
 	t.Helper()
-	out, err := exec.Command(binary, "audit", "verify", "--db", store).CombinedOutput()
+	out, err := exec.Command(binary, "audit", "verify", "--db", store, "--key-file", filepath.Join(filepath.Dir(store), "audit.key")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, out)
 	}

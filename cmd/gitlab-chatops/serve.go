@@ -49,7 +49,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := storage.Open(cfg.Store, storage.Options{})
+	key, err := auditKey(cfg.Audit.KeyFile, os.Getenv)
+	if err != nil {
+		return exitError{2, err}
+	}
+	db, err := storage.Open(cfg.Store, storage.Options{AuditKey: key})
 	if err != nil {
 		return err
 	}
@@ -84,11 +88,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		defer mm.Close()
 		groups = append(groups, mm)
 	}
-	svc, err := approvals.NewService(db, db, policy, approvals.WithGroupResolver(groups))
+	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(groups))
 	if err != nil {
 		return err
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Requests: db, Audit: db, Logger: log})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func TestServeAuditsRefusedCallbacks(t *testing.T) {
 	port := freePort(t)
 	store := filepath.Join(dir, "chatops.db")
 	cfg := fmt.Sprintf(`store: %s
+audit: {key_file: %s}
 hosts:
   - name: gitlab-1
     agent: http://127.0.0.1:1
@@ -56,7 +57,7 @@ mattermost:
   listen: 127.0.0.1:%d
 policy:
   approvers: [0123456789abcdefghijklmnop]
-`, store, port, port)
+`, store, writeAuditKey(t, dir), port, port)
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

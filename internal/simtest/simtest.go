@@ -20,6 +20,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 	"github.com/gitlab-chatops/gitlab-chatops/sim"
@@ -59,9 +60,12 @@ type Options struct {
 	// Agent, if set, adjusts the agent's configuration before it starts
 	// (e.g. MaxReadOnlyJobs, or GITLAB_SIM_SPEED in Env for slow runs).
 	Agent func(*agent.Config)
-	// Router receives extra router options (Hosts, Approvals, Requests,
-	// Audit, Clock are filled in).
+	// Router receives extra router options (Hosts, Approvals, Audit,
+	// Clock are filled in).
 	Router commands.Options
+	// WrapStore, when set, wraps the bbolt store the approvals service
+	// writes through, e.g. with approvalstest.Failing to inject failures.
+	WrapStore func(approvals.Store) approvals.Store
 }
 
 // Start builds and starts a Stack; everything stops when the test ends.
@@ -118,7 +122,7 @@ func Start(t testing.TB, opt Options) *Stack {
 		t.Fatal(err)
 	}
 	s.Host = commands.Host{Name: "gitlab-sim", Agent: s.Client}
-	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{})
+	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +134,17 @@ func Start(t testing.TB, opt Options) *Stack {
 	if opt.Groups != nil {
 		aopts = append(aopts, approvals.WithGroupResolver(opt.Groups))
 	}
-	s.Approvals, err = approvals.NewService(s.DB, s.DB, opt.Policy, aopts...)
+	var store approvals.Store = s.DB
+	if opt.WrapStore != nil {
+		store = opt.WrapStore(store)
+	}
+	s.Approvals, err = approvals.NewService(store, opt.Policy, aopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ro := opt.Router
 	ro.Hosts = append([]commands.Host{s.Host}, ro.Hosts...)
-	ro.Approvals, ro.Requests, ro.Audit = s.Approvals, s.DB, s.DB
+	ro.Approvals, ro.Audit = s.Approvals, s.DB
 	if ro.Clock == nil {
 		ro.Clock = opt.Clock
 	}
