@@ -1,17 +1,16 @@
 package agent
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // Defaults of the agent configuration.
@@ -153,7 +153,7 @@ type scalar struct {
 
 func (s *scalar) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a single value", n.Line)
+		return errors.New("expected a single value")
 	}
 	s.set, s.value = true, n.Value
 	return nil
@@ -167,46 +167,40 @@ type fileTLS struct {
 }
 
 // LoadConfig reads, parses and validates the YAML configuration at path.
+// A bad file gives a *configcheck.Error listing every problem with its
+// line and key path.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return cfg, nil
+	return parseConfig(path, data)
 }
-
-// yamlTypeRE strips Go type names from yaml's messages ("field x not found
-// in type agent.fileConfig"): they mean nothing to an operator.
-var yamlTypeRE = regexp.MustCompile(` in type [\w.*\[\]]+`)
 
 // ParseConfig parses and validates a YAML configuration. Unknown keys are
 // errors: a misspelt key would otherwise silently leave a default in force.
 func ParseConfig(data []byte) (Config, error) {
+	return parseConfig("", data)
+}
+
+func parseConfig(name string, data []byte) (Config, error) {
+	p := configcheck.New(name)
 	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Config{}, errors.New("the file is empty: see packaging/agent.example.yaml for a complete example")
-		}
-		msg := yamlTypeRE.ReplaceAllString(err.Error(), "")
-		return Config{}, fmt.Errorf("%s (check the key names and indentation against packaging/agent.example.yaml)", msg)
+	if !p.Decode(data, &fc) {
+		return Config{}, p.Err()
 	}
-	cfg, err := fc.resolve()
-	if err != nil {
-		return Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg := fc.resolve(p)
+	cfg.check(p)
+	if err := p.Err(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-func (fc fileConfig) resolve() (Config, error) {
+// resolve applies the file over the defaults, recording the values that
+// do not parse (they keep their defaults, so that check reports nothing
+// more about them).
+func (fc fileConfig) resolve(p *configcheck.Problems) Config {
 	cfg := DefaultConfig()
 	cfg.Listen = fc.Listen
 	cfg.Insecure = fc.Insecure
@@ -225,21 +219,15 @@ func (fc fileConfig) resolve() (Config, error) {
 		cfg.Listen = DefaultInsecureListen
 	}
 
-	names := make([]string, 0, len(fc.Timeouts))
-	for name := range fc.Timeouts {
-		names = append(names, name)
-	}
-	sort.Strings(names) // report the first bad key deterministically
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(fc.Timeouts)) {
 		key := "timeouts." + name
 		if _, err := gitlab.Lookup(name); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", key, err)
+			p.Addf(key, "%v", err)
+			continue
 		}
-		d, err := parseDuration(key, fc.Timeouts[name])
-		if err != nil {
-			return Config{}, err
+		if d, ok := p.Duration(key, fc.Timeouts[name], "90s"); ok {
+			cfg.Timeouts[name] = d
 		}
-		cfg.Timeouts[name] = d
 	}
 	if fc.MaxReadOnlyJobs != nil {
 		cfg.MaxReadOnlyJobs = *fc.MaxReadOnlyJobs
@@ -248,11 +236,11 @@ func (fc fileConfig) resolve() (Config, error) {
 		cfg.KeepJobs = *fc.KeepJobs
 	}
 	if fc.MaxLogBytes.set {
-		n, err := parseByteSize(fc.MaxLogBytes.value)
-		if err != nil {
-			return Config{}, fmt.Errorf("max_log_bytes: %w", err)
+		if n, err := parseByteSize(fc.MaxLogBytes.value); err != nil {
+			p.Addf("max_log_bytes", "%v", err)
+		} else {
+			cfg.MaxLogBytes = n
 		}
-		cfg.MaxLogBytes = n
 	}
 	for _, d := range []struct {
 		key string
@@ -265,24 +253,11 @@ func (fc fileConfig) resolve() (Config, error) {
 		if d.val == "" {
 			continue
 		}
-		v, err := parseDuration(d.key, d.val)
-		if err != nil {
-			return Config{}, err
+		if v, ok := p.Duration(d.key, d.val, "90s"); ok {
+			*d.dst = v
 		}
-		*d.dst = v
 	}
-	return cfg, nil
-}
-
-func parseDuration(key, s string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration: write it like 90s, 15m or 4h", key, s)
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%s: %q must be positive", key, s)
-	}
-	return d, nil
+	return cfg
 }
 
 var byteSizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$`)
@@ -318,65 +293,51 @@ func parseByteSize(s string) (int64, error) {
 
 // Validate checks every value and that the TLS files load, so that a bad
 // configuration fails at start (or in check-config), not at the first
-// request. It does not create or touch state_dir.
+// request. It does not create or touch state_dir. The error lists every
+// problem.
 func (c *Config) Validate() error {
-	if c.Listen == "" {
-		return errors.New("listen: required: the address to serve on, e.g. \"0.0.0.0:8443\" or \"10.0.0.5:8443\"")
+	p := configcheck.New("")
+	c.check(p)
+	return p.Err()
+}
+
+// check records every problem of c in p, under the YAML key paths.
+func (c *Config) check(p *configcheck.Problems) {
+	c.checkListen(p)
+	if !c.Insecure {
+		c.checkTLS(p)
 	}
-	host, port, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %q is not host:port (%w): write e.g. \"0.0.0.0:8443\"", c.Listen, err)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("listen: port %q is not a number from 0 to 65535", port)
-	}
-	if c.Insecure {
-		if !IsLoopbackHost(host) {
-			return fmt.Errorf("insecure: plain HTTP is refused on %q: it is allowed only on a loopback address (127.0.0.1, ::1, localhost), for local development; set insecure: false and configure tls", c.Listen)
-		}
-	} else if err := c.validateTLS(); err != nil {
-		return err
-	}
-	for _, p := range []struct {
-		key  string
-		prog Program
-	}{{"gitlab_rake", c.Rake}, {"gitlab_ctl", c.Ctl}} {
-		if err := checkExecutable(p.key, p.prog.Path); err != nil {
-			return err
-		}
-	}
+	checkExecutable(p, "gitlab_rake", c.Rake.Path)
+	checkExecutable(p, "gitlab_ctl", c.Ctl.Path)
 	if c.Sudo != "" {
-		if err := checkExecutable("sudo", c.Sudo); err != nil {
-			return err
-		}
+		checkExecutable(p, "sudo", c.Sudo)
 	}
-	for _, kv := range c.Env {
+	for i, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return fmt.Errorf("env: %q is not KEY=VALUE", kv)
+			p.Addf(configcheck.Index("env", i), "%q is not KEY=VALUE", kv)
 		}
 	}
-	if c.StateDir == "" {
-		return errors.New("state_dir: required: a directory the agent owns for job records and logs, e.g. /var/lib/gitlab-chatops-agent")
+	switch {
+	case c.StateDir == "":
+		p.Addf("state_dir", "missing: a directory the agent owns for job records and logs, e.g. /var/lib/gitlab-chatops-agent")
+	case !filepath.IsAbs(c.StateDir):
+		p.Addf("state_dir", "%q must be an absolute path", c.StateDir)
 	}
-	if !filepath.IsAbs(c.StateDir) {
-		return fmt.Errorf("state_dir: %q must be an absolute path", c.StateDir)
-	}
-	for name, d := range c.Timeouts {
+	for _, name := range slices.Sorted(maps.Keys(c.Timeouts)) {
 		if _, err := gitlab.Lookup(name); err != nil {
-			return fmt.Errorf("timeouts.%s: %w", name, err)
-		}
-		if d <= 0 {
-			return fmt.Errorf("timeouts.%s: must be positive", name)
+			p.Addf("timeouts."+name, "%v", err)
+		} else if c.Timeouts[name] <= 0 {
+			p.Addf("timeouts."+name, "must be positive")
 		}
 	}
 	if c.MaxReadOnlyJobs < 1 {
-		return fmt.Errorf("max_read_only_jobs: %d: must be at least 1", c.MaxReadOnlyJobs)
+		p.Addf("max_read_only_jobs", "%d: must be at least 1", c.MaxReadOnlyJobs)
 	}
 	if c.MaxLogBytes < 4096 {
-		return fmt.Errorf("max_log_bytes: %d: must be at least 4096 bytes (default 256MiB)", c.MaxLogBytes)
+		p.Addf("max_log_bytes", "%d: must be at least 4096 bytes (default 256MiB)", c.MaxLogBytes)
 	}
 	if c.KeepJobs < 1 {
-		return fmt.Errorf("keep_jobs: %d: must be at least 1", c.KeepJobs)
+		p.Addf("keep_jobs", "%d: must be at least 1", c.KeepJobs)
 	}
 	for _, d := range []struct {
 		key string
@@ -387,53 +348,82 @@ func (c *Config) Validate() error {
 		{"persist interval", c.PersistInterval},
 	} {
 		if d.val <= 0 {
-			return fmt.Errorf("%s: must be positive", d.key)
+			p.Addf(d.key, "must be positive")
 		}
 	}
-	return nil
 }
 
-func (c *Config) validateTLS() error {
+func (c *Config) checkListen(p *configcheck.Problems) {
+	if c.Listen == "" {
+		p.Addf("listen", "missing: the address to serve on, e.g. \"0.0.0.0:8443\" or \"10.0.0.5:8443\"")
+		return
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		p.Addf("listen", "%q is not host:port: write e.g. \"0.0.0.0:8443\"", c.Listen)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		p.Addf("listen", "port %q is not a number from 0 to 65535", port)
+	}
+	if c.Insecure && !IsLoopbackHost(host) {
+		p.Addf("insecure", "plain HTTP is refused on %q: it is allowed only on a loopback address (127.0.0.1, ::1, localhost), for local development; set insecure: false and configure tls", c.Listen)
+	}
+}
+
+func (c *Config) checkTLS(p *configcheck.Problems) {
 	t := c.TLS
+	present := true
 	for _, f := range []struct{ key, path string }{
 		{"tls.cert", t.Cert}, {"tls.key", t.Key}, {"tls.client_ca", t.ClientCA},
 	} {
 		if f.path == "" {
-			return fmt.Errorf("%s: required (or run with insecure: true on a loopback address for development); create files with: gitlab-chatops-agent certs --out DIR --host NAME", f.key)
+			p.Addf(f.key, "missing (or run with insecure: true on a loopback address for development); create files with: gitlab-chatops-agent certs --out DIR --host NAME")
+			present = false
+			continue
 		}
 		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%s: %w", f.key, err)
+			if errors.Is(err, os.ErrNotExist) {
+				p.Addf(f.key, "%s does not exist", f.path)
+			} else {
+				p.Addf(f.key, "%v", err)
+			}
+			present = false
 		}
 	}
-	if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
-		return fmt.Errorf("tls.cert/tls.key: %s and %s do not form a certificate and matching key: %w", t.Cert, t.Key, err)
+	if present {
+		if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+			p.Addf("tls.key", "%s and %s do not form a certificate and matching key: %v", t.Cert, t.Key, err)
+		}
+		if _, err := loadCertPool(t.ClientCA); err != nil {
+			p.Addf("tls.client_ca", "%v", err)
+		}
 	}
-	if _, err := loadCertPool(t.ClientCA); err != nil {
-		return fmt.Errorf("tls.client_ca: %w", err)
-	}
-	for _, n := range t.AllowedClients {
+	for i, n := range t.AllowedClients {
 		if strings.TrimSpace(n) == "" {
-			return errors.New("tls.allowed_clients: contains an empty name")
+			p.Addf(configcheck.Index("tls.allowed_clients", i), "is an empty name")
 		}
 	}
-	return nil
 }
 
-func checkExecutable(key, path string) error {
+func checkExecutable(p *configcheck.Problems, key, path string) {
 	if path == "" {
-		return fmt.Errorf("%s: empty path", key)
+		p.Addf(key, "empty path")
+		return
 	}
 	if !filepath.IsAbs(path) {
-		return fmt.Errorf("%s: %q must be an absolute path (the agent never searches PATH)", key, path)
+		p.Addf(key, "%q must be an absolute path (the agent never searches PATH)", path)
+		return
 	}
 	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("%s: %w (is this a GitLab node? set %s to the program's path)", key, err, key)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		p.Addf(key, "%s does not exist (is this a GitLab node? set %s to the program's path)", path, key)
+	case err != nil:
+		p.Addf(key, "%v", err)
+	case fi.IsDir() || fi.Mode().Perm()&0o111 == 0:
+		p.Addf(key, "%s is not an executable file", path)
 	}
-	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s: %s is not an executable file", key, path)
-	}
-	return nil
 }
 
 // IsLoopbackHost accepts only literal loopback addresses and "localhost":

@@ -24,8 +24,9 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := agent.LoadConfig(*path)
 	if err != nil {
+		// Every problem at once, each with its line and key path.
 		fmt.Fprintln(stderr, "gitlab-chatops-agent:", err)
-		return 1
+		return 2
 	}
 	fmt.Fprintf(stdout, "%s is valid\n", *path)
 	describeConfig(stdout, cfg)

@@ -61,7 +61,7 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "gitlab-chatops-agent:", err)
-		return 1
+		return 2 // a configuration that cannot be used
 	}
 	cfg.Version = agentVersion()
 

@@ -3,9 +3,7 @@ package main
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
@@ -48,29 +46,14 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 		ApproverGroups: pc.ApproverGroups, Channels: pc.Channels,
 		ApprovalsRequired: pc.ApprovalsRequired, RequireReason: pc.RequireReason,
 	}
-	if ttl, ok := parseTTL(p, pc.RequestTTL); ok {
-		pol.TTL = ttl
+	if pc.RequestTTL != "" {
+		if ttl, ok := p.Duration("policy.request_ttl", pc.RequestTTL, "15m"); ok {
+			pol.TTL = ttl
+		}
 	}
 	pol = pol.WithDefaults()
 	pol.Check(p, "policy")
 	return pol
-}
-
-// parseTTL reads policy.request_ttl; "" is the default.
-func parseTTL(p *configcheck.Problems, s string) (time.Duration, bool) {
-	if s == "" {
-		return 0, false
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(s))
-	if err == nil {
-		return d, true
-	}
-	if _, numErr := strconv.ParseFloat(strings.TrimSpace(s), 64); numErr == nil {
-		p.Addf("policy.request_ttl", "%q needs a unit, e.g. %sm", s, strings.TrimSpace(s))
-	} else {
-		p.Addf("policy.request_ttl", "%q is not a duration; write it like 15m or 1h", s)
-	}
-	return 0, false
 }
 
 // idKind is what a policy ID names.

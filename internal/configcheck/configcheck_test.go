@@ -128,3 +128,29 @@ bot.yaml: neither slack nor mattermost`
 		t.Errorf("zero collector: %q", got)
 	}
 }
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string // want "" = accepted
+	}{
+		{"15m", ""},
+		{" 1h30m ", ""},
+		{"15", `ttl: "15" needs a unit, e.g. 15m`},
+		{"2.5", `ttl: "2.5" needs a unit, e.g. 2.5m`},
+		{"0s", `ttl: "0s" must be positive, e.g. 15m`},
+		{"-5m", `ttl: "-5m" must be positive, e.g. 15m`},
+		{"soon", `ttl: "soon" is not a duration; write it like 15m (units s, m, h)`},
+	} {
+		p := configcheck.New("")
+		d, ok := p.Duration("ttl", tc.in, "15m")
+		if tc.want == "" {
+			if !ok || d <= 0 || p.Len() != 0 {
+				t.Errorf("%q: %v %v %v", tc.in, d, ok, p.Err())
+			}
+			continue
+		}
+		if ok || p.Len() != 1 || p.List()[0].String() != tc.want {
+			t.Errorf("%q: ok %v, problems %v; want %q", tc.in, ok, p.List(), tc.want)
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package configcheck
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration parses s, the value at path, as a positive duration and records
+// why not. example (e.g. "15m") shows the form; a bare number is told to
+// take example's unit.
+func (p *Problems) Duration(path, s, example string) (time.Duration, bool) {
+	t := strings.TrimSpace(s)
+	d, err := time.ParseDuration(t)
+	switch {
+	case err == nil && d > 0:
+		return d, true
+	case err == nil:
+		p.Addf(path, "%q must be positive, e.g. %s", s, example)
+	case isNumber(t):
+		unit := strings.TrimLeft(example, "0123456789.")
+		p.Addf(path, "%q needs a unit, e.g. %s%s", s, t, unit)
+	default:
+		p.Addf(path, "%q is not a duration; write it like %s (units s, m, h)", s, example)
+	}
+	return 0, false
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
