@@ -21,6 +21,7 @@ var scenarios = []scenario{
 	{"bbm-unfinished", "one database, 7 pending migrations; a post-deployment migration needs the active CopyColumnUsingBackgroundMigrationJob on merge_request_metrics, so db:migrate fails until it is finalized", buildBBMUnfinished},
 	{"decomposed", "main + ci databases (gitlabhq_production, gitlabhq_production_ci), 4 migrations pending on both; plain finalize asks for the database", buildDecomposed},
 	{"decomposed-bbm-unfinished", "main + ci; a ci post-deployment migration needs an active CopyColumnUsingBackgroundMigrationJob on ci_build_needs, so db:migrate fails on ci until finalize:ci[...] runs", buildDecomposedBBMUnfinished},
+	{"bigint-runbook", "one database, every migration up; the six bigint conversions of the shared runbook (CopyColumnUsingBackgroundMigrationJob on ci_stages, ci_builds_metadata twice, push_event_payloads, deployments, taggings) are active and make no progress until finalized", buildBigintRunbook},
 	{"services-down", "database up to date; sidekiq stopped (down, normally up) and puma crash-looping (down, want up): gitlab-ctl status exits 6", buildServicesDown},
 	{"runsvdir-down", "database up to date but the runit supervisor is stopped: every service reports `fail: <svc>: runsv not running`", buildRunsvdirDown},
 }
@@ -367,6 +368,28 @@ func buildDecomposedBBMUnfinished(now time.Time) *State {
 	s := decomposed(now, "decomposed-bbm-unfinished", clone(migEnsureBuildNeeds))
 	ci := s.db("ci")
 	ci.BBMs = append(ci.BBMs, &BBM{ID: 14, BBMKey: bbmBuildNeeds, Status: "active", Stuck: true})
+	return s
+}
+
+// runbookBigintBBMs are the batched migrations behind the six finalize
+// commands of shared/seed/000_e1a28c0720da2aa7.txt, with GitLab's compact
+// job_arguments.
+var runbookBigintBBMs = []BBMKey{
+	{"CopyColumnUsingBackgroundMigrationJob", "ci_stages", "id", `[["id"],["id_convert_to_bigint"]]`},
+	{"CopyColumnUsingBackgroundMigrationJob", "ci_builds_metadata", "id", `[["id"],["id_convert_to_bigint"]]`},
+	{"CopyColumnUsingBackgroundMigrationJob", "ci_builds_metadata", "id", `[["build_id"],["build_id_convert_to_bigint"]]`},
+	{"CopyColumnUsingBackgroundMigrationJob", "push_event_payloads", "event_id", `[["event_id"],["event_id_convert_to_bigint"]]`},
+	{"CopyColumnUsingBackgroundMigrationJob", "deployments", "id", `[["deployable_id"],["deployable_id_convert_to_bigint"]]`},
+	{"CopyColumnUsingBackgroundMigrationJob", "taggings", "id", `[["id","taggable_id"],["id_convert_to_bigint","taggable_id_convert_to_bigint"]]`},
+}
+
+func buildBigintRunbook(now time.Time) *State {
+	s := buildUpToDate(now)
+	s.Scenario = "bigint-runbook"
+	d := s.db("main")
+	for i, k := range runbookBigintBBMs {
+		d.BBMs = append(d.BBMs, &BBM{ID: 85 + i, BBMKey: k, Status: "active", Stuck: true})
+	}
 	return s
 }
 
