@@ -154,3 +154,28 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeMergeKeys(t *testing.T) {
+	src := `defaults: &d
+  agnet: https://x
+hosts:
+  - <<: {name: a}
+    agent: https://a
+  - <<: *d
+    name: b
+`
+	type withDefaults struct {
+		Defaults map[string]string `yaml:"defaults"`
+		Hosts    []host            `yaml:"hosts"`
+	}
+	var f withDefaults
+	p := configcheck.New("m.yaml")
+	p.Decode([]byte(src), &f)
+	want := "m.yaml has 1 problem:\nm.yaml:2: hosts[1].agnet: unknown key; the keys here are agent, name"
+	if err := p.Err(); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	if len(f.Hosts) != 2 || f.Hosts[0].Name != "a" || f.Hosts[1].Name != "b" {
+		t.Errorf("decoded %+v", f.Hosts)
+	}
+}

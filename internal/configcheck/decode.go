@@ -137,6 +137,11 @@ func (p *Problems) mapping(n *yaml.Node, path string, f func(key string, value *
 	kept := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag == "!!merge" { // <<: *defaults merges the keys of an anchor
+			kept = append(kept, k, v)
+			p.merge(v, path, f)
+			continue
+		}
 		kpath := Join(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
 			p.shapeProblem(kpath, k.Line, "given twice (first on line %d); keep one", first)
@@ -150,6 +155,31 @@ func (p *Problems) mapping(n *yaml.Node, path string, f func(key string, value *
 	// yaml aborts the whole decoding at a repeated key; without the
 	// repeats, it fills everything else.
 	n.Content = kept
+}
+
+// merge checks the keys that a merge key (<<) brings in: one mapping or a
+// list of them, usually aliases.
+func (p *Problems) merge(v *yaml.Node, path string, f func(key string, value *yaml.Node, kpath string)) {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			k := v.Content[i]
+			kpath := Join(path, k.Value)
+			if _, ok := p.lines[kpath]; !ok {
+				p.lines[kpath] = k.Line
+			}
+			f(k.Value, v.Content[i+1], kpath)
+		}
+	case yaml.SequenceNode:
+		for _, m := range v.Content {
+			p.merge(m, path, f)
+		}
+	default:
+		p.shapeProblem(path, v.Line, "<< merges a mapping, found %s", kindName(v.Kind))
+	}
 }
 
 // want records a problem when n is not of kind k.
