@@ -2,6 +2,7 @@ package mattermost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -42,13 +43,13 @@ func parseSource(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("not a CIDR such as 10.0.4.0/24 or fd00::/64: %w", err)
+			return netip.Prefix{}, errors.New("not a CIDR such as 10.0.4.0/24 or fd00::/64")
 		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("not an IP address or CIDR such as 10.0.4.7 or 10.0.4.0/24: %w", err)
+		return netip.Prefix{}, errors.New("not an IP address or CIDR such as 10.0.4.7 or 10.0.4.0/24 (host names are not resolved here)")
 	}
 	a = a.WithZone("").Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
