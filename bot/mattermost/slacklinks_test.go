@@ -117,7 +117,7 @@ func TestNoSlackLinks(t *testing.T) {
 func TestUsageAndHelpSurviveTheServer(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	for _, c := range []struct{ text, golden, want string }{
-		{"frobnicate", "usage_error", "<approve∣audit∣"},
+		{"frobnicate", "usage_error", "one of approve, audit, bbm"},
 		{"help finalize", "help_finalize", "[--db main∣ci]"},
 		{"help", "help", "[--db main|ci]"},
 	} {
