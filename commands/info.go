@@ -11,10 +11,15 @@ import (
 
 func helpMessage(inv Invocation) bot.Message {
 	if len(inv.Args) == 1 {
-		if s, ok := subcommands[strings.ToLower(inv.Args[0])]; ok {
-			return bot.Message{Title: "/gitlab-migrations " + inv.Args[0], Text: s.summary + "\nUsage: `" + s.usage + "`"}
+		name := strings.ToLower(inv.Args[0])
+		if s, ok := subcommands[name]; ok {
+			lines := []string{s.summary, "Usage: `" + s.usage + "`", "Examples:"}
+			for _, e := range examples[name] {
+				lines = append(lines, "• `"+e.line+"`", "  "+e.does)
+			}
+			return bot.Message{Title: "/gitlab-migrations " + name, Text: strings.Join(lines, "\n")}
 		}
-		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", inv.Args[0]), Tone: bot.ToneWarning}
+		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", echo(inv.Args[0])), Tone: bot.ToneWarning}
 	}
 	lines := []string{"Read-only commands run at once; migrate, finalize and restart need a second person's approval."}
 	for _, n := range []string{"status", "bbm", "services", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "audit", "hosts", "help"} {

@@ -129,7 +129,17 @@ func (c *Console) LastRequest() string {
 	return c.last
 }
 
-var lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`)
+var (
+	lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`)
+	// trailingCommentRE is a comment after a command, as in the README's
+	// example: a # after two blanks or a tab. One blank is not enough, so
+	// that a reason like "ticket #123" stays whole; a pasted GitLab
+	// command never contains " #".
+	trailingCommentRE = regexp.MustCompile(`(?:[ \t]{2,}|\t)#.*$`)
+	// placeholderRE is the README's and the usage lines' stand-in for a
+	// request ID, typed literally.
+	placeholderRE = regexp.MustCompile(`<(?:id|ID|request-id|REQUEST-ID)>`)
+)
 
 // Run reads lines from in until EOF or ctx ends and hands them to h. wait,
 // if not nil, is called after each line (the router's Wait), so piped input
@@ -137,8 +147,9 @@ var lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`
 //
 // Lines: `NAME: /gitlab-migrations SUBCOMMAND …` (the command word is
 // optional), `NAME: click approve|deny REQUEST-ID` to click a button. In
-// either, $LAST stands for the request ID on the latest button. Empty lines
-// and lines starting with # are skipped.
+// either, $LAST (or a literal <id>, with a note) stands for the request ID
+// on the latest button. Empty lines and lines starting with # are skipped;
+// a # after two blanks ends a line (a comment).
 func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
@@ -185,7 +196,17 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 		return
 	}
 	user := bot.User{ID: strings.ToLower(m[1]), Name: m[1]}
-	text := strings.TrimSpace(strings.ReplaceAll(m[2], "$LAST", c.LastRequest()))
+	text := strings.TrimSpace(trailingCommentRE.ReplaceAllString(m[2], ""))
+	if placeholderRE.MatchString(text) {
+		last := c.LastRequest()
+		if last == "" {
+			c.say("console: put the request ID shown on an approval message where the line says <id> (e.g. approve r7k2qxa9); no request has been shown yet")
+			return
+		}
+		c.say(fmt.Sprintf("console: <id> stands for the request ID shown on the approval message; using the latest one, %s (you can also type $LAST)", last))
+		text = placeholderRE.ReplaceAllString(text, last)
+	}
+	text = strings.ReplaceAll(text, "$LAST", c.LastRequest())
 	if rest, ok := strings.CutPrefix(text, "click "); ok {
 		f := strings.Fields(rest)
 		if len(f) != 2 {

@@ -131,3 +131,46 @@ func TestThreadsAndEdits(t *testing.T) {
 	}
 	golden.Check(t, "thread", []byte(out.String()))
 }
+
+// TestRunCommentsAndPlaceholder: the README's example lines work verbatim:
+// trailing comments are dropped, a literal <id> stands for the latest
+// request ID with a note saying what to put there.
+func TestRunCommentsAndPlaceholder(t *testing.T) {
+	cases := []struct {
+		line, text, says string
+	}{
+		{"alice: /gitlab-migrations approve <id>      # refused: a requester never approves their own request", "approve r7k2qxa9", "<id> stands for the request ID shown on the approval message; using the latest one, r7k2qxa9"},
+		{"bob: /gitlab-migrations deny <request-id>\t# veto", "deny r7k2qxa9", "using the latest one, r7k2qxa9"},
+		{"bob: /gitlab-migrations migrate -- ticket #123 and #124", "migrate -- ticket #123 and #124", ""},
+		{"  # an indented comment", "", ""},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		c := New(&out, "#ops")
+		if _, err := c.PostRoot(context.Background(), "#ops", approval); err != nil {
+			t.Fatal(err)
+		}
+		h := &fakeHandler{}
+		if err := c.Run(context.Background(), strings.NewReader(tc.line+"\n"), h, nil); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tc.text == "" && len(h.cmds) != 0:
+			t.Errorf("%q: a comment reached the bot: %+v", tc.line, h.cmds)
+		case tc.text != "" && (len(h.cmds) != 1 || h.cmds[0].Text != tc.text):
+			t.Errorf("%q: the bot got %+v, want %q", tc.line, h.cmds, tc.text)
+		}
+		if tc.says != "" && !strings.Contains(out.String(), tc.says) {
+			t.Errorf("%q: output lacks %q:\n%s", tc.line, tc.says, out.String())
+		}
+	}
+	// Before any request was shown, <id> cannot be guessed: say what to put.
+	var out bytes.Buffer
+	h := &fakeHandler{}
+	if err := New(&out, "#ops").Run(context.Background(), strings.NewReader("bob: approve <id>\n"), h, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.cmds) != 0 || !strings.Contains(out.String(), "put the request ID shown on an approval message where the line says <id>") {
+		t.Errorf("<id> with no request shown: %+v\n%s", h.cmds, out.String())
+	}
+}

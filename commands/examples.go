@@ -1,0 +1,31 @@
+package commands
+
+// example is one line a person can type, and what it does.
+type example struct {
+	line string
+	does string
+}
+
+// examples shows, per subcommand, what `help <subcommand>` offers to copy.
+// TestHelpExamplesParse parses every one, so none can rot.
+var examples = map[string][]example{
+	"status":   {{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"}},
+	"bbm":      {{"/gitlab-migrations bbm", "batched background migrations that are not finished"}},
+	"services": {{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
+	"migrate":  {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"}},
+	"finalize": {
+		{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
+			"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},
+		{`/gitlab-migrations finalize CopyColumnUsingBackgroundMigrationJob ci_stages id '[["id"], ["id_convert_to_bigint"]]' --db ci -- migrate is blocked`,
+			"or give the four values: job class, table, column, JSON job arguments"},
+		{"/gitlab-migrations finalize --from r7k2qxa9 -- as GitLab asked", "or the finalize a failed migrate request suggested"},
+	},
+	"restart": {{"/gitlab-migrations restart sidekiq -- jobs are stuck", "asks for approval to run gitlab-ctl restart sidekiq"}, {"/gitlab-migrations restart -- after the upgrade", "every service (a short outage)"}},
+	"approve": {{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"}},
+	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
+	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
+	"pending": {{"/gitlab-migrations pending", "requests waiting for approval"}},
+	"audit":   {{"/gitlab-migrations audit 20", "the last 20 audit entries"}},
+	"hosts":   {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
+	"help":    {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
+}
