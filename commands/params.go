@@ -115,3 +115,11 @@ func downBeforeOf(p map[string]string) gitlab.DownBefore {
 	}
 	return d
 }
+
+// preflightParams stores the pre-flight findings for the approval card.
+func preflightParams(p map[string]string, notes []string) map[string]string {
+	if len(notes) > 0 {
+		p[preflightKey] = strings.Join(notes, "\n")
+	}
+	return p
+}

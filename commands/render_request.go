@@ -31,6 +31,9 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 	if req.FingerprintInfo != "" {
 		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
 	}
+	if pf := req.Params[preflightKey]; pf != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Pre-flight", Value: "• " + strings.ReplaceAll(pf, "\n", "\n• ")})
+	}
 	if req.FromRequest != "" {
 		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: "failed request " + req.FromRequest})
 	}

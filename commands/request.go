@@ -67,7 +67,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		if op.Name == gitlab.OpMigrate {
 			s, err := r.migrateStatus(ctx, host)
 			if err != nil {
-				r.updateRoot(ctx, chat, root, bot.Message{Title: "No migrate request opened", Text: "I need the migration status to know what would be approved, and could not get it: " + err.Error(), Tone: bot.ToneDanger})
+				r.updateRoot(ctx, chat, root, bot.Message{Title: "No migrate request opened", Text: "I need the migration status to know what would be approved, and could not get it: " + problem(host.Name, err), Tone: bot.ToneDanger})
 				return
 			}
 			if s.AllUp() {
@@ -76,9 +76,22 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 			}
 			nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)
 			nr.Params = beforeParams(nr.Params, gitlab.DownBeforeOf(s))
+			nr.Params = preflightParams(nr.Params, r.preflightMigrate(ctx, host, len(s.Databases) > 1))
 		}
+		notes, refusal := r.preflight(ctx, host, op.Name, args)
+		if refusal != nil {
+			r.audit(ctx, approvals.AuditEntry{
+				Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
+				Host: host.Name, Operation: op.Name, Argv: c.Argv(), Detail: "pre-flight: " + refusal.Error(),
+			})
+			r.updateRoot(ctx, chat, root, bot.Message{Title: fmt.Sprintf("No %s request opened", op.Name), Text: refusal.Error(), Tone: bot.ToneDanger,
+				Context: fmt.Sprintf("pre-flight check on %s, asked by %s", host.Name, cmd.User.Name)})
+			return
+		}
+		nr.Params = preflightParams(nr.Params, notes)
 		req, err := r.opt.Approvals.Open(ctx, nr)
 		if err != nil {
+			r.log.Error("opening request", "host", host.Name, "operation", op.Name, "err", err)
 			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: err.Error(), Tone: bot.ToneDanger})
 			return
 		}

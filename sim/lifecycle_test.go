@@ -569,3 +569,41 @@ func TestStatusDuringMigrateShowsProgress(t *testing.T) {
 // env2 reads the host environment without the test helper's banner check
 // (for use from other goroutines; the map is not written meanwhile).
 func (h *host) env2(k string) string { return h.env[k] }
+
+// The unprefixed scenarios print db:migrate as GitLab did before the
+// database prefixes (and plain Rails 6.1): no "main: "/"ci: ", no
+// advisory-lock lines, each database in turn. The status before the run is
+// what names the databases, as with the real capture in the fixtures.
+func TestUnprefixedDecomposedMigrate(t *testing.T) {
+	h := newHost(t, "decomposed-unprefixed")
+	st, _ := h.mustRake(0, "db:migrate:status")
+	before := gitlab.DownBeforeOf(parseStatus(t, st))
+	out, errOut, code := h.rake("db:migrate")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if strings.Contains(out, "main: ") || strings.Contains(out, "ci: ") || strings.Contains(out, "advisory_lock") {
+		t.Fatalf("output names a database:\n%s", out)
+	}
+	res := gitlab.ParseMigrate([]byte(out + errOut)).Attribute(before)
+	var got []string
+	for _, m := range res.Migrated {
+		got = append(got, m.Database+":"+m.Version)
+	}
+	want := "main:20250610142207 main:20250611093054 main:20250613150102"
+	if strings.Join(got, " ") != want {
+		t.Errorf("migrated %v, want %s", got, want)
+	}
+	if f := res.Failure; f == nil || f.Database != "ci" || f.Version != "20250612112233" || f.Kind != gitlab.FailureUnfinishedBBM {
+		t.Errorf("failure %+v, want the ci ensure migration", f)
+	}
+
+	h = newHost(t, "decomposed-bbm-unfinished-unprefixed")
+	st, _ = h.mustRake(0, "db:migrate:status")
+	before = gitlab.DownBeforeOf(parseStatus(t, st))
+	out, errOut, _ = h.rake("db:migrate")
+	res = gitlab.ParseMigrate([]byte(out + errOut)).Attribute(before)
+	if f := res.Failure; f == nil || f.Database != "" || f.Version != "20250612112233" {
+		t.Errorf("failure %+v: pending on both databases, it must stay unnamed", f)
+	}
+}

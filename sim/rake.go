@@ -35,6 +35,8 @@ type rakeRun struct {
 	st    store
 	trace bool
 	vars  map[string]string // NAME=value arguments
+	// unprefixed: db:migrate prints no database prefix (State.Unprefixed).
+	unprefixed bool
 }
 
 // getvar looks up an environment variable as the rake process sees it:
@@ -471,7 +473,8 @@ func (r *rakeRun) migrateTask(t task, _ []string) int {
 		// Rails >= 7.0 with several databases: each pending version on every
 		// database that needs it, in database.yml order, one Migrator run
 		// (and advisory lock) each. One database: one run for everything.
-		multi = t.db == "" && s.decomposed()
+		multi = t.db == "" && s.decomposed() && !s.Unprefixed
+		r.unprefixed = s.Unprefixed
 		step := func(d *Database, v string) migrateStep {
 			m := files[v]
 			return migrateStep{d.Name, v, s.decomposed() && m.Schema != "" && m.Schema != schemaOf(d.Name)}
@@ -494,7 +497,9 @@ func (r *rakeRun) migrateTask(t task, _ []string) int {
 			}
 		}
 		for _, d := range dbs {
-			locks[d.Name] = fmt.Sprintf("%s: == [advisory_lock_connection] object_id: %d, pg_backend_pid: %d\n", d.Name, d.LockObjectID, d.LockBackendPID)
+			if !s.Unprefixed { // plain Rails prints no advisory-lock lines
+				locks[d.Name] = fmt.Sprintf("%s: == [advisory_lock_connection] object_id: %d, pg_backend_pid: %d\n", d.Name, d.LockObjectID, d.LockBackendPID)
+			}
 			dbSeen = append(dbSeen, d.Name)
 		}
 		s.bumpLocks()
@@ -551,6 +556,9 @@ var allowedSchemas = map[string]string{
 // GitLab do, and records it in the state as soon as it is done.
 func (r *rakeRun) migrateOne(st migrateStep, m *Migration) *migrateFailure {
 	p := st.db + ": "
+	if r.unprefixed {
+		p = ""
+	}
 	class := camelize(m.Name)
 	w := func(s string) { io.WriteString(r.stdout, s) }
 	total := plannedDuration(m.Version)

@@ -22,6 +22,8 @@ var scenarios = []scenario{
 	{"decomposed", "main + ci databases (gitlabhq_production, gitlabhq_production_ci), 4 migrations pending on both; plain finalize asks for the database", buildDecomposed},
 	{"decomposed-bbm-unfinished", "main + ci; a ci post-deployment migration needs an active CopyColumnUsingBackgroundMigrationJob on ci_build_needs, so db:migrate fails on ci until finalize:ci[...] runs", buildDecomposedBBMUnfinished},
 	{"bigint-runbook", "one database, every migration up; the six bigint conversions of the shared runbook (CopyColumnUsingBackgroundMigrationJob on ci_stages, ci_builds_metadata twice, push_event_payloads, deployments, taggings) are active and make no progress until finalized", buildBigintRunbook},
+	{"decomposed-unprefixed", "main + ci as GitLab printed them before the main:/ci: prefixes (Rails 6.1 order, no database named in db:migrate output); 3 migrations pending on main only, 2 on ci only, and the last ci one needs the active CopyColumnUsingBackgroundMigrationJob on ci_build_needs", buildDecomposedUnprefixed},
+	{"decomposed-bbm-unfinished-unprefixed", "decomposed-bbm-unfinished as GitLab printed it before the main:/ci: prefixes: every pending version is pending on both databases, so db:migrate output alone cannot say which database failed", buildDecomposedBBMUnfinishedUnprefixed},
 	{"services-down", "database up to date; sidekiq stopped (down, normally up) and puma crash-looping (down, want up): gitlab-ctl status exits 6", buildServicesDown},
 	{"runsvdir-down", "database up to date but the runit supervisor is stopped: every service reports `fail: <svc>: runsv not running`", buildRunsvdirDown},
 }
@@ -389,6 +391,29 @@ func buildBigintRunbook(now time.Time) *State {
 	d := s.db("main")
 	for i, k := range runbookBigintBBMs {
 		d.BBMs = append(d.BBMs, &BBM{ID: 85 + i, BBMKey: k, Status: "active", Stuck: true})
+	}
+	return s
+}
+
+func buildDecomposedBBMUnfinishedUnprefixed(now time.Time) *State {
+	s := buildDecomposedBBMUnfinished(now)
+	s.Scenario, s.Unprefixed = "decomposed-bbm-unfinished-unprefixed", true
+	return s
+}
+
+// buildDecomposedUnprefixed: earlier db:migrate:main and db:migrate:ci runs
+// left the databases at different points, so that every pending version is
+// pending on one database only (as in
+// migrate-status-decomposed-before-unprefixed-fail.txt).
+func buildDecomposedUnprefixed(now time.Time) *State {
+	s := buildDecomposedBBMUnfinished(now)
+	s.Scenario, s.Unprefixed = "decomposed-unprefixed", true
+	mainOnly := []string{migAddCreationState.Version, migCreateViolations.Version, migQueueViolations.Version}
+	ciOnly := []string{migFinalizeRunnerMachines.Version, migEnsureBuildNeeds.Version}
+	s.db("main").Applied = append(s.db("main").Applied, ciOnly...)
+	s.db("ci").Applied = append(s.db("ci").Applied, mainOnly...)
+	for _, d := range s.Databases {
+		sort.Strings(d.Applied)
 	}
 	return s
 }

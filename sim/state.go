@@ -40,6 +40,12 @@ type State struct {
 	// or "gitlab" (GitLab's own override in newer releases: Type and
 	// Milestone columns, class names, migration files only).
 	StatusLayout string `json:"status_layout,omitempty"`
+	// Unprefixed simulates GitLab before the "main: "/"ci: " line prefixes
+	// (and plain Rails 6.1): db:migrate output names no database, prints no
+	// advisory-lock lines, and with several databases migrates each in
+	// turn (all of main, then all of ci), as
+	// migrate-fail-batched-bbm-decomposed-unprefixed.txt shows.
+	Unprefixed bool `json:"unprefixed,omitempty"`
 }
 
 // Status layouts.
