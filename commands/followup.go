@@ -120,7 +120,7 @@ func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gi
 	db := a.Database
 	switch {
 	case !dbKnown:
-		db = unnamedDB
+		db = "not named by GitLab"
 	case db == "" && f.Database != "":
 		db = f.Database
 	case db == "":

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,7 +42,7 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		r.log.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
 		msg = agentErrorMessage(host.Name, op.Name, runErr)
 	} else {
-		msg = readOnlySummary(host.Name, op.Name, rec, out)
+		msg = readOnlySummary(host.Name, op.Name, args.Database, rec, out)
 		msg.Context = joinContext(msg.Context, takenAt(res.Taken, shared))
 	}
 	detail := errText(runErr)
@@ -117,8 +118,18 @@ func joinContext(a, b string) string {
 }
 
 // readOnlySummary parses a read-only operation's output into a message.
-func readOnlySummary(host, opName string, rec agent.JobRecord, out *output) bot.Message {
+// db is the database asked for with --db ("" for all).
+func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) bot.Message {
 	text := out.combined()
+	if db != "" && rec.State != agent.StateSucceeded && bytes.Contains(text, []byte(noSuchTaskText)) {
+		// The per-database tasks exist only for databases this install
+		// really has (db:migrate:status:ci only when ci is separate).
+		return bot.Message{
+			Title: fmt.Sprintf("%s has no %s database", host, db),
+			Text:  fmt.Sprintf("GitLab on %s has no separate %s database (its tasks have no :%s variant). Leave out --db to see every database it has.", host, db, db),
+			Tone:  bot.ToneWarning,
+		}
+	}
 	var (
 		m   bot.Message
 		err error
@@ -157,6 +168,9 @@ func readOnlySummary(host, opName string, rec agent.JobRecord, out *output) bot.
 	}
 	return m
 }
+
+// noSuchTaskText is rake's answer for a task that does not exist.
+const noSuchTaskText = "Don't know how to build task"
 
 // replyWithOutput replies with m and, when the output is long, attaches it.
 func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message, name string, out *output) {

@@ -84,7 +84,11 @@ func servicesMessage(host string, s gitlab.CtlStatus) bot.Message {
 		m.Tone = bot.ToneWarning
 		return m
 	}
-	if len(down) == 0 {
+	switch {
+	case len(down) == 0 && len(s.Services) == 1:
+		m.Text = s.Services[0].Name + " is running."
+		return m
+	case len(down) == 0:
 		m.Text = fmt.Sprintf("All %d services are running.", len(s.Services))
 		return m
 	}

@@ -44,7 +44,7 @@ func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, 
 	for _, m := range res.Migrated {
 		db := m.Database
 		if db == "" {
-			db = unnamedDB
+			db = "on a database GitLab did not name"
 		}
 		if _, ok := applied[db]; !ok {
 			order = append(order, db)

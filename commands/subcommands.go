@@ -49,7 +49,7 @@ func (s subcommand) checkArgs(inv Invocation) error {
 	case inv.Sub == "finalize" && n != 4:
 		return fmt.Errorf("finalize needs the batched migration: paste GitLab's command (sudo gitlab-rake gitlab:background_migrations:finalize[...]) as it printed it, give its 4 arguments (job class, table, column, JSON job arguments), or --from the failed migrate request")
 	case n < s.minArgs:
-		return fmt.Errorf("%s needs %d argument(s)", inv.Sub, s.minArgs)
+		return fmt.Errorf("%s needs %s", inv.Sub, plural(s.minArgs, "argument"))
 	case s.maxArgs == 0 && n > 0:
 		return fmt.Errorf("%s takes no arguments, got %d (%s); a reason goes after --, e.g. %s -- upgrade to 17.5", inv.Sub, n, quoteList(inv.Args), inv.Sub)
 	case s.maxArgs >= 0 && n > s.maxArgs:

@@ -82,6 +82,7 @@ func TestCommandRefusesBadArguments(t *testing.T) {
 		{"geo finalize", OpFinalize, withDBArgs(good, "geo"), "database"},
 		{"bad database", OpMigrateStatus, Args{Database: "ci;ls"}, "database"},
 		{"upper database", OpMigrateStatus, Args{Database: "CI"}, "database"},
+		{"unknown database", OpMigrateStatus, Args{Database: "foo"}, "database"},
 		{"database on migrate", OpMigrate, Args{Database: "ci"}, "database"},
 		{"service on migrate-status", OpMigrateStatus, Args{Service: "puma"}, "service"},
 		{"option as service", OpRestart, Args{Service: "--all"}, "service"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -110,11 +111,20 @@ func CompactJobArguments(s string) (string, error) {
 	return b.String(), nil
 }
 
-// ValidateDatabase accepts a database configuration name from database.yml
-// (main, ci, geo, embedding, sec, …).
+// Databases are the database.yml configuration names GitLab knows; a
+// database task exists for one only where it has its own database (ci on
+// a decomposed install, geo on a Geo secondary, …).
+var Databases = []string{"main", "ci", "sec", "embedding", "geo"}
+
+// ValidateDatabase accepts a database configuration name GitLab knows
+// (Databases). Anything else would only make rake answer "Don't know how
+// to build task".
 func ValidateDatabase(s string) error {
 	if len(s) > 32 || !databaseRE.MatchString(s) {
-		return &ArgError{"database", s, "is not a database name: use main, ci or another name from database.yml (lower-case letters, digits, _)"}
+		return &ArgError{"database", s, "is not a database name: use main or ci"}
+	}
+	if !slices.Contains(Databases, s) {
+		return &ArgError{"database", s, "is not one of GitLab's databases: use main or ci (sec, embedding or geo where configured)"}
 	}
 	return nil
 }
