@@ -573,7 +573,7 @@ func (s *Service) checkDecision(r *Request, user User, v Verdict, allowed bool, 
 			return false, fmt.Errorf("you opened request %s yourself; a different person must approve it: %w", r.ID, ErrSelfApproval)
 		}
 		if !allowed {
-			return false, fmt.Errorf("you are not an approver for gitlab-chatops requests, so you cannot approve request %s; ask one of the approvers it mentions: %w", r.ID, ErrNotApprover)
+			return false, fmt.Errorf("you are not an approver for gitlab-chatops requests, so you cannot approve request %s; ask one of its approvers: %w", r.ID, ErrNotApprover)
 		}
 		if d, ok := r.ApprovedBy(user.ID); ok {
 			more := r.Required - len(r.Approvals())

@@ -36,3 +36,10 @@ type Handler interface {
 	HandleCommand(ctx context.Context, chat Chat, cmd Command) error
 	HandleAction(ctx context.Context, chat Chat, act Action) error
 }
+
+// ApproversNamer is implemented by a Handler's refusal that should say who
+// may approve instead (the user who clicked or typed is not an approver).
+// Approvers are user and group IDs, as in Message.Mentions; an adapter
+// shows them after the refusal's text, in its own mention syntax, when
+// there are any.
+type ApproversNamer interface{ Approvers() []string }

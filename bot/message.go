@@ -22,7 +22,9 @@ type Message struct {
 	// Code is shown as a preformatted block (a summary of output, a command).
 	Code string `json:"code,omitempty"`
 	Tone Tone   `json:"tone,omitempty"`
-	// Mentions are user IDs to notify (approvers); adapters render them in
+	// Mentions are user IDs to notify (approvers), and approver group IDs
+	// (a Slack user group, a Mattermost channel) to name; adapters render
+	// them in
 	// their own mention syntax.
 	Mentions []string `json:"mentions,omitempty"`
 	// Buttons carry only an action ID and an opaque value (a request ID).

@@ -30,12 +30,13 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		rootChat = c
 	}
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	asked := req // req is replaced by the decided request below
 	switch verb {
 	case "approve":
 		// Cheap checks first, so a refused click costs no agent call.
 		if err := r.opt.Approvals.CheckApprover(ctx, id, user); err != nil {
 			r.auditUnrecorded(ctx, u, req, err)
-			return &Refusal{Msg: err.Error()}
+			return decisionRefused(err, req)
 		}
 		r.background("approve "+id, func(ctx context.Context) {
 			r.approve(ctx, rootChat, chat, channel, u, req)
@@ -47,7 +48,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		req, err = r.opt.Approvals.Cancel(ctx, id, user)
 	}
 	if err != nil {
-		return &Refusal{Msg: err.Error()}
+		return decisionRefused(err, asked)
 	}
 	// The decision is recorded; telling the channel waits on the platform,
 	// so it happens after the acknowledgement.
@@ -144,4 +145,14 @@ func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals
 	r.audit(ctx, approvals.AuditEntry{Actor: u.ID, ActorName: u.Name, Action: approvals.ActionRequestRefused,
 		RequestID: req.ID, Host: req.Host, Operation: req.Operation, Outcome: "approve",
 		Detail: "approval not recorded: " + err.Error()})
+}
+
+// decisionRefused is the refusal of an approve, deny or cancel; one for a
+// user who is not an approver names who is.
+func decisionRefused(err error, req *approvals.Request) error {
+	ref := &Refusal{Msg: err.Error()}
+	if errors.Is(err, approvals.ErrNotApprover) {
+		ref.Who = approversOf(req)
+	}
+	return ref
 }

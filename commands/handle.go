@@ -11,10 +11,17 @@ import (
 )
 
 // Refusal is an error meant for the user who typed or clicked, and for them
-// only.
-type Refusal struct{ Msg string }
+// only. Who, if set, is who may approve instead (user and group IDs), which
+// adapters name after Msg (bot.ApproversNamer).
+type Refusal struct {
+	Msg string
+	Who []string
+}
 
 func (e *Refusal) Error() string { return e.Msg }
+
+// Approvers implements bot.ApproversNamer.
+func (e *Refusal) Approvers() []string { return e.Who }
 
 func refuse(format string, args ...any) error { return &Refusal{Msg: fmt.Sprintf(format, args...)} }
 

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Title = fmt.Sprintf("Approval needed: %s on %s", req.Operation, req.Host)
 		m.Tone = bot.ToneWarning
 		m.Text = fmt.Sprintf("Someone other than %s must approve before anything runs.", req.Requester)
-		m.Mentions = req.ApproverIDs
+		m.Mentions = approversOf(req)
 		m.Fields = append(m.Fields,
 			bot.Field{Label: "Approvals", Value: fmt.Sprintf("%d of %d%s", len(req.Approvals()), req.Required, prefixed(" (", approvedBy, ")")), Short: true},
 			bot.Field{Label: "Expires", Value: fmt.Sprintf("%s (in %s)", req.ExpiresAt.UTC().Format("15:04 MST"), until(req.ExpiresAt, now)), Short: true},
@@ -152,4 +153,11 @@ func titleCase(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// approversOf is who may approve req, for mentions: the approvers' user IDs
+// and the approver groups (a Slack user group, a Mattermost channel), so
+// that a policy of groups alone still names someone.
+func approversOf(req *approvals.Request) []string {
+	return append(slices.Clone(req.ApproverIDs), req.ApproverGroups...)
 }

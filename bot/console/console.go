@@ -7,6 +7,7 @@ package console
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -231,7 +232,12 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 
 func (c *Console) refusal(ctx context.Context, user bot.User, err error) {
 	if err != nil {
-		_ = c.Notify(ctx, c.channel, user, bot.Message{Text: err.Error(), Tone: bot.ToneDanger})
+		m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+		var an bot.ApproversNamer
+		if errors.As(err, &an) && len(an.Approvers()) > 0 {
+			m.Text += "\nWho may approve: @" + strings.Join(an.Approvers(), ", @")
+		}
+		_ = c.Notify(ctx, c.channel, user, m)
 	}
 }
 

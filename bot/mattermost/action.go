@@ -87,7 +87,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 		var texts []string
 		if err != nil {
 			a.log.Info("button click refused", "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "err", err)
-			texts = append(texts, markdownText(errorNotice(err), nil))
+			texts = append(texts, markdownText(a.errorNotice(ctx, err), nil))
 		}
 		for _, m := range reply.close() {
 			texts = append(texts, markdownText(m, a.mentions(ctx, m.Mentions)))

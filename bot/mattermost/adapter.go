@@ -31,7 +31,8 @@ type Adapter struct {
 	sources *sourceGate // who may call ActionsPath
 
 	posts *postCache
-	users *userCache
+	users *userCache // user ID -> username
+	chans *userCache // approver channel ID -> channel name
 	me    *botIdentity
 
 	// sleep waits between retries; tests replace it to record the waits
@@ -74,6 +75,7 @@ func New(cfg Config, opt Options) (*Adapter, error) {
 		tokens: hashTokens(cfg.CommandTokens),
 		posts:  newPostCache(4096),
 		users:  newUserCache(1024, opt.UserCacheTTL, time.Now),
+		chans:  newUserCache(256, opt.UserCacheTTL, time.Now),
 		me:     &botIdentity{},
 		sleep:  sleepCtx,
 	}

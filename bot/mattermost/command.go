@@ -2,6 +2,7 @@ package mattermost
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -58,7 +59,7 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 		msgs := reply.close()
 		if err != nil {
 			a.log.Info("command refused", "user", cmd.User.ID, "channel", cmd.Channel, "err", err)
-			msgs = append([]bot.Message{errorNotice(err)}, msgs...)
+			msgs = append([]bot.Message{a.errorNotice(ctx, err)}, msgs...)
 		}
 		writeJSON(w, a.log, http.StatusOK, a.commandResponse(ctx, msgs))
 	})
@@ -115,7 +116,16 @@ func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *mode
 	return resp
 }
 
-// errorNotice is how a refusal looks to the user who typed or clicked.
-func errorNotice(err error) bot.Message {
-	return bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+// errorNotice is how a refusal looks to the user who typed or clicked. A
+// refusal that names who may approve instead (bot.ApproversNamer) says so
+// with @user and ~channel.
+func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
+	m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+	var an bot.ApproversNamer
+	if errors.As(err, &an) {
+		if who := a.mentions(ctx, an.Approvers()); len(who) > 0 {
+			m.Text += "\nWho may approve: " + strings.Join(who, ", ")
+		}
+	}
+	return m
 }

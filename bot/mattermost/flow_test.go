@@ -204,10 +204,20 @@ func TestApproverChannelMembersMayApprove(t *testing.T) {
 	e := newEnv(t, envOpts{policy: approvals.Policy{ApproverGroups: []string{approverCh}}})
 	e.mm.addMember(approverCh, carol.ID)
 	root := e.openMigrate(alice, "migrate")
+	// With approver groups alone, the post still names who may approve.
+	if root.Message != "cc ~db-approvers" {
+		t.Errorf("the approval post should name the approvers' channel: %q", root.Message)
+	}
+	e.golden("approval_pending_group", viewOf(root))
 
 	status, resp := e.mm.click(t, root.Id, "approve", dave)
-	if status != http.StatusOK || !strings.Contains(resp.EphemeralText, "not an approver") {
-		t.Fatalf("dave is not in the approvers channel and must be refused: %d %q", status, resp.EphemeralText)
+	if status != http.StatusOK || !strings.Contains(resp.EphemeralText, "not an approver") || !strings.Contains(resp.EphemeralText, "Who may approve: ~db-approvers") {
+		t.Fatalf("dave is not in the approvers channel and must be refused, told who may approve: %d %q", status, resp.EphemeralText)
+	}
+	e.golden("not_an_approver_click", resp)
+	if status, resp, _ := e.command(dave, "approve "+e.request(root.Id).ID); status != http.StatusOK || len(resp.Attachments) != 1 ||
+		!strings.Contains(resp.Attachments[0].Text, "Who may approve: ~db-approvers") {
+		t.Fatalf("dave's typed approval must be refused, naming who may approve: %d %+v", status, resp)
 	}
 	status, resp = e.mm.click(t, root.Id, "approve", carol)
 	if status != http.StatusOK || resp.EphemeralText != "" {
@@ -281,4 +291,18 @@ func TestCouldNotPostArrivesAsANamedDirectMessage(t *testing.T) {
 		}
 	}
 	e.golden("could_not_post_dm", viewOf(posts[0]))
+}
+
+// TestApprovalPostNamesApproversAndTheirChannel: users as @name, the
+// approver channel as ~name.
+func TestApprovalPostNamesApproversAndTheirChannel(t *testing.T) {
+	e := newEnv(t, envOpts{policy: approvals.Policy{Approvers: []string{bob.ID}, ApproverGroups: []string{approverCh}}})
+	root := e.openMigrate(alice, "migrate")
+	if root.Message != "cc @bob ~db-approvers" {
+		t.Errorf("approval post message %q, want the approver and the approvers' channel", root.Message)
+	}
+	status, resp := e.mm.click(t, root.Id, "approve", dave)
+	if status != http.StatusOK || !strings.Contains(resp.EphemeralText, "Who may approve: @bob, ~db-approvers") {
+		t.Fatalf("dave's refusal should name who may approve: %d %q", status, resp.EphemeralText)
+	}
 }

@@ -3,6 +3,7 @@ package mattermost
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -11,10 +12,10 @@ import (
 
 var errNoUsername = errors.New("mattermost get user: the server returned no username")
 
-// userCache remembers usernames by user ID for a while: approval posts
-// mention the same approvers again and again, and a username rarely
-// changes (a stale one only weakens a notification, never authorisation,
-// which looks at IDs alone).
+// userCache remembers names by ID (usernames; approver channel names) for
+// a while: approval posts mention the same approvers again and again, and
+// a name rarely changes (a stale one only weakens a notification, never
+// authorisation, which looks at IDs alone).
 type userCache struct {
 	mu  sync.Mutex
 	max int
@@ -62,9 +63,11 @@ func (c *userCache) put(id, name string) {
 	c.m[id] = cachedUser{name: name, expires: now.Add(c.ttl)}
 }
 
-// mentions renders user IDs as @username. An ID that cannot be resolved
-// is shown as code (it then notifies nobody, which is logged) rather than
-// holding back the post that mentions it.
+// mentions renders user IDs as @username and approver channel IDs (an
+// ID the users API does not know) as ~channel-name, which names the group
+// (a ~link notifies nobody). An ID that cannot be resolved is shown as
+// code (it then notifies nobody, which is logged) rather than holding back
+// the post that mentions it.
 func (a *Adapter) mentions(ctx context.Context, ids []string) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -73,9 +76,23 @@ func (a *Adapter) mentions(ctx context.Context, ids []string) []string {
 			continue
 		}
 		seen[id] = true
+		if name, ok := a.chans.get(id); ok {
+			out = append(out, "~"+name)
+			continue
+		}
 		name, err := a.username(ctx, id)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			if ch, cerr := a.channel(ctx, id); cerr == nil {
+				if m, ok := channelMention(ch); ok {
+					a.chans.put(id, ch.Name)
+					out = append(out, m)
+					continue
+				}
+			}
+		}
 		if err != nil {
-			a.log.Warn("cannot resolve a mentioned user; mentioning the ID instead", "user", id, "err", err)
+			a.log.Warn("cannot resolve a mentioned user or channel; mentioning the ID instead", "id", id, "err", err)
 			out = append(out, "`"+id+"`")
 			continue
 		}

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -152,7 +153,12 @@ type refusalText string
 func (r refusalText) Error() string { return string(r) }
 
 func refusalMessage(err error) bot.Message {
-	return bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+	m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+	var an bot.ApproversNamer
+	if errors.As(err, &an) && len(an.Approvers()) > 0 {
+		m.Text += "\nWho may approve: " + mentionText(an.Approvers())
+	}
+	return m
 }
 
 func displayName(name, id string) string {
