@@ -205,3 +205,28 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestServeRefusesNobodyToApprove: serve itself (not only config check)
+// refuses a policy that names no approvers, before opening the store.
+func TestServeRefusesNobodyToApprove(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bot.yaml")
+	store := filepath.Join(dir, "bot.db")
+	cfg := "store: " + store + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n" +
+		"mattermost: {url: http://127.0.0.1:1, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: http://127.0.0.1:1/mattermost/actions, listen: \"127.0.0.1:0\"}\n" +
+		"policy: {requesters: {migrate: [0123456789abcdefghijklmnop]}}\n"
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--config", p}, nil, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "policy.approvers: missing: serve does not let just anyone approve") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(store); err == nil {
+		t.Error("serve opened the store before refusing the configuration")
+	}
+}
