@@ -55,6 +55,12 @@ func Parse(text string) (Invocation, error) {
 		}
 		return Invocation{Sub: "help"}, nil
 	}
+	if inv, ok := pastedOther(text, words); ok {
+		if err := subcommands[inv.Sub].checkArgs(inv); err != nil {
+			return inv, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage}
+		}
+		return inv, inv.checkBoundsUsage()
+	}
 	inv := Invocation{Sub: strings.ToLower(words[0].Text)}
 	first := 1
 	if pastedFinalize(words[0].Text) {
@@ -127,10 +133,48 @@ func Parse(text string) (Invocation, error) {
 	if err := spec.checkArgs(inv); err != nil {
 		return inv, &UsageError{Msg: err.Error(), Usage: usage}
 	}
+	return inv, inv.checkBoundsUsage()
+}
+
+// checkBoundsUsage is checkBounds as a usage error, or nil.
+func (inv Invocation) checkBoundsUsage() error {
 	if err := inv.checkBounds(); err != nil {
-		return inv, &UsageError{Msg: err.Error(), Usage: usage}
+		return &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage}
 	}
-	return inv, nil
+	return nil
+}
+
+// pastedOther reads a pasted GitLab command other than finalize (sudo
+// gitlab-rake db:migrate:status, sudo gitlab-ctl restart, …) as the
+// subcommand that runs it; the reason may follow after --, as anywhere.
+func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
+	first := strings.Trim(words[0].Text, "`")
+	if first != "sudo" && !strings.HasSuffix(first, "gitlab-rake") && !strings.HasSuffix(first, "gitlab-ctl") {
+		return Invocation{}, false
+	}
+	var inv Invocation
+	var line []string
+	for _, w := range words {
+		if reasonSeparator(w) {
+			inv.Reason = strings.Join(strings.Fields(text[w.End:]), " ")
+			break
+		}
+		line = append(line, w.Text)
+	}
+	op, a, ok := gitlab.PastedOperation(line)
+	if !ok {
+		return Invocation{}, false
+	}
+	for name, s := range subcommands {
+		if s.op == op {
+			inv.Sub = name
+		}
+	}
+	inv.DB = a.Database
+	if a.Service != "" {
+		inv.Args = []string{a.Service}
+	}
+	return inv, inv.Sub != ""
 }
 
 // reasonSeparator reports an unquoted -- (or the dash a chat client's

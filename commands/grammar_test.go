@@ -167,3 +167,40 @@ func TestParsePastedFinalizeRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePastedGitLabCommands: the runbook's other commands paste as
+// they stand too, as the subcommand that runs them.
+func TestParsePastedGitLabCommands(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Invocation
+	}{
+		{"sudo gitlab-rake db:migrate:status", Invocation{Sub: "status"}},
+		{"gitlab-rake db:migrate:status:ci", Invocation{Sub: "status", DB: "ci"}},
+		{"sudo gitlab-rake db:migrate -- runbook", Invocation{Sub: "migrate", Reason: "runbook"}},
+		{"`sudo gitlab-rake gitlab:background_migrations:status`", Invocation{Sub: "bbm"}},
+		{"sudo gitlab-ctl restart -- after the upgrade", Invocation{Sub: "restart", Reason: "after the upgrade"}},
+		{"sudo /opt/gitlab/bin/gitlab-ctl restart sidekiq", Invocation{Sub: "restart", Args: []string{"sidekiq"}}},
+		{"sudo gitlab-ctl status", Invocation{Sub: "services"}},
+	}
+	for _, c := range cases {
+		got, err := Parse(c.in)
+		if err != nil {
+			t.Errorf("Parse(%s): %v", c.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Parse(%s) = %+v, want %+v", c.in, got, c.want)
+		}
+	}
+	for in, says := range map[string]string{
+		"sudo gitlab-ctl status puma":          "services takes no arguments",
+		"sudo gitlab-rake db:rollback":         "db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted",
+		"sudo gitlab-ctl stop":                 "of gitlab-ctl, only status and restart can be pasted",
+		"sudo gitlab-rake db:migrate:status:X": "db:migrate:status, db:migrate",
+	} {
+		if _, err := Parse(in); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("Parse(%s): %v, want %q", in, err, says)
+		}
+	}
+}

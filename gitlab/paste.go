@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -105,7 +106,7 @@ func dropCommandPrefix(words []ShellWord) ([]ShellWord, bool, error) {
 			if len(words) > 0 {
 				next = words[0].Text
 			}
-			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])", echo(next))}
+			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...]); of gitlab-ctl, only status and restart can be pasted", echo(next))}
 		}
 	}
 	if len(words) > 0 && isGitLabRake(words[0].Text) {
@@ -203,7 +204,7 @@ func finalizeDatabase(task string) (string, error) {
 	}
 	db, ok := strings.CutPrefix(task, FinalizeTask+":")
 	if !ok {
-		return "", &PasteError{Reason: fmt.Sprintf("%q is not the finalize task: only %s[...] (or %s:main / :ci) can be pasted here", echo(task), FinalizeTask, FinalizeTask)}
+		return "", &PasteError{Reason: fmt.Sprintf("%q is not the finalize task: only %s[...] (or %s:main / :ci) can be pasted as a finalize; of GitLab's other commands, db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted as they are", echo(task), FinalizeTask, FinalizeTask)}
 	}
 	if err := ValidateDatabase(db); err != nil {
 		return "", &PasteError{Reason: fmt.Sprintf("the task %q names no database I know: %v", echo(task), err)}
@@ -332,4 +333,49 @@ func echo(s string) string {
 		return s
 	}
 	return string(r[:max-1]) + "…"
+}
+
+// PastedOperation recognises another GitLab command line an administrator
+// may paste from a runbook or GitLab's docs (sudo gitlab-rake
+// db:migrate:status, sudo gitlab-ctl restart puma, …) as the catalogue
+// operation that runs it, with its arguments validated. words are the
+// line's shell words; finalize lines are DecodeFinalize's, not this.
+func PastedOperation(words []string) (op string, a Args, ok bool) {
+	if len(words) > 0 && strings.Trim(words[0], "`") == "sudo" {
+		words = words[1:]
+	}
+	if len(words) < 2 || len(words) > 3 {
+		return "", Args{}, false
+	}
+	prog, rest := strings.Trim(words[0], "`"), slices.Clone(words[1:])
+	rest[len(rest)-1] = strings.TrimRight(rest[len(rest)-1], "`")
+	switch {
+	case isGitLabRake(prog) && len(rest) == 1:
+		task := rest[0]
+		for name, prefix := range map[string]string{OpMigrateStatus: "db:migrate:status", OpBBMStatus: "gitlab:background_migrations:status"} {
+			if task == prefix {
+				return name, Args{}, true
+			}
+			if db, found := strings.CutPrefix(task, prefix+":"); found && ValidateDatabase(db) == nil {
+				return name, Args{Database: db}, true
+			}
+		}
+		if task == "db:migrate" {
+			return OpMigrate, Args{}, true
+		}
+	case prog == "gitlab-ctl" || strings.HasSuffix(prog, "/gitlab-ctl"):
+		names := map[string]string{"status": OpServices, "restart": OpRestart}
+		name, known := names[rest[0]]
+		if !known {
+			return "", Args{}, false
+		}
+		if len(rest) == 2 {
+			if ValidateService(rest[1]) != nil {
+				return "", Args{}, false
+			}
+			a.Service = rest[1]
+		}
+		return name, a, true
+	}
+	return "", Args{}, false
 }
