@@ -82,8 +82,9 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		if err != nil {
 			err = fmt.Errorf("could not check the migration status it is based on: %w", err)
 			r.auditUnrecorded(ctx, u, req, err)
+			r.log.Error("approval fingerprint check", "request", req.ID, "err", err)
 			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
-				Text: fmt.Sprintf("Your approval of %s was not recorded: %v. Try again.", req.ID, err)})
+				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on. %s Try again.", req.ID, problem(req.Host, err))})
 			return
 		}
 	}

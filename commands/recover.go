@@ -71,7 +71,8 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", host.Name, req.JobID))
 		return
 	case err != nil:
-		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not reach the agent on %s to follow job %s (%v). Check the host before retrying.", host.Name, req.JobID, err))
+		r.log.Error("re-attaching after restart", "request", req.ID, "job", req.JobID, "err", err)
+		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not follow job %s: %s Check the host before retrying.", req.JobID, agentProblem(host.Name, err)))
 		return
 	}
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}

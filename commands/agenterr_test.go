@@ -1,0 +1,53 @@
+package commands
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+)
+
+// TestAgentProblem: every way of failing to talk to an agent becomes a
+// sentence with the next step, and none shows the Go error.
+func TestAgentProblem(t *testing.T) {
+	wrap := func(e error) error {
+		return fmt.Errorf("running migrate-status on gitlab-1: %w", &url.Error{Op: "Post", URL: "https://10.0.0.5:8443/v1/jobs", Err: e})
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused", wrap(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}),
+			"gitlab-1's agent is not answering; check `systemctl status gitlab-chatops-agent` on it."},
+		{"unknown CA", wrap(x509.UnknownAuthorityError{}), "do not trust each other's TLS certificates"},
+		{"dns", wrap(&net.DNSError{Name: "gitlab-1.example", Err: "no such host"}), "address does not resolve (gitlab-1.example)"},
+		{"timeout", wrap(context.DeadlineExceeded), "did not answer in time"},
+		{"busy", &agent.BusyError{Message: "busy", Running: agent.JobSummary{Operation: "migrate"}}, "busy with another mutating job (migrate), so nothing ran"},
+		{"429", &agent.APIError{Status: 429, Message: "too many read-only jobs"}, "busy with other read-only jobs; try again in a moment."},
+		{"refusal", &agent.APIError{Status: 403, Message: "client not allowed."}, "gitlab-1's agent refused: client not allowed."},
+		{"stream", &agent.StreamError{JobID: "j1", Err: errors.New("EOF")}, "lost the connection to gitlab-1's agent while job j1 ran"},
+		{"other", errors.New("agent client: something odd"), "the bot's log has the details"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := agentProblem("gitlab-1", c.err)
+			if !strings.Contains(got, c.want) {
+				t.Errorf("got %q, want it to contain %q", got, c.want)
+			}
+			for _, raw := range []string{"agent client", "10.0.0.5", "dial tcp", "x509:", "EOF"} {
+				if strings.Contains(got, raw) {
+					t.Errorf("%q leaks %q", got, raw)
+				}
+			}
+		})
+	}
+}
