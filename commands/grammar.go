@@ -272,7 +272,7 @@ func auditCount(inv Invocation) (int, error) {
 	}
 	n, err := strconv.Atoi(inv.Args[0])
 	if err != nil || n < 1 || n > 100 {
-		return 0, fmt.Errorf("N must be a number from 1 to 100, not %q", inv.Args[0])
+		return 0, fmt.Errorf("N must be a number from 1 to 100, or anchor; not %q", inv.Args[0])
 	}
 	return n, nil
 }

@@ -49,6 +49,18 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		}
 		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
 	case "audit":
+		if len(inv.Args) == 1 && inv.Args[0] == "anchor" {
+			r.background("audit anchor", func(ctx context.Context) {
+				m, err := r.Anchor(ctx, user, "Anchored by "+cmd.User.Name)
+				if err != nil {
+					m = bot.Message{Title: "Could not anchor the audit trail", Text: err.Error(), Tone: bot.ToneDanger}
+				}
+				if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
+					r.log.Error("answering audit anchor", "err", err)
+				}
+			})
+			return nil
+		}
 		n, err := auditCount(inv)
 		if err != nil {
 			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})

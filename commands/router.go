@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
@@ -32,6 +33,8 @@ type Host struct {
 // through the approvals.Service (Record), the only writer.
 type AuditTrail interface {
 	TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, error)
+	// AuditHead is the last entry's seq and hash, for anchors.
+	AuditHead(ctx context.Context) (auditchain.Head, error)
 }
 
 // Options configure a Router. Hosts, Approvals and Audit are required.
@@ -59,6 +62,11 @@ type Options struct {
 	// ExpireEvery is how often pending requests past their TTL are
 	// expired and their messages updated (default 30 s).
 	ExpireEvery time.Duration
+	// AuditChannel is where the audit head is anchored (posted daily and
+	// on `audit anchor`); empty: the anchor is only logged and audited.
+	AuditChannel string
+	// AnchorEvery is how often the head is anchored (default 24 h).
+	AnchorEvery time.Duration
 }
 
 // Router implements bot.Handler. Slow work (agent calls, executions) runs in
@@ -119,6 +127,9 @@ func New(opt Options) (*Router, error) {
 	if opt.ExpireEvery <= 0 {
 		opt.ExpireEvery = 30 * time.Second
 	}
+	if opt.AnchorEvery <= 0 {
+		opt.AnchorEvery = 24 * time.Hour
+	}
 	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
@@ -161,10 +172,14 @@ func (r *Router) Start(ctx context.Context) error {
 	if err := r.recoverRunning(r.base); err != nil {
 		return fmt.Errorf("recovering running requests: %w", err)
 	}
-	r.loops.Add(1)
+	r.loops.Add(2)
 	go func() {
 		defer r.loops.Done()
 		r.expireLoop(r.base)
+	}()
+	go func() {
+		defer r.loops.Done()
+		r.anchorLoop(r.base)
 	}()
 	return nil
 }

@@ -32,7 +32,7 @@ var subcommands = map[string]subcommand{
 	"deny":     {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
 	"cancel":   {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
 	"pending":  {usage: "/gitlab-migrations pending", summary: "requests waiting for approval"},
-	"audit":    {usage: "/gitlab-migrations audit [N]", summary: "the last N audit entries (default 10)", maxArgs: 1},
+	"audit":    {usage: "/gitlab-migrations audit [N | anchor]", summary: "the last N audit entries (default 10); anchor posts the head to the audit channel", maxArgs: 1},
 	"hosts":    {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
 	"help":     {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
 }

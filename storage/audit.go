@@ -209,3 +209,18 @@ func (db *DB) ExportAudit(ctx context.Context, w io.Writer, since time.Time) err
 		}
 	}
 }
+
+// AuditHead returns the seq and hash of the last entry (the zero Head for
+// an empty log), for anchors.
+func (db *DB) AuditHead(ctx context.Context) (auditchain.Head, error) {
+	var head auditchain.Head
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		head, err = auditchain.DecodeHead(bucket(tx, bucketMeta).Get([]byte(keyAuditHead)))
+		return err
+	})
+	if err != nil {
+		return head, fmt.Errorf("read the audit head: %w", err)
+	}
+	return head, nil
+}

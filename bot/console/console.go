@@ -53,7 +53,10 @@ func NewTagged(out io.Writer, channel, tag string) *Console {
 // Platform implements bot.Chat.
 func (c *Console) Platform() string { return Platform }
 
-func (c *Console) post(root string, m bot.Message) bot.Ref {
+func (c *Console) post(channel, root string, m bot.Message) bot.Ref {
+	if channel == "" {
+		channel = c.channel
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
@@ -61,11 +64,11 @@ func (c *Console) post(root string, m bot.Message) bot.Ref {
 	c.roots[id] = root
 	c.noteButtons(id, m)
 	if root == "" {
-		fmt.Fprintf(c.out, "[%s] %s · gitlab-chatops\n%s", id, c.channel, Render(m, "  "))
+		fmt.Fprintf(c.out, "[%s] %s · gitlab-chatops\n%s", id, channel, Render(m, "  "))
 	} else {
 		fmt.Fprintf(c.out, "    ↳ [%s] in thread %s\n%s", id, root, Render(m, "      "))
 	}
-	return bot.Ref{Channel: c.channel, ID: id}
+	return bot.Ref{Channel: channel, ID: id}
 }
 
 func (c *Console) noteButtons(id string, m bot.Message) {
@@ -77,7 +80,7 @@ func (c *Console) noteButtons(id string, m bot.Message) {
 
 // PostRoot implements bot.Chat.
 func (c *Console) PostRoot(_ context.Context, channel string, m bot.Message) (bot.Ref, error) {
-	return c.post("", m), nil
+	return c.post(channel, "", m), nil
 }
 
 // Reply implements bot.Chat.
@@ -90,7 +93,7 @@ func (c *Console) Reply(_ context.Context, root bot.Ref, m bot.Message) (bot.Ref
 	}
 	// A root this run has not seen was posted by an earlier run of the bot
 	// (restart recovery): replying under it is fine.
-	return c.post(root.ID, m), nil
+	return c.post(root.Channel, root.ID, m), nil
 }
 
 // Update implements bot.Chat.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +51,36 @@ func writeAuditKey(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestAuditVerifyAnchor: the head `audit anchor` posts to the audit channel
+// verifies with `audit verify --anchor` after more entries were written; a
+// hash that no entry has does not.
+func TestAuditVerifyAnchor(t *testing.T) {
+	state := t.TempDir()
+	out := runConsoleScript(t, state, "default", "alice: /gitlab-migrations status\nalice: /gitlab-migrations audit anchor\nalice: /gitlab-migrations status\n")
+	m := regexp.MustCompile("#audit[^\n]*\n(?s:.*?)`(\\d+):([0-9a-f]{64})`").FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no anchor posted to #audit:\n%s", out)
+	}
+	verify := func(anchor string) (string, int) {
+		cmd := exec.Command(binary, "audit", "verify", "--db", filepath.Join(state, "gitlab-chatops.db"), "--key-file", filepath.Join(state, "audit.key"), "--anchor", anchor)
+		b, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(b), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), 0
+	}
+	got, code := verify(m[1] + ":" + m[2])
+	if code != 0 || !strings.Contains(got, "anchor found at entry "+m[1]) {
+		t.Fatalf("verify --anchor %s: exit %d\n%s", m[1], code, got)
+	}
+	got, code = verify(strings.Repeat("ab", 32))
+	if code != 3 || !strings.Contains(got, "does NOT match the anchor") {
+		t.Fatalf("verify with a foreign anchor: exit %d\n%s", code, got)
+	}
 }

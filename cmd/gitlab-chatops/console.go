@@ -74,6 +74,9 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		if cfg.Store == "" {
 			cfg.Store = filepath.Join(dir, "gitlab-chatops.db")
 		}
+		if cfg.Audit.Channel == "" {
+			cfg.Audit.Channel = "#audit" // where `audit anchor` posts
+		}
 		fmt.Fprintf(stdout, "gitlab-chatops console: SIMULATED GitLab (scenario %q) behind a real in-process agent with mutual TLS; nothing real is touched.\nState in %s\n", *scenario, dir)
 	}
 	more, err := agentHosts(cfg.Hosts)
@@ -100,7 +103,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, Logger: log})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, Logger: log})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log})
 	if err != nil {
 		return err
 	}
