@@ -45,7 +45,9 @@ func (r *Router) followUp(ctx context.Context, chat bot.Chat, req *approvals.Req
 			return verdict{verdictFailed, "gitlab-ctl restart printed something I could not read; check /gitlab-migrations services"}
 		}
 		msg, v := r.restartCheck(ctx, host, cr, jobOK)
-		reply(msg)
+		if msg.Title != "" { // the result message already said nothing restarted
+			reply(msg)
+		}
 		return v
 	}
 	if jobOK {
@@ -255,9 +257,9 @@ func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlResta
 		}
 	}
 	if len(cr.Services) == 0 {
-		return bot.Message{Title: "Nothing was restarted on " + host.Name, Tone: bot.ToneDanger,
-				Text: "gitlab-ctl restarted no service: it prints nothing for a name it does not know or a disabled service. /gitlab-migrations services lists them."},
-			verdict{verdictNoEffect, "gitlab-ctl restarted no service (unknown or disabled service name)"}
+		// Nothing to wait for: gitlab-ctl prints nothing for a name it does
+		// not know, so polling for it would never end.
+		return bot.Message{}, verdict{verdictNoEffect, "gitlab-ctl restarted no service (unknown or disabled service name); /gitlab-migrations services lists them"}
 	}
 	deadline := r.opt.Clock().Add(r.opt.RestartWait)
 	for {

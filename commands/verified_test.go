@@ -328,3 +328,31 @@ func TestExpiryRepliesInThread(t *testing.T) {
 }
 
 func text2msg(s string) bot.Message { return bot.Message{Text: s} }
+
+// TestRestartOfNothingHasNoEffect: should a restart of a service the host
+// does not have get past the pre-flight (opened past the router here), it
+// ends NO EFFECT at once instead of polling for a service that never
+// appears.
+func TestRestartOfNothingHasNoEffect(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Router: commands.Options{RestartWait: time.Minute, RestartPoll: 100 * time.Millisecond}})
+	ctx := context.Background()
+	root, _ := rec.PostRoot(ctx, "C1", text2msg("approval"))
+	req, err := s.Approvals.Open(ctx, approvals.NewRequest{Platform: "test", Channel: "C1", Thread: root.ID, Host: "gitlab-sim", Operation: "restart",
+		Params: map[string]string{"service": "nosuchservice"}, Argv: []string{"gitlab-ctl", "restart", "nosuchservice"}, Requester: approvals.User{ID: alice.ID, Name: alice.Name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := approveAndGet(t, s, rec, req.ID)
+	if n := agentJobs(t, s, "services"); n != 0 {
+		t.Errorf("%d gitlab-ctl status runs: it polled for a service that does not exist", n)
+	}
+	if done.State != approvals.StateFailed || !strings.HasPrefix(done.Error, "NO EFFECT: gitlab-ctl restarted no service") {
+		t.Errorf("ended %s %q", done.State, done.Error)
+	}
+	th := rec.thread(root.ID)
+	contains(t, th, "No effect: restart on gitlab-sim")
+	contains(t, th, "restart on gitlab-sim: nothing restarted")
+	if strings.Contains(strings.Join(th, "\n"), "SUCCEEDED") {
+		t.Error("the thread says SUCCEEDED")
+	}
+}
