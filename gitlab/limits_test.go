@@ -24,8 +24,6 @@ func TestArgumentLimits(t *testing.T) {
 			Args{BatchedMigration: BatchedMigration{"J", "t", strings.Repeat("c", maxIdentifier+1), "[]"}}},
 		{"job_arguments", Args{BatchedMigration: BatchedMigration{"J", "t", "c", jsonOf(maxJobArguments)}},
 			Args{BatchedMigration: BatchedMigration{"J", "t", "c", jsonOf(maxJobArguments + 1)}}},
-		{"database", Args{Database: strings.Repeat("d", 32), BatchedMigration: BatchedMigration{"J", "t", "c", "[]"}},
-			Args{Database: strings.Repeat("d", 33), BatchedMigration: BatchedMigration{"J", "t", "c", "[]"}}},
 	}
 	op, err := Lookup(OpFinalize)
 	if err != nil {
