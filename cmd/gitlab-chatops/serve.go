@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -59,17 +60,31 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer db.Close()
 
-	// Refused inbound calls (bad signature, token or HMAC) are audited.
+	// The service exists before the adapters (it needs their group
+	// resolvers only when a decision is made, through groups).
+	var groups anyGroup
+	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(&groups))
+	if err != nil {
+		return err
+	}
+	// Refused inbound calls (bad signature, token or HMAC) are audited,
+	// one entry per source address and minute with the count and the
+	// first reason, so unauthenticated traffic cannot grow the trail
+	// without bound. Closed (flushed) before the database.
+	refusals := svc.NewRefusalCounter(func(err error) { log.Error("audit append failed", "action", approvals.ActionAuthRefused, "err", err) })
+	defer refusals.Close()
 	refused := func(platform string) func(context.Context, string, *http.Request) {
 		return func(ctx context.Context, reason string, r *http.Request) {
-			if _, err := db.Append(context.WithoutCancel(ctx), approvals.AuditEntry{Actor: approvals.ActorSystem, Action: approvals.ActionAuthRefused,
-				Detail: fmt.Sprintf("%s: %s %s from %s", platform, reason, r.URL.Path, r.RemoteAddr)}); err != nil {
-				log.Error("audit append failed", "err", err)
+			source := r.RemoteAddr
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				source = host
+			}
+			if refusals.Refused(platform+" "+source, fmt.Sprintf("%s %s", reason, r.URL.Path)) {
+				log.Warn("refused an unauthenticated call; further ones from this source this minute are counted into one audit entry", "platform", platform, "source", source, "reason", reason)
 			}
 		}
 	}
 	var (
-		groups anyGroup
 		sl     *slack.Adapter
 		mm     *mattermost.Adapter
 	)
@@ -87,10 +102,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		// audit trail closes (deferred calls run last-in first-out).
 		defer mm.Close()
 		groups = append(groups, mm)
-	}
-	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(groups))
-	if err != nil {
-		return err
 	}
 	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log})
 	if err != nil {
