@@ -85,8 +85,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	var (
-		sl     *slack.Adapter
-		mm     *mattermost.Adapter
+		sl *slack.Adapter
+		mm *mattermost.Adapter
 	)
 	if cfg.Slack != nil {
 		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
