@@ -34,9 +34,10 @@ const (
 
 // GenerateCerts creates a private CA and, signed by it, the agent's server
 // certificate (for hosts, plus localhost, 127.0.0.1 and ::1) and the bot's
-// client certificate (CN gitlab-chatops-bot), all ECDSA P-256, in dir:
-// ca.pem, ca-key.pem, agent.pem, agent-key.pem, bot.pem, bot-key.pem. Keys
-// are mode 0600. It refuses to overwrite any existing file. Keep ca-key.pem
+// client certificate (CN gitlab-chatops-bot), all ECDSA P-256, and the
+// bot's ed25519 approval key pair, in dir: ca.pem, ca-key.pem, agent.pem,
+// agent-key.pem, bot.pem, bot-key.pem, approval-key.pem, approval-pub.pem.
+// Keys are mode 0600. It refuses to overwrite any existing file. Keep ca-key.pem
 // off the GitLab host once the certificates are issued.
 func GenerateCerts(dir string, hosts []string, validity time.Duration) error {
 	if validity <= 0 {
@@ -45,7 +46,7 @@ func GenerateCerts(dir string, hosts []string, validity time.Duration) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("generate certs: %w", err)
 	}
-	names := []string{CAFile, CAKeyFile, AgentFile, AgentKeyFile, BotFile, BotKeyFile}
+	names := []string{CAFile, CAKeyFile, AgentFile, AgentKeyFile, BotFile, BotKeyFile, ApprovalKeyFile, ApprovalPublicKeyFile}
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		if _, err := os.Lstat(p); err == nil {
@@ -90,11 +91,7 @@ func GenerateCerts(dir string, hosts []string, validity time.Duration) error {
 		return fmt.Errorf("bot certificate: %w", err)
 	}
 
-	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{
+	files := []newFile{
 		{CAFile, certPEM(caDER), 0o644},
 		{AgentFile, certPEM(agentDER), 0o644},
 		{BotFile, certPEM(botDER), 0o644},
@@ -107,12 +104,24 @@ func GenerateCerts(dir string, hosts []string, validity time.Duration) error {
 		if err != nil {
 			return err
 		}
-		files = append(files, struct {
-			name string
-			data []byte
-			mode os.FileMode
-		}{k.name, data, 0o600})
+		files = append(files, newFile{k.name, data, 0o600})
 	}
+	approval, err := approvalKeyFiles()
+	if err != nil {
+		return err
+	}
+	return writeFiles(dir, append(files, approval...))
+}
+
+// newFile is a file GenerateCerts or GenerateApprovalKeys writes.
+type newFile struct {
+	name string
+	data []byte
+	mode os.FileMode
+}
+
+// writeFiles creates each file in dir, none of which may exist.
+func writeFiles(dir string, files []newFile) error {
 	for _, f := range files {
 		if err := writeNewFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err

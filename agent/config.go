@@ -58,11 +58,17 @@ type TLSFiles struct {
 // Config is the agent's validated configuration. LoadConfig builds it from
 // YAML; the simulator and tests build it in code and call Validate.
 type Config struct {
+	// Name is this host's name as the bot's configuration gives it
+	// (hosts[].name): an approval statement must name it.
+	Name     string
 	Listen   string
 	TLS      TLSFiles
 	Insecure bool // plain HTTP on a loopback address, for development only
-	Rake     Program
-	Ctl      Program
+	// ApprovalPublicKey is the PEM file of the bot's approval public
+	// key(s): a mutating run needs an approval statement signed by one.
+	ApprovalPublicKey string
+	Rake              Program
+	Ctl               Program
 	// Sudo, when set, is the path of sudo: commands then run as
 	// sudo -n -- PROGRAM ARGS... (never interactive).
 	Sudo string
@@ -129,19 +135,21 @@ func (c Config) Program(p gitlab.Program) (Program, error) {
 // explicit 0 is told apart from absence; durations and sizes are parsed
 // after decoding so that errors can name their key.
 type fileConfig struct {
-	Listen          string            `yaml:"listen"`
-	TLS             *fileTLS          `yaml:"tls"`
-	Insecure        bool              `yaml:"insecure"`
-	GitLabRake      string            `yaml:"gitlab_rake"`
-	GitLabCtl       string            `yaml:"gitlab_ctl"`
-	Sudo            string            `yaml:"sudo"`
-	StateDir        string            `yaml:"state_dir"`
-	Timeouts        map[string]string `yaml:"timeouts"`
-	MaxReadOnlyJobs *int              `yaml:"max_read_only_jobs"`
-	MaxLogBytes     scalar            `yaml:"max_log_bytes"`
-	KillGrace       string            `yaml:"kill_grace"`
-	KeepJobs        *int              `yaml:"keep_jobs"`
-	ShutdownGrace   string            `yaml:"shutdown_grace"`
+	Name              string            `yaml:"name"`
+	ApprovalPublicKey string            `yaml:"approval_public_key"`
+	Listen            string            `yaml:"listen"`
+	TLS               *fileTLS          `yaml:"tls"`
+	Insecure          bool              `yaml:"insecure"`
+	GitLabRake        string            `yaml:"gitlab_rake"`
+	GitLabCtl         string            `yaml:"gitlab_ctl"`
+	Sudo              string            `yaml:"sudo"`
+	StateDir          string            `yaml:"state_dir"`
+	Timeouts          map[string]string `yaml:"timeouts"`
+	MaxReadOnlyJobs   *int              `yaml:"max_read_only_jobs"`
+	MaxLogBytes       scalar            `yaml:"max_log_bytes"`
+	KillGrace         string            `yaml:"kill_grace"`
+	KeepJobs          *int              `yaml:"keep_jobs"`
+	ShutdownGrace     string            `yaml:"shutdown_grace"`
 }
 
 // scalar keeps a YAML scalar as text, for keys that take a number or a
@@ -202,6 +210,8 @@ func parseConfig(name string, data []byte) (Config, error) {
 // more about them).
 func (fc fileConfig) resolve(p *configcheck.Problems) Config {
 	cfg := DefaultConfig()
+	cfg.Name = fc.Name
+	cfg.ApprovalPublicKey = fc.ApprovalPublicKey
 	cfg.Listen = fc.Listen
 	cfg.Insecure = fc.Insecure
 	if fc.TLS != nil {
@@ -350,6 +360,22 @@ func (c *Config) check(p *configcheck.Problems) {
 		if d.val <= 0 {
 			p.Addf(d.key, "must be positive")
 		}
+	}
+	c.checkApproval(p)
+}
+
+// checkApproval checks name and approval_public_key, which every agent
+// needs: without them no mutating operation could ever be approved.
+func (c *Config) checkApproval(p *configcheck.Problems) {
+	if strings.TrimSpace(c.Name) == "" {
+		p.Addf("name", "missing: this host's name exactly as the bot's configuration gives it (hosts[].name), e.g. gitlab-1; the bot's approval statements name it")
+	} else if err := checkMeta("name", c.Name); err != nil {
+		p.Addf("name", "%q: longer than %d bytes or with control characters", c.Name, maxMetaLen)
+	}
+	if c.ApprovalPublicKey == "" {
+		p.Addf("approval_public_key", "missing: the bot's approval public key (approval-pub.pem), without which no mutating operation can be approved; create the pair with: gitlab-chatops-agent certs --out DIR --approval-keys")
+	} else if _, err := loadApprovalVerifier(c.ApprovalPublicKey); err != nil {
+		p.Addf("approval_public_key", "%v", err)
 	}
 }
 

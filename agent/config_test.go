@@ -21,6 +21,8 @@ func fill(tmpl, certs, fake, state string) []byte {
 }
 
 const validYAML = `
+name: gitlab-1
+approval_public_key: {{certs}}/approval-pub.pem
 listen: "127.0.0.1:8443"
 tls:
   cert: {{certs}}/agent.pem
@@ -57,7 +59,7 @@ func TestParseConfigValid(t *testing.T) {
 	}
 
 	// Defaults, and the file loader.
-	minimal := "listen: 0.0.0.0:8443\ntls: {cert: {{certs}}/agent.pem, key: {{certs}}/agent-key.pem, client_ca: {{certs}}/ca.pem}\n" +
+	minimal := "name: gitlab-1\napproval_public_key: {{certs}}/approval-pub.pem\nlisten: 0.0.0.0:8443\ntls: {cert: {{certs}}/agent.pem, key: {{certs}}/agent-key.pem, client_ca: {{certs}}/ca.pem}\n" +
 		"gitlab_rake: {{fake}}/gitlab-rake\ngitlab_ctl: {{fake}}/gitlab-ctl\nstate_dir: {{state}}\n"
 	path := filepath.Join(t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(path, fill(minimal, certs, fake, state), 0o600); err != nil {
@@ -106,6 +108,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad listen", edit("127.0.0.1:8443", "127.0.0.1"), []string{"listen"}},
 		{"wrong type", edit("keep_jobs: 100", "keep_jobs: many"), []string{"keep_jobs: expected a whole number"}},
 		{"empty file", []byte(""), []string{"empty"}},
+		{"no name", edit("name: gitlab-1\n", ""), []string{"name", "missing", "hosts[].name"}},
+		{"no approval key", edit("approval_public_key: "+certs+"/approval-pub.pem\n", ""), []string{"approval_public_key", "missing", "--approval-keys"}},
+		{"approval key is a certificate", edit(certs+"/approval-pub.pem", certs+"/ca.pem"), []string{"approval_public_key", "CERTIFICATE"}},
+		{"approval key is the private key", edit(certs+"/approval-pub.pem", certs+"/approval-key.pem"), []string{"approval_public_key", "PRIVATE KEY"}},
+		{"approval key missing", edit(certs+"/approval-pub.pem", certs+"/nope.pem"), []string{"approval_public_key", "nope.pem"}},
 	}
 	for _, tc := range cases {
 		_, err := ParseConfig(tc.yaml)
@@ -124,7 +131,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 
 	// Insecure on loopback is fine, and defaults its address.
-	cfg, err := ParseConfig(fill("insecure: true\ngitlab_rake: {{fake}}/gitlab-rake\ngitlab_ctl: {{fake}}/gitlab-ctl\nstate_dir: {{state}}\n", certs, fake, state))
+	cfg, err := ParseConfig(fill("name: dev\napproval_public_key: {{certs}}/approval-pub.pem\ninsecure: true\ngitlab_rake: {{fake}}/gitlab-rake\ngitlab_ctl: {{fake}}/gitlab-ctl\nstate_dir: {{state}}\n", certs, fake, state))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,10 @@
 // The agent runs only the operations of the gitlab package's catalogue. A
 // request names an operation and its arguments; the catalogue validates them
 // and builds the argv, which is executed directly (never through a shell),
-// optionally behind "sudo -n --".
+// optionally behind "sudo -n --". The request also carries the argv the bot
+// approved; the agent runs only if the two are equal. A mutating operation
+// also needs the bot's ed25519-signed approval statement for exactly this
+// run (approval.go), accepted once per request ID (approvalsused.go).
 //
 // API (HTTP/1.1 + JSON over TLS 1.3 with a required client certificate):
 //
@@ -17,10 +20,13 @@
 //	GET  /v1/health             Health
 //	GET  /v1/version            VersionInfo
 //
-// Refusals are JSON ErrorResponses: 400 (naming the field), 403 (client
-// certificate not in allowed_clients), 404, 409 (a mutating job runs; the
-// body names it), 429 (max_read_only_jobs reached; with Retry-After), 503
-// (shutting down).
+// Bodies are decoded strictly (duplicate or unknown keys are refused).
+// Refusals are JSON ErrorResponses: 400 (naming the field; argv when it is
+// not what the agent builds), 403 (client certificate not in
+// allowed_clients, or field approval: no valid statement for this run),
+// 404, 409 (a mutating job runs, the body names it; or the request already
+// ran / its statement was used), 413 (body over 64 KiB), 429
+// (max_read_only_jobs reached; with Retry-After), 503 (shutting down).
 //
 // Invariants:
 //   - At most one mutating operation runs at a time; read-only ones run

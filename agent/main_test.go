@@ -145,6 +145,8 @@ func testCerts(tb testing.TB) string {
 func testConfig(tb testing.TB, fake, certs string) Config {
 	tb.Helper()
 	cfg := DefaultConfig()
+	cfg.Name = testHostName
+	cfg.ApprovalPublicKey = filepath.Join(certs, ApprovalPublicKeyFile)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TLS = TLSFiles{
 		Cert: filepath.Join(certs, AgentFile), Key: filepath.Join(certs, AgentKeyFile),

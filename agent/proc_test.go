@@ -26,7 +26,9 @@ type agentProc struct {
 func writeAgentConfig(tb testing.TB, fake, certs, stateDir, extra string) string {
 	tb.Helper()
 	port := freePort(tb)
-	yaml := fmt.Sprintf(`listen: "127.0.0.1:%d"
+	yaml := fmt.Sprintf(`name: %s
+approval_public_key: %s
+listen: "127.0.0.1:%d"
 tls:
   cert: %s
   key: %s
@@ -37,7 +39,7 @@ gitlab_ctl: %s
 state_dir: %s
 kill_grace: 2s
 shutdown_grace: 2s
-%s`, port, filepath.Join(certs, AgentFile), filepath.Join(certs, AgentKeyFile), filepath.Join(certs, CAFile), BotName,
+%s`, testHostName, filepath.Join(certs, ApprovalPublicKeyFile), port, filepath.Join(certs, AgentFile), filepath.Join(certs, AgentKeyFile), filepath.Join(certs, CAFile), BotName,
 		filepath.Join(fake, "gitlab-rake"), filepath.Join(fake, "gitlab-ctl"), stateDir, extra)
 	path := filepath.Join(tb.TempDir(), "agent.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

@@ -26,11 +26,16 @@ type RunRequest struct {
 	// operations; compared when given for read-only ones.
 	Argv []string `json:"argv,omitempty"`
 	// RequestID, Requester and Approvers come from the bot's approval record.
-	// The agent does not check them (the bot owns policy); it records them
-	// so that the host's own records say who asked and who approved.
+	// The agent records them so that the host's own records say who asked
+	// and who approved; for a mutating run they must be what Approval says.
 	RequestID string   `json:"request_id,omitempty"`
 	Requester string   `json:"requester,omitempty"`
 	Approvers []string `json:"approvers,omitempty"`
+	// Approval is the bot's signed statement that this mutating run was
+	// approved (see ApprovalStatement): it must name this host, Operation,
+	// Argv, RequestID, Requester and Approvers. Required for mutating
+	// operations, refused on read-only ones.
+	Approval *ApprovalStatement `json:"approval,omitempty"`
 	// Purpose is "" or PurposeApprovalCheck. An approval check is a
 	// read-only run that an approver waits on (the migrate fingerprint
 	// re-check); the agent keeps one read-only slot for it, so status

@@ -23,6 +23,10 @@ type Server struct {
 	log     *slog.Logger
 	jobsDir string
 	reqlog  *requestLog
+	// approval checks the bot's signed approval statements; used (held
+	// under mu) remembers the accepted ones against replay.
+	approval *approvalVerifier
+	used     *usedApprovals
 	// jobsCtx is the parent of every job's context. It is deliberately not
 	// the serving context: jobs outlive the requests that started them and
 	// are stopped one by one, with a reason, on shutdown.
@@ -58,12 +62,21 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", cfg.StateDir, err)
 	}
-	rl, err := openRequestLog(filepath.Join(cfg.StateDir, requestsLogName))
+	verifier, err := loadApprovalVerifier(cfg.ApprovalPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("approval_public_key: %w", err)
+	}
+	used, err := openUsedApprovals(filepath.Join(cfg.StateDir, usedApprovalsName), time.Now())
 	if err != nil {
 		return nil, err
 	}
+	rl, err := openRequestLog(filepath.Join(cfg.StateDir, requestsLogName))
+	if err != nil {
+		used.Close()
+		return nil, err
+	}
 	s := &Server{
-		cfg: cfg, log: log, jobsDir: jobsDir, reqlog: rl,
+		cfg: cfg, log: log, jobsDir: jobsDir, reqlog: rl, approval: verifier, used: used,
 		jobsCtx:  context.Background(),
 		running:  map[string]*job{},
 		finished: map[string]finishedJob{},
@@ -81,7 +94,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
-		s.reqlog.Close()
+		s.closeFiles()
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	return s.Serve(ctx, ln)
@@ -99,7 +112,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		tc, err := serverTLSConfig(s.cfg.TLS)
 		if err != nil {
 			ln.Close()
-			s.reqlog.Close()
+			s.closeFiles()
 			return err
 		}
 		ln = tls.NewListener(ln, tc)
@@ -181,8 +194,18 @@ func (s *Server) shutdown(srv *http.Server) {
 		s.log.Warn("closing remaining connections", "err", err)
 		srv.Close()
 	}
-	s.reqlog.Close()
+	s.closeFiles()
 	s.log.Info("agent stopped")
+}
+
+// closeFiles closes the request log and the record of used approvals.
+func (s *Server) closeFiles() {
+	s.reqlog.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.used.Close(); err != nil {
+		s.log.Warn("closing the record of used approvals", "err", err)
+	}
 }
 
 func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {

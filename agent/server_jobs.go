@@ -188,6 +188,20 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		refuseRequest(w, r, err)
 		return
 	}
+	if op.Mutating() {
+		// Read-only operations need only the client certificate; a
+		// mutating one also the bot's signed approval of this very run.
+		if err := s.approval.verify(req.Approval, req, s.cfg.Name, cmd.Argv(), time.Now()); err != nil {
+			s.log.Warn("mutating run refused: approval statement", "operation", op.Name,
+				"request_id", req.RequestID, "client", info.client, "reason", err)
+			writeError(w, r, http.StatusForbidden, err.Error()+"; nothing was started", "approval")
+			return
+		}
+	} else if req.Approval != nil {
+		refuseRequest(w, r, &requestError{field: "approval", msg: fmt.Sprintf(
+			"approval: %s is read-only and takes no approval statement", op.Name)})
+		return
+	}
 	j, sub, refusal := s.admit(req, op, cmd)
 	if refusal != nil {
 		infoOf(r).errMsg = refusal.body.Error
@@ -233,6 +247,11 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 				req.RequestID, prev, state)}}
 		}
 	}
+	if op.Mutating() && s.used.used(req.RequestID, time.Now()) {
+		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: fmt.Sprintf(
+			"the approval statement of request %s was already used on this agent; a statement starts one job at most: open a new request",
+			req.RequestID)}}
+	}
 	if op.Mutating() && s.mutating != nil {
 		run := s.mutating.summary()
 		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: busyMessage(run), Running: &run}}
@@ -255,6 +274,15 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 		env:       jobEnv(s.cfg.Env),
 		killGrace: s.cfg.KillGrace,
 		persist:   s.cfg.PersistInterval,
+	}
+	if op.Mutating() {
+		// Burn the statement before anything starts: if the job cannot be
+		// created after this, the request is lost, never run twice.
+		if err := s.used.add(req.RequestID, time.Unix(req.Approval.ExpiresAt, 0), time.Now()); err != nil {
+			s.log.Error("cannot record the used approval", "request_id", req.RequestID, "err", err)
+			return nil, subscription{}, &refusal{http.StatusInternalServerError,
+				ErrorResponse{Error: "cannot record the approval as used, so the job was not started: " + err.Error()}}
+		}
 	}
 	j, err := s.createJob(req, op, spec.argv)
 	if err != nil {

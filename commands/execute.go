@@ -59,10 +59,6 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
 		return
 	}
-	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
-	if err != nil {
-		r.log.Error("posting progress message", "err", err)
-	}
 	approvers := []string{}
 	for _, d := range started.Approvals() {
 		approvers = append(approvers, d.User.ID)
@@ -74,6 +70,14 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		argv = r.argvSent(argv)
 	}
 	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
+	if runReq.Approval, err = approvalFor(host, runReq); err != nil {
+		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
+		return
+	}
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
+	if err != nil {
+		r.log.Error("posting progress message", "err", err)
+	}
 	onJob := func(jobID string) {
 		if _, err := r.opt.Approvals.SetJob(ctx, started.ID, jobID); err != nil {
 			r.log.Error("recording job", "request", started.ID, "job", jobID, "err", err)
@@ -84,6 +88,20 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		return
 	}
 	r.complete(ctx, chat, started, host, progress, rec, out, runErr)
+}
+
+// approvalFor signs the statement the agent needs to run req: the bot's
+// word that exactly this run on this host was approved.
+func approvalFor(host Host, req agent.RunRequest) (*agent.ApprovalStatement, error) {
+	if host.Signer == nil {
+		return nil, fmt.Errorf("host %s has no approval key (approval_key), so the agent would refuse the run; nothing ran", host.Name)
+	}
+	st, err := host.Signer.Sign(agent.ApprovalStatement{RequestID: req.RequestID, Host: host.Name, Operation: req.Operation,
+		Argv: req.Argv, Requester: req.Requester, Approvers: req.Approvers})
+	if err != nil {
+		return nil, fmt.Errorf("signing the approval statement: %w; nothing ran", err)
+	}
+	return &st, nil
 }
 
 // stopping reports whether the bot is shutting down. A request whose job

@@ -26,6 +26,9 @@ type Agent interface {
 type Host struct {
 	Name  string
 	Agent Agent
+	// Signer signs the approval statement of each approved run on this
+	// host; the agent refuses a mutating run without one.
+	Signer *agent.ApprovalSigner
 }
 
 // AuditTrail is the read side of the audit log, for `audit [N]`: the newest

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 )
 
@@ -52,7 +53,10 @@ func TestCheckConfigValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "agent.yaml")
-	yaml := "insecure: true\ngitlab_rake: " + prog + "\ngitlab_ctl: " + prog + "\nstate_dir: " + dir + "\n"
+	if err := agent.GenerateApprovalKeys(dir); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "name: gitlab-1\napproval_public_key: " + filepath.Join(dir, agent.ApprovalPublicKeyFile) + "\ninsecure: true\ngitlab_rake: " + prog + "\ngitlab_ctl: " + prog + "\nstate_dir: " + dir + "\n"
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

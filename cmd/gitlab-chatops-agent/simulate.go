@@ -39,6 +39,9 @@ func (s *simFlags) register(fs *flag.FlagSet) {
 
 const simStateName = "sim-state.json"
 
+// simHostName is the simulated agent's name: the bot's hosts[].name.
+const simHostName = "gitlab-sim"
+
 func simulateConfig(f simFlags, banner io.Writer, log *slog.Logger) (agent.Config, error) {
 	if f.port < 0 || f.port > 65535 {
 		return agent.Config{}, fmt.Errorf("--port %d: use 0 to 65535", f.port)
@@ -67,7 +70,18 @@ func simulateConfig(f simFlags, banner io.Writer, log *slog.Logger) (agent.Confi
 		return agent.Config{}, fmt.Errorf("simulate: %w", statErr)
 	}
 
+	// The simulator's agent checks approval statements like any other;
+	// its key pair lives in the state dir, and the banner tells the bot's
+	// configuration where the signing key is.
+	if _, err := os.Stat(filepath.Join(stateDir, agent.ApprovalPublicKeyFile)); errors.Is(err, os.ErrNotExist) {
+		if err := agent.GenerateApprovalKeys(stateDir); err != nil {
+			return agent.Config{}, fmt.Errorf("simulate: %w", err)
+		}
+	}
+
 	cfg := agent.DefaultConfig()
+	cfg.Name = simHostName
+	cfg.ApprovalPublicKey = filepath.Join(stateDir, agent.ApprovalPublicKeyFile)
 	cfg.Insecure = true
 	cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.port))
 	cfg.StateDir = stateDir
@@ -92,8 +106,9 @@ func simulateConfig(f simFlags, banner io.Writer, log *slog.Logger) (agent.Confi
   scenario:  %s
   sim state: %s
   state dir: %s
+  bot host:  {name: %s, agent: "http://%s", approval_key: %s}
 
-`, cfg.Listen, f.scenario, statePath, stateDir)
+`, cfg.Listen, f.scenario, statePath, stateDir, cfg.Name, cfg.Listen, filepath.Join(stateDir, agent.ApprovalKeyFile))
 	log.Warn("SIMULATED GitLab: gitlab-rake and gitlab-ctl are simulated; no real GitLab is touched",
 		"scenario", f.scenario, "sim_state", statePath)
 	return cfg, nil

@@ -16,9 +16,13 @@ import (
 // fileConfig is the bot's YAML configuration.
 type fileConfig struct {
 	// Store is the bbolt file holding requests, audit and schedules.
-	Store  string       `yaml:"store"`
-	Hosts  []hostConfig `yaml:"hosts"`
-	Policy policyConfig `yaml:"policy"`
+	Store string       `yaml:"store"`
+	Hosts []hostConfig `yaml:"hosts"`
+	// ApprovalKey is the ed25519 key (approval-key.pem) that signs the
+	// approval statement of every mutating run, for hosts without their
+	// own approval_key.
+	ApprovalKey string       `yaml:"approval_key"`
+	Policy      policyConfig `yaml:"policy"`
 	// Channel is the console's channel name.
 	Channel string `yaml:"channel"`
 	// Slack and Mattermost configure the chat platforms `serve` connects
@@ -35,6 +39,8 @@ type hostConfig struct {
 	CA    string `yaml:"ca"`
 	Cert  string `yaml:"cert"`
 	Key   string `yaml:"key"`
+	// ApprovalKey overrides the top-level approval_key for this host.
+	ApprovalKey string `yaml:"approval_key"`
 }
 
 type policyConfig struct {
@@ -97,7 +103,7 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	if len(fc.Hosts) == 0 && !u.simulate {
 		p.Addf("hosts", "missing: at least one GitLab host with its agent (name, agent URL, ca, cert, key)")
 	}
-	checkHosts(p, fc.Hosts)
+	checkHosts(p, fc.Hosts, fc.ApprovalKey)
 	// console --simulate makes a development key when none is configured.
 	if !u.simulate || fc.Audit.KeyFile != "" {
 		if _, err := auditKey(fc.Audit.KeyFile, getenv); errors.Is(err, auditchain.ErrNoKey) && fc.Audit.KeyFile == "" && getenv(envAuditKey) == "" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 )
 
@@ -23,6 +24,16 @@ func clearChatEnv(t *testing.T) {
 	}
 	// The audit key is required everywhere; tests about other keys get one.
 	t.Setenv(envAuditKey, "test-audit-key-0123456789abcdef0123456789")
+}
+
+// testApprovalKey writes an approval key pair into dir and returns the
+// signing key's path, for configurations about other keys.
+func testApprovalKey(t *testing.T, dir string) string {
+	t.Helper()
+	if err := agent.GenerateApprovalKeys(dir); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, agent.ApprovalKeyFile)
 }
 
 // TestConfigCheckGolden: every mistake of testdata/bad-bot.yaml is reported
@@ -63,7 +74,7 @@ func TestConfigCheckGolden(t *testing.T) {
 func TestPolicyFailsClosed(t *testing.T) {
 	clearChatEnv(t)
 	dir := t.TempDir()
-	store := "store: " + filepath.Join(dir, "bot.db") + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n"
+	store := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + testApprovalKey(t, dir) + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n"
 	const (
 		slackOK = "slack: {bot_token: xoxb-1, signing_secret: s}\n"
 		mmOK    = "mattermost: {url: https://mm.example.com, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: https://bot.internal/mattermost/actions}\n"
@@ -160,7 +171,7 @@ func TestServeWarnsAnyoneMayApprove(t *testing.T) {
 	clearChatEnv(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bot.yaml")
-	cfg := "store: " + filepath.Join(dir, "bot.db") + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n" +
+	cfg := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + testApprovalKey(t, dir) + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n" +
 		"mattermost: {url: http://127.0.0.1:1, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: http://127.0.0.1:1/mattermost/actions, listen: \"127.0.0.1:0\"}\n" +
 		"policy: {anyone_may_approve: true}\n"
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {

@@ -79,7 +79,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		fmt.Fprintf(stdout, "gitlab-chatops console: SIMULATED GitLab (scenario %q) behind a real in-process agent with mutual TLS; nothing real is touched.\nState in %s\n", *scenario, dir)
 	}
-	more, err := agentHosts(cfg.Hosts)
+	more, err := agentHosts(cfg.Hosts, cfg.ApprovalKey)
 	if err != nil {
 		return err
 	}

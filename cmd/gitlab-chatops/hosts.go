@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,16 +13,26 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
-// agentHosts builds one agent client per configured host (checked by
-// checkHosts first).
-func agentHosts(hosts []hostConfig) ([]commands.Host, error) {
+// agentHosts builds one agent client and approval signer per configured
+// host (checked by checkHosts first). approvalKey is the top-level
+// approval_key, for hosts without their own.
+func agentHosts(hosts []hostConfig, approvalKey string) ([]commands.Host, error) {
 	var out []commands.Host
-	for _, hc := range hosts {
+	signers := map[string]*agent.ApprovalSigner{} // by key file: one load per file
+	for i, hc := range hosts {
 		c, err := agent.NewClient(agent.ClientConfig{URL: hc.Agent, CAFile: hc.CA, CertFile: hc.Cert, KeyFile: hc.Key})
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", hc.Name, err)
 		}
-		out = append(out, commands.Host{Name: hc.Name, Agent: c})
+		keyFile := cmp.Or(hc.ApprovalKey, approvalKey)
+		s, ok := signers[keyFile]
+		if !ok {
+			if s, err = agent.LoadApprovalSigner(keyFile); err != nil {
+				return nil, fmt.Errorf("hosts[%d] (%s): approval_key: %w", i, hc.Name, err)
+			}
+			signers[keyFile] = s
+		}
+		out = append(out, commands.Host{Name: hc.Name, Agent: c, Signer: s})
 	}
 	return out, nil
 }
@@ -30,10 +41,17 @@ func agentHosts(hosts []hostConfig) ([]commands.Host, error) {
 // unique, agent URLs https (plain http only for a development agent on
 // loopback), and the TLS files present and forming a usable client
 // identity.
-func checkHosts(p *configcheck.Problems, hosts []hostConfig) {
+func checkHosts(p *configcheck.Problems, hosts []hostConfig, approvalKey string) {
 	seen := map[string]bool{}
+	checkApprovalKey(p, "approval_key", approvalKey)
 	for i, h := range hosts {
 		at := func(k string) string { return configcheck.Join(configcheck.Index("hosts", i), k) }
+		switch {
+		case h.ApprovalKey != "":
+			checkApprovalKey(p, at("approval_key"), h.ApprovalKey)
+		case approvalKey == "":
+			p.Addf(at("approval_key"), "missing (here or as the top-level approval_key): the bot's approval-key.pem, which signs every approved run for the agent's approval_public_key; create the pair with: gitlab-chatops-agent certs --out DIR --approval-keys")
+		}
 		switch {
 		case strings.TrimSpace(h.Name) == "":
 			p.Addf(at("name"), "missing: the name people give to --host, e.g. gitlab-1")
@@ -81,5 +99,16 @@ func checkHosts(p *configcheck.Problems, hosts []hostConfig) {
 				p.Addf(configcheck.Index("hosts", i), "%s", strings.TrimPrefix(err.Error(), "agent client: "))
 			}
 		}
+	}
+}
+
+// checkApprovalKey records a problem if path is set and is not an ed25519
+// signing key.
+func checkApprovalKey(p *configcheck.Problems, key, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := agent.LoadApprovalSigner(path); err != nil {
+		p.Addf(key, "%s", strings.TrimPrefix(err.Error(), "approval key: "))
 	}
 }

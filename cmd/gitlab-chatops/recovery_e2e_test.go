@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 )
 
 // lineWatcher collects a process's output and lets a test wait for a
@@ -107,7 +109,8 @@ func testRestartRecovery(t *testing.T, sig os.Signal) {
 	startAgent(t, agentDir, port)
 	config := filepath.Join(dir, "bot.yaml")
 	store := filepath.Join(dir, "chatops.db")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n", store, writeAuditKey(t, dir), port)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\napproval_key: %s\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n",
+		store, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), port)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

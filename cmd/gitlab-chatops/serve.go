@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("policy.anyone_may_approve is true: any second person may approve migrate, finalize and restart")
 	}
 	policy := cfg.approval
-	hosts, err := agentHosts(cfg.Hosts)
+	hosts, err := agentHosts(cfg.Hosts, cfg.ApprovalKey)
 	if err != nil {
 		return err
 	}

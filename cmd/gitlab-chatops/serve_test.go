@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
@@ -46,8 +47,12 @@ func TestServeAuditsRefusedCallbacks(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	store := filepath.Join(dir, "chatops.db")
+	if err := agent.GenerateApprovalKeys(dir); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`store: %s
 audit: {key_file: %s}
+approval_key: %s
 hosts:
   - name: gitlab-1
     agent: http://127.0.0.1:1
@@ -60,7 +65,7 @@ mattermost:
   listen: 127.0.0.1:%d
 policy:
   approvers: [0123456789abcdefghijklmnop]
-`, store, writeAuditKey(t, dir), port, port)
+`, store, writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), port, port)
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,9 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/sim"
 )
 
+// simHostName is the simulated host's name, in the bot and in the agent.
+const simHostName = "gitlab-sim"
+
 // startSimulatedAgent runs a real agent in this process, with real mutual
 // TLS on 127.0.0.1, whose gitlab-rake and gitlab-ctl are this executable
 // re-run as the simulator. Only the GitLab underneath is simulated.
@@ -29,6 +32,16 @@ func startSimulatedAgent(ctx context.Context, dir, scenario, speed string, log *
 			return commands.Host{}, nil, err
 		}
 	}
+	// A state dir made before approval keys existed gets them now.
+	if _, err := os.Stat(filepath.Join(certs, agent.ApprovalKeyFile)); errors.Is(err, os.ErrNotExist) {
+		if err := agent.GenerateApprovalKeys(certs); err != nil {
+			return commands.Host{}, nil, err
+		}
+	}
+	signer, err := agent.LoadApprovalSigner(filepath.Join(certs, agent.ApprovalKeyFile))
+	if err != nil {
+		return commands.Host{}, nil, err
+	}
 	simState := filepath.Join(dir, "sim-state.json")
 	if _, err := os.Stat(simState); errors.Is(err, os.ErrNotExist) {
 		if err := sim.Init(simState, scenario); err != nil {
@@ -36,6 +49,8 @@ func startSimulatedAgent(ctx context.Context, dir, scenario, speed string, log *
 		}
 	}
 	cfg := agent.DefaultConfig()
+	cfg.Name = simHostName
+	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
 	cfg.Rake = agent.Program{Path: exe, Args: []string{"gitlab-sim", "rake"}}
@@ -68,5 +83,5 @@ func startSimulatedAgent(ctx context.Context, dir, scenario, speed string, log *
 		<-done
 		return commands.Host{}, nil, err
 	}
-	return commands.Host{Name: "gitlab-sim", Agent: client}, func() { cancel(); <-done }, nil
+	return commands.Host{Name: simHostName, Agent: client, Signer: signer}, func() { cancel(); <-done }, nil
 }

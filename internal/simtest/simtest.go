@@ -38,6 +38,9 @@ func RunSimIfAsked() {
 	}
 }
 
+// HostName is the simulated host's name, in the bot and in the agent.
+const HostName = "gitlab-sim"
+
 // Stack is a running bot core over the simulator.
 type Stack struct {
 	Router    *commands.Router
@@ -45,6 +48,7 @@ type Stack struct {
 	DB        *storage.DB
 	Host      commands.Host
 	Client    *agent.Client
+	Signer    *agent.ApprovalSigner // the bot's approval key, as Host has it
 	SimState  string
 	Dir       string
 }
@@ -88,6 +92,8 @@ func Start(t testing.TB, opt Options) *Stack {
 		t.Fatal(err)
 	}
 	cfg := agent.DefaultConfig()
+	cfg.Name = HostName
+	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
 	cfg.Rake = agent.Program{Path: exe, Args: []string{"rake"}}
@@ -121,7 +127,11 @@ func Start(t testing.TB, opt Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Host = commands.Host{Name: "gitlab-sim", Agent: s.Client}
+	s.Signer, err = agent.LoadApprovalSigner(filepath.Join(certs, agent.ApprovalKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Host = commands.Host{Name: HostName, Agent: s.Client, Signer: s.Signer}
 	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatal(err)
@@ -171,8 +181,10 @@ func (s *Stack) Run(t testing.TB) {
 }
 
 // Approved returns req as the bot sends an approved request to the agent
-// (the argv the catalogue builds), for a test that runs a mutating
-// operation on the agent directly, behind the router's back.
+// (the argv the catalogue builds, a signed approval statement), for a test
+// that runs a mutating operation on the agent directly, behind the
+// router's back. req needs a RequestID; an empty requester or approver
+// list is filled in.
 func (s *Stack) Approved(t testing.TB, req agent.RunRequest) agent.RunRequest {
 	t.Helper()
 	op, err := gitlab.Lookup(req.Operation)
@@ -184,5 +196,17 @@ func (s *Stack) Approved(t testing.TB, req agent.RunRequest) agent.RunRequest {
 		t.Fatal(err)
 	}
 	req.Argv = cmd.Argv()
+	if req.Requester == "" {
+		req.Requester = "U-alice"
+	}
+	if len(req.Approvers) == 0 {
+		req.Approvers = []string{"U-bob"}
+	}
+	st, err := s.Signer.Sign(agent.ApprovalStatement{RequestID: req.RequestID, Host: s.Host.Name, Operation: req.Operation,
+		Argv: req.Argv, Requester: req.Requester, Approvers: req.Approvers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Approval = &st
 	return req
 }

@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// usedApprovalsName is state_dir's record of used approval statements.
+const usedApprovalsName = "approvals-used.log"
+
+// usedApprovals remembers, for each request ID whose approval statement
+// was accepted, until when that statement is valid. A replayed statement is
+// refused from this record even when the job's own record was pruned
+// (keep_jobs) or the agent restarted; past its expiry a statement is
+// refused as expired anyway, so entries are dropped then.
+//
+// The file has one JSON line per accepted statement, appended and synced
+// before the job starts. Not safe for concurrent use: the server calls it
+// holding s.mu.
+type usedApprovals struct {
+	path string
+	f    *os.File
+	ids  map[string]time.Time // request ID → statement expiry
+}
+
+type usedApproval struct {
+	RequestID string    `json:"request_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at"`
+}
+
+// openUsedApprovals loads path, keeps the entries not expired at now,
+// rewrites the file with just those (so it never grows beyond the
+// statements of the last MaxApprovalTTL) and opens it for appending.
+func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
+	u := &usedApprovals{path: path, ids: map[string]time.Time{}}
+	var keep []usedApproval
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("used approvals: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		var e usedApproval
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			// A torn last line (crash mid-append) is the only expected
+			// damage; anything else means the file was edited. Either
+			// way refusing to start is safer than forgetting.
+			return nil, fmt.Errorf("used approvals: %s line %d: %w (move the file away only if no approval of the last hour may be replayed)", path, n, err)
+		}
+		if e.ExpiresAt.After(now) {
+			keep = append(keep, e)
+			u.ids[e.RequestID] = e.ExpiresAt
+		}
+	}
+	var buf bytes.Buffer
+	for _, e := range keep {
+		line, _ := json.Marshal(e)
+		buf.Write(append(line, '\n'))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return nil, fmt.Errorf("used approvals: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("used approvals: %w", err)
+	}
+	u.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("used approvals: %w", err)
+	}
+	return u, nil
+}
+
+// used reports whether a statement for requestID was accepted before and
+// is not yet expired at now.
+func (u *usedApprovals) used(requestID string, now time.Time) bool {
+	exp, ok := u.ids[requestID]
+	return ok && exp.After(now)
+}
+
+// add records requestID durably (written and synced) before its job may
+// start.
+func (u *usedApprovals) add(requestID string, expires, now time.Time) error {
+	line, err := json.Marshal(usedApproval{RequestID: requestID, ExpiresAt: expires, UsedAt: now})
+	if err != nil {
+		return fmt.Errorf("used approvals: %w", err)
+	}
+	if _, err := u.f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("used approvals: write %s: %w", u.path, err)
+	}
+	if err := u.f.Sync(); err != nil {
+		return fmt.Errorf("used approvals: sync %s: %w", u.path, err)
+	}
+	for id, exp := range u.ids {
+		if !exp.After(now) {
+			delete(u.ids, id)
+		}
+	}
+	u.ids[requestID] = expires
+	return nil
+}
+
+func (u *usedApprovals) Close() error { return u.f.Close() }
