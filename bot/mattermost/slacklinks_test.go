@@ -1,6 +1,7 @@
 package mattermost
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // serverRewrites reports every string in v (rendered as JSON: posts,
@@ -111,39 +114,56 @@ func TestNoSlackLinks(t *testing.T) {
 	}
 }
 
+// serverKeeps fails unless the Mattermost server would post resp as the
+// bot sent it: what app.CreateCommandPost does with a command response.
+func serverKeeps(t *testing.T, what string, resp *model.CommandResponse) {
+	t.Helper()
+	post := &model.Post{}
+	if resp.SkipSlackParsing {
+		post.Message = resp.Text
+	} else {
+		post.Message = model.ParseSlackLinksToMarkdown(resp.Text)
+	}
+	var copied []*model.MessageAttachment
+	if err := json.Unmarshal(mustJSON(t, resp.Attachments), &copied); err != nil {
+		t.Fatal(err)
+	}
+	model.ParseMessageAttachment(post, copied)
+	if post.Message != resp.Text || string(mustJSON(t, post.Attachments())) != string(mustJSON(t, resp.Attachments)) {
+		t.Errorf("%s: the server rewrites the response:\n%s\nto\n%s", what, mustJSON(t, resp.Attachments), mustJSON(t, post.Attachments()))
+	}
+}
+
 // TestUsageAndHelpSurviveTheServer: the texts that arrived garbled on a
 // real server (issue 9 §8) come back in the command response in a form the
 // server leaves as it is, attachments included.
 func TestUsageAndHelpSurviveTheServer(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	for _, c := range []struct{ text, golden, want string }{
-		{"frobnicate", "usage_error", "one of approve, audit, bbm"},
-		{"help finalize", "help_finalize", "[--db main∣ci]"},
-		{"help", "help", "[--db main|ci]"},
+	for _, c := range []struct{ text, golden string }{
+		{"frobnicate", "usage_error"},
+		{"help finalize", "help_finalize"},
+		{"help", "help"},
 	} {
 		status, resp, raw := e.command(alice, c.text)
 		if status != http.StatusOK || len(resp.Attachments) == 0 {
 			t.Fatalf("%s: %d %s", c.text, status, raw)
 		}
-		// What app.CreateCommandPost does with the response.
-		post := &model.Post{}
-		if resp.SkipSlackParsing {
-			post.Message = resp.Text
-		} else {
-			post.Message = model.ParseSlackLinksToMarkdown(resp.Text)
-		}
-		var copied []*model.MessageAttachment
-		if err := json.Unmarshal(mustJSON(t, resp.Attachments), &copied); err != nil {
-			t.Fatal(err)
-		}
-		model.ParseMessageAttachment(post, copied)
-		if post.Message != resp.Text || string(mustJSON(t, post.Attachments())) != string(mustJSON(t, resp.Attachments)) {
-			t.Errorf("%s: the server rewrites the response:\n%s\nto\n%s", c.text, mustJSON(t, resp.Attachments), mustJSON(t, post.Attachments()))
-		}
-		if !strings.Contains(resp.Attachments[0].Text, c.want) {
-			t.Errorf("%s: want %q in %q", c.text, c.want, resp.Attachments[0].Text)
-		}
+		serverKeeps(t, c.text, resp)
 		e.golden(c.golden, resp)
+	}
+
+	// Whatever the router's texts say today: a usage line in the old form,
+	// in a code span, and a reason with a Slack link, in text and fields.
+	resp := e.a.commandResponse(context.Background(), []bot.Message{{
+		Text: "unknown subcommand\nUsage: `/gitlab-migrations <approve|audit|status>`", Tone: bot.ToneDanger,
+		Fields: []bot.Field{{Label: "Reason", Value: "see <http://evil.example|Approve here>"}},
+	}})
+	serverKeeps(t, "crafted", resp)
+	if got := resp.Attachments[0].Text; !strings.Contains(got, "`/gitlab-migrations <approve∣audit∣status>`") {
+		t.Errorf("the usage line should read the same, with look-alike pipes: %q", got)
+	}
+	if got := resp.Attachments[0].Fields[0].Value; got != "see <http://evil.example∣Approve here>" {
+		t.Errorf("a link in a field must not become a link: %q", got)
 	}
 }
 
