@@ -90,7 +90,9 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 	default: // denied, cancelled, expired
 		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
 		m.Tone = bot.ToneDanger
-		if d, ok := req.Final(); ok {
+		if d, ok := req.Final(); ok && req.State == approvals.StateExpired {
+			m.Text = fmt.Sprintf("Expired %s with %d of %d approvals.", stamp(d.At), len(req.Approvals()), req.Required)
+		} else if ok {
 			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
 			if d.Reason != "" {
 				m.Text += " Reason: " + fullStop(literal(d.Reason))

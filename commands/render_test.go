@@ -115,6 +115,15 @@ func TestRequestMessageGolden(t *testing.T) {
 			r.State, r.Decisions, r.EndedAt = approvals.StateInterrupted, []approvals.Decision{bob}, now.Add(5*time.Minute)
 			r.Error = verdict{verdictUnverified, "db:migrate exited 0 (6 migrated), but I could not check the status after it; check with /gitlab-migrations status"}.detail()
 		},
+		"pending-preflight": func(r *approvals.Request) {
+			r.Params = map[string]string{"preflight": "batched background migration CopyColumnUsingBackgroundMigrationJob (merge_request_metrics.id) on main is active: if a migration needs it, migrate will stop and need `/gitlab-migrations finalize --host gitlab-1 CopyColumnUsingBackgroundMigrationJob merge_request_metrics id '[[\"id\"],[\"id_convert_to_bigint\"]]'`"}
+		},
+		"expired": func(r *approvals.Request) {
+			r.State, r.Decisions = approvals.StateExpired, []approvals.Decision{{User: approvals.User{ID: "system", Name: "system"}, Verdict: approvals.VerdictExpire, At: now.Add(15 * time.Minute)}}
+		},
+		"cancelled": func(r *approvals.Request) {
+			r.State, r.Decisions = approvals.StateCancelled, []approvals.Decision{{User: approvals.User{ID: "U1", Name: "alice"}, Verdict: approvals.VerdictCancel, At: now.Add(time.Minute)}}
+		},
 		"interrupted": func(r *approvals.Request) {
 			r.State, r.Decisions, r.EndedAt = approvals.StateInterrupted, []approvals.Decision{bob}, now.Add(5*time.Minute)
 			r.Error = "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services."
