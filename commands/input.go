@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -95,14 +96,21 @@ func echo(s string) string {
 
 // literal makes free text a person typed (a reason) inert in the message
 // model's markup on every platform: one line (so nothing can start a
-// heading, list, quote or code block) and no backticks (so nothing can
-// open a code span that swallows the rest of a message). Adapters escape
-// their own platform syntax (Slack's <…>) on top. Only the display
+// heading, list, quote or code block), no backticks (so nothing can open a
+// code span that swallows the rest of a message), no @word mentions (shown
+// with a fullwidth ＠, so a reason cannot notify @channel on Mattermost)
+// and no Markdown link or image syntax (a blank keeps "](" apart). Adapters
+// escape their own platform syntax (Slack's <…>) on top. Only the display
 // changes; the stored text is what was typed.
 func literal(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	return strings.ReplaceAll(s, "`", "'")
+	s = strings.ReplaceAll(s, "`", "'")
+	s = strings.ReplaceAll(s, "](", "] (")
+	return mentionRE.ReplaceAllString(s, "＠$1")
 }
+
+// mentionRE matches what Slack and Mattermost would take for a mention.
+var mentionRE = regexp.MustCompile(`@([\pL\pN_])`)
 
 // checkVisibleText refuses a command holding an invisible or bidi
 // character anywhere, naming the field it is in. Every field an approver

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 )
 
 // TestParseRefusesInvisible: bidi and invisible format characters are
@@ -95,10 +98,39 @@ func TestLiteral(t *testing.T) {
 		"```\nrm -rf /\n```":            "''' rm -rf / '''",
 		"# Heading\n- item\n> quote":    "# Heading - item > quote",
 		"see `kubectl`, *now*, <!here>": "see 'kubectl', *now*, <!here>",
+		"@channel @here ping @alice.b":  "＠channel ＠here ping ＠alice.b",
+		"mail ops@example.com, or @ 5":  "mail ops＠example.com, or @ 5",
+		"![x](http://t/i.png) [y](u)":   "![x] (http://t/i.png) [y] (u)",
 	}
 	for in, want := range cases {
 		if got := literal(in); got != want {
 			t.Errorf("literal(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestUserTextRendersInert: a reason full of markup is shown on the card
+// and in the deny line without opening code, starting blocks or mentioning.
+func TestUserTextRendersInert(t *testing.T) {
+	reason := "```\n# @channel look\n`rm` ![i](http://x)"
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	req := &approvals.Request{ID: "r7k2qxa9", Host: "gitlab-1", Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"},
+		Requester: approvals.User{ID: "U1", Name: "alice"}, Reason: reason, Required: 1, ExpiresAt: now.Add(time.Minute), State: approvals.StatePending}
+	var shown []string
+	for _, f := range requestMessage(req, now).Fields {
+		if f.Label == "Reason" {
+			shown = append(shown, f.Value)
+		}
+	}
+	req.State = approvals.StateDenied
+	req.Decisions = []approvals.Decision{{User: approvals.User{ID: "U2", Name: "bob"}, Verdict: approvals.VerdictDeny, At: now, Reason: reason}}
+	shown = append(shown, requestMessage(req, now).Text)
+	for _, s := range shown {
+		if strings.ContainsAny(s, "`\n") || strings.Contains(s, "@channel") || strings.Contains(s, "](") {
+			t.Errorf("user text shown with live markup: %q", s)
+		}
+	}
+	if len(shown) != 2 {
+		t.Fatalf("reason shown %d times, want on the card and in the deny line", len(shown))
 	}
 }
