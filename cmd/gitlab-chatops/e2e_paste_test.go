@@ -74,3 +74,20 @@ func TestConsolePastedRunbookFinalize(t *testing.T) {
 		t.Errorf("audit verify: %s", v)
 	}
 }
+
+// TestConsolePasteNearMiss: a paste rake would receive differently (here a
+// comma GitLab's escaping lost) is refused to its author with the line to
+// paste instead, nothing is opened, and that line, pasted, is accepted.
+func TestConsolePasteNearMiss(t *testing.T) {
+	bad := `alice: /gitlab-migrations sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"], ["id_convert_to_bigint"]]']`
+	fix := `/gitlab-migrations finalize gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\,["id_convert_to_bigint"]]']`
+	out := runConsoleScript(t, t.TempDir(), "bigint-runbook", bad+"\nalice: "+fix+" -- as the bot suggested\n")
+	refusal := section(t, out, "(only alice sees this)")
+	mustContain(t, refusal, "rake would split the JSON at a comma", "Paste this instead:", "`"+fix+"`")
+	if n := strings.Count(out, "APPROVAL NEEDED: FINALIZE ON GITLAB-SIM"); n != 1 {
+		t.Errorf("%d approval requests, want 1 (the fixed paste only)", n)
+	}
+	if strings.Index(out, "APPROVAL NEEDED") < strings.Index(out, "(only alice sees this)") {
+		t.Error("a request was opened for the refused paste")
+	}
+}
