@@ -38,6 +38,9 @@ func (r *Router) followUp(ctx context.Context, chat bot.Chat, req *approvals.Req
 	case gitlab.OpFinalize:
 		msg, v := r.finalizeCheck(ctx, host, argsOf(req.Params, ""), jobOK)
 		reply(msg)
+		if fr, ok := res.(gitlab.FinalizeResult); ok && fr.Failure != nil && v.kind == verdictFailed {
+			v.why = "finalize failed: " + finalizeFailureReason(fr.Failure)
+		}
 		return v
 	case gitlab.OpRestart:
 		cr, ok := res.(gitlab.CtlRestart)

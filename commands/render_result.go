@@ -122,19 +122,32 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 	}
 	m := bot.Message{Title: "finalize on " + host + " failed", Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
 	if f := res.Failure; f != nil {
-		switch f.Kind {
-		case gitlab.FinalizeSpecifyDatabase:
-			m.Text = "This install has several databases: request the finalize again with --db main or --db ci."
-		case gitlab.FinalizeUnknownTask:
-			m.Text = "GitLab has no such task here (is the database name right for this install?): " + f.Message
-		default:
-			m.Text = f.Message
-		}
+		m.Text = sentenceOf(finalizeFailureReason(f))
 		return m
 	}
 	m.Text = fmt.Sprintf("The job %s (exit %s).", rec.State, exitCode(rec))
 	m.Code = tail(out, 15)
 	return m
+}
+
+// finalizeFailureReason says in a few words why a finalize failed.
+func finalizeFailureReason(f *gitlab.FinalizeFailure) string {
+	switch f.Kind {
+	case gitlab.FinalizeSpecifyDatabase:
+		return "this install has several databases: request the finalize again with --db main or --db ci"
+	case gitlab.FinalizeUnknownTask:
+		return "GitLab has no such task here (is the database name right for this install?): " + trimDot(f.Message)
+	}
+	return trimDot(f.Message)
+}
+
+// sentenceOf capitalises the first letter of a reason and ends it with a
+// full stop, for a message that starts with it.
+func sentenceOf(s string) string {
+	if s == "" {
+		return s
+	}
+	return fullStop(strings.ToUpper(s[:1]) + s[1:])
 }
 
 func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot.Message {

@@ -356,3 +356,30 @@ func TestRestartOfNothingHasNoEffect(t *testing.T) {
 		t.Error("the thread says SUCCEEDED")
 	}
 }
+
+// TestFailedFinalizeSaysWhy: a plain finalize that reached a decomposed
+// install (opened past the router, which would refuse it) ends FAILED with
+// GitLab's reason and what to do, not with an exit code.
+func TestFailedFinalizeSaysWhy(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "decomposed-bbm-unfinished"})
+	ctx := context.Background()
+	root, _ := rec.PostRoot(ctx, "C1", text2msg("approval"))
+	args := `[["id","build_id"],["id_convert_to_bigint","build_id_convert_to_bigint"]]`
+	req, err := s.Approvals.Open(ctx, approvals.NewRequest{Platform: "test", Channel: "C1", Thread: root.ID, Host: "gitlab-sim", Operation: "finalize",
+		Params:    map[string]string{"job_class": "CopyColumnUsingBackgroundMigrationJob", "table": "ci_build_needs", "column": "id", "job_arguments": args},
+		Argv:      []string{"gitlab-rake", "gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_build_needs,id," + strings.ReplaceAll(args, ",", `\,`) + "]"},
+		Requester: approvals.User{ID: alice.ID, Name: alice.Name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := approveAndGet(t, s, rec, req.ID)
+	if done.State != approvals.StateFailed || done.Error != "FAILED: finalize failed: this install has several databases: request the finalize again with --db main or --db ci" {
+		t.Errorf("ended %s %q", done.State, done.Error)
+	}
+	th := strings.Join(rec.thread(root.ID), "\n")
+	for _, bad := range []string{"exit status", "SUCCEEDED"} {
+		if strings.Contains(th, bad) {
+			t.Errorf("thread says %q:\n%s", bad, th)
+		}
+	}
+}
