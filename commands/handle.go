@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -146,9 +147,14 @@ func readOnlyOp(inv Invocation) (gitlab.Operation, gitlab.Args, error) {
 	return op, args, nil
 }
 
+// truncate shortens s to at most n bytes, on a character boundary, marking
+// the cut: audit details and echoes stay valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

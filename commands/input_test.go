@@ -134,3 +134,14 @@ func TestUserTextRendersInert(t *testing.T) {
 		t.Fatalf("reason shown %d times, want on the card and in the deny line", len(shown))
 	}
 }
+
+func TestTruncateKeepsCharacters(t *testing.T) {
+	s := strings.Repeat("é", 150) // 300 bytes
+	got := truncate(s, 201)
+	if !utf8.ValidString(got) || len(got) > 201+len("…") || !strings.HasSuffix(got, "…") {
+		t.Errorf("truncate cut a character: %q", got)
+	}
+	if truncate("short", 200) != "short" {
+		t.Error("truncate changed a short string")
+	}
+}
