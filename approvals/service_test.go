@@ -113,129 +113,10 @@ func (f *fixture) reach(t *testing.T, s approvals.State) *approvals.Request {
 	return must(f.store.Request(ctx, r.ID))(t)
 }
 
-// TestStateMachine tries every action from every state and checks the
-// resulting state, or the refusal and that nothing changed.
-func TestStateMachine(t *testing.T) {
-	type action struct {
-		name string
-		do   func(*fixture, string) (*approvals.Request, error)
-	}
-	ctx := context.Background()
-	actions := []action{
-		{"approve", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Approve(ctx, id, carol, "fp-1") }},
-		{"approve-late", func(f *fixture, id string) (*approvals.Request, error) {
-			f.clock.Advance(approvals.DefaultTTL + time.Second)
-			return f.svc.Approve(ctx, id, carol, "fp-1")
-		}},
-		{"deny", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Deny(ctx, id, carol, "no") }},
-		{"cancel", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Cancel(ctx, id, alice) }},
-		{"expire-early", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Expire(ctx, id) }},
-		{"expire", func(f *fixture, id string) (*approvals.Request, error) {
-			f.clock.Advance(approvals.DefaultTTL)
-			return f.svc.Expire(ctx, id)
-		}},
-		{"start", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.Start(ctx, id) }},
-		{"setjob", func(f *fixture, id string) (*approvals.Request, error) { return f.svc.SetJob(ctx, id, "job-1") }},
-		{"finish", func(f *fixture, id string) (*approvals.Request, error) {
-			return f.svc.Finish(ctx, id, approvals.StateSucceeded, "all up")
-		}},
-	}
-	const (
-		P = approvals.StatePending
-		A = approvals.StateApproved
-		R = approvals.StateRunning
-		S = approvals.StateSucceeded
-		F = approvals.StateFailed
-		I = approvals.StateInterrupted
-		D = approvals.StateDenied
-		X = approvals.StateExpired
-		C = approvals.StateCancelled
-	)
-	type want struct {
-		state approvals.State // state afterwards
-		err   error           // nil: the action succeeded
-	}
-	var (
-		decided    = approvals.ErrAlreadyDecided
-		expired    = approvals.ErrExpired
-		started    = approvals.ErrAlreadyStarted
-		notRunning = approvals.ErrNotRunning
-	)
-	// table[from][action]
-	table := map[approvals.State]map[string]want{
-		P: {"approve": {A, nil}, "approve-late": {X, expired}, "deny": {D, nil}, "cancel": {C, nil},
-			"expire-early": {P, approvals.ErrInvalid}, "expire": {X, nil},
-			"start": {P, approvals.ErrNotApproved}, "setjob": {P, notRunning}, "finish": {P, notRunning}},
-		A: {"approve": {A, decided}, "approve-late": {A, decided}, "deny": {A, decided}, "cancel": {A, decided},
-			"expire-early": {A, decided}, "expire": {A, decided},
-			"start": {R, nil}, "setjob": {A, notRunning}, "finish": {A, notRunning}},
-		R: {"approve": {R, decided}, "approve-late": {R, decided}, "deny": {R, decided}, "cancel": {R, decided},
-			"expire-early": {R, decided}, "expire": {R, decided},
-			"start": {R, started}, "setjob": {R, nil}, "finish": {S, nil}},
-	}
-	for _, end := range []approvals.State{S, F, I} {
-		table[end] = map[string]want{"approve": {end, decided}, "approve-late": {end, decided}, "deny": {end, decided},
-			"cancel": {end, decided}, "expire-early": {end, decided}, "expire": {end, decided},
-			"start": {end, started}, "setjob": {end, notRunning}, "finish": {end, decided}}
-	}
-	for _, end := range []approvals.State{D, C} {
-		table[end] = map[string]want{"approve": {end, decided}, "approve-late": {end, decided}, "deny": {end, decided},
-			"cancel": {end, decided}, "expire-early": {end, decided}, "expire": {end, decided},
-			"start": {end, decided}, "setjob": {end, notRunning}, "finish": {end, notRunning}}
-	}
-	table[X] = map[string]want{"approve": {X, expired}, "approve-late": {X, expired}, "deny": {X, expired},
-		"cancel": {X, expired}, "expire-early": {X, expired}, "expire": {X, expired},
-		"start": {X, expired}, "setjob": {X, notRunning}, "finish": {X, notRunning}}
-
-	for _, from := range approvals.States() {
-		for _, a := range actions {
-			w, found := table[from][a.name]
-			if !found {
-				t.Fatalf("table has no entry for %s/%s", from, a.name)
-			}
-			t.Run(string(from)+"/"+a.name, func(t *testing.T) {
-				f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID, carol.ID}})
-				before := f.reach(t, from)
-				nAudit := len(f.audit.Entries())
-				got, err := a.do(f, before.ID)
-				after := must(f.store.Request(ctx, before.ID))(t)
-				if after.State != w.state {
-					t.Errorf("state after %s from %s = %s, want %s", a.name, from, after.State, w.state)
-				}
-				if w.err == nil {
-					if err != nil {
-						t.Fatalf("%s from %s: %v", a.name, from, err)
-					}
-					if got.State != w.state || got.Version != after.Version {
-						t.Errorf("returned request state %s v%d, stored %s v%d", got.State, got.Version, after.State, after.Version)
-					}
-					if after.Version != before.Version+1 {
-						t.Errorf("version %d -> %d, want +1", before.Version, after.Version)
-					}
-					if from != w.state && !from.CanBecome(w.state) {
-						t.Errorf("State.CanBecome(%s, %s) = false but the Service allowed it", from, w.state)
-					}
-				} else {
-					if !errors.Is(err, w.err) {
-						t.Fatalf("%s from %s: err = %v, want %v", a.name, from, err, w.err)
-					}
-					if !approvals.IsRefusal(err) {
-						t.Errorf("IsRefusal(%v) = false", err)
-					}
-					if got != nil {
-						t.Errorf("refusal returned a request")
-					}
-					if after.State == from && after.Version != before.Version {
-						t.Errorf("refused %s changed the request: version %d -> %d", a.name, before.Version, after.Version)
-					}
-				}
-				if n := len(f.audit.Entries()); n <= nAudit {
-					t.Errorf("%s from %s wrote no audit entry", a.name, from)
-				}
-			})
-		}
-	}
-}
+// The state machine (every action from every state) and exactly-once
+// start under concurrency are checked on every store backend by
+// approvalstest.RunStoreSuite (see approvalstest/suite_test.go and
+// storage/suite_test.go).
 
 func TestCanBecome(t *testing.T) {
 	allowed := map[[2]approvals.State]bool{
@@ -803,44 +684,6 @@ func TestStoreFailure(t *testing.T) {
 	_, err := f.svc.Approve(ctx, r.ID, bob, "fp-1")
 	if err == nil || approvals.IsRefusal(err) || !strings.Contains(err.Error(), "disk I/O") {
 		t.Fatalf("Approve with failing store = %v", err)
-	}
-}
-
-// TestConcurrentStartOnce is the in-memory version of the exactly-once
-// test; package storage repeats it on bbolt.
-func TestConcurrentStartOnce(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, approvals.Policy{ApprovalsRequired: 2})
-	r := f.open(t)
-	var (
-		wg                sync.WaitGroup
-		mu                sync.Mutex
-		approved, started int
-	)
-	for i := range 100 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			u := approvals.User{ID: fmt.Sprintf("U-%03d", i)}
-			if _, err := f.svc.Approve(ctx, r.ID, u, "fp-1"); err == nil {
-				mu.Lock()
-				approved++
-				mu.Unlock()
-			} else if !errors.Is(err, approvals.ErrAlreadyDecided) {
-				t.Errorf("approve: %v", err)
-			}
-			if _, err := f.svc.Start(ctx, r.ID); err == nil {
-				mu.Lock()
-				started++
-				mu.Unlock()
-			} else if !errors.Is(err, approvals.ErrAlreadyStarted) && !errors.Is(err, approvals.ErrNotApproved) {
-				t.Errorf("start: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if approved != 2 || started != 1 {
-		t.Fatalf("%d approvals and %d starts succeeded, want 2 and 1", approved, started)
 	}
 }
 
