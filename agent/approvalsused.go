@@ -44,14 +44,19 @@ func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("used approvals: %w", err)
 	}
+	// A last line without its newline is a write that a crash tore. add
+	// returns only after the whole line is synced, and the job starts only
+	// after add returned, so no job ran on a torn entry: it is dropped.
+	if i := bytes.LastIndexByte(data, '\n'); i+1 < len(data) {
+		data = data[:i+1]
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		var e usedApproval
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			// A torn last line (crash mid-append) is the only expected
-			// damage; anything else means the file was edited. Either
-			// way refusing to start is safer than forgetting.
-			return nil, fmt.Errorf("used approvals: %s line %d: %w (move the file away only if no approval of the last hour may be replayed)", path, n, err)
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.RequestID == "" {
+			// Anything else means the file was edited: refusing to start
+			// is safer than forgetting which statements were used.
+			return nil, fmt.Errorf("used approvals: %s line %d is not an entry (%v): move the file away only if no approval of the last hour may be replayed", path, n, err)
 		}
 		if e.ExpiresAt.After(now) {
 			keep = append(keep, e)

@@ -2,6 +2,8 @@ package commands_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,4 +53,34 @@ func TestAgentRefusesArgvItDoesNotBuild(t *testing.T) {
 		}
 	}
 	contains(t, status, "48 up, 6 down")
+}
+
+// TestAgentRefusesStatementForAnotherHost: when the bot's name for a host
+// is not the agent's own, the agent refuses the signed statement (it
+// approves a run elsewhere); the request ends failed with the agent's
+// reason in the thread, and nothing ran.
+func TestAgentRefusesStatementForAnotherHost(t *testing.T) {
+	s, rec := setup(t, simtest.Options{AgentName: "gitlab-other"})
+	id, root := openMigrate(t, s, rec)
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	req, err := s.DB.Request(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.State != approvals.StateFailed || !strings.Contains(req.Error, `host "gitlab-sim", not "gitlab-other"`) {
+		t.Errorf("request %s: %q, want failed naming both hosts", req.State, req.Error)
+	}
+	contains(t, rec.thread(root), "nothing was started")
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Errorf("migrate ran %d times on the agent, want 0", n)
+	}
+	log, err := os.ReadFile(filepath.Join(s.Dir, "agent", "requests.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), `"status":403`) || !strings.Contains(string(log), "gitlab-other") {
+		t.Errorf("the agent's requests.log lacks the refusal:\n%s", log)
+	}
 }

@@ -8,6 +8,7 @@
 package simtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -64,6 +65,9 @@ type Options struct {
 	// Agent, if set, adjusts the agent's configuration before it starts
 	// (e.g. MaxReadOnlyJobs, or GITLAB_SIM_SPEED in Env for slow runs).
 	Agent func(*agent.Config)
+	// AgentName is the agent's configured name (default HostName, the
+	// bot's name for the host): another plays a misconfigured pair.
+	AgentName string
 	// Router receives extra router options (Hosts, Approvals, Audit,
 	// Clock are filled in).
 	Router commands.Options
@@ -92,7 +96,7 @@ func Start(t testing.TB, opt Options) *Stack {
 		t.Fatal(err)
 	}
 	cfg := agent.DefaultConfig()
-	cfg.Name = HostName
+	cfg.Name = cmp.Or(opt.AgentName, HostName)
 	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
