@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 )
 
 // agentProblem turns an error from talking to a host's agent into a
@@ -52,6 +53,21 @@ func agentProblem(host string, err error) string {
 		return "the bot stopped before the answer came; try again."
 	}
 	return fmt.Sprintf("something went wrong talking to %s's agent; the bot's log has the details. Check `systemctl status gitlab-chatops-agent` on it.", host)
+}
+
+// workflowProblem is the text of an error from the approvals workflow:
+// its refusals are written for people; anything else (the store failing)
+// is not, and is logged by the caller.
+func workflowProblem(err error) string {
+	for _, known := range []error{approvals.ErrNotFound, approvals.ErrExists, approvals.ErrInvalid, approvals.ErrNotAllowed,
+		approvals.ErrReasonRequired, approvals.ErrSelfApproval, approvals.ErrNotApprover, approvals.ErrNotRequester,
+		approvals.ErrDuplicateApproval, approvals.ErrExpired, approvals.ErrAlreadyDecided, approvals.ErrStateChanged,
+		approvals.ErrNotApproved, approvals.ErrAlreadyStarted, approvals.ErrNotRunning} {
+		if errors.Is(err, known) {
+			return err.Error()
+		}
+	}
+	return "I could not store the request, so nothing was opened; the bot's log has the details. Try again."
 }
 
 func notAnswering(host string) string {

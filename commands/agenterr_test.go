@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 )
 
 // TestAgentProblem: every way of failing to talk to an agent becomes a
@@ -49,5 +50,15 @@ func TestAgentProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWorkflowProblem(t *testing.T) {
+	refusal := fmt.Errorf("request abc: %w", approvals.ErrNotAllowed)
+	if got := workflowProblem(refusal); got != refusal.Error() {
+		t.Errorf("a refusal for people became %q", got)
+	}
+	if got := workflowProblem(errors.New("bbolt: database not open")); strings.Contains(got, "bbolt") || !strings.Contains(got, "nothing was opened") {
+		t.Errorf("a store error reads %q", got)
 	}
 }

@@ -128,7 +128,7 @@ func (r *Router) preflightRestart(ctx context.Context, host Host, service string
 			for _, svc := range s.Services {
 				names = append(names, svc.Name)
 			}
-			return nil, &preflightRefusal{fmt.Sprintf("%s has no service called %q, so gitlab-ctl would restart nothing. Its services: %s.", host.Name, service, strings.Join(names, ", "))}
+			return nil, &preflightRefusal{fmt.Sprintf("%s has no enabled service called %q, so gitlab-ctl would restart nothing. Its services: %s.", host.Name, service, strings.Join(names, ", "))}
 		}
 	}
 	var down []string

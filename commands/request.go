@@ -92,7 +92,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		req, err := r.opt.Approvals.Open(ctx, nr)
 		if err != nil {
 			r.log.Error("opening request", "host", host.Name, "operation", op.Name, "err", err)
-			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: err.Error(), Tone: bot.ToneDanger})
+			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: workflowProblem(err), Tone: bot.ToneDanger})
 			return
 		}
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))

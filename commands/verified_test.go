@@ -146,7 +146,7 @@ func TestPreflightRefusesImpossibleRequests(t *testing.T) {
 		name, scenario, text string
 		says                 []string
 	}{
-		{"unknown service", "default", "restart nosuchservice", []string{`has no service called "nosuchservice"`, "sidekiq"}},
+		{"unknown service", "default", "restart nosuchservice", []string{`has no enabled service called "nosuchservice"`, "sidekiq"}},
 		{"plain finalize on a decomposed install", "decomposed-bbm-unfinished", "finalize " + buildNeeds,
 			[]string{"several databases (main, ci)", "Please specify the database", "finalize --db ci --host gitlab-sim " + buildNeeds}},
 		{"wrong database", "decomposed-bbm-unfinished", "finalize --db main " + buildNeeds, []string{"is on the ci database, not main", "finalize --db ci"}},
