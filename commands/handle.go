@@ -30,6 +30,7 @@ func refuse(format string, args ...any) error { return &Refusal{Msg: fmt.Sprintf
 // answers the quick subcommands itself and hands everything that waits on
 // the agent to a background goroutine.
 func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+	cmd.User.Name = displayName(cmd.User)
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	inv, err := Parse(cmd.Text)
 	if err != nil {
@@ -104,6 +105,7 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 // button carries only the request ID; the request's stored argv and host are
 // what will run.
 func (r *Router) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+	act.User.Name = displayName(act.User)
 	var verb string
 	switch act.ActionID {
 	case bot.ActionApprove:

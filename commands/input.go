@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
@@ -187,4 +188,17 @@ func (inv Invocation) checkBounds() error {
 		return fmt.Errorf("%w: shorten it (a ticket link is enough)", err)
 	}
 	return checkLength("host name", inv.Host, maxHostRunes)
+}
+
+// displayName is a person's name as cards show it. Names come from the
+// platform, not from the command, so they are cleaned rather than refused:
+// invisible and text-direction characters dropped (a name must not reorder
+// the card around it), markup made inert, the length bounded; the ID
+// stands in for a name left empty.
+func displayName(u bot.User) string {
+	n := literal(strings.Map(visibleOnly, u.Name))
+	if n == "" {
+		n = u.ID
+	}
+	return echo(n)
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // TestParseRefusesInvisible: bidi and invisible format characters are
@@ -143,5 +144,20 @@ func TestTruncateKeepsCharacters(t *testing.T) {
 	}
 	if truncate("short", 200) != "short" {
 		t.Error("truncate changed a short string")
+	}
+}
+
+func TestDisplayName(t *testing.T) {
+	cases := map[bot.User]string{
+		{ID: "U1", Name: "alice"}:                  "alice",
+		{ID: "U1", Name: "ali\u202ece\u200b"}:      "alice",
+		{ID: "U1", Name: "\u2066\u2069"}:           "U1",
+		{ID: "U1", Name: "`bob`\n@here"}:           "'bob' ＠here",
+		{ID: "U1", Name: strings.Repeat("n", 200)}: strings.Repeat("n", maxEchoRunes-1) + "…",
+	}
+	for u, want := range cases {
+		if got := displayName(u); got != want {
+			t.Errorf("displayName(%q) = %q, want %q", u.Name, got, want)
+		}
 	}
 }
