@@ -17,8 +17,7 @@ import (
 // signs nothing here and anyone who reaches the URL can post any body, so
 // a click reaches h only when
 //   - it comes from one of the Mattermost server's addresses
-//     (Config.CallbackSources; anything else gets 403 and is counted, one
-//     report per source and minute, see sources.go);
+//     (Config.CallbackSources; anything else gets 403, see sources.go);
 //   - its context carries a valid HMAC over the request ID, the action, and
 //     the post and channel the callback names (sign.go);
 //   - the user it names exists, is active and is not a bot, as the API
@@ -39,9 +38,13 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		if addr, ok := peerAddr(r); !ok || !a.sources.admits(addr) {
+		if addr, ok := peerAddr(r); !ok || !a.sources.admit(addr) {
+			// Logged at debug only: a flood must not flood the log either;
+			// the wiring counts OnRefused per source and minute.
 			a.log.Debug("refused a button callback from outside callback_sources", "remote", r.RemoteAddr)
-			a.sources.refused(addr, r)
+			if a.opt.OnRefused != nil {
+				a.opt.OnRefused(r.Context(), fmt.Sprintf("button callback from %s, which is not one of the Mattermost server's addresses (mattermost.callback_sources)", r.RemoteAddr), r)
+			}
 			http.Error(w, "callbacks are accepted from the Mattermost server only", http.StatusForbidden)
 			return
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -28,7 +26,7 @@ type Adapter struct {
 	signer signer
 	tokens [][32]byte // SHA-256 of each command token, compared in constant time
 
-	sources *sourceGate // who may call ActionsPath
+	sources callbackSources // who may call ActionsPath
 
 	posts *postCache
 	users *userCache // user ID -> username
@@ -44,8 +42,7 @@ var _ bot.Chat = (*Adapter)(nil)
 
 // New checks cfg and returns an Adapter. Its only network call is
 // resolving the server's host name when Config.CallbackSources is empty; a
-// bad token shows on the first post. Close it when the listener has
-// stopped.
+// bad token shows on the first post.
 func New(cfg Config, opt Options) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -79,24 +76,9 @@ func New(cfg Config, opt Options) (*Adapter, error) {
 		me:     &botIdentity{},
 		sleep:  sleepCtx,
 	}
-	a.sources = newSourceGate(sources, time.Now, func(reason string, first *http.Request) {
-		a.refuse(context.Background(), first, reason)
-	})
-	opt.Logger.Info("mattermost button callbacks are accepted from these addresses only", "callback_sources", prefixStrings(sources))
+	a.sources = sources
+	opt.Logger.Info("mattermost button callbacks are accepted from these addresses only", "callback_sources", a.sources.String())
 	return a, nil
-}
-
-// Close reports the refused callbacks still being counted (sources.go).
-// Call it once the listener has stopped and before the audit trail closes;
-// a refusal after Close is reported at once.
-func (a *Adapter) Close() { a.sources.close() }
-
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
 }
 
 // Platform implements bot.Chat.

@@ -53,10 +53,10 @@ func (e *env) nothingMoved(root *model.Post, patches, posts int) {
 // issue 8 §1b: a button's stored context, POSTed straight to the callback
 // URL with a made-up user_id and user_name "mallory". From an address that
 // is not the Mattermost server's it gets 403, nothing reaches the router,
-// and a flood of them is reported once per source and minute.
+// and each refusal goes to OnRefused naming the source (serve counts them
+// into one audit entry per source and minute: TestServeAuditsRefusedCallbacks).
 func TestReplayedContextFromAForeignAddressIsRefused(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.a.sources.now = e.clock.Now // a fixed minute: the report comes at Close
 	root := e.openMigrate(alice, "migrate")
 	ctx := root.GetAction("approve").Integration.Context
 	patches, posts := len(e.mm.patchesOf(root.Id)), len(e.mm.allPostIDs())
@@ -73,15 +73,18 @@ func TestReplayedContextFromAForeignAddressIsRefused(t *testing.T) {
 			t.Fatalf("callback %d from 127.0.0.2: status %d, want 403", i, status)
 		}
 	}
-	if got := e.refusals.List(); len(got) != 0 {
-		t.Fatalf("refusals must be counted, not reported one by one; got %d reports", len(got))
-	}
 	e.nothingMoved(root, patches, posts)
-
-	e.a.Close()
 	got := e.refusals.List()
-	if len(got) != 1 || !strings.Contains(got[0], "127.0.0.2") || !strings.Contains(got[0], "25 times") {
-		t.Fatalf("want one report for 127.0.0.2 counting 25 callbacks, got %q", got)
+	if len(got) != n {
+		t.Fatalf("want %d refusals reported, got %d", n, len(got))
+	}
+	for _, r := range got {
+		if !strings.HasPrefix(r, "button callback from 127.0.0.2:") || !strings.Contains(r, "not one of the Mattermost server's addresses") {
+			t.Fatalf("the refusal should name the source: %q", r)
+		}
+	}
+	if n := e.mm.countCalls("GET /api/v4/users/"); n != 0 {
+		t.Errorf("a refused source cost %d API calls", n)
 	}
 
 	// The server's own clicks still work, and the name shown is the API's.

@@ -120,7 +120,6 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.a.Close)
 	so := simtest.Options{Policy: o.policy, Clock: e.clock.Now, Groups: e.a}
 	so.Router.AttachOver = o.attachOver
 	e.stack = simtest.Start(t, so)

@@ -8,10 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"sort"
 	"strings"
-	"sync"
-	"time"
 )
 
 // Mattermost does not sign button callbacks, and the HMAC a button carries
@@ -22,7 +19,9 @@ import (
 // addresses (its TCP peer address, which cannot be forged the way a body
 // or a header can), and the clicker is then confirmed with the API
 // (clicker.go). docs/mattermost.md also asks for the listener to be
-// firewalled to the server.
+// firewalled to the server. Each refused callback goes to OnRefused like
+// any other refusal; the wiring counts them into one audit entry per
+// source and minute.
 
 // parseSources turns Config.CallbackSources into prefixes; a bare address
 // is a single-address prefix.
@@ -90,41 +89,11 @@ func peerAddr(r *http.Request) (netip.Addr, bool) {
 	return ap.Addr().WithZone("").Unmap(), true
 }
 
-// maxRefusedSources bounds the distinct addresses counted in one minute;
-// beyond it every further address is counted together, so a flood from
-// many addresses cannot grow memory or the audit trail.
-const maxRefusedSources = 256
+// callbackSources are the prefixes button callbacks may come from.
+type callbackSources []netip.Prefix
 
-// sourceGate admits callbacks from its prefixes and counts the rest: one
-// report per source address per minute, made when the minute is over (or
-// at Close), with how many callbacks were refused and the first of them.
-// So a flood of forged callbacks costs one audit entry per source and
-// minute, not one per request.
-type sourceGate struct {
-	allowed []netip.Prefix
-	now     func() time.Time
-	report  func(reason string, first *http.Request)
-
-	mu     sync.Mutex
-	minute time.Time // start of the minute being counted
-	counts map[netip.Addr]*refusedSource
-	other  *refusedSource // sources beyond maxRefusedSources
-	timer  *time.Timer
-	closed bool
-}
-
-type refusedSource struct {
-	n     int
-	first *http.Request
-}
-
-func newSourceGate(allowed []netip.Prefix, now func() time.Time, report func(reason string, first *http.Request)) *sourceGate {
-	return &sourceGate{allowed: allowed, now: now, report: report, counts: map[netip.Addr]*refusedSource{}}
-}
-
-// admits says whether a callback from addr may proceed.
-func (g *sourceGate) admits(addr netip.Addr) bool {
-	for _, p := range g.allowed {
+func (cs callbackSources) admit(addr netip.Addr) bool {
+	for _, p := range cs {
 		if p.Contains(addr) {
 			return true
 		}
@@ -132,93 +101,10 @@ func (g *sourceGate) admits(addr netip.Addr) bool {
 	return false
 }
 
-// refused counts a refused callback from addr (invalid when the peer
-// address could not be read).
-func (g *sourceGate) refused(addr netip.Addr, r *http.Request) {
-	g.mu.Lock()
-	var due []summary
-	minute := g.now().Truncate(time.Minute)
-	if !minute.Equal(g.minute) {
-		due = g.takeLocked()
-		g.minute = minute
+func (cs callbackSources) String() string {
+	out := make([]string, len(cs))
+	for i, p := range cs {
+		out[i] = p.String()
 	}
-	first := &http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}, RemoteAddr: r.RemoteAddr, Header: http.Header{}}
-	switch c, ok := g.counts[addr]; {
-	case ok:
-		c.n++
-	case len(g.counts) < maxRefusedSources:
-		g.counts[addr] = &refusedSource{n: 1, first: first}
-	case g.other == nil:
-		g.other = &refusedSource{n: 1, first: first}
-	default:
-		g.other.n++
-	}
-	if g.closed {
-		// After Close nobody flushes: report at once.
-		due = append(due, g.takeLocked()...)
-	} else if g.timer == nil {
-		g.timer = time.AfterFunc(minute.Add(time.Minute).Sub(g.now()), g.flushDue)
-	}
-	g.mu.Unlock()
-	g.send(due)
-}
-
-// flushDue reports the minute that has ended.
-func (g *sourceGate) flushDue() {
-	g.mu.Lock()
-	g.timer = nil
-	var due []summary
-	if !g.now().Before(g.minute.Add(time.Minute)) {
-		due = g.takeLocked()
-	} else if len(g.counts) > 0 || g.other != nil {
-		// The clock and the timer disagree a little: try again at the end.
-		g.timer = time.AfterFunc(g.minute.Add(time.Minute).Sub(g.now()), g.flushDue)
-	}
-	g.mu.Unlock()
-	g.send(due)
-}
-
-// close reports what is still counted; later refusals are reported at
-// once. It is safe to call more than once.
-func (g *sourceGate) close() {
-	g.mu.Lock()
-	g.closed = true
-	if g.timer != nil {
-		g.timer.Stop()
-		g.timer = nil
-	}
-	due := g.takeLocked()
-	g.mu.Unlock()
-	g.send(due)
-}
-
-type summary struct {
-	source string
-	minute time.Time
-	c      *refusedSource
-}
-
-func (g *sourceGate) takeLocked() []summary {
-	var out []summary
-	for a, c := range g.counts {
-		out = append(out, summary{source: a.String(), minute: g.minute, c: c})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].source < out[j].source })
-	if g.other != nil {
-		out = append(out, summary{source: "other addresses", minute: g.minute, c: g.other})
-	}
-	g.counts = map[netip.Addr]*refusedSource{}
-	g.other = nil
-	return out
-}
-
-func (g *sourceGate) send(due []summary) {
-	for _, s := range due {
-		times := "once"
-		if s.c.n > 1 {
-			times = fmt.Sprintf("%d times", s.c.n)
-		}
-		g.report(fmt.Sprintf("button callback from %s, which is not one of the Mattermost server's addresses (mattermost.callback_sources); refused %s in the minute from %s",
-			s.source, times, s.minute.UTC().Format("2006-01-02 15:04 UTC")), s.c.first)
-	}
+	return strings.Join(out, " ")
 }

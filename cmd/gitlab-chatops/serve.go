@@ -98,9 +98,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
 			return err
 		}
-		// Reports the refused callbacks still being counted, before the
-		// audit trail closes (deferred calls run last-in first-out).
-		defer mm.Close()
 		groups = append(groups, mm)
 	}
 	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log})

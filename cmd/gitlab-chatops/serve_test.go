@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -94,6 +95,22 @@ policy:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Button callbacks from an address that is not the Mattermost
+	// server's (url resolves to 127.0.0.1): 403, counted the same way.
+	foreign := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	defer foreign.CloseIdleConnections()
+	const clicks = 50
+	for range clicks {
+		resp, err := foreign.Post(fmt.Sprintf("http://127.0.0.1:%d/mattermost/actions", port), "application/json",
+			strings.NewReader(`{"user_id":"mallory00000000000000000000","user_name":"mallory","post_id":"p0000000000000000000000000","channel_id":"c0000000000000000000000000","context":{}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a callback from 127.0.0.2: status %d, want 403", resp.StatusCode)
+		}
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
@@ -107,23 +124,31 @@ policy:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n, counted int
+	n, counted := map[string]int{}, map[string]int{}
 	for _, e := range entries {
 		if e.Action != approvals.ActionAuthRefused {
 			continue
 		}
-		n++
-		if !strings.Contains(e.Detail, "from mattermost 127.0.0.1") || !strings.Contains(e.Detail, "first: ") {
+		source := "127.0.0.1"
+		if strings.Contains(e.Detail, "from mattermost 127.0.0.2") {
+			source = "127.0.0.2"
+			if !strings.Contains(e.Detail, "not one of the Mattermost server's addresses") {
+				t.Errorf("entry does not say why 127.0.0.2 was refused: %s", e.Detail)
+			}
+		} else if !strings.Contains(e.Detail, "from mattermost 127.0.0.1") || !strings.Contains(e.Detail, "first: ") {
 			t.Errorf("entry does not name the source and first reason: %s", e.Detail)
 		}
+		n[source]++
 		c, err := strconv.Atoi(e.Outcome)
 		if err != nil {
 			t.Fatalf("auth.refused outcome %q is not a count", e.Outcome)
 		}
-		counted += c
+		counted[source] += c
 	}
-	// One entry per minute: two if the requests straddled a minute.
-	if n < 1 || n > 2 || counted != refused {
-		t.Fatalf("%d refused requests wrote %d auth.refused entries counting %d; want 1 or 2 entries counting all", refused, n, counted)
+	// One entry per source and minute: two if the requests straddled a minute.
+	for source, want := range map[string]int{"127.0.0.1": refused, "127.0.0.2": clicks} {
+		if n[source] < 1 || n[source] > 2 || counted[source] != want {
+			t.Errorf("%d refused requests from %s wrote %d auth.refused entries counting %d; want 1 or 2 entries counting all", want, source, n[source], counted[source])
+		}
 	}
 }
