@@ -314,13 +314,13 @@ func restartVerdict(s gitlab.CtlStatus, restarted, notRestarted []string, waited
 		why = append(why, fmt.Sprintf("%s restarted and running", listShort(upAgain, 5)))
 	}
 	if len(notRestarted) > 0 {
-		why = append(why, "did not restart: "+strings.Join(notRestarted, ", "))
+		why = append(why, "did not restart: "+listShort(notRestarted, 6))
 	}
 	if len(stillDown) > 0 {
 		why = append(why, fmt.Sprintf("not running %s after the restart: %s", waited, strings.Join(stillDown, ", ")))
 	}
 	if len(othersDown) > 0 {
-		why = append(why, "also not running: "+strings.Join(othersDown, ", "))
+		why = append(why, "also not running: "+listShort(othersDown, 6))
 	}
 	text := strings.Join(why, "; ")
 	switch {

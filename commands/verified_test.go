@@ -383,3 +383,17 @@ func TestFailedFinalizeSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartWithSupervisorDownFails: when runit itself is down nothing
+// restarts, and the card says FAILED with the services that did not.
+func TestRestartWithSupervisorDownFails(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "runsvdir-down", Router: commands.Options{RestartWait: time.Second, RestartPoll: 100 * time.Millisecond}})
+	if err := command(t, s, rec, alice, "restart -- everything is down"); err != nil {
+		t.Fatal(err)
+	}
+	req := onePending(t, s)
+	done := approveAndGet(t, s, rec, req.ID)
+	if done.State != approvals.StateFailed || !strings.HasPrefix(done.Error, "FAILED: did not restart: alertmanager (fail), gitaly (fail)") || !strings.Contains(done.Error, "… 9 more") {
+		t.Errorf("ended %s %q", done.State, done.Error)
+	}
+}
