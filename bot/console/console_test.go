@@ -174,3 +174,23 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 		t.Errorf("<id> with no request shown: %+v\n%s", h.cmds, out.String())
 	}
 }
+
+type namingRefusal struct {
+	s   string
+	who []string
+}
+
+func (e *namingRefusal) Error() string       { return e.s }
+func (e *namingRefusal) Approvers() []string { return e.who }
+
+func TestRefusalNamesWhoMayApprove(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, "#ops")
+	h := &fakeHandler{refuse: &namingRefusal{"you are not an approver", []string{"bob", "dba"}}}
+	if err := c.Run(context.Background(), strings.NewReader("carol: approve r7k2qxa9\n"), h, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Who may approve: @bob, @dba") {
+		t.Errorf("the refusal should name who may approve:\n%s", out.String())
+	}
+}

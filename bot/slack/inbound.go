@@ -154,9 +154,11 @@ func (r refusalText) Error() string { return string(r) }
 
 func refusalMessage(err error) bot.Message {
 	m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+	// Who may approve instead is shown as mentions (Text is escaped), in
+	// the context line under the refusal.
 	var an bot.ApproversNamer
-	if errors.As(err, &an) && len(an.Approvers()) > 0 {
-		m.Text += "\nWho may approve: " + mentionText(an.Approvers())
+	if errors.As(err, &an) {
+		m.Mentions = an.Approvers()
 	}
 	return m
 }

@@ -174,3 +174,31 @@ func TestSSLCheck(t *testing.T) {
 		t.Error("ssl_check did something")
 	}
 }
+
+type namingRefusal struct {
+	s   string
+	who []string
+}
+
+func (e *namingRefusal) Error() string       { return e.s }
+func (e *namingRefusal) Approvers() []string { return e.who }
+
+// TestRefusalNamesWhoMayApprove: a refusal that knows who may approve
+// (bot.ApproversNamer) mentions them, users and user groups.
+func TestRefusalNamesWhoMayApprove(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{cmdErr: &namingRefusal{"you are not an approver", []string{"U0BOB", "S0DBA"}}}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0CAROL", "carol", testChannel, "approve r7k2qxa9", fake.responseURL("c1")), testSecret, time.Now()))
+	var got struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(resp.body), &got); err != nil {
+		t.Fatalf("answer is not JSON: %q", resp.body)
+	}
+	if !strings.Contains(got.Text, "you are not an approver") || !strings.Contains(got.Text, "cc <@U0BOB> <!subteam^S0DBA>") {
+		t.Errorf("the refusal should mention who may approve: %q", got.Text)
+	}
+}
