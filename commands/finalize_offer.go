@@ -1,0 +1,90 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// finalizeOfferMessage offers the finalize GitLab asked for as a new,
+// approval-gated request. a is the stored suggestion (suggestedFinalize):
+// its Database is the task variant, and dbKnown says whether the evidence
+// named the failed migration's database at all.
+func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gitlab.Args, dbKnown bool) bot.Message {
+	db := a.Database
+	switch {
+	case !dbKnown:
+		db = "not named by GitLab"
+	case db == "" && f.Database != "":
+		db = f.Database
+	case db == "":
+		db = "the only database"
+	}
+	task := "gitlab:background_migrations:finalize"
+	if a.Database != "" {
+		task += ":" + a.Database
+	}
+	m := bot.Message{
+		Title: "GitLab needs a batched background migration finalized first",
+		Fields: []bot.Field{
+			{Label: "Job class", Value: f.Finalize.JobClass, Short: true},
+			{Label: "Table.column", Value: f.Finalize.Table + "." + f.Finalize.Column, Short: true},
+			{Label: "Job arguments", Value: "`" + f.Finalize.JobArguments + "`"},
+			{Label: "Database", Value: db + " (status " + f.Status + ")", Short: true},
+		},
+		Text: fmt.Sprintf("To request it (it needs its own approval; it runs `%s`):\n`/gitlab-migrations finalize --from %s -- finish %s`", task, req.ID, f.Finalize.JobClass),
+		Tone: bot.ToneWarning,
+	}
+	if !dbKnown {
+		m.Text = fmt.Sprintf("GitLab's output does not say which database migration %s ran on, and it was pending on more than one, so I will not guess. "+
+			"Check `/gitlab-migrations bbm`, then request it for the database that has this batched migration (it needs its own approval):\n"+
+			"`/gitlab-migrations finalize --from %s --db main -- finish %s` or `--db ci`", f.Version, req.ID, f.Finalize.JobClass)
+	}
+	return m
+}
+
+// suggestedFinalize is the finalize GitLab asked for, with the task
+// variant only the evidence supports. GitLab's suggested command never has
+// the :main/:ci suffix that a decomposed install needs; the failed
+// migration's database (GitLab's prefix, or Attribute from the status
+// before the run) says which. dbKnown is false when the install has
+// several databases and neither names it: then the finalize needs --db.
+func suggestedFinalize(f *gitlab.MigrateFailure, before gitlab.DownBefore) (a gitlab.Args, dbKnown bool) {
+	a = gitlab.Args{BatchedMigration: *f.Finalize}
+	if !before.Decomposed() {
+		// One database: the plain task (finalize:main exists only when
+		// there are several).
+		return a, true
+	}
+	if f.Database == "" {
+		return a, false
+	}
+	a.Database = f.Database
+	return a, true
+}
+
+// databasesNow is the fallback evidence for a migrate request opened
+// without it (by an older bot): which databases the install has. Only the
+// list is used, never the down versions, which the run has changed.
+func (r *Router) databasesNow(ctx context.Context, host Host) gitlab.DownBefore {
+	s, err := r.migrateStatus(ctx, host)
+	if err != nil {
+		r.log.Warn("checking the databases for a finalize suggestion", "host", host.Name, "err", err)
+		return gitlab.DownBefore{}
+	}
+	d := gitlab.DownBeforeOf(s)
+	d.Down = nil
+	return d
+}
+
+// storeSuggestion keeps the finalize GitLab suggested on the failed
+// migrate request, for `finalize --from`.
+func (r *Router) storeSuggestion(ctx context.Context, req *approvals.Request, a gitlab.Args) {
+	detail := fmt.Sprintf("GitLab asked to finalize %s on %s.%s first; offered as `finalize --from %s`", a.JobClass, a.Table, a.Column, req.ID)
+	if _, err := r.opt.Approvals.AddParams(ctx, req.ID, suggestionParams(nil, a), detail); err != nil {
+		r.log.Error("storing finalize suggestion", "request", req.ID, "err", err)
+	}
+}
