@@ -33,9 +33,6 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 		}
 	}
 	dir := b.TempDir()
-	if d := os.Getenv("AUDIT_BENCH_DIR"); d != "" {
-		dir = d
-	}
 	store := filepath.Join(dir, "chatops.db")
 	keyFile := filepath.Join(dir, "audit.key")
 	key := "bench-audit-key-0123456789abcdef0123456789"
