@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
 var approval = bot.Message{
@@ -175,18 +176,10 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 	}
 }
 
-type namingRefusal struct {
-	s   string
-	who []string
-}
-
-func (e *namingRefusal) Error() string       { return e.s }
-func (e *namingRefusal) Approvers() []string { return e.who }
-
 func TestRefusalNamesWhoMayApprove(t *testing.T) {
 	var out bytes.Buffer
 	c := New(&out, "#ops")
-	h := &fakeHandler{refuse: &namingRefusal{"you are not an approver", []string{"bob", "dba"}}}
+	h := &fakeHandler{refuse: &simtest.ApproversRefusal{Msg: "you are not an approver", Who: []string{"bob", "dba"}}}
 	if err := c.Run(context.Background(), strings.NewReader("carol: approve r7k2qxa9\n"), h, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/mattermost/mattermost/server/public/model"
-
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
@@ -27,13 +25,7 @@ var errClickerUnconfirmed = errors.New("clicker not confirmed")
 // any other error means the API could not be asked, and the click is
 // refused until it can be (fail closed).
 func (a *Adapter) clicker(ctx context.Context, userID string) (bot.User, error) {
-	var u *model.User
-	resp, err := a.call(ctx, "get user", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
-		var resp *model.Response
-		var err error
-		u, resp, err = a.client.GetUser(ctx, userID, "")
-		return resp, err
-	})
+	u, resp, err := a.user(ctx, userID)
 	switch {
 	case statusOf(resp) == http.StatusNotFound:
 		return bot.User{}, fmt.Errorf("button callback for user %s, who does not exist: %w", userID, errClickerUnconfirmed)

@@ -105,13 +105,7 @@ func (a *Adapter) username(ctx context.Context, id string) (string, error) {
 	if name, ok := a.users.get(id); ok {
 		return name, nil
 	}
-	var u *model.User
-	_, err := a.call(ctx, "get user", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
-		var resp *model.Response
-		var err error
-		u, resp, err = a.client.GetUser(ctx, id, "")
-		return resp, err
-	})
+	u, _, err := a.user(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -120,4 +114,16 @@ func (a *Adapter) username(ctx context.Context, id string) (string, error) {
 	}
 	a.users.put(id, u.Username)
 	return u.Username, nil
+}
+
+// user asks the API for a user; the response tells a 404 from the rest.
+func (a *Adapter) user(ctx context.Context, id string) (*model.User, *model.Response, error) {
+	var u *model.User
+	resp, err := a.call(ctx, "get user", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		u, resp, err = a.client.GetUser(ctx, id, "")
+		return resp, err
+	})
+	return u, resp, err
 }

@@ -175,20 +175,12 @@ func TestSSLCheck(t *testing.T) {
 	}
 }
 
-type namingRefusal struct {
-	s   string
-	who []string
-}
-
-func (e *namingRefusal) Error() string       { return e.s }
-func (e *namingRefusal) Approvers() []string { return e.who }
-
 // TestRefusalNamesWhoMayApprove: a refusal that knows who may approve
 // (bot.ApproversNamer) mentions them, users and user groups.
 func TestRefusalNamesWhoMayApprove(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
-	h := &stubHandler{cmdErr: &namingRefusal{"you are not an approver", []string{"U0BOB", "S0DBA"}}}
+	h := &stubHandler{cmdErr: &simtest.ApproversRefusal{Msg: "you are not an approver", Who: []string{"U0BOB", "S0DBA"}}}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()
 	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0CAROL", "carol", testChannel, "approve r7k2qxa9", fake.responseURL("c1")), testSecret, time.Now()))

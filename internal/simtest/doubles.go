@@ -48,3 +48,15 @@ func (r *Refusals) List() []string {
 	defer r.mu.Unlock()
 	return slices.Clone(r.reasons)
 }
+
+// ApproversRefusal is a Handler refusal that names who may approve
+// (bot.ApproversNamer), for adapter tests.
+type ApproversRefusal struct {
+	Msg string
+	Who []string
+}
+
+func (e *ApproversRefusal) Error() string { return e.Msg }
+
+// Approvers implements bot.ApproversNamer.
+func (e *ApproversRefusal) Approvers() []string { return e.Who }
