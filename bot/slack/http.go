@@ -182,7 +182,10 @@ func (a *Adapter) Serve(ctx context.Context, ln net.Listener, h bot.Handler) err
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests in flight keep a live context while Shutdown waits for
+		// them: a command being handled at SIGTERM finishes instead of
+		// failing with "context canceled".
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	stopped := make(chan struct{})
 	go func() {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -42,6 +41,20 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return serve(ctx, cfg, log, os.Getenv)
+}
+
+// serve runs the bot on the platforms cfg configures until ctx ends (main
+// ends it on SIGINT/SIGTERM) or an adapter fails. slackOpts are extra
+// options for the Slack adapter (tests point it at a fake API).
+//
+// Shutdown order, so that nothing touches the router or the store after
+// they close: the adapters stop listening and wait for their in-flight
+// handlers (and the calls those made into the router); then the router
+// stops its background work; then the refusal counter is flushed; then the
+// store closes. If one adapter fails, the others are stopped the same way
+// and serve returns the failure.
+func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string) string, slackOpts ...slack.Option) error {
 	if cfg.Policy.AnyoneMayApprove {
 		log.Warn("policy.anyone_may_approve is true: any second person may approve migrate, finalize and restart")
 	}
@@ -50,7 +63,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	key, err := auditKey(cfg.Audit.KeyFile, os.Getenv)
+	key, err := auditKey(cfg.Audit.KeyFile, getenv)
 	if err != nil {
 		return exitError{2, err}
 	}
@@ -89,7 +102,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		mm *mattermost.Adapter
 	)
 	if cfg.Slack != nil {
-		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
+		opts := append([]slack.Option{slack.WithLogger(log), slack.WithOnRefused(refused("slack"))}, slackOpts...)
+		if sl, err = slack.New(*cfg.Slack, opts...); err != nil {
 			return err
 		}
 		groups = append(groups, sl)
@@ -110,55 +124,48 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if mm != nil {
 		router.Register(mm)
 	}
-	if err := router.Start(ctx); err != nil {
+	// The router's work outlives ctx until the adapters have drained: a
+	// click in flight at SIGTERM still finds its router. router.Close
+	// (deferred, so before the refusal counter and the store) ends it.
+	if err := router.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	defer router.Close()
 
-	var (
-		wg   sync.WaitGroup
-		errs = make(chan error, 2)
-	)
+	// Every call the adapters make into the router is counted, so that the
+	// router closes only after the last one; calls after the drain began
+	// are refused, not started.
+	calls := &inflight{}
+	h := &drainingHandler{h: router, calls: calls}
+	var adapters []adapterRun
 	if sl != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- sl.Run(ctx, router)
-		}()
+		adapters = append(adapters, adapterRun{"slack", func(ctx context.Context) error { return sl.Run(ctx, h) }})
 	}
 	if mm != nil {
-		srv := &http.Server{Addr: cfg.Mattermost.Listen, Handler: mm.HTTPHandler(router), ReadHeaderTimeout: 10 * time.Second}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- srv.ListenAndServe()
-		}()
-		go func() {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
+		srv := &http.Server{Addr: cfg.Mattermost.Listen, Handler: mm.HTTPHandler(h), ReadHeaderTimeout: 10 * time.Second}
+		adapters = append(adapters, adapterRun{"mattermost", func(ctx context.Context) error { return serveHTTP(ctx, srv, shutdownGrace) }})
 	}
 	log.Info("gitlab-chatops serving", "slack", sl != nil, "mattermost", mm != nil, "hosts", len(hosts))
-	select {
-	case <-ctx.Done():
-	case err := <-errs:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
-			return fmt.Errorf("serving: %w", err)
-		}
-	}
-	wg.Wait()
-	return nil
+	err = runAdapters(ctx, log, adapters)
+	calls.drain()
+	log.Info("gitlab-chatops stopping: adapters drained; closing the router, then the store", "err", err)
+	return err
 }
 
 // anyGroup asks every connected platform: Slack user groups and Mattermost
 // approver channels have distinct IDs, so a user is a member if any
-// platform says so.
+// platform says so. A platform that does not know the group answers with
+// an error (a Slack group ID is no Mattermost channel), so a definite "no"
+// from one platform outweighs errors from the others; only when no
+// platform could answer is the error returned, and the approval refused
+// with it.
 type anyGroup []approvals.GroupResolver
 
 func (g anyGroup) IsMember(ctx context.Context, group, userID string) (bool, error) {
-	var errs []error
+	var (
+		errs     []error
+		answered bool
+	)
 	for _, r := range g {
 		ok, err := r.IsMember(ctx, group, userID)
 		if ok {
@@ -166,7 +173,12 @@ func (g anyGroup) IsMember(ctx context.Context, group, userID string) (bool, err
 		}
 		if err != nil {
 			errs = append(errs, err)
+		} else {
+			answered = true
 		}
+	}
+	if answered {
+		return false, nil
 	}
 	return false, errors.Join(errs...)
 }

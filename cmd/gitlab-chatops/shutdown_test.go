@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+// syncBuffer is a log sink that tests read while the bot writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const (
+	shutSlackSecret = "slack-signing-secret-for-the-shutdown-test"
+	shutMMToken     = "mattermost-command-token-0123456789"
+	shutMMSecret    = "0123456789abcdef0123456789abcdef0123456789"
+	shutSlackGroup  = "S0APPROVE1"
+	shutSlackUser   = "U0SLACKBOB"
+)
+
+// shutdownConfig is a bot with both adapters on loopback ports, approvals
+// by group membership (so that every approval asks the chat APIs), and
+// three approvals required (so that no approval here starts a run). It
+// is written to dir/bot.yaml and loaded as serve loads it.
+func shutdownConfig(t *testing.T, dir, agentURL, mmURL, mmChannel string, slackPort, mmPort int) (config, string) {
+	t.Helper()
+	p := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(p, []byte(shutdownYAML(t, dir, agentURL, mmURL, mmChannel, slackPort, mmPort)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p, use{serve: true}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, p
+}
+
+func noEnv(string) string { return "" }
+
+func shutdownYAML(t *testing.T, dir, agentURL, mmURL, mmChannel string, slackPort, mmPort int) string {
+	t.Helper()
+	if err := agent.GenerateApprovalKeys(dir); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`store: %s
+audit: {key_file: %s}
+approval_key: %s
+hosts:
+  - name: gitlab-1
+    agent: %s
+policy:
+  approver_groups: [%s, %s]
+  approvals_required: 3
+slack:
+  mode: http
+  listen: 127.0.0.1:%d
+  bot_token: xoxb-shutdown-test
+  signing_secret: %s
+mattermost:
+  url: %s
+  bot_token: mm-bot-token
+  command_tokens: [%s]
+  action_secret: %s
+  callback_url: http://127.0.0.1:%d/mattermost/actions
+  listen: 127.0.0.1:%d
+`, filepath.Join(dir, "chatops.db"), writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), agentURL,
+		shutSlackGroup, mmChannel, slackPort, shutSlackSecret, mmURL, shutMMToken, shutMMSecret, mmPort, mmPort)
+}
+
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on port %d: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// signedSlackCommand is a slash command as Slack sends it, signed.
+func signedSlackCommand(t *testing.T, port int, user, text string) *http.Request {
+	t.Helper()
+	body := url.Values{"command": {"/gitlab-migrations"}, "text": {text}, "user_id": {user}, "user_name": {"bob"},
+		"channel_id": {"C0SHUT"}, "team_id": {"T0SHUT"}, "trigger_id": {"1.2.3"}}.Encode()
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d%s", port, slack.PathCommands), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	m := hmac.New(sha256.New, []byte(shutSlackSecret))
+	m.Write([]byte("v0:" + ts + ":" + body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(slack.HeaderTimestamp, ts)
+	req.Header.Set(slack.HeaderSignature, "v0="+hex.EncodeToString(m.Sum(nil)))
+	return req
+}
+
+type answer struct {
+	status int
+	body   string
+	err    error
+}
+
+func send(req *http.Request) answer {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: string(b)}
+}
+
+// TestServeDrainsInFlightHandlersOnShutdown: the stop signal (main turns
+// SIGTERM into the end of serve's context) arrives while a Mattermost
+// button callback and a Slack slash command are both inside the bot,
+// waiting on a chat API. serve waits for both to finish before closing the
+// router and the store: both get their answer, both approvals are in the
+// audit trail, nothing reaches a chat API or the store after serve
+// returned, and the store holds nothing for the next start to recover.
+func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "chatops.db")
+	fs := newFakeSlackAPI(t, shutSlackUser)
+	fm := newFakeMattermostAPI(t)
+	mmChannel, mmAlice, mmBob := model.NewId(), model.NewId(), model.NewId()
+	slackPort, mmPort := freePort(t), freePort(t)
+	// A real agent over the simulator: opening a restart request asks it
+	// which services there are.
+	agentPort := freePort(t)
+	startAgent(t, filepath.Join(dir, "agent"), agentPort)
+	cfg, _ := shutdownConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fm.srv.URL, mmChannel, slackPort, mmPort)
+
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, log, noEnv, slack.WithAPIURL(fs.apiURL()))
+	}()
+	waitListening(t, slackPort)
+	waitListening(t, mmPort)
+
+	// alice opens a restart request on Mattermost.
+	form := url.Values{"token": {shutMMToken}, "user_id": {mmAlice}, "user_name": {"alice"}, "channel_id": {mmChannel},
+		"text": {"restart puma -- shutdown test"}}
+	if a := send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", form.Encode())); a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("slash command: %+v", a)
+	}
+	post, actx := fm.approveContext(t)
+	id, _ := actx["request_id"].(string)
+
+	// bob clicks Approve on Mattermost and another bob types approve on
+	// Slack; both handlers stop inside, asking Slack who is an approver.
+	// The click then asks Mattermost, and stops there too.
+	fs.groups.close()
+	fm.members.close()
+	click, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: mmBob, UserName: "bob", ChannelId: mmChannel, PostId: post.Id, Context: actx})
+	answers := make(chan answer, 2)
+	go func() {
+		answers <- send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/actions", mmPort), "application/json", string(click)))
+	}()
+	go func() { answers <- send(signedSlackCommand(t, slackPort, shutSlackUser, "approve "+id)) }()
+	waitHeld(t, "the two approvals at the Slack group check", &fs.groups, 2, logs)
+
+	stop() // SIGTERM
+	stillServing := func(what string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned (%v) while %s", err, what)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	stillServing("two handlers were in flight")
+	fs.groups.open()
+	// The Slack command finishes; the click goes on to Mattermost's
+	// member check, and serve must still wait for it.
+	waitHeld(t, "the click at the Mattermost member check", &fm.members, 1, logs)
+	stillServing("the Mattermost click was in flight")
+	fm.members.open()
+	for range 2 {
+		a := <-answers
+		if a.err != nil || a.status != http.StatusOK {
+			t.Errorf("an in-flight request did not get its answer: %+v", a)
+		}
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not return after its handlers finished")
+	}
+	closed := time.Now()
+	if err != nil {
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+
+	time.Sleep(300 * time.Millisecond) // anything late would show now
+	if late := append(fs.since(closed), fm.since(closed)...); len(late) > 0 {
+		t.Errorf("chat API calls after serve returned: %v", late)
+	}
+	for _, bad := range []string{"database not open", "audit append failed", "panicked"} {
+		if strings.Contains(logs.String(), bad) {
+			t.Errorf("the log says %q:\n%s", bad, logs.String())
+		}
+	}
+
+	db, err := storage.Open(store, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	left, err := db.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StateRunning, approvals.StateApproved}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("the next start would have %d requests to recover, though nothing ran: %+v", len(left), left)
+	}
+	entries, err := db.TailAudit(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decided := map[string]string{}
+	for _, e := range entries {
+		if e.RequestID == id && (e.Action == approvals.ActionRequestApproved || e.Action == approvals.ActionRequestRefused) {
+			decided[e.Actor] = e.Action + ": " + e.Detail
+		}
+	}
+	for _, who := range []string{mmBob, shutSlackUser} {
+		if decided[who] == "" {
+			t.Errorf("no audit entry for %s's approval in flight at shutdown; audit: %+v", who, entries)
+		}
+	}
+	t.Logf("decisions: %v", decided)
+}
+
+func waitHeld(t *testing.T, what string, g *gate, n int, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for g.held() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (%d of %d)\n%s", what, g.held(), n, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mustRequest(t *testing.T, method, target, contentType, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return req
+}
+
+// TestServeStopsTheOthersWhenOneAdapterFails: an adapter that cannot
+// serve (its port is taken) stops the other one, and serve exits non-zero
+// with the reason.
+func TestServeStopsTheOthersWhenOneAdapterFails(t *testing.T) {
+	dir := t.TempDir()
+	fm := newFakeMattermostAPI(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	slackPort := freePort(t)
+	_, p := shutdownConfig(t, dir, "http://127.0.0.1:1", fm.srv.URL, model.NewId(), slackPort, taken.Addr().(*net.TCPAddr).Port)
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(context.Background(), []string{"serve", "--config", p}, nil, io.Discard, &stderr) }()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve kept running with one adapter failed")
+	}
+	last := strings.TrimSpace(stderr.String())
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	if code == 0 || !strings.Contains(last, "mattermost") || !strings.Contains(last, "address already in use") {
+		t.Fatalf("serve exited %d, last line %q; want non-zero and the Mattermost listener's failure", code, last)
+	}
+	if c, derr := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", slackPort)); derr == nil {
+		c.Close()
+		t.Error("the Slack listener still accepts connections after serve returned")
+	}
+}
