@@ -18,7 +18,10 @@ import (
 // verbatim in the callback, next to the post_id, channel_id and user_id it
 // fills in itself. Mattermost does not sign callbacks: the HMAC under
 // ctxSig is what proves the context came from this bot and belongs to
-// this post.
+// this post. It says nothing about the clicker: anyone holding a copy of
+// the context could post it with any user_id, which is why callbacks are
+// taken only from the server's addresses (sources.go) and the user is
+// confirmed with the API (clicker.go).
 const (
 	ctxRequest = "request_id"
 	ctxAction  = "action"
