@@ -45,7 +45,7 @@ func (r *Router) followUp(ctx context.Context, chat bot.Chat, req *approvals.Req
 		if !ok {
 			return verdict{verdictFailed, "gitlab-ctl restart printed something I could not read; check /gitlab-migrations services"}
 		}
-		msg, v := r.restartCheck(ctx, host, cr, jobOK)
+		msg, v := r.restartCheck(ctx, host, cr)
 		if msg.Title != "" { // the result message already said nothing restarted
 			reply(msg)
 		}

@@ -14,7 +14,7 @@ import (
 // restartCheck polls every service after a restart until the restarted
 // ones run or RestartWait passes, and reports all of them: a restart that
 // leaves another service down is not a success.
-func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlRestart, jobOK bool) (bot.Message, verdict) {
+func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlRestart) (bot.Message, verdict) {
 	var restarted, notRestarted []string
 	for _, l := range cr.Services {
 		if l.Outcome == "ok" {
