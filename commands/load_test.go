@@ -65,6 +65,37 @@ func checkReadOnlyAnswers(t *testing.T, rec *recorder, want int) (busyLines int)
 	return busyLines
 }
 
+// all runs every call that plan schedules (at(n, fn): fn(0) … fn(n-1)) at
+// the same moment, each on its own goroutine, and waits for them and for
+// the router's background work.
+func all(t *testing.T, s *simtest.Stack, plan func(at func(n int, fn func(i int)))) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	plan(func(n int, fn func(i int)) {
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				fn(i)
+			}()
+		}
+	})
+	close(start)
+	wg.Wait()
+	s.Router.Wait()
+}
+
+// readOnlyCommand sends the i-th read-only command of a load test as u.
+func readOnlyCommand(t *testing.T, s *simtest.Stack, rec *recorder, u bot.User, i int) {
+	if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
+		t.Errorf("read-only command refused: %v", err)
+	}
+}
+
 // TestApprovalStormWhileStatusRuns: 50 approvals of one migrate request
 // from 10 users, pasted at once while 20 read-only commands compete for the
 // agent's one read-only slot. Every attempt is recorded or refused by
@@ -78,37 +109,17 @@ func TestApprovalStormWhileStatusRuns(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		users = append(users, bot.User{ID: fmt.Sprintf("U-%d", i), Name: fmt.Sprintf("user%d", i)})
 	}
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-	)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			u := users[i%len(users)]
-			if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
-				t.Errorf("read-only command refused: %v", err)
-			}
-		}()
-	}
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
+	all(t, s, func(at func(n int, fn func(i int))) {
+		at(20, func(i int) { readOnlyCommand(t, s, rec, users[i%len(users)], i) })
+		at(50, func(i int) {
 			u := users[i%len(users)]
 			if i%2 == 0 {
 				_ = s.Router.HandleAction(context.Background(), rec, bot.Action{User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
 			} else {
 				_ = s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
 			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	s.Router.Wait()
+		})
+	})
 
 	if n := agentJobs(t, s, "migrate"); n != 1 {
 		t.Errorf("migrate ran %d times on the agent, want exactly 1", n)
@@ -156,24 +167,11 @@ func TestApprovalStormWhileStatusRuns(t *testing.T) {
 // different ones queue with a "busy, retrying" line, and none fails.
 func TestManyStatusCommandsNeverFailBusy(t *testing.T) {
 	s, rec := setup(t, simtest.Options{Agent: busyAgent})
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-	)
-	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			u := bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}
-			if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
-				t.Errorf("read-only command refused: %v", err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	s.Router.Wait()
+	all(t, s, func(at func(n int, fn func(i int))) {
+		at(200, func(i int) {
+			readOnlyCommand(t, s, rec, bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}, i)
+		})
+	})
 
 	if busy := checkReadOnlyAnswers(t, rec, 200); busy == 0 {
 		t.Error("no thread said the agent was busy, although three different runs competed for one slot")

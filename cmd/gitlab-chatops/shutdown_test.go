@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +26,6 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
-
-// syncBuffer is a log sink that tests read while the bot writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const (
 	shutSlackSecret = "slack-signing-secret-for-the-shutdown-test"
@@ -174,7 +154,7 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	startAgent(t, filepath.Join(dir, "agent"), agentPort)
 	cfg, _ := shutdownConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fm.srv.URL, mmChannel, slackPort, mmPort)
 
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -280,7 +260,7 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	t.Logf("decisions: %v", decided)
 }
 
-func waitHeld(t *testing.T, what string, g *gate, n int, logs *syncBuffer) {
+func waitHeld(t *testing.T, what string, g *gate, n int, logs *lockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for g.held() < n {
@@ -314,7 +294,7 @@ func TestServeStopsTheOthersWhenOneAdapterFails(t *testing.T) {
 	defer taken.Close()
 	slackPort := freePort(t)
 	_, p := shutdownConfig(t, dir, "http://127.0.0.1:1", fm.srv.URL, model.NewId(), slackPort, taken.Addr().(*net.TCPAddr).Port)
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(context.Background(), []string{"serve", "--config", p}, nil, io.Discard, &stderr) }()
 	var code int
