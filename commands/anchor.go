@@ -17,18 +17,11 @@ const ActionAuditAnchored = "audit.anchored"
 
 // anchorLoop anchors the audit head every AnchorEvery (daily by default).
 func (r *Router) anchorLoop(ctx context.Context) {
-	t := time.NewTicker(r.opt.AnchorEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
-				r.log.Error("anchoring the audit trail", "err", err)
-			}
+	every(ctx, r.opt.AnchorEvery, func(ctx context.Context) {
+		if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
+			r.log.Error("anchoring the audit trail", "err", err)
 		}
-	}
+	})
 }
 
 // Anchor puts the audit trail's head outside the store, where whoever can

@@ -14,14 +14,19 @@ import (
 // approvals.Service.ExpireDue). Approve also refuses expired requests by
 // itself; the loop is what makes the channel show it.
 func (r *Router) expireLoop(ctx context.Context) {
-	t := time.NewTicker(r.opt.ExpireEvery)
+	every(ctx, r.opt.ExpireEvery, r.ExpireNow)
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.ExpireNow(ctx)
+			fn(ctx)
 		}
 	}
 }

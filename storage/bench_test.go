@@ -10,22 +10,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 )
 
 // writers is the number of concurrent appenders in the benchmarks.
 const writers = 64
 
-// benchEntry is a typical entry: an approval with argv and a detail line.
-func benchEntry() approvals.AuditEntry {
-	return approvals.AuditEntry{
-		Actor: "U04ABCDEF12", ActorName: "Alice Example",
-		Action: approvals.ActionRequestApproved, RequestID: "r7k2qxa9",
-		Host: "gitlab-1.prod.example.com", Operation: "finalize",
-		Argv: []string{"gitlab-rake",
-			`gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,events,id,'[["id"],["id_convert_to_bigint"]]']`},
-		Outcome: "approved", Detail: "approval 1 of 1; based on: 2 batched background migrations active",
-	}
-}
+func benchEntry() approvals.AuditEntry { return approvalstest.TypicalEntry() }
 
 // run64 runs fn b.N times spread over 64 goroutines and reports ops/s.
 func run64(b *testing.B, fn func()) {

@@ -330,3 +330,16 @@ func (f Failing) Append(ctx context.Context, entries ...approvals.AuditEntry) ([
 	}
 	return f.Store.Append(ctx, entries...)
 }
+
+// TypicalEntry is an audit entry of typical size, for benchmarks: an
+// approval with argv and a detail line.
+func TypicalEntry() approvals.AuditEntry {
+	return approvals.AuditEntry{
+		Actor: "U04ABCDEF12", ActorName: "Alice Example",
+		Action: approvals.ActionRequestApproved, RequestID: "r7k2qxa9",
+		Host: "gitlab-1.prod.example.com", Operation: "finalize",
+		Argv: []string{"gitlab-rake",
+			`gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,events,id,'[["id"],["id_convert_to_bigint"]]']`},
+		Outcome: "approved", Detail: "approval 1 of 1; based on: 2 batched background migrations active",
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -106,14 +107,7 @@ func generate(b *testing.B, store, key string, n int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	e := approvals.AuditEntry{
-		Actor: "U04ABCDEF12", ActorName: "Alice Example",
-		Action: approvals.ActionRequestApproved, RequestID: "r7k2qxa9",
-		Host: "gitlab-1.prod.example.com", Operation: "finalize",
-		Argv: []string{"gitlab-rake",
-			`gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,events,id,'[["id"],["id_convert_to_bigint"]]']`},
-		Outcome: "approved", Detail: "approval 1 of 1; based on: 2 batched background migrations active",
-	}
+	e := approvalstest.TypicalEntry()
 	batch := make([]approvals.AuditEntry, 0, 2000)
 	for i := 0; i < n; i += len(batch) {
 		batch = batch[:0]
