@@ -17,9 +17,8 @@ Checks the whole file as serve (or console --config) would at start and
 prints every problem at once, each with its line and key path; exits 2 if
 there is any. Secrets left empty in the file are taken from the
 environment (SLACK_*, MATTERMOST_*, GITLAB_CHATOPS_AUDIT_KEY), as serve
-does. Without --for, a file
-with a slack: or mattermost: section is checked for serve, others for the
-console.
+does. Without --for, a file with a slack: or mattermost: section is
+checked for serve, others for the console.
 `
 
 // runConfig runs `config check`.
