@@ -53,6 +53,18 @@ func (r *Router) Anchor(ctx context.Context, by approvals.User, why string) (bot
 	return msg, nil
 }
 
+// logHead logs the audit head. Logged at every stop and start, it shows a
+// trail rewritten while the bot was not running: the head at the next
+// start differs from the head at the last stop.
+func (r *Router) logHead(ctx context.Context, when string) {
+	head, err := r.opt.Audit.AuditHead(ctx)
+	if err != nil {
+		r.log.Error("reading the audit head", "when", when, "err", err)
+		return
+	}
+	r.log.Info("audit head "+when, "head", head.String())
+}
+
 // anchorMessage is what the audit channel shows for an anchor.
 func anchorMessage(head auditchain.Head, at time.Time, why string) bot.Message {
 	return bot.Message{

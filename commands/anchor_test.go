@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"sync"
 	"testing"
@@ -41,7 +42,9 @@ var anchorRE = regexp.MustCompile("`(\\d+:[0-9a-f]{64})`")
 // channel and it is the head a later verify checks against, even after more
 // entries; the daily anchor posts by itself.
 func TestAuditAnchorPostsTheHead(t *testing.T) {
-	s := simtest.Start(t, simtest.Options{Router: commands.Options{AuditChannel: "C-audit", AnchorEvery: 300 * time.Millisecond}})
+	var logs simtest.LockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	s := simtest.Start(t, simtest.Options{Router: commands.Options{AuditChannel: "C-audit", AnchorEvery: 300 * time.Millisecond, Logger: logger}})
 	rec := &channelRecorder{recorder: newRecorder(), posts: map[string][]string{}}
 	s.Router.Register(rec)
 	ctx := context.Background()
@@ -66,6 +69,7 @@ func TestAuditAnchorPostsTheHead(t *testing.T) {
 		t.Fatalf("anchor post does not show the head %s:\n%s", before, posted[0])
 	}
 	contains(t, rec.notesFor(alice.ID), before.String())
+	contains(t, []string{logs.String()}, "msg=\"audit anchor\" head="+before.String())
 	acts := auditActions(t, s)
 	if acts[len(acts)-1] != commands.ActionAuditAnchored {
 		t.Fatalf("anchor not audited: %v", acts)
@@ -82,4 +86,5 @@ func TestAuditAnchorPostsTheHead(t *testing.T) {
 	s.Run(t) // starts the loops: the daily anchor (every 300 ms here)
 	eventually(t, "the periodic anchor", func() bool { return len(rec.in("C-audit")) >= 2 })
 	contains(t, rec.in("C-audit")[1:], "Daily anchor")
+	contains(t, []string{logs.String()}, "msg=\"audit head at start\"")
 }

@@ -172,6 +172,7 @@ func (r *Router) Start(ctx context.Context) error {
 	}
 	r.base, r.stop = context.WithCancel(ctx)
 	r.mu.Unlock()
+	r.logHead(ctx, "at start")
 	if err := r.recoverRunning(r.base); err != nil {
 		return fmt.Errorf("recovering running requests: %w", err)
 	}
@@ -201,6 +202,7 @@ func (r *Router) Close() {
 	}
 	r.work.Wait()
 	r.loops.Wait()
+	r.logHead(context.Background(), "at stop")
 }
 
 // background runs fn in a goroutine bound to the router's lifetime, not

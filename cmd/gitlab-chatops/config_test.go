@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
 // clearChatEnv keeps secrets of the developer's environment out of tests
@@ -200,22 +200,7 @@ func TestServeWarnsAnyoneMayApprove(t *testing.T) {
 
 // lockedBuffer is a bytes.Buffer that serve's goroutines and the test may
 // use at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = simtest.LockedBuffer
 
 // TestServeRefusesNobodyToApprove: serve itself (not only config check)
 // refuses a policy that names no approvers, before opening the store.

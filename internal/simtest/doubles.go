@@ -1,6 +1,7 @@
 package simtest
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"slices"
@@ -60,3 +61,23 @@ func (e *ApproversRefusal) Error() string { return e.Msg }
 
 // Approvers implements bot.ApproversNamer.
 func (e *ApproversRefusal) Approvers() []string { return e.Who }
+
+// LockedBuffer is a bytes.Buffer that goroutines (log handlers, a server
+// under test) and the test may use at once.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
