@@ -32,7 +32,9 @@ func agentProblem(host string, err error) string {
 	case errors.As(err, &busy):
 		return fmt.Sprintf("%s's agent is busy with another mutating job (%s), so nothing ran. Wait for it to finish, then try again.", host, busy.Running.Operation)
 	case errors.As(err, &api) && api.Status == 429:
-		return fmt.Sprintf("%s's agent is busy with other read-only jobs; try again in a moment.", host)
+		// Read-only runs wait out a 429 (runWaiting): one that reaches a
+		// person has outlasted that wait.
+		return fmt.Sprintf("%s's agent stayed busy with other read-only jobs for as long as I waited; try again in a few minutes.", host)
 	case errors.As(err, &api):
 		return fmt.Sprintf("%s's agent refused: %s.", host, trimDot(api.Message))
 	case errors.As(err, &stream):

@@ -33,7 +33,7 @@ func TestAgentProblem(t *testing.T) {
 		{"dns", wrap(&net.DNSError{Name: "gitlab-1.example", Err: "no such host"}), "address does not resolve (gitlab-1.example)"},
 		{"timeout", wrap(context.DeadlineExceeded), "did not answer in time"},
 		{"busy", &agent.BusyError{Message: "busy", Running: agent.JobSummary{Operation: "migrate"}}, "busy with another mutating job (migrate), so nothing ran"},
-		{"429", &agent.APIError{Status: 429, Message: "too many read-only jobs"}, "busy with other read-only jobs; try again in a moment."},
+		{"429", &agent.APIError{Status: 429, Message: "too many read-only jobs"}, "stayed busy with other read-only jobs for as long as I waited; try again in a few minutes."},
 		{"refusal", &agent.APIError{Status: 403, Message: "client not allowed."}, "gitlab-1's agent refused: client not allowed."},
 		{"stream", &agent.StreamError{JobID: "j1", Err: errors.New("EOF")}, "lost the connection to gitlab-1's agent while job j1 ran"},
 		{"other", errors.New("agent client: something odd"), "the bot's log has the details"},

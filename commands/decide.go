@@ -75,7 +75,11 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		host, err := r.host(req.Host)
 		if err == nil {
 			var st gitlab.MigrateStatus
-			if st, err = r.approvalStatus(ctx, host, req.ID); err == nil {
+			busy := func() {
+				_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneInfo,
+					Text: fmt.Sprintf("⏳ Your approval of %s waits for the migration status it is checked against: the agent on %s is busy; retrying for up to %s…", req.ID, host.Name, r.opt.BusyWait)})
+			}
+			if st, err = r.approvalStatus(ctx, host, req.ID, busy); err == nil {
 				current, _ = statusFingerprint(st)
 			}
 		}
@@ -126,9 +130,10 @@ const approvalReuse = 5 * time.Second
 // checked against. Concurrent approvals of one request share one run
 // (single-flight, reused for approvalReuse), which uses the agent's slot
 // reserved for approval checks and waits out a busy agent.
-func (r *Router) approvalStatus(ctx context.Context, host Host, id string) (gitlab.MigrateStatus, error) {
+// onBusy is told, once, if the check has to wait for the agent.
+func (r *Router) approvalStatus(ctx context.Context, host Host, id string, onBusy func()) (gitlab.MigrateStatus, error) {
 	res, _ := r.sharedRun(ctx, host, agent.RunRequest{Operation: gitlab.OpMigrateStatus, Purpose: agent.PurposeApprovalCheck},
-		"approval-check\x00"+id, approvalReuse, nil)
+		"approval-check\x00"+id, approvalReuse, onBusy)
 	if res.Err != nil {
 		return gitlab.MigrateStatus{}, res.Err
 	}

@@ -82,6 +82,10 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 		}
 		return false
 	}
+	// Handlers get a context that shutdown does not cancel: a command in
+	// flight when the bot stops finishes (RunSocketMode waits for it)
+	// instead of failing with "context canceled".
+	hctx := context.WithoutCancel(ctx)
 	for {
 		var evt socketmode.Event
 		select {
@@ -109,7 +113,7 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 			a.bg.Add(1)
 			go func() {
 				defer a.bg.Done()
-				a.ackCommand(ctx, client, env, sc, a.command(ctx, h, sc))
+				a.ackCommand(ctx, client, env, sc, a.command(hctx, h, sc))
 			}()
 		case socketmode.EventTypeInteractive:
 			ic, ok := evt.Data.(slackgo.InteractionCallback)
@@ -117,7 +121,7 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 				continue
 			}
 			a.ack(ctx, client, evt.Request.EnvelopeID, nil)
-			a.interaction(ctx, h, ic)
+			a.interaction(hctx, h, ic)
 		case socketmode.EventTypeEventsAPI:
 			// The app subscribes to no events; ack anyway so that Slack
 			// does not redeliver.
