@@ -8,7 +8,7 @@ import "errors"
 var (
 	// ErrNotFound: there is no such request.
 	ErrNotFound = errors.New("not found")
-	// ErrExists: a request with that ID already exists (RequestStore).
+	// ErrExists: a request with that ID already exists (Store.Create).
 	ErrExists = errors.New("already exists")
 	// ErrInvalid: the input is malformed (empty host, unknown outcome, ...).
 	ErrInvalid = errors.New("invalid")

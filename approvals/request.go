@@ -71,7 +71,7 @@ type Request struct {
 	// migrate a finalize was offered for.
 	FromRequest string `json:"from_request,omitempty"`
 
-	// Version is bumped by the store on every successful UpdateRequest.
+	// Version is bumped by the store on every successful Store.Apply.
 	Version int64 `json:"version"`
 }
 
@@ -171,7 +171,7 @@ type NewRequest struct {
 	FromRequest string
 }
 
-// RequestFilter selects requests from a RequestStore.
+// RequestFilter selects requests from a Store.
 type RequestFilter struct {
 	// States keeps requests in any of these states; empty keeps all.
 	States []State

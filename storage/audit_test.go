@@ -122,7 +122,7 @@ func TestAppendChain(t *testing.T) {
 		}
 	}
 	if rep, err := verify(db); err != nil || rep.Entries != 3 || rep.Head.Seq != 3 || rep.Head.Sum.Hex() != hashHex(rawEntry(t, db, 3)) {
-		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
+		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
 }
 
@@ -130,12 +130,12 @@ func TestVerifyEmpty(t *testing.T) {
 	db, _ := openTest(t)
 	rep, err := verify(db)
 	if err != nil || !rep.OK() || rep.Entries != 0 {
-		t.Fatalf("VerifyAudit(empty) = %+v, %v", rep, err)
+		t.Fatalf("Verify(empty) = %+v, %v", rep, err)
 	}
 }
 
 // TestTamperFileByte changes ONE byte of entry 7 in the file itself and
-// expects VerifyAudit to name entry 7.
+// expects Verify to name entry 7.
 func TestTamperFileByte(t *testing.T) {
 	db, path := openTest(t)
 	appendN(t, db, 20)
@@ -182,10 +182,10 @@ func TestTamperFileByte(t *testing.T) {
 			continue
 		}
 		if !errors.Is(err, auditchain.ErrBroken) || rep.Break == nil {
-			t.Fatalf("VerifyAudit after tampering = %+v, %v", rep, err)
+			t.Fatalf("Verify after tampering = %+v, %v", rep, err)
 		}
 		if rep.Break.Seq != 7 || rep.Break.Kind != auditchain.BreakPrevHash {
-			t.Fatalf("VerifyAudit named %+v, want entry 7", rep.Break)
+			t.Fatalf("Verify named %+v, want entry 7", rep.Break)
 		}
 		if !strings.Contains(err.Error(), "audit entry 7") {
 			t.Errorf("error does not name entry 7: %v", err)
@@ -197,7 +197,7 @@ func TestTamperFileByte(t *testing.T) {
 }
 
 // tamper opens a fresh log of 20 entries, lets edit change it with bbolt
-// directly, and returns what VerifyAudit says.
+// directly, and returns what Verify says.
 func tamper(t *testing.T, edit func(tx *bolt.Tx) error) (*auditchain.Break, error) {
 	t.Helper()
 	db, _ := openTest(t)
@@ -207,7 +207,7 @@ func tamper(t *testing.T, edit func(tx *bolt.Tx) error) (*auditchain.Break, erro
 	}
 	rep, err := verify(db)
 	if err == nil || !errors.Is(err, auditchain.ErrBroken) || rep.Break == nil {
-		t.Fatalf("VerifyAudit did not notice: %+v, %v", rep, err)
+		t.Fatalf("Verify did not notice: %+v, %v", rep, err)
 	}
 	return rep.Break, err
 }
@@ -299,7 +299,7 @@ func TestVerifyChunks(t *testing.T) {
 	wg.Wait()
 	rep, err := verify(db)
 	if err != nil || rep.Entries != uint64(n) || rep.Head.Seq != uint64(n) {
-		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
+		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
 	if err := db.bolt.Update(rewrite(uint64(exportChunk+3), "approval 1", "approval 9")); err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestConcurrentAppend(t *testing.T) {
 		}
 	}
 	if rep, err := verify(db); err != nil || rep.Entries != writers*each {
-		t.Fatalf("VerifyAudit = %+v, %v", rep, err)
+		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
 }
 

@@ -218,7 +218,7 @@ func TestReadOnly(t *testing.T) {
 	}
 	defer ro.Close()
 	if rep, err := verify(ro); err != nil || rep.Entries != 1 {
-		t.Fatalf("VerifyAudit read-only = %+v, %v", rep, err)
+		t.Fatalf("Verify read-only = %+v, %v", rep, err)
 	}
 	// Two read-only opens share the lock.
 	ro2, err := Open(path, Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
@@ -255,6 +255,6 @@ func TestContextCancelled(t *testing.T) {
 		t.Errorf("Request = %v", err)
 	}
 	if _, err := auditchain.Verify(ctx, db, approvalstest.Key, nil); !errors.Is(err, context.Canceled) {
-		t.Errorf("VerifyAudit = %v", err)
+		t.Errorf("Verify = %v", err)
 	}
 }

@@ -100,7 +100,7 @@ func (db *DB) Apply(ctx context.Context, id string, fn func(*approvals.Request) 
 	return out, nil
 }
 
-// Requests implements approvals.RequestStore. It reads every request; the
+// Requests implements approvals.Store. It reads every request; the
 // requests bucket is small (a few a day).
 func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*approvals.Request, error) {
 	var out []*approvals.Request

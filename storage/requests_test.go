@@ -50,7 +50,7 @@ func TestRequestsCRUD(t *testing.T) {
 		t.Fatalf("Request(missing) = %v", err)
 	}
 	if _, err := db.Apply(ctx, "zzzzzzzz", func(*approvals.Request) ([]approvals.AuditEntry, error) { t.Error("fn called"); return nil, nil }); !errors.Is(err, approvals.ErrNotFound) {
-		t.Fatalf("UpdateRequest(missing) = %v", err)
+		t.Fatalf("Apply(missing) = %v", err)
 	}
 
 	up, err := db.Apply(ctx, "aaaaaaaa", func(r *approvals.Request) ([]approvals.AuditEntry, error) {
@@ -58,7 +58,7 @@ func TestRequestsCRUD(t *testing.T) {
 		return nil, nil
 	})
 	if err != nil || up.State != approvals.StateApproved || up.Version != 2 {
-		t.Fatalf("UpdateRequest = %+v, %v", up, err)
+		t.Fatalf("Apply = %+v, %v", up, err)
 	}
 
 	// Persisted across a reopen.
@@ -73,7 +73,7 @@ func TestRequestsCRUD(t *testing.T) {
 	}
 }
 
-func TestUpdateRequestErrorWritesNothing(t *testing.T) {
+func TestApplyErrorWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
 	r := sampleRequest("bbbbbbbb", time.Now(), approvals.StatePending)
@@ -89,7 +89,7 @@ func TestUpdateRequestErrorWritesNothing(t *testing.T) {
 		return []approvals.AuditEntry{{Action: "scribbled"}}, refusal
 	})
 	if err != refusal {
-		t.Fatalf("UpdateRequest returned %v, want fn's error unchanged", err)
+		t.Fatalf("Apply returned %v, want fn's error unchanged", err)
 	}
 	after, _ := db.Request(ctx, r.ID)
 	if !reflect.DeepEqual(before, after) {
