@@ -1,15 +1,20 @@
 package mattermost
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 // clientFrom is an HTTP client whose connections leave from ip: another
@@ -41,6 +46,9 @@ func (e *env) nothingMoved(root *model.Post, patches, posts int) {
 	}
 	if n := len(e.mm.allPostIDs()); n != posts {
 		e.t.Errorf("%d new posts", n-posts)
+	}
+	if n := e.mutatingJobs(); n != 0 {
+		e.t.Errorf("the agent ran %d mutating jobs", n)
 	}
 	for _, id := range e.mm.allPostIDs() {
 		if p := e.mm.post(id); strings.Contains(p.Message+attachmentText(p)+attachmentTitle(p), "mallory") {
@@ -96,6 +104,9 @@ func TestReplayedContextFromAForeignAddressIsRefused(t *testing.T) {
 	req := e.request(root.Id)
 	if req.State != approvals.StateSucceeded || len(req.Approvals()) != 1 || req.Approvals()[0].User.Name != "bob" {
 		t.Fatalf("want the request approved by bob (the API's name) and run: %s %+v", req.State, req.Approvals())
+	}
+	if n := e.mutatingJobs(); n != 1 {
+		t.Errorf("the agent ran %d mutating jobs, want the one approved", n)
 	}
 	if text := attachmentText(e.mm.post(root.Id)); !strings.Contains(text, "Approved by bob") || strings.Contains(text, "mallory") {
 		t.Errorf("the post must name the API's user: %q", text)
@@ -200,4 +211,29 @@ func TestExplicitCallbackSourcesReplaceTheDefault(t *testing.T) {
 	if st := e.request(root.Id).State; st != approvals.StateSucceeded {
 		t.Errorf("request %s, want succeeded", st)
 	}
+}
+
+// mutatingJobs counts the agent's records of mutating jobs: what really
+// ran on the host (read-only pre-flight checks do not count).
+func (e *env) mutatingJobs() int {
+	e.t.Helper()
+	files, err := filepath.Glob(filepath.Join(e.stack.Dir, "agent", "jobs", "*", "record.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var rec agent.JobRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			e.t.Fatal(err)
+		}
+		if rec.Operation == gitlab.OpMigrate || rec.Operation == gitlab.OpFinalize || rec.Operation == gitlab.OpRestart {
+			n++
+		}
+	}
+	return n
 }
