@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -73,6 +74,9 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 		if wait <= 0 {
 			wait = time.Second
 		}
+		// A little jitter, so that runs refused together do not all come
+		// back in the same instant and collide again.
+		wait += rand.N(wait/4 + 1)
 		if time.Now().Add(wait).After(deadline) {
 			return rec, out, fmt.Errorf("the agent on %s stayed busy with other read-only jobs for %s: %w", host.Name, r.opt.BusyWait, err)
 		}
