@@ -94,3 +94,37 @@ func TestSweepEndsApprovedLeftBehind(t *testing.T) {
 		t.Fatalf("migrate ran %d times", n)
 	}
 }
+
+// TestRecoveryAbandonsApprovedThroughTheService: a request approved but not
+// started when the bot stopped is ended at the next start by the same
+// Service method a failed start uses (Abandon): interrupted, audited, never
+// started, and the thread says nothing ran.
+func TestRecoveryAbandonsApprovedThroughTheService(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{})
+	rec := newRecorder()
+	s.Router.Register(rec)
+	id, root := openMigrate(t, s, rec)
+	ctx := context.Background()
+	req, err := s.DB.Request(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Approved by a process that died before starting it.
+	if _, err := s.Approvals.Approve(ctx, id, approvals.User{ID: bob.ID, Name: bob.Name}, req.Fingerprint); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(t) // the next start: recovery
+	s.Router.Wait()
+	got, _ := s.DB.Request(ctx, id)
+	if got.State != approvals.StateInterrupted || !got.StartedAt.IsZero() || !strings.Contains(got.Error, "restarted after the approval") {
+		t.Fatalf("after recovery: %s started=%v %q", got.State, got.StartedAt, got.Error)
+	}
+	contains(t, rec.thread(root), "Nothing ran")
+	acts := auditActions(t, s)
+	if count(acts, approvals.ActionRequestStarted) != 0 || acts[len(acts)-1] != approvals.ActionRequestFinished {
+		t.Fatalf("audit: %v", acts)
+	}
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Fatalf("migrate ran %d times", n)
+	}
+}
