@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,8 +137,7 @@ func send(req *http.Request) answer {
 	return answer{status: resp.StatusCode, body: string(b)}
 }
 
-// TestServeDrainsInFlightHandlersOnShutdown: the stop signal (main turns
-// SIGTERM into the end of serve's context) arrives while a Mattermost
+// TestServeDrainsInFlightHandlersOnShutdown: SIGTERM arrives while a Mattermost
 // button callback and a Slack slash command are both inside the bot,
 // waiting on a chat API. serve waits for both to finish before closing the
 // router and the store: both get their answer, both approvals are in the
@@ -156,7 +158,8 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, stop := context.WithCancel(context.Background())
+	// As main does: SIGTERM ends serve's context.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
@@ -187,7 +190,9 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	go func() { answers <- send(signedSlackCommand(t, slackPort, shutSlackUser, "approve "+id)) }()
 	waitHeld(t, "the two approvals at the Slack group check", &fs.groups, 2, logs)
 
-	stop() // SIGTERM
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	stillServing := func(what string) {
 		t.Helper()
 		select {
@@ -207,6 +212,9 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 		a := <-answers
 		if a.err != nil || a.status != http.StatusOK {
 			t.Errorf("an in-flight request did not get its answer: %+v", a)
+		}
+		if refusal.MatchString(a.body) {
+			t.Errorf("an in-flight approval was refused: %s", a.body)
 		}
 	}
 	var err error
@@ -259,6 +267,10 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	}
 	t.Logf("decisions: %v", decided)
 }
+
+// refusal matches an answer that tells the user why nothing was done
+// (Slack's ephemeral text, Mattermost's ephemeral_text).
+var refusal = regexp.MustCompile(`"(ephemeral_)?text":"[^"]`)
 
 func waitHeld(t *testing.T, what string, g *gate, n int, logs *lockedBuffer) {
 	t.Helper()
