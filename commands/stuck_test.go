@@ -37,21 +37,29 @@ func TestStartFailureEndsInterrupted(t *testing.T) {
 	if err := command(t, s, rec, bob, "approve "+id); err != nil {
 		t.Fatal(err)
 	}
+	endedUnstarted(t, s, rec, id, root, "disk I/O error")
+}
+
+// endedUnstarted checks that request id ended interrupted without ever
+// starting, for the reason why: in its Error, in its thread with "Nothing
+// ran", audited as its last entry with no start, and no job on the agent.
+func endedUnstarted(t *testing.T, s *simtest.Stack, rec *recorder, id, root, why string) {
+	t.Helper()
 	req, err := s.DB.Request(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.State != approvals.StateInterrupted || !strings.Contains(req.Error, "nothing ran") || !strings.Contains(req.Error, "disk I/O error") {
-		t.Fatalf("request after a failed start: %s %q", req.State, req.Error)
+	if req.State != approvals.StateInterrupted || !req.StartedAt.IsZero() || !strings.Contains(req.Error, "nothing ran") || !strings.Contains(req.Error, why) {
+		t.Fatalf("request %s started=%v %q; want interrupted, never started, saying %q", req.State, req.StartedAt, req.Error, why)
 	}
 	contains(t, rec.thread(root), "Nothing ran")
-	contains(t, rec.thread(root), "disk I/O error")
+	contains(t, rec.thread(root), why)
 	acts := auditActions(t, s)
 	if count(acts, approvals.ActionRequestStarted) != 0 || acts[len(acts)-1] != approvals.ActionRequestFinished {
 		t.Fatalf("audit: %v", acts)
 	}
 	if n := agentJobs(t, s, "migrate"); n != 0 {
-		t.Fatalf("migrate ran %d times after a failed start", n)
+		t.Fatalf("migrate ran %d times", n)
 	}
 }
 
@@ -85,14 +93,7 @@ func TestSweepEndsApprovedLeftBehind(t *testing.T) {
 	}
 	clock.Advance(approvals.ApprovedDeadline)
 	s.Router.ExpireNow(context.Background())
-	req, _ := s.DB.Request(context.Background(), id)
-	if req.State != approvals.StateInterrupted || !strings.Contains(req.Error, "not started within") {
-		t.Fatalf("after the sweep: %s %q", req.State, req.Error)
-	}
-	contains(t, rec.thread(root), "Nothing ran")
-	if n := agentJobs(t, s, "migrate"); n != 0 {
-		t.Fatalf("migrate ran %d times", n)
-	}
+	endedUnstarted(t, s, rec, id, root, "not started within")
 }
 
 // TestRecoveryAbandonsApprovedThroughTheService: a request approved but not
@@ -115,16 +116,5 @@ func TestRecoveryAbandonsApprovedThroughTheService(t *testing.T) {
 	}
 	s.Run(t) // the next start: recovery
 	s.Router.Wait()
-	got, _ := s.DB.Request(ctx, id)
-	if got.State != approvals.StateInterrupted || !got.StartedAt.IsZero() || !strings.Contains(got.Error, "restarted after the approval") {
-		t.Fatalf("after recovery: %s started=%v %q", got.State, got.StartedAt, got.Error)
-	}
-	contains(t, rec.thread(root), "Nothing ran")
-	acts := auditActions(t, s)
-	if count(acts, approvals.ActionRequestStarted) != 0 || acts[len(acts)-1] != approvals.ActionRequestFinished {
-		t.Fatalf("audit: %v", acts)
-	}
-	if n := agentJobs(t, s, "migrate"); n != 0 {
-		t.Fatalf("migrate ran %d times", n)
-	}
+	endedUnstarted(t, s, rec, id, root, "restarted after the approval")
 }
