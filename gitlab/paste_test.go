@@ -147,6 +147,7 @@ func TestDecodeFinalizeForms(t *testing.T) {
 		{`gitlab:background_migrations:finalize[Job,t,c,' [null\, "up"] ']`, Args{BatchedMigration: BatchedMigration{"Job", "t", "c", `[null, "up"]`}}},
 		{`gitlab:background_migrations:finalize[Job,t,c,"[\"x\"\\, 1]"]`, Args{BatchedMigration: BatchedMigration{"Job", "t", "c", `["x", 1]`}}},
 		{`/opt/gitlab/bin/gitlab-rake gitlab:background_migrations:finalize:ci[Job,t,c,'[]']`, Args{Database: "ci", BatchedMigration: BatchedMigration{"Job", "t", "c", `[]`}}},
+		{`sudo gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[]']  # as the docs print it`, Args{BatchedMigration: BatchedMigration{"Job", "t", "c", `[]`}}},
 		{"```sudo gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[1\\,2]']```", Args{BatchedMigration: BatchedMigration{"Job", "t", "c", `[1,2]`}}},
 	}
 	for _, c := range cases {
@@ -255,6 +256,8 @@ func TestSplitShellWords(t *testing.T) {
 		{`x'\,'y`, []string{`x\,y`}},
 		{"a\\\nb", []string{"ab"}},
 		{`''`, []string{""}},
+		{"a #comment 'x\nb c#d", []string{"a", "b", "c#d"}},
+		{`'#' \#`, []string{"#", "#"}},
 	}
 	for _, c := range cases {
 		words, err := SplitShellWords(c.in)

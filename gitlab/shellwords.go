@@ -42,8 +42,8 @@ func shellBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c ==
 
 // SplitShellWords splits line into words by the quoting rules of POSIX sh
 // (XCU 2.2 and 2.6.7): outside quotes a backslash keeps the next character
-// literal (and a backslash-newline disappears); '…' keeps everything
-// literally; inside "…" a backslash escapes only $ ` " \ and newline and is
+// literal (and a backslash-newline disappears); a # that starts a word
+// starts a comment; '…' keeps everything literally; inside "…" a backslash escapes only $ ` " \ and newline and is
 // kept before anything else. On an error the words read so far are
 // returned with it, so that a caller can still find a "--" before it.
 func SplitShellWords(line string) ([]ShellWord, error) {
@@ -74,6 +74,14 @@ func SplitShellWords(line string) ([]ShellWord, error) {
 				words = append(words, w)
 				in = false
 			}
+		case c == '#' && !in:
+			// A # that starts a word starts a comment, to the end of the
+			// line (GitLab's docs put some after a command).
+			j := strings.IndexByte(line[i:], '\n')
+			if j < 0 {
+				return words, nil
+			}
+			i += j
 		case c == '\\':
 			start(i)
 			w.Quoted, w.Stripped = true, true
