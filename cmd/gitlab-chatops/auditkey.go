@@ -35,6 +35,10 @@ func auditKey(keyFile string, getenv func(string) string) (auditchain.Key, error
 		if err != nil {
 			return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
 		}
+		// Whoever reads the key can rewrite the trail consistently.
+		if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			return nil, fmt.Errorf("audit key file %s can be read by every user (mode %04o): whoever reads it can rewrite the audit trail; chmod 600 it", keyFile, fi.Mode().Perm())
+		}
 		k = auditchain.Key(bytes.TrimSpace(b))
 	} else {
 		k = auditchain.Key(bytes.TrimSpace([]byte(getenv(envAuditKey))))
