@@ -154,10 +154,21 @@ func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
 	}
 	var inv Invocation
 	var line []string
-	for _, w := range words {
+	for i := 0; i < len(words); i++ {
+		w := words[i]
 		if reasonSeparator(w) {
 			inv.Reason = strings.Join(strings.Fields(text[w.End:]), " ")
 			break
+		}
+		// --host may follow the pasted line, as after any subcommand.
+		if !w.Quoted && (w.Text == "--host" || strings.HasPrefix(w.Text, "--host=")) {
+			if v, ok := strings.CutPrefix(w.Text, "--host="); ok {
+				inv.Host = v
+			} else if i+1 < len(words) {
+				i++
+				inv.Host = words[i].Text
+			}
+			continue
 		}
 		line = append(line, w.Text)
 	}

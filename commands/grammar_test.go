@@ -182,6 +182,8 @@ func TestParsePastedGitLabCommands(t *testing.T) {
 		{"sudo gitlab-ctl restart -- after the upgrade", Invocation{Sub: "restart", Reason: "after the upgrade"}},
 		{"sudo /opt/gitlab/bin/gitlab-ctl restart sidekiq", Invocation{Sub: "restart", Args: []string{"sidekiq"}}},
 		{"sudo gitlab-ctl status", Invocation{Sub: "services"}},
+		{"sudo gitlab-rake db:migrate:status:ci --host gitlab-2", Invocation{Sub: "status", DB: "ci", Host: "gitlab-2"}},
+		{"gitlab-ctl restart puma --host=gitlab-2 -- oom", Invocation{Sub: "restart", Args: []string{"puma"}, Host: "gitlab-2", Reason: "oom"}},
 	}
 	for _, c := range cases {
 		got, err := Parse(c.in)
