@@ -12,8 +12,11 @@ package approvals
 //   - approved: the goroutine that recorded the final approval, which
 //     calls Start at once; if starting fails it calls Abandon, and the
 //     sweep abandons any request still approved after ApprovedDeadline.
-//   - running: the goroutine following the agent's job; after a restart,
-//     recovery re-attaches to the job or ends it interrupted.
+//   - running: the goroutine following the agent's job, until the job ends
+//     (the agent's per-operation timeout bounds it); after a restart,
+//     recovery re-attaches to the job or ends it interrupted. A follower
+//     that dies while the bot keeps running is not replaced before the
+//     next restart.
 type State string
 
 const (
