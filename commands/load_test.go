@@ -159,7 +159,9 @@ func TestApprovalStormWhileStatusRuns(t *testing.T) {
 	if attempts != 50 {
 		t.Errorf("audit has %d approval attempts for %s, want 50", attempts, id)
 	}
-	checkReadOnlyAnswers(t, rec, 20)
+	busy := checkReadOnlyAnswers(t, rec, 20)
+	t.Logf("50 approvals + 20 read-only commands: %d migrate-status, %d services, %d bbm-status runs on the agent; %d threads waited for a slot",
+		agentJobs(t, s, "migrate-status"), agentJobs(t, s, "services"), agentJobs(t, s, "bbm-status"), busy)
 }
 
 // TestManyStatusCommandsNeverFailBusy: 200 read-only commands at once
