@@ -8,7 +8,9 @@ import "context"
 // file, and tells one user alone about their mistakes.
 //
 // Every method may block on the platform's rate limits; none may drop a
-// message silently: an error is returned instead.
+// message silently: an error is returned instead. An adapter makes its
+// errors Readable (see UserError) where it can say what to do, e.g. invite
+// the bot to the channel; the router shows nothing else of them.
 type Chat interface {
 	// Platform names the adapter ("slack", "mattermost", "console").
 	Platform() string
@@ -29,9 +31,10 @@ type Chat interface {
 // Handler is what an adapter calls. Both methods return quickly (within
 // Slack's 3 s): they authenticate nothing (the adapter did), check the
 // request, start any slow work in the background and return. A non-nil
-// error is a refusal meant for the user who typed or clicked, and only for
-// them; the adapter shows it ephemerally (its Error text is written for
-// people). The handler itself audits refusals.
+// error is meant for the user who typed or clicked, and only for them; the
+// adapter shows it ephemerally through TextFor: a Readable error's
+// UserText, anything else as FailedText, with the error itself logged.
+// The handler itself audits refusals.
 type Handler interface {
 	HandleCommand(ctx context.Context, chat Chat, cmd Command) error
 	HandleAction(ctx context.Context, chat Chat, act Action) error

@@ -57,19 +57,20 @@ func agentProblem(host string, err error) string {
 	return fmt.Sprintf("something went wrong talking to %s's agent; the bot's log has the details. Check `systemctl status gitlab-chatops-agent` on it.", host)
 }
 
-// workflowProblem is the text of an error from the approvals workflow:
-// its refusals are written for people; anything else (the store failing)
-// is not, and is logged by the caller.
+// workflowProblem is the text of an error from opening a request.
 func workflowProblem(err error) string {
-	for _, known := range []error{approvals.ErrNotFound, approvals.ErrExists, approvals.ErrInvalid, approvals.ErrNotAllowed,
-		approvals.ErrReasonRequired, approvals.ErrSelfApproval, approvals.ErrNotApprover, approvals.ErrNotRequester,
-		approvals.ErrDuplicateApproval, approvals.ErrExpired, approvals.ErrAlreadyDecided, approvals.ErrStateChanged,
-		approvals.ErrNotApproved, approvals.ErrAlreadyStarted, approvals.ErrNotRunning} {
-		if errors.Is(err, known) {
-			return err.Error()
-		}
+	return workflowText(err, "I could not store the request, so nothing was opened; the bot's log has the details. Try again.")
+}
+
+// workflowText is the text of an error from the approvals workflow: its
+// refusals are written for people; anything else (the store or the group
+// resolver failing) is not, and reads as failed, which should say what
+// did not happen and what to do. The caller logs err.
+func workflowText(err error, failed string) string {
+	if approvals.IsRefusal(err) || errors.Is(err, approvals.ErrExists) {
+		return err.Error()
 	}
-	return "I could not store the request, so nothing was opened; the bot's log has the details. Try again."
+	return failed
 }
 
 func notAnswering(host string) string {

@@ -23,7 +23,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		return r.refusedDecision(ctx, u, verb, id, err)
 	}
 	if messageID != "" && req.Thread != "" && messageID != req.Thread {
-		return r.refusedDecision(ctx, u, verb, id, fmt.Errorf("this button does not belong to request %s's message", id))
+		return r.refusedDecision(ctx, u, verb, id, &Refusal{Msg: fmt.Sprintf("This button does not belong to request %s's message; use the buttons on that request's own message, or type `/gitlab-migrations %s %s`.", id, verb, id)})
 	}
 	rootChat := chat
 	if c, ok := r.chat(req.Platform); ok {
@@ -100,7 +100,9 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		return
 	case err != nil:
 		r.auditUnrecorded(ctx, u, req, err)
-		_ = chat.Notify(ctx, channel, u, bot.Message{Text: err.Error(), Tone: bot.ToneDanger})
+		r.log.Error("recording an approval", "request", req.ID, "err", err)
+		_ = chat.Notify(ctx, channel, u, bot.Message{Text: workflowText(err,
+			fmt.Sprintf("Your approval of %s was not recorded: the bot could not store it; its log has the details. Try again.", req.ID)), Tone: bot.ToneDanger})
 		return
 	}
 	if approved.State != approvals.StateApproved {
@@ -119,7 +121,12 @@ func (r *Router) refusedDecision(ctx context.Context, u bot.User, verb, id strin
 	if errors.Is(err, approvals.ErrNotFound) {
 		return refuse("There is no request %s. /gitlab-migrations pending lists the open ones.", id)
 	}
-	return &Refusal{Msg: err.Error()}
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		return ref
+	}
+	r.log.Error("reading a request to decide on", "request", id, "verb", verb, "err", err)
+	return &Refusal{Msg: workflowText(err, fmt.Sprintf("I could not read request %s from the bot's store, so nothing was done; the bot's log has the details. Try again.", id))}
 }
 
 // approvalReuse is how long one approval check's status answers the other
@@ -156,7 +163,7 @@ func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals
 // decisionRefused is the refusal of an approve, deny or cancel; one for a
 // user who is not an approver names who is.
 func decisionRefused(err error, req *approvals.Request) error {
-	ref := &Refusal{Msg: err.Error()}
+	ref := &Refusal{Msg: workflowText(err, fmt.Sprintf("The bot could not record this decision on %s: its store or the approver check failed, and its log has the details. Try again.", req.ID))}
 	if errors.Is(err, approvals.ErrNotApprover) {
 		ref.Who = approversOf(req)
 	}

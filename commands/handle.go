@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -21,10 +22,23 @@ type Refusal struct {
 
 func (e *Refusal) Error() string { return e.Msg }
 
+// UserText implements bot.Readable: a refusal is written for people.
+func (e *Refusal) UserText() string { return e.Msg }
+
 // Approvers implements bot.ApproversNamer.
 func (e *Refusal) Approvers() []string { return e.Who }
 
 func refuse(format string, args ...any) error { return &Refusal{Msg: fmt.Sprintf(format, args...)} }
+
+// peopleText is the text of an error the router's own checks produced
+// (written for people): a bot.Readable's sentence, else the Error text.
+func peopleText(err error) string {
+	var rd bot.Readable
+	if errors.As(err, &rd) {
+		return rd.UserText()
+	}
+	return err.Error()
+}
 
 // HandleCommand implements bot.Handler. It parses and checks the command,
 // answers the quick subcommands itself and hands everything that waits on
@@ -131,8 +145,9 @@ func (r *Router) refused(ctx context.Context, cmd bot.Command, sub string, err e
 		Operation: sub, Detail: truncate(cmd.Text, 200) + ": " + err.Error(),
 	})
 	// Usage errors, argument errors and policy refusals are all written
-	// for people; they go to this user alone.
-	return &Refusal{Msg: err.Error()}
+	// for people; they go to this user alone. A bot.Readable error shows
+	// its sentence only: its Error text carries the cause, for the log.
+	return &Refusal{Msg: peopleText(err)}
 }
 
 // readOnlyOp maps a read-only subcommand to its catalogue operation and

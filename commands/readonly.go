@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -85,11 +84,14 @@ func (r *Router) sharedRun(ctx context.Context, host Host, req agent.RunRequest,
 // couldNotPost tells the user who asked that the bot's root post failed.
 // It says "the channel where you asked", not "this channel": an adapter
 // may have to deliver it elsewhere (Mattermost: a direct message, which
-// names the channel). The error's own final period is dropped, so the
-// sentence ends with exactly one.
+// names the channel). The adapter's sentence (bot.Readable) says why and
+// what to do; a Go error is never shown (the caller logs it).
 func couldNotPost(err error) bot.Message {
-	return bot.Message{Tone: bot.ToneDanger,
-		Text: "I could not post in the channel where you asked: " + strings.TrimRight(err.Error(), ". ") + ". Is the bot a member of it?"}
+	text, ok := bot.TextFor(err)
+	if !ok {
+		text = "Is the bot a member of it? Invite it with `/invite @gitlab-chatops`, then try again."
+	}
+	return bot.Message{Tone: bot.ToneDanger, Text: "I could not post in the channel where you asked. " + text}
 }
 
 // busyMessage is the progress line of a run waiting for the agent.

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,8 +111,12 @@ func (r *Router) finalizeFrom(ctx context.Context, id, host, db string) (gitlab.
 		return gitlab.Args{}, "", err
 	}
 	src, err := r.opt.Approvals.Request(ctx, id)
-	if err != nil {
-		return gitlab.Args{}, "", err
+	switch {
+	case errors.Is(err, approvals.ErrNotFound):
+		return gitlab.Args{}, "", fmt.Errorf("there is no request %s; --from takes the ID of the failed migrate request, shown on its message", id)
+	case err != nil:
+		r.log.Error("reading the request finalize --from names", "request", id, "err", err)
+		return gitlab.Args{}, "", &bot.UserError{Text: fmt.Sprintf("I could not read request %s from the bot's store, so nothing was opened; the bot's log has the details. Try again.", id), Err: err}
 	}
 	a := argsOf(src.Params, suggestPrefix)
 	if src.Operation != gitlab.OpMigrate || a.JobClass == "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type Console struct {
 	// tag prefixes post IDs, so that posts of an earlier run (which a
 	// restarted bot may still reply under) never share an ID with new ones.
 	tag string
+	log *slog.Logger // where a handler's Go errors go; never the terminal
 
 	mu      sync.Mutex
 	next    int
@@ -47,8 +49,13 @@ func New(out io.Writer, channel string) *Console {
 
 // NewTagged is New with post IDs of the form <tag><n>.
 func NewTagged(out io.Writer, channel, tag string) *Console {
-	return &Console{out: out, channel: channel, tag: tag, roots: map[string]string{}, buttons: map[string]string{}}
+	return &Console{out: out, channel: channel, tag: tag, log: slog.New(slog.DiscardHandler), roots: map[string]string{}, buttons: map[string]string{}}
 }
+
+// SetLogger sets where the console logs a handler's error that is not
+// written for people (bot.Readable); the terminal shows bot.FailedText.
+// Call it before Run.
+func (c *Console) SetLogger(l *slog.Logger) { c.log = l }
 
 // Platform implements bot.Chat.
 func (c *Console) Platform() string { return Platform }
@@ -235,7 +242,11 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 
 func (c *Console) refusal(ctx context.Context, user bot.User, err error) {
 	if err != nil {
-		m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+		text, ok := bot.TextFor(err)
+		if !ok {
+			c.log.Error("handler failed", "err", err)
+		}
+		m := bot.Message{Text: text, Tone: bot.ToneDanger}
 		var an bot.ApproversNamer
 		if errors.As(err, &an) && len(an.Approvers()) > 0 {
 			m.Text += "\nWho may approve: @" + strings.Join(an.Approvers(), ", @")

@@ -3,11 +3,14 @@ package console
 import (
 	"bytes"
 	"context"
-	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
@@ -107,9 +110,29 @@ func TestRefusalIsShownToThatUserOnly(t *testing.T) {
 	}
 }
 
+// TestGoErrorsAreNotShown: a handler error not written for people
+// (bot.Readable) reads as bot.FailedText; its text goes to the log.
+func TestGoErrorsAreNotShown(t *testing.T) {
+	var out, logs bytes.Buffer
+	c := New(&out, "#ops")
+	c.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	h := &fakeHandler{refuse: fmt.Errorf("reading requests: %w", errors.New(`Post "http://127.0.0.1:9/v1/jobs": dial tcp 127.0.0.1:9: connect: connection refused`))}
+	if err := c.Run(context.Background(), strings.NewReader("alice: pending\n"), h, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), bot.FailedText) || strings.Contains(out.String(), "dial tcp") || strings.Contains(out.String(), `Post "http`) {
+		t.Errorf("the terminal should show bot.FailedText only:\n%s", out.String())
+	}
+	if !strings.Contains(logs.String(), "dial tcp") {
+		t.Errorf("the log lost the error: %s", logs.String())
+	}
+}
+
 type testRefusal struct{ s string }
 
 func (e *testRefusal) Error() string { return e.s }
+
+func (e *testRefusal) UserText() string { return e.s }
 
 func TestThreadsAndEdits(t *testing.T) {
 	var out bytes.Buffer

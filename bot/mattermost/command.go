@@ -116,11 +116,17 @@ func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *mode
 	return resp
 }
 
-// errorNotice is how a refusal looks to the user who typed or clicked. A
-// refusal that names who may approve instead (bot.ApproversNamer) says so
-// with @user and ~channel.
+// errorNotice is how a refusal looks to the user who typed or clicked: a
+// bot.Readable error's sentence, anything else as bot.FailedText (and
+// logged), so no Go error reaches a command response. A refusal that names
+// who may approve instead (bot.ApproversNamer) says so with @user and
+// ~channel.
 func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
-	m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+	text, ok := bot.TextFor(err)
+	if !ok {
+		a.log.Error("handler failed", "err", err)
+	}
+	m := bot.Message{Text: text, Tone: bot.ToneDanger}
 	var an bot.ApproversNamer
 	if errors.As(err, &an) {
 		if who := a.mentions(ctx, an.Approvers()); len(who) > 0 {

@@ -285,7 +285,8 @@ func TestCouldNotPostArrivesAsANamedDirectMessage(t *testing.T) {
 	}
 	for _, p := range posts {
 		all := p.Message + "\n" + attachmentText(p)
-		if !strings.Contains(p.Message, "in ~upgrades;") || !strings.Contains(all, "I could not post in the channel where you asked: ") ||
+		if !strings.Contains(p.Message, "in ~upgrades;") || !strings.Contains(all, "I could not post in the channel where you asked. ") ||
+			!strings.Contains(all, "/invite @gitlab-chatops") || strings.Contains(all, "mattermost create post") ||
 			strings.Contains(all, "..") || strings.Contains(all, "this channel") {
 			t.Errorf("the DM should name ~upgrades and read cleanly: %q", all)
 		}

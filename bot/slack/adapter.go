@@ -132,7 +132,7 @@ func (a *Adapter) post(ctx context.Context, channel, threadTS string, r Rendered
 		return ts, err
 	})
 	if err != nil {
-		return bot.Ref{}, err
+		return bot.Ref{}, readable(err)
 	}
 	if gotChannel == "" {
 		gotChannel = channel
@@ -154,7 +154,7 @@ func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error 
 			slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...))
 		return ts, err
 	})
-	return err
+	return readable(err)
 }
 
 // Upload implements bot.Chat with Slack's external upload flow
@@ -187,14 +187,15 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 		}
 		return sum.ID, nil
 	})
-	return err
+	return readable(err)
 }
 
 // Notify implements bot.Chat: m is shown to user alone. While a handler
 // runs for that user's own command or click, its response_url is used
 // (it works even where the bot is not a member); otherwise, or if that
 // fails, chat.postEphemeral; and if that fails too (the bot is not in the
-// channel), the user's latest response_url in that channel.
+// channel), the user's latest response_url in that channel. Its error is
+// Readable: the sentence tells the user what to do (invite the bot …).
 func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
 	tried := ""
 	if rp, ok := responderFrom(ctx); ok && rp.user == user.ID && (channel == "" || rp.channel == channel) {
@@ -229,5 +230,5 @@ func (a *Adapter) ephemeral(ctx context.Context, channel, userID string, m bot.M
 	_, err := a.retry.do(ctx, "chat.postEphemeral", func(ctx context.Context) (string, error) {
 		return a.api.PostEphemeralContext(ctx, channel, userID, slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...))
 	})
-	return err
+	return readable(err)
 }

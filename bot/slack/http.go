@@ -48,7 +48,7 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 			return
 		}
 		if refusal := a.command(r.Context(), h, sc); refusal != nil {
-			writeJSON(w, ephemeralBody(refusalMessage(refusal)))
+			writeJSON(w, ephemeralBody(a.refusalMessage(refusal)))
 			return
 		}
 		w.WriteHeader(http.StatusOK)

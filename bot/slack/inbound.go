@@ -141,7 +141,7 @@ func (a *Adapter) refuse(ctx context.Context, rp responder, channel string, user
 	if err == nil {
 		return
 	}
-	if nerr := a.Notify(withResponder(ctx, rp), channel, user, refusalMessage(err)); nerr != nil {
+	if nerr := a.Notify(withResponder(ctx, rp), channel, user, a.refusalMessage(err)); nerr != nil {
 		a.log.Error("could not show a refusal to its user", "user", user.ID, "channel", channel, "err", nerr)
 	}
 }
@@ -152,8 +152,19 @@ type refusalText string
 
 func (r refusalText) Error() string { return string(r) }
 
-func refusalMessage(err error) bot.Message {
-	m := bot.Message{Text: err.Error(), Tone: bot.ToneDanger}
+// UserText implements bot.Readable.
+func (r refusalText) UserText() string { return string(r) }
+
+// refusalMessage is how a handler's error looks to its user: a Readable
+// error's sentence; anything else is the bot's own failure, shown as
+// bot.FailedText and logged here, so no Go error text ever reaches the
+// HTTP answer or the response_url.
+func (a *Adapter) refusalMessage(err error) bot.Message {
+	text, ok := bot.TextFor(err)
+	if !ok {
+		a.log.Error("handler failed", "err", err)
+	}
+	m := bot.Message{Text: text, Tone: bot.ToneDanger}
 	// Who may approve instead is shown as mentions (Text is escaped), in
 	// the context line under the refusal.
 	var an bot.ApproversNamer

@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +35,7 @@ func TestSlashCommandIsTranslatedAndAcked(t *testing.T) {
 func TestRefusalInTimeIsTheEphemeralAnswer(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
-	h := &stubHandler{cmdErr: errors.New("unknown subcommand \"stauts\"")}
+	h := &stubHandler{cmdErr: refusalText("unknown subcommand \"stauts\"")}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()
 	resp := do(t, signedRequest(t, srv.URL+PathCommands, slashForm("U0ALICE", "alice", testChannel, "stauts", fake.responseURL("c1")), testSecret, time.Now()))
@@ -66,7 +65,7 @@ func TestAckBeforeSlowHandler(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake, WithAckBudget(50*time.Millisecond))
 	gate := make(chan struct{})
-	h := &stubHandler{gate: gate, cmdErr: errors.New("too late but still shown")}
+	h := &stubHandler{gate: gate, cmdErr: refusalText("too late but still shown")}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()
 
@@ -130,7 +129,7 @@ func TestWrongCommandAndPanicsAreRefusedNotFatal(t *testing.T) {
 func TestClickIsTranslated(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
-	h := &stubHandler{actErr: errors.New("you opened request r7k2qxa9 yourself")}
+	h := &stubHandler{actErr: refusalText("you opened request r7k2qxa9 yourself")}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()
 

@@ -141,7 +141,7 @@ func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env
 	}
 	// slack-go refuses payloads of 20 KB or more (Slack would drop them
 	// silently); then ack empty and show the refusal another way.
-	err := client.AckCtx(ctx, env, ephemeralBody(refusalMessage(refusal)))
+	err := client.AckCtx(ctx, env, ephemeralBody(a.refusalMessage(refusal)))
 	if err == nil {
 		return
 	}

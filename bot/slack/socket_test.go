@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -95,7 +94,7 @@ func TestSocketModeSlashCommandAck(t *testing.T) {
 }
 
 func TestSocketModeRefusalInAck(t *testing.T) {
-	h := &stubHandler{cmdErr: errors.New("you may not migrate in this channel")}
+	h := &stubHandler{cmdErr: refusalText("you may not migrate in this channel")}
 	s := startSocket(t, h)
 	s.SendToWebsocket(envelope("env-2", "slash_commands", slashPayload("migrate")))
 	ack := ackFor(t, s, "env-2")

@@ -110,6 +110,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	// Post IDs carry a tag of this run, so replies a restarted bot makes
 	// under an earlier run's posts never collide with this run's IDs.
 	con := console.NewTagged(stdout, *channel, strconv.FormatInt(time.Now().Unix()%46656, 36)+".")
+	con.SetLogger(log)
 	router.Register(con)
 	if err := router.Start(ctx); err != nil {
 		return err

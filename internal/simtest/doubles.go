@@ -59,6 +59,9 @@ type ApproversRefusal struct {
 
 func (e *ApproversRefusal) Error() string { return e.Msg }
 
+// UserText implements bot.Readable.
+func (e *ApproversRefusal) UserText() string { return e.Msg }
+
 // Approvers implements bot.ApproversNamer.
 func (e *ApproversRefusal) Approvers() []string { return e.Who }
 

@@ -1,0 +1,48 @@
+package bot
+
+import "errors"
+
+// Readable is implemented by an error whose text is written for people: a
+// refusal, or a failure told as a sentence with the next step. Adapters
+// show a Handler's error, and the router shows an adapter's, only through
+// UserText; any other error is a Go error (URLs, syscalls, JSON) that
+// belongs in the log alone.
+type Readable interface {
+	error
+	// UserText is what happened and what to do next, as a sentence.
+	UserText() string
+}
+
+// UserError pairs a sentence for people with the Go error behind it. Its
+// Error text carries both, for the log; UserText only the sentence.
+type UserError struct {
+	Text string // shown to people
+	Err  error  // logged only; may be nil
+}
+
+func (e *UserError) Error() string {
+	if e.Err == nil {
+		return e.Text
+	}
+	return e.Text + " (" + e.Err.Error() + ")"
+}
+
+// UserText implements Readable.
+func (e *UserError) UserText() string { return e.Text }
+
+func (e *UserError) Unwrap() error { return e.Err }
+
+// FailedText is what a person is shown of an error that is not Readable:
+// the bot's own failure, whose details are in its log.
+const FailedText = "Something went wrong inside the bot, so this was not done; the bot's log has the details. Try again, and if it happens again, ask whoever runs the bot to look at its log."
+
+// TextFor is what a person may read of err: the UserText of the first
+// Readable in its chain, or FailedText. readable is false in the second
+// case, and the caller then logs err.
+func TextFor(err error) (text string, readable bool) {
+	var r Readable
+	if errors.As(err, &r) {
+		return r.UserText(), true
+	}
+	return FailedText, false
+}

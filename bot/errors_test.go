@@ -1,0 +1,39 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestTextFor(t *testing.T) {
+	cause := errors.New(`Post "https://slack.com/api/chat.postEphemeral": dial tcp 127.0.0.1:1: connect: connection refused`)
+	invite := &UserError{Text: "I could not post to this channel; invite the bot with /invite @gitlab-chatops.", Err: cause}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		want     string
+		readable bool
+	}{
+		{"go error", cause, FailedText, false},
+		{"wrapped go error", fmt.Errorf("slack chat.postEphemeral: %w", cause), FailedText, false},
+		{"user error", invite, invite.Text, true},
+		{"wrapped user error", fmt.Errorf("notify: %w", invite), invite.Text, true},
+		{"user error without cause", &UserError{Text: "Try again."}, "Try again.", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, readable := TextFor(tc.err)
+			if got != tc.want || readable != tc.readable {
+				t.Errorf("TextFor = %q, %v; want %q, %v", got, readable, tc.want, tc.readable)
+			}
+			if strings.Contains(got, "dial tcp") || strings.Contains(got, `Post "http`) {
+				t.Errorf("raw Go error reached the user: %q", got)
+			}
+		})
+	}
+	// The log keeps the cause.
+	if !strings.Contains(invite.Error(), "connection refused") || !errors.Is(invite, cause) {
+		t.Errorf("UserError hides its cause from the log: %q", invite.Error())
+	}
+}
