@@ -130,6 +130,7 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			platforms = append(platforms, mattermostIDs)
 		}
 	}
+	checkID(p, "audit.channel", fc.Audit.Channel, platforms, channelID)
 	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms)}
 }
 

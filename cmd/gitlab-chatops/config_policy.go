@@ -91,21 +91,23 @@ var (
 // checkIDs records each ID of list that has the shape of no platform.
 // Empty IDs are left to approvals.Policy.Check.
 func checkIDs(p *configcheck.Problems, path string, list []string, platforms []idRules, kind idKind) {
-	if len(platforms) == 0 {
+	for i, id := range list {
+		checkID(p, configcheck.Index(path, i), id, platforms, kind)
+	}
+}
+
+// checkID records id at path if it has the shape of no platform.
+func checkID(p *configcheck.Problems, path, id string, platforms []idRules, kind idKind) {
+	if len(platforms) == 0 || id == "" || slices.ContainsFunc(platforms, func(r idRules) bool { return r.valid[kind](id) }) {
 		return
 	}
-	for i, id := range list {
-		if id == "" || slices.ContainsFunc(platforms, func(r idRules) bool { return r.valid[kind](id) }) {
-			continue
-		}
-		forms := make([]string, len(platforms))
-		for j, r := range platforms {
-			forms[j] = r.platform + " " + r.forms[kind]
-		}
-		what := "is not a " + forms[0]
-		if len(forms) > 1 {
-			what = "is neither a " + strings.Join(forms, " nor a ")
-		}
-		p.Addf(configcheck.Index(path, i), "%q %s; a name pasted instead of an ID would never match", id, what)
+	forms := make([]string, len(platforms))
+	for j, r := range platforms {
+		forms[j] = r.platform + " " + r.forms[kind]
 	}
+	what := "is not a " + forms[0]
+	if len(forms) > 1 {
+		what = "is neither a " + strings.Join(forms, " nor a ")
+	}
+	p.Addf(path, "%q %s; a name pasted instead of an ID would never match", id, what)
 }
