@@ -83,7 +83,7 @@ func (r *Router) migrateCheck(ctx context.Context, req *approvals.Request, host 
 	s, err := r.migrateStatus(ctx, host)
 	if err != nil {
 		r.log.Error("status after migrate", "host", host.Name, "err", err)
-		reply(bot.Message{Title: "Could not check the status after migrate", Text: problem(host.Name, err) + " Check with /gitlab-migrations status.", Tone: bot.ToneDanger})
+		reply(problemMessage("Could not check the status after migrate", host.Name, err, "Check with /gitlab-migrations status."))
 		switch {
 		case jobOK:
 			return verdict{verdictUnverified, fmt.Sprintf("db:migrate exited 0 (%d migrated), but I could not check the status after it; check with /gitlab-migrations status", migrated)}
@@ -122,7 +122,7 @@ func (r *Router) finalizeCheck(ctx context.Context, host Host, a gitlab.Args, jo
 	s, err := r.bbmStatus(ctx, host, a.Database)
 	if err != nil {
 		r.log.Error("background migrations after finalize", "host", host.Name, "err", err)
-		msg := bot.Message{Title: "Could not check background migrations after finalize", Text: problem(host.Name, err) + " Check with /gitlab-migrations bbm.", Tone: bot.ToneDanger}
+		msg := problemMessage("Could not check background migrations after finalize", host.Name, err, "Check with /gitlab-migrations bbm.")
 		if jobOK {
 			return msg, verdict{verdictUnverified, "finalize printed Done., but I could not check the background migrations after it; check with /gitlab-migrations bbm"}
 		}

@@ -156,10 +156,13 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 		err = fmt.Errorf("no summary for %s", opName)
 	}
 	if err != nil {
+		// GitLab's own last lines help the administrator; the parser's
+		// error is for the log (the caller's job record has it).
+		u := &unreadableError{what: commandOf(rec, opName), rec: rec, err: err, tail: tail(out, 15)}
 		return bot.Message{
-			Title: fmt.Sprintf("%s on %s did not give a usable answer", opName, host),
-			Text:  fmt.Sprintf("%v\nExit code %s.", err, exitCode(rec)),
-			Code:  tail(out, 15),
+			Title: fmt.Sprintf("No usable answer from %s on %s", opName, host),
+			Text:  u.sentence(host, true),
+			Code:  u.tail,
 			Tone:  bot.ToneDanger,
 		}
 	}

@@ -68,7 +68,10 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		if op.Name == gitlab.OpMigrate {
 			s, err := r.migrateStatus(ctx, host)
 			if err != nil {
-				r.updateRoot(ctx, chat, root, bot.Message{Title: "No migrate request opened", Text: "I need the migration status to know what would be approved, and could not get it: " + problem(host.Name, err), Tone: bot.ToneDanger})
+				r.log.Error("status before a migrate request", "host", host.Name, "err", err)
+				m := problemMessage("No migrate request opened", host.Name, err, "")
+				m.Text = "I need the migration status to know what would be approved, and could not get it. " + m.Text
+				r.updateRoot(ctx, chat, root, m)
 				return
 			}
 			if s.AllUp() {
