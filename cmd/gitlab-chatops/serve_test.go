@@ -16,6 +16,8 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -187,5 +189,85 @@ func TestAnyGroup(t *testing.T) {
 				t.Errorf("IsMember = %v, %v; want %v, error %v", got, err, c.want, c.wantErr)
 			}
 		})
+	}
+}
+
+// TestServeAggregatesUnsignedSlack: 300 unsigned requests to Slack's
+// endpoint are refused and cost one audit entry (two if they straddle a
+// minute) that counts all of them, instead of 300 entries.
+func TestServeAggregatesUnsignedSlack(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	store := filepath.Join(dir, "chatops.db")
+	if err := agent.GenerateApprovalKeys(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`store: %s
+audit: {key_file: %s}
+approval_key: %s
+hosts:
+  - name: gitlab-1
+    agent: http://127.0.0.1:1
+slack:
+  mode: http
+  listen: 127.0.0.1:%d
+  bot_token: xoxb-unsigned-test
+  signing_secret: 0123456789abcdef0123456789abcdef
+policy:
+  approvers: [U0APPROVER]
+`, store, writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), port)
+	p := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var stderr simtest.LockedBuffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", p, "--log-level", "warn"}, nil, &bytes.Buffer{}, &stderr)
+	}()
+	waitListening(t, port)
+	const unsigned = 300
+	for range unsigned {
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d%s", port, slack.PathCommands), "application/x-www-form-urlencoded",
+			strings.NewReader("command=%2Fgitlab-migrations&text=migrate&user_id=U0MALLORY&channel_id=C0OPS"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("an unsigned request got %d, want 401", resp.StatusCode)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	}
+	if warnings := strings.Count(stderr.String(), "refused an unauthenticated call"); warnings < 1 || warnings > 2 {
+		t.Errorf("%d warnings logged for one source, want one a minute:\n%s", warnings, stderr.String())
+	}
+	db, err := storage.Open(store, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := db.TailAudit(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, counted := 0, 0
+	for _, e := range entries {
+		if e.Action != approvals.ActionAuthRefused {
+			continue
+		}
+		n++
+		c, err := strconv.Atoi(e.Outcome)
+		if err != nil || !strings.Contains(e.Detail, "from slack 127.0.0.1") {
+			t.Fatalf("entry %+v", e)
+		}
+		counted += c
+	}
+	if n < 1 || n > 2 || counted != unsigned {
+		t.Fatalf("%d unsigned requests wrote %d auth.refused entries counting %d; want 1 or 2 counting all", unsigned, n, counted)
 	}
 }
