@@ -285,6 +285,8 @@ func responseError(resp *http.Response) error {
 		return &BusyError{Message: er.Error, Running: *er.Running}
 	case resp.StatusCode == http.StatusNotFound && er.Field == "id":
 		return fmt.Errorf("%w: %s", ErrJobNotFound, er.Error)
+	case resp.StatusCode == http.StatusNotFound && er.Field == "request_id":
+		return fmt.Errorf("%w: %s", ErrNoJobForRequest, er.Error)
 	}
 	return &APIError{Status: resp.StatusCode, Message: er.Error, Field: er.Field, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
@@ -310,7 +312,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // do makes a non-streaming call and decodes a 2xx answer into out.
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
 	var body io.Reader
@@ -321,7 +323,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path, nil), body)
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, query), body)
 	if err != nil {
 		return fmt.Errorf("agent client: %w", err)
 	}
@@ -347,7 +349,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 // the agent does not know it.
 func (c *Client) Job(ctx context.Context, id string) (JobRecord, error) {
 	var rec JobRecord
-	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, &rec)
+	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, nil, &rec)
+	return rec, err
+}
+
+// JobForRequest returns the record of the mutating job that ran, or runs,
+// for an approved request. ErrNoJobForRequest when the agent has none.
+func (c *Client) JobForRequest(ctx context.Context, requestID string) (JobRecord, error) {
+	var rec JobRecord
+	err := c.do(ctx, http.MethodGet, "/v1/jobs", url.Values{"request_id": {requestID}}, nil, &rec)
 	return rec, err
 }
 
@@ -356,20 +366,20 @@ func (c *Client) Job(ctx context.Context, id string) (JobRecord, error) {
 // record shows the end. A finished job yields an *APIError with status 409.
 func (c *Client) Cancel(ctx context.Context, id string, req CancelRequest) (JobSummary, error) {
 	var s JobSummary
-	err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", req, &s)
+	err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil, req, &s)
 	return s, err
 }
 
 // Health reports whether the agent is up and what it runs.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health
-	err := c.do(ctx, http.MethodGet, "/v1/health", nil, &h)
+	err := c.do(ctx, http.MethodGet, "/v1/health", nil, nil, &h)
 	return h, err
 }
 
 // Version reports the agent's version and catalogue.
 func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
 	var v VersionInfo
-	err := c.do(ctx, http.MethodGet, "/v1/version", nil, &v)
+	err := c.do(ctx, http.MethodGet, "/v1/version", nil, nil, &v)
 	return v, err
 }

@@ -11,6 +11,11 @@ import (
 // never run there, or pruned beyond keep_jobs.
 var ErrJobNotFound = errors.New("agent: job not found")
 
+// ErrNoJobForRequest is returned (wrapped) by JobForRequest when the agent
+// has no mutating job for a request ID: it never started there (or was
+// pruned beyond keep_jobs).
+var ErrNoJobForRequest = errors.New("agent: no job for this request")
+
 // ErrDigestMismatch is returned (wrapped, with the record) when the client
 // received every line of a job but their digest differs from the agent's.
 var ErrDigestMismatch = errors.New("agent: output digest mismatch")

@@ -1,5 +1,10 @@
 package bot
 
+import (
+	"bytes"
+	"io"
+)
+
 // Tone colours a message where the platform can (Slack attachment colour,
 // Mattermost attachment colour, a console marker).
 type Tone string
@@ -59,9 +64,23 @@ type Button struct {
 	Style    ButtonStyle `json:"style,omitempty"`
 }
 
-// File is an attachment, for output too long for a message.
+// File is an attachment, for output too long for a message. Its content
+// is read through Open rather than held in memory, so an attachment can be
+// as large as a job's output (the router spools it to disk).
 type File struct {
-	Name    string `json:"name"`
-	Title   string `json:"title,omitempty"`
-	Content []byte `json:"-"`
+	Name  string `json:"name"`
+	Title string `json:"title,omitempty"`
+	// Size is the number of bytes Open's reader yields.
+	Size int64 `json:"size"`
+	// Open returns a new reader over the whole content, from its start.
+	// An upload calls it once per attempt, so a retry sends the whole file.
+	Open func() (io.Reader, error) `json:"-"`
 }
+
+// BytesFile is a File whose content is b.
+func BytesFile(name, title string, b []byte) File {
+	return File{Name: name, Title: title, Size: int64(len(b)), Open: func() (io.Reader, error) { return bytes.NewReader(b), nil }}
+}
+
+// Empty reports whether f has nothing to upload.
+func (f File) Empty() bool { return f.Size <= 0 || f.Open == nil }

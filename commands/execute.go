@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -78,12 +76,11 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	if err != nil {
 		r.log.Error("posting progress message", "err", err)
 	}
-	onJob := func(jobID string) {
-		if _, err := r.opt.Approvals.SetJob(ctx, started.ID, jobID); err != nil {
-			r.log.Error("recording job", "request", started.ID, "job", jobID, "err", err)
-		}
-	}
-	rec, out, runErr := r.runJob(ctx, host, runReq, onJob, r.progress(ctx, chat, progress, cmd.String(), host.Name))
+	box := r.newProgress(ctx, chat, progress, cmd.String(), host.Name)
+	w := r.requestWatch(ctx, chat, started, host, box)
+	rec, out, runErr := r.runJob(ctx, host, runReq, w)
+	defer out.close()
+	box.stop()
 	if r.stopping(ctx, started) {
 		return
 	}
@@ -102,6 +99,59 @@ func approvalFor(host Host, req agent.RunRequest) (*agent.ApprovalStatement, err
 		return nil, fmt.Errorf("signing the approval statement: %w; nothing ran", err)
 	}
 	return &st, nil
+}
+
+// storeJobTimeout bounds recording a job ID once the bot is stopping.
+const storeJobTimeout = 10 * time.Second
+
+// requestWatch is how a request's job is followed: its job ID is stored
+// as soon as it is known, and the thread hears when the agent cannot be
+// reached and when it can again.
+func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals.Request, host Host, box *progressBox) jobWatch {
+	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
+	return jobWatch{
+		progress: box,
+		onJob: func(jobID string) {
+			// The job ID must survive a SIGTERM that arrives now: without it
+			// the next start would have to look the job up (it can, but the
+			// record should say what ran).
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeJobTimeout)
+			defer cancel()
+			if _, err := r.opt.Approvals.SetJob(sctx, req.ID, jobID); err != nil {
+				r.log.Error("recording job", "request", req.ID, "job", jobID, "err", err)
+			}
+		},
+		lost: func(since time.Time, err error) {
+			r.log.Warn("agent unreachable; the request stays running and the bot keeps retrying", "request", req.ID, "host", host.Name, "err", err)
+			if _, rerr := chat.Reply(ctx, root, unreachableMessage(host.Name, since, err)); rerr != nil {
+				r.log.Error("replying in thread", "err", rerr)
+			}
+		},
+		found: func(jobID string) {
+			text := "🔁 The agent on " + host.Name + " answers again"
+			if jobID != "" {
+				text += "; following job " + jobID
+			}
+			if _, err := chat.Reply(ctx, root, bot.Message{Text: text + ".", Tone: bot.ToneInfo}); err != nil {
+				r.log.Error("replying in thread", "err", err)
+			}
+		},
+	}
+}
+
+// unreachableMessage tells an operator that the outcome is not known yet
+// and what to check.
+func unreachableMessage(host string, since time.Time, err error) bot.Message {
+	return bot.Message{
+		Title: "Outcome unknown: agent unreachable",
+		Text: fmt.Sprintf("The bot cannot reach the agent on %s since %s (%v). The job may be running or finished there; "+
+			"the request stays *running* and the bot keeps retrying, then reports the true outcome here.\n"+
+			"Check: is `gitlab-chatops-agent` running on %s (`systemctl status gitlab-chatops-agent`, `journalctl -u gitlab-chatops-agent`)? "+
+			"Can the bot reach its address and port (firewall, DNS)? Are the certificates still valid? "+
+			"Do not run the operation again by hand before the outcome is known.",
+			host, since.UTC().Format("15:04:05 UTC"), err, host),
+		Tone: bot.ToneWarning,
+	}
 }
 
 // stopping reports whether the bot is shutting down. A request whose job
@@ -135,12 +185,7 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	} else if err := chat.Update(ctx, progress, summary); err != nil {
 		r.log.Error("updating progress message", "err", err)
 	}
-	if out != nil && out.lines > int64(r.opt.AttachOver) {
-		f := bot.File{Name: req.Operation + "-" + req.ID + ".txt", Title: "Full output of " + req.Operation, Content: out.transcript()}
-		if err := chat.Upload(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, f, fmt.Sprintf("%d lines of output", out.lines)); err != nil {
-			r.log.Error("uploading output", "err", err)
-		}
-	}
+	r.attachOutput(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, req.Operation+"-"+req.ID+".txt", "Full output of "+req.Operation, out)
 	if rec.ID != "" {
 		r.audit(ctx, approvals.AuditEntry{Actor: approvals.ActorSystem, Action: ActionJobOutput, RequestID: req.ID, Host: host.Name,
 			Operation: req.Operation, Argv: rec.Argv, Outcome: rec.State, OutputDigest: rec.Digest,
@@ -168,7 +213,9 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 // outcomeOf maps an agent job's end to the request's outcome.
 func outcomeOf(host string, rec agent.JobRecord, runErr error) (approvals.State, string) {
 	switch {
-	case errors.As(runErr, new(*agent.StreamError)):
+	case errors.As(runErr, new(*errNotStarted)):
+		return approvals.StateFailed, runErr.Error()
+	case errors.As(runErr, new(*errOutcomeUnknown)), errors.As(runErr, new(*agent.StreamError)):
 		// The job may well still be running: say so rather than "failed".
 		return approvals.StateInterrupted, "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services."
 	case runErr != nil:
@@ -179,38 +226,4 @@ func outcomeOf(host string, rec agent.JobRecord, runErr error) (approvals.State,
 		return approvals.StateInterrupted, "the agent stopped while the job ran: " + rec.Error
 	}
 	return approvals.StateFailed, fmt.Sprintf("the job %s (exit %s)", rec.State, exitCode(rec))
-}
-
-// progress returns the function that edits the progress message while a
-// job runs: elapsed time and the last line, at most once per
-// ProgressEvery, with the agent's heartbeats keeping the clock moving.
-func (r *Router) progress(ctx context.Context, chat bot.Chat, ref bot.Ref, cmd, host string) progressFunc {
-	var (
-		mu    sync.Mutex
-		last  time.Time
-		start = r.opt.Clock()
-	)
-	return func(o *output, jobID string) {
-		if ref.IsZero() {
-			return
-		}
-		mu.Lock()
-		now := r.opt.Clock()
-		if now.Sub(last) < r.opt.ProgressEvery {
-			mu.Unlock()
-			return
-		}
-		last = now
-		mu.Unlock()
-		text := fmt.Sprintf("⏳ Running `%s` on %s: %s elapsed, %d lines", cmd, host, now.Sub(start).Round(time.Second), o.lines)
-		if o.lastLine != "" {
-			text += "\nLast line: `" + truncate(strings.TrimSpace(o.lastLine), 200) + "`"
-		}
-		if jobID != "" {
-			text += "\n_agent job " + jobID + "_"
-		}
-		if err := chat.Update(ctx, ref, bot.Message{Text: text, Tone: bot.ToneInfo}); err != nil {
-			r.log.Warn("updating progress", "err", err)
-		}
-	}
 }

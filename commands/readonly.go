@@ -182,11 +182,21 @@ func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Re
 	if _, err := chat.Reply(ctx, root, m); err != nil {
 		r.log.Error("replying in thread", "err", err)
 	}
-	if out != nil && out.lines > int64(r.opt.AttachOver) {
-		f := bot.File{Name: name + ".txt", Title: "Full output of " + name, Content: out.transcript()}
-		if err := chat.Upload(ctx, root, f, fmt.Sprintf("%d lines of output", out.lines)); err != nil {
-			r.log.Error("uploading output", "err", err)
-		}
+	r.attachOutput(ctx, chat, root, name+".txt", "Full output of "+name, out)
+}
+
+// attachOutput uploads the full output (from its spool, or from memory
+// for a read-only run) when it is longer than a message shows.
+func (r *Router) attachOutput(ctx context.Context, chat bot.Chat, root bot.Ref, name, title string, out *output) {
+	if out == nil || out.lines <= int64(r.opt.AttachOver) {
+		return
+	}
+	f, err := out.attachment(name, title)
+	if err == nil {
+		err = chat.Upload(ctx, root, f, fmt.Sprintf("%d lines of output", out.lines))
+	}
+	if err != nil {
+		r.log.Error("uploading output", "err", err)
 	}
 }
 

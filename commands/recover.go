@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -39,42 +38,46 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 	return nil
 }
 
-// reattach follows a running request's job to its end.
+// reattach follows a running request's job to its end. A request whose
+// job ID was never stored (the bot stopped between the run and recording
+// it) is looked up by request ID, so it is re-attached all the same. While
+// the agent cannot be reached, the request stays running and the bot keeps
+// trying for as long as it runs.
 func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request) {
 	host, err := r.host(req.Host)
 	if err != nil {
 		r.interrupt(ctx, chat, req, "the bot restarted and host "+req.Host+" is no longer configured, so the job cannot be followed.")
 		return
 	}
-	if req.JobID == "" {
-		r.interrupt(ctx, chat, req, "the bot stopped before the agent confirmed the job, so whether it ran is unknown. Check with /gitlab-migrations status and services before retrying.")
+	w := r.requestWatch(ctx, chat, req, host, nil)
+	f, err := r.newFollower(host, w, true)
+	if err != nil {
+		r.interrupt(ctx, chat, req, "the bot restarted and cannot follow the job: "+err.Error())
 		return
 	}
-	// The agent may be restarting too: retry for a while before giving up.
+	defer f.out.close()
 	var rec agent.JobRecord
-	for attempt := 0; ; attempt++ {
-		if ctx.Err() != nil {
-			return // shutting down: the request stays running for the next start
-		}
-		rec, err = host.Agent.Job(ctx, req.JobID)
-		if err == nil || errors.Is(err, agent.ErrJobNotFound) || attempt == 5 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Duration(attempt+1) * 2 * time.Second):
-		}
+	if req.JobID == "" {
+		rec, err = f.locate(ctx, req.ID, errors.New("the bot stopped before it recorded the agent's job"))
+	} else {
+		rec, err = f.record(ctx, req.JobID)
 	}
+	var ns *errNotStarted
 	switch {
+	case ctx.Err() != nil:
+		return // shutting down: the request stays running for the next start
+	case errors.As(err, &ns):
+		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted, and the agent on %s has no job for this request: nothing ran. Open a new request if it is still needed.", host.Name))
+		return
 	case errors.Is(err, agent.ErrJobNotFound):
 		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", host.Name, req.JobID))
 		return
 	case err != nil:
 		r.log.Error("re-attaching after restart", "request", req.ID, "job", req.JobID, "err", err)
-		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not follow job %s: %s Check the host before retrying.", req.JobID, agentProblem(host.Name, err)))
+		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not learn what became of the job: %s Check the host before retrying.", agentProblem(host.Name, err)))
 		return
 	}
+	f.setJob(rec.ID) // stores it if only the lookup knew it
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	note := "The bot restarted; following the job again."
 	if rec.Finished() {
@@ -84,7 +87,10 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	if err != nil {
 		r.log.Error("replying in thread", "err", err)
 	}
-	rec, out, err := r.attachJob(ctx, host, req.JobID, r.progress(ctx, chat, progress, req.Operation, host.Name))
+	box := r.newProgress(ctx, chat, progress, req.Operation, host.Name)
+	f.watch.progress = box
+	rec, out, err := f.follow(ctx)
+	box.stop()
 	if r.stopping(ctx, req) {
 		return
 	}

@@ -20,6 +20,7 @@ type Agent interface {
 	Run(ctx context.Context, req agent.RunRequest, onEvent func(agent.Event) error) (agent.JobRecord, error)
 	Attach(ctx context.Context, id string, from int64, onEvent func(agent.Event) error) (agent.JobRecord, error)
 	Job(ctx context.Context, id string) (agent.JobRecord, error)
+	JobForRequest(ctx context.Context, requestID string) (agent.JobRecord, error)
 }
 
 // Host is a GitLab node the bot can reach through its agent.
@@ -62,6 +63,10 @@ type Options struct {
 	// BusyWait bounds how long a read-only run waits for a free slot on
 	// an agent that answers 429 (default 2 min).
 	BusyWait time.Duration
+	// RetryMax is the longest wait between two attempts to reach an agent
+	// that does not answer while the bot follows a job (default 15 s; the
+	// waits double from 1 s).
+	RetryMax time.Duration
 	// ExpireEvery is how often pending requests past their TTL are
 	// expired and their messages updated (default 30 s).
 	ExpireEvery time.Duration
@@ -126,6 +131,9 @@ func New(opt Options) (*Router, error) {
 	}
 	if opt.BusyWait <= 0 {
 		opt.BusyWait = 2 * time.Minute
+	}
+	if opt.RetryMax <= 0 {
+		opt.RetryMax = 15 * time.Second
 	}
 	if opt.ExpireEvery <= 0 {
 		opt.ExpireEvery = 30 * time.Second

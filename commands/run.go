@@ -10,51 +10,165 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 )
 
-// progressFunc is told about every event of a running job; the executor
-// uses it to edit the progress message.
-type progressFunc func(o *output, jobID string)
+// Following a job. The reader of the agent's stream never waits for chat:
+// it hands lines to the output (a bounded spool) and the latest view to a
+// progressBox, and goes on reading. Whatever happens to the connection,
+// the outcome is never guessed:
+//   - a mutating run whose answer was lost before the job event (reset,
+//     TLS error, timeout) is looked up by request ID: the agent either has
+//     the job, which is then followed, or has none, and nothing ran;
+//   - a stream that breaks is re-attached from the last line received;
+//   - while the agent cannot be reached, the bot keeps trying with backoff
+//     for as long as it runs, and says so in the thread; the request stays
+//     running.
 
-// runJob runs req on host and collects its output. If the stream breaks
-// after the job started, it re-attaches (the job keeps running on the
-// agent) a few times before giving up.
-func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, onJob func(jobID string), progress progressFunc) (agent.JobRecord, *output, error) {
-	o := &output{}
-	var jobID string
-	handle := func(ev agent.Event) error {
-		o.lastEvent = r.opt.Clock()
-		switch ev.Type {
-		case agent.EventJob:
-			if ev.Job != nil {
-				jobID = ev.Job.ID
-				if onJob != nil {
-					onJob(jobID)
-				}
-			}
-		case agent.EventLine:
-			if ev.Line != nil {
-				o.add(ev.Line)
-			}
-		}
-		if progress != nil {
-			progress(o, jobID)
-		}
-		return nil
+// jobWatch is what the caller of runJob wants to hear besides the output.
+// Every field may be nil.
+type jobWatch struct {
+	// onJob is called once the agent's job ID is known (from the job
+	// event, or from a lookup by request ID).
+	onJob func(jobID string)
+	// progress receives the latest view; it must not block.
+	progress *progressBox
+	// maxFailures bounds the consecutive failed calls to the agent while
+	// following a job; 0 means no bound but ctx. A mutating job is
+	// followed until its outcome is known; a read-only one is not worth
+	// keeping a person waiting for.
+	maxFailures int
+	// lost is called when the agent could not be reached twice in a row
+	// (err is the last failure); found when contact is back after that.
+	lost  func(since time.Time, err error)
+	found func(jobID string)
+}
+
+// errNotStarted means the agent confirmed it has no job for the request
+// after the run failed: nothing ran.
+type errNotStarted struct{ cause error }
+
+func (e *errNotStarted) Error() string {
+	return "the agent never started the job (it has no job for this request), so nothing ran; the run failed with: " + e.cause.Error()
+}
+
+func (e *errNotStarted) Unwrap() error { return e.cause }
+
+// errOutcomeUnknown means the job may have started (or did) and the bot
+// could not learn how it ended: the agent lost it (restarted and pruned
+// it, or never answered the lookup). jobID is empty when no job was seen.
+type errOutcomeUnknown struct {
+	jobID string
+	err   error
+}
+
+func (e *errOutcomeUnknown) Error() string {
+	if e.jobID == "" {
+		return "could not learn whether the job started: " + e.err.Error()
 	}
-	rec, err := host.Agent.Run(ctx, req, handle)
-	var se *agent.StreamError
-	for attempt := 1; err != nil && errors.As(err, &se) && se.JobID != "" && attempt <= 5; attempt++ {
-		r.log.Warn("job stream broke, re-attaching", "host", host.Name, "job", se.JobID, "attempt", attempt, "err", se.Err)
-		select {
-		case <-ctx.Done():
-			return rec, o, ctx.Err()
-		case <-time.After(time.Duration(attempt) * time.Second):
+	return "lost job " + e.jobID + ": " + e.err.Error()
+}
+
+func (e *errOutcomeUnknown) Unwrap() error { return e.err }
+
+// lookupSettle is how long the bot waits before asking a second time
+// whether the agent has a job for a request: a run whose connection broke
+// may still be on its way into the agent.
+const lookupSettle = 2 * time.Second
+
+// readOnlyMaxFailures is how often a read-only job's stream is re-attached
+// before the bot gives up on it.
+const readOnlyMaxFailures = 5
+
+// follower follows one job.
+type follower struct {
+	r     *Router
+	host  Host
+	watch jobWatch
+	out   *output
+	jobID string
+	// failures counts consecutive failed calls to the agent; lostAt is
+	// when the bot reported the agent unreachable (zero: not reported).
+	failures int
+	lostAt   time.Time
+}
+
+// newFollower prepares to follow a job on host. spool says whether the
+// output goes to a spool on disk (a mutating job: the attachment may be
+// large and is read once, by the one caller) or stays in memory, bounded
+// (a read-only job: its result may be shared by several callers for a
+// while, see flights, and is small).
+func (r *Router) newFollower(host Host, w jobWatch, spool bool) (*follower, error) {
+	out := memoryOutput()
+	if spool {
+		var err error
+		if out, err = newOutput(); err != nil {
+			return nil, err
 		}
-		rec, err = host.Agent.Attach(ctx, se.JobID, o.lastSeq+1, handle)
 	}
+	return &follower{r: r, host: host, watch: w, out: out}, nil
+}
+
+// handle is the stream callback: it never blocks on chat.
+func (f *follower) handle(ev agent.Event) error {
+	switch ev.Type {
+	case agent.EventJob:
+		if ev.Job != nil {
+			f.setJob(ev.Job.ID)
+		}
+	case agent.EventLine:
+		if ev.Line != nil {
+			f.out.add(ev.Line)
+		}
+	}
+	f.watch.progress.put(progressView{lines: f.out.lines, lastLine: f.out.lastLine, jobID: f.jobID})
+	return nil
+}
+
+func (f *follower) setJob(id string) {
+	if f.jobID == id {
+		return
+	}
+	f.jobID = id
+	if f.watch.onJob != nil {
+		f.watch.onJob(id)
+	}
+}
+
+// runJob runs req on host and follows it to its end record. The output
+// is returned even on error (it holds what arrived); the caller closes it.
+func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w jobWatch) (agent.JobRecord, *output, error) {
+	if req.RequestID == "" && w.maxFailures == 0 {
+		w.maxFailures = readOnlyMaxFailures
+	}
+	f, err := r.newFollower(host, w, req.RequestID != "")
 	if err != nil {
-		return rec, o, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
+		return agent.JobRecord{}, memoryOutput(), err
 	}
-	return rec, o, nil
+	rec, err := host.Agent.Run(ctx, req, f.handle)
+	if err == nil {
+		return rec, f.out, f.out.verify(rec)
+	}
+	var se *agent.StreamError
+	switch {
+	case ctx.Err() != nil:
+		return rec, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
+	case errors.As(err, &se) && se.JobID != "":
+		f.setJob(se.JobID)
+	case refused(err), req.RequestID == "":
+		// A refusal is definite: nothing started. A read-only run has no
+		// request ID to look up and nothing to lose by failing.
+		return rec, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
+	default:
+		r.log.Warn("lost the agent's answer before the job event; asking the agent whether the job started", "host", host.Name, "request", req.RequestID, "err", err)
+		found, err := f.locate(ctx, req.RequestID, err)
+		var ns *errNotStarted
+		if err != nil && !errors.As(err, &ns) && ctx.Err() == nil {
+			err = &errOutcomeUnknown{err: err}
+		}
+		if err != nil {
+			return agent.JobRecord{}, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
+		}
+		f.setJob(found.ID)
+	}
+	return f.follow(ctx)
 }
 
 // runWaiting is runJob for read-only operations, which the agent refuses
@@ -66,7 +180,7 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 	// Real time, not opt.Clock: this is about waiting on a real agent.
 	deadline := time.Now().Add(r.opt.BusyWait)
 	for {
-		rec, out, err := r.runJob(ctx, host, req, nil, nil)
+		rec, out, err := r.runJob(ctx, host, req, jobWatch{})
 		wait, busy := agent.TooBusy(err)
 		if !busy {
 			return rec, out, err
@@ -92,22 +206,158 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 }
 
 // attachJob follows a job that is already running (restart recovery).
-func (r *Router) attachJob(ctx context.Context, host Host, jobID string, progress progressFunc) (agent.JobRecord, *output, error) {
-	o := &output{}
-	rec, err := host.Agent.Attach(ctx, jobID, 1, func(ev agent.Event) error {
-		o.lastEvent = r.opt.Clock()
-		if ev.Type == agent.EventLine && ev.Line != nil {
-			o.add(ev.Line)
-		}
-		if progress != nil {
-			progress(o, jobID)
-		}
-		return nil
-	})
+func (r *Router) attachJob(ctx context.Context, host Host, jobID string, w jobWatch) (agent.JobRecord, *output, error) {
+	f, err := r.newFollower(host, w, true)
 	if err != nil {
-		return rec, o, fmt.Errorf("re-attaching to job %s on %s: %w", jobID, host.Name, err)
+		return agent.JobRecord{}, memoryOutput(), err
 	}
-	return rec, o, nil
+	f.jobID = jobID
+	return f.follow(ctx)
+}
+
+// refused reports whether err is the agent's definite refusal of a run
+// (busy, bad request, shutting down): the job did not start.
+func refused(err error) bool {
+	var busy *agent.BusyError
+	var ae *agent.APIError
+	return errors.As(err, &busy) || errors.As(err, &ae)
+}
+
+// follow attaches to f.jobID from the line after the last one received
+// until the end record, for as long as ctx lasts.
+func (f *follower) follow(ctx context.Context) (agent.JobRecord, *output, error) {
+	for {
+		before := f.out.lastSeq
+		rec, err := f.host.Agent.Attach(ctx, f.jobID, f.out.lastSeq+1, f.handle)
+		if err == nil {
+			f.reached()
+			return rec, f.out, f.out.verify(rec)
+		}
+		if ctx.Err() != nil || errors.Is(err, agent.ErrDigestMismatch) {
+			return rec, f.out, fmt.Errorf("following job %s on %s: %w", f.jobID, f.host.Name, err)
+		}
+		if errors.Is(err, agent.ErrJobNotFound) || (refused(err) && !transient(err)) {
+			return rec, f.out, fmt.Errorf("following job %s on %s: %w", f.jobID, f.host.Name, &errOutcomeUnknown{jobID: f.jobID, err: err})
+		}
+		if f.out.lastSeq > before {
+			f.failures = 0 // it was making progress: start the backoff over
+		}
+		f.r.log.Warn("job stream broke, re-attaching", "host", f.host.Name, "job", f.jobID, "from", f.out.lastSeq+1, "err", err)
+		if ferr := f.failed(ctx, err); ferr != nil {
+			if ctx.Err() == nil {
+				ferr = &errOutcomeUnknown{jobID: f.jobID, err: ferr}
+			}
+			return agent.JobRecord{}, f.out, fmt.Errorf("following job %s on %s: %w", f.jobID, f.host.Name, ferr)
+		}
+	}
+}
+
+// locate asks the agent for the job of requestID until it answers. It
+// asks twice, lookupSettle apart, before concluding that nothing started.
+func (f *follower) locate(ctx context.Context, requestID string, runErr error) (agent.JobRecord, error) {
+	f.failures = 1 // the run itself failed
+	var absent bool
+	for {
+		rec, err := f.host.Agent.JobForRequest(ctx, requestID)
+		switch {
+		case err == nil:
+			f.reached()
+			return rec, nil
+		case errors.Is(err, agent.ErrNoJobForRequest):
+			f.reached()
+			if absent {
+				return agent.JobRecord{}, &errNotStarted{cause: runErr}
+			}
+			absent = true
+			if err := sleepCtx(ctx, lookupSettle); err != nil {
+				return agent.JobRecord{}, err
+			}
+			continue
+		case ctx.Err() != nil:
+			return agent.JobRecord{}, ctx.Err()
+		case refused(err) && !transient(err):
+			return agent.JobRecord{}, fmt.Errorf("the run failed (%v) and the agent cannot say whether the job started: %w", runErr, err)
+		}
+		if err := f.failed(ctx, err); err != nil {
+			return agent.JobRecord{}, err
+		}
+	}
+}
+
+// record asks the agent for job id until it answers.
+func (f *follower) record(ctx context.Context, id string) (agent.JobRecord, error) {
+	for {
+		rec, err := f.host.Agent.Job(ctx, id)
+		switch {
+		case err == nil:
+			f.reached()
+			return rec, nil
+		case ctx.Err() != nil, errors.Is(err, agent.ErrJobNotFound), refused(err) && !transient(err):
+			return rec, err
+		}
+		if err := f.failed(ctx, err); err != nil {
+			return agent.JobRecord{}, err
+		}
+	}
+}
+
+// transient reports whether an agent refusal is worth retrying.
+func transient(err error) bool {
+	var ae *agent.APIError
+	return errors.As(err, &ae) && (ae.Status == 429 || ae.Status == 408 || ae.Status >= 500)
+}
+
+// failed counts a failed call, reports the agent unreachable from the
+// second in a row, and waits the backoff. It returns ctx's error if the
+// bot stops meanwhile.
+func (f *follower) failed(ctx context.Context, err error) error {
+	f.failures++
+	if m := f.watch.maxFailures; m > 0 && f.failures > m {
+		return fmt.Errorf("gave up after %d failed attempts: %w", m, err)
+	}
+	if f.failures >= 2 && f.lostAt.IsZero() {
+		f.lostAt = f.r.opt.Clock()
+		f.watch.progress.update(func(v *progressView) {
+			v.problem = "outcome unknown: agent unreachable since " + f.lostAt.UTC().Format("15:04:05 UTC") + "; retrying"
+		})
+		if f.watch.lost != nil {
+			f.watch.lost(f.lostAt, err)
+		}
+	}
+	return sleepCtx(ctx, backoff(f.failures, f.r.opt.RetryMax))
+}
+
+// reached notes that the agent answered.
+func (f *follower) reached() {
+	f.failures = 0
+	if f.lostAt.IsZero() {
+		return
+	}
+	f.lostAt = time.Time{}
+	f.watch.progress.update(func(v *progressView) { v.problem = "" })
+	if f.watch.found != nil {
+		f.watch.found(f.jobID)
+	}
+}
+
+// backoff is 1 s, 2 s, 4 s … up to limit.
+func backoff(failures int, limit time.Duration) time.Duration {
+	d := time.Second
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // exitCode renders a record's exit status for messages.

@@ -121,7 +121,7 @@ func (c *Console) Update(_ context.Context, ref bot.Ref, m bot.Message) error {
 func (c *Console) Upload(_ context.Context, root bot.Ref, f bot.File, comment string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprintf(c.out, "    ↳ 📎 %s (%d bytes) in thread %s: %s\n", f.Name, len(f.Content), root.ID, comment)
+	fmt.Fprintf(c.out, "    ↳ 📎 %s (%d bytes) in thread %s: %s\n", f.Name, f.Size, root.ID, comment)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path"
 	"strings"
@@ -191,15 +192,24 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if root.IsZero() || !model.IsValidId(root.Channel) {
 		return fmt.Errorf("mattermost: cannot upload %q: no root post and channel", f.Name)
 	}
-	if len(f.Content) == 0 {
+	if f.Empty() {
 		return fmt.Errorf("mattermost: %q is empty; there is nothing to upload", f.Name)
+	}
+	if f.Size > maxUploadBytes {
+		return fmt.Errorf("mattermost: %q is %d bytes, more than the %d the bot uploads; the agent keeps the full log", f.Name, f.Size, int64(maxUploadBytes))
 	}
 	name := fileName(f.Name)
 	var up *model.FileUploadResponse
 	if _, err := a.call(ctx, "upload file", retryAll, a.opt.UploadTimeout, func(ctx context.Context) (*model.Response, error) {
 		var resp *model.Response
 		var err error
-		up, resp, err = a.client.UploadFile(ctx, f.Content, root.Channel, name)
+		// Mattermost's client takes the file in memory; Size is bounded
+		// above, and the buffer lives only for the attempt.
+		data, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		up, resp, err = a.client.UploadFile(ctx, data, root.Channel, name)
 		return resp, err
 	}); err != nil {
 		return err
@@ -239,4 +249,20 @@ func fileName(name string) string {
 		return "output.txt"
 	}
 	return name
+}
+
+// maxUploadBytes bounds an upload, which Mattermost's client holds in
+// memory; it is Mattermost's default FileSettings.MaxFileSize.
+const maxUploadBytes = 100 << 20
+
+func readFile(f bot.File) ([]byte, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("mattermost: reading %q: %w", f.Name, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, f.Size))
+	if err != nil {
+		return nil, fmt.Errorf("mattermost: reading %q: %w", f.Name, err)
+	}
+	return data, nil
 }

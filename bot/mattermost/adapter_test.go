@@ -147,7 +147,7 @@ func TestUploadGoesIntoTheThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	content := []byte(strings.Repeat("== 20250101000000 Migrating\n", 100))
-	if err := a.Upload(ctx, root, bot.File{Name: "../../etc/migrate.txt", Title: "Full output of migrate", Content: content}, "100 lines of output"); err != nil {
+	if err := a.Upload(ctx, root, bot.BytesFile("../../etc/migrate.txt", "Full output of migrate", content), "100 lines of output"); err != nil {
 		t.Fatal(err)
 	}
 	thread := mm.thread(root.ID)

@@ -68,7 +68,7 @@ func TestRateLimitOnEveryCallKind(t *testing.T) {
 	if err := a.Update(ctx, root, bot.Message{Text: "edited", Mentions: []string{bob.ID}}); err != nil {
 		t.Errorf("update: %v", err)
 	}
-	if err := a.Upload(ctx, root, bot.File{Name: "out.txt", Content: []byte("x\n")}, "1 line"); err != nil {
+	if err := a.Upload(ctx, root, bot.BytesFile("out.txt", "", []byte("x\n")), "1 line"); err != nil {
 		t.Errorf("upload: %v", err)
 	}
 	if ok, err := a.IsMember(ctx, approverCh, bob.ID); err != nil || !ok {

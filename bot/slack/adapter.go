@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -164,7 +163,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if err := a.checkRoot(root); err != nil {
 		return err
 	}
-	if len(f.Content) == 0 {
+	if f.Empty() {
 		return fmt.Errorf("slack: file %q is empty; Slack refuses empty uploads", f.Name)
 	}
 	name := f.Name
@@ -173,9 +172,13 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	}
 	_, err := a.out.send(ctx, root.Channel, "files.upload", "", func(ctx context.Context) (string, error) {
 		// A fresh reader per attempt: a retry must send the whole file.
+		content, err := f.Open()
+		if err != nil {
+			return "", fmt.Errorf("reading %q: %w", name, err)
+		}
 		sum, err := a.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
-			Reader:          bytes.NewReader(f.Content),
-			FileSize:        len(f.Content),
+			Reader:          content,
+			FileSize:        int(f.Size),
 			Filename:        name,
 			Title:           f.Title,
 			InitialComment:  escape(comment),

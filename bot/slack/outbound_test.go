@@ -47,7 +47,7 @@ func TestThreadRepliesUseTheRootTS(t *testing.T) {
 	if _, err := a.Reply(ctx, r1, bot.Message{Text: "nested"}); err == nil {
 		t.Error("Reply under a reply was accepted")
 	}
-	if err := a.Upload(ctx, r1, bot.File{Name: "x.txt", Content: []byte("x")}, ""); err == nil {
+	if err := a.Upload(ctx, r1, bot.BytesFile("x.txt", "", []byte("x")), ""); err == nil {
 		t.Error("Upload under a reply was accepted")
 	}
 	if v := fake.allViolations(); len(v) > 0 {
@@ -297,7 +297,7 @@ func TestUploadIntoThread(t *testing.T) {
 	content := []byte(strings.Repeat("== 20240101000000 migrating\n", 100))
 	// A 5xx on the last step retries the whole upload.
 	fake.failNext("files.completeUploadExternal", fakeFailure{status: 500})
-	if err := a.Upload(ctx, root, bot.File{Name: "migrate.txt", Title: "Full output", Content: content}, "100 lines <of> output"); err != nil {
+	if err := a.Upload(ctx, root, bot.BytesFile("migrate.txt", "Full output", content), "100 lines <of> output"); err != nil {
 		t.Fatal(err)
 	}
 	files := fake.completedFiles()

@@ -77,6 +77,12 @@ func startAgent(t *testing.T, dir string, port int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitHealthy(t, port)
+}
+
+// waitHealthy waits until the agent on port answers.
+func waitHealthy(t *testing.T, port int) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health", port))
