@@ -25,7 +25,7 @@ func TestJobForRequest(t *testing.T) {
 		t.Fatalf("unknown request: want ErrNoJobForRequest, got %v", err)
 	}
 	col := newCollector()
-	done := runAsync(ctx, c, RunRequest{Operation: gitlab.OpMigrate, RequestID: "req-1", Requester: "alice"}, col)
+	done := runAsync(ctx, c, approved(t, certs, RunRequest{Operation: gitlab.OpMigrate, RequestID: "req-1", Requester: "alice"}), col)
 	id := col.waitJobID(t)
 	running, err := c.JobForRequest(ctx, "req-1")
 	if err != nil {

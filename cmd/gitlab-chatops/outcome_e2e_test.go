@@ -111,7 +111,7 @@ func botConfig(t *testing.T, dir, agentURL string) (config, store string) {
 	t.Helper()
 	config = filepath.Join(dir, "bot.yaml")
 	store = filepath.Join(dir, "chatops.db")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\nhosts:\n  - name: gitlab-sim\n    agent: %s\n", store, agentURL)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\nhosts:\n  - name: gitlab-sim\n    agent: %s\n", store, writeAuditKey(t, dir), agentURL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return config, store
