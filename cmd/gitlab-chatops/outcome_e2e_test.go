@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 )
 
 // cutProxy forwards TCP connections from the bot to the agent. The first
@@ -106,12 +108,14 @@ func (p *cutProxy) relay(client net.Conn) {
 	}
 }
 
-// botConfig writes a bot configuration whose only host is agentURL.
-func botConfig(t *testing.T, dir, agentURL string) (config, store string) {
+// botConfig writes a bot configuration whose only host is agentURL, an
+// agent --simulate with state in agentDir (which holds the approval key).
+func botConfig(t *testing.T, dir, agentDir, agentURL string) (config, store string) {
 	t.Helper()
 	config = filepath.Join(dir, "bot.yaml")
 	store = filepath.Join(dir, "chatops.db")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\nhosts:\n  - name: gitlab-sim\n    agent: %s\n", store, writeAuditKey(t, dir), agentURL)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\napproval_key: %s\nhosts:\n  - name: gitlab-sim\n    agent: %s\n",
+		store, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentURL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return config, store
@@ -196,7 +200,7 @@ func TestConnectionCutBeforeJobEvent(t *testing.T) {
 	agentDir := filepath.Join(dir, "agent")
 	startAgent(t, agentDir, port)
 	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
-	config, store := botConfig(t, dir, "http://"+proxy.ln.Addr().String())
+	config, store := botConfig(t, dir, agentDir, "http://"+proxy.ln.Addr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -230,7 +234,7 @@ func TestAgentDownDuringRun(t *testing.T) {
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")
 	stopAgent := startAgentProcess(t, agentDir, port)
-	config, store := botConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", port))
+	config, store := botConfig(t, dir, agentDir, fmt.Sprintf("http://127.0.0.1:%d", port))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 )
 
 // lineWatcher collects a process's output and lets a test wait for a
@@ -113,12 +111,7 @@ func testRestartRecovery(t *testing.T, sig os.Signal) {
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")
 	startAgent(t, agentDir, port)
-	config := filepath.Join(dir, "bot.yaml")
-	store := filepath.Join(dir, "chatops.db")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("store: %s\naudit: {key_file: %s}\napproval_key: %s\nhosts:\n  - name: gitlab-sim\n    agent: http://127.0.0.1:%d\n",
-		store, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), port)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	config, store := botConfig(t, dir, agentDir, fmt.Sprintf("http://127.0.0.1:%d", port))
 
 	// First bot process: open and approve a migrate, then die mid-run.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
