@@ -178,8 +178,10 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	} else {
 		summary, res = r.resultMessage(req, host.Name, rec, out)
 	}
+	result := progress
 	if progress.IsZero() {
-		if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, summary); err != nil {
+		var err error
+		if result, err = chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, summary); err != nil {
 			r.log.Error("replying in thread", "err", err)
 		}
 	} else if err := chat.Update(ctx, progress, summary); err != nil {
@@ -196,6 +198,12 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	v := r.followUp(ctx, chat, req, host, res, runErr == nil && rec.State == agent.StateSucceeded)
 	if runErr == nil && (rec.State == agent.StateSucceeded || rec.State == agent.StateFailed) {
 		state, detail = v.state(), v.detail()
+		// The result in the thread says what the check found, as the card does.
+		if _, known := resultLabels[req.Operation]; known && !result.IsZero() {
+			if err := chat.Update(ctx, result, settled(req.Operation, host.Name, summary, v, rec.State == agent.StateSucceeded)); err != nil {
+				r.log.Error("settling the result message", "err", err)
+			}
+		}
 	}
 	r.finish(ctx, chat, req, state, detail)
 }

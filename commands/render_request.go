@@ -69,17 +69,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 				v.kind = "INTERRUPTED"
 			}
 		}
-		m.Title = fmt.Sprintf("%s: %s on %s", verdictTitles[v.kind], req.Operation, req.Host)
-		if v.kind == verdictSucceeded {
-			m.Title += " succeeded"
-		}
-		m.Tone = bot.ToneDanger
-		switch v.kind {
-		case verdictSucceeded:
-			m.Tone = bot.ToneSuccess
-		case verdictPartly, verdictUnverified:
-			m.Tone = bot.ToneWarning
-		}
+		m.Title, m.Tone = verdictHeading(v, req.Operation+" on "+req.Host), verdictTone(v)
 		m.Text = fmt.Sprintf("*%s*", v.kind)
 		if v.why != "" {
 			m.Text += ": " + fullStop(v.why)
@@ -101,6 +91,28 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Text += " Nothing ran."
 	}
 	return m
+}
+
+// verdictHeading is the title of what a verdict is about (a finished
+// card, a settled result): "Partly done: restart on gitlab-1", "Done:
+// migrate on gitlab-1 succeeded".
+func verdictHeading(v verdict, subject string) string {
+	t := verdictTitles[v.kind] + ": " + subject
+	if v.kind == verdictSucceeded {
+		t += " succeeded"
+	}
+	return t
+}
+
+// verdictTone colours a verdict: green only for a confirmed success.
+func verdictTone(v verdict) bot.Tone {
+	switch v.kind {
+	case verdictSucceeded:
+		return bot.ToneSuccess
+	case verdictPartly, verdictUnverified:
+		return bot.ToneWarning
+	}
+	return bot.ToneDanger
 }
 
 // verdictTitles start a finished card's title.

@@ -25,7 +25,8 @@ func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.Jo
 	case gitlab.OpRestart:
 		res, err := gitlab.ParseCtlRestart(out.stdoutBytes())
 		if err != nil {
-			return bot.Message{Title: "restart on " + host + ": unreadable output", Text: err.Error(), Code: tail(out, 15), Tone: bot.ToneDanger}, nil
+			u := &unreadableError{what: commandOf(rec, "gitlab-ctl restart"), rec: rec, err: err, tail: tail(out, 15)}
+			return bot.Message{Title: "restart on " + host + ": unreadable output", Text: strings.Replace(u.sentence(host, true), "which services run", "what it restarted", 1), Code: u.tail, Tone: bot.ToneDanger}, nil
 		}
 		return restartMessage(host, rec, res), res
 	}
@@ -59,11 +60,13 @@ func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, 
 	if len(parts) > 0 {
 		done = "Migrated " + strings.Join(parts, "; ") + "."
 	}
+	// The title waits for the check after the run (settled): exit 0 is
+	// not success, and exit 1 after some migrations is only partly failed.
 	if res.OK() && rec.State == agent.StateSucceeded {
-		return bot.Message{Title: "db:migrate on " + host + " succeeded", Text: done, Tone: bot.ToneSuccess,
+		return bot.Message{Title: pendingTitle("db:migrate", host, rec), Text: done, Tone: bot.ToneInfo,
 			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
 	}
-	m := bot.Message{Title: "db:migrate on " + host + " failed", Tone: bot.ToneDanger}
+	m := bot.Message{Title: pendingTitle("db:migrate", host, rec), Tone: bot.ToneDanger}
 	f := res.Failure
 	if f == nil {
 		m.Text = fmt.Sprintf("%s\nThe job %s (exit %s) without an error GitLab's output explains.", done, rec.State, exitCode(rec))
@@ -117,10 +120,10 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 	if res.OK() && rec.State == agent.StateSucceeded {
 		// GitLab prints Done. even when nothing matched; the follow-up
 		// status check says whether anything was finalized.
-		return bot.Message{Title: "finalize on " + host + " printed Done.", Text: "GitLab prints Done. even when no migration matched, so I am checking the background migrations now.", Tone: bot.ToneInfo,
+		return bot.Message{Title: pendingTitle("finalize", host, rec), Text: "GitLab printed Done., which it prints even when no migration matched; the background migrations below say what it did.", Tone: bot.ToneInfo,
 			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
 	}
-	m := bot.Message{Title: "finalize on " + host + " failed", Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
+	m := bot.Message{Title: pendingTitle("finalize", host, rec), Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
 	if f := res.Failure; f != nil {
 		m.Text = sentenceOf(finalizeFailureReason(f))
 		return m
@@ -157,9 +160,9 @@ func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot
 		case 0:
 			return bot.Message{Title: "restart on " + host + ": nothing restarted", Text: "gitlab-ctl printed nothing: it skips names it does not know and disabled services.", Tone: bot.ToneDanger}
 		case 1:
-			return bot.Message{Title: "restart on " + host + " done", Text: res.Services[0].Name + " restarted. Checking every service…", Tone: bot.ToneInfo}
+			return bot.Message{Title: pendingTitle("restart", host, rec), Text: res.Services[0].Name + " restarted.", Tone: bot.ToneInfo}
 		}
-		return bot.Message{Title: "restart on " + host + " done", Text: fmt.Sprintf("%d services restarted. Checking that they stay up…", len(res.Services)), Tone: bot.ToneInfo}
+		return bot.Message{Title: pendingTitle("restart", host, rec), Text: fmt.Sprintf("%d services restarted.", len(res.Services)), Tone: bot.ToneInfo}
 	}
 	var lines []string
 	for _, l := range failed {
@@ -169,6 +172,44 @@ func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot
 		lines = append(lines, fmt.Sprintf("gitlab-ctl %s (exit %s).", rec.State, exitCode(rec)))
 	}
 	return bot.Message{Title: "restart on " + host + ": not everything restarted", Text: strings.Join(lines, "\n"), Tone: bot.ToneDanger}
+}
+
+// pendingTitle is a result's title until the check after the run settles
+// it: what the job did, not yet what that achieved.
+func pendingTitle(label, host string, rec agent.JobRecord) string {
+	return fmt.Sprintf("%s on %s exited %s; checking…", label, host, exitCode(rec))
+}
+
+// resultLabels name each operation in a result's title.
+var resultLabels = map[string]string{gitlab.OpMigrate: "db:migrate", gitlab.OpFinalize: "finalize", gitlab.OpRestart: "restart"}
+
+// settled is a result message once the check after the run has given its
+// verdict: its title and tone are the verdict's, in the words of the
+// request's card ("db:migrate on gitlab-1: partly done" under "Partly
+// done: migrate on gitlab-1"), so the thread never says "succeeded" while
+// the card says PARTLY or NO EFFECT. After a clean exit (jobOK) a
+// verdict other than SUCCEEDED also says why: the text, which describes a
+// clean run, cannot.
+func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message {
+	label, ok := resultLabels[op]
+	if !ok {
+		label = op
+	}
+	m.Title, m.Tone = label+" on "+host+" succeeded", verdictTone(v)
+	if v.kind != verdictSucceeded {
+		m.Title = label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind])
+	}
+	if jobOK && v.kind != verdictSucceeded && v.why != "" {
+		m.Text = joinLines(m.Text, fmt.Sprintf("*%s*: %s", v.kind, fullStop(v.why)))
+	}
+	return m
+}
+
+func joinLines(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
 }
 
 func durationOf(rec agent.JobRecord) string {

@@ -426,7 +426,8 @@ func TestDecomposedFinalizeUsesDatabaseTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	th := rec.thread(root)
-	contains(t, th, "db:migrate on gitlab-sim failed")
+	// The thread's result agrees with the card: some migrated, so partly.
+	contains(t, th, "db:migrate on gitlab-sim: partly done")
 	contains(t, th, "Database: ci (status active)")
 	if err := command(t, s, rec, alice, "finalize --from "+id+" -- as GitLab asked"); err != nil {
 		t.Fatal(err)

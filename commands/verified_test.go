@@ -350,8 +350,9 @@ func TestRestartOfNothingHasNoEffect(t *testing.T) {
 		t.Errorf("ended %s %q", done.State, done.Error)
 	}
 	th := rec.thread(root.ID)
-	contains(t, th, "No effect: restart on gitlab-sim")
-	contains(t, th, "restart on gitlab-sim: nothing restarted")
+	// The result reply under the card says it too.
+	contains(t, th, "restart on gitlab-sim: no effect")
+	contains(t, th, "gitlab-ctl printed nothing")
 	if strings.Contains(strings.Join(th, "\n"), "SUCCEEDED") {
 		t.Error("the thread says SUCCEEDED")
 	}

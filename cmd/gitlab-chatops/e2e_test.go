@@ -122,8 +122,12 @@ func TestConsoleMigrateFlow(t *testing.T) {
 	if !strings.Contains(strings.ToLower(self[:300]), "own request") && !strings.Contains(strings.ToLower(self[:300]), "self-approval") {
 		t.Errorf("self-approval refusal does not say why:\n%s", self[:300])
 	}
-	after := section(t, out, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED")
-	mustContain(t, after, "ALL UP ON GITLAB-SIM", "DONE: MIGRATE ON GITLAB-SIM SUCCEEDED")
+	// The result waits for the status check before it says "succeeded".
+	after := section(t, out, "DB:MIGRATE ON GITLAB-SIM EXITED 0; CHECKING…")
+	mustContain(t, after, "ALL UP ON GITLAB-SIM", "DB:MIGRATE ON GITLAB-SIM SUCCEEDED", "DONE: MIGRATE ON GITLAB-SIM SUCCEEDED")
+	if strings.Index(after, "ALL UP ON GITLAB-SIM") > strings.Index(after, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED") {
+		t.Errorf("the result said succeeded before the status check:\n%s", after)
+	}
 	// bob's second approval comes after the run: refused, nothing runs twice.
 	if n := strings.Count(out, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED"); n != 1 {
 		t.Errorf("migrate ran %d times, want exactly once", n)
@@ -148,8 +152,11 @@ func TestConsoleBatchedMigrationFlow(t *testing.T) {
 		"bob: /gitlab-migrations approve $LAST",
 	}, "\n")+"\n")
 
-	failed := section(t, out, "DB:MIGRATE ON GITLAB-SIM FAILED")
+	// One migration ran before the stop: the result agrees with the card.
+	failed := section(t, out, "DB:MIGRATE ON GITLAB-SIM EXITED 1; CHECKING…")
 	mustContain(t, failed,
+		"DB:MIGRATE ON GITLAB-SIM: PARTLY DONE",
+		"PARTLY DONE: MIGRATE ON GITLAB-SIM",
 		"GITLAB NEEDS A BATCHED BACKGROUND MIGRATION FINALIZED FIRST",
 		"Job class: CopyColumnUsingBackgroundMigrationJob",
 		"Table.column: merge_request_metrics.id",

@@ -1,0 +1,64 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+)
+
+// TestSettledResultAgreesWithTheVerdict: the thread's result message says
+// what the check after the run found, in the card's words (golden), never
+// "succeeded" under a PARTLY or NO EFFECT card.
+func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
+	exit0, exit1 := 0, 1
+	ok := agent.JobRecord{State: agent.StateSucceeded, ExitCode: &exit0, DurationMS: 8200}
+	failed := agent.JobRecord{State: agent.StateFailed, ExitCode: &exit1, DurationMS: 5400}
+	before := gitlab.DownBefore{Databases: []string{"main"}}
+	migrated := migrateMessage("gitlab-1", ok, gitlab.ParseMigrate(fixture(t, "migrate-success.txt")).Attribute(before), before, nil)
+	nothing := migrateMessage("gitlab-1", ok, gitlab.ParseMigrate(fixture(t, "migrate-nothing-pending.txt")).Attribute(before), before, nil)
+	stopped := migrateMessage("gitlab-1", failed, gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm.txt")).Attribute(before), before, nil)
+	done := finalizeMessage("gitlab-1", ok, gitlab.ParseFinalize(fixture(t, "finalize-success.txt")), nil)
+	restarted, err := gitlab.ParseCtlRestart(fixture(t, "ctl-restart-single.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart := restartMessage("gitlab-1", ok, restarted)
+	for _, m := range []bot.Message{migrated, nothing, stopped, done, restart} {
+		if strings.Contains(m.Title, "succeeded") || m.Tone == bot.ToneSuccess {
+			t.Errorf("before the check, %q already claims success", m.Title)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		op    string
+		m     bot.Message
+		v     verdict
+		jobOK bool
+		title string
+	}{
+		{"migrate-exit0-succeeded", gitlab.OpMigrate, migrated, verdict{verdictSucceeded, "6 migrated; every migration is up"}, true, "db:migrate on gitlab-1 succeeded"},
+		{"migrate-exit0-partly", gitlab.OpMigrate, migrated, verdict{verdictPartly, "6 migrated, but 1 still down"}, true, "db:migrate on gitlab-1: partly done"},
+		{"migrate-exit0-no-effect", gitlab.OpMigrate, nothing, verdict{verdictNoEffect, "db:migrate exited 0 but migrated nothing; 2 still down"}, true, "db:migrate on gitlab-1: no effect"},
+		{"migrate-exit0-not-verified", gitlab.OpMigrate, migrated, verdict{verdictUnverified, "db:migrate exited 0 (6 migrated), but I could not check the status after it; check with /gitlab-migrations status"}, true, "db:migrate on gitlab-1: not verified"},
+		{"migrate-exit1-partly", gitlab.OpMigrate, stopped, verdict{verdictPartly, "1 migrated, then it stopped at 20250514124512 EnsureMergeRequestMetricsIdBigintBackfillIsFinishedForSelfHosts (main): a batched background migration is active and must be finalized first; 1 still down"}, false, "db:migrate on gitlab-1: partly done"},
+		{"finalize-no-effect", gitlab.OpFinalize, done, verdict{verdictNoEffect, "finalize printed Done., but it matched no batched background migration, so nothing was finalized"}, true, "finalize on gitlab-1: no effect"},
+		{"restart-partly", gitlab.OpRestart, restart, verdict{verdictPartly, "sidekiq restarted and running; also not running: puma (down, crash loop?)"}, true, "restart on gitlab-1: partly done"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := settled(tc.op, "gitlab-1", tc.m, tc.v, tc.jobOK)
+			checkMessage(t, "settled-"+tc.name, got)
+			if got.Title != tc.title || got.Tone != verdictTone(tc.v) {
+				t.Errorf("title %q tone %s, want %q and the card's tone", got.Title, got.Tone, tc.title)
+			}
+			if tc.v.kind != verdictSucceeded && (strings.Contains(got.Title, "succeeded") || got.Tone == bot.ToneSuccess) {
+				t.Errorf("%s result reads as a success: %+v", tc.v.kind, got)
+			}
+			if tc.jobOK && tc.v.kind != verdictSucceeded && !strings.Contains(got.Text, string(tc.v.kind)) {
+				t.Errorf("a clean exit with verdict %s does not say why: %q", tc.v.kind, got.Text)
+			}
+		})
+	}
+}
