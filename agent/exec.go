@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,9 +86,18 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return outcome{startErr: fmt.Errorf("stdout pipe: %w", err)}
+	// stdout is a terminal (see pty.go), or a pipe where none can be had.
+	env := spec.env
+	outR, outW, err := openStdoutPTY()
+	var clean func([]byte) []byte
+	if err == nil {
+		env = append(slices.Clone(env), ptyTermEnv)
+		clean = stripControl
+	} else {
+		log.Warn("no pseudo-terminal for the job's stdout; using a pipe, so the program may buffer its output until it exits", "job", j.id, "err", err)
+		if outR, outW, err = os.Pipe(); err != nil {
+			return outcome{startErr: fmt.Errorf("stdout pipe: %w", err)}
+		}
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -98,7 +108,7 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 	cmd := &exec.Cmd{
 		Path:   spec.argv[0],
 		Args:   spec.argv,
-		Env:    spec.env,
+		Env:    env,
 		Dir:    "/",
 		Stdin:  nil, // /dev/null: nothing may wait for a person to type
 		Stdout: outW,
@@ -123,8 +133,8 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 
 	var readers sync.WaitGroup
 	readers.Add(2)
-	go func() { defer readers.Done(); readLines(outR, StreamStdout, j.appendLine, j.flushLog) }()
-	go func() { defer readers.Done(); readLines(errR, StreamStderr, j.appendLine, j.flushLog) }()
+	go func() { defer readers.Done(); readLines(outR, StreamStdout, clean, j.appendLine, j.flushLog) }()
+	go func() { defer readers.Done(); readLines(errR, StreamStderr, nil, j.appendLine, j.flushLog) }()
 	readersDone := make(chan struct{})
 	go func() { readers.Wait(); close(readersDone) }()
 	waitDone := make(chan error, 1)
@@ -229,7 +239,10 @@ func exitStatus(cmd *exec.Cmd) (*int, string) {
 // batchDone is called after the lines of each read are emitted: the job
 // then writes its log buffer out, so a line is on disk (in the page cache)
 // about as soon as a client sees it, at one write per read, not per line.
-func readLines(r *os.File, stream string, emit func(stream, text string, raw int64), batchDone func()) {
+// clean (may be nil) rewrites each line's bytes before it becomes text,
+// in place (stripControl for a terminal); raw still counts what was read.
+// A terminal's read ends with EIO once every writer is gone: like EOF.
+func readLines(r *os.File, stream string, clean func([]byte) []byte, emit func(stream, text string, raw int64), batchDone func()) {
 	defer r.Close()
 	buf := make([]byte, 32*1024)
 	line := make([]byte, 0, MaxLineBytes)
@@ -239,7 +252,7 @@ func readLines(r *os.File, stream string, emit func(stream, text string, raw int
 		for len(data) > 0 {
 			if len(line) == MaxLineBytes && data[0] != '\n' {
 				cut := utf8Cut(line)
-				emit(stream, lineText(line[:cut]), int64(cut))
+				emit(stream, cleanText(clean, line[:cut]), int64(cut))
 				line = line[:copy(line, line[cut:])]
 			}
 			seg := data
@@ -251,7 +264,7 @@ func readLines(r *os.File, stream string, emit func(stream, text string, raw int
 			line = append(line, seg[:take]...)
 			data = data[take:]
 			if take == len(seg) && nl >= 0 {
-				emit(stream, lineText(line), int64(len(line))+1)
+				emit(stream, cleanText(clean, line), int64(len(line))+1)
 				line = line[:0]
 				data = data[1:]
 			}
@@ -261,7 +274,7 @@ func readLines(r *os.File, stream string, emit func(stream, text string, raw int
 		}
 		if err != nil {
 			if len(line) > 0 {
-				emit(stream, lineText(line), int64(len(line)))
+				emit(stream, cleanText(clean, line), int64(len(line)))
 			}
 			return
 		}
@@ -279,6 +292,16 @@ func utf8Cut(b []byte) int {
 		return i
 	}
 	return len(b)
+}
+
+// cleanText is lineText after clean, which works in place: it only ever
+// shortens what it is given, so the bytes of line beyond it (the rest of
+// a split line) are untouched.
+func cleanText(clean func([]byte) []byte, line []byte) string {
+	if clean == nil {
+		return lineText(line)
+	}
+	return lineText(clean(line))
 }
 
 // lineText turns raw bytes into a line's text: invalid UTF-8 is replaced so

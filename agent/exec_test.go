@@ -30,7 +30,7 @@ func splitThroughPipe(t *testing.T, data []byte) []emitted {
 		w.Close()
 	}()
 	var out []emitted
-	readLines(r, StreamStdout, func(_, text string, raw int64) { out = append(out, emitted{text, raw}) }, func() {})
+	readLines(r, StreamStdout, nil, func(_, text string, raw int64) { out = append(out, emitted{text, raw}) }, func() {})
 	return out
 }
 

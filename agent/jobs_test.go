@@ -298,7 +298,7 @@ func TestEnvironmentAndArgv(t *testing.T) {
 	for _, l := range rec.Head {
 		env = append(env, l.Text)
 	}
-	want := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "GITLAB_SIM_STATE=/tmp/x.json"}
+	want := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "GITLAB_SIM_STATE=/tmp/x.json", ptyTermEnv}
 	if !slices.Equal(env, want) {
 		t.Errorf("job environment = %q, want %q", env, want)
 	}

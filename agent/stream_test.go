@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,7 +130,11 @@ func TestSudoPrefix(t *testing.T) {
 	if strings.Join(rec.Argv, " ") != strings.Join(want, " ") || rec.State != StateSucceeded {
 		t.Errorf("argv %q state %s", rec.Argv, rec.State)
 	}
-	if texts(rec.Tail) != "stderr:fake sudo: running "+cfg.Ctl.Path+"\nstdout:ran\n" {
+	// The two streams are read apart (stdout from a terminal), so their
+	// relative order is not the program's.
+	got := strings.Split(strings.TrimSpace(texts(rec.Tail)), "\n")
+	slices.Sort(got)
+	if want := []string{"stderr:fake sudo: running " + cfg.Ctl.Path, "stdout:ran"}; !slices.Equal(got, want) {
 		t.Errorf("output:\n%s", texts(rec.Tail))
 	}
 }
