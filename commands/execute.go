@@ -31,7 +31,7 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 			// The approval is recorded but the start is not: end the
 			// request now rather than leave it approved (nothing ran).
 			r.log.Error("starting request", "request", req.ID, "err", err)
-			r.abandon(ctx, chat, req, "the bot could not record the start ("+err.Error()+")")
+			r.abandon(ctx, chat, req, "the bot could not record the start in its store (its log has the details)")
 		}
 		return
 	}
@@ -69,7 +69,8 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	}
 	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
 	if runReq.Approval, err = approvalFor(host, runReq); err != nil {
-		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
+		r.log.Error("approval statement", "request", started.ID, "host", host.Name, "err", err)
+		r.finish(ctx, chat, started, approvals.StateFailed, peopleText(err))
 		return
 	}
 	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
@@ -96,7 +97,7 @@ func approvalFor(host Host, req agent.RunRequest) (*agent.ApprovalStatement, err
 	st, err := host.Signer.Sign(agent.ApprovalStatement{RequestID: req.RequestID, Host: host.Name, Operation: req.Operation,
 		Argv: req.Argv, Requester: req.Requester, Approvers: req.Approvers})
 	if err != nil {
-		return nil, fmt.Errorf("signing the approval statement: %w; nothing ran", err)
+		return nil, &bot.UserError{Text: fmt.Sprintf("the bot could not sign the approval statement for %s with its approval key, so nothing ran; check approval_key in its configuration (its log has the details)", host.Name), Err: err}
 	}
 	return &st, nil
 }
@@ -140,16 +141,17 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 }
 
 // unreachableMessage tells an operator that the outcome is not known yet
-// and what to check.
+// and what to check; err is said in words (agentProblem), and logged by
+// the caller.
 func unreachableMessage(host string, since time.Time, err error) bot.Message {
 	return bot.Message{
 		Title: "Outcome unknown: agent unreachable",
-		Text: fmt.Sprintf("The bot cannot reach the agent on %s since %s (%v). The job may be running or finished there; "+
+		Text: fmt.Sprintf("The bot cannot reach the agent on %s since %s (%s). The job may be running or finished there; "+
 			"the request stays *running* and the bot keeps retrying, then reports the true outcome here.\n"+
 			"Check: is `gitlab-chatops-agent` running on %s (`systemctl status gitlab-chatops-agent`, `journalctl -u gitlab-chatops-agent`)? "+
 			"Can the bot reach its address and port (firewall, DNS)? Are the certificates still valid? "+
 			"Do not run the operation again by hand before the outcome is known.",
-			host, since.UTC().Format("15:04:05 UTC"), err, host),
+			host, since.UTC().Format("15:04:05 UTC"), trimDot(agentProblem(host, err)), host),
 		Tone: bot.ToneWarning,
 	}
 }

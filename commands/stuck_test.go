@@ -28,7 +28,8 @@ func failStarts(on *atomic.Bool) func(approvals.Store) approvals.Store {
 
 // TestStartFailureEndsInterrupted: the final approval is recorded but the
 // start cannot be: the request does not stay approved; it ends interrupted
-// with the reason, audited, the thread says nothing ran, and nothing ran.
+// with the reason, audited, the thread says nothing ran (in words, not the
+// store's error), and nothing ran.
 func TestStartFailureEndsInterrupted(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
@@ -37,7 +38,11 @@ func TestStartFailureEndsInterrupted(t *testing.T) {
 	if err := command(t, s, rec, bob, "approve "+id); err != nil {
 		t.Fatal(err)
 	}
-	endedUnstarted(t, s, rec, id, root, "disk I/O error")
+	// The store's own error goes to the log, never to the channel.
+	endedUnstarted(t, s, rec, id, root, "could not record the start in its store")
+	if th := strings.Join(rec.thread(root), "\n"); strings.Contains(th, "bbolt") || strings.Contains(th, "disk I/O error") {
+		t.Errorf("the store's error reached the thread:\n%s", th)
+	}
 }
 
 // endedUnstarted checks that request id ended interrupted without ever
