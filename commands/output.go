@@ -37,6 +37,7 @@ type output struct {
 	lastLine       string
 
 	spool          [2]spoolFile // stdout, stderr
+	spoolLimit     int64        // maxSpool; smaller in tests
 	spooled        int64
 	spoolTruncated bool
 	spoolErr       error
@@ -53,7 +54,7 @@ type spoolFile struct {
 }
 
 func newOutput() (*output, error) {
-	o := &output{digest: agent.NewDigester(), inOrder: true}
+	o := &output{digest: agent.NewDigester(), inOrder: true, spoolLimit: maxSpool}
 	for i := range o.spool {
 		f, err := os.CreateTemp("", "gitlab-chatops-output-*")
 		if err != nil {
@@ -107,7 +108,7 @@ func (o *output) spoolLine(i int, text string) {
 	if s.f == nil || o.spoolErr != nil || o.spoolTruncated {
 		return
 	}
-	if o.spooled+int64(len(text))+1 > maxSpool {
+	if o.spooled+int64(len(text))+1 > o.spoolLimit {
 		o.spoolTruncated = true
 		return
 	}

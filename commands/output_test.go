@@ -1,0 +1,67 @@
+package commands
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+)
+
+func readAll(t *testing.T, open func() (io.Reader, error)) string {
+	t.Helper()
+	r, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSpooledAttachment: the attachment comes from the spool, stdout then
+// the marked stderr, its Size is what Open yields, every Open starts
+// over, a replayed line is not kept twice, and the spool's bound is marked.
+func TestSpooledAttachment(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		want  string
+	}{
+		{"whole", maxSpool, "== 1 A: migrating\n== 1 A: migrated\n\n--- stderr ---\nrake aborted!\n"},
+		{"bounded", 20, "== 1 A: migrating\n\n--- output truncated here; the agent keeps the full log ---\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := newOutput()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.close()
+			o.spoolLimit = tc.limit
+			for _, l := range []agent.Line{
+				{Seq: 1, Stream: agent.StreamStdout, Text: "== 1 A: migrating"},
+				{Seq: 2, Stream: agent.StreamStderr, Text: "rake aborted!"},
+				{Seq: 2, Stream: agent.StreamStderr, Text: "rake aborted!"}, // replayed after a re-attach
+				{Seq: 3, Stream: agent.StreamStdout, Text: "== 1 A: migrated"},
+			} {
+				o.add(&l)
+			}
+			f, err := o.attachment("migrate.txt", "Full output of migrate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, second := readAll(t, f.Open), readAll(t, f.Open)
+			if first != tc.want || second != first {
+				t.Errorf("attachment = %q then %q, want %q", first, second, tc.want)
+			}
+			if f.Size != int64(len(first)) {
+				t.Errorf("Size %d, content %d bytes", f.Size, len(first))
+			}
+			if got := string(o.combined()); !strings.Contains(got, "migrated\nrake aborted!\n") || o.lines != 3 {
+				t.Errorf("parsers' copy %q with %d lines", got, o.lines)
+			}
+		})
+	}
+}
