@@ -158,3 +158,33 @@ func TestStopWhileStoringJobID(t *testing.T) {
 		t.Errorf("migrate ran %d times, want once", n)
 	}
 }
+
+// TestRepeatedRunFollowsTheFirstJob: when the agent answers a run with
+// "this request already ran here" (a repeated call), the bot follows that
+// job to its true outcome instead of recording a failure; nothing runs
+// twice.
+func TestRepeatedRunFollowsTheFirstJob(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Router: commands.Options{RestartWait: 30 * time.Second, RestartPoll: 200 * time.Millisecond}})
+	if err := command(t, s, rec, alice, "restart -- sidekiq stuck"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 {
+		t.Fatalf("%d pending requests", len(reqs))
+	}
+	id := reqs[0].ID
+	first, err := s.Client.Run(context.Background(), s.Approved(t, agent.RunRequest{Operation: "restart", RequestID: id}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.DB.Request(context.Background(), id)
+	if got.State != approvals.StateSucceeded || got.JobID != first.ID {
+		t.Fatalf("state %s, job %q (%s); want succeeded with the first job %s", got.State, got.JobID, got.Error, first.ID)
+	}
+	if n := agentJobs(t, s, "restart"); n != 1 {
+		t.Errorf("restart ran %d times, want once", n)
+	}
+}

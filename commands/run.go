@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"math/rand/v2"
 	"time"
 
@@ -152,6 +153,17 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 		return rec, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
 	case errors.As(err, &se) && se.JobID != "":
 		f.setJob(se.JobID)
+	case alreadyRan(err, req):
+		// The agent says this request already ran there (a repeated call):
+		// the job is found by request ID below, like a lost answer.
+		found, lerr := f.locate(ctx, req.RequestID, err)
+		if errors.As(lerr, new(*errNotStarted)) {
+			lerr = fmt.Errorf("the agent says the request already ran there (%v) but has no job for it (pruned beyond keep_jobs?)", err)
+		}
+		if lerr != nil {
+			return agent.JobRecord{}, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, &errOutcomeUnknown{err: lerr})
+		}
+		f.setJob(found.ID)
 	case refused(err), req.RequestID == "":
 		// A refusal is definite: nothing started. A read-only run has no
 		// request ID to look up and nothing to lose by failing.
@@ -213,6 +225,14 @@ func (r *Router) attachJob(ctx context.Context, host Host, jobID string, w jobWa
 	}
 	f.jobID = jobID
 	return f.follow(ctx)
+}
+
+// alreadyRan reports whether err is the agent's 409 for a request ID it
+// already ran: not busy (that names the running job), but "this request
+// has a job here".
+func alreadyRan(err error, req agent.RunRequest) bool {
+	var ae *agent.APIError
+	return req.RequestID != "" && errors.As(err, &ae) && ae.Status == http.StatusConflict
 }
 
 // refused reports whether err is the agent's definite refusal of a run
