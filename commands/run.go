@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
