@@ -79,6 +79,10 @@ func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, 
 		m.Text = done + "\nAnother migration process is running on this database. Wait for it, then check status."
 	case gitlab.FailureFailedToFinalize:
 		m.Text = fmt.Sprintf("%s\nStopped%s: %s. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, failureReason(f))
+	case gitlab.FailureInterrupted:
+		m.Text = fmt.Sprintf("%s\nStopped%s: %s. Check /gitlab-migrations status before running migrate again.", done, at, failureReason(f))
+	case gitlab.FailureGeneric:
+		m.Text = fmt.Sprintf("%s\nStopped%s: the migration raised an error; GitLab's message is below. Fix its cause, then request migrate again (/gitlab-migrations status shows what is still down).", done, at)
 	default:
 		m.Text = fmt.Sprintf("%s\nStopped%s: %s.", done, at, failureReason(f))
 	}
@@ -112,8 +116,16 @@ func failureReason(f *gitlab.MigrateFailure) string {
 		return fmt.Sprintf("GitLab tried to finish batched migration %s inline and could not", f.JobClass)
 	case gitlab.FailureConcurrentMigration:
 		return "another migration process is running on this database"
+	case gitlab.FailureInterrupted:
+		return "the output ends inside that migration without an error (the process was killed or its output cut)"
 	}
-	return trimDot(f.Message)
+	// GitLab's own first line, quoted: it names the cause (e.g.
+	// PG::DuplicateColumn) better than any paraphrase.
+	first, _, _ := strings.Cut(strings.TrimSpace(f.Message), "\n")
+	if first == "" {
+		return "the migration raised an error"
+	}
+	return "the migration raised `" + strings.ReplaceAll(truncate(trimDot(first), 200), "`", "'") + "`"
 }
 
 func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult, out *output) bot.Message {
@@ -125,7 +137,12 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 	}
 	m := bot.Message{Title: pendingTitle("finalize", host, rec), Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
 	if f := res.Failure; f != nil {
-		m.Text = sentenceOf(finalizeFailureReason(f))
+		// A sentence with the next step; GitLab's own line, where it helps
+		// the administrator, as the code block.
+		m.Text = strings.TrimSpace(sentenceOf(finalizeFailureReason(f)) + " " + finalizeNextStep(f))
+		if f.Kind != gitlab.FinalizeSpecifyDatabase {
+			m.Code = f.Message
+		}
 		return m
 	}
 	m.Text = fmt.Sprintf("The job %s (exit %s).", rec.State, exitCode(rec))
@@ -133,15 +150,38 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 	return m
 }
 
-// finalizeFailureReason says in a few words why a finalize failed.
+// finalizeFailureReason says in a few words why a finalize failed, in our
+// words (it is also the verdict's reason on the card); GitLab's own line
+// goes in the result's code block.
 func finalizeFailureReason(f *gitlab.FinalizeFailure) string {
 	switch f.Kind {
 	case gitlab.FinalizeSpecifyDatabase:
 		return "this install has several databases: request the finalize again with --db main or --db ci"
 	case gitlab.FinalizeUnknownTask:
-		return "GitLab has no such task here (is the database name right for this install?): " + trimDot(f.Message)
+		return "GitLab has no such finalize task here (is the database right for this install?)"
+	case gitlab.FinalizeMissingArgument:
+		return fmt.Sprintf("GitLab says the %s argument is missing", f.Argument)
+	case gitlab.FinalizeFailedToFinalize:
+		return fmt.Sprintf("GitLab could not complete batched migration %s and says a manual action is required", f.JobClass)
+	case gitlab.FinalizeJSONParse:
+		return "GitLab could not read the job arguments as JSON"
 	}
-	return trimDot(f.Message)
+	return "GitLab stopped the finalize with an error"
+}
+
+// finalizeNextStep is what to do after a failed finalize.
+func finalizeNextStep(f *gitlab.FinalizeFailure) string {
+	switch f.Kind {
+	case gitlab.FinalizeSpecifyDatabase:
+		return ""
+	case gitlab.FinalizeUnknownTask:
+		return "Use --db main or --db ci only on an install with separate databases (/gitlab-migrations status shows which it has)."
+	case gitlab.FinalizeMissingArgument, gitlab.FinalizeJSONParse:
+		return "Request it again with the line GitLab printed, pasted as it stands (`/gitlab-migrations help finalize` shows the forms)."
+	case gitlab.FinalizeFailedToFinalize:
+		return "Retry or fix its failed jobs in Admin > Monitoring > Background migrations (/admin/background_migrations), then request the finalize again."
+	}
+	return "GitLab's message is below; fix what it says, then request the finalize again."
 }
 
 // sentenceOf capitalises the first letter of a reason and ends it with a

@@ -62,3 +62,53 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestFinalizeFailuresReadAsSentences: a failed finalize says why in our
+// words and what to do next; GitLab's own line is the code block (golden).
+func TestFinalizeFailuresReadAsSentences(t *testing.T) {
+	exit1 := 1
+	failed := agent.JobRecord{State: agent.StateFailed, ExitCode: &exit1, DurationMS: 2100}
+	for name, out := range map[string][]byte{
+		"failed-to-finalize": fixture(t, "finalize-fail.txt"),
+		"missing-argument":   fixture(t, "finalize-fail-missing-argument.txt"),
+		"specify-database":   fixture(t, "finalize-fail-specify-database.txt"),
+		"unknown-task":       []byte("rake aborted!\nDon't know how to build task 'gitlab:background_migrations:finalize:ci' (See the list of available tasks with `rake --tasks`)\n"),
+		"json-parse":         []byte("rake aborted!\nJSON::ParserError: unexpected token at '[[\"id\"]'\n/opt/gitlab/embedded/lib/ruby/3.2.0/json/common.rb:216:in `parse'\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := gitlab.ParseFinalize(out)
+			if res.Failure == nil {
+				t.Fatal("no failure recognised")
+			}
+			m := finalizeMessage("gitlab-1", failed, res, nil)
+			checkMessage(t, "finalize-failed-"+name, m)
+			if strings.Contains(m.Text, "::") || strings.Contains(m.Text, "rake aborted") || !strings.HasSuffix(m.Text, ".") {
+				t.Errorf("text is not our sentence: %q", m.Text)
+			}
+			if why := finalizeFailureReason(res.Failure); strings.Contains(why, "::") || strings.HasSuffix(why, ".") {
+				t.Errorf("verdict reason %q is GitLab's text or not a phrase", why)
+			}
+		})
+	}
+}
+
+// TestMigrateGenericFailureReadsAsASentence: GitLab's error is the code
+// block, the text says what to do, and the card's reason quotes GitLab's
+// first line (golden).
+func TestMigrateGenericFailureReadsAsASentence(t *testing.T) {
+	exit1 := 1
+	failed := agent.JobRecord{State: agent.StateFailed, ExitCode: &exit1, DurationMS: 3100}
+	before := gitlab.DownBefore{Databases: []string{"main"}}
+	res := gitlab.ParseMigrate(fixture(t, "migrate-fail-generic.txt")).Attribute(before)
+	if res.Failure == nil || res.Failure.Kind != gitlab.FailureGeneric {
+		t.Fatalf("failure = %+v", res.Failure)
+	}
+	m := migrateMessage("gitlab-1", failed, res, before, nil)
+	checkMessage(t, "migrate-failed-generic", m)
+	if strings.Contains(m.Text, "PG::") || !strings.Contains(m.Code, "PG::DuplicateColumn") {
+		t.Errorf("GitLab's error belongs in the code block only: %+v", m)
+	}
+	if why := failureReason(res.Failure); !strings.HasPrefix(why, "the migration raised `") || strings.Contains(why, "\n") {
+		t.Errorf("card reason = %q", why)
+	}
+}
