@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"syscall"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -35,6 +36,11 @@ func agentProblem(host string, err error) string {
 		// Read-only runs wait out a 429 (runWaiting): one that reaches a
 		// person has outlasted that wait.
 		return fmt.Sprintf("%s's agent stayed busy with other read-only jobs for as long as I waited; try again in a few minutes.", host)
+	case errors.As(err, &api) && api.Status >= 500 && api.Status != http.StatusServiceUnavailable:
+		// The agent's own failure (its store, its disk): its message may
+		// carry a Go error, which belongs in the logs. A 503 is its sentence
+		// "shutting down …; retry when it is back", said as it is.
+		return fmt.Sprintf("%s's agent failed inside (HTTP %d), so nothing ran; `journalctl -u gitlab-chatops-agent` on it has the details.", host, api.Status)
 	case errors.As(err, &api):
 		return fmt.Sprintf("%s's agent refused: %s.", host, trimDot(api.Message))
 	case errors.As(err, &stream):

@@ -35,6 +35,8 @@ func TestAgentProblem(t *testing.T) {
 		{"busy", &agent.BusyError{Message: "busy", Running: agent.JobSummary{Operation: "migrate"}}, "busy with another mutating job (migrate), so nothing ran"},
 		{"429", &agent.APIError{Status: 429, Message: "too many read-only jobs"}, "stayed busy with other read-only jobs for as long as I waited; try again in a few minutes."},
 		{"refusal", &agent.APIError{Status: 403, Message: "client not allowed."}, "gitlab-1's agent refused: client not allowed."},
+		{"agent failure", &agent.APIError{Status: 500, Message: "cannot record the job, so it was not started: open /var/lib/gitlab-chatops-agent/jobs/x.json: no space left on device"},
+			"gitlab-1's agent failed inside (HTTP 500), so nothing ran; `journalctl -u gitlab-chatops-agent` on it has the details."},
 		{"stream", &agent.StreamError{JobID: "j1", Err: errors.New("EOF")}, "lost the connection to gitlab-1's agent while job j1 ran"},
 		{"other", errors.New("agent client: something odd"), "the bot's log has the details"},
 	}
@@ -44,7 +46,7 @@ func TestAgentProblem(t *testing.T) {
 			if !strings.Contains(got, c.want) {
 				t.Errorf("got %q, want it to contain %q", got, c.want)
 			}
-			for _, raw := range []string{"agent client", "10.0.0.5", "dial tcp", "x509:", "EOF"} {
+			for _, raw := range []string{"agent client", "10.0.0.5", "dial tcp", "x509:", "EOF", "open /"} {
 				if strings.Contains(got, raw) {
 					t.Errorf("%q leaks %q", got, raw)
 				}
