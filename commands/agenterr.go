@@ -40,7 +40,7 @@ func agentProblem(host string, err error) string {
 		// The agent's own failure (its store, its disk): its message may
 		// carry a Go error, which belongs in the logs. A 503 is its sentence
 		// "shutting down …; retry when it is back", said as it is.
-		return fmt.Sprintf("%s's agent failed inside (HTTP %d), so nothing ran; `journalctl -u gitlab-chatops-agent` on it has the details.", host, api.Status)
+		return fmt.Sprintf("%s's agent failed inside (HTTP %d); `journalctl -u gitlab-chatops-agent` on it has the details.", host, api.Status)
 	case errors.As(err, &api):
 		return fmt.Sprintf("%s's agent refused: %s.", host, trimDot(api.Message))
 	case errors.As(err, &stream):

@@ -36,7 +36,7 @@ func TestAgentProblem(t *testing.T) {
 		{"429", &agent.APIError{Status: 429, Message: "too many read-only jobs"}, "stayed busy with other read-only jobs for as long as I waited; try again in a few minutes."},
 		{"refusal", &agent.APIError{Status: 403, Message: "client not allowed."}, "gitlab-1's agent refused: client not allowed."},
 		{"agent failure", &agent.APIError{Status: 500, Message: "cannot record the job, so it was not started: open /var/lib/gitlab-chatops-agent/jobs/x.json: no space left on device"},
-			"gitlab-1's agent failed inside (HTTP 500), so nothing ran; `journalctl -u gitlab-chatops-agent` on it has the details."},
+			"gitlab-1's agent failed inside (HTTP 500); `journalctl -u gitlab-chatops-agent` on it has the details."},
 		{"stream", &agent.StreamError{JobID: "j1", Err: errors.New("EOF")}, "lost the connection to gitlab-1's agent while job j1 ran"},
 		{"other", errors.New("agent client: something odd"), "the bot's log has the details"},
 	}
