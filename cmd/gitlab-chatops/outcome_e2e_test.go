@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,21 +24,24 @@ import (
 // cutProxy forwards TCP connections from the bot to the agent. The first
 // connection that carries a migrate run is cut as soon as the agent starts
 // answering it: the agent has started the job, the bot never sees the job
-// event.
+// event. With hold, that connection is not cut but held: nothing of the
+// answer reaches the bot, and held is closed, until the bot hangs up.
 type cutProxy struct {
 	ln     net.Listener
 	target string
-	cut    atomic.Bool // set once the migrate connection was cut
+	hold   bool
+	held   chan struct{}
+	cut    atomic.Bool // set once the migrate connection was cut (or held)
 	wg     sync.WaitGroup
 }
 
-func startCutProxy(t *testing.T, target string) *cutProxy {
+func startCutProxy(t *testing.T, target string, hold bool) *cutProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, target: target}
+	p := &cutProxy{ln: ln, target: target, hold: hold, held: make(chan struct{})}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
@@ -89,7 +93,13 @@ func (p *cutProxy) relay(client net.Conn) {
 		n, err := upstream.Read(buf)
 		if n > 0 && doom.Load() && p.cut.CompareAndSwap(false, true) {
 			// The agent answered the run: it has admitted and started the
-			// job. Drop the connection without passing anything on.
+			// job. Drop the connection without passing anything on, or
+			// hold it until the bot goes away.
+			if p.hold {
+				close(p.held)
+				<-done
+				return
+			}
 			if tc, ok := client.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0) // a reset, as a broken network gives
 			}
@@ -199,7 +209,7 @@ func TestConnectionCutBeforeJobEvent(t *testing.T) {
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")
 	startAgent(t, agentDir, port)
-	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port), false)
 	config, store := botConfig(t, dir, agentDir, "http://"+proxy.ln.Addr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -278,4 +288,46 @@ func startAgentProcess(t *testing.T, dir string, port int) (kill func()) {
 	t.Cleanup(kill)
 	waitHealthy(t, port)
 	return kill
+}
+
+// TestSigtermBeforeJobIDStored: SIGTERM reaches the bot after the agent
+// started the migrate and before the bot learnt (and could store) the job
+// ID. The next bot process finds the job by request ID, follows it, and
+// the thread ends with the true outcome; migrate ran once.
+func TestSigtermBeforeJobIDStored(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	agentDir := filepath.Join(dir, "agent")
+	startAgent(t, agentDir, port)
+	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port), true)
+	config, store := botConfig(t, dir, agentDir, "http://"+proxy.ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	first := startConsoleBot(t, ctx, config)
+	first.approveMigrate(t)
+	select {
+	case <-proxy.held:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the migrate never reached the agent:\n%s", first.out.String())
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	if strings.Contains(first.out.String(), "agent job ") {
+		t.Fatalf("the first bot saw the job; the test proves nothing:\n%s", first.out.String())
+	}
+
+	second := startConsoleBot(t, ctx, config)
+	got := second.finish(t)
+	if state := migrateRecord(t, agentDir); state != "succeeded" {
+		t.Fatalf("the agent's migrate %s, want succeeded", state)
+	}
+	mustContain(t, got,
+		"The bot restarted;",
+		"DB:MIGRATE ON GITLAB-SIM SUCCEEDED",
+		"DONE: MIGRATE ON GITLAB-SIM SUCCEEDED",
+	)
+	mustContain(t, auditVerifyFile(t, store), "audit trail intact")
 }
