@@ -209,3 +209,33 @@ func TestFlowMigrateApprovedBySecondPerson(t *testing.T) {
 	}
 	f.checkThreads(t)
 }
+
+// TestFlowNotInChannelSaysInviteMe: the bot is not in the channel, so its
+// root post fails with not_in_channel; the person who asked is told, through
+// their response_url, what to do, in a sentence without Slack's error code
+// or any Go error text.
+func TestFlowNotInChannelSaysInviteMe(t *testing.T) {
+	f := startFlow(t, approvals.Policy{}, commands.Options{})
+	f.fake.failNext("chat.postMessage", fakeFailure{slackErr: "not_in_channel"})
+	// Slack refuses the ephemeral message there too: the user's recent
+	// response_url carries it (respond.go).
+	f.fake.failNext("chat.postEphemeral", fakeFailure{slackErr: "not_in_channel"})
+	resp := f.slash(t, alice, "alice", "status", "status")
+	if resp.status != http.StatusOK {
+		t.Fatalf("slash command answered %d %q", resp.status, resp.body)
+	}
+	var text string
+	eventually(t, "the notice via response_url", func() bool {
+		for _, r := range f.fake.allResponses() {
+			if r.Path == "/response/status" {
+				text, _ = r.Body["text"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(text, "I could not post in the channel where you asked") || !strings.Contains(text, "/invite @gitlab-chatops") {
+		t.Errorf("notice = %q, want the reason and the /invite step", text)
+	}
+	checkNoRawError(t, "the notice", text+resp.body)
+}

@@ -124,7 +124,7 @@ func (a *Adapter) background(base context.Context, rp responder, fn func(context
 			defer func() {
 				if p := recover(); p != nil {
 					a.log.Error("handler panicked", "panic", p)
-					err = refusalText("Something went wrong inside the bot; the error is in its log.")
+					err = refusalText(bot.FailedText)
 				}
 			}()
 			return fn(ctx)
