@@ -195,27 +195,28 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if f.Empty() {
 		return fmt.Errorf("mattermost: %q is empty; there is nothing to upload", f.Name)
 	}
-	if f.Size > maxUploadBytes {
-		return fmt.Errorf("mattermost: %q is %d bytes, more than the %d the bot uploads; the agent keeps the full log", f.Name, f.Size, int64(maxUploadBytes))
-	}
 	name := fileName(f.Name)
-	var up *model.FileUploadResponse
+	size, content := uploadContent(f, a.opt.MaxUploadBytes)
+	// An upload session streams the file: the bot never holds it in
+	// memory, whatever its size. Each attempt starts a new session and
+	// sends the whole file.
+	var info *model.FileInfo
 	if _, err := a.call(ctx, "upload file", retryAll, a.opt.UploadTimeout, func(ctx context.Context) (*model.Response, error) {
-		var resp *model.Response
-		var err error
-		// Mattermost's client takes the file in memory; Size is bounded
-		// above, and the buffer lives only for the attempt.
-		data, err := readFile(f)
+		us, resp, err := a.client.CreateUpload(ctx, &model.UploadSession{Type: model.UploadTypeAttachment, ChannelId: root.Channel, Filename: name, FileSize: size})
 		if err != nil {
-			return nil, err
+			return resp, err
 		}
-		up, resp, err = a.client.UploadFile(ctx, data, root.Channel, name)
+		r, err := content()
+		if err != nil {
+			return nil, fmt.Errorf("reading %q: %w", name, err)
+		}
+		info, resp, err = a.client.UploadData(ctx, us.Id, r)
+		if err == nil && info == nil {
+			err = fmt.Errorf("the server kept only part of %q", name)
+		}
 		return resp, err
 	}); err != nil {
 		return err
-	}
-	if up == nil || len(up.FileInfos) == 0 || up.FileInfos[0] == nil {
-		return fmt.Errorf("mattermost upload file: the server stored no file for %q", name)
 	}
 	msg := markdown(strings.TrimSpace(comment))
 	if f.Title != "" {
@@ -223,7 +224,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	}
 	post := &model.Post{
 		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),
-		FileIds: model.StringArray{up.FileInfos[0].Id}, PendingPostId: model.NewId(),
+		FileIds: model.StringArray{info.Id}, PendingPostId: model.NewId(),
 	}
 	_, err := a.call(ctx, "create file post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
 		p, resp, err := a.client.CreatePost(ctx, post)
@@ -251,18 +252,25 @@ func fileName(name string) string {
 	return name
 }
 
-// maxUploadBytes bounds an upload, which Mattermost's client holds in
-// memory; it is Mattermost's default FileSettings.MaxFileSize.
-const maxUploadBytes = 100 << 20
-
-func readFile(f bot.File) ([]byte, error) {
-	r, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("mattermost: reading %q: %w", f.Name, err)
+// uploadContent returns the size and the reader of what is uploaded of f:
+// all of it, or its first limit bytes ending with a note that says so.
+func uploadContent(f bot.File, limit int64) (int64, func() (io.Reader, error)) {
+	if f.Size <= limit {
+		return f.Size, func() (io.Reader, error) {
+			r, err := f.Open()
+			if err != nil {
+				return nil, err
+			}
+			return io.LimitReader(r, f.Size), nil
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(r, f.Size))
-	if err != nil {
-		return nil, fmt.Errorf("mattermost: reading %q: %w", f.Name, err)
+	note := fmt.Sprintf("\n--- cut here at the %d bytes Mattermost accepts; the full output is %d bytes, the agent keeps it ---\n", limit, f.Size)
+	keep := max(limit-int64(len(note)), 0)
+	return keep + int64(len(note)), func() (io.Reader, error) {
+		r, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		return io.MultiReader(io.LimitReader(r, keep), strings.NewReader(note)), nil
 	}
-	return data, nil
 }

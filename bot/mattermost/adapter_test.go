@@ -288,3 +288,25 @@ func TestChatRefusesWhatMattermostWouldNot(t *testing.T) {
 		t.Errorf("%d posts made", n)
 	}
 }
+
+// TestUploadOverTheLimitIsCut: a file larger than MaxUploadBytes is
+// uploaded cut to the limit, ending with a note that says so, instead of
+// failing; it streams, so the size is declared before the data.
+func TestUploadOverTheLimitIsCut(t *testing.T) {
+	a, mm := newAdapterOnly(t, Options{MaxUploadBytes: 300})
+	ctx := context.Background()
+	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte(strings.Repeat("0123456789", 100))
+	if err := a.Upload(ctx, root, bot.BytesFile("big.txt", "Full output", content), "100 lines"); err != nil {
+		t.Fatal(err)
+	}
+	mm.mu.Lock()
+	data := string(mm.uploads[0])
+	mm.mu.Unlock()
+	if len(data) != 300 || !strings.HasPrefix(data, "0123456789") || !strings.Contains(data, "the full output is 1000 bytes") {
+		t.Errorf("uploaded %d bytes: %q", len(data), data)
+	}
+}

@@ -60,7 +60,7 @@ func TestRateLimitOnEveryCallKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []string{"PUT /api/v4/posts/{id}/patch", "POST /api/v4/files", "GET /api/v4/users/{id}", "GET /api/v4/channels/{id}/members/{id}"} {
+	for _, r := range []string{"PUT /api/v4/posts/{id}/patch", "POST /api/v4/uploads/{id}", "GET /api/v4/users/{id}", "GET /api/v4/channels/{id}/members/{id}"} {
 		mm.rateLimit(r, 1, "1")
 	}
 	mm.addUser(bob.ID, "bob")
@@ -74,7 +74,7 @@ func TestRateLimitOnEveryCallKind(t *testing.T) {
 	if ok, err := a.IsMember(ctx, approverCh, bob.ID); err != nil || !ok {
 		t.Errorf("is member: %v %v", ok, err)
 	}
-	if n := mm.countCalls("PUT /api/v4/posts/{id}/patch 200") + mm.countCalls("POST /api/v4/files 201") +
+	if n := mm.countCalls("PUT /api/v4/posts/{id}/patch 200") + mm.countCalls("POST /api/v4/uploads/{id} 201") +
 		mm.countCalls("GET /api/v4/users/{id} 200") + mm.countCalls("GET /api/v4/channels/{id}/members/{id} 200"); n != 4 {
 		t.Errorf("%d of 4 calls succeeded after their 429: %v", n, mm.callLog())
 	}

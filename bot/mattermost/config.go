@@ -161,6 +161,10 @@ type Options struct {
 	// UploadTimeout bounds one file upload attempt (default 2 min).
 	CallTimeout   time.Duration
 	UploadTimeout time.Duration
+	// MaxUploadBytes caps an attachment (default 100 MiB, Mattermost's
+	// default FileSettings.MaxFileSize): a larger file is cut there, with
+	// a note at its end.
+	MaxUploadBytes int64
 	// MaxAttempts is how often a rate-limited or failed call is tried in
 	// all (default 5). MaxRetryWait is the longest single wait between
 	// attempts (default 20 s): a Retry-After beyond it fails the call at
@@ -184,6 +188,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 15 * time.Second
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 100 << 20
 	}
 	if o.UploadTimeout <= 0 {
 		o.UploadTimeout = 2 * time.Minute

@@ -39,6 +39,7 @@ type fakeMM struct {
 	ephemerals  []*model.PostEphemeral
 	files       map[string]*model.FileInfo
 	uploads     [][]byte
+	sessions    map[string]*model.UploadSession
 	users       map[string]*model.User
 	userGets    map[string]int
 	members     map[string]map[string]bool
@@ -68,7 +69,7 @@ func newFakeMM(t testing.TB) *fakeMM {
 	f := &fakeMM{
 		t: t, token: "bottoken" + model.NewId(),
 		bot:   &model.User{Id: model.NewId(), Username: "gitlab-chatops", IsBot: true},
-		posts: map[string]*model.Post{}, files: map[string]*model.FileInfo{},
+		posts: map[string]*model.Post{}, files: map[string]*model.FileInfo{}, sessions: map[string]*model.UploadSession{},
 		users: map[string]*model.User{}, userGets: map[string]int{}, members: map[string]map[string]bool{},
 		dms: map[string]string{}, pending: map[string]string{}, limits: map[string]*limit{}, stall: map[string]bool{},
 		channels: map[string]*model.Channel{}, readOnly: map[string]bool{},
@@ -79,7 +80,8 @@ func newFakeMM(t testing.TB) *fakeMM {
 	mux.HandleFunc("POST /api/v4/posts/ephemeral", f.createEphemeral)
 	mux.HandleFunc("PUT /api/v4/posts/{id}/patch", f.patchPost)
 	mux.HandleFunc("GET /api/v4/posts/{id}", f.getPost)
-	mux.HandleFunc("POST /api/v4/files", f.uploadFile)
+	mux.HandleFunc("POST /api/v4/uploads", f.createUpload)
+	mux.HandleFunc("POST /api/v4/uploads/{id}", f.uploadData)
 	mux.HandleFunc("GET /api/v4/channels/{cid}/members/{uid}", f.channelMember)
 	mux.HandleFunc("POST /api/v4/channels/direct", f.directChannel)
 	mux.HandleFunc("GET /api/v4/users/{uid}", f.getUser)
@@ -314,30 +316,46 @@ func (f *fakeMM) createEphemeral(w http.ResponseWriter, r *http.Request) {
 	writeObj(w, http.StatusCreated, e.Post)
 }
 
-func (f *fakeMM) uploadFile(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseMultipartForm(8 << 20); err != nil {
-		appError(w, http.StatusBadRequest, "api.file.upload_file.parse.app_error", err.Error())
+// createUpload and uploadData are Mattermost's upload sessions: the bot
+// streams attachments through them.
+func (f *fakeMM) createUpload(w http.ResponseWriter, r *http.Request) {
+	var us model.UploadSession
+	if err := json.NewDecoder(r.Body).Decode(&us); err != nil || us.Type != model.UploadTypeAttachment ||
+		!model.IsValidId(us.ChannelId) || us.Filename == "" || us.FileSize <= 0 {
+		appError(w, http.StatusBadRequest, "app.upload.create.app_error", "type attachment, channel_id, filename and file_size")
 		return
 	}
-	channel := r.FormValue("channel_id")
-	fhs := r.MultipartForm.File["files"]
-	if !model.IsValidId(channel) || len(fhs) != 1 {
-		appError(w, http.StatusBadRequest, "api.file.upload_file.incorrect_number_of_files.app_error", "one file and a channel_id")
-		return
-	}
-	fh, err := fhs[0].Open()
-	if err != nil {
-		appError(w, http.StatusBadRequest, "api.file.upload_file.read.app_error", err.Error())
-		return
-	}
-	data, _ := io.ReadAll(fh)
-	fh.Close()
-	info := &model.FileInfo{Id: model.NewId(), ChannelId: channel, Name: fhs[0].Filename, Size: int64(len(data))}
+	us.Id = model.NewId()
 	f.mu.Lock()
+	f.sessions[us.Id] = &us
+	f.mu.Unlock()
+	writeObj(w, http.StatusCreated, &us)
+}
+
+func (f *fakeMM) uploadData(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	us := f.sessions[r.PathValue("id")]
+	f.mu.Unlock()
+	if us == nil {
+		appError(w, http.StatusNotFound, "app.upload.get.app_error", "no such upload session")
+		return
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil || int64(len(data)) > us.FileSize {
+		appError(w, http.StatusBadRequest, "app.upload.upload_data.app_error", "more data than file_size")
+		return
+	}
+	if int64(len(data)) < us.FileSize {
+		w.WriteHeader(http.StatusNoContent) // a partial upload: the session waits for the rest
+		return
+	}
+	info := &model.FileInfo{Id: model.NewId(), ChannelId: us.ChannelId, Name: us.Filename, Size: int64(len(data))}
+	f.mu.Lock()
+	delete(f.sessions, us.Id)
 	f.files[info.Id] = info
 	f.uploads = append(f.uploads, data)
 	f.mu.Unlock()
-	writeObj(w, http.StatusCreated, &model.FileUploadResponse{FileInfos: []*model.FileInfo{info}})
+	writeObj(w, http.StatusCreated, info)
 }
 
 func (f *fakeMM) channelMember(w http.ResponseWriter, r *http.Request) {
