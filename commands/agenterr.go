@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -74,9 +75,28 @@ func workflowProblem(err error) string {
 // did not happen and what to do. The caller logs err.
 func workflowText(err error, failed string) string {
 	if approvals.IsRefusal(err) || errors.Is(err, approvals.ErrExists) {
-		return err.Error()
+		return refusalSentence(err)
 	}
 	return failed
+}
+
+// workflowSentinels are the approvals errors a Service refusal wraps.
+var workflowSentinels = []error{approvals.ErrNotFound, approvals.ErrExists, approvals.ErrInvalid, approvals.ErrNotAllowed,
+	approvals.ErrReasonRequired, approvals.ErrSelfApproval, approvals.ErrNotApprover, approvals.ErrNotRequester,
+	approvals.ErrDuplicateApproval, approvals.ErrExpired, approvals.ErrAlreadyDecided, approvals.ErrStateChanged,
+	approvals.ErrNotApproved, approvals.ErrAlreadyStarted, approvals.ErrNotRunning}
+
+// refusalSentence is a workflow refusal as people read it. The Service
+// ends each with its sentinel for errors.Is ("…; ask one of its
+// approvers: not an approver"); the sentence before it says it all.
+func refusalSentence(err error) string {
+	s := err.Error()
+	for _, known := range workflowSentinels {
+		if errors.Is(err, known) {
+			s = strings.TrimSuffix(s, ": "+known.Error())
+		}
+	}
+	return sentenceOf(s)
 }
 
 func notAnswering(host string) string {

@@ -56,8 +56,9 @@ func TestAgentProblem(t *testing.T) {
 }
 
 func TestWorkflowProblem(t *testing.T) {
-	refusal := fmt.Errorf("request abc: %w", approvals.ErrNotAllowed)
-	if got := workflowProblem(refusal); got != refusal.Error() {
+	// A refusal reads as its sentence, without the sentinel errors.Is needs.
+	refusal := fmt.Errorf("you opened request abc yourself; a different person must approve it: %w", approvals.ErrSelfApproval)
+	if got := workflowProblem(refusal); got != "You opened request abc yourself; a different person must approve it." {
 		t.Errorf("a refusal for people became %q", got)
 	}
 	if got := workflowProblem(errors.New("bbolt: database not open")); strings.Contains(got, "bbolt") || !strings.Contains(got, "nothing was opened") {

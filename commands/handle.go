@@ -37,6 +37,9 @@ func peopleText(err error) string {
 	if errors.As(err, &rd) {
 		return rd.UserText()
 	}
+	if approvals.IsRefusal(err) {
+		return refusalSentence(err)
+	}
 	return err.Error()
 }
 

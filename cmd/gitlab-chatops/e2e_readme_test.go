@@ -52,7 +52,7 @@ func TestREADMEConsoleExamples(t *testing.T) {
 		"DONE: MIGRATE ON GITLAB-SIM SUCCEEDED",
 	)
 	self := section(t, out, "(only alice sees this)")
-	if !strings.Contains(self[:min(len(self), 300)], "self-approval is not allowed") {
+	if !strings.Contains(self[:min(len(self), 300)], "a different person must approve it.") {
 		t.Errorf("alice's own approval is not refused as the README says:\n%s", self)
 	}
 	if n := strings.Count(out, "DB:MIGRATE ON GITLAB-SIM SUCCEEDED"); n != 1 {
