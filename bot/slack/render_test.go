@@ -74,7 +74,7 @@ var goldenMessages = map[string]bot.Message{
 		Code:  "database: gitlabhq_production\n\n Status   Migration ID    Migration Name\n--------------------------------------------------\n  down    20240101000000  Add index to issues",
 	},
 	"error_notice": {
-		Text: "you opened request r7k2qxa9 yourself; a different person must approve it: self-approval is not allowed",
+		Text: "You opened request r7k2qxa9 yourself; a different person must approve it.",
 		Tone: bot.ToneDanger,
 	},
 	"progress": {
