@@ -96,7 +96,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 	switch {
 	case errors.Is(err, approvals.ErrStateChanged):
 		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: "Approval refused: the state changed",
-			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", err, strings.TrimSpace(req.Operation))})
+			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", refusalSentence(err), strings.TrimSpace(req.Operation))})
 		return
 	case err != nil:
 		r.auditUnrecorded(ctx, u, req, err)
