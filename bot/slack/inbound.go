@@ -29,7 +29,7 @@ func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashC
 		return refusalText("Slack sent this command without a user or channel; try again.")
 	}
 	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
-	cmd := bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(sc.Text)}
+	cmd := bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(unescapeText(sc.Text))}
 	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
 	a.recent.put(rp)
 	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.Text)
@@ -43,6 +43,17 @@ func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashC
 	}
 	return err
 }
+
+// slackUnescaper undoes the only escaping Slack applies to the text it
+// sends: &, < and > arrive as &amp;, &lt; and &gt; (Slack's message
+// formatting docs, "escape only these three"). It replaces in one pass,
+// left to right, and never rescans what it wrote, so "&amp;lt;" becomes
+// "&lt;" once (as if &lt; and &gt; were replaced first and &amp; last)
+// and no other entity is touched.
+var slackUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// unescapeText returns slash-command text as the user typed it.
+func unescapeText(s string) string { return slackUnescaper.Replace(s) }
 
 // interaction hands each button of a block_actions payload to h. Slack
 // ignores the body of the answer to a click, so the handler always runs

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"net/http"
 	"net/http/httptest"
@@ -191,5 +192,39 @@ func TestRefusalNamesWhoMayApprove(t *testing.T) {
 	}
 	if !strings.Contains(got.Text, "you are not an approver") || !strings.Contains(got.Text, "cc <@U0BOB> <!subteam^S0DBA>") {
 		t.Errorf("the refusal should mention who may approve: %q", got.Text)
+	}
+}
+
+// TestCommandTextIsUnescaped: Slack sends &, < and > in slash-command text
+// as &amp;, &lt; and &gt;. The router gets the text as the user typed it:
+// exactly those three entities are undone, each once, and nothing else.
+func TestCommandTextIsUnescaped(t *testing.T) {
+	fake := newFakeSlack(t)
+	a := newTestAdapter(t, fake)
+	h := &stubHandler{}
+	srv := httptest.NewServer(a.HTTPHandler(h))
+	defer srv.Close()
+
+	cases := []struct{ name, sent, want string }{
+		{"plain", "status --db ci", "status --db ci"},
+		{"reason with ampersand", "restart puma -- A &amp; B", "restart puma -- A & B"},
+		{"pasted finalize, JSON with & and >",
+			`finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["a&amp;b&gt;c"]]'] -- x &gt; y &lt; z`,
+			`finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["a&b>c"]]'] -- x > y < z`},
+		{"an escaped entity is undone once", "status -- &amp;lt; &amp;gt; &amp;amp;", "status -- &lt; &gt; &amp;"},
+		{"other entities stay", "status -- &quot;x&quot; &#39;y&#39; &nbsp;", "status -- &quot;x&quot; &#39;y&#39; &nbsp;"},
+		{"a bare ampersand stays", "status -- a & b &amp", "status -- a & b &amp"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := slashForm("U0ALICE", "alice", testChannel, c.sent, fake.responseURL(fmt.Sprintf("u%d", i)))
+			if resp := do(t, signedRequest(t, srv.URL+PathCommands, body, testSecret, time.Now())); resp.status != http.StatusOK {
+				t.Fatalf("answer = %d %q", resp.status, resp.body)
+			}
+			cmds := h.commands()
+			if got := cmds[len(cmds)-1].Text; got != c.want {
+				t.Fatalf("handler got text\n%q\nwant\n%q", got, c.want)
+			}
+		})
 	}
 }
