@@ -32,7 +32,9 @@ import (
 // rotated). A refusal before h is also reported to OnRefused.
 func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer a.recoverTo(w, r)
+		defer a.recoverTo(w, r, func(text string) any {
+			return &model.PostActionIntegrationResponse{EphemeralText: text, SkipSlackParsing: true}
+		})
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -21,7 +21,9 @@ import (
 // timeout (30 s by default).
 func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer a.recoverTo(w, r)
+		defer a.recoverTo(w, r, func(text string) any {
+			return &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: text, SkipSlackParsing: true}
+		})
 		if r.Method != http.MethodPost && r.Method != http.MethodGet {
 			w.Header().Set("Allow", "POST, GET")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -40,11 +40,14 @@ func writeJSON(w http.ResponseWriter, log *slog.Logger, status int, v any) {
 	}
 }
 
-// recoverTo answers 500 if a handler below panics, so one bad request
-// cannot take the listener's goroutine down with a half-written answer.
-func (a *Adapter) recoverTo(w http.ResponseWriter, r *http.Request) {
+// recoverTo answers if a handler below panics, so one bad request cannot
+// take the listener's goroutine down. The handlers write their answer
+// last, so nothing is written yet: the user is told, as an ephemeral
+// answer (answer builds it from bot.FailedText), rather than seeing
+// Mattermost's bare "returned response 500".
+func (a *Adapter) recoverTo(w http.ResponseWriter, r *http.Request, answer func(string) any) {
 	if p := recover(); p != nil {
 		a.log.Error("panic while handling an inbound request", "path", r.URL.Path, "panic", p)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		writeJSON(w, a.log, http.StatusOK, answer(bot.FailedText))
 	}
 }

@@ -67,3 +67,21 @@ func TestAPIErrorUserText(t *testing.T) {
 		}
 	}
 }
+
+// panicHandler panics on every call.
+type panicHandler struct{}
+
+func (panicHandler) HandleCommand(context.Context, bot.Chat, bot.Command) error { panic("boom") }
+func (panicHandler) HandleAction(context.Context, bot.Chat, bot.Action) error   { panic("boom") }
+
+// TestPanicReadsAsFailedText: a handler that panics leaves the user an
+// ephemeral bot.FailedText, not Mattermost's bare "returned response 500".
+func TestPanicReadsAsFailedText(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	srv := httptest.NewServer(e.a.CommandHandler(panicHandler{}))
+	defer srv.Close()
+	status, body := e.mm.command(t, srv.URL+CommandPath, e.tokens[0], alice, channelID, "status")
+	if status != http.StatusOK || !strings.Contains(string(body), bot.FailedText) || !strings.Contains(string(body), `"response_type":"ephemeral"`) {
+		t.Fatalf("answer = %d %s; want an ephemeral bot.FailedText", status, body)
+	}
+}
