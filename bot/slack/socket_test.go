@@ -3,6 +3,8 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -102,6 +104,21 @@ func TestSocketModeRefusalInAck(t *testing.T) {
 	if p["response_type"] != "ephemeral" || !strings.Contains(p["text"].(string), "may not migrate") {
 		t.Errorf("ack = %v, want the refusal as an ephemeral payload", ack)
 	}
+}
+
+// TestSocketModeGoErrorInAck: over Socket Mode too, an error not written
+// for people is acked as bot.FailedText, never as its text.
+func TestSocketModeGoErrorInAck(t *testing.T) {
+	h := &stubHandler{cmdErr: fmt.Errorf("listing requests: %w", errors.New(`Post "http://127.0.0.1:9/x": dial tcp 127.0.0.1:9: connect: connection refused`))}
+	s := startSocket(t, h)
+	s.SendToWebsocket(envelope("env-5", "slash_commands", slashPayload("pending")))
+	ack := ackFor(t, s, "env-5")
+	p, _ := ack["payload"].(map[string]any)
+	text, _ := p["text"].(string)
+	if p["response_type"] != "ephemeral" || !strings.Contains(text, bot.FailedText) {
+		t.Errorf("ack = %v, want bot.FailedText as an ephemeral payload", ack)
+	}
+	checkNoRawError(t, "the socket ack", fmt.Sprint(ack))
 }
 
 func TestSocketModeClickAck(t *testing.T) {
