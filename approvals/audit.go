@@ -19,6 +19,7 @@ const (
 	ActionRequestJob       = "request.job"       // the agent job ID was recorded
 	ActionRequestFinished  = "request.finished"  // the run ended (Outcome: succeeded, failed, interrupted), or an approved request was abandoned
 	ActionRequestAnnotated = "request.annotated" // parameters were added (a suggested follow-up)
+	ActionRequestNoted     = "request.noted"     // a running request's note was set or cleared (e.g. "outcome unknown: agent unreachable since …")
 	ActionCommandRefused   = "command.refused"   // a command was refused by policy
 	ActionAuthRefused      = "auth.refused"      // an incoming call failed verification
 	ActionReadOnlyRun      = "readonly.run"      // a read-only operation ran

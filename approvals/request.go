@@ -66,6 +66,11 @@ type Request struct {
 	// wrong in a failed or interrupted one.
 	Outcome string `json:"outcome,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Note says what is going on with a running request that people should
+	// know, e.g. "outcome unknown: agent unreachable since 14:05 UTC". It
+	// is set and cleared by Service.Note, and cleared when the request
+	// finishes.
+	Note string `json:"note,omitempty"`
 
 	// FromRequest is the request this one was derived from, e.g. the failed
 	// migrate a finalize was offered for.

@@ -444,6 +444,7 @@ func (s *Service) Finish(ctx context.Context, id string, outcome State, detail s
 		}
 		r.State = outcome
 		r.EndedAt = now
+		r.Note = ""
 		if outcome == StateSucceeded {
 			r.Outcome = detail
 		} else {
@@ -451,6 +452,39 @@ func (s *Service) Finish(ctx context.Context, id string, outcome State, detail s
 		}
 		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestFinished, detail, false)}, nil
 	})
+}
+
+// errUnchanged aborts a change that would write nothing new; it is not a
+// refusal and is never audited nor returned to callers.
+var errUnchanged = errors.New("unchanged")
+
+// Note sets running request id's Note to note, or clears it when note is
+// empty, audited as request.noted. It is how a state that lasts (the agent
+// cannot be reached, the outcome is not known yet) is seen outside the
+// thread: in `pending` and on the request's card. Setting the note it
+// already has changes nothing and writes nothing.
+func (s *Service) Note(ctx context.Context, id, note string) (*Request, error) {
+	note = strings.TrimSpace(note)
+	var same *Request
+	r, err := s.change(ctx, id, "note", func(r *Request, now time.Time) ([]AuditEntry, error) {
+		if r.State != StateRunning {
+			return nil, fmt.Errorf("request %s is %s, not running; only a running request takes a note: %w", r.ID, r.State, ErrNotRunning)
+		}
+		if r.Note == note {
+			same = r.Clone()
+			return nil, errUnchanged
+		}
+		r.Note = note
+		detail := note
+		if detail == "" {
+			detail = "note cleared"
+		}
+		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestNoted, detail, false)}, nil
+	})
+	if same != nil {
+		return same, nil
+	}
+	return r, err
 }
 
 // Expire marks pending request id expired if its approval window has
@@ -484,6 +518,8 @@ func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Req
 		return entries, err
 	})
 	switch {
+	case err != nil && errors.Is(refusal, errUnchanged) && err == refusal:
+		return nil, refusal
 	case err != nil && refusal != nil && err == refusal:
 		return nil, s.recordRefusal(ctx, refusalEntry(before, id, SystemUser(), attempted), err)
 	case err != nil:

@@ -716,3 +716,53 @@ func TestCancelledContextStillAudits(t *testing.T) {
 		t.Fatalf("audit actions %v", acts)
 	}
 }
+
+// TestNote: a running request's note is set, replaced and cleared, each
+// change audited as request.noted with the note; repeating the same note
+// writes nothing; finishing clears it; a request that is not running takes
+// no note (refused, audited).
+func TestNote(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, approvals.Policy{})
+	r := f.reach(t, approvals.StateRunning)
+	const lost = "outcome unknown: agent unreachable since 10:31 UTC"
+	steps := []struct{ note, detail string }{
+		{lost, lost},
+		{"outcome unknown: agent unreachable since 10:40 UTC", "outcome unknown: agent unreachable since 10:40 UTC"},
+		{"", "note cleared"},
+		{lost, lost},
+	}
+	for _, s := range steps {
+		before := len(f.audit.Entries())
+		got := must(f.svc.Note(ctx, r.ID, s.note))(t)
+		if got.Note != s.note || got.State != approvals.StateRunning {
+			t.Fatalf("Note(%q) = note %q, state %s", s.note, got.Note, got.State)
+		}
+		if stored := must(f.store.Request(ctx, r.ID))(t); stored.Note != s.note {
+			t.Fatalf("stored note %q, want %q", stored.Note, s.note)
+		}
+		es := f.audit.Entries()
+		if len(es) != before+1 || es[len(es)-1].Action != approvals.ActionRequestNoted || es[len(es)-1].Detail != s.detail || es[len(es)-1].RequestID != r.ID {
+			t.Fatalf("Note(%q) audited %+v", s.note, es[before:])
+		}
+	}
+	before := len(f.audit.Entries())
+	version := must(f.store.Request(ctx, r.ID))(t).Version
+	if got := must(f.svc.Note(ctx, r.ID, lost))(t); got.Note != lost {
+		t.Fatalf("same note again = %q", got.Note)
+	}
+	if len(f.audit.Entries()) != before || must(f.store.Request(ctx, r.ID))(t).Version != version {
+		t.Fatal("the same note again was written")
+	}
+	done := must(f.svc.Finish(ctx, r.ID, approvals.StateSucceeded, "exit 0"))(t)
+	if done.Note != "" {
+		t.Fatalf("finished with note %q", done.Note)
+	}
+	before = len(f.audit.Entries())
+	if _, err := f.svc.Note(ctx, r.ID, lost); !errors.Is(err, approvals.ErrNotRunning) {
+		t.Fatalf("Note(succeeded) = %v", err)
+	}
+	if es := f.audit.Entries(); len(es) != before+1 || es[len(es)-1].Action != approvals.ActionRequestRefused {
+		t.Fatalf("refused note audited as %+v", es[before:])
+	}
+}

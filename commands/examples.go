@@ -24,7 +24,7 @@ var examples = map[string][]example{
 	"approve": {{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"}},
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
-	"pending": {{"/gitlab-migrations pending", "requests waiting for approval"}},
+	"pending": {{"/gitlab-migrations pending", "requests waiting for approval, and running ones"}},
 	"audit":   {{"/gitlab-migrations audit 20", "the last 20 audit entries"}},
 	"hosts":   {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
 	"help":    {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},

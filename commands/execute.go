@@ -127,8 +127,10 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 			if _, rerr := chat.Reply(ctx, root, unreachableMessage(host.Name, since, err)); rerr != nil {
 				r.log.Error("replying in thread", "err", rerr)
 			}
+			r.note(ctx, chat, req.ID, unreachableNote(since))
 		},
 		found: func(jobID string) {
+			r.note(ctx, chat, req.ID, "")
 			text := "🔁 The agent on " + host.Name + " answers again"
 			if jobID != "" {
 				text += "; following job " + jobID
@@ -138,6 +140,29 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 			}
 		},
 	}
+}
+
+// unreachableNote is a running request's note (approvals.Service.Note)
+// while its agent cannot be reached: `pending` and the request's card show
+// it for as long as it lasts.
+func unreachableNote(since time.Time) string {
+	return "outcome unknown: agent unreachable since " + since.UTC().Format("15:04 UTC")
+}
+
+// note sets (or, empty, clears) request id's note and shows it on the
+// request's card. It is written even while the bot stops: it is what the
+// store says about a request that stays running.
+func (r *Router) note(ctx context.Context, chat bot.Chat, id, note string) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeJobTimeout)
+	defer cancel()
+	noted, err := r.opt.Approvals.Note(sctx, id, note)
+	if err != nil {
+		if !approvals.IsRefusal(err) {
+			r.log.Error("noting request", "request", id, "err", err)
+		}
+		return
+	}
+	r.updateRoot(ctx, chat, bot.Ref{Channel: noted.Channel, ID: noted.Thread}, requestMessage(noted, r.opt.Clock()))
 }
 
 // unreachableMessage tells an operator that the outcome is not known yet

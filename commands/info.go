@@ -39,23 +39,41 @@ func (r *Router) hostsMessage() bot.Message {
 	return bot.Message{Title: "GitLab hosts", Text: strings.Join(lines, "\n")}
 }
 
+// pendingMessage lists the requests waiting for approval and, after them,
+// the running ones with their note (e.g. "outcome unknown: agent
+// unreachable since 14:05 UTC"), so a lasting problem is seen outside
+// its thread.
 func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
-	reqs, err := r.opt.Approvals.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	reqs, err := r.opt.Approvals.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending, approvals.StateRunning}})
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("listing pending requests: %w", err)
 	}
 	now := r.opt.Clock()
-	var lines []string
+	var waiting, running []string
 	for _, q := range reqs {
-		if q.Due(now) {
-			continue
+		switch {
+		case q.State == approvals.StateRunning:
+			l := fmt.Sprintf("• `%s` %s on %s by %s, running since %s", q.ID, q.Operation, q.Host, q.Requester, q.StartedAt.UTC().Format("15:04 UTC"))
+			if q.Note != "" {
+				l += ": *" + q.Note + "*"
+			}
+			running = append(running, l)
+		case q.Due(now):
+		default:
+			waiting = append(waiting, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
 		}
-		lines = append(lines, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
 	}
-	if len(lines) == 0 {
+	if len(waiting) == 0 && len(running) == 0 {
 		return bot.Message{Text: "No requests are waiting for approval."}, nil
 	}
-	return bot.Message{Title: "Waiting for approval", Text: strings.Join(lines, "\n")}, nil
+	text := "No requests are waiting for approval."
+	if len(waiting) > 0 {
+		text = strings.Join(waiting, "\n")
+	}
+	if len(running) > 0 {
+		text += "\n\nRunning:\n" + strings.Join(running, "\n")
+	}
+	return bot.Message{Title: "Waiting for approval", Text: text}, nil
 }
 
 func (r *Router) auditMessage(ctx context.Context, n int) (bot.Message, error) {

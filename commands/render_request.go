@@ -58,6 +58,12 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Title = fmt.Sprintf("Approved: %s on %s is running", req.Operation, req.Host)
 		m.Tone = bot.ToneInfo
 		m.Text = "Approved by " + approvedBy + ". Progress is in the thread."
+		if req.Note != "" {
+			// A lasting condition (the agent cannot be reached): the card
+			// says it, not only the thread.
+			m.Tone = bot.ToneWarning
+			m.Fields = append(m.Fields, bot.Field{Label: "Now", Value: sentenceOf(req.Note)})
+		}
 	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
 		v, ok := verdictOf(req)
 		if !ok {

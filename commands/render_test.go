@@ -94,6 +94,9 @@ func TestRequestMessageGolden(t *testing.T) {
 	states := map[string]func(r *approvals.Request){
 		"pending": func(*approvals.Request) {},
 		"running": func(r *approvals.Request) { r.State, r.Decisions = approvals.StateRunning, []approvals.Decision{bob} },
+		"running-unreachable": func(r *approvals.Request) {
+			r.State, r.Decisions, r.Note = approvals.StateRunning, []approvals.Decision{bob}, "outcome unknown: agent unreachable since 10:04 UTC"
+		},
 		"succeeded": func(r *approvals.Request) {
 			r.State, r.Decisions, r.EndedAt, r.Outcome = approvals.StateSucceeded, []approvals.Decision{bob}, now.Add(5*time.Minute), "SUCCEEDED: 6 migrated; every migration is up"
 		},

@@ -31,7 +31,7 @@ var subcommands = map[string]subcommand{
 	"approve":  {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
 	"deny":     {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
 	"cancel":   {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
-	"pending":  {usage: "/gitlab-migrations pending", summary: "requests waiting for approval"},
+	"pending":  {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
 	"audit":    {usage: "/gitlab-migrations audit [N | anchor]", summary: "the last N audit entries (default 10); anchor posts the head to the audit channel", maxArgs: 1},
 	"hosts":    {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
 	"help":     {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 // cutProxy forwards TCP connections from the bot to the agent. The first
@@ -254,6 +256,8 @@ func TestAgentDownDuringRun(t *testing.T) {
 	stopAgent()
 	b.out.wait(t, regexp.MustCompile(`OUTCOME UNKNOWN: AGENT UNREACHABLE`))
 	mustContain(t, b.out.String(), "systemctl status gitlab-chatops-agent")
+	// The request's card says it too, from the stored request's note.
+	b.out.wait(t, regexp.MustCompile(`Outcome unknown: agent unreachable since \d\d:\d\d UTC`))
 	time.Sleep(20 * time.Second)
 	if strings.Contains(b.out.String(), "DONE: MIGRATE") {
 		t.Fatalf("the request ended while the agent was down:\n%s", b.out.String())
@@ -272,6 +276,30 @@ func TestAgentDownDuringRun(t *testing.T) {
 		"the agent stopped while the job ran",
 	)
 	mustContain(t, auditVerifyFile(t, store), "audit trail intact")
+	// The note was stored (audited) while the agent was away and cleared
+	// when it answered again.
+	mustContain(t, strings.Join(notes(t, store), "\n"), "outcome unknown: agent unreachable since", "note cleared")
+}
+
+// notes returns the details of the request.noted audit entries in store.
+func notes(t *testing.T, store string) []string {
+	t.Helper()
+	db, err := storage.Open(store, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := db.TailAudit(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Action == approvals.ActionRequestNoted {
+			out = append(out, e.Detail)
+		}
+	}
+	return out
 }
 
 // startAgentProcess is startAgent with a way to kill the agent (SIGKILL:
