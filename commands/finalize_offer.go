@@ -12,8 +12,10 @@ import (
 // finalizeOfferMessage offers the finalize GitLab asked for as a new,
 // approval-gated request. a is the stored suggestion (suggestedFinalize):
 // its Database is the task variant, and dbKnown says whether the evidence
-// named the failed migration's database at all.
-func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gitlab.Args, dbKnown bool) bot.Message {
+// named the failed migration's database at all. When it did not,
+// unfinished is the one database on which the background-migration status
+// shows this batched migration unfinished ("" when none or several).
+func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gitlab.Args, dbKnown bool, unfinished string) bot.Message {
 	db := a.Database
 	switch {
 	case !dbKnown:
@@ -38,7 +40,12 @@ func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gi
 		Text: fmt.Sprintf("To request it (it needs its own approval; it runs `%s`):\n`/gitlab-migrations finalize --from %s -- finish %s`", task, req.ID, f.Finalize.JobClass),
 		Tone: bot.ToneWarning,
 	}
-	if !dbKnown {
+	if !dbKnown && unfinished != "" {
+		m.Fields[3].Value = fmt.Sprintf("not named by GitLab; unfinished only on %s (status %s)", unfinished, f.Status)
+		m.Text = fmt.Sprintf("GitLab's output does not say which database migration %s ran on, but gitlab:background_migrations:status shows this batched migration unfinished only on %s. "+
+			"To request it there (it needs its own approval; it runs `gitlab:background_migrations:finalize:%s`):\n"+
+			"`/gitlab-migrations finalize --from %s --db %s -- finish %s`", f.Version, unfinished, unfinished, req.ID, unfinished, f.Finalize.JobClass)
+	} else if !dbKnown {
 		m.Text = fmt.Sprintf("GitLab's output does not say which database migration %s ran on, and it was pending on more than one, so I will not guess. "+
 			"Check `/gitlab-migrations bbm`, then request it for the database that has this batched migration (it needs its own approval):\n"+
 			"`/gitlab-migrations finalize --from %s --db main -- finish %s` or `--db ci`", f.Version, req.ID, f.Finalize.JobClass)
@@ -87,4 +94,19 @@ func (r *Router) storeSuggestion(ctx context.Context, req *approvals.Request, a 
 	if _, err := r.opt.Approvals.AddParams(ctx, req.ID, suggestionParams(nil, a), detail); err != nil {
 		r.log.Error("storing finalize suggestion", "request", req.ID, "err", err)
 	}
+}
+
+// unfinishedDatabase is the one database on which the background-migration
+// status shows want unfinished, or "" when it shows none, several, or
+// cannot be read (then the offer says it will not guess).
+func (r *Router) unfinishedDatabase(ctx context.Context, host Host, want gitlab.BatchedMigration) string {
+	s, err := r.bbmStatus(ctx, host, "")
+	if err != nil {
+		r.log.Warn("checking which database has the batched migration", "host", host.Name, "err", err)
+		return ""
+	}
+	if dbs := unfinishedOn(s, want); len(dbs) == 1 {
+		return dbs[0]
+	}
+	return ""
 }

@@ -68,7 +68,11 @@ func (r *Router) migrateCheck(ctx context.Context, req *approvals.Request, host 
 		}
 		a, known := suggestedFinalize(f, evidence)
 		r.storeSuggestion(ctx, req, a)
-		reply(finalizeOfferMessage(req, f, a, known))
+		unfinished := ""
+		if !known {
+			unfinished = r.unfinishedDatabase(ctx, host, *f.Finalize)
+		}
+		reply(finalizeOfferMessage(req, f, a, known, unfinished))
 	}
 	migrated := 0
 	for _, am := range m.Migrated {
@@ -128,7 +132,7 @@ func (r *Router) finalizeCheck(ctx context.Context, host Host, a gitlab.Args, jo
 		}
 		return msg, failed
 	}
-	if row, db, ok := findBBM(s, a.BatchedMigration); ok {
+	if row, db, ok := findBBM(s, a.BatchedMigration, a.Database); ok {
 		where := fmt.Sprintf("%s on %s.%s", a.JobClass, a.Table, a.Column)
 		if db != "" {
 			where += " (" + db + ")"
@@ -153,16 +157,50 @@ func (r *Router) finalizeCheck(ctx context.Context, host Host, a gitlab.Args, jo
 	return msg, failed
 }
 
-// findBBM finds the batched migration with these four arguments.
-func findBBM(s gitlab.BBMStatus, want gitlab.BatchedMigration) (gitlab.BBMRow, string, bool) {
-	for _, d := range s.Databases {
-		for _, row := range d.Migrations {
-			if row.JobClass == want.JobClass && row.Table == want.Table && row.Column == want.Column && sameJSON(row.JobArguments, want.JobArguments) {
-				return row, d.Name, true
+// findBBM finds the batched migration with these four arguments. GitLab
+// may queue the same one on several databases, so db (when not "") is
+// searched first; elsewhere an unfinished copy is preferred to a done one,
+// because that is the one a finalize can be for.
+func findBBM(s gitlab.BBMStatus, want gitlab.BatchedMigration, db string) (gitlab.BBMRow, string, bool) {
+	var done *gitlab.BBMRow
+	doneDB := ""
+	for _, pass := range []bool{true, false} {
+		for _, d := range s.Databases {
+			if db != "" && (d.Name == db) != pass {
+				continue
+			}
+			for _, row := range d.Migrations {
+				if row.JobClass != want.JobClass || row.Table != want.Table || row.Column != want.Column || !sameJSON(row.JobArguments, want.JobArguments) {
+					continue
+				}
+				if pass && db != "" || !row.Done() {
+					return row, d.Name, true
+				}
+				if done == nil {
+					done, doneDB = &row, d.Name
+				}
 			}
 		}
+		if db == "" {
+			break
+		}
+	}
+	if done != nil {
+		return *done, doneDB, true
 	}
 	return gitlab.BBMRow{}, "", false
+}
+
+// unfinishedOn lists the databases on which this batched migration exists
+// and is not done.
+func unfinishedOn(s gitlab.BBMStatus, want gitlab.BatchedMigration) []string {
+	var dbs []string
+	for _, d := range s.Databases {
+		if row, where, ok := findBBM(gitlab.BBMStatus{Databases: []gitlab.BBMDatabase{d}}, want, ""); ok && !row.Done() {
+			dbs = append(dbs, where)
+		}
+	}
+	return dbs
 }
 
 func sameJSON(a, b string) bool {

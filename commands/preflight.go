@@ -43,40 +43,72 @@ func (r *Router) preflightFinalize(ctx context.Context, host Host, a gitlab.Args
 		r.log.Warn("pre-flight of finalize", "host", host.Name, "err", err)
 		return []string{"could not check the batched background migrations first: " + problem(host.Name, err)}, nil
 	}
+	return finalizePreflight(host, a, s)
+}
+
+// finalizePreflight decides a finalize against the background-migration
+// status s. GitLab queues some batched migrations on main and ci alike (for
+// shared tables), so the requested database is searched first; another
+// database is only named when the requested one has no such migration, and
+// a corrected line is only suggested when pre-flight would accept it.
+// Every problem of one request is said in one refusal.
+func finalizePreflight(host Host, a gitlab.Args, s gitlab.BBMStatus) ([]string, error) {
 	var dbs []string
 	for _, d := range s.Databases {
 		dbs = append(dbs, d.Name)
 	}
 	decomposed := len(s.Databases) > 1
-	row, where, found := findBBM(s, a.BatchedMigration)
 	what := fmt.Sprintf("%s %s.%s %s", a.JobClass, a.Table, a.Column, a.JobArguments)
-	switch {
-	case decomposed && a.Database == "" && found:
-		return nil, &preflightRefusal{fmt.Sprintf("%s has several databases (%s), so the plain finalize task would only answer \"Please specify the database\". "+
-			"This batched migration is on %s; request it as:\n`%s`", host.Name, strings.Join(dbs, ", "), where, finalizeCommand(host, a, where))}
-	case decomposed && a.Database == "":
-		return nil, &preflightRefusal{fmt.Sprintf("%s has several databases (%s), so finalize needs --db %s; and no batched background migration matches %s on any of them. %s",
-			host.Name, strings.Join(dbs, ", "), strings.Join(dbs, " or --db "), what, pendingHint(s))}
-	case !decomposed && a.Database != "":
-		hint := ""
-		if found {
-			hint = "\n`" + finalizeCommand(host, a, "") + "`"
+	refuse := func(format string, args ...any) ([]string, error) {
+		return nil, &preflightRefusal{fmt.Sprintf(format, args...)}
+	}
+	if !decomposed {
+		row, _, found := findBBM(s, a.BatchedMigration, "")
+		if a.Database != "" {
+			noTask := fmt.Sprintf("%s has one database, so there is no finalize:%s task: leave out --db", host.Name, a.Database)
+			switch {
+			case !found:
+				return refuse("%s. Even then, no batched background migration there matches %s, so finalize would do nothing. %s", noTask, what, pendingHint(s))
+			case row.Done():
+				return refuse("%s. Even then, %s is already %s there: there is nothing to finalize.", noTask, what, row.Status)
+			}
+			return refuse("%s:\n`%s`", noTask, finalizeCommand(host, a, ""))
 		}
-		return nil, &preflightRefusal{fmt.Sprintf("%s has one database, so there is no finalize:%s task: leave out --db.%s", host.Name, a.Database, hint)}
-	case found && a.Database != "" && where != a.Database:
-		return nil, &preflightRefusal{fmt.Sprintf("%s is on the %s database, not %s; request it as:\n`%s`", what, where, a.Database, finalizeCommand(host, a, where))}
-	case !found && a.Database != "":
-		return nil, &preflightRefusal{fmt.Sprintf("No batched background migration on %s's %s database matches %s, so finalize would do nothing. %s", host.Name, a.Database, what, pendingHint(s))}
-	case !found:
-		return nil, &preflightRefusal{fmt.Sprintf("No batched background migration on %s matches %s, so finalize would do nothing. %s", host.Name, what, pendingHint(s))}
-	case row.Done():
-		return nil, &preflightRefusal{fmt.Sprintf("%s on %s is already %s: there is nothing to finalize.", what, host.Name, row.Status)}
+		switch {
+		case !found:
+			return refuse("No batched background migration on %s matches %s, so finalize would do nothing. %s", host.Name, what, pendingHint(s))
+		case row.Done():
+			return refuse("%s on %s is already %s: there is nothing to finalize.", what, host.Name, row.Status)
+		}
+		return []string{"the batched background migration exists and is " + row.Status}, nil
 	}
-	on := ""
-	if where != "" {
-		on = " on " + where
+	if a.Database == "" {
+		several := fmt.Sprintf("%s has several databases (%s), so the plain finalize task would only answer \"Please specify the database\"", host.Name, strings.Join(dbs, ", "))
+		row, where, found := findBBM(s, a.BatchedMigration, "")
+		switch {
+		case !found:
+			return refuse("%s; and no batched background migration matches %s on any of them. %s", several, what, pendingHint(s))
+		case row.Done():
+			return refuse("%s; and %s is already %s on %s: there is nothing to finalize.", several, what, row.Status, where)
+		}
+		return refuse("%s. This batched migration is unfinished on %s; request it as:\n`%s`", several, where, finalizeCommand(host, a, where))
 	}
-	return []string{fmt.Sprintf("the batched background migration exists%s and is %s", on, row.Status)}, nil
+	row, where, found := findBBM(s, a.BatchedMigration, a.Database)
+	switch {
+	case found && where == a.Database && !row.Done():
+		return []string{fmt.Sprintf("the batched background migration exists on %s and is %s", where, row.Status)}, nil
+	case found && where == a.Database:
+		msg := fmt.Sprintf("%s on %s's %s database is already %s: there is nothing to finalize.", what, host.Name, where, row.Status)
+		if other, db, ok := findBBM(s, a.BatchedMigration, ""); ok && !other.Done() && db != a.Database {
+			msg += fmt.Sprintf(" On %s it is %s; to finalize it there:\n`%s`", db, other.Status, finalizeCommand(host, a, db))
+		}
+		return refuse("%s", msg)
+	case found && !row.Done():
+		return refuse("%s is on the %s database, not %s; request it as:\n`%s`", what, where, a.Database, finalizeCommand(host, a, where))
+	case found:
+		return refuse("No batched background migration on %s's %s database matches %s; on %s it is already %s, so there is nothing to finalize.", host.Name, a.Database, what, where, row.Status)
+	}
+	return refuse("No batched background migration on %s's %s database matches %s, so finalize would do nothing. %s", host.Name, a.Database, what, pendingHint(s))
 }
 
 // finalizeCommand is the /gitlab-migrations line that requests a finalize

@@ -56,7 +56,7 @@ func TestSummaryGolden(t *testing.T) {
 	checkMessage(t, "services-ctl-status-some-down.txt", servicesMessage("gitlab-1", c))
 	m := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm.txt"))
 	a, known := suggestedFinalize(m.Failure, gitlab.DownBefore{Databases: []string{"main"}})
-	checkMessage(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure, a, known))
+	checkMessage(t, "finalize-offer", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, m.Failure, a, known, ""))
 
 	// The real Rails 6.1 capture names no database: the status before the
 	// run does, so main's three are main's and the failure and its
@@ -71,13 +71,14 @@ func TestSummaryGolden(t *testing.T) {
 	u := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm-decomposed-unprefixed.txt")).Attribute(before)
 	checkMessage(t, "migrate-decomposed-unprefixed", migrateMessage("gitlab-1", failedRec, u, before, nil))
 	a, known = suggestedFinalize(u.Failure, before)
-	checkMessage(t, "finalize-offer-decomposed-unprefixed", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, u.Failure, a, known))
+	checkMessage(t, "finalize-offer-decomposed-unprefixed", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, u.Failure, a, known, ""))
 	// Without that evidence (the version pending on both) nothing is guessed.
 	both := gitlab.DownBefore{Databases: []string{"main", "ci"}, Down: map[string][]string{"main": {"20231011100118"}, "ci": {"20231011100118"}}}
 	g := gitlab.ParseMigrate(fixture(t, "migrate-fail-batched-bbm-decomposed-unprefixed.txt")).Attribute(both)
 	checkMessage(t, "migrate-database-unnamed", migrateMessage("gitlab-1", failedRec, g, both, nil))
 	a, known = suggestedFinalize(g.Failure, both)
-	checkMessage(t, "finalize-offer-database-unnamed", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, g.Failure, a, known))
+	checkMessage(t, "finalize-offer-database-unnamed", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, g.Failure, a, known, ""))
+	checkMessage(t, "finalize-offer-database-unnamed-unfinished-on-ci", finalizeOfferMessage(&approvals.Request{ID: "r7k2qxa9"}, g.Failure, a, known, "ci"))
 }
 
 // TestRequestMessageGolden renders an approval message in each state.
