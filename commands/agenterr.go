@@ -48,6 +48,10 @@ func agentProblem(host string, err error) string {
 		return fmt.Sprintf("I lost the connection to %s's agent while job %s ran; the job may still be running. Check with /gitlab-migrations status and services.", host, stream.JobID)
 	case errors.Is(err, agent.ErrJobNotFound):
 		return fmt.Sprintf("%s's agent no longer knows the job.", host)
+	case errors.As(err, new(*incompleteError)):
+		var inc *incompleteError
+		errors.As(err, &inc)
+		return inc.sentence()
 	case errors.Is(err, agent.ErrDigestMismatch):
 		return fmt.Sprintf("the output received from %s's agent does not match its digest, so I do not trust it; the full output is in the agent's job log.", host)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ECONNRESET):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -196,6 +197,14 @@ func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
 // complete turns a job's end into the request's outcome, its messages and
 // the follow-ups its operation needs.
 func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Request, host Host, progress bot.Ref, rec agent.JobRecord, out *output, runErr error) {
+	// Output that arrived incomplete does not change how the job ended (its
+	// record says that); it is said on the result and in the outcome, and
+	// no digest is claimed for it.
+	var inc *incompleteError
+	if errors.As(runErr, &inc) {
+		r.log.Warn("job output incomplete", "request", req.ID, "host", host.Name, "err", runErr)
+		runErr = nil
+	}
 	state, detail := outcomeOf(host.Name, rec, runErr)
 	var summary bot.Message
 	var res any
@@ -204,6 +213,9 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 		summary = agentErrorMessage(host.Name, req.Operation, runErr)
 	} else {
 		summary, res = r.resultMessage(req, host.Name, rec, out)
+	}
+	if inc != nil {
+		summary = withIncomplete(summary, inc)
 	}
 	result := progress
 	if progress.IsZero() {
@@ -216,9 +228,12 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	}
 	r.attachOutput(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, req.Operation+"-"+req.ID+".txt", "Full output of "+req.Operation, out)
 	if rec.ID != "" {
+		jobDetail := fmt.Sprintf("agent job %s, exit %s, %d lines, %d bytes", rec.ID, exitCode(rec), rec.Lines, rec.Bytes)
+		if inc != nil {
+			jobDetail += "; " + inc.Error()
+		}
 		r.audit(ctx, approvals.AuditEntry{Actor: approvals.ActorSystem, Action: ActionJobOutput, RequestID: req.ID, Host: host.Name,
-			Operation: req.Operation, Argv: rec.Argv, Outcome: rec.State, OutputDigest: rec.Digest,
-			Detail: fmt.Sprintf("agent job %s, exit %s, %d lines, %d bytes", rec.ID, exitCode(rec), rec.Lines, rec.Bytes)})
+			Operation: req.Operation, Argv: rec.Argv, Outcome: rec.State, OutputDigest: rec.Digest, Detail: jobDetail})
 	}
 	// The after-check decides the outcome of a job that ran to its end:
 	// SUCCEEDED only when it confirms what was asked.
@@ -227,12 +242,29 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 		state, detail = v.state(), v.detail()
 		// The result in the thread says what the check found, as the card does.
 		if _, known := resultLabels[req.Operation]; known && !result.IsZero() {
-			if err := chat.Update(ctx, result, settled(req.Operation, host.Name, summary, v, rec.State == agent.StateSucceeded)); err != nil {
+			m := settled(req.Operation, host.Name, summary, v, rec.State == agent.StateSucceeded)
+			if inc != nil && m.Tone == bot.ToneSuccess {
+				m.Tone = bot.ToneWarning // the output it was read from is incomplete
+			}
+			if err := chat.Update(ctx, result, m); err != nil {
 				r.log.Error("settling the result message", "err", err)
 			}
 		}
 	}
+	if inc != nil {
+		detail = fullStop(detail) + " " + inc.sentence()
+	}
 	r.finish(ctx, chat, req, state, detail)
+}
+
+// withIncomplete adds to a job's result that its output arrived
+// incomplete: what was read from it may be missing something.
+func withIncomplete(m bot.Message, inc *incompleteError) bot.Message {
+	m.Text = strings.TrimSpace(m.Text + "\n⚠️ " + inc.sentence())
+	if m.Tone == bot.ToneSuccess {
+		m.Tone = bot.ToneWarning
+	}
+	return m
 }
 
 // finish records the outcome and updates the root post.

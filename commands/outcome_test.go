@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,8 +40,9 @@ func TestRecoveryFindsJobByRequestID(t *testing.T) {
 }
 
 // TestRecoveryWithoutJobEndsNotStarted: a running request without a job
-// ID that the agent has no job for never started: it ends interrupted,
-// saying nothing ran, and nothing runs now.
+// ID that the agent has no job for never started: it ends failed, saying
+// nothing ran (as a run the agent confirms it never started does at run
+// time), and nothing runs now.
 func TestRecoveryWithoutJobEndsNotStarted(t *testing.T) {
 	s := simtest.Start(t, simtest.Options{})
 	rec := newRecorder()
@@ -51,8 +53,8 @@ func TestRecoveryWithoutJobEndsNotStarted(t *testing.T) {
 	s.Run(t)
 	s.Router.Wait()
 	got, _ := s.DB.Request(ctx, req.ID)
-	if got.State != approvals.StateInterrupted {
-		t.Fatalf("state %s, want interrupted", got.State)
+	if got.State != approvals.StateFailed || !strings.Contains(got.Error, "nothing ran") {
+		t.Fatalf("state %s (%q), want failed saying nothing ran", got.State, got.Error)
 	}
 	contains(t, rec.thread(root.ID), "has no job for this request: nothing ran")
 	if n := agentJobs(t, s, "migrate"); n != 0 {

@@ -124,16 +124,44 @@ func (o *output) spoolLine(i int, text string) {
 }
 
 // verify checks the digest of the lines received against the agent's
-// record, when every line arrived in order.
+// record. Output the bot did not receive whole and in order cannot be
+// checked: that is an *incompleteError, never a silent pass.
 func (o *output) verify(rec agent.JobRecord) error {
-	if !o.inOrder || o.lastSeq != rec.Lines || rec.Digest == "" {
-		return nil
+	if rec.Digest == "" {
+		return nil // a record without a digest: nothing to check against
+	}
+	if !o.inOrder || o.lastSeq != rec.Lines || o.lines != rec.Lines {
+		return &incompleteError{job: rec.ID, received: o.lines, want: rec.Lines, gap: !o.inOrder}
 	}
 	if got := o.digest.Sum(); got != rec.Digest {
 		return fmt.Errorf("%w: job %s: the %d lines received digest to %s, the agent recorded %s",
 			agent.ErrDigestMismatch, rec.ID, rec.Lines, got, rec.Digest)
 	}
 	return nil
+}
+
+// incompleteError: the bot did not receive every line of a job, in order
+// (the agent's log was truncated before a re-attach, or the stream ended
+// short), so the output is not verified against the agent's digest. The
+// job's end record still holds; what was read from the output does not.
+type incompleteError struct {
+	job            string
+	received, want int64
+	gap            bool // lines were missing in the middle, not only at the end
+}
+
+func (e *incompleteError) Error() string {
+	how := "the stream ended early"
+	if e.gap {
+		how = "lines were missing in between"
+	}
+	return fmt.Sprintf("the output of job %s is incomplete: the bot received %d of its %d lines (%s), so it is not verified against the agent's digest", e.job, e.received, e.want, how)
+}
+
+// sentence is the incompleteness said to people: what is missing and
+// where the whole output is.
+func (e *incompleteError) sentence() string {
+	return fmt.Sprintf("Output incomplete: I received %d of the job's %d lines, so the output is not verified against the agent's digest; the full output is in the agent's job log (%s).", e.received, e.want, e.job)
 }
 
 // combined is what the parsers read: stdout, then stderr. The parsers

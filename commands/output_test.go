@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -63,5 +64,48 @@ func TestSpooledAttachment(t *testing.T) {
 				t.Errorf("parsers' copy %q with %d lines", got, o.lines)
 			}
 		})
+	}
+}
+
+// TestVerifyNeedsEveryLineInOrder: only output received whole and in
+// order passes; a short read or a gap is an incompleteError (never a
+// silent pass), and a changed line is a digest mismatch.
+func TestVerifyNeedsEveryLineInOrder(t *testing.T) {
+	lines := []agent.Line{{Seq: 1, Text: "a"}, {Seq: 2, Text: "b"}, {Seq: 3, Text: "c"}}
+	d := agent.NewDigester()
+	for _, l := range lines {
+		d.Add(l.Stream, l.Text)
+	}
+	rec := agent.JobRecord{ID: "j1", Lines: 3, Digest: d.Sum()}
+	for _, tc := range []struct {
+		name       string
+		seqs       []int // indexes of lines received, in order
+		incomplete bool
+	}{
+		{"whole", []int{0, 1, 2}, false},
+		{"short read", []int{0, 1}, true},
+		{"gap", []int{0, 2}, true},
+		{"nothing", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := memoryOutput()
+			for _, i := range tc.seqs {
+				o.add(&lines[i])
+			}
+			err := o.verify(rec)
+			if got := errors.As(err, new(*incompleteError)); got != tc.incomplete {
+				t.Errorf("verify = %v, want incomplete %v", err, tc.incomplete)
+			}
+			if !tc.incomplete && err != nil {
+				t.Errorf("verify = %v, want nil", err)
+			}
+		})
+	}
+	o := memoryOutput()
+	for _, l := range []agent.Line{{Seq: 1, Text: "a"}, {Seq: 2, Text: "B"}, {Seq: 3, Text: "c"}} {
+		o.add(&l)
+	}
+	if err := o.verify(rec); !errors.Is(err, agent.ErrDigestMismatch) {
+		t.Errorf("changed line: verify = %v, want a digest mismatch", err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 // that nothing is silently lost:
 //   - running requests are re-attached through the agent's job API and
 //     completed as if the bot had never stopped; a job the agent no longer
-//     knows ends the request as interrupted, with a message in its thread;
+//     knows ends the request as interrupted (outcome unknown), and one the
+//     agent confirms it never started as failed (nothing ran), as at run
+//     time (outcomeOf); either with a message in its thread;
 //   - approved requests that never started are not started now (the
 //     approval may be stale): they end as interrupted, nothing having run.
 func (r *Router) recoverRunning(ctx context.Context) error {
@@ -67,7 +69,10 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	case ctx.Err() != nil:
 		return // shutting down: the request stays running for the next start
 	case errors.As(err, &ns):
-		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted, and the agent on %s has no job for this request: nothing ran. Open a new request if it is still needed.", host.Name))
+		// As at run time (outcomeOf): the agent confirms it never started
+		// the job, so the request failed and nothing ran. Interrupted is
+		// kept for an outcome that is unknown.
+		r.end(ctx, chat, req, approvals.StateFailed, fmt.Sprintf("the bot restarted, and the agent on %s has no job for this request: nothing ran. Open a new request if it is still needed.", host.Name))
 		return
 	case errors.Is(err, agent.ErrJobNotFound):
 		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", host.Name, req.JobID))
@@ -123,10 +128,20 @@ func (r *Router) reportAbandoned(ctx context.Context, chat bot.Chat, req *approv
 	}
 }
 
-// interrupt ends a request as interrupted and says why in its thread.
+// interrupt ends a request as interrupted (its outcome unknown) and says
+// why in its thread.
 func (r *Router) interrupt(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
-	r.finish(ctx, chat, req, approvals.StateInterrupted, why)
-	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: "Interrupted", Text: why, Tone: bot.ToneDanger}); err != nil {
+	r.end(ctx, chat, req, approvals.StateInterrupted, why)
+}
+
+// end finishes a request with outcome and says why in its thread.
+func (r *Router) end(ctx context.Context, chat bot.Chat, req *approvals.Request, outcome approvals.State, why string) {
+	r.finish(ctx, chat, req, outcome, why)
+	title := "Interrupted"
+	if outcome == approvals.StateFailed {
+		title = "Failed"
+	}
+	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: title, Text: why, Tone: bot.ToneDanger}); err != nil {
 		r.log.Error("replying in thread", "err", err)
 	}
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// Router receives extra router options (Hosts, Approvals, Audit,
 	// Clock are filled in).
 	Router commands.Options
+	// WrapAgent, when set, wraps the agent client the bot uses for the
+	// simulated host, e.g. to lose lines of a stream on the way.
+	WrapAgent func(commands.Agent) commands.Agent
 	// WrapStore, when set, wraps the bbolt store the approvals service
 	// writes through, e.g. with approvalstest.Failing to inject failures.
 	WrapStore func(approvals.Store) approvals.Store
@@ -136,6 +139,9 @@ func Start(t testing.TB, opt Options) *Stack {
 		t.Fatal(err)
 	}
 	s.Host = commands.Host{Name: HostName, Agent: s.Client, Signer: s.Signer}
+	if opt.WrapAgent != nil {
+		s.Host.Agent = opt.WrapAgent(s.Client)
+	}
 	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{AuditKey: approvalstest.Key})
 	if err != nil {
 		t.Fatal(err)
