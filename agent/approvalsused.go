@@ -19,26 +19,45 @@ const usedApprovalsName = "approvals-used.log"
 // (keep_jobs) or the agent restarted; past its expiry a statement is
 // refused as expired anyway, so entries are dropped then.
 //
-// The file has one JSON line per accepted statement, appended and synced
-// before the job starts. Not safe for concurrent use: the server calls it
-// holding s.mu.
+// It also remembers the request IDs the agent declared not started: a
+// lookup by request ID that found no job (see handleFindJobs) closes the
+// request, so that its run, should it still arrive (a delayed delivery),
+// is refused. The bot's "nothing ran" is then a fact, not a guess.
+//
+// The file has one JSON line per entry, appended and synced before the job
+// starts or the lookup answers. Not safe for concurrent use: the server
+// calls it holding s.mu.
 type usedApprovals struct {
 	path string
 	f    *os.File
-	ids  map[string]time.Time // request ID → statement expiry
+	ids  map[string]usedEntry
+}
+
+// usedEntry is what the agent remembers of a request ID until expires.
+type usedEntry struct {
+	expires time.Time
+	closed  bool // declared not started, rather than used
 }
 
 type usedApproval struct {
 	RequestID string    `json:"request_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 	UsedAt    time.Time `json:"used_at"`
+	// Closed marks a request declared not started (no statement used).
+	Closed bool `json:"closed,omitempty"`
 }
+
+// closedFor is how long a request declared not started stays closed: as
+// long as any statement the bot signed for it before the lookup can be
+// valid (issued at most maxApprovalSkew in the agent's future, valid at
+// most MaxApprovalTTL).
+const closedFor = MaxApprovalTTL + maxApprovalSkew
 
 // openUsedApprovals loads path, keeps the entries not expired at now,
 // rewrites the file with just those (so it never grows beyond the
 // statements of the last MaxApprovalTTL) and opens it for appending.
 func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
-	u := &usedApprovals{path: path, ids: map[string]time.Time{}}
+	u := &usedApprovals{path: path, ids: map[string]usedEntry{}}
 	var keep []usedApproval
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -60,7 +79,7 @@ func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
 		}
 		if e.ExpiresAt.After(now) {
 			keep = append(keep, e)
-			u.ids[e.RequestID] = e.ExpiresAt
+			u.ids[e.RequestID] = usedEntry{expires: e.ExpiresAt, closed: e.Closed}
 		}
 	}
 	var buf bytes.Buffer
@@ -85,14 +104,32 @@ func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
 // used reports whether a statement for requestID was accepted before and
 // is not yet expired at now.
 func (u *usedApprovals) used(requestID string, now time.Time) bool {
-	exp, ok := u.ids[requestID]
-	return ok && exp.After(now)
+	e, ok := u.ids[requestID]
+	return ok && !e.closed && e.expires.After(now)
+}
+
+// closed reports whether requestID was declared not started and no
+// statement for it can still be valid at now.
+func (u *usedApprovals) closed(requestID string, now time.Time) bool {
+	e, ok := u.ids[requestID]
+	return ok && e.closed && e.expires.After(now)
 }
 
 // add records requestID durably (written and synced) before its job may
 // start.
 func (u *usedApprovals) add(requestID string, expires, now time.Time) error {
-	line, err := json.Marshal(usedApproval{RequestID: requestID, ExpiresAt: expires, UsedAt: now})
+	return u.append(usedApproval{RequestID: requestID, ExpiresAt: expires, UsedAt: now})
+}
+
+// close records durably (written and synced) that requestID was declared
+// not started, before the agent says so: a run for it is refused from then
+// on, across restarts, for as long as its statement could be valid.
+func (u *usedApprovals) close(requestID string, now time.Time) error {
+	return u.append(usedApproval{RequestID: requestID, ExpiresAt: now.Add(closedFor), UsedAt: now, Closed: true})
+}
+
+func (u *usedApprovals) append(e usedApproval) error {
+	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("used approvals: %w", err)
 	}
@@ -102,12 +139,12 @@ func (u *usedApprovals) add(requestID string, expires, now time.Time) error {
 	if err := u.f.Sync(); err != nil {
 		return fmt.Errorf("used approvals: sync %s: %w", u.path, err)
 	}
-	for id, exp := range u.ids {
-		if !exp.After(now) {
+	for id, old := range u.ids {
+		if !old.expires.After(e.UsedAt) {
 			delete(u.ids, id)
 		}
 	}
-	u.ids[requestID] = expires
+	u.ids[e.RequestID] = usedEntry{expires: e.ExpiresAt, closed: e.Closed}
 	return nil
 }
 

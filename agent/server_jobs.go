@@ -247,6 +247,11 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 				req.RequestID, prev, state)}}
 		}
 	}
+	if op.Mutating() && s.used.closed(req.RequestID, time.Now()) {
+		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: fmt.Sprintf(
+			"request %s had no job here when the bot asked, so it ended \"nothing ran\": this request was declared not started; open a new request",
+			req.RequestID)}}
+	}
 	if op.Mutating() && s.used.used(req.RequestID, time.Now()) {
 		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: fmt.Sprintf(
 			"the approval statement of request %s was already used on this agent; a statement starts one job at most: open a new request",

@@ -43,7 +43,7 @@ type jobWatch struct {
 }
 
 // errNotStarted means the agent confirmed it has no job for the request
-// after the run failed: nothing ran.
+// after the run failed, and closed the request: nothing ran, nor can.
 type errNotStarted struct{ cause error }
 
 func (e *errNotStarted) Error() string {
@@ -68,11 +68,6 @@ func (e *errOutcomeUnknown) Error() string {
 }
 
 func (e *errOutcomeUnknown) Unwrap() error { return e.err }
-
-// lookupSettle is how long the bot waits before asking a second time
-// whether the agent has a job for a request: a run whose connection broke
-// may still be on its way into the agent.
-const lookupSettle = 2 * time.Second
 
 // readOnlyMaxFailures is how often a read-only job's stream is re-attached
 // before the bot gives up on it.
@@ -272,11 +267,12 @@ func (f *follower) follow(ctx context.Context) (agent.JobRecord, *output, error)
 	}
 }
 
-// locate asks the agent for the job of requestID until it answers. It
-// asks twice, lookupSettle apart, before concluding that nothing started.
+// locate asks the agent for the job of requestID until it answers. One
+// "no job" is definitive: the agent closes the request before it says so
+// (agent.Server's lookup), so a run for it that arrives later is refused
+// and nothing can start after the bot ended the request "nothing ran".
 func (f *follower) locate(ctx context.Context, requestID string, runErr error) (agent.JobRecord, error) {
 	f.failures = 1 // the run itself failed
-	var absent bool
 	for {
 		rec, err := f.host.Agent.JobForRequest(ctx, requestID)
 		switch {
@@ -285,14 +281,7 @@ func (f *follower) locate(ctx context.Context, requestID string, runErr error) (
 			return rec, nil
 		case errors.Is(err, agent.ErrNoJobForRequest):
 			f.reached()
-			if absent {
-				return agent.JobRecord{}, &errNotStarted{cause: runErr}
-			}
-			absent = true
-			if err := sleepCtx(ctx, lookupSettle); err != nil {
-				return agent.JobRecord{}, err
-			}
-			continue
+			return agent.JobRecord{}, &errNotStarted{cause: runErr}
 		case ctx.Err() != nil:
 			return agent.JobRecord{}, ctx.Err()
 		case refused(err) && !transient(err):

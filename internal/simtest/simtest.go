@@ -49,6 +49,7 @@ type Stack struct {
 	DB        *storage.DB
 	Host      commands.Host
 	Client    *agent.Client
+	AgentURL  string                // the agent's base URL (https://127.0.0.1:port)
 	Signer    *agent.ApprovalSigner // the bot's approval key, as Host has it
 	SimState  string
 	Dir       string
@@ -127,8 +128,9 @@ func Start(t testing.TB, opt Options) *Stack {
 	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
 
+	s.AgentURL = "https://" + ln.Addr().String()
 	s.Client, err = agent.NewClient(agent.ClientConfig{
-		URL:    "https://" + ln.Addr().String(),
+		URL:    s.AgentURL,
 		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem"),
 	})
 	if err != nil {
