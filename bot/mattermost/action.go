@@ -40,14 +40,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		if addr, ok := peerAddr(r); !ok || !a.sources.admit(addr) {
-			// Logged at debug only: a flood must not flood the log either;
-			// the wiring counts OnRefused per source and minute.
-			a.log.Debug("refused a button callback from outside callback_sources", "remote", r.RemoteAddr)
-			if a.opt.OnRefused != nil {
-				a.opt.OnRefused(r.Context(), fmt.Sprintf("button callback from %s, which is not one of the Mattermost server's addresses (mattermost.callback_sources)", r.RemoteAddr), r)
-			}
-			http.Error(w, "callbacks are accepted from the Mattermost server only", http.StatusForbidden)
+		if !a.fromServer(w, r, "button callback") {
 			return
 		}
 		var req model.PostActionIntegrationRequest
@@ -74,7 +67,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
 		defer cancel()
-		user, err := a.clicker(ctx, act.User.ID)
+		user, err := a.clicker(ctx, "button callback", act.User.ID)
 		if err != nil {
 			text := "I could not confirm with Mattermost who clicked, so nothing was done. Try again in a moment, or type the command instead (`/gitlab-migrations " + act.ActionID + " " + act.Value + "`)."
 			if errors.Is(err, errClickerUnconfirmed) {

@@ -10,9 +10,9 @@ import (
 )
 
 // errClickerUnconfirmed is a clicker the API could not vouch for: the
-// callback named a user who does not exist, is deactivated or is a bot.
-// Such a callback did not come from a person's click, so it is refused
-// (and reported) like a forged one.
+// callback (or a slash command deciding a request) named a user who does
+// not exist, is deactivated or is a bot. Such a request did not come from
+// a person, so it is refused (and reported) like a forged one.
 var errClickerUnconfirmed = errors.New("clicker not confirmed")
 
 // clicker confirms the user a callback names, through the API, before any
@@ -24,19 +24,22 @@ var errClickerUnconfirmed = errors.New("clicker not confirmed")
 // An error wrapping errClickerUnconfirmed says the user is not acceptable;
 // any other error means the API could not be asked, and the click is
 // refused until it can be (fail closed).
-func (a *Adapter) clicker(ctx context.Context, userID string) (bot.User, error) {
+//
+// what names the inbound request ("button callback", "slash command") in
+// the error, which goes to the audit trail.
+func (a *Adapter) clicker(ctx context.Context, what, userID string) (bot.User, error) {
 	u, resp, err := a.user(ctx, userID)
 	switch {
 	case statusOf(resp) == http.StatusNotFound:
-		return bot.User{}, fmt.Errorf("button callback for user %s, who does not exist: %w", userID, errClickerUnconfirmed)
+		return bot.User{}, fmt.Errorf("%s for user %s, who does not exist: %w", what, userID, errClickerUnconfirmed)
 	case err != nil:
 		return bot.User{}, err
 	case u == nil || u.Id != userID || u.Username == "":
 		return bot.User{}, fmt.Errorf("mattermost get user %s: the server answered without that user", userID)
 	case u.DeleteAt != 0:
-		return bot.User{}, fmt.Errorf("button callback for user %s (%s), who is deactivated: %w", userID, u.Username, errClickerUnconfirmed)
+		return bot.User{}, fmt.Errorf("%s for user %s (%s), who is deactivated: %w", what, userID, u.Username, errClickerUnconfirmed)
 	case u.IsBot:
-		return bot.User{}, fmt.Errorf("button callback for user %s (%s), which is a bot account: %w", userID, u.Username, errClickerUnconfirmed)
+		return bot.User{}, fmt.Errorf("%s for user %s (%s), which is a bot account: %w", what, userID, u.Username, errClickerUnconfirmed)
 	}
 	a.users.put(u.Id, u.Username)
 	return bot.User{ID: u.Id, Name: u.Username}, nil

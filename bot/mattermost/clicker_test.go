@@ -237,3 +237,68 @@ func (e *env) mutatingJobs() int {
 	}
 	return n
 }
+
+// TestForgedSlashCommandDecisionsAreRefused: a slash command that approves
+// or denies, with a valid command token (say, leaked), decides nothing
+// unless it comes from the Mattermost server and names a real, active
+// person: from 127.0.0.2 it gets 403 before the router; from the server's
+// address with a user who does not exist it is refused. In approve_by
+// "command" mode, where the command is the only way to decide, as well.
+// Other commands are not affected, and a real user's typed approval from
+// the server still decides, under the API's name.
+func TestForgedSlashCommandDecisionsAreRefused(t *testing.T) {
+	for _, mode := range []string{"", ApproveByCommand} {
+		t.Run("approve_by="+mode, func(t *testing.T) {
+			e := newEnv(t, envOpts{config: func(c *Config) { c.ApproveBy = mode }})
+			root := e.openMigrate(alice, "migrate")
+			id := e.request(root.Id).ID
+			patches, posts := len(e.mm.patchesOf(root.Id)), len(e.mm.allPostIDs())
+			commands := e.h.Commands.Load()
+
+			foreign := clientFrom(t, "127.0.0.2")
+			for _, text := range []string{"approve " + id, "APPROVE " + id, "deny " + id + " -- no"} {
+				for _, u := range []mmUser{mallory, bob} {
+					before := len(e.refusals.List())
+					status, raw := e.mm.commandWith(t, foreign, e.commandURL(), e.tokens[0], u, channelID, text)
+					if status != http.StatusForbidden {
+						t.Fatalf("%q as %s from 127.0.0.2: %d %s, want 403", text, u.Name, status, raw)
+					}
+					got := e.refusals.List()
+					if len(got) != before+1 || !strings.HasPrefix(got[len(got)-1], "slash command ") || !strings.Contains(got[len(got)-1], "from 127.0.0.2:") {
+						t.Fatalf("the refusal should be reported naming the source: %q", got[before:])
+					}
+				}
+			}
+			for _, text := range []string{"approve " + id, "deny " + id} {
+				before := len(e.refusals.List())
+				status, resp, raw := e.command(mallory, text)
+				if status != http.StatusOK || !strings.Contains(resp.Text, "could not confirm who typed") {
+					t.Fatalf("%q as a nonexistent user from the server: %d %s, want a refusal", text, status, raw)
+				}
+				if got := e.refusals.List(); len(got) != before+1 || !strings.Contains(got[len(got)-1], "does not exist") {
+					t.Fatalf("want a refusal saying the user does not exist, got %q", got[before:])
+				}
+			}
+			if n := e.h.Commands.Load(); n != commands {
+				t.Errorf("%d forged decisions reached the router", n-commands)
+			}
+			e.nothingMoved(root, patches, posts)
+
+			// A command that decides nothing still works from anywhere the
+			// token reaches (it is refused or answered by the router).
+			if status, _ := e.mm.commandWith(t, foreign, e.commandURL(), e.tokens[0], bob, channelID, "help"); status != http.StatusOK {
+				t.Errorf("help from 127.0.0.2: %d, want 200", status)
+			}
+			// bob, typed from the server, under another user_name: decided
+			// as bob, the API's name.
+			if status, _ := e.mm.command(t, e.commandURL(), e.tokens[0], mmUser{ID: bob.ID, Name: "mallory"}, channelID, "approve "+id); status != http.StatusOK {
+				t.Fatalf("bob's typed approval: %d", status)
+			}
+			e.settle()
+			req := e.request(root.Id)
+			if req.State != approvals.StateSucceeded || len(req.Approvals()) != 1 || req.Approvals()[0].User.Name != "bob" {
+				t.Fatalf("want the request approved by bob (the API's name) and run: %s %+v", req.State, req.Approvals())
+			}
+		})
+	}
+}

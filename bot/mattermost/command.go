@@ -14,8 +14,11 @@ import (
 )
 
 // CommandHandler serves the custom slash command. The token is checked
-// before anything else of the request is looked at; the command then goes
-// to h, whose refusal, and whatever it shows the user alone meanwhile,
+// before anything else of the request is looked at. A command that
+// approves or denies must also come from Config.CallbackSources (403
+// otherwise), and its user must be confirmed by the API like a clicker
+// (exists, active, not a bot; the name is the API's): the token alone is
+// not proof of who decides. The command then goes to h, whose refusal, and whatever it shows the user alone meanwhile,
 // comes back as an ephemeral command response. Everything slow runs in the
 // router's background, so the answer comes well inside Mattermost's
 // timeout (30 s by default).
@@ -54,8 +57,27 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 		if cmd.User.Name == "" {
 			cmd.User.Name = cmd.User.ID
 		}
+		decides := decision(cmd.Text)
+		if decides && !a.fromServer(w, r, "slash command "+firstWord(cmd.Text)) {
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
 		defer cancel()
+		if decides {
+			user, err := a.clicker(ctx, "slash command", cmd.User.ID)
+			if err != nil {
+				text := "I could not confirm with Mattermost who typed this, so nothing was decided. Try again in a moment."
+				if errors.Is(err, errClickerUnconfirmed) {
+					a.refuse(ctx, r, err.Error())
+					text = "I could not confirm who typed this command, so nothing was decided."
+				} else {
+					a.log.Error("could not confirm the user of a slash command", "user", cmd.User.ID, "err", err)
+				}
+				writeJSON(w, a.log, http.StatusOK, &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: text, SkipSlackParsing: true})
+				return
+			}
+			cmd.User = user
+		}
 		reply := &syncReply{channel: cmd.Channel, user: cmd.User.ID}
 		err := h.HandleCommand(withSync(ctx, reply), a, cmd)
 		msgs := reply.close()
@@ -136,4 +158,20 @@ func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
 		}
 	}
 	return m
+}
+
+// decision reports whether text approves or denies a request: the words
+// the router's grammar reads as those subcommands, in any case.
+func decision(text string) bool {
+	w := firstWord(text)
+	return w == "approve" || w == "deny"
+}
+
+// firstWord is text's first word, lower-cased.
+func firstWord(text string) string {
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.ToLower(f[0])
 }

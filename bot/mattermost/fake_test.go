@@ -565,6 +565,12 @@ type mmUser struct{ ID, Name string }
 // command POSTs a slash command to the bot as the server does.
 func (f *fakeMM) command(t testing.TB, target, token string, u mmUser, channel, text string) (int, []byte) {
 	t.Helper()
+	return f.commandWith(t, http.DefaultClient, target, token, u, channel, text)
+}
+
+// commandWith is command sent through client (e.g. from another address).
+func (f *fakeMM) commandWith(t testing.TB, client *http.Client, target, token string, u mmUser, channel, text string) (int, []byte) {
+	t.Helper()
 	form := url.Values{
 		"token": {token}, "team_id": {teamID}, "team_domain": {"ops"}, "channel_id": {channel}, "channel_name": {"upgrades"},
 		"user_id": {u.ID}, "user_name": {u.Name}, "command": {"/gitlab-migrations"}, "text": {text},
@@ -579,7 +585,7 @@ func (f *fakeMM) command(t testing.TB, target, token string, u mmUser, channel, 
 	if token != "" {
 		req.Header.Set("Authorization", "Token "+token)
 	}
-	return do(t, req)
+	return doWith(t, client, req)
 }
 
 // click plays a user clicking a button of a stored post: the server finds

@@ -22,6 +22,11 @@ import (
 // firewalled to the server. Each refused callback goes to OnRefused like
 // any other refusal; the wiring counts them into one audit entry per
 // source and minute.
+//
+// A slash command that approves or denies is held to the same rules
+// (command.go): its token proves only that someone knows the token, and
+// with approve_by "command" it is the one way to decide, so a leaked token
+// must not let anyone decide as any user_id.
 
 // parseSources turns Config.CallbackSources into prefixes; a bare address
 // is a single-address prefix.
@@ -107,4 +112,22 @@ func (cs callbackSources) String() string {
 		out[i] = p.String()
 	}
 	return strings.Join(out, " ")
+}
+
+// fromServer admits r only from Config.CallbackSources. Otherwise it
+// answers 403, reports the refusal (what names the request, e.g. "button
+// callback") and returns false. Button callbacks and the slash commands
+// that decide a request both come from the Mattermost server alone.
+func (a *Adapter) fromServer(w http.ResponseWriter, r *http.Request, what string) bool {
+	if addr, ok := peerAddr(r); ok && a.sources.admit(addr) {
+		return true
+	}
+	// Logged at debug only: a flood must not flood the log either; the
+	// wiring counts OnRefused per source and minute.
+	a.log.Debug("refused a request from outside callback_sources", "what", what, "remote", r.RemoteAddr)
+	if a.opt.OnRefused != nil {
+		a.opt.OnRefused(r.Context(), fmt.Sprintf("%s from %s, which is not one of the Mattermost server's addresses (mattermost.callback_sources)", what, r.RemoteAddr), r)
+	}
+	http.Error(w, "accepted from the Mattermost server only", http.StatusForbidden)
+	return false
 }
