@@ -49,11 +49,15 @@ func Parse(text string) (Invocation, error) {
 	if err := checkVisibleText(text, words); err != nil {
 		return Invocation{}, &UsageError{Msg: err.Error()}
 	}
+	words = gitlab.DropPrompt(words) // "$ sudo gitlab-rake …" as docs print it
 	if len(words) == 0 {
 		if splitErr != nil {
 			return Invocation{}, &UsageError{Msg: splitErr.Error(), Usage: "/gitlab-migrations help"}
 		}
 		return Invocation{Sub: "help"}, nil
+	}
+	if err := unofferedCtl(words); err != nil {
+		return Invocation{}, err
 	}
 	if inv, ok := pastedOther(text, words); ok {
 		if err := subcommands[inv.Sub].checkArgs(inv); err != nil {
@@ -186,6 +190,35 @@ func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
 		inv.Args = []string{a.Service}
 	}
 	return inv, inv.Sub != ""
+}
+
+// unofferedCtl refuses a pasted gitlab-ctl line whose action the bot does
+// not offer (stop, start, reconfigure, …), saying what it does offer: it
+// would otherwise be read as a malformed finalize.
+func unofferedCtl(words []gitlab.ShellWord) error {
+	i := 0
+	if i < len(words) && strings.Trim(words[i].Text, "`") == "sudo" {
+		i++
+	}
+	if i >= len(words) {
+		return nil
+	}
+	prog := strings.Trim(words[i].Text, "`")
+	if prog != "gitlab-ctl" && !strings.HasSuffix(prog, "/gitlab-ctl") {
+		return nil
+	}
+	action := ""
+	if i+1 < len(words) {
+		action = strings.Trim(words[i+1].Text, "`")
+	}
+	if action == "status" || action == "restart" {
+		return nil
+	}
+	what := "gitlab-ctl alone"
+	if action != "" {
+		what = fmt.Sprintf("gitlab-ctl %s", echo(action))
+	}
+	return &UsageError{Msg: what + " is not offered here: of gitlab-ctl, only status (or /gitlab-migrations services) and restart [SERVICE] (/gitlab-migrations restart, with approval) can be requested"}
 }
 
 // reasonSeparator reports an unquoted -- (or the dash a chat client's

@@ -118,6 +118,9 @@ func TestParsePastedFinalize(t *testing.T) {
 		{runbookLine, "", ""},
 		{"`" + runbookLine + "` -- can't wait: upgrade to 17.5", "", "can't wait: upgrade to 17.5"},
 		{"finalize " + strings.TrimPrefix(runbookLine, "sudo "), "", ""},
+		{"finalize $ " + runbookLine, "", ""}, // the prompt copied from GitLab's docs
+		{"$ " + runbookLine + " -- runbook", "", "runbook"},
+		{runbookLine + " RAILS_ENV=production", "", ""}, // an environment setting omnibus makes anyway
 		{"finalize " + task + " -- runbook step 4", "", "runbook step 4"},
 		{"finalize --host gitlab-1 " + task, "", ""},
 		{strings.Replace(task, "finalize[", "finalize:ci[", 1) + " --db ci", "ci", ""},
@@ -151,6 +154,14 @@ func TestParsePastedFinalizeRefusals(t *testing.T) {
 		{`finalize gitlab:background_migrations:finalize:ci[Job,t,c,[]] --db main`, "the task says :ci but --db says main", ""},
 		{`finalize Job --db ci t c []`, "not among them", ""},
 		{`finalize`, "paste GitLab's command", ""},
+		{`sudo gitlab-rake gitlab:background_migrations:finalise[Job,t,c,'[["id"]\, ["x"]]']`, "spelt finalize, with a z", fixed},
+		{`sudo -u git -H gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]']`, "sudo's options (-u git -H) are not needed", fixed},
+		{`$ sudo -u git gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]']`, "sudo's options (-u git) are not needed", fixed},
+		{`sudo gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]'] extra`, `try to run "extra" as a task of its own`, fixed},
+		{`sudo gitlab-rake gitlab:background_migrations:finalize[Job,t,c,'[["id"]\, ["x"]]'] VERBOSE=true`, `rake reads "VERBOSE=true" as an environment setting`, fixed},
+		{`finalize Job t c 'gg'`, `job_arguments "gg" is not valid JSON near column 1: expected a value`, ""},
+		{`finalize Job t c '[["id"], x]'`, `is not valid JSON near column 10: expected a value ([, a "quoted string", a number, true, false or null), found 'x'`, ""},
+		{`finalize Job t c '[["id"]'`, `is not valid JSON: it ends too early`, ""},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.in)
@@ -161,6 +172,9 @@ func TestParsePastedFinalizeRefusals(t *testing.T) {
 		}
 		if !strings.Contains(ue.Msg, c.says) {
 			t.Errorf("Parse(%s): %q does not say %q", c.in, ue.Msg, c.says)
+		}
+		if strings.Contains(ue.Msg, "invalid character") || strings.Contains(ue.Msg, "looking for") {
+			t.Errorf("Parse(%s): Go's JSON error reaches the user: %q", c.in, ue.Msg)
 		}
 		if c.fix != "" && !strings.Contains(ue.Msg, "Paste this instead:\n"+c.fix) {
 			t.Errorf("Parse(%s): %q does not show the fix %s", c.in, ue.Msg, c.fix)
@@ -184,6 +198,9 @@ func TestParsePastedGitLabCommands(t *testing.T) {
 		{"sudo gitlab-ctl status", Invocation{Sub: "services"}},
 		{"sudo gitlab-rake db:migrate:status:ci --host gitlab-2", Invocation{Sub: "status", DB: "ci", Host: "gitlab-2"}},
 		{"gitlab-ctl restart puma --host=gitlab-2 -- oom", Invocation{Sub: "restart", Args: []string{"puma"}, Host: "gitlab-2", Reason: "oom"}},
+		{"$ sudo gitlab-rake db:migrate:status", Invocation{Sub: "status"}},
+		{"gitlab-rake db:migrate RAILS_ENV=production", Invocation{Sub: "migrate"}},
+		{"sudo gitlab-rake db:migrate RAILS_ENV=production -- runbook", Invocation{Sub: "migrate", Reason: "runbook"}},
 	}
 	for _, c := range cases {
 		got, err := Parse(c.in)
@@ -198,11 +215,14 @@ func TestParsePastedGitLabCommands(t *testing.T) {
 	for in, says := range map[string]string{
 		"sudo gitlab-ctl status puma":          "services takes no arguments",
 		"sudo gitlab-rake db:rollback":         "db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted",
-		"sudo gitlab-ctl stop":                 "of gitlab-ctl, only status and restart can be pasted",
+		"sudo gitlab-ctl stop":                 "gitlab-ctl stop is not offered here: of gitlab-ctl, only status (or /gitlab-migrations services) and restart [SERVICE]",
+		"$ gitlab-ctl reconfigure":             "gitlab-ctl reconfigure is not offered here",
 		"sudo gitlab-rake db:migrate:status:X": "db:migrate:status, db:migrate",
 	} {
 		if _, err := Parse(in); err == nil || !strings.Contains(err.Error(), says) {
 			t.Errorf("Parse(%s): %v, want %q", in, err, says)
+		} else if strings.Contains(in, "gitlab-ctl") && strings.Contains(err.Error(), "finalize") {
+			t.Errorf("Parse(%s) speaks of finalize: %v", in, err)
 		}
 	}
 }

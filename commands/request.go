@@ -46,7 +46,11 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	}
 	c, err := op.Command(args)
 	if err != nil {
-		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+		msg := err.Error()
+		if ae := (*gitlab.ArgError)(nil); errors.As(err, &ae) {
+			msg = ae.Error() // the argument's own sentence, without the operation's prefix
+		}
+		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: msg, Usage: subcommands[inv.Sub].usage})
 	}
 	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
 		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})

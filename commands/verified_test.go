@@ -296,7 +296,7 @@ func TestAgentNotAnswering(t *testing.T) {
 func TestStatusDatabaseChecks(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	msg := refusal(t, command(t, s, rec, alice, "status --db foo"))
-	if !strings.Contains(msg, `database "foo": is not one of GitLab's databases: use main or ci`) {
+	if !strings.Contains(msg, `database "foo" is not one of GitLab's databases: use main or ci`) {
 		t.Errorf("status --db foo: %q", msg)
 	}
 	if err := command(t, s, rec, alice, "status --db ci"); err != nil {
@@ -397,5 +397,15 @@ func TestRestartWithSupervisorDownFails(t *testing.T) {
 	done := approveAndGet(t, s, rec, req.ID)
 	if done.State != approvals.StateFailed || !strings.HasPrefix(done.Error, "FAILED: did not restart: alertmanager (fail), gitaly (fail)") || !strings.Contains(done.Error, "… 9 more") {
 		t.Errorf("ended %s %q", done.State, done.Error)
+	}
+}
+
+// TestArgumentRefusalsAreOneSentence: an argument refusal reads as one
+// sentence, without the operation's name or stacked colons in front.
+func TestArgumentRefusalsAreOneSentence(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	msg := refusal(t, command(t, s, rec, alice, `finalize --db geo CopyColumnUsingBackgroundMigrationJob merge_request_metrics id '[]'`))
+	if !strings.HasPrefix(msg, `database "geo" has no finalize task (GitLab defines finalize:<db> for every database except geo)`) {
+		t.Errorf("finalize --db geo: %q", msg)
 	}
 }

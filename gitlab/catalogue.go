@@ -195,7 +195,7 @@ func (op Operation) Validate(a Args) error {
 		}
 	}
 	if op.Name == OpFinalize && a.Database == "geo" {
-		return &ArgError{"database", a.Database, "has no finalize task: GitLab defines finalize:<db> for every database except geo"}
+		return &ArgError{"database", a.Database, "has no finalize task (GitLab defines finalize:<db> for every database except geo)"}
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ func DecodeFinalize(text string) (Args, error) {
 	}
 	words, prefixed, err := dropCommandPrefix(words)
 	if err != nil {
+		if pe := (*PasteError)(nil); errors.As(err, &pe) && pe.Fix == nil {
+			pe.Fix = recoverPaste(text)
+		}
 		return Args{}, err
 	}
 	if len(words) == 0 {
@@ -96,23 +99,58 @@ func stripCodeMarks(s string) string {
 }
 
 // dropCommandPrefix removes what comes before the task word in a pasted
-// line: sudo and gitlab-rake (or a path ending in /gitlab-rake).
+// line: a shell prompt ($, as docs print it), sudo and gitlab-rake (or a
+// path ending in /gitlab-rake), and RAILS_ENV=production after gitlab-rake,
+// which rake reads as an environment setting and GitLab's omnibus sets
+// anyway. sudo's options are refused with the line to paste instead.
 func dropCommandPrefix(words []ShellWord) ([]ShellWord, bool, error) {
 	prefixed := false
+	words = DropPrompt(words)
 	if len(words) > 0 && words[0].Text == "sudo" {
 		words, prefixed = words[1:], true
+		if len(words) > 0 && strings.HasPrefix(words[0].Text, "-") {
+			var opts []string
+			for len(words) > 0 && !isGitLabRake(words[0].Text) {
+				opts = append(opts, words[0].Text)
+				words = words[1:]
+			}
+			if len(words) > 0 {
+				return nil, true, &PasteError{Reason: fmt.Sprintf("sudo's options (%s) are not needed: the agent runs gitlab-rake as GitLab's omnibus does; paste the line without them", echo(strings.Join(opts, " ")))}
+			}
+			return nil, true, &PasteError{Reason: "after sudo and its options I expect gitlab-rake: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])"}
+		}
 		if len(words) == 0 || !isGitLabRake(words[0].Text) {
 			next := ""
 			if len(words) > 0 {
 				next = words[0].Text
 			}
-			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...]); of gitlab-ctl, only status and restart can be pasted", echo(next))}
+			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])", echo(next))}
 		}
 	}
 	if len(words) > 0 && isGitLabRake(words[0].Text) {
 		words, prefixed = words[1:], true
 	}
+	if prefixed {
+		words = slices.DeleteFunc(slices.Clone(words), func(w ShellWord) bool { return w.Text == railsEnv })
+	}
 	return words, prefixed, nil
+}
+
+// railsEnv is the environment setting GitLab's docs sometimes add to a
+// gitlab-rake line; rake reads NAME=value as a setting, not a task, and
+// omnibus's gitlab-rake sets it anyway.
+const railsEnv = "RAILS_ENV=production"
+
+// envSettingRE matches a word rake reads as an environment setting.
+var envSettingRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// DropPrompt removes a leading shell prompt word ($), which people copy
+// from documentation along with the command.
+func DropPrompt(words []ShellWord) []ShellWord {
+	if len(words) > 1 && words[0].Raw == "$" {
+		return words[1:]
+	}
+	return words
 }
 
 func isGitLabRake(s string) bool { return s == "gitlab-rake" || strings.HasSuffix(s, "/gitlab-rake") }
@@ -128,6 +166,14 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	for _, x := range words {
 		if x.Shelly != 0 {
 			return Args{}, &PasteError{Reason: fmt.Sprintf("a shell would act on the %c in %q instead of passing it to rake: keep the JSON in single quotes, as GitLab prints it", x.Shelly, echo(x.Raw))}
+		}
+	}
+	if len(words) > 1 && strings.HasSuffix(w.Text, "]") {
+		if alone, err := decodeTaskWords(words[:1]); err == nil {
+			if envSettingRE.MatchString(words[1].Text) {
+				return Args{}, &PasteError{Reason: fmt.Sprintf("rake reads %q as an environment setting, which the agent does not pass on (it runs GitLab's rake with GitLab's own environment; only %s may stay, omnibus sets it anyway)", echo(words[1].Text), railsEnv), Fix: &alone}
+			}
+			return Args{}, &PasteError{Reason: fmt.Sprintf("rake would finalize and then try to run %q as a task of its own: nothing may follow the final ] (a reason goes after --)", echo(words[1].Text)), Fix: &alone}
 		}
 	}
 	if len(words) > 1 {
@@ -168,7 +214,11 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	}
 	a := Args{Database: db, BatchedMigration: BatchedMigration{unescapeRake(raw[0]), unescapeRake(raw[1]), unescapeRake(raw[2]), unescapeRake(raw[3])}}
 	if err := ValidateJobArguments(a.JobArguments); err != nil {
-		return Args{}, &PasteError{Reason: stripped + "rake would receive job_arguments " + err.Error()}
+		reason := err.Error()
+		if ae := (*ArgError)(nil); errors.As(err, &ae) {
+			reason = fmt.Sprintf("%q, which %s", echo(a.JobArguments), ae.Reason)
+		}
+		return Args{}, &PasteError{Reason: stripped + "rake would receive job_arguments " + reason}
 	}
 	return a, nil
 }
@@ -203,6 +253,9 @@ func finalizeDatabase(task string) (string, error) {
 		return "", nil
 	}
 	db, ok := strings.CutPrefix(task, FinalizeTask+":")
+	if !ok && strings.HasPrefix(task, britishFinalize) {
+		return "", &PasteError{Reason: fmt.Sprintf("GitLab's task is spelt finalize, with a z: rake knows no %q", echo(task))}
+	}
 	if !ok {
 		return "", &PasteError{Reason: fmt.Sprintf("%q is not the finalize task: only %s[...] (or %s:main / :ci) can be pasted as a finalize; of GitLab's other commands, db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted as they are", echo(task), FinalizeTask, FinalizeTask)}
 	}
@@ -242,8 +295,13 @@ func decodeFourArgs(text string, words []ShellWord) (Args, error) {
 	return a, nil
 }
 
-// commandPrefixRE matches what may precede the task word in a paste.
-var commandPrefixRE = regexp.MustCompile(`^(?:sudo\s+)?(?:\S*gitlab-rake\s+)?`)
+// britishFinalize is the spelling rake does not know, which recoverPaste
+// corrects.
+const britishFinalize = "gitlab:background_migrations:finalise"
+
+// commandPrefixRE matches what may precede the task word in a paste: a
+// prompt, sudo with its options, gitlab-rake.
+var commandPrefixRE = regexp.MustCompile(`^(?:\$\s+)?(?:sudo(?:\s+-[A-Za-z]+(?:\s+[a-z_][a-z0-9_-]*)?)*\s+)?(?:\S*gitlab-rake\s+)?`)
 
 // recoverPaste guesses what a refused paste meant, to show the corrected form:
 // first the words joined where a shell would have split them (a blank
@@ -251,6 +309,7 @@ var commandPrefixRE = regexp.MustCompile(`^(?:sudo\s+)?(?:\S*gitlab-rake\s+)?`)
 // (quotes forgotten or unbalanced). It returns nil when neither decodes.
 func recoverPaste(text string) *Args {
 	rest := strings.TrimSpace(text[len(commandPrefixRE.FindString(text)):])
+	rest = strings.Replace(rest, britishFinalize, FinalizeTask, 1)
 	var candidates []string
 	if words, err := SplitShellWords(rest); err == nil && len(words) > 1 {
 		var b strings.Builder
@@ -343,6 +402,11 @@ func echo(s string) string {
 func PastedOperation(words []string) (op string, a Args, ok bool) {
 	if len(words) > 0 && strings.Trim(words[0], "`") == "sudo" {
 		words = words[1:]
+	}
+	if len(words) > 0 && isGitLabRake(strings.Trim(words[0], "`")) {
+		// rake reads NAME=value as an environment setting; omnibus sets
+		// this one anyway.
+		words = slices.DeleteFunc(slices.Clone(words), func(w string) bool { return strings.Trim(w, "`") == railsEnv })
 	}
 	if len(words) < 2 || len(words) > 3 {
 		return "", Args{}, false

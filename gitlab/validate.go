@@ -19,7 +19,7 @@ type ArgError struct {
 }
 
 func (e *ArgError) Error() string {
-	return fmt.Sprintf("%s %q: %s", e.Field, echo(e.Value), e.Reason)
+	return fmt.Sprintf("%s %q %s", e.Field, echo(e.Value), e.Reason)
 }
 
 // Identifier limits. PostgreSQL truncates identifiers at 63 bytes; GitLab's
@@ -88,7 +88,7 @@ func ValidateJobArguments(s string) error {
 	}
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return &ArgError{"job_arguments", s, "is not valid JSON (" + err.Error() + "): give the array as GitLab prints it, e.g. '[[\"id\"]\\, [\"id_convert_to_bigint\"]]'"}
+		return &ArgError{"job_arguments", s, "is not valid JSON" + jsonProblem(err) + "; give the array as GitLab prints it, e.g. '[[\"id\"]\\, [\"id_convert_to_bigint\"]]'"}
 	}
 	if _, ok := v.([]any); !ok {
 		return &ArgError{"job_arguments", s, "must be a JSON array, e.g. [] or [[\"id\"],[\"id_convert_to_bigint\"]]"}
@@ -106,7 +106,7 @@ func CompactJobArguments(s string) (string, error) {
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, []byte(s)); err != nil {
-		return "", &ArgError{"job_arguments", s, "is not valid JSON: " + err.Error()}
+		return "", &ArgError{"job_arguments", s, "is not valid JSON" + jsonProblem(err)}
 	}
 	return b.String(), nil
 }
