@@ -38,7 +38,11 @@ import (
 //     dropped the reader at its write timeout);
 //   - the digest is verified by runJob on both runs;
 //   - bot-peak-RSS-MiB: VmHWM of a separate bot process (this binary,
-//     stallBot) that follows a 1 GiB job through the slow chat.
+//     stallBot) that follows a 1 GiB job through the slow chat (<= 64).
+//
+// A missed target fails the benchmark (b.Errorf); .ci/run runs it once.
+// TestStallingChatNeverStallsTheStream checks the same structure without
+// timing, in every `go test`.
 
 // Environment of the re-executed test binary.
 const (
@@ -293,4 +297,27 @@ func BenchmarkStallingChat(b *testing.B) {
 	b.ReportMetric(float64(gib.PeakRSS)/(1<<20), "bot-peak-RSS-MiB")
 	b.ReportMetric(float64(gib.Reattaches), "GiB-reattaches")
 	b.ReportMetric(gib.MinGap.Seconds(), "GiB-min-edit-gap-s")
+
+	// The targets (issue 8 §6): a miss fails the benchmark, and CI with it
+	// (.ci/run). A digest that did not verify already failed above.
+	if ratio := slow.Wall.Seconds() / instant.Wall.Seconds(); ratio > maxSlowRatio {
+		b.Errorf("the slow chat's run took %.2f× the instant one's (%s vs %s), want ≤ %.1f×: the stream waited for chat", ratio, slow.Wall, instant.Wall, maxSlowRatio)
+	}
+	for name, r := range map[string]stallRun{"100k-line": slow, "1 GiB": gib.stallRun} {
+		if r.Edits > 1 && r.MinGap < slowUpdate {
+			b.Errorf("%s run: two progress edits started %s apart, want at least %s", name, r.MinGap, slowUpdate)
+		}
+	}
+	if n := slow.Reattaches + instant.Reattaches + gib.Reattaches; n > 0 {
+		b.Errorf("the bot re-attached %d times: the agent dropped a reader that fell behind (its write timeout)", n)
+	}
+	if gib.PeakRSS > maxBotRSS {
+		b.Errorf("the bot's peak RSS following the 1 GiB job was %d MiB, want ≤ %d MiB", gib.PeakRSS>>20, maxBotRSS>>20)
+	}
 }
+
+// The targets BenchmarkStallingChat asserts.
+const (
+	maxSlowRatio = 1.2      // slow-chat wall time / instant-chat wall time
+	maxBotRSS    = 64 << 20 // the bot's peak RSS following a 1 GiB job
+)
