@@ -35,11 +35,13 @@ func NewID() (string, error) {
 }
 
 // ParseID normalises what a person typed (surrounding space, upper case)
-// and checks that it looks like a request ID.
+// and checks that it looks like a request ID. The error does not quote the
+// text, which may be long: the caller echoes it, shortened, when it says
+// what was typed.
 func ParseID(s string) (string, error) {
 	id := strings.ToLower(strings.TrimSpace(s))
 	if len(id) != IDLength || strings.Trim(id, IDAlphabet) != "" {
-		return "", fmt.Errorf("%q is not a request ID: IDs are %d letters and digits, like r7k2qxa9: %w", s, IDLength, ErrInvalid)
+		return "", fmt.Errorf("not a request ID: IDs are %d letters and digits, like r7k2qxa9: %w", IDLength, ErrInvalid)
 	}
 	return id, nil
 }

@@ -91,7 +91,7 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		}
 		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
 	case "approve", "deny", "cancel":
-		id, err := approvals.ParseID(inv.Args[0])
+		id, err := parseID(inv.Args[0])
 		if err != nil {
 			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
 		}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
@@ -21,13 +23,21 @@ const (
 	maxEchoRunes    = 80 // user text quoted back in an error message
 )
 
-// invisibleNames are the characters refused in anything an approver reads:
-// bidirectional overrides and isolates, zero-width and other invisible
-// format characters. They can make an approval card show something other
-// than what runs (a reversed argument, a hidden word).
+// Refused in anything an approver reads: every character of Unicode's
+// format category (Cf: bidirectional overrides and isolates, zero-width
+// characters, the tag characters U+E0000–U+E007F, the deprecated format
+// characters U+206A–U+206F, …), the Hangul fillers, which are letters that
+// show as blank space, and control characters other than tab and newline
+// (terminals and some clients act on them). They can make an approval card
+// show something other than what runs (a reversed argument, a hidden word).
+//
+// invisibleNames names the ones people meet, for refusals; the rest are
+// named by their category.
 var invisibleNames = map[rune]string{
 	'\u00ad': "SOFT HYPHEN",
 	'\u061c': "ARABIC LETTER MARK",
+	'\u115f': "HANGUL CHOSEONG FILLER",
+	'\u1160': "HANGUL JUNGSEONG FILLER",
 	'\u180e': "MONGOLIAN VOWEL SEPARATOR",
 	'\u200b': "ZERO WIDTH SPACE",
 	'\u200c': "ZERO WIDTH NON-JOINER",
@@ -40,26 +50,25 @@ var invisibleNames = map[rune]string{
 	'\u202d': "LEFT-TO-RIGHT OVERRIDE",
 	'\u202e': "RIGHT-TO-LEFT OVERRIDE",
 	'\u2060': "WORD JOINER",
-	'\u2061': "FUNCTION APPLICATION",
-	'\u2062': "INVISIBLE TIMES",
-	'\u2063': "INVISIBLE SEPARATOR",
-	'\u2064': "INVISIBLE PLUS",
 	'\u2066': "LEFT-TO-RIGHT ISOLATE",
 	'\u2067': "RIGHT-TO-LEFT ISOLATE",
 	'\u2068': "FIRST STRONG ISOLATE",
 	'\u2069': "POP DIRECTIONAL ISOLATE",
+	'\u3164': "HANGUL FILLER",
 	'\ufeff': "ZERO WIDTH NO-BREAK SPACE",
+	'\uffa0': "HALFWIDTH HANGUL FILLER",
 }
 
-// invisible reports whether r is refused, and its name. Control characters
-// other than tab and newline are refused too: terminals and some clients
-// act on them.
+// invisible reports whether r is refused, and its name.
 func invisible(r rune) (string, bool) {
 	if n, ok := invisibleNames[r]; ok {
 		return n, true
 	}
-	if (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r < 0xa0) {
-		return "a control character", true
+	switch {
+	case unicode.Is(unicode.Cf, r):
+		return "(an invisible format character)", true
+	case (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r < 0xa0):
+		return "(a control character)", true
 	}
 	return "", false
 }
@@ -67,12 +76,16 @@ func invisible(r rune) (string, bool) {
 // checkVisible refuses a field that holds an invisible or bidi character or
 // invalid UTF-8, naming the field, the character and where it is.
 func checkVisible(field, s string) error {
+	is, contains := "is", "contains"
+	if strings.HasSuffix(field, "arguments") {
+		is, contains = "are", "contain"
+	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("the %s is not valid UTF-8: retype it", field)
+		return fmt.Errorf("the %s %s not valid UTF-8: retype it", field, is)
 	}
 	for i, r := range []rune(s) {
 		if name, bad := invisible(r); bad {
-			return fmt.Errorf("the %s contains U+%04X %s at character %d: invisible and text-direction characters can make the approval card show something other than what runs; retype the %s without it", field, r, name, i+1, field)
+			return fmt.Errorf("the %s %s U+%04X %s at character %d: invisible and text-direction characters can make the approval card show something other than what runs; retype the %s without it", field, contains, r, name, i+1, field)
 		}
 	}
 	return nil
@@ -201,4 +214,14 @@ func displayName(u bot.User) string {
 		n = u.ID
 	}
 	return echo(n)
+}
+
+// parseID is approvals.ParseID with the typed text echoed, shortened, in
+// the refusal.
+func parseID(s string) (string, error) {
+	id, err := approvals.ParseID(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is %w", echo(s), err)
+	}
+	return id, nil
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,12 @@ import (
 // refused in every field an approver reads, and the refusal names the
 // field and the character.
 func TestParseRefusesInvisible(t *testing.T) {
-	bad := []rune{'\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\ufeff', '\x07'}
+	bad := []rune{'\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\ufeff', '\x07',
+		// the rest of Unicode's format category: deprecated format
+		// characters, tag characters, interlinear annotation, …
+		'\u206a', '\u206b', '\u206c', '\u206d', '\u206e', '\u206f', '\U000E0001', '\U000E0041', '\U000E007F', '\ufff9', '\u2064', '\u0600', '\U0001D173',
+		// Hangul fillers: letters that show as blank space
+		'\u3164', '\u115f', '\u1160', '\uffa0'}
 	fields := []struct{ tmpl, field string }{
 		{"migrate -- upgrade%s to 17.5", "reason"},
 		{"deny r7k2qxa9 not%s now", "reason"},
@@ -36,7 +42,7 @@ func TestParseRefusesInvisible(t *testing.T) {
 				t.Errorf("Parse(%q): want a refusal, got %v", in, err)
 				continue
 			}
-			if !strings.Contains(ue.Msg, "the "+f.field+" contains U+") || !strings.Contains(ue.Msg, "show something other than what runs") {
+			if !strings.Contains(ue.Msg, "the "+f.field+" contain") || !strings.Contains(ue.Msg, fmt.Sprintf("U+%04X ", r)) || !strings.Contains(ue.Msg, "show something other than what runs") {
 				t.Errorf("Parse(%q): %q does not name the %s and the danger", in, ue.Msg, f.field)
 			}
 		}
@@ -159,5 +165,17 @@ func TestDisplayName(t *testing.T) {
 		if got := displayName(u); got != want {
 			t.Errorf("displayName(%q) = %q, want %q", u.Name, got, want)
 		}
+	}
+}
+
+// TestRefusalGrammar: a plural field takes a plural verb.
+func TestRefusalGrammar(t *testing.T) {
+	_, err := Parse("finalize Job t c '[\"id\u202e\"]'")
+	if err == nil || !strings.Contains(err.Error(), "the finalize arguments contain U+202E RIGHT-TO-LEFT OVERRIDE") {
+		t.Errorf("got %v", err)
+	}
+	_, err = Parse("restart side\u202ekiq")
+	if err == nil || !strings.Contains(err.Error(), "the service name contains U+202E") {
+		t.Errorf("got %v", err)
 	}
 }

@@ -113,7 +113,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 // migrate could not (GitLab printed no database and the version was
 // pending on several); it may not contradict one the evidence named.
 func (r *Router) finalizeFrom(ctx context.Context, id, host, db string) (gitlab.Args, string, error) {
-	id, err := approvals.ParseID(id)
+	id, err := parseID(id)
 	if err != nil {
 		return gitlab.Args{}, "", err
 	}

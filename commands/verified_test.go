@@ -409,3 +409,16 @@ func TestArgumentRefusalsAreOneSentence(t *testing.T) {
 		t.Errorf("finalize --db geo: %q", msg)
 	}
 }
+
+// TestRequestIDEchoesAreShort: a mistyped request ID is quoted back at
+// most 80 characters long, whichever subcommand took it.
+func TestRequestIDEchoesAreShort(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	long := strings.Repeat("q", 1000)
+	for _, line := range []string{"approve " + long, "cancel " + long, "deny " + long, "finalize --from " + long} {
+		msg := refusal(t, command(t, s, rec, alice, line))
+		if !strings.Contains(msg, strings.Repeat("q", 79)+"…\" is not a request ID") || strings.Contains(msg, strings.Repeat("q", 80)) {
+			t.Errorf("%s…: %.300q", line[:10], msg)
+		}
+	}
+}
