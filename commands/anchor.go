@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,13 +16,66 @@ import (
 // the router posted to the audit channel and logged.
 const ActionAuditAnchored = "audit.anchored"
 
-// anchorLoop anchors the audit head every AnchorEvery (daily by default).
+// anchorPoll is how often (real time) the anchor loop looks at the clock.
+// The schedule is kept on Options.Clock, not on a timer: a bot restarted
+// more often than AnchorEvery still anchors on time, and a suspended host
+// catches up when it wakes.
+const anchorPoll = time.Minute
+
+// anchorLoop anchors the audit head every AnchorEvery (daily by default),
+// counted from the last audit.anchored entry, whoever made it: at once if
+// there is none or it is older than AnchorEvery, then AnchorEvery after
+// each. A process's start does not reset the schedule.
 func (r *Router) anchorLoop(ctx context.Context) {
-	every(ctx, r.opt.AnchorEvery, func(ctx context.Context) {
-		if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
-			r.log.Error("anchoring the audit trail", "err", err)
+	poll := cmp.Or(r.anchorPoll, anchorPoll)
+	last, err := r.lastAnchor(ctx)
+	if err != nil {
+		r.log.Error("finding the last audit anchor; anchoring now", "err", err)
+	}
+	for {
+		if due := last.Add(r.opt.AnchorEvery); !r.opt.Clock().Before(due) {
+			// Someone may have anchored (`audit anchor`) since: the trail
+			// says when the last anchor was, not this loop's memory.
+			if l, err := r.lastAnchor(ctx); err == nil && l.After(last) {
+				last = l
+				continue
+			}
+			if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
+				r.log.Error("anchoring the audit trail; retrying", "err", err)
+			} else {
+				last = r.opt.Clock()
+			}
 		}
-	})
+		wait := min(poll, last.Add(r.opt.AnchorEvery).Sub(r.opt.Clock()))
+		if err := sleepCtx(ctx, max(wait, time.Millisecond)); err != nil {
+			return
+		}
+	}
+}
+
+// lastAnchor returns the time of the newest audit.anchored entry, or the
+// zero time if there is none newer than AnchorEvery (older ones do not
+// change the schedule: an anchor is due at once). It reads the trail
+// backwards, in growing chunks, and never further back than AnchorEvery.
+func (r *Router) lastAnchor(ctx context.Context) (time.Time, error) {
+	cutoff := r.opt.Clock().Add(-r.opt.AnchorEvery)
+	for n := 256; ; n *= 4 {
+		entries, err := r.opt.Audit.TailAudit(ctx, n)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading the audit trail for the last anchor: %w", err)
+		}
+		for i := len(entries) - 1; i >= 0; i-- {
+			switch e := entries[i]; {
+			case e.Action == ActionAuditAnchored:
+				return e.Time, nil
+			case e.Time.Before(cutoff):
+				return time.Time{}, nil
+			}
+		}
+		if len(entries) < n {
+			return time.Time{}, nil
+		}
+	}
 }
 
 // Anchor puts the audit trail's head outside the store, where whoever can
@@ -48,7 +102,9 @@ func (r *Router) Anchor(ctx context.Context, by approvals.User, why string) (bot
 			}
 		}
 	}
-	r.audit(ctx, approvals.AuditEntry{Actor: by.ID, ActorName: by.Name, Action: ActionAuditAnchored,
+	// Stamped with the router's clock, which schedules the next anchor
+	// (anchorLoop).
+	r.audit(ctx, approvals.AuditEntry{Time: now, Actor: by.ID, ActorName: by.Name, Action: ActionAuditAnchored,
 		Detail: fmt.Sprintf("head %s anchored to %s: %s", head, where, why)})
 	return msg, nil
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -87,4 +89,91 @@ func TestAuditAnchorPostsTheHead(t *testing.T) {
 	eventually(t, "the periodic anchor", func() bool { return len(rec.in("C-audit")) >= 2 })
 	contains(t, rec.in("C-audit")[1:], "Daily anchor")
 	contains(t, []string{logs.String()}, "msg=\"audit head at start\"")
+}
+
+// TestDailyAnchorFollowsTheLastAnchor: the daily anchor is scheduled from
+// the last audit.anchored entry, on the router's clock, not from the
+// process's start: a bot restarted more often than daily still anchors
+// once a day. With no anchor, or one older than a day, it anchors at start.
+func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
+	t0 := time.Date(2031, 3, 4, 9, 30, 0, 0, time.UTC)
+	const quiet = 300 * time.Millisecond // long enough for a 5 ms poll to act
+	start := func(t *testing.T, clock *approvalstest.Clock, before func(*simtest.Stack)) (*simtest.Stack, *channelRecorder) {
+		t.Helper()
+		s := simtest.Start(t, simtest.Options{Clock: clock.Now, Router: commands.Options{AuditChannel: "C-audit"}})
+		commands.SetAnchorPoll(s.Router, 5*time.Millisecond)
+		rec := &channelRecorder{recorder: newRecorder(), posts: map[string][]string{}}
+		s.Router.Register(rec)
+		if before != nil {
+			before(s)
+		}
+		s.Run(t)
+		return s, rec
+	}
+	daily := func(rec *channelRecorder) int {
+		n := 0
+		for _, p := range rec.in("C-audit") {
+			if strings.Contains(p, "Daily anchor") {
+				n++
+			}
+		}
+		return n
+	}
+	manual := func(s *simtest.Stack) {
+		if _, err := s.Router.Anchor(context.Background(), approvals.User{ID: alice.ID, Name: alice.Name}, "Anchored by alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("restarted within the day", func(t *testing.T) {
+		clock := approvalstest.NewClock(t0)
+		// A first process anchored 23 h ago and stopped; this one starts.
+		_, rec := start(t, clock, func(s *simtest.Stack) {
+			manual(s)
+			clock.Advance(23 * time.Hour)
+		})
+		time.Sleep(quiet)
+		if n := daily(rec); n != 0 {
+			t.Fatalf("%d daily anchors 23 h after the last one, want none yet", n)
+		}
+		clock.Advance(time.Hour)
+		eventually(t, "the anchor 24 h after the last one", func() bool { return daily(rec) == 1 })
+		clock.Advance(23 * time.Hour)
+		time.Sleep(quiet)
+		if n := daily(rec); n != 1 {
+			t.Fatalf("%d daily anchors 23 h after the previous one, want still 1", n)
+		}
+		clock.Advance(time.Hour)
+		eventually(t, "the next day's anchor", func() bool { return daily(rec) == 2 })
+	})
+	t.Run("no anchor yet", func(t *testing.T) {
+		_, rec := start(t, approvalstest.NewClock(t0), nil)
+		eventually(t, "an anchor at start", func() bool { return daily(rec) == 1 })
+		time.Sleep(quiet)
+		if n := daily(rec); n != 1 {
+			t.Fatalf("%d anchors with the clock standing still, want 1", n)
+		}
+	})
+	t.Run("last anchor older than a day", func(t *testing.T) {
+		clock := approvalstest.NewClock(t0)
+		_, rec := start(t, clock, func(s *simtest.Stack) {
+			manual(s)
+			clock.Advance(25 * time.Hour)
+		})
+		eventually(t, "an anchor at start", func() bool { return daily(rec) == 1 })
+	})
+	t.Run("a manual anchor moves the schedule", func(t *testing.T) {
+		clock := approvalstest.NewClock(t0)
+		s, rec := start(t, clock, nil)
+		eventually(t, "an anchor at start", func() bool { return daily(rec) == 1 })
+		clock.Advance(12 * time.Hour)
+		manual(s)
+		clock.Advance(12 * time.Hour)
+		time.Sleep(quiet)
+		if n := daily(rec); n != 1 {
+			t.Fatalf("%d daily anchors 12 h after alice's, want still 1", n)
+		}
+		clock.Advance(12 * time.Hour)
+		eventually(t, "the anchor 24 h after alice's", func() bool { return daily(rec) == 2 })
+	})
 }

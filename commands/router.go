@@ -98,6 +98,8 @@ type Router struct {
 	// argvSent, set only by tests (export_test.go), replaces the argv sent
 	// to the agent: it plays a bot whose catalogue builds another argv.
 	argvSent func([]string) []string
+	// anchorPoll, set only by tests, replaces anchorPoll.
+	anchorPoll time.Duration
 }
 
 var _ bot.Handler = (*Router)(nil)
