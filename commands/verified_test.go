@@ -79,6 +79,17 @@ func TestUnprefixedDecomposedMigrateNamesDatabasesFromStatus(t *testing.T) {
 		t.Errorf("request ended %s %q, want PARTLY", req.State, req.Error)
 	}
 	contains(t, th, "Partly done: migrate on gitlab-sim")
+	// The suggestion is kept on the failed request through the Service,
+	// audited as request.annotated with what GitLab asked (while the request
+	// still runs: it ends failed after).
+	annotated := annotations(t, s, id)
+	if len(annotated) != 1 || annotated[0].Actor != approvals.ActorSystem || annotated[0].Outcome != string(approvals.StateRunning) ||
+		annotated[0].Detail != "GitLab asked to finalize CopyColumnUsingBackgroundMigrationJob on ci_build_needs.id first; offered as `finalize --from "+id+"`" {
+		t.Fatalf("want one request.annotated entry for %s naming the suggested finalize, got %+v", id, annotated)
+	}
+	if len(req.Params) == 0 {
+		t.Errorf("the failed request keeps no suggestion: %+v", req.Params)
+	}
 
 	if err := command(t, s, rec, alice, "finalize --from "+id+" -- as GitLab asked"); err != nil {
 		t.Fatal(err)
@@ -87,6 +98,22 @@ func TestUnprefixedDecomposedMigrateNamesDatabasesFromStatus(t *testing.T) {
 	if len(fin.Argv) != 2 || !strings.HasPrefix(fin.Argv[1], "gitlab:background_migrations:finalize:ci[CopyColumnUsingBackgroundMigrationJob,ci_build_needs,id,") {
 		t.Fatalf("finalize argv %q", fin.Argv)
 	}
+}
+
+// annotations are request id's request.annotated audit entries.
+func annotations(t *testing.T, s *simtest.Stack, id string) []approvals.AuditEntry {
+	t.Helper()
+	entries, err := s.DB.TailAudit(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []approvals.AuditEntry
+	for _, e := range entries {
+		if e.Action == approvals.ActionRequestAnnotated && e.RequestID == id {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // TestUnnamedDatabaseIsNotGuessed: every pending version was pending on

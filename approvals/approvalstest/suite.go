@@ -184,6 +184,20 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 		{"finish", func(f *suiteFixture, id string) (*approvals.Request, error) {
 			return f.svc.Finish(ctx, id, approvals.StateSucceeded, "all up")
 		}},
+		{"note", func(f *suiteFixture, id string) (*approvals.Request, error) {
+			return f.svc.Note(ctx, id, "outcome unknown: agent unreachable")
+		}},
+		{"addparams", func(f *suiteFixture, id string) (*approvals.Request, error) {
+			return f.svc.AddParams(ctx, id, map[string]string{"finalize_table": "ci_builds"}, "GitLab asked to finalize")
+		}},
+	}
+	// audited is the action of each change that is not a state transition
+	// (its entry's Outcome is the state it leaves unchanged), and effect
+	// checks what it changed.
+	audited := map[string]string{"note": approvals.ActionRequestNoted, "addparams": approvals.ActionRequestAnnotated}
+	effect := map[string]func(*approvals.Request) bool{
+		"note":      func(r *approvals.Request) bool { return r.Note == "outcome unknown: agent unreachable" },
+		"addparams": func(r *approvals.Request) bool { return r.Params["finalize_table"] == "ci_builds" },
 	}
 	const (
 		P = approvals.StatePending
@@ -216,7 +230,8 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 			"start": {R, nil}, "abandon": {I, nil}, "setjob": {A, notRunning}, "finish": {A, notRunning}},
 		R: {"approve": {R, decided}, "approve-late": {R, decided}, "deny": {R, decided}, "cancel": {R, decided},
 			"expire-early": {R, decided}, "expire": {R, decided},
-			"start": {R, started}, "abandon": {R, started}, "setjob": {R, nil}, "finish": {S, nil}},
+			"start": {R, started}, "abandon": {R, started}, "setjob": {R, nil}, "finish": {S, nil},
+			"note": {R, nil}},
 	}
 	for _, end := range []approvals.State{S, F, I} {
 		table[end] = map[string]want{"approve": {end, decided}, "approve-late": {end, decided}, "deny": {end, decided},
@@ -232,6 +247,15 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 		"cancel": {X, expired}, "expire-early": {X, expired}, "expire": {X, expired},
 		"start": {X, expired}, "abandon": {X, expired}, "setjob": {X, notRunning}, "finish": {X, notRunning}}
 
+	for _, from := range approvals.States() {
+		// Only a running request takes a note; parameters may be added in
+		// any state (what was approved never changes: AddParams refuses
+		// another value for a key the request has).
+		if _, ok := table[from]["note"]; !ok {
+			table[from]["note"] = want{from, notRunning}
+		}
+		table[from]["addparams"] = want{from, nil}
+	}
 	for _, from := range approvals.States() {
 		for _, a := range actions {
 			w, found := table[from][a.name]
@@ -265,6 +289,14 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 					}
 					if e := f.lastEntry(t); e.RequestID != before.ID || e.Outcome != string(w.state) {
 						t.Errorf("the change was audited as %+v", e)
+					}
+					if act, ok := audited[a.name]; ok {
+						if e := f.lastEntry(t); e.Action != act {
+							t.Errorf("%s was audited as %s, want %s", a.name, e.Action, act)
+						}
+						if !effect[a.name](after) {
+							t.Errorf("%s from %s did not change the stored request: %+v", a.name, from, after)
+						}
 					}
 				} else {
 					if !errors.Is(err, w.err) {
