@@ -6,17 +6,27 @@ package approvals
 //	pending -> denied | expired | cancelled
 //	approved -> interrupted (abandoned: never started, nothing ran)
 //
-// Every state that waits has an owner and a deadline:
-//   - pending: the approvers, until ExpiresAt; the expiry sweep
-//     (Service.ExpireDue) ends it expired.
-//   - approved: the goroutine that recorded the final approval, which
-//     calls Start at once; if starting fails it calls Abandon, and the
-//     sweep abandons any request still approved after ApprovedDeadline.
-//   - running: the goroutine following the agent's job, until the job ends
-//     (the agent's per-operation timeout bounds it); after a restart,
-//     recovery re-attaches to the job or ends it interrupted. A follower
-//     that dies while the bot keeps running is not replaced before the
-//     next restart.
+// Every state has an owner (who moves it on) and a deadline (when the
+// sweep, Router.ExpireNow every 30 s, moves it on if its owner did not).
+// The sweep and restart recovery change requests only through Service
+// methods, as chat does.
+//
+//	state       owner                                   deadline, and what the sweep does then
+//	pending     the approvers (approve, deny, cancel)   ExpiresAt (the policy's TTL): Expire -> expired
+//	approved    the goroutine that recorded the final   ApprovedDeadline after the last approval:
+//	            approval; it calls Start at once, or    Abandon -> interrupted, nothing ran
+//	            Abandon if starting fails
+//	running     the follower holding the request's      none held: adopted at once (looked up by
+//	            claim in this process (the starter,     request ID, followed, or ended interrupted
+//	            restart recovery, or the sweep); it     with the reason; never run again);
+//	            only attaches to the job, and calls     operation timeout + after-check wait + margin
+//	            Finish; Note while the agent is away    (commands.RunningMargin): if the agent says
+//	                                                    the job ended or knows nothing of it, the
+//	                                                    stuck follower is cancelled, the sweep takes
+//	                                                    over and Finish records the true outcome; if
+//	                                                    the job runs or the agent is unreachable, it
+//	                                                    stays running (outcome not known yet)
+//	succeeded, failed, interrupted, denied, expired, cancelled: terminal, nobody.
 type State string
 
 const (

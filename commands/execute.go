@@ -22,6 +22,13 @@ const ActionJobOutput = "job.output"
 // the goroutines and processes that get here for one request, only the one
 // that Start lets through runs it.
 func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+	// The claim is taken before the start, so the sweep never sees this
+	// request running without its follower (see owner.go).
+	ctx, release, ok := r.followers.take(ctx, req.ID)
+	if !ok {
+		return // another goroutine of this process has it
+	}
+	defer release()
 	started, err := r.opt.Approvals.Start(ctx, req.ID)
 	if err != nil {
 		switch {
@@ -190,6 +197,10 @@ func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
 	if ctx.Err() == nil {
 		return false
 	}
+	if takenOver(ctx) {
+		r.log.Warn("this follower was stuck and another took the request over", "request", req.ID)
+		return true
+	}
 	r.log.Info("bot stopping: request left running for the next start to re-attach", "request", req.ID)
 	return true
 }
@@ -225,6 +236,10 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 		}
 	} else if err := chat.Update(ctx, progress, summary); err != nil {
 		r.log.Error("updating progress message", "err", err)
+	}
+	if takenOver(ctx) {
+		r.log.Warn("this follower was stuck and another took the request over; it records nothing", "request", req.ID)
+		return
 	}
 	r.attachOutput(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, req.Operation+"-"+req.ID+".txt", "Full output of "+req.Operation, out)
 	if rec.ID != "" {
@@ -268,7 +283,13 @@ func withIncomplete(m bot.Message, inc *incompleteError) bot.Message {
 }
 
 // finish records the outcome and updates the root post.
+//
+// A follower the sweep took the request from (takenOver) records nothing:
+// the one that took over records the outcome.
 func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Request, state approvals.State, detail string) {
+	if takenOver(ctx) {
+		return
+	}
 	done, err := r.opt.Approvals.Finish(ctx, req.ID, state, detail)
 	if err != nil {
 		r.log.Error("finishing request", "request", req.ID, "err", err)

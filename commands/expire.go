@@ -10,8 +10,9 @@ import (
 )
 
 // expireLoop expires pending requests past their TTL and takes the buttons
-// off their messages, and ends approved requests left unstarted (see
-// approvals.Service.ExpireDue). Approve also refuses expired requests by
+// off their messages, ends approved requests left unstarted (see
+// approvals.Service.ExpireDue), and adopts running requests that no
+// follower of this process holds (see owner.go). Approve also refuses expired requests by
 // itself; the loop is what makes the channel show it.
 func (r *Router) expireLoop(ctx context.Context) {
 	every(ctx, r.opt.ExpireEvery, r.ExpireNow)
@@ -31,8 +32,11 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
 	}
 }
 
-// ExpireNow expires due requests at once and updates their messages.
+// ExpireNow is the sweep, at once: it expires due requests and updates
+// their messages, ends approved requests left unstarted, and gives every
+// running request an owner and a deadline (sweepRunning).
 func (r *Router) ExpireNow(ctx context.Context) {
+	defer r.sweepRunning(ctx)
 	expired, err := r.opt.Approvals.ExpireDue(ctx)
 	if err != nil {
 		r.log.Error("expiring requests", "err", err)

@@ -35,26 +35,41 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 			r.abandon(ctx, chat, req, "the bot restarted after the approval and before starting the job")
 			continue
 		}
-		r.background("recover "+req.ID, func(ctx context.Context) { r.reattach(ctx, chat, req) })
+		// Claimed now, before the sweep can run, so that nobody else
+		// follows it meanwhile.
+		fctx, release, ok := r.followers.take(ctx, req.ID)
+		if !ok {
+			continue
+		}
+		r.background("recover "+req.ID, func(context.Context) {
+			defer release()
+			r.reattach(fctx, chat, req, whyRestarted)
+		})
 	}
 	return nil
 }
 
-// reattach follows a running request's job to its end. A request whose
-// job ID was never stored (the bot stopped between the run and recording
-// it) is looked up by request ID, so it is re-attached all the same. While
-// the agent cannot be reached, the request stays running and the bot keeps
-// trying for as long as it runs.
-func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+// whyRestarted is why recovery re-attaches (see reattach).
+const whyRestarted = "the bot restarted"
+
+// reattach follows a running request's job to its end: after a restart,
+// or when the sweep adopts a request whose follower is gone (why says
+// which, for the thread). It only looks the job up and attaches to it; it
+// never runs anything. A request whose job ID was never stored (the bot
+// stopped between the run and recording it) is looked up by request ID,
+// so it is re-attached all the same. While the agent cannot be reached,
+// the request stays running and the bot keeps trying for as long as it
+// runs. The caller holds the request's claim (followers.take).
+func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
 	host, err := r.host(req.Host)
 	if err != nil {
-		r.interrupt(ctx, chat, req, "the bot restarted and host "+req.Host+" is no longer configured, so the job cannot be followed.")
+		r.interrupt(ctx, chat, req, why+" and host "+req.Host+" is no longer configured, so the job cannot be followed.")
 		return
 	}
 	w := r.requestWatch(ctx, chat, req, host, nil)
 	f, err := r.newFollower(host, w, true)
 	if err != nil {
-		r.interrupt(ctx, chat, req, "the bot restarted and cannot follow the job: "+err.Error())
+		r.interrupt(ctx, chat, req, why+" and the bot cannot follow the job: "+err.Error())
 		return
 	}
 	defer f.out.close()
@@ -67,28 +82,24 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	var ns *errNotStarted
 	switch {
 	case ctx.Err() != nil:
-		return // shutting down: the request stays running for the next start
+		return // shutting down (or taken over): the request stays running for the next follower
 	case errors.As(err, &ns):
 		// As at run time (outcomeOf): the agent confirms it never started
 		// the job, so the request failed and nothing ran. Interrupted is
 		// kept for an outcome that is unknown.
-		r.end(ctx, chat, req, approvals.StateFailed, fmt.Sprintf("the bot restarted, and the agent on %s has no job for this request: nothing ran. Open a new request if it is still needed.", host.Name))
+		r.end(ctx, chat, req, approvals.StateFailed, fmt.Sprintf("%s, and the agent on %s has no job for this request: nothing ran. Open a new request if it is still needed.", why, host.Name))
 		return
 	case errors.Is(err, agent.ErrJobNotFound):
-		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", host.Name, req.JobID))
+		r.interrupt(ctx, chat, req, fmt.Sprintf("%s and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", why, host.Name, req.JobID))
 		return
 	case err != nil:
-		r.log.Error("re-attaching after restart", "request", req.ID, "job", req.JobID, "err", err)
-		r.interrupt(ctx, chat, req, fmt.Sprintf("the bot restarted and could not learn what became of the job: %s Check the host before retrying.", agentProblem(host.Name, err)))
+		r.log.Error("re-attaching to a job", "request", req.ID, "job", req.JobID, "err", err)
+		r.interrupt(ctx, chat, req, fmt.Sprintf("%s and the bot could not learn what became of the job: %s Check the host before retrying.", why, agentProblem(host.Name, err)))
 		return
 	}
 	f.setJob(rec.ID) // stores it if only the lookup knew it
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
-	note := "The bot restarted; following the job again."
-	if rec.Finished() {
-		note = "The bot restarted; the job " + rec.State + " meanwhile."
-	}
-	progress, err := chat.Reply(ctx, root, bot.Message{Text: "🔁 " + note, Tone: bot.ToneInfo})
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: "🔁 " + reattachNote(why, rec), Tone: bot.ToneInfo})
 	if err != nil {
 		r.log.Error("replying in thread", "err", err)
 	}

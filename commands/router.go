@@ -87,6 +87,9 @@ type Router struct {
 	// flights shares identical read-only runs (status commands, approval
 	// checks) among concurrent callers.
 	flights *flights
+	// followers are the running requests this process follows; the sweep
+	// adopts the others (owner.go).
+	followers *followers
 
 	mu    sync.Mutex
 	chats map[string]bot.Chat
@@ -143,7 +146,7 @@ func New(opt Options) (*Router, error) {
 	if opt.AnchorEvery <= 0 {
 		opt.AnchorEvery = 24 * time.Hour
 	}
-	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now)}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers()}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
 			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)
