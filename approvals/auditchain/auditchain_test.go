@@ -116,3 +116,58 @@ func TestVerifyAnchor(t *testing.T) {
 		t.Fatal("a short anchor was accepted")
 	}
 }
+
+// TestVerifyAnchorSeq: SEQ:HASH vouches for the entry AT SEQ: the right
+// hash under another entry number, or past the end of the log, does not
+// verify; a bare HASH matches the entry that has it.
+func TestVerifyAnchorSeq(t *testing.T) {
+	ctx := context.Background()
+	s := chain(t, 6)
+	rep, err := auditchain.Verify(ctx, s, approvalstest.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sixth := rep.Head
+	for range 3 {
+		if _, err := s.Append(ctx, approvals.AuditEntry{Action: "readonly.run"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := sixth.Sum.Hex()
+	for _, tc := range []struct {
+		anchor  string
+		ok      bool
+		atSeq   uint64 // the entry named by the break, or the anchored entry
+		message string
+	}{
+		{"6:" + hash, true, 6, ""},
+		{hash, true, 6, ""},
+		{"7:" + hash, false, 7, "entry 7 does not have the anchored hash"},
+		{"5:" + hash, false, 5, "entry 5 does not have the anchored hash"},
+		{"20:" + hash, false, 20, "the anchor names entry 20 but the log ends at entry 9"},
+		{"0:" + strings.Repeat("0", 64), true, 0, ""}, // the empty trail, as posted before the first entry
+	} {
+		t.Run(tc.anchor[:min(len(tc.anchor), 8)], func(t *testing.T) {
+			a, err := auditchain.ParseAnchor(tc.anchor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := auditchain.Verify(ctx, s, approvalstest.Key, &a)
+			if tc.ok {
+				if err != nil || rep.AnchorSeq != tc.atSeq {
+					t.Fatalf("Verify(%s) = %+v, %v; want the anchor at entry %d", tc.anchor, rep, err, tc.atSeq)
+				}
+				return
+			}
+			if !errors.Is(err, auditchain.ErrBroken) || rep.Break == nil || rep.Break.Kind != auditchain.BreakAnchor ||
+				rep.Break.Seq != tc.atSeq || !strings.Contains(rep.Break.Detail, tc.message) {
+				t.Fatalf("Verify(%s) = %+v, %v; want an anchor break at entry %d saying %q", tc.anchor, rep.Break, err, tc.atSeq, tc.message)
+			}
+		})
+	}
+	for _, bad := range []string{"x:" + hash, "0:" + hash, ":" + hash} {
+		if _, err := auditchain.ParseAnchor(bad); err == nil {
+			t.Errorf("ParseAnchor(%q) accepted an anchor without a valid entry number", bad)
+		}
+	}
+}

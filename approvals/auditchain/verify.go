@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 )
 
 // ErrBroken: Verify found the chain broken.
@@ -33,9 +34,11 @@ const (
 	// BreakHead: the last entry does not match the recorded head: the tail
 	// was truncated, changed or extended behind the log's back.
 	BreakHead BreakKind = "head mismatch"
-	// BreakAnchor: no entry has the anchored hash: the chain was rewritten
-	// up to (at least) the anchored entry, or the anchor is from another
-	// store or key.
+	// BreakAnchor: the anchored entry (the entry at the anchor's seq; any
+	// entry for an anchor without one) does not have the anchored hash, or
+	// is missing: the chain was rewritten up to (at least) the anchored
+	// entry, entries were removed, or the anchor is from another store or
+	// key.
 	BreakAnchor BreakKind = "anchor not found"
 )
 
@@ -58,8 +61,8 @@ type Report struct {
 	Entries uint64
 	// Head is the head the store recorded.
 	Head Head
-	// AnchorSeq is the entry that has the anchored hash (0 without an
-	// anchor).
+	// AnchorSeq is the entry that has the anchored hash, at the anchor's
+	// seq (0 without an anchor).
 	AnchorSeq uint64
 	// Break is the first broken entry; nil when the chain is intact.
 	Break *Break
@@ -81,8 +84,10 @@ type Reader interface {
 // Verify walks the chain in r and checks, for every entry: it is the next
 // seq, its stored bytes start with the chain fields, its prev_hash is the
 // HMAC of the previous entry's stored bytes; at the end, that the last
-// entry is the recorded head; and, when anchor is given, that some entry
-// has that hash (the chain after it is then vouched for by the walk).
+// entry is the recorded head; and, when anchor is given, that the entry at
+// anchor.Seq has exactly the hash anchor.Sum (an anchor with Seq 0, from
+// a bare HASH, is matched by any entry with that hash); the chain after it
+// is then vouched for by the walk.
 // It holds one entry at a time: memory does not grow with the log.
 //
 // It reports the FIRST broken entry in Report.Break and returns an error
@@ -91,7 +96,7 @@ type Reader interface {
 // the one whose bytes no longer match what its successor (or the head)
 // recorded: n if n+1 is itself vouched for by n+2 (or the head), otherwise
 // n+1.
-func Verify(ctx context.Context, r Reader, k Key, anchor *Sum) (Report, error) {
+func Verify(ctx context.Context, r Reader, k Key, anchor *Head) (Report, error) {
 	if err := k.Check(); err != nil {
 		return Report{}, err
 	}
@@ -129,7 +134,7 @@ type Verifier struct {
 	expected uint64 // the next seq
 	prev     Sum    // Sum of entry expected-1
 	entries  uint64
-	anchor   *Sum
+	anchor   *Head
 	anchorAt uint64
 	// suspect is set when the link into entry suspect.seq failed: whether
 	// the previous entry or that one was changed is decided by the next
@@ -144,8 +149,9 @@ type suspect struct {
 }
 
 // NewVerifier returns a Verifier for a chain keyed with k; anchor, when
-// not nil, is a hash some entry must have.
-func NewVerifier(k Key, anchor *Sum) *Verifier {
+// not nil, is the hash the entry at anchor.Seq must have (any entry, when
+// anchor.Seq is 0).
+func NewVerifier(k Key, anchor *Head) *Verifier {
 	return &Verifier{mac: k.mac(), expected: 1, anchor: anchor}
 }
 
@@ -210,7 +216,7 @@ func (v *Verifier) Add(seq uint64, stored []byte) *Break {
 	case seq > 1 && !(linked && hmac.Equal(link[:], v.prev[:])):
 		v.suspect = &suspect{seq: seq, sum: sum}
 	}
-	if v.anchor != nil && v.anchorAt == 0 && hmac.Equal(sum[:], v.anchor[:]) {
+	if v.anchor != nil && v.anchorAt == 0 && (v.anchor.Seq == 0 || v.anchor.Seq == seq) && hmac.Equal(sum[:], v.anchor.Sum[:]) {
 		v.anchorAt = seq
 	}
 	v.prev = sum
@@ -256,8 +262,19 @@ func (v *Verifier) End(head Head) *Break {
 			Detail: fmt.Sprintf("entry %d, the last one, was changed after it was written: its hash does not match the audit head", last)}
 	}
 	if v.broken == nil && v.anchor != nil && v.anchorAt == 0 {
-		v.broken = &Break{Seq: 0, Kind: BreakAnchor,
-			Detail: fmt.Sprintf("no entry has the anchored hash %s: the log was rewritten up to the anchored entry, or the anchor belongs to another store or key", v.anchor.Hex())}
+		switch a := v.anchor; {
+		case a.Seq == 0 && a.Sum == (Sum{}):
+			// The empty trail: every trail extends it.
+		case a.Seq == 0:
+			v.broken = &Break{Seq: 0, Kind: BreakAnchor,
+				Detail: fmt.Sprintf("no entry has the anchored hash %s: the log was rewritten up to the anchored entry, or the anchor belongs to another store or key", a.Sum.Hex())}
+		case a.Seq > last:
+			v.broken = &Break{Seq: a.Seq, Kind: BreakAnchor,
+				Detail: fmt.Sprintf("the anchor names entry %d but the log ends at entry %d: entries were removed, or the anchor belongs to another store", a.Seq, last)}
+		default:
+			v.broken = &Break{Seq: a.Seq, Kind: BreakAnchor,
+				Detail: fmt.Sprintf("entry %d does not have the anchored hash %s: the log was rewritten up to it after the anchor was posted, or the anchor belongs to another store or key", a.Seq, a.Sum.Hex())}
+		}
 	}
 	return v.broken
 }
@@ -298,16 +315,27 @@ func chainFields(b []byte) (seq uint64, prevHex []byte, ok bool) {
 	return seq, b[:end], true
 }
 
-// ParseAnchor reads an anchor as posted: "SEQ:HEX" or just the hex HMAC.
-func ParseAnchor(s string) (Sum, error) {
-	var sum Sum
-	if i := bytes.IndexByte([]byte(s), ':'); i >= 0 {
-		s = s[i+1:]
+// ParseAnchor reads an anchor as posted: "SEQ:HEX" (the entry at SEQ must
+// have that hash; "0:" and zeros is the empty trail, anchored before the
+// first entry, which every trail extends) or just the hex HMAC (Seq 0:
+// any entry may have it).
+func ParseAnchor(s string) (Head, error) {
+	var h Head
+	hexPart := s
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		seq, err := strconv.ParseUint(s[:i], 10, 64)
+		if err != nil {
+			return h, fmt.Errorf("anchor %q: %q is not an entry number (as posted to the audit channel: SEQ:HASH or HASH)", s, s[:i])
+		}
+		h.Seq, hexPart = seq, s[i+1:]
 	}
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(sum) {
-		return sum, fmt.Errorf("anchor %q is not a %d-character hex hash (as posted to the audit channel: SEQ:HASH or HASH)", s, 2*len(sum))
+	b, err := hex.DecodeString(hexPart)
+	if err != nil || len(b) != len(h.Sum) {
+		return h, fmt.Errorf("anchor %q: %q is not a %d-character hex hash (as posted to the audit channel: SEQ:HASH or HASH)", s, hexPart, 2*len(h.Sum))
 	}
-	copy(sum[:], b)
-	return sum, nil
+	copy(h.Sum[:], b)
+	if h.Seq == 0 && strings.Contains(s, ":") && h.Sum != (Sum{}) {
+		return h, fmt.Errorf("anchor %q: entry 0 is the empty trail, whose hash is all zeros; use the SEQ:HASH posted to the audit channel", s)
+	}
+	return h, nil
 }

@@ -25,7 +25,7 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	configPath := fs.String("config", "", "the bot's configuration `FILE`: its store and audit.key_file")
 	dbPath := fs.String("db", "", "the bot's database `FILE` (store: in the configuration)")
 	keyFile := fs.String("key-file", "", "verify: the audit key `FILE` (audit.key_file; default $"+envAuditKey+")")
-	anchor := fs.String("anchor", "", "verify: a head `HASH` posted to the audit channel (SEQ:HASH or HASH); the entry with that hash must exist and the chain after it verify")
+	anchor := fs.String("anchor", "", "verify: a head posted to the audit channel, `SEQ:HASH`: the entry numbered SEQ must have exactly HASH and the chain after it verify (a bare HASH: any entry with it)")
 	since := fs.String("since", "", "export: only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z, or a duration like 24h)")
 	n := fs.Int("n", 20, "tail: how many entries")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -57,7 +57,7 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return exitError{2, err}
 		}
-		var want *auditchain.Sum
+		var want *auditchain.Head
 		if *anchor != "" {
 			a, err := auditchain.ParseAnchor(*anchor)
 			if err != nil {

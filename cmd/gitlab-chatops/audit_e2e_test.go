@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,7 +61,7 @@ func writeAuditKey(t *testing.T, dir string) string {
 func TestAuditVerifyAnchor(t *testing.T) {
 	state := t.TempDir()
 	out := runConsoleScript(t, state, "default", "alice: /gitlab-migrations status\nalice: /gitlab-migrations audit anchor\nalice: /gitlab-migrations status\n")
-	m := regexp.MustCompile("#audit[^\n]*\n(?s:.*?)`(\\d+):([0-9a-f]{64})`").FindStringSubmatch(out)
+	m := regexp.MustCompile("Anchored by alice(?s:.*?)`(\\d+):([0-9a-f]{64})`").FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no anchor posted to #audit:\n%s", out)
 	}
@@ -82,5 +84,17 @@ func TestAuditVerifyAnchor(t *testing.T) {
 	got, code = verify(strings.Repeat("ab", 32))
 	if code != 3 || !strings.Contains(got, "does NOT match the anchor") {
 		t.Fatalf("verify with a foreign anchor: exit %d\n%s", code, got)
+	}
+	// The anchored hash under another entry number does not verify: the
+	// anchor vouches for the entry AT its SEQ.
+	seq, _ := strconv.Atoi(m[1])
+	got, code = verify(strconv.Itoa(seq+1) + ":" + m[2])
+	if code != 3 || !strings.Contains(got, fmt.Sprintf("entry %d does not have the anchored hash", seq+1)) {
+		t.Fatalf("verify with the anchored hash under entry %d: exit %d\n%s", seq+1, code, got)
+	}
+	// The empty trail's anchor, posted when the bot starts on an empty
+	// store, verifies too.
+	if got, code = verify("0:" + strings.Repeat("0", 64)); code != 0 {
+		t.Fatalf("verify with the empty trail's anchor: exit %d\n%s", code, got)
 	}
 }
