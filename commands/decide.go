@@ -56,7 +56,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
 		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
 		if reason != "" {
-			text += " Reason: " + fullStop(literal(reason))
+			text += " Denied because: " + fullStop(literal(reason))
 		}
 		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
 			r.log.Error("replying in thread", "err", err)
@@ -164,6 +164,11 @@ func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals
 // user who is not an approver names who is.
 func decisionRefused(err error, req *approvals.Request) error {
 	ref := &Refusal{Msg: workflowText(err, fmt.Sprintf("The bot could not record this decision on %s: its store or the approver check failed, and its log has the details. Try again.", req.ID))}
+	if v, ok := verdictOf(req); ok && errors.Is(err, approvals.ErrAlreadyDecided) && req.State.Terminal() {
+		// The store knows only failed or succeeded; the verdict says
+		// what really happened (partly done, no effect, …).
+		ref.Msg = fmt.Sprintf("Request %s already ran: %s (ended %s).", req.ID, strings.ToLower(verdictTitles[v.kind]), stamp(req.EndedAt))
+	}
 	if errors.Is(err, approvals.ErrNotApprover) {
 		ref.Who = approversOf(req)
 	}

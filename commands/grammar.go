@@ -86,6 +86,9 @@ func Parse(text string) (Invocation, error) {
 			splitErr = nil // whatever follows -- is free text, quotes and all
 			break
 		}
+		if t, ok := dashedFlag(w, spec); ok {
+			w.Text = t
+		}
 		if w.Quoted || !strings.HasPrefix(w.Text, "--") {
 			plain = append(plain, i)
 			flagsAmongArgs = flagsAmongArgs || flagAfterArgs
@@ -180,10 +183,8 @@ func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
 	if !ok {
 		return Invocation{}, false
 	}
-	for name, s := range subcommands {
-		if s.op == op {
-			inv.Sub = name
-		}
+	if sub, ok := subcommandFor(op); ok {
+		inv.Sub = sub
 	}
 	inv.DB = a.Database
 	if a.Service != "" {
@@ -219,6 +220,42 @@ func unofferedCtl(words []gitlab.ShellWord) error {
 		what = fmt.Sprintf("gitlab-ctl %s", echo(action))
 	}
 	return &UsageError{Msg: what + " is not offered here: of gitlab-ctl, only status (or /gitlab-migrations services) and restart [SERVICE] (/gitlab-migrations restart, with approval) can be requested"}
+}
+
+// dashedFlag reads —db or –db (the dash a chat client's autocorrection
+// makes of --) as --db, where it names a flag the subcommand takes.
+func dashedFlag(w gitlab.ShellWord, spec subcommand) (string, bool) {
+	if w.Quoted {
+		return "", false
+	}
+	for _, dash := range []string{"\u2014", "\u2013"} {
+		if rest, ok := strings.CutPrefix(w.Text, dash); ok {
+			name, _, _ := strings.Cut(rest, "=")
+			if name != "" && spec.allows(name) {
+				return "--" + rest, true
+			}
+		}
+	}
+	return "", false
+}
+
+// subcommandFor is the subcommand that runs catalogue operation op.
+func subcommandFor(op string) (string, bool) {
+	for name, s := range subcommands {
+		if s.op == op {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// subcommandOf names catalogue operation op as people type it (status,
+// not migrate-status); op itself when no subcommand runs it.
+func subcommandOf(op string) string {
+	if sub, ok := subcommandFor(op); ok {
+		return sub
+	}
+	return op
 }
 
 // reasonSeparator reports an unquoted -- (or the dash a chat client's

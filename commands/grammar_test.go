@@ -31,6 +31,10 @@ func TestParse(t *testing.T) {
 		{"audit 5", Invocation{Sub: "audit", Args: []string{"5"}}},
 		{"help finalize", Invocation{Sub: "help", Args: []string{"finalize"}}},
 		{"restart '--'", Invocation{Sub: "restart", Args: []string{"--"}}},
+		// Autocorrection turns -- into a dash, before a flag too.
+		{"status \u2014db ci", Invocation{Sub: "status", DB: "ci"}},
+		{"bbm \u2013host=gitlab-2 \u2014db ci", Invocation{Sub: "bbm", Host: "gitlab-2", DB: "ci"}},
+		{"migrate \u2014host gitlab-2 \u2014 upgrade", Invocation{Sub: "migrate", Host: "gitlab-2", Reason: "upgrade"}},
 	}
 	for _, c := range cases {
 		got, err := Parse(c.in)

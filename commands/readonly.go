@@ -204,7 +204,7 @@ func (r *Router) attachOutput(ctx context.Context, chat bot.Chat, root bot.Ref, 
 // on; the caller logs err itself.
 func agentErrorMessage(host, opName string, err error) bot.Message {
 	return bot.Message{
-		Title: fmt.Sprintf("Could not run %s on %s", opName, host),
+		Title: fmt.Sprintf("Could not run %s on %s", subcommandOf(opName), host),
 		Text:  agentProblem(host, err),
 		Tone:  bot.ToneDanger,
 	}

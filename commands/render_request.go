@@ -91,7 +91,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		} else if ok {
 			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
 			if d.Reason != "" {
-				m.Text += " Reason: " + fullStop(literal(d.Reason))
+				m.Text += " Denied because: " + fullStop(literal(d.Reason)) // "Reason:" is the request's own
 			}
 		}
 		m.Text += " Nothing ran."

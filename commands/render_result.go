@@ -42,10 +42,30 @@ const unnamedDB = "database not named by GitLab"
 func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, before gitlab.DownBefore, out *output) bot.Message {
 	applied := map[string][]string{}
 	var order []string
+	// GitLab before the main:/ci: prefixes prints a version migrated on
+	// two databases twice, naming neither: it is listed once, as run on
+	// each of them.
+	unnamedRuns := map[string]int{}
+	for _, m := range res.Migrated {
+		if m.Database == "" {
+			unnamedRuns[m.Version]++
+		}
+	}
 	for _, m := range res.Migrated {
 		db := m.Database
 		if db == "" {
+			n := unnamedRuns[m.Version]
+			if n == 0 {
+				continue // listed already
+			}
+			unnamedRuns[m.Version] = 0
 			db = "on a database GitLab did not name"
+			if n > 1 {
+				db = fmt.Sprintf("on %d databases (GitLab did not name them)", n)
+				if n == 2 && len(before.Databases) == 2 {
+					db = "on both databases (GitLab did not name them)"
+				}
+			}
 		}
 		if _, ok := applied[db]; !ok {
 			order = append(order, db)
@@ -236,6 +256,10 @@ func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message 
 		label = op
 	}
 	m.Title, m.Tone = label+" on "+host+" succeeded", verdictTone(v)
+	if op == gitlab.OpFinalize && v.kind == verdictSucceeded && v.why != "" {
+		// Checked: say what was verified, not that Done. proves nothing.
+		m.Text = "Verified with gitlab:background_migrations:status: " + fullStop(v.why)
+	}
 	if v.kind != verdictSucceeded {
 		m.Title = label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind])
 	}

@@ -45,6 +45,7 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 		{"migrate-exit0-not-verified", gitlab.OpMigrate, migrated, verdict{verdictUnverified, "db:migrate exited 0 (6 migrated), but I could not check the status after it; check with /gitlab-migrations status"}, true, "db:migrate on gitlab-1: not verified"},
 		{"migrate-exit1-partly", gitlab.OpMigrate, stopped, verdict{verdictPartly, "1 migrated, then it stopped at 20250514124512 EnsureMergeRequestMetricsIdBigintBackfillIsFinishedForSelfHosts (main): a batched background migration is active and must be finalized first; 1 still down"}, false, "db:migrate on gitlab-1: partly done"},
 		{"finalize-no-effect", gitlab.OpFinalize, done, verdict{verdictNoEffect, "finalize printed Done., but it matched no batched background migration, so nothing was finalized"}, true, "finalize on gitlab-1: no effect"},
+		{"finalize-succeeded", gitlab.OpFinalize, done, verdict{verdictSucceeded, "CopyColumnUsingBackgroundMigrationJob on ci_stages.id is finalized"}, true, "finalize on gitlab-1 succeeded"},
 		{"restart-partly", gitlab.OpRestart, restart, verdict{verdictPartly, "sidekiq restarted and running; also not running: puma (down, crash loop?)"}, true, "restart on gitlab-1: partly done"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +56,9 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 			}
 			if tc.v.kind != verdictSucceeded && (strings.Contains(got.Title, "succeeded") || got.Tone == bot.ToneSuccess) {
 				t.Errorf("%s result reads as a success: %+v", tc.v.kind, got)
+			}
+			if tc.op == gitlab.OpFinalize && tc.v.kind == verdictSucceeded && (strings.Contains(got.Text, "even when no migration matched") || !strings.Contains(got.Text, "Verified with gitlab:background_migrations:status: "+tc.v.why)) {
+				t.Errorf("a verified finalize does not say what was verified: %q", got.Text)
 			}
 			if tc.jobOK && tc.v.kind != verdictSucceeded && !strings.Contains(got.Text, string(tc.v.kind)) {
 				t.Errorf("a clean exit with verdict %s does not say why: %q", tc.v.kind, got.Text)
@@ -110,5 +114,15 @@ func TestMigrateGenericFailureReadsAsASentence(t *testing.T) {
 	}
 	if why := failureReason(res.Failure); !strings.HasPrefix(why, "the migration raised `") || strings.Contains(why, "\n") {
 		t.Errorf("card reason = %q", why)
+	}
+}
+
+// TestAgentErrorNamesTheSubcommand: a failed read-only run is named by the
+// subcommand people typed, not the catalogue's operation name.
+func TestAgentErrorNamesTheSubcommand(t *testing.T) {
+	for op, want := range map[string]string{gitlab.OpMigrateStatus: "Could not run status on gitlab-1", gitlab.OpBBMStatus: "Could not run bbm on gitlab-1", gitlab.OpServices: "Could not run services on gitlab-1"} {
+		if got := agentErrorMessage("gitlab-1", op, agent.ErrJobNotFound).Title; got != want {
+			t.Errorf("%s: %q, want %q", op, got, want)
+		}
 	}
 }
