@@ -69,7 +69,14 @@ func freePort(t *testing.T) int {
 // realistic (scaled) delays so that a migrate takes several seconds.
 func startAgent(t *testing.T, dir string, port int) {
 	t.Helper()
-	cmd := exec.Command(agentBinary, "--simulate", "--port", fmt.Sprint(port), "--state-dir", dir, "--sim-speed", "2", "--log-level", "warn")
+	startAgentSpeed(t, dir, port, "2")
+}
+
+// startAgentSpeed is startAgent with the simulator's --sim-speed (at 2 a
+// migrate takes about 15 s).
+func startAgentSpeed(t *testing.T, dir string, port int, speed string) {
+	t.Helper()
+	cmd := exec.Command(agentBinary, "--simulate", "--port", fmt.Sprint(port), "--state-dir", dir, "--sim-speed", speed, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
