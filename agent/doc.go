@@ -14,6 +14,10 @@
 //
 //	POST /v1/jobs               RunRequest -> NDJSON stream of Events
 //	                            (job, line..., heartbeat..., end)
+//	GET  /v1/jobs?request_id=R  JobRecord of request R's mutating job; 404
+//	                            (field request_id): none, and R is closed
+//	                            so it never starts; 410: its statement was
+//	                            used but the record pruned (outcome unknown)
 //	GET  /v1/jobs/{id}          JobRecord
 //	GET  /v1/jobs/{id}/stream   ?from=SEQ: replay from the log, then live
 //	POST /v1/jobs/{id}/cancel   optional CancelRequest -> 202 JobSummary
@@ -25,7 +29,8 @@
 // not what the agent builds), 403 (client certificate not in
 // allowed_clients, or field approval: no valid statement for this run),
 // 404, 409 (a mutating job runs, the body names it; or the request already
-// ran / its statement was used), 413 (body over 64 KiB), 429
+// ran / its statement was used / it was declared not started by a lookup),
+// 410, 413 (body over 64 KiB), 429
 // (max_read_only_jobs reached; with Retry-After), 503 (shutting down).
 //
 // Invariants:
