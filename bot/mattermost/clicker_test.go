@@ -256,7 +256,7 @@ func TestForgedSlashCommandDecisionsAreRefused(t *testing.T) {
 			commands := e.h.Commands.Load()
 
 			foreign := clientFrom(t, "127.0.0.2")
-			for _, text := range []string{"approve " + id, "APPROVE " + id, "deny " + id + " -- no"} {
+			for _, text := range []string{"approve " + id, "APPROVE " + id, "$ approve " + id, "deny " + id + " -- no"} {
 				for _, u := range []mmUser{mallory, bob} {
 					before := len(e.refusals.List())
 					status, raw := e.mm.commandWith(t, foreign, e.commandURL(), e.tokens[0], u, channelID, text)

@@ -167,9 +167,14 @@ func decision(text string) bool {
 	return w == "approve" || w == "deny"
 }
 
-// firstWord is text's first word, lower-cased.
+// firstWord is text's first word, lower-cased, after a shell prompt "$"
+// (which the grammar drops too, for pasted command lines). A first word
+// quoted or escaped in any way is no subcommand to the grammar.
 func firstWord(text string) string {
 	f := strings.Fields(text)
+	if len(f) > 1 && f[0] == "$" {
+		f = f[1:]
+	}
 	if len(f) == 0 {
 		return ""
 	}
