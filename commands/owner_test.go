@@ -79,7 +79,7 @@ func TestSweepAdoptsRunningWithoutFollower(t *testing.T) {
 func slowAgent(cfg *agent.Config) {
 	for i, e := range cfg.Env {
 		if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-			cfg.Env[i] = "GITLAB_SIM_SPEED=2"
+			cfg.Env[i] = "GITLAB_SIM_SPEED=0.5"
 		}
 	}
 }
@@ -142,8 +142,10 @@ type sweepChat struct {
 	*recorder
 	stuck atomic.Bool
 	hung  atomic.Int64
-	mu    sync.Mutex
-	said  []string
+	// panicky makes the next edit of a reply to a result panic, once.
+	panicky atomic.Bool
+	mu      sync.Mutex
+	said    []string
 }
 
 func newSweepChat() *sweepChat { return &sweepChat{recorder: newRecorder()} }
@@ -156,6 +158,10 @@ func (c *sweepChat) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot
 }
 
 func (c *sweepChat) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
+	if c.panicky.Load() && !slices.Contains(c.roots(), ref.ID) && strings.HasSuffix(m.Title, " succeeded") {
+		c.panicky.Store(false)
+		panic("chat adapter bug")
+	}
 	if c.stuck.Load() && !slices.Contains(c.roots(), ref.ID) {
 		c.hung.Add(1)
 		<-ctx.Done()
@@ -210,6 +216,38 @@ func TestSweepTakesOverStuckFollower(t *testing.T) {
 		t.Fatalf("request %s (%s), want succeeded", got.State, got.Error)
 	}
 	contains(t, chat.replies(), "The job was past its deadline (succeeded on the agent) and the bot had not recorded its outcome; the job succeeded meanwhile.")
+	contains(t, chat.thread(root), "All up on gitlab-sim")
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times, want once", n)
+	}
+	if f, r := finishedEntries(t, s, id); f != 1 || r != 0 {
+		t.Errorf("%d request.finished and %d refused finishes audited, want 1 and 0", f, r)
+	}
+}
+
+// TestSweepAdoptsAfterFollowerPanic: the follower panics while reporting
+// the result (the router recovers the panic and the bot keeps running),
+// before recording the outcome. The request does not stay running until
+// the next restart: the next sweep adopts it and records the true
+// outcome; the job ran once.
+func TestSweepAdoptsAfterFollowerPanic(t *testing.T) {
+	s, chat := startSweepStack(t, simtest.Options{})
+	id, root := openMigrate(t, s, chat.recorder)
+	chat.panicky.Store(true)
+	if err := command(t, s, chat.recorder, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if got, _ := s.DB.Request(ctx, id); got.State != approvals.StateRunning || chat.panicky.Load() {
+		t.Fatalf("after the panic the request is %s (panicked: %v); the test proves nothing", got.State, !chat.panicky.Load())
+	}
+	s.Router.ExpireNow(ctx)
+	s.Router.Wait()
+	got, _ := s.DB.Request(ctx, id)
+	if got.State != approvals.StateSucceeded {
+		t.Fatalf("request %s (%s), want succeeded", got.State, got.Error)
+	}
+	contains(t, chat.replies(), "The bot lost track of this job; the job succeeded meanwhile.")
 	contains(t, chat.thread(root), "All up on gitlab-sim")
 	if n := agentJobs(t, s, "migrate"); n != 1 {
 		t.Errorf("migrate ran %d times, want once", n)
