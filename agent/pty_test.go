@@ -3,10 +3,9 @@ package agent
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
@@ -30,10 +29,15 @@ func TestStripControl(t *testing.T) {
 	}
 }
 
-// TestRubyLinesArriveLive runs a real Ruby child as the job, printing a
-// line a second: each line reaches the client while the child still runs
-// (Ruby line-buffers on the terminal the agent gives it), on stdout
-// without "\r" or escape codes, while stderr stays its own stream.
+// TestRubyLinesArriveLive runs a real Ruby child as the job: it prints
+// "line K" and then waits for a file the test creates only once the
+// client has received line K, so each line must reach the client while
+// the child still runs (Ruby line-buffers on the terminal the agent gives
+// it; into a pipe it would block-buffer and wait forever). The lines come
+// on stdout without "\r" or escape codes, stderr stays its own stream, and
+// the child's stdin is not the terminal: nothing read from or written to
+// it shows up. commands' TestRubyLinesReachTheFollowerLive checks the same
+// through the bot's job follower.
 func TestRubyLinesArriveLive(t *testing.T) {
 	ruby, err := exec.LookPath("ruby")
 	if err != nil {
@@ -43,69 +47,41 @@ func TestRubyLinesArriveLive(t *testing.T) {
 		t.Skip("ruby is not installed (apt-get install ruby); CI runs this with REQUIRE_RAKE=1")
 	}
 	certs := testCerts(t)
+	acks := t.TempDir()
 	cfg := testConfig(t, fakeGitLab(t, nil), certs)
-	script := `warn "to stderr"; puts "tty #{STDOUT.tty?}"; 3.times { |i| puts "\e[32mline #{i}\e[0m"; sleep 1 }`
+	script := `warn "to stderr"; puts "tty #{STDOUT.tty?} stdin-tty #{STDIN.tty?} stdin [#{STDIN.read}]"
+begin; IO.new(0, "w").write("ECHO-MARK\n"); rescue StandardError; end
+3.times { |i| puts "\e[32mline #{i}\e[0m"; sleep 0.01 until File.exist?(File.join(ENV.fetch("ACK_DIR"), "ack-#{i}")) }`
 	cfg.Rake = Program{Path: ruby, Args: []string{"-e", script}}
+	cfg.Env = append(cfg.Env, "ACK_DIR="+acks)
 	rs := startServer(t, cfg)
 	c := botClient(t, rs.url, certs)
 
-	type arrival struct {
-		ev Event
-		at time.Time
-	}
-	var mu sync.Mutex
-	var got []arrival
+	var texts []string
 	rec, err := c.Run(testCtx(t), RunRequest{Operation: gitlab.OpMigrateStatus}, func(ev Event) error {
-		mu.Lock()
-		got = append(got, arrival{ev, time.Now()})
-		mu.Unlock()
+		if ev.Type != EventLine || ev.Line == nil {
+			return nil
+		}
+		texts = append(texts, ev.Line.Stream+":"+ev.Line.Text)
+		if k, ok := strings.CutPrefix(ev.Line.Text, "line "); ok {
+			// Only now may the child print the next line.
+			return os.WriteFile(filepath.Join(acks, "ack-"+k), nil, 0o600)
+		}
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("run: %v (a line held back until the exit leaves the child waiting for its ack)", err)
 	}
 	if rec.State != StateSucceeded {
 		t.Fatalf("job %s: %s", rec.State, rec.Error)
 	}
-	var lines []arrival
-	var end time.Time
-	for _, a := range got {
-		switch a.ev.Type {
-		case EventLine:
-			lines = append(lines, a)
-		case EventEnd:
-			end = a.at
-		}
-	}
-	var texts []string
-	for _, a := range lines {
-		texts = append(texts, a.ev.Line.Stream+":"+a.ev.Line.Text)
-	}
-	want := map[string]bool{"stderr:to stderr": true, "stdout:tty true": true, "stdout:line 0": true, "stdout:line 1": true, "stdout:line 2": true}
+	want := map[string]bool{"stderr:to stderr": true, "stdout:tty true stdin-tty false stdin []": true, "stdout:line 0": true, "stdout:line 1": true, "stdout:line 2": true}
 	if len(texts) != len(want) {
 		t.Fatalf("lines %q, want %d lines: %v", texts, len(want), want)
 	}
 	for _, s := range texts {
-		if !want[s] {
+		if !want[s] || strings.ContainsAny(s, "\r\x1b") || strings.Contains(s, "ECHO-MARK") {
 			t.Errorf("unexpected line %q (all: %q)", s, texts)
-		}
-	}
-	// Ruby printed line i at about i seconds and exited at about 3 s.
-	// Block-buffered, every line would arrive with the exit; live, line 0
-	// arrives seconds before it and line 1 a second before. (Bounds are
-	// generous: the machine may be busy.)
-	var at []time.Time
-	for _, a := range lines {
-		if strings.HasPrefix(a.ev.Line.Text, "line ") {
-			at = append(at, a.at)
-		}
-	}
-	if len(at) != 3 {
-		t.Fatalf("%d numbered lines, want 3", len(at))
-	}
-	for i, min := range []time.Duration{1500 * time.Millisecond, 500 * time.Millisecond} {
-		if before := end.Sub(at[i]); before < min {
-			t.Errorf("line %d arrived only %s before the end: the output was buffered until the exit", i, before)
 		}
 	}
 }

@@ -123,11 +123,18 @@ func (a *countingAgent) Attach(ctx context.Context, id string, from int64, on fu
 // stallAgent starts an agent whose gitlab-rake is this binary with env.
 func stallAgent(tb testing.TB, env ...string) (url, certs string) {
 	tb.Helper()
-	dir := tb.TempDir()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return programAgent(tb, agent.Program{Path: exe}, env...)
+}
+
+// programAgent starts an agent (in process, mutual TLS on 127.0.0.1) whose
+// gitlab-rake and gitlab-ctl are prog, run with env.
+func programAgent(tb testing.TB, prog agent.Program, env ...string) (url, certs string) {
+	tb.Helper()
+	dir := tb.TempDir()
 	certs = filepath.Join(dir, "certs")
 	if err := agent.GenerateCerts(certs, []string{"localhost"}, time.Hour); err != nil {
 		tb.Fatal(err)
@@ -137,8 +144,8 @@ func stallAgent(tb testing.TB, env ...string) (url, certs string) {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
 	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
-	cfg.Rake = agent.Program{Path: exe}
-	cfg.Ctl = agent.Program{Path: exe}
+	cfg.Rake = prog
+	cfg.Ctl = prog
 	cfg.Env = env
 	cfg.StateDir = filepath.Join(dir, "agent")
 	cfg.Timeouts["migrate-status"] = time.Hour
