@@ -154,19 +154,30 @@ func redacted(s string) string {
 // Slack IDs, as the policy lists them: a user is U… or W… (Enterprise
 // Grid), a user group S… or its handle (db-approvers, @db-approvers), a
 // channel C… (public) or G… (private). A display name pasted instead would
-// never match anyone.
+// never match anyone. The ID after its letter is 8 or more uppercase
+// letters and digits (9 to 11 characters in all, typically), so a short
+// or made-up word (U12, WALTER) is caught too. Handles are resolved by
+// IsMember (usergroups.list), so they are real configuration, not a
+// shape accepted by accident.
+
+// minConfigID is the shortest Slack ID the configuration accepts.
+const minConfigID = 9
+
+func isConfigID(s string, kinds string) bool {
+	return len(s) >= minConfigID && isSlackID(s) && strings.IndexByte(kinds, s[0]) >= 0
+}
 
 // IsUserID reports whether s has the shape of a Slack user ID.
-func IsUserID(s string) bool { return isSlackID(s) && (s[0] == 'U' || s[0] == 'W') }
+func IsUserID(s string) bool { return isConfigID(s, "UW") }
 
 // IsUserGroup reports whether s has the shape of a Slack user group ID or
 // handle, as IsMember takes them.
 func IsUserGroup(s string) bool {
-	return isSlackID(s) && s[0] == 'S' || groupHandleRE.MatchString(s)
+	return isConfigID(s, "S") || groupHandleRE.MatchString(s)
 }
 
 // IsChannelID reports whether s has the shape of a Slack channel ID.
-func IsChannelID(s string) bool { return isSlackID(s) && (s[0] == 'C' || s[0] == 'G') }
+func IsChannelID(s string) bool { return isConfigID(s, "CG") }
 
 // groupHandleRE is a user group handle: lowercase, no spaces.
 var groupHandleRE = regexp.MustCompile(`^@?[a-z0-9][a-z0-9._-]*$`)

@@ -59,7 +59,12 @@ func TestIDShapes(t *testing.T) {
 		user, group, channel bool
 	}{
 		{"U0AAAAAAA", true, false, false},
-		{"W0123ABC", true, false, false},
+		{"W0123ABCD", true, false, false},
+		{"U12", false, false, false},
+		{"WALTER", false, false, false},
+		{"U0123ABC", false, false, false}, // 8 characters: one short
+		{"S12", false, false, false},
+		{"C12", false, false, false},
 		{"S0CCCCCCC", false, true, false},
 		{"db-approvers", false, true, false},
 		{"@db-approvers", false, true, false},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -108,6 +109,10 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	if !u.simulate || fc.Audit.KeyFile != "" {
 		if _, err := auditKey(fc.Audit.KeyFile, getenv); errors.Is(err, auditchain.ErrNoKey) && fc.Audit.KeyFile == "" && getenv(envAuditKey) == "" {
 			p.Addf("audit.key_file", "missing (set it or %s): the secret that keys the audit trail, at least %d bytes, e.g. `openssl rand -hex 32 > audit.key`", envAuditKey, auditchain.MinKeyLen)
+		} else if pe := (*fs.PathError)(nil); errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+			p.Addf("audit.key_file", "%s does not exist (create it with `openssl rand -hex 32 > %s && chmod 600 %s`)", pe.Path, pe.Path, pe.Path)
+		} else if errors.As(err, &pe) {
+			p.Addf("audit.key_file", "%s cannot be read: %v", pe.Path, pe.Err)
 		} else if err != nil {
 			p.Addf("audit.key_file", "%v", err)
 		}

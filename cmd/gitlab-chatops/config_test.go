@@ -112,6 +112,14 @@ func TestPolicyFailsClosed(t *testing.T) {
 			`policy.channels[0]: "#ops" is not a Slack channel ID (C… or G…)`, false},
 		{"requester display name", "serve", slackOK + "policy: {approvers: [U0AAAAAAA], requesters: {migrate: [Bob]}}\n",
 			`policy.requesters.migrate[0]: "Bob" is not a Slack user ID`, false},
+		{"slack user ID too short", "serve", slackOK + "policy: {approvers: [U0AAAAAAA, U12]}\n",
+			`policy.approvers[1]: "U12" is not a Slack user ID (U… or W…)`, false},
+		{"slack user ID without digits", "serve", slackOK + "policy: {approvers: [WALTER]}\n",
+			`policy.approvers[0]: "WALTER" is not a Slack user ID (U… or W…)`, false},
+		// The Slack adapter resolves handles (usergroups.list).
+		{"slack group handle", "serve", slackOK + "policy: {approver_groups: [dbadmins]}\n", "", false},
+		{"audit key file missing", "console", "audit: {key_file: " + filepath.Join(dir, "nope.key") + "}\n",
+			"audit.key_file: " + filepath.Join(dir, "nope.key") + " does not exist (create it with `openssl rand -hex 32 > ", false},
 		{"console takes names", "console", "policy: {approvers: [alice], requesters: {migrate: [bob]}}\n", "", false},
 	}
 	for _, tc := range cases {
