@@ -28,13 +28,17 @@ var scenarios = []scenario{
 	{"runsvdir-down", "database up to date but the runit supervisor is stopped: every service reports `fail: <svc>: runsv not running`", buildRunsvdirDown},
 }
 
-func scenarioNames() string {
+// ScenarioNames lists the scenarios, in the registry's order, for help
+// texts that must not fall behind it.
+func ScenarioNames() []string {
 	names := make([]string, len(scenarios))
 	for i, sc := range scenarios {
 		names[i] = sc.name
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func scenarioNames() string { return strings.Join(ScenarioNames(), ", ") }
 
 func findScenario(name string) (scenario, error) {
 	for _, sc := range scenarios {

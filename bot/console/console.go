@@ -143,10 +143,15 @@ func (c *Console) LastRequest() string {
 var (
 	lineRE = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9_.-]{0,31})\s*:\s*(.*)$`)
 	// trailingCommentRE is a comment after a command, as in the README's
-	// example: a # after two blanks or a tab. One blank is not enough, so
-	// that a reason like "ticket #123" stays whole; a pasted GitLab
-	// command never contains " #".
-	trailingCommentRE = regexp.MustCompile(`(?:[ \t]{2,}|\t)#.*$`)
+	// example: a # after two blanks or a tab, and a blank or the line's
+	// end after it. One blank before is not enough, so that a reason like
+	// "ticket #123" stays whole, and neither is #42 (an issue number, not
+	// a comment), so "fix  #42 asap" stays whole too; a pasted GitLab
+	// command never contains " #". A comment dropped from a line with a
+	// reason is announced, so that no reason is cut silently.
+	trailingCommentRE = regexp.MustCompile(`(?:[ \t]{2,}|\t)#(?:[ \t].*)?$`)
+	// reasonRE finds the -- (or autocorrected dash) that starts a reason.
+	reasonRE = regexp.MustCompile(`(?:^|\s)(?:--|\x{2014})(?:\s|$)`)
 	// placeholderRE is the README's and the usage lines' stand-in for a
 	// request ID, typed literally.
 	placeholderRE = regexp.MustCompile(`<(?:id|ID|request-id|REQUEST-ID)>`)
@@ -160,7 +165,8 @@ var (
 // optional), `NAME: click approve|deny REQUEST-ID` to click a button. In
 // either, $LAST (or a literal <id>, with a note) stands for the request ID
 // on the latest button. Empty lines and lines starting with # are skipped;
-// a # after two blanks ends a line (a comment).
+// a # after two blanks and before a blank ends a line (a comment; the
+// console says so when it follows a reason).
 func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
@@ -207,7 +213,14 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 		return
 	}
 	user := bot.User{ID: strings.ToLower(m[1]), Name: m[1]}
-	text := strings.TrimSpace(trailingCommentRE.ReplaceAllString(m[2], ""))
+	text := m[2]
+	if loc := trailingCommentRE.FindStringIndex(text); loc != nil {
+		if reasonRE.MatchString(text[:loc[0]]) {
+			c.say(fmt.Sprintf("console: %q after two blanks is a console comment, so it is not part of the reason; to keep it, write it after one blank", strings.TrimSpace(text[loc[0]:])))
+		}
+		text = text[:loc[0]]
+	}
+	text = strings.TrimSpace(text)
 	if placeholderRE.MatchString(text) {
 		last := c.LastRequest()
 		if last == "" {

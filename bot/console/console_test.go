@@ -167,6 +167,12 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 		{"bob: /gitlab-migrations deny <request-id>\t# veto", "deny r7k2qxa9", "using the latest one, r7k2qxa9"},
 		{"bob: /gitlab-migrations migrate -- ticket #123 and #124", "migrate -- ticket #123 and #124", ""},
 		{"  # an indented comment", "", ""},
+		// #42 is an issue number, not a comment, even after two blanks.
+		{"alice: restart puma -- fix  #42 asap", "restart puma -- fix  #42 asap", ""},
+		// A comment after a reason is dropped, but never silently.
+		{"alice: restart puma -- fix it  # note to self", "restart puma -- fix it", `"# note to self" after two blanks is a console comment, so it is not part of the reason`},
+		{"alice: migrate \u2014 upgrade\t# why", "migrate \u2014 upgrade", "is not part of the reason"},
+		{"alice: status  #", "status", ""},
 	}
 	for _, tc := range cases {
 		var out bytes.Buffer
@@ -186,6 +192,9 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 		}
 		if tc.says != "" && !strings.Contains(out.String(), tc.says) {
 			t.Errorf("%q: output lacks %q:\n%s", tc.line, tc.says, out.String())
+		}
+		if tc.says == "" && strings.Contains(out.String(), "console comment") {
+			t.Errorf("%q: a comment was announced on a line without a reason:\n%s", tc.line, out.String())
 		}
 	}
 	// Before any request was shown, <id> cannot be guessed: say what to put.

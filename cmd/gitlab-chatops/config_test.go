@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/gitlab-chatops/gitlab-chatops/sim"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,5 +233,17 @@ func TestServeRefusesNobodyToApprove(t *testing.T) {
 	}
 	if _, err := os.Stat(store); err == nil {
 		t.Error("serve opened the store before refusing the configuration")
+	}
+}
+
+// TestConsoleHelpListsEveryScenario: --scenario's help is the simulator's
+// registry, so a new scenario cannot be missing from it.
+func TestConsoleHelpListsEveryScenario(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"console", "--help"}, nil, &stdout, &stderr)
+	for _, name := range append(sim.ScenarioNames(), "decomposed-unprefixed", "decomposed-bbm-unfinished-unprefixed") {
+		if !strings.Contains(stderr.String(), name) {
+			t.Errorf("console --help lacks scenario %s:\n%s", name, stderr.String())
+		}
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/sim"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -22,7 +24,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "bot configuration `FILE` (YAML)")
 	simulate := fs.Bool("simulate", false, "run an in-process agent over a SIMULATED GitLab (no setup needed)")
-	scenario := fs.String("scenario", "default", "simulator scenario: default, up-to-date, bbm-unfinished, decomposed, decomposed-bbm-unfinished, bigint-runbook, services-down, runsvdir-down")
+	scenario := fs.String("scenario", "default", "simulator scenario: "+strings.Join(sim.ScenarioNames(), ", "))
 	stateDir := fs.String("state-dir", "", "where --simulate keeps its database, certificates and simulator state (default: a new temporary directory)")
 	simSpeed := fs.String("sim-speed", "0.3", "simulator delay multiplier (0 = instant)")
 	channel := fs.String("channel", "#ops", "the console's channel name")
