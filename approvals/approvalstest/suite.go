@@ -56,6 +56,7 @@ func suiteRequest() approvals.NewRequest {
 		Platform: "console", Channel: "C-ops", Host: "gitlab-1", Operation: "migrate",
 		Argv: []string{"gitlab-rake", "db:migrate"}, Requester: suiteAlice, Reason: "upgrade",
 		Fingerprint: "fp-1", FingerprintInfo: "3 migrations down",
+		Params: map[string]string{"db": "main"},
 	}
 }
 
@@ -190,6 +191,11 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 		{"addparams", func(f *suiteFixture, id string) (*approvals.Request, error) {
 			return f.svc.AddParams(ctx, id, map[string]string{"finalize_table": "ci_builds"}, "GitLab asked to finalize")
 		}},
+		// What was approved never changes: another value for a parameter
+		// the request has is refused, in every state.
+		{"addparams-changed", func(f *suiteFixture, id string) (*approvals.Request, error) {
+			return f.svc.AddParams(ctx, id, map[string]string{"db": "ci"}, "another database")
+		}},
 	}
 	// audited is the action of each change that is not a state transition
 	// (its entry's Outcome is the state it leaves unchanged), and effect
@@ -255,6 +261,7 @@ func suiteTransitions(t *testing.T, newStore func(t *testing.T) Harness) {
 			table[from]["note"] = want{from, notRunning}
 		}
 		table[from]["addparams"] = want{from, nil}
+		table[from]["addparams-changed"] = want{from, approvals.ErrInvalid}
 	}
 	for _, from := range approvals.States() {
 		for _, a := range actions {
