@@ -19,6 +19,7 @@ var expectations = map[string]string{
 	"after object key":                           ":",
 	"after object key:value pair":                ", or }",
 	"looking for beginning of object key string": `a "quoted" key`,
+	"in string escape code":                      `one of " \ / b f n r t u after the backslash`,
 	"in string literal":                          `a closing " (a line break or tab must be escaped)`,
 	"after top-level value":                      "nothing more after the array",
 }
@@ -32,7 +33,7 @@ func jsonProblem(err error) string {
 		return ""
 	}
 	if se.Error() == "unexpected end of JSON input" {
-		return ": it ends too early (a closing ] or \" is missing)"
+		return ": it ends too early (a closing ], } or \" is missing)"
 	}
 	m := syntaxRE.FindStringSubmatch(se.Error())
 	if m == nil {
