@@ -63,7 +63,7 @@ func (s *Server) findOrClose(rid string) (id string, status int, msg string) {
 	case s.used.closed(rid, now):
 		// Declared before: the answer stays the same.
 	case s.used.used(rid, now):
-		return "", http.StatusGone, fmt.Sprintf("request %q started a job on this agent whose record was pruned (keep_jobs): the outcome is unknown; check the host", rid)
+		return "", http.StatusGone, fmt.Sprintf("request %q had its approval used on this agent, which has no record of its job (pruned beyond keep_jobs, or it could not be created): the outcome is unknown; check the host", rid)
 	default:
 		if err := s.used.close(rid, now); err != nil {
 			s.log.Error("cannot record the request as not started", "request_id", rid, "err", err)
