@@ -41,8 +41,12 @@ func TestIncompleteOutputIsNotVerified(t *testing.T) {
 	if !strings.Contains(req.Outcome+req.Error, want) {
 		t.Errorf("request ended %s, outcome %q, error %q: want %q", req.State, req.Outcome, req.Error, want)
 	}
-	contains(t, rec.thread(root), want)
-	contains(t, rec.thread(root), "not verified against the agent's digest")
+	th := rec.thread(root)
+	if !strings.Contains(th[0], want) {
+		t.Errorf("the request's card does not say the output is incomplete:\n%s", th[0])
+	}
+	contains(t, th[1:], want) // the result in the thread
+	contains(t, th[1:], "not verified against the agent's digest")
 	var found bool
 	if _, err := s.DB.ReadAudit(context.Background(), func(_ uint64, stored []byte) error {
 		if strings.Contains(string(stored), commands.ActionJobOutput) && strings.Contains(string(stored), "is incomplete") {
