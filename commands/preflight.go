@@ -91,6 +91,13 @@ func finalizePreflight(host Host, a gitlab.Args, s gitlab.BBMStatus) ([]string, 
 		case row.Done():
 			return refuse("%s; and %s is already %s on %s: there is nothing to finalize.", several, what, row.Status, where)
 		}
+		if on := unfinishedOn(s, a.BatchedMigration); len(on) > 1 {
+			lines := make([]string, len(on))
+			for i, db := range on {
+				lines[i] = "`" + finalizeCommand(host, a, db) + "`"
+			}
+			return refuse("%s. This batched migration is unfinished on %s; request it for each:\n%s", several, strings.Join(on, " and "), strings.Join(lines, "\n"))
+		}
 		return refuse("%s. This batched migration is unfinished on %s; request it as:\n`%s`", several, where, finalizeCommand(host, a, where))
 	}
 	row, where, found := findBBM(s, a.BatchedMigration, a.Database)

@@ -38,6 +38,8 @@ func TestFinalizePreflightSearchesTheRequestedDatabase(t *testing.T) {
 			says: []string{"is on the ci database, not main; request it as", "finalize --db ci"}},
 		{name: "plain task, on both, main finished", dbs: []gitlab.BBMDatabase{db("main", row("finished")), db("ci", row("active"))},
 			says: []string{"Please specify the database", "unfinished on ci", "finalize --db ci --host"}},
+		{name: "plain task, unfinished on both", dbs: []gitlab.BBMDatabase{db("main", row("active")), db("ci", row("paused"))},
+			says: []string{"unfinished on main and ci; request it for each", "finalize --db main --host", "finalize --db ci --host"}},
 		{name: "plain task, all finished", dbs: []gitlab.BBMDatabase{db("main", row("finished")), db("ci", row("finalized"))},
 			says: []string{"Please specify the database", "already finished on main: there is nothing to finalize"}, avoids: []string{"request it as"}},
 		{name: "one database, --db ci, no such migration", dbs: []gitlab.BBMDatabase{db("")}, askDB: "ci",
