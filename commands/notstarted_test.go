@@ -181,3 +181,38 @@ func TestRunThatNeverArrivedEndsNotStarted(t *testing.T) {
 		t.Errorf("migrate ran %d times on the agent, want never", n)
 	}
 }
+
+// TestRunOfAClosedRequestEndsNotStarted: a lookup by request ID that finds
+// no job closes the request at the agent (declared not started). A run
+// for it that comes after gets 409; the bot looks the request up, hears
+// again that it has no job, and ends it "nothing ran" (failed), not
+// "outcome unknown".
+func TestRunOfAClosedRequestEndsNotStarted(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{})
+	rec := newRecorder()
+	s.Router.Register(rec)
+	cmd := func(u bot.User, text string) {
+		t.Helper()
+		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		s.Router.Wait()
+	}
+	cmd(alice, "migrate -- upgrade to 17.5")
+	req := onePending(t, s)
+	if _, err := s.Client.JobForRequest(context.Background(), req.ID); err == nil {
+		t.Fatal("the agent found a job for a request that never ran")
+	}
+	cmd(bob, "approve "+req.ID)
+
+	got, err := s.DB.Request(context.Background(), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != approvals.StateFailed || !strings.Contains(got.Error, "nothing ran") {
+		t.Fatalf("request %s: %q; want failed, nothing ran", got.State, got.Error)
+	}
+	if n := agentJobs(t, s, "migrate"); n != 0 {
+		t.Errorf("migrate ran %d times on the agent, want never", n)
+	}
+}

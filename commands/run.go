@@ -149,11 +149,15 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 	case errors.As(err, &se) && se.JobID != "":
 		f.setJob(se.JobID)
 	case alreadyRan(err, req):
-		// The agent says this request already ran there (a repeated call):
-		// the job is found by request ID below, like a lost answer.
+		// The agent says this request already ran there (a repeated call),
+		// or that it was declared not started by an earlier lookup: the
+		// job is found by request ID below, like a lost answer. A lookup
+		// that finds no job is definitive (the agent answers 410, not 404,
+		// when a statement was used but its job record is gone), so it
+		// means nothing ran.
 		found, lerr := f.locate(ctx, req.RequestID, err)
-		if errors.As(lerr, new(*errNotStarted)) {
-			lerr = fmt.Errorf("the agent says the request already ran there (%v) but has no job for it (pruned beyond keep_jobs?)", err)
+		if ns := new(errNotStarted); errors.As(lerr, &ns) {
+			return agent.JobRecord{}, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, lerr)
 		}
 		if lerr != nil {
 			return agent.JobRecord{}, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, &errOutcomeUnknown{err: lerr})
