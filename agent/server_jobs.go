@@ -400,11 +400,14 @@ func (s *Server) runJob(j *job, spec procSpec) {
 
 	res := execute(ctx, j, spec, s.log)
 	state, errText := classify(res, spec.argv)
-	rec := j.finish(state, res.exitCode, errText)
 
+	// The process has exited: free its slot BEFORE the end record is
+	// published. A client that has seen a job end may start the next one
+	// at once (the bot's follow-ups and approval checks do), and must never
+	// be refused for a slot the ended job still held. The job stays in
+	// s.running until its record is final, so lookups by job or request ID
+	// find it throughout.
 	s.mu.Lock()
-	delete(s.running, j.id)
-	s.finished[j.id] = finishedOf(rec)
 	switch j {
 	case s.mutating:
 		s.mutating = nil
@@ -413,6 +416,13 @@ func (s *Server) runJob(j *job, spec procSpec) {
 	default:
 		s.readOnly--
 	}
+	s.mu.Unlock()
+
+	rec := j.finish(state, res.exitCode, errText)
+
+	s.mu.Lock()
+	delete(s.running, j.id)
+	s.finished[j.id] = finishedOf(rec)
 	s.mu.Unlock()
 
 	attrs := []any{"job", rec.ID, "operation", rec.Operation, "state", rec.State,
