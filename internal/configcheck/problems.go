@@ -81,13 +81,19 @@ func (p *Problems) underBadShape(path string) bool {
 		if p.badShape[path] {
 			return true
 		}
-		cut := max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['))
-		if cut < 0 {
-			return false
-		}
-		path = path[:cut]
+		path = parentPath(path)
 	}
 	return false
+}
+
+// parentPath returns the key path enclosing path ("" at the top level):
+// "hosts" for "hosts[1]", "hosts[1]" for "hosts[1].agent".
+func parentPath(path string) string {
+	cut := max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['))
+	if cut < 0 {
+		return ""
+	}
+	return path[:cut]
 }
 
 // Join returns the key path of key under parent ("" is the top level).
@@ -109,11 +115,7 @@ func (p *Problems) lineOf(path string) int {
 		if l, ok := p.lines[path]; ok {
 			return l
 		}
-		cut := max(strings.LastIndexByte(path, '.'), strings.LastIndexByte(path, '['))
-		if cut < 0 {
-			break
-		}
-		path = path[:cut]
+		path = parentPath(path)
 	}
 	return 0
 }
