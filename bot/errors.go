@@ -46,3 +46,16 @@ func TextFor(err error) (text string, readable bool) {
 	}
 	return FailedText, false
 }
+
+// Refusal is how a Handler's error is shown to its user: TextFor's text
+// in ToneDanger, with who may approve instead when err is an
+// ApproversNamer (the adapter shows them in its own mention syntax).
+// readable is false when the caller must log err.
+func Refusal(err error) (m Message, approvers []string, readable bool) {
+	text, readable := TextFor(err)
+	var an ApproversNamer
+	if errors.As(err, &an) {
+		approvers = an.Approvers()
+	}
+	return Message{Text: text, Tone: ToneDanger}, approvers, readable
+}

@@ -7,7 +7,6 @@ package console
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -254,18 +253,17 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 }
 
 func (c *Console) refusal(ctx context.Context, user bot.User, err error) {
-	if err != nil {
-		text, ok := bot.TextFor(err)
-		if !ok {
-			c.log.Error("handler failed", "err", err)
-		}
-		m := bot.Message{Text: text, Tone: bot.ToneDanger}
-		var an bot.ApproversNamer
-		if errors.As(err, &an) && len(an.Approvers()) > 0 {
-			m.Text += "\nWho may approve: @" + strings.Join(an.Approvers(), ", @")
-		}
-		_ = c.Notify(ctx, c.channel, user, m)
+	if err == nil {
+		return
 	}
+	m, approvers, ok := bot.Refusal(err)
+	if !ok {
+		c.log.Error("handler failed", "err", err)
+	}
+	if len(approvers) > 0 {
+		m.Text += "\nWho may approve: @" + strings.Join(approvers, ", @")
+	}
+	_ = c.Notify(ctx, c.channel, user, m)
 }
 
 func (c *Console) say(s string) {

@@ -146,16 +146,12 @@ func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *mode
 // who may approve instead (bot.ApproversNamer) says so with @user and
 // ~channel.
 func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
-	text, ok := bot.TextFor(err)
+	m, approvers, ok := bot.Refusal(err)
 	if !ok {
 		a.log.Error("handler failed", "err", err)
 	}
-	m := bot.Message{Text: text, Tone: bot.ToneDanger}
-	var an bot.ApproversNamer
-	if errors.As(err, &an) {
-		if who := a.mentions(ctx, an.Approvers()); len(who) > 0 {
-			m.Text += "\nWho may approve: " + strings.Join(who, ", ")
-		}
+	if who := a.mentions(ctx, approvers); len(who) > 0 {
+		m.Text += "\nWho may approve: " + strings.Join(who, ", ")
 	}
 	return m
 }

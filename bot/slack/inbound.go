@@ -2,7 +2,6 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -171,17 +170,13 @@ func (r refusalText) UserText() string { return string(r) }
 // bot.FailedText and logged here, so no Go error text ever reaches the
 // HTTP answer or the response_url.
 func (a *Adapter) refusalMessage(err error) bot.Message {
-	text, ok := bot.TextFor(err)
+	m, approvers, ok := bot.Refusal(err)
 	if !ok {
 		a.log.Error("handler failed", "err", err)
 	}
-	m := bot.Message{Text: text, Tone: bot.ToneDanger}
 	// Who may approve instead is shown as mentions (Text is escaped), in
 	// the context line under the refusal.
-	var an bot.ApproversNamer
-	if errors.As(err, &an) {
-		m.Mentions = an.Approvers()
-	}
+	m.Mentions = approvers
 	return m
 }
 
