@@ -126,16 +126,6 @@ func (p *Problems) Len() int { return len(p.list) }
 // List returns the problems in the order they were found.
 func (p *Problems) List() []Problem { return slices.Clone(p.list) }
 
-// Has reports whether a problem is recorded at path or under it.
-func (p *Problems) Has(path string) bool {
-	for _, q := range p.list {
-		if q.Path == path || strings.HasPrefix(q.Path, path+".") || strings.HasPrefix(q.Path, path+"[") {
-			return true
-		}
-	}
-	return false
-}
-
 // Err returns nil when nothing is wrong, otherwise an *Error listing every
 // problem in file order.
 func (p *Problems) Err() error {
