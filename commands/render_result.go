@@ -148,11 +148,15 @@ func failureReason(f *gitlab.MigrateFailure) string {
 	return "the migration raised `" + strings.ReplaceAll(truncate(trimDot(first), 200), "`", "'") + "`"
 }
 
+// finalizeDoneText is a clean finalize's text until the check after it
+// settles it (settled replaces it).
+const finalizeDoneText = "GitLab printed Done., which it prints even when no migration matched; checking the background migrations…"
+
 func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult, out *output) bot.Message {
 	if res.OK() && rec.State == agent.StateSucceeded {
 		// GitLab prints Done. even when nothing matched; the follow-up
 		// status check says whether anything was finalized.
-		return bot.Message{Title: pendingTitle("finalize", host, rec), Text: "GitLab printed Done., which it prints even when no migration matched; the background migrations below say what it did.", Tone: bot.ToneInfo,
+		return bot.Message{Title: pendingTitle("finalize", host, rec), Text: finalizeDoneText, Tone: bot.ToneInfo,
 			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
 	}
 	m := bot.Message{Title: pendingTitle("finalize", host, rec), Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
@@ -256,9 +260,14 @@ func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message 
 		label = op
 	}
 	m.Title, m.Tone = label+" on "+host+" succeeded", verdictTone(v)
-	if op == gitlab.OpFinalize && v.kind == verdictSucceeded && v.why != "" {
-		// Checked: say what was verified, not that Done. proves nothing.
-		m.Text = "Verified with gitlab:background_migrations:status: " + fullStop(v.why)
+	if rest, ok := strings.CutPrefix(m.Text, finalizeDoneText); ok && op == gitlab.OpFinalize && v.why != "" {
+		// Checked: say what was verified, not that Done. proves nothing;
+		// any other verdict replaces the provisional text (below). A
+		// warning added after it (incomplete output) stays.
+		m.Text = strings.TrimSpace(rest)
+		if v.kind == verdictSucceeded {
+			m.Text = joinLines("Verified with gitlab:background_migrations:status: "+fullStop(v.why), m.Text)
+		}
 	}
 	if v.kind != verdictSucceeded {
 		m.Title = label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind])
@@ -270,8 +279,8 @@ func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message 
 }
 
 func joinLines(a, b string) string {
-	if a == "" {
-		return b
+	if a == "" || b == "" {
+		return a + b
 	}
 	return a + "\n" + b
 }

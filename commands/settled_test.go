@@ -60,6 +60,9 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 			if tc.op == gitlab.OpFinalize && tc.v.kind == verdictSucceeded && (strings.Contains(got.Text, "even when no migration matched") || !strings.Contains(got.Text, "Verified with gitlab:background_migrations:status: "+tc.v.why)) {
 				t.Errorf("a verified finalize does not say what was verified: %q", got.Text)
 			}
+			if tc.op == gitlab.OpFinalize && strings.Contains(got.Text, finalizeDoneText) {
+				t.Errorf("a settled finalize still shows the provisional text: %q", got.Text)
+			}
 			if tc.jobOK && tc.v.kind != verdictSucceeded && !strings.Contains(got.Text, string(tc.v.kind)) {
 				t.Errorf("a clean exit with verdict %s does not say why: %q", tc.v.kind, got.Text)
 			}
