@@ -87,11 +87,9 @@ func openUsedApprovals(path string, now time.Time) (*usedApprovals, error) {
 		line, _ := json.Marshal(e)
 		buf.Write(append(line, '\n'))
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
-		return nil, fmt.Errorf("used approvals: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Durably: the entries appended from now on go to the new file, and
+	// must not vanish with it after a crash (a statement could be replayed).
+	if err := replaceFile(path, buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("used approvals: %w", err)
 	}
 	u.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)

@@ -48,25 +48,37 @@ func writeRecord(dir string, rec JobRecord) error {
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
-	data = append(data, '\n')
-	tmp, err := os.CreateTemp(dir, ".record-*.tmp")
+	if err := replaceFile(filepath.Join(dir, recordName), append(data, '\n')); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
+
+// replaceFile replaces path with data (mode 0600) atomically and durably:
+// written to a temporary file in the same directory, synced, renamed over
+// path, and the directory synced, so that after a crash path holds the old
+// contents or the new ones, and a file opened at path afterwards is the
+// one the directory keeps.
+func replaceFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
-		return fmt.Errorf("write record: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write record: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("sync record: %w", err)
+		return fmt.Errorf("sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close record: %w", err)
+		return fmt.Errorf("close: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, recordName)); err != nil {
-		return fmt.Errorf("replace record: %w", err)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace: %w", err)
 	}
 	return syncDir(dir)
 }
