@@ -256,7 +256,7 @@ func TestForgedSlashCommandDecisionsAreRefused(t *testing.T) {
 			commands := e.h.Commands.Load()
 
 			foreign := clientFrom(t, "127.0.0.2")
-			for _, text := range []string{"approve " + id, "APPROVE " + id, "$ approve " + id, "deny " + id + " -- no"} {
+			for _, text := range []string{"approve " + id, "APPROVE " + id, "$ approve " + id, "deny " + id + " -- no", "# a comment line\napprove " + id} {
 				for _, u := range []mmUser{mallory, bob} {
 					before := len(e.refusals.List())
 					status, raw := e.mm.commandWith(t, foreign, e.commandURL(), e.tokens[0], u, channelID, text)
@@ -269,7 +269,7 @@ func TestForgedSlashCommandDecisionsAreRefused(t *testing.T) {
 					}
 				}
 			}
-			for _, text := range []string{"approve " + id, "deny " + id} {
+			for _, text := range []string{"approve " + id, "deny " + id, "# note\napprove " + id} {
 				before := len(e.refusals.List())
 				status, resp, raw := e.command(mallory, text)
 				if status != http.StatusOK || !strings.Contains(resp.Text, "could not confirm who typed") {

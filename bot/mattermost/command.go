@@ -58,7 +58,7 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 			cmd.User.Name = cmd.User.ID
 		}
 		decides := decision(cmd.Text)
-		if decides && !a.fromServer(w, r, "slash command "+firstWord(cmd.Text)) {
+		if decides && !a.fromServer(w, r, "slash command approve/deny") {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
@@ -156,23 +156,17 @@ func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
 	return m
 }
 
-// decision reports whether text approves or denies a request: the words
-// the router's grammar reads as those subcommands, in any case.
+// decision reports whether text may approve or deny a request: whether
+// any of its words is one of those subcommands, in any case. It errs on
+// the side of checking: the grammar skips a shell prompt and comment lines
+// ("# note\napprove ID" approves), so looking at the first word alone would
+// let such a decision past the checks; a reason that merely mentions
+// "approve" is checked too, which costs one API call.
 func decision(text string) bool {
-	w := firstWord(text)
-	return w == "approve" || w == "deny"
-}
-
-// firstWord is text's first word, lower-cased, after a shell prompt "$"
-// (which the grammar drops too, for pasted command lines). A first word
-// quoted or escaped in any way is no subcommand to the grammar.
-func firstWord(text string) string {
-	f := strings.Fields(text)
-	if len(f) > 1 && f[0] == "$" {
-		f = f[1:]
+	for _, w := range strings.Fields(text) {
+		if w = strings.ToLower(w); w == "approve" || w == "deny" {
+			return true
+		}
 	}
-	if len(f) == 0 {
-		return ""
-	}
-	return strings.ToLower(f[0])
+	return false
 }
