@@ -123,7 +123,7 @@ func joinContext(a, b string) string {
 // db is the database asked for with --db ("" for all).
 func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) bot.Message {
 	text := out.combined()
-	if db != "" && rec.State != agent.StateSucceeded && bytes.Contains(text, []byte(noSuchTaskText)) {
+	if db != "" && rec.State != agent.StateSucceeded && bytes.Contains(text, []byte(gitlab.NoSuchTaskText)) {
 		// The per-database tasks exist only for databases this install
 		// really has (db:migrate:status:ci only when ci is separate).
 		return bot.Message{
@@ -173,9 +173,6 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 	}
 	return m
 }
-
-// noSuchTaskText is rake's answer for a task that does not exist.
-const noSuchTaskText = "Don't know how to build task"
 
 // replyWithOutput replies with m and, when the output is long, attaches it.
 func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message, name string, out *output) {

@@ -41,10 +41,7 @@ func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlResta
 			msg.Title = "Services on " + host.Name + " after the restart"
 			return msg, restartVerdict(s, restarted, notRestarted, r.opt.RestartWait)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(r.opt.RestartPoll):
-		}
+		_ = sleepCtx(ctx, r.opt.RestartPoll) // an ended ctx ends the loop above
 	}
 }
 

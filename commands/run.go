@@ -208,10 +208,8 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 		if onBusy != nil {
 			onBusy()
 		}
-		select {
-		case <-ctx.Done():
+		if sleepCtx(ctx, wait) != nil {
 			return rec, out, context.Cause(ctx)
-		case <-time.After(wait):
 		}
 	}
 }

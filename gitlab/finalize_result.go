@@ -91,7 +91,7 @@ func ParseFinalize(out []byte) FinalizeResult {
 		f.Kind, f.JobClass = FinalizeFailedToFinalize, failedToFinalizeJob(f.Message)
 	case strings.HasSuffix(class, "ParserError") || strings.HasSuffix(class, "ParseError"):
 		f.Kind = FinalizeJSONParse
-	case strings.HasPrefix(f.Message, noSuchTaskText):
+	case strings.HasPrefix(f.Message, NoSuchTaskText):
 		f.Kind = FinalizeUnknownTask
 	}
 	res.Failure = f

@@ -195,10 +195,11 @@ func (e *MigrateStatusError) Error() string {
 	return fmt.Sprintf("db:migrate:status: %s%s: %s", e.Kind, where, e.Message)
 }
 
-// Text that identifies the known failures.
+// Text that identifies the known failures. NoSuchTaskText is rake's
+// answer for a task that does not exist (any task, not only status).
 const (
 	noSchemaTableText = "Schema migrations table does not exist yet."
-	noSuchTaskText    = "Don't know how to build task"
+	NoSuchTaskText    = "Don't know how to build task"
 )
 
 // ParseMigrateStatus parses the output of gitlab-rake db:migrate:status
@@ -319,15 +320,15 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 			// Only the first failure is reported.
 		case strings.Contains(line, noSchemaTableText):
 			fail = &MigrateStatusError{Kind: MigrateStatusNeverMigrated, Message: noSchemaTableText, Line: lineNo}
-		case strings.Contains(line, noSuchTaskText):
-			fail = &MigrateStatusError{Kind: MigrateStatusNoSuchTask, Message: strings.TrimSpace(line[strings.Index(line, noSuchTaskText):]), Line: lineNo}
+		case strings.Contains(line, NoSuchTaskText):
+			fail = &MigrateStatusError{Kind: MigrateStatusNoSuchTask, Message: strings.TrimSpace(line[strings.Index(line, NoSuchTaskText):]), Line: lineNo}
 		}
 	}
 	closeSection()
 
 	if fail != nil && fail.Kind == MigrateStatusAborted {
 		fail.Message = rakeAbortMessage(s[abortAt:])
-		if strings.HasPrefix(fail.Message, noSuchTaskText) {
+		if strings.HasPrefix(fail.Message, NoSuchTaskText) {
 			// rake prints "rake aborted!" before this one too.
 			fail.Kind = MigrateStatusNoSuchTask
 		}
