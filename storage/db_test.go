@@ -182,7 +182,18 @@ func TestSchemaOneWithUnkeyedAudit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open(schema 1, empty audit) = %v", err)
 			}
+			// Recorded as this version: once entries are appended, the
+			// next Open must not take them for unkeyed ones.
+			err = db2.bolt.View(func(tx *bolt.Tx) error {
+				if v := bucket(tx, bucketMeta).Get([]byte(keySchemaVersion)); string(v) != string(u64(SchemaVersion)) {
+					return fmt.Errorf("schema version %x after Open, want %d", v, SchemaVersion)
+				}
+				return nil
+			})
 			_ = db2.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		if !errors.Is(err, ErrSchemaTooOld) || !strings.Contains(err.Error(), "audit export") || !strings.Contains(err.Error(), "start with a new store") {
