@@ -3,6 +3,8 @@ package sim
 import (
 	"strings"
 	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 // TestBigintRunbookScenario: the bigint-runbook scenario holds the six
@@ -16,7 +18,7 @@ func TestBigintRunbookScenario(t *testing.T) {
 		t.Fatalf("status (exit %d) should list the six active conversions:\n%s", code, out)
 	}
 	for i, k := range runbookBigintBBMs {
-		elem := "gitlab:background_migrations:finalize[" + k.JobClass + "," + k.Table + "," + k.Column + "," + strings.ReplaceAll(k.JobArguments, ",", `\,`) + "]"
+		elem := finalizeArgv(t, "", gitlab.BatchedMigration(k))
 		if out, errOut, code := h.rake(elem); code != 0 || out != "Done.\n" {
 			t.Fatalf("%s: exit %d\n%s%s", elem, code, out, errOut)
 		}
