@@ -125,7 +125,7 @@ func finalizeCommand(host Host, a gitlab.Args, db string) string {
 	if db != "" {
 		c += " --db " + db
 	}
-	return fmt.Sprintf("%s --host %s %s %s %s '%s'", c, host.Name, a.JobClass, a.Table, a.Column, a.JobArguments)
+	return fmt.Sprintf("%s --host %s %s %s %s %s", c, host.Name, a.JobClass, a.Table, a.Column, gitlab.ShellQuote(a.JobArguments))
 }
 
 // pendingHint lists the batched migrations that are not finished, which

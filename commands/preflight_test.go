@@ -76,3 +76,17 @@ func TestFinalizePreflightSearchesTheRequestedDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestFinalizeCommandQuotesArguments: the suggested line is pasted back as
+// a command, so job arguments with a quote in them must come back whole.
+func TestFinalizeCommandQuotesArguments(t *testing.T) {
+	a := gitlab.Args{BatchedMigration: gitlab.BatchedMigration{JobClass: "SomeJob", Table: "notes", Column: "id", JobArguments: `["it's"]`}}
+	line := finalizeCommand(Host{Name: "gitlab-1"}, a, "ci")
+	inv, err := Parse(strings.TrimPrefix(line, "/gitlab-migrations "))
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", line, err)
+	}
+	if len(inv.Args) != 4 || inv.Args[3] != a.JobArguments || inv.DB != "ci" || inv.Host != "gitlab-1" {
+		t.Errorf("Parse(%q) = %+v, want the job arguments %s back on ci", line, inv, a.JobArguments)
+	}
+}
