@@ -20,7 +20,6 @@ const (
 	maxCommandBytes = 8192 // the whole text after the command word
 	maxReasonRunes  = 500
 	maxHostRunes    = 64
-	maxEchoRunes    = 80 // user text quoted back in an error message
 )
 
 // Refused in anything an approver reads: every character of Unicode's
@@ -99,14 +98,8 @@ func checkLength(field, s string, max int) error {
 	return nil
 }
 
-// echo shortens user text quoted back in a message, on a character
-// boundary, marking the cut.
-func echo(s string) string {
-	if utf8.RuneCountInString(s) <= maxEchoRunes {
-		return s
-	}
-	return string([]rune(s)[:maxEchoRunes-1]) + "…"
-}
+// echo shortens user text quoted back in a message (gitlab.Echo).
+func echo(s string) string { return gitlab.Echo(s) }
 
 // literal makes free text a person typed (a reason) inert in the message
 // model's markup on every platform: one line (so nothing can start a

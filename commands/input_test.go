@@ -159,7 +159,7 @@ func TestDisplayName(t *testing.T) {
 		{ID: "U1", Name: "ali\u202ece\u200b"}:      "alice",
 		{ID: "U1", Name: "\u2066\u2069"}:           "U1",
 		{ID: "U1", Name: "`bob`\n@here"}:           "'bob' ＠here",
-		{ID: "U1", Name: strings.Repeat("n", 200)}: strings.Repeat("n", maxEchoRunes-1) + "…",
+		{ID: "U1", Name: strings.Repeat("n", 200)}: strings.Repeat("n", 79) + "…",
 	}
 	for u, want := range cases {
 		if got := displayName(u); got != want {

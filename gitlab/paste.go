@@ -115,7 +115,7 @@ func dropCommandPrefix(words []ShellWord) ([]ShellWord, bool, error) {
 				words = words[1:]
 			}
 			if len(words) > 0 {
-				return nil, true, &PasteError{Reason: fmt.Sprintf("sudo's options (%s) are not needed: the agent runs gitlab-rake as GitLab's omnibus does; paste the line without them", echo(strings.Join(opts, " ")))}
+				return nil, true, &PasteError{Reason: fmt.Sprintf("sudo's options (%s) are not needed: the agent runs gitlab-rake as GitLab's omnibus does; paste the line without them", Echo(strings.Join(opts, " ")))}
 			}
 			return nil, true, &PasteError{Reason: "after sudo and its options I expect gitlab-rake: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])"}
 		}
@@ -124,7 +124,7 @@ func dropCommandPrefix(words []ShellWord) ([]ShellWord, bool, error) {
 			if len(words) > 0 {
 				next = words[0].Text
 			}
-			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])", echo(next))}
+			return nil, true, &PasteError{Reason: fmt.Sprintf("after sudo I expect gitlab-rake, not %q: paste GitLab's line as it printed it (sudo gitlab-rake gitlab:background_migrations:finalize[...])", Echo(next))}
 		}
 	}
 	if len(words) > 0 && isGitLabRake(words[0].Text) {
@@ -165,19 +165,19 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	w := words[0]
 	for _, x := range words {
 		if x.Shelly != 0 {
-			return Args{}, &PasteError{Reason: fmt.Sprintf("a shell would act on the %c in %q instead of passing it to rake: keep the JSON in single quotes, as GitLab prints it", x.Shelly, echo(x.Raw))}
+			return Args{}, &PasteError{Reason: fmt.Sprintf("a shell would act on the %c in %q instead of passing it to rake: keep the JSON in single quotes, as GitLab prints it", x.Shelly, Echo(x.Raw))}
 		}
 	}
 	if len(words) > 1 && strings.HasSuffix(w.Text, "]") {
 		if alone, err := decodeTaskWords(words[:1]); err == nil {
 			if envSettingRE.MatchString(words[1].Text) {
-				return Args{}, &PasteError{Reason: fmt.Sprintf("rake reads %q as an environment setting, which the agent does not pass on (it runs GitLab's rake with GitLab's own environment; only %s may stay, omnibus sets it anyway)", echo(words[1].Text), railsEnv), Fix: &alone}
+				return Args{}, &PasteError{Reason: fmt.Sprintf("rake reads %q as an environment setting, which the agent does not pass on (it runs GitLab's rake with GitLab's own environment; only %s may stay, omnibus sets it anyway)", Echo(words[1].Text), railsEnv), Fix: &alone}
 			}
-			return Args{}, &PasteError{Reason: fmt.Sprintf("rake would finalize and then try to run %q as a task of its own: nothing may follow the final ] (a reason goes after --)", echo(words[1].Text)), Fix: &alone}
+			return Args{}, &PasteError{Reason: fmt.Sprintf("rake would finalize and then try to run %q as a task of its own: nothing may follow the final ] (a reason goes after --)", Echo(words[1].Text)), Fix: &alone}
 		}
 	}
 	if len(words) > 1 {
-		return Args{}, &PasteError{Reason: fmt.Sprintf("a shell splits this at the blank before %q, so rake would receive the task word %q, cut short, and then try to run %q as a task of its own: keep the whole task word together, the JSON in single quotes and nothing after the final ]", echo(words[1].Raw), echo(w.Text), echo(words[1].Text))}
+		return Args{}, &PasteError{Reason: fmt.Sprintf("a shell splits this at the blank before %q, so rake would receive the task word %q, cut short, and then try to run %q as a task of its own: keep the whole task word together, the JSON in single quotes and nothing after the final ]", Echo(words[1].Raw), Echo(w.Text), Echo(words[1].Text))}
 	}
 	name, _, _ := strings.Cut(w.Text, "[")
 	db, err := finalizeDatabase(name)
@@ -186,7 +186,7 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	}
 	_, raw, bracketed := splitRakeTask(w.Text)
 	if !bracketed {
-		return Args{}, &PasteError{Reason: fmt.Sprintf("rake would take %q whole as the name of a task: its arguments must follow the task name in [...], with the ] last and no line break", echo(w.Text))}
+		return Args{}, &PasteError{Reason: fmt.Sprintf("rake would take %q whole as the name of a task: its arguments must follow the task name in [...], with the ] last and no line break", Echo(w.Text))}
 	}
 	stripped := ""
 	if w.Stripped {
@@ -194,7 +194,7 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	}
 	names := []string{"job class", "table", "column", "job arguments"}
 	if len(raw) > 4 {
-		return Args{}, &PasteError{Reason: fmt.Sprintf("%srake would split the JSON at a comma without a backslash before it: job_arguments would arrive as %q and the rest (%q) would be dropped; give the JSON in single quotes with each comma written as \\, as GitLab prints it", stripped, echo(unescapeRake(raw[3])), echo(strings.Join(raw[4:], ",")))}
+		return Args{}, &PasteError{Reason: fmt.Sprintf("%srake would split the JSON at a comma without a backslash before it: job_arguments would arrive as %q and the rest (%q) would be dropped; give the JSON in single quotes with each comma written as \\, as GitLab prints it", stripped, Echo(unescapeRake(raw[3])), Echo(strings.Join(raw[4:], ",")))}
 	}
 	for i, n := range names {
 		if i >= len(raw) || raw[i] == "" {
@@ -210,13 +210,13 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 		if ValidateJobArguments(gitlabMeant) != nil {
 			fix.JobArguments = unescapeRake(raw[3])
 		}
-		return Args{}, &PasteError{Reason: fmt.Sprintf("the JSON contains backslashes other than before commas; rake removes every backslash, so it would receive %q, which may not be what GitLab printed: give the four arguments instead, the JSON in single quotes", echo(unescapeRake(raw[3]))), Fix: fix}
+		return Args{}, &PasteError{Reason: fmt.Sprintf("the JSON contains backslashes other than before commas; rake removes every backslash, so it would receive %q, which may not be what GitLab printed: give the four arguments instead, the JSON in single quotes", Echo(unescapeRake(raw[3]))), Fix: fix}
 	}
 	a := Args{Database: db, BatchedMigration: BatchedMigration{unescapeRake(raw[0]), unescapeRake(raw[1]), unescapeRake(raw[2]), unescapeRake(raw[3])}}
 	if err := ValidateJobArguments(a.JobArguments); err != nil {
 		reason := err.Error()
 		if ae := (*ArgError)(nil); errors.As(err, &ae) {
-			reason = fmt.Sprintf("%q, which %s", echo(a.JobArguments), ae.Reason)
+			reason = fmt.Sprintf("%q, which %s", Echo(a.JobArguments), ae.Reason)
 		}
 		return Args{}, &PasteError{Reason: stripped + "rake would receive job_arguments " + reason}
 	}
@@ -254,13 +254,13 @@ func finalizeDatabase(task string) (string, error) {
 	}
 	db, ok := strings.CutPrefix(task, FinalizeTask+":")
 	if !ok && strings.HasPrefix(task, britishFinalize) {
-		return "", &PasteError{Reason: fmt.Sprintf("GitLab's task is spelt finalize, with a z: rake knows no %q", echo(task))}
+		return "", &PasteError{Reason: fmt.Sprintf("GitLab's task is spelt finalize, with a z: rake knows no %q", Echo(task))}
 	}
 	if !ok {
-		return "", &PasteError{Reason: fmt.Sprintf("%q is not the finalize task: only %s[...] (or %s:main / :ci) can be pasted as a finalize; of GitLab's other commands, db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted as they are", echo(task), FinalizeTask, FinalizeTask)}
+		return "", &PasteError{Reason: fmt.Sprintf("%q is not the finalize task: only %s[...] (or %s:main / :ci) can be pasted as a finalize; of GitLab's other commands, db:migrate:status, db:migrate, gitlab:background_migrations:status and gitlab-ctl status / restart can be pasted as they are", Echo(task), FinalizeTask, FinalizeTask)}
 	}
 	if err := ValidateDatabase(db); err != nil {
-		return "", &PasteError{Reason: fmt.Sprintf("the task %q names no database I know: %v", echo(task), err)}
+		return "", &PasteError{Reason: fmt.Sprintf("the task %q names no database I know: %v", Echo(task), err)}
 	}
 	return db, nil
 }
@@ -279,7 +279,7 @@ func decodeFourArgs(text string, words []ShellWord) (Args, error) {
 	js := span
 	if span[0] == '\'' || span[0] == '"' {
 		if len(words) > 4 {
-			return Args{}, &PasteError{Reason: fmt.Sprintf("finalize takes 4 arguments, and after the quoted JSON comes %q: a reason goes after --", echo(words[4].Raw))}
+			return Args{}, &PasteError{Reason: fmt.Sprintf("finalize takes 4 arguments, and after the quoted JSON comes %q: a reason goes after --", Echo(words[4].Raw))}
 		}
 		js = words[3].Text
 	}
@@ -384,8 +384,9 @@ func FinalizeTaskWord(a Args) (word string, ok bool) {
 	return task + "[" + a.JobClass + "," + a.Table + "," + a.Column + ",'" + strings.ReplaceAll(a.JobArguments, ",", `\,`) + "']", true
 }
 
-// echo shortens user text quoted back in a message.
-func echo(s string) string {
+// Echo shortens user text quoted back in a message to 80 characters, on
+// a character boundary, marking the cut.
+func Echo(s string) string {
 	const max = 80
 	r := []rune(s)
 	if len(r) <= max {

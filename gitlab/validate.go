@@ -19,7 +19,7 @@ type ArgError struct {
 }
 
 func (e *ArgError) Error() string {
-	return fmt.Sprintf("%s %q %s", e.Field, echo(e.Value), e.Reason)
+	return fmt.Sprintf("%s %q %s", e.Field, Echo(e.Value), e.Reason)
 }
 
 // Identifier limits. PostgreSQL truncates identifiers at 63 bytes; GitLab's
