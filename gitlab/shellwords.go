@@ -27,10 +27,9 @@ type ShellWord struct {
 }
 
 // ShellError is a line a shell could not split: an unterminated quote or a
-// trailing backslash. Offset is the byte offset of the offending character.
+// trailing backslash. Msg names the offending character's position.
 type ShellError struct {
-	Offset int
-	Msg    string
+	Msg string
 }
 
 func (e *ShellError) Error() string { return e.Msg }
@@ -43,8 +42,9 @@ func shellBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c ==
 // SplitShellWords splits line into words by the quoting rules of POSIX sh
 // (XCU 2.2 and 2.6.7): outside quotes a backslash keeps the next character
 // literal (and a backslash-newline disappears); a # that starts a word
-// starts a comment; '…' keeps everything literally; inside "…" a backslash escapes only $ ` " \ and newline and is
-// kept before anything else. On an error the words read so far are
+// starts a comment; '…' keeps everything literally; inside "…" a
+// backslash escapes only $ ` " \ and newline and is kept before anything
+// else. On an error the words read so far are
 // returned with it, so that a caller can still find a "--" before it.
 func SplitShellWords(line string) ([]ShellWord, error) {
 	var (
@@ -86,7 +86,7 @@ func SplitShellWords(line string) ([]ShellWord, error) {
 			start(i)
 			w.Quoted, w.Stripped = true, true
 			if i+1 >= len(line) {
-				return words, &ShellError{i, "the line ends with a backslash, which escapes nothing"}
+				return words, &ShellError{"the line ends with a backslash, which escapes nothing"}
 			}
 			i++
 			if line[i] != '\n' {
@@ -97,7 +97,7 @@ func SplitShellWords(line string) ([]ShellWord, error) {
 			w.Quoted = true
 			end := strings.IndexByte(line[i+1:], '\'')
 			if end < 0 {
-				return words, &ShellError{i, fmt.Sprintf("the ' at character %d is never closed", runeIndex(line, i))}
+				return words, &ShellError{fmt.Sprintf("the ' at character %d is never closed", runeIndex(line, i))}
 			}
 			cur.WriteString(line[i+1 : i+1+end])
 			i += end + 1
@@ -120,7 +120,7 @@ func SplitShellWords(line string) ([]ShellWord, error) {
 				}
 			}
 			if j >= len(line) {
-				return words, &ShellError{i, fmt.Sprintf("the \" at character %d is never closed", runeIndex(line, i))}
+				return words, &ShellError{fmt.Sprintf("the \" at character %d is never closed", runeIndex(line, i))}
 			}
 			i = j
 		default:
