@@ -192,13 +192,13 @@ func decodeTaskWords(words []ShellWord) (Args, error) {
 	if w.Stripped {
 		stripped = "a shell removes double quotes and backslashes outside single quotes, so "
 	}
-	names := []string{"job class", "table", "column", "job arguments"}
+	missing := []string{"job class is", "table is", "column is", "job arguments are"}
 	if len(raw) > 4 {
 		return Args{}, &PasteError{Reason: fmt.Sprintf("%srake would split the JSON at a comma without a backslash before it: job_arguments would arrive as %q and the rest (%q) would be dropped; give the JSON in single quotes with each comma written as \\, as GitLab prints it", stripped, Echo(unescapeRake(raw[3])), Echo(strings.Join(raw[4:], ",")))}
 	}
-	for i, n := range names {
+	for i, n := range missing {
 		if i >= len(raw) || raw[i] == "" {
-			return Args{}, &PasteError{Reason: fmt.Sprintf("rake would receive %d of the 4 arguments: the %s is missing (the task takes job class, table, column and JSON job arguments, separated by commas)", countNonEmpty(raw), n)}
+			return Args{}, &PasteError{Reason: fmt.Sprintf("rake would receive %d of the 4 arguments: the %s missing (the task takes job class, table, column and JSON job arguments, separated by commas)", countNonEmpty(raw), n)}
 		}
 	}
 	if i := strings.IndexFunc(rakeEscapes(raw[3]), func(r rune) bool { return r != ',' }); i >= 0 {

@@ -185,7 +185,7 @@ func TestDecodeFinalizeRefusals(t *testing.T) {
 			"never closed", good},
 		{"shell expansion", `gitlab:background_migrations:finalize[Job,t,c,"[\"$HOME\"]"]`, "act on the $", ""},
 		{"command substitution", "gitlab:background_migrations:finalize[Job,t,c,[`id`]]", "act on the `", ""},
-		{"missing argument", `gitlab:background_migrations:finalize[Job,t,c]`, "3 of the 4 arguments: the job arguments is missing", ""},
+		{"missing argument", `gitlab:background_migrations:finalize[Job,t,c]`, "3 of the 4 arguments: the job arguments are missing", ""},
 		{"empty argument", `gitlab:background_migrations:finalize[Job,,c,[]]`, "the table is missing", ""},
 		{"no brackets", `gitlab:background_migrations:finalize`, "whole as the name of a task", ""},
 		{"line break", "gitlab:background_migrations:finalize[Job,t,c,'[1\\,\n2]']", "whole as the name of a task", ""},
