@@ -177,6 +177,8 @@ func (r *Router) note(ctx context.Context, chat bot.Chat, id, note string) {
 // and what to check; err is said in words (agentProblem), and logged by
 // the caller.
 func unreachableMessage(host string, since time.Time, err error) bot.Message {
+	// The cause only: the checks below are the next steps, said once.
+	cause, _, _ := strings.Cut(trimDot(agentProblem(host, err)), "; ")
 	return bot.Message{
 		Title: "Outcome unknown: agent unreachable",
 		Text: fmt.Sprintf("The bot cannot reach the agent on %s since %s (%s). The job may be running or finished there; "+
@@ -184,7 +186,7 @@ func unreachableMessage(host string, since time.Time, err error) bot.Message {
 			"Check: is `gitlab-chatops-agent` running on %s (`systemctl status gitlab-chatops-agent`, `journalctl -u gitlab-chatops-agent`)? "+
 			"Can the bot reach its address and port (firewall, DNS)? Are the certificates still valid? "+
 			"Do not run the operation again by hand before the outcome is known.",
-			host, since.UTC().Format("15:04:05 UTC"), trimDot(agentProblem(host, err)), host),
+			host, since.UTC().Format("15:04:05 UTC"), cause, host),
 		Tone: bot.ToneWarning,
 	}
 }

@@ -70,6 +70,9 @@ func TestNoGoErrorTextInMessages(t *testing.T) {
 			if !strings.HasSuffix(strings.TrimSpace(m.Text), ".") {
 				t.Errorf("%s of %q is not a sentence: %q", name, err, m.Text)
 			}
+			if strings.Count(m.Text, "systemctl status") > 1 {
+				t.Errorf("%s of %q says the same check twice: %q", name, err, m.Text)
+			}
 		}
 	}
 	// An adapter's sentence (bot.Readable) is passed on, its cause is not.
