@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,13 +32,9 @@ type auditConfig struct {
 func auditKey(keyFile string, getenv func(string) string) (auditchain.Key, error) {
 	var k auditchain.Key
 	if keyFile != "" {
-		b, err := os.ReadFile(keyFile)
+		b, err := readKeyFile(keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
-		}
-		// Whoever reads the key can rewrite the trail consistently.
-		if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o007 != 0 {
-			return nil, fmt.Errorf("audit key file %s can be read by every user (mode %04o): whoever reads it can rewrite the audit trail; chmod 600 it", keyFile, fi.Mode().Perm())
+			return nil, err
 		}
 		k = auditchain.Key(bytes.TrimSpace(b))
 	} else {
@@ -47,6 +44,26 @@ func auditKey(keyFile string, getenv func(string) string) (auditchain.Key, error
 		return nil, err
 	}
 	return k, nil
+}
+
+// readKeyFile reads the audit key file, refusing one that every user may
+// read: whoever reads the key can rewrite the trail consistently. The mode
+// is that of the file read (one open), not of whatever the path names a
+// moment later.
+func readKeyFile(keyFile string) ([]byte, error) {
+	f, err := os.Open(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		return nil, fmt.Errorf("audit key file %s can be read by every user (mode %04o): whoever reads it can rewrite the audit trail; chmod 600 it", keyFile, fi.Mode().Perm())
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
+	}
+	return b, nil
 }
 
 // devAuditKey returns the key in dir/audit.key, creating a random one
