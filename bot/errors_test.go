@@ -37,3 +37,21 @@ func TestTextFor(t *testing.T) {
 		t.Errorf("UserError hides its cause from the log: %q", invite.Error())
 	}
 }
+
+type approversErr struct{ ids []string }
+
+func (e approversErr) Error() string       { return "not an approver" }
+func (e approversErr) UserText() string    { return "You may not approve this." }
+func (e approversErr) Approvers() []string { return e.ids }
+
+// TestRefusal: the adapters' common view of a handler's error.
+func TestRefusal(t *testing.T) {
+	m, who, ok := Refusal(fmt.Errorf("handle: %w", approversErr{[]string{"U1", "S2"}}))
+	if m.Text != "You may not approve this." || m.Tone != ToneDanger || !ok || strings.Join(who, ",") != "U1,S2" {
+		t.Errorf("Refusal(approvers) = %+v, %v, %v", m, who, ok)
+	}
+	m, who, ok = Refusal(errors.New("dial tcp: refused"))
+	if m.Text != FailedText || m.Tone != ToneDanger || ok || who != nil {
+		t.Errorf("Refusal(go error) = %+v, %v, %v", m, who, ok)
+	}
+}

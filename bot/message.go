@@ -29,8 +29,7 @@ type Message struct {
 	Tone Tone   `json:"tone,omitempty"`
 	// Mentions are user IDs to notify (approvers), and approver group IDs
 	// (a Slack user group, a Mattermost channel) to name; adapters render
-	// them in
-	// their own mention syntax.
+	// them in their own mention syntax.
 	Mentions []string `json:"mentions,omitempty"`
 	// Buttons carry only an action ID and an opaque value (a request ID).
 	Buttons []Button `json:"buttons,omitempty"`
