@@ -18,8 +18,9 @@ import (
 // approves or denies must also come from Config.CallbackSources (403
 // otherwise), and its user must be confirmed by the API like a clicker
 // (exists, active, not a bot; the name is the API's): the token alone is
-// not proof of who decides. The command then goes to h, whose refusal, and whatever it shows the user alone meanwhile,
-// comes back as an ephemeral command response. Everything slow runs in the
+// not proof of who decides. The command then goes to h, whose refusal,
+// and whatever it shows the user alone meanwhile, comes back as an
+// ephemeral command response. Everything slow runs in the
 // router's background, so the answer comes well inside Mattermost's
 // timeout (30 s by default).
 func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
