@@ -732,13 +732,11 @@ func (s *Service) Record(ctx context.Context, entries ...AuditEntry) error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, e AuditEntry) error { return s.Record(ctx, e) }
-
 // recordRefusal audits refusal (its message becomes the Detail) and returns
 // it, joined with any audit failure.
 func (s *Service) recordRefusal(ctx context.Context, e AuditEntry, refusal error) error {
 	e.Detail = refusal.Error()
-	if err := s.record(ctx, e); err != nil {
+	if err := s.Record(ctx, e); err != nil {
 		return errors.Join(refusal, err)
 	}
 	return refusal
