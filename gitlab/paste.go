@@ -324,7 +324,7 @@ func recoverPaste(text string) *Args {
 		return recoverFourArgs(literal)
 	}
 	for _, c := range candidates {
-		if a, err := decodeTaskWords([]ShellWord{{Text: mustShellText(c), Raw: c}}); err == nil {
+		if a, err := decodeTaskWords([]ShellWord{{Text: shellText(c), Raw: c}}); err == nil {
 			return &a
 		}
 	}
@@ -343,7 +343,9 @@ func recoverPaste(text string) *Args {
 	return &Args{Database: db, BatchedMigration: BatchedMigration{unescapeRake(raw[0]), unescapeRake(raw[1]), unescapeRake(raw[2]), js}}
 }
 
-func mustShellText(s string) string {
+// shellText is s after a shell's quote removal when s is one shell word,
+// or s unchanged.
+func shellText(s string) string {
 	words, err := SplitShellWords(s)
 	if err != nil || len(words) != 1 {
 		return s
