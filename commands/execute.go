@@ -302,9 +302,12 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 
 // outcomeOf maps an agent job's end to the request's outcome.
 func outcomeOf(host string, rec agent.JobRecord, runErr error) (approvals.State, string) {
+	var notStarted *errNotStarted
 	switch {
-	case errors.As(runErr, new(*errNotStarted)):
-		return approvals.StateFailed, runErr.Error()
+	case errors.As(runErr, &notStarted):
+		// The card shows this: the cause as a sentence, not its Go text
+		// (the caller logs runErr).
+		return approvals.StateFailed, "the agent never started the job (it has no job for this request), so nothing ran: " + agentProblem(host, notStarted.cause)
 	case errors.As(runErr, new(*errOutcomeUnknown)), errors.As(runErr, new(*agent.StreamError)):
 		// The job may well still be running: say so rather than "failed".
 		return approvals.StateInterrupted, "lost the agent's stream and could not re-attach, so the outcome is unknown; check with /gitlab-migrations status and services."

@@ -31,6 +31,9 @@ func TestOutcomeRule(t *testing.T) {
 			if state != tc.state || !strings.Contains(detail, tc.says) {
 				t.Errorf("outcome %s %q, want %s saying %q", state, detail, tc.state, tc.says)
 			}
+			if strings.Contains(detail, cut.Error()) {
+				t.Errorf("outcome %q shows the Go error text (the card shows it)", detail)
+			}
 		})
 	}
 }
