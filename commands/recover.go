@@ -69,7 +69,8 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	w := r.requestWatch(ctx, chat, req, host, nil)
 	f, err := r.newFollower(host, w, true)
 	if err != nil {
-		r.interrupt(ctx, chat, req, why+" and the bot cannot follow the job: "+err.Error())
+		r.log.Error("creating the output spool to re-attach", "request", req.ID, "err", err)
+		r.interrupt(ctx, chat, req, why+" and the bot could not create a temporary file for the job's output (its log has the details), so it cannot follow the job. Check with /gitlab-migrations status and services.")
 		return
 	}
 	defer f.out.close()
