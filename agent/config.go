@@ -403,17 +403,7 @@ func (c *Config) checkTLS(p *configcheck.Problems) {
 	for _, f := range []struct{ key, path string }{
 		{"tls.cert", t.Cert}, {"tls.key", t.Key}, {"tls.client_ca", t.ClientCA},
 	} {
-		if f.path == "" {
-			p.Addf(f.key, "missing (or run with insecure: true on a loopback address for development); create files with: gitlab-chatops-agent certs --out DIR --host NAME")
-			present = false
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				p.Addf(f.key, "%s does not exist", f.path)
-			} else {
-				p.Addf(f.key, "%v", err)
-			}
+		if !p.File(f.key, f.path, "missing (or run with insecure: true on a loopback address for development); create files with: gitlab-chatops-agent certs --out DIR --host NAME") {
 			present = false
 		}
 	}

@@ -2,10 +2,8 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -80,17 +78,7 @@ func checkHosts(p *configcheck.Problems, hosts []hostConfig, approvalKey string)
 			{"cert", h.Cert, "the bot's client certificate (bot.pem from gitlab-chatops-agent certs)"},
 			{"key", h.Key, "the bot's private key (bot-key.pem from gitlab-chatops-agent certs)"},
 		} {
-			if f.path == "" {
-				p.Addf(at(f.key), "missing: %s", f.what)
-				files = false
-				continue
-			}
-			if _, err := os.Stat(f.path); err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					p.Addf(at(f.key), "%s does not exist", f.path)
-				} else {
-					p.Addf(at(f.key), "%v", err)
-				}
+			if !p.File(at(f.key), f.path, "missing: "+f.what) {
 				files = false
 			}
 		}

@@ -1,6 +1,9 @@
 package configcheck
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,4 +32,23 @@ func (p *Problems) Duration(path, s, example string) (time.Duration, bool) {
 func isNumber(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
+}
+
+// File records why path, the value at key, names no file: empty (missing
+// is the message, saying what to give), not there, or not reachable. It
+// reports whether the file is there.
+func (p *Problems) File(key, path, missing string) bool {
+	if path == "" {
+		p.Addf(key, "%s", missing)
+		return false
+	}
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			p.Addf(key, "%s does not exist", path)
+		} else {
+			p.Addf(key, "%v", err)
+		}
+		return false
+	}
+	return true
 }
