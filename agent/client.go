@@ -8,12 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
 // ClientConfig configures the bot's connection to one agent.
@@ -101,17 +102,13 @@ func LoadClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
 }
 
+// newTransport is the shared tuned transport (internal/transport) for an
+// agent: direct (never through a proxy), and without a bound on
+// connections, because a job's event stream holds its connection for as
+// long as the job runs. Headers may take a while: a run answers once the
+// job started.
 func newTransport(tc *tls.Config) *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // the agent is reached directly, never through a proxy
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     false,
-	}
+	return transport.New(transport.Options{TLS: tc, Direct: true, Unbounded: true, ResponseHeaderTimeout: 60 * time.Second})
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {

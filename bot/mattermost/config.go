@@ -12,6 +12,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
 // Platform is the adapter's platform name, as bot.Command.Platform and
@@ -184,7 +185,9 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
+		// The shared tuned transport: enough idle connections for a burst
+		// of posts, HTTP/2 when the server offers it.
+		o.HTTPClient = transport.Client(transport.Options{}, 2*time.Minute)
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 15 * time.Second

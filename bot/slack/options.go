@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
 // RefusedFunc is told about every inbound HTTP request the adapter refuses
@@ -47,8 +49,10 @@ func defaultOptions() options {
 		logger: slog.Default(),
 		clock:  time.Now,
 		// slack-go's client has no timeout by default; a hung Slack must
-		// not hang a thread of the bot.
-		httpClient:     &http.Client{Timeout: 30 * time.Second},
+		// not hang a thread of the bot. The tuned transport keeps enough
+		// idle connections for a burst of sends (Go's default keeps 2 per
+		// host, so a burst paid a new TLS handshake per call).
+		httpClient:     transport.Client(transport.Options{}, 30*time.Second),
 		maxBody:        128 << 10,
 		replayCapacity: 100_000,
 		// Slack gives up after 3 s; answer well before.
