@@ -135,29 +135,110 @@ func (db *DB) ReadAudit(ctx context.Context, fn func(seq uint64, stored []byte) 
 
 // TailAudit returns the last n entries, oldest first.
 func (db *DB) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, error) {
-	if n <= 0 {
-		return nil, fmt.Errorf("tail audit log: asked for %d entries; ask for at least 1", n)
-	}
+	return db.AuditBefore(ctx, 0, n)
+}
+
+// AuditBefore returns up to n entries numbered below before (the newest
+// ones when before is 0), oldest first: one page of the trail, for chat.
+func (db *DB) AuditBefore(ctx context.Context, before uint64, n int) ([]approvals.AuditEntry, error) {
 	var out []approvals.AuditEntry
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := bucket(tx, bucketAudit).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			if len(k) != 8 {
-				return fmt.Errorf("audit key %x is not a sequence number; run `gitlab-chatops audit verify`", k)
-			}
-			e, err := auditchain.Decode(v)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			out = append(out, e)
+	err := db.AuditPage(ctx, before, n, func(seq uint64, stored []byte) error {
+		e, err := auditchain.Decode(stored)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", seq, err)
 		}
+		out = append(out, e)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tail audit log: %w", err)
 	}
-	slices.Reverse(out)
 	return out, nil
+}
+
+// AuditPage calls fn with the stored bytes of up to n entries numbered
+// below before (the last n when before is 0), oldest first. It holds at most
+// exportChunk entries at a time and no read transaction longer than that, so a page may be as long as the trail (`audit tail
+// -n` through the running bot) and a slow fn never holds up the bot's
+// writes for long. Entries appended meanwhile are not included.
+func (db *DB) AuditPage(ctx context.Context, before uint64, n int, fn func(seq uint64, stored []byte) error) error {
+	if n <= 0 {
+		return fmt.Errorf("asked for %d entries; ask for at least 1", n)
+	}
+	// First the range: walk back n keys (no decoding) from the newest
+	// entry below before.
+	var first, last uint64
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := bucket(tx, bucketAudit).Cursor()
+		k, _ := c.Last()
+		if before > 0 {
+			k, _ = c.Seek(u64(before))
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		}
+		for i := 0; k != nil; i++ {
+			if len(k) != 8 {
+				return fmt.Errorf("audit key %x is not a sequence number; run `gitlab-chatops audit verify`", k)
+			}
+			if last == 0 {
+				last = binary.BigEndian.Uint64(k)
+			}
+			first = binary.BigEndian.Uint64(k)
+			if i+1 == n {
+				break
+			}
+			k, _ = c.Prev()
+		}
+		return nil
+	})
+	if err != nil || last == 0 {
+		return err
+	}
+	return db.eachAudit(ctx, first, last, fn)
+}
+
+// eachAudit calls fn with every entry numbered from first to last, in
+// read transactions of at most exportChunk entries.
+func (db *DB) eachAudit(ctx context.Context, first, last uint64, fn func(seq uint64, stored []byte) error) error {
+	next := first
+	for next <= last {
+		type kv struct {
+			seq    uint64
+			stored []byte
+		}
+		var chunk []kv
+		err := db.view(ctx, func(tx *bolt.Tx) error {
+			c := bucket(tx, bucketAudit).Cursor()
+			for k, v := c.Seek(u64(next)); k != nil && len(chunk) < exportChunk; k, v = c.Next() {
+				if len(k) != 8 {
+					return fmt.Errorf("audit key %x is not a sequence number; run `gitlab-chatops audit verify`", k)
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if seq > last {
+					break
+				}
+				chunk = append(chunk, kv{seq, slices.Clone(v)})
+			}
+			db.releasePages(tx)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		for _, e := range chunk {
+			if err := fn(e.seq, e.stored); err != nil {
+				return err
+			}
+		}
+		next = chunk[len(chunk)-1].seq + 1
+	}
+	return nil
 }
 
 // ExportAudit writes every entry with Time at or after since (all when

@@ -427,3 +427,52 @@ func TestExportAudit(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestAuditPage: pages before a sequence number, across read
+// transactions (more entries than exportChunk), end at the first entry.
+func TestAuditPage(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	total := exportChunk + 300
+	appendN(t, db, total)
+	seqs := func(before uint64, n int) (first, last uint64, count int) {
+		t.Helper()
+		err := db.AuditPage(ctx, before, n, func(seq uint64, stored []byte) error {
+			if count == 0 {
+				first = seq
+			} else if seq != last+1 {
+				t.Fatalf("AuditPage(%d, %d): %d after %d", before, n, seq, last)
+			}
+			last = seq
+			count++
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("AuditPage(%d, %d): %v", before, n, err)
+		}
+		return first, last, count
+	}
+	for _, c := range []struct {
+		before            uint64
+		n                 int
+		first, last, want uint64
+	}{
+		{0, 10, uint64(total - 9), uint64(total), 10},
+		{0, total + 5, 1, uint64(total), uint64(total)},
+		{uint64(total - 9), 1200, uint64(total - 1209), uint64(total - 10), 1200},
+		{5, 100, 1, 4, 4},
+		{uint64(total + 100), 3, uint64(total - 2), uint64(total), 3},
+	} {
+		first, last, count := seqs(c.before, c.n)
+		if first != c.first || last != c.last || uint64(count) != c.want {
+			t.Errorf("AuditPage(before %d, n %d) = %d..%d (%d entries), want %d..%d (%d)", c.before, c.n, first, last, count, c.first, c.last, c.want)
+		}
+	}
+	if _, _, count := seqs(1, 10); count != 0 {
+		t.Errorf("AuditPage before the first entry gave %d entries", count)
+	}
+	page, err := db.AuditBefore(ctx, 101, 2)
+	if err != nil || len(page) != 2 || page[0].Seq != 99 || page[1].Seq != 100 {
+		t.Fatalf("AuditBefore(101, 2) = %+v, %v", page, err)
+	}
+}

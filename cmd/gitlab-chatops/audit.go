@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
-	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 // runAudit implements `gitlab-chatops audit verify|export|tail`. It opens
-// the database read-only, so it works beside a running bot only if the bot
-// is stopped (bbolt locks the file); it says so instead of hanging.
+// the database read-only; while a bot holds the file's lock, it reads
+// through that bot's admin socket instead (openAudit), with the same
+// output and exit codes.
 func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return exitError{2, fmt.Errorf("audit needs verify, export or tail")}
@@ -31,6 +31,7 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	socket := ""
 	if *configPath != "" {
 		cfg, err := loadConfig(*configPath, use{}, os.Getenv)
 		if err != nil {
@@ -42,11 +43,14 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 		if *keyFile == "" {
 			*keyFile = cfg.Audit.KeyFile
 		}
+		if *dbPath == cfg.Store {
+			socket = cfg.AdminSocket
+		}
 	}
 	if *dbPath == "" {
 		return exitError{2, fmt.Errorf("audit %s needs --db FILE (or --config FILE)", verb)}
 	}
-	db, err := storage.Open(*dbPath, storage.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := openAudit(ctx, *dbPath, adminSocketPath(socket, *dbPath))
 	if err != nil {
 		return err
 	}
@@ -91,15 +95,16 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return db.ExportAudit(ctx, stdout, t)
 	case "tail":
-		entries, err := db.TailAudit(ctx, *n)
-		if err != nil {
-			return err
-		}
 		enc := json.NewEncoder(stdout)
-		for _, e := range entries {
-			if err := enc.Encode(e); err != nil {
-				return err
+		err := db.AuditPage(ctx, 0, *n, func(seq uint64, stored []byte) error {
+			e, err := auditchain.Decode(stored)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
 			}
+			return enc.Encode(e)
+		})
+		if err != nil {
+			return fmt.Errorf("tail audit log: %w", err)
 		}
 		return nil
 	}

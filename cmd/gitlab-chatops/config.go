@@ -17,8 +17,11 @@ import (
 // fileConfig is the bot's YAML configuration.
 type fileConfig struct {
 	// Store is the bbolt file holding requests, audit and schedules.
-	Store string       `yaml:"store"`
-	Hosts []hostConfig `yaml:"hosts"`
+	Store string `yaml:"store"`
+	// AdminSocket is where serve answers `audit verify|export|tail`
+	// while it holds the store (default: the store's path with .sock).
+	AdminSocket string       `yaml:"admin_socket"`
+	Hosts       []hostConfig `yaml:"hosts"`
 	// ApprovalKey is the ed25519 key (approval-key.pem) that signs the
 	// approval statement of every mutating run, for hosts without their
 	// own approval_key.

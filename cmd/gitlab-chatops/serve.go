@@ -145,6 +145,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		srv := &http.Server{Addr: cfg.Mattermost.Listen, Handler: mm.HTTPHandler(h), ReadHeaderTimeout: 10 * time.Second}
 		adapters = append(adapters, adapterRun{"mattermost", func(ctx context.Context) error { return serveHTTP(ctx, srv, shutdownGrace) }})
 	}
+	// The audit commands read the trail through this socket while serve
+	// holds the store's lock; it stops with the adapters, before the
+	// store closes.
+	admin, err := listenAdmin(db, log, adminSocketPath(cfg.AdminSocket, cfg.Store))
+	if err != nil {
+		return err
+	}
+	adapters = append(adapters, adapterRun{"admin socket", admin.run})
 	log.Info("gitlab-chatops serving", "slack", sl != nil, "mattermost", mm != nil, "hosts", len(hosts))
 	err = runAdapters(ctx, log, adapters)
 	calls.drain()

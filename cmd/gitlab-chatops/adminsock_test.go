@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
+)
+
+// cliResult is what a user sees of one run of the binary.
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func runCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return cliResult{out.String(), errb.String(), code}
+}
+
+// holdStore opens store read-write as serve does (holding bbolt's lock,
+// so the CLI cannot open the file) and answers on its admin socket, until
+// the returned stop is called. The log collects what the bot logs.
+func holdStore(t *testing.T, store, keyFile string) (stop func(), log *lockedBuffer) {
+	t.Helper()
+	key, err := auditKey(keyFile, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(store, storage.Options{AuditKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log = &lockedBuffer{}
+	admin, err := listenAdmin(db, slog.New(slog.NewJSONHandler(log, nil)), adminSocketPath("", store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- admin.run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("admin socket: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	}, log
+}
+
+// TestAuditThroughTheRunningBot: while a bot holds the store, audit
+// verify, export and tail answer through its admin socket with exactly
+// the output and exit codes they have on the file, for good and bad
+// input alike; a tampered trail fails verify through the socket as it
+// does on the file. The socket is its owner's only and goes with the bot.
+func TestAuditThroughTheRunningBot(t *testing.T) {
+	state := t.TempDir()
+	runConsoleScript(t, state, "default", "alice: /gitlab-migrations status\nmallory: /gitlab-migrations stauts\nalice: /gitlab-migrations audit anchor\nalice: /gitlab-migrations services\n")
+	store := filepath.Join(state, "gitlab-chatops.db")
+	key := filepath.Join(state, "audit.key")
+	zeros := strings.Repeat("0", 64)
+	cases := [][]string{
+		{"audit", "verify", "--db", store, "--key-file", key},
+		{"audit", "verify", "--db", store, "--key-file", key, "--anchor", "0:" + zeros},
+		{"audit", "verify", "--db", store, "--key-file", key, "--anchor", "2:" + zeros}, // exit 3
+		{"audit", "export", "--db", store},
+		{"audit", "export", "--db", store, "--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, // nothing
+		{"audit", "export", "--db", store, "--since", "2000-01-01T00:00:00Z"},
+		{"audit", "tail", "--db", store},
+		{"audit", "tail", "--db", store, "-n", "3"},
+		{"audit", "tail", "--db", store, "-n", "100000"},
+		{"audit", "tail", "--db", store, "-n", "0"}, // exit 1
+	}
+	compare := func(stage string, cases [][]string) {
+		t.Helper()
+		direct := make([]cliResult, len(cases))
+		for i, args := range cases {
+			direct[i] = runCLI(t, args...)
+		}
+		if direct[0].code != 0 && stage == "intact" {
+			t.Fatalf("audit verify on the file: %+v", direct[0])
+		}
+		stop, log := holdStore(t, store, key)
+		for i, args := range cases {
+			got := runCLI(t, args...)
+			if got != direct[i] {
+				t.Errorf("%s: %s through the bot:\n%+v\non the file:\n%+v", stage, strings.Join(args[:2], " "), got, direct[i])
+			}
+		}
+		if n := strings.Count(log.String(), "admin socket: audit request"); n != len(cases) {
+			t.Errorf("%s: the bot answered %d requests, want %d (one per command):\n%s", stage, n, len(cases), log.String())
+		}
+		sock := adminSocketPath("", store)
+		if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("admin socket %s: %v, mode %v; want 0600", sock, err, fi.Mode())
+		}
+		stop()
+		if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the admin socket outlived the bot: %v", err)
+		}
+	}
+	compare("intact", cases)
+
+	// A tampered trail: mallory's refused command made another name.
+	data, err := os.ReadFile(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte(`"actor_name":"mallory"`), []byte(`"actor_name":"Mallory"`))
+	if err := os.WriteFile(store, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := cases[:1]
+	if r := runCLI(t, verify[0]...); r.code != 3 || !strings.Contains(r.stderr, "BROKEN at entry") {
+		t.Fatalf("verify of the tampered file: %+v", r)
+	}
+	compare("tampered", verify)
+}
+
+// TestAuditLockedWithoutSocket: a store locked by a process that does not
+// answer on a socket is reported as locked, naming the socket tried.
+func TestAuditLockedWithoutSocket(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "chatops.db")
+	db, err := storage.Open(store, storage.Options{AuditKey: auditchain.Key("test-audit-key-0123456789abcdef0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := runCLI(t, "audit", "tail", "--db", store)
+	if r.code != 1 || !strings.Contains(r.stderr, "locked by another gitlab-chatops process") || !strings.Contains(r.stderr, store+".sock") {
+		t.Fatalf("tail of a locked store without a bot socket: %+v", r)
+	}
+}
