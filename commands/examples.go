@@ -12,7 +12,9 @@ var examples = map[string][]example{
 	"status":   {{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"}},
 	"bbm":      {{"/gitlab-migrations bbm", "batched background migrations that are not finished"}},
 	"services": {{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
-	"migrate":  {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"}},
+	"upgrade-check": {{"/gitlab-migrations upgrade-check", "READY or NOT READY: down migrations, unfinished batched background migrations, services not running, each with the line that fixes it"},
+		{"/gitlab-migrations upgrade-check --host gitlab-2", "the same for another host"}},
+	"migrate": {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"}},
 	"finalize": {
 		{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
 			"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},

@@ -106,6 +106,10 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	if err != nil {
 		return r.refused(ctx, cmd, inv.Sub, err)
 	}
+	if inv.Sub == "upgrade-check" {
+		r.background("upgrade-check", func(ctx context.Context) { r.runUpgradeCheck(ctx, chat, cmd, host) })
+		return nil
+	}
 	if !destructive(inv.Sub) {
 		op, args, err := readOnlyOp(inv)
 		if err != nil {

@@ -144,14 +144,31 @@ func (r *Router) bbmStatus(ctx context.Context, host Host, db string) (gitlab.BB
 	if err != nil {
 		return gitlab.BBMStatus{}, err
 	}
+	return parseBBMRun(rec, out)
+}
+
+// parseBBMRun parses a finished gitlab:background_migrations:status run.
+func parseBBMRun(rec agent.JobRecord, out *output) (gitlab.BBMStatus, error) {
 	s, err := gitlab.ParseBBMStatus(out.combined())
 	if err == nil && rec.State != agent.StateSucceeded {
 		err = errors.New("the command " + rec.State)
 	}
 	if err != nil {
-		return s, &unreadableError{commandOf(rec, "gitlab-rake gitlab:background_migrations:status"), rec, err, tail(out, unreadableTail)}
+		return s, &unreadableError{commandOf(rec, "gitlab-rake "+gitlab.BBMStatusTask), rec, err, tail(out, unreadableTail)}
 	}
 	return s, nil
+}
+
+// parseBBMListRun parses a finished gitlab:background_migrations:list run.
+func parseBBMListRun(rec agent.JobRecord, out *output) (gitlab.BBMList, error) {
+	l, err := gitlab.ParseBBMList(out.combined())
+	if err == nil && rec.State != agent.StateSucceeded {
+		err = errors.New("the command " + rec.State)
+	}
+	if err != nil {
+		return l, &unreadableError{commandOf(rec, "gitlab-rake "+gitlab.BBMListTask), rec, err, tail(out, unreadableTail)}
+	}
+	return l, nil
 }
 
 // ctlStatus runs gitlab-ctl status for every service and parses stdout;

@@ -25,16 +25,18 @@ var subcommands = map[string]subcommand{
 	"status":   {usage: "/gitlab-migrations status [--host NAME] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", op: gitlab.OpMigrateStatus, flags: []string{"host", "db"}},
 	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
 	"services": {usage: "/gitlab-migrations services [--host NAME]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
-	"migrate":  {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
-	"finalize": {usage: "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
-	"restart":  {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},
-	"approve":  {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
-	"deny":     {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
-	"cancel":   {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
-	"pending":  {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
-	"audit":    {usage: "/gitlab-migrations audit [N | anchor]", summary: "the last N audit entries (default 10); anchor posts the head to the audit channel", maxArgs: 1},
-	"hosts":    {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
-	"help":     {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
+	// upgrade-check runs three catalogue operations (upgrade.go), so it names none.
+	"upgrade-check": {usage: "/gitlab-migrations upgrade-check [--host NAME]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"}},
+	"migrate":       {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
+	"finalize":      {usage: "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
+	"restart":       {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},
+	"approve":       {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
+	"deny":          {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
+	"cancel":        {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
+	"pending":       {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
+	"audit":         {usage: "/gitlab-migrations audit [N | anchor]", summary: "the last N audit entries (default 10); anchor posts the head to the audit channel", maxArgs: 1},
+	"hosts":         {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
+	"help":          {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
 }
 
 func (s subcommand) allows(flag string) bool { return slices.Contains(s.flags, flag) }

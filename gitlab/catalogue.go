@@ -52,6 +52,7 @@ const (
 const (
 	OpMigrateStatus = "migrate-status"
 	OpBBMStatus     = "bbm-status"
+	OpBBMList       = "bbm-list"
 	OpServices      = "services"
 	OpMigrate       = "migrate"
 	OpFinalize      = "finalize"
@@ -113,6 +114,14 @@ var catalogue = []Operation{
 		build: func(a Args) ([]string, error) {
 			return []string{withDB("gitlab:background_migrations:status", a.Database)}, nil
 		},
+	},
+	{
+		// The 18.x CLI's table (no column, no job arguments): what
+		// upgrade-check reads where the status task does not exist.
+		Name: OpBBMList, Kind: ReadOnly, Program: Rake,
+		Summary: "list batched background migrations, 18.x table (gitlab-rake gitlab:background_migrations:list)",
+		Timeout: 5 * time.Minute,
+		build:   func(Args) ([]string, error) { return []string{BBMListTask}, nil },
 	},
 	{
 		Name: OpServices, Kind: ReadOnly, Program: Ctl,

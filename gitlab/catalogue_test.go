@@ -17,6 +17,7 @@ func TestCommandArgv(t *testing.T) {
 		{OpMigrateStatus, Args{Database: "ci"}, []string{"gitlab-rake", "db:migrate:status:ci"}},
 		{OpBBMStatus, Args{}, []string{"gitlab-rake", "gitlab:background_migrations:status"}},
 		{OpBBMStatus, Args{Database: "main"}, []string{"gitlab-rake", "gitlab:background_migrations:status:main"}},
+		{OpBBMList, Args{}, []string{"gitlab-rake", "gitlab:background_migrations:list"}},
 		{OpServices, Args{}, []string{"gitlab-ctl", "status"}},
 		{OpServices, Args{Service: "gitlab-workhorse"}, []string{"gitlab-ctl", "status", "gitlab-workhorse"}},
 		{OpMigrate, Args{}, []string{"gitlab-rake", "db:migrate"}},
@@ -122,7 +123,7 @@ func TestLookup(t *testing.T) {
 		}
 	}
 	want := map[string]Kind{
-		OpMigrateStatus: ReadOnly, OpBBMStatus: ReadOnly, OpServices: ReadOnly,
+		OpMigrateStatus: ReadOnly, OpBBMStatus: ReadOnly, OpBBMList: ReadOnly, OpServices: ReadOnly,
 		OpMigrate: Destructive, OpFinalize: Destructive, OpRestart: Destructive,
 	}
 	for name, k := range want {

@@ -1,0 +1,36 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// runUpgradeCheck answers `upgrade-check` in chat: a root post, then the
+// verdict as a thread reply (upgradeMessage).
+func (r *Router) runUpgradeCheck(ctx context.Context, chat bot.Chat, cmd bot.Command, host Host) {
+	root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
+		Text:    fmt.Sprintf("*upgrade-check* on *%s*, asked by %s", host.Name, cmd.User.Name),
+		Context: "`gitlab-ctl status` · `gitlab-rake gitlab:background_migrations:status` · `gitlab-rake db:migrate:status`",
+	})
+	if err != nil {
+		r.log.Error("posting root message", "err", err)
+		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
+		return
+	}
+	busy := func() {
+		if _, err := chat.Reply(ctx, root, busyMessage(host.Name, r.opt.BusyWait)); err != nil {
+			r.log.Error("replying in thread", "err", err)
+		}
+	}
+	v, err := r.upgradeCheck(ctx, host, approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}, busy)
+	if err != nil {
+		r.log.Info("upgrade-check stopped", "host", host.Name, "err", err)
+		return
+	}
+	if _, err := chat.Reply(ctx, root, upgradeMessage(v)); err != nil {
+		r.log.Error("replying in thread", "err", err)
+	}
+}

@@ -1,0 +1,191 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+	"github.com/gitlab-chatops/gitlab-chatops/sim"
+)
+
+// upgradeGolden is what a golden file of upgrade-check holds: the one-line
+// summary, the comparable facts, the verdict's reasons with their fixes,
+// and the thread reply a user sees (taken-at time left out: it is the
+// clock's).
+func upgradeGolden(t *testing.T, name string, v commands.UpgradeVerdict) {
+	t.Helper()
+	v.Taken = time.Time{}
+	var b strings.Builder
+	fmt.Fprintf(&b, "summary: %s\n", v.Summary())
+	facts := v.Facts()
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range facts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fmt.Fprintf(&b, "fact %s = %s\n", k, facts[k])
+	}
+	fmt.Fprintf(&b, "problem=%v failed=%v\n", v.Problem(), v.Failed())
+	m, err := json.MarshalIndent(commands.UpgradeMessage(v), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Write(m)
+	b.WriteByte('\n')
+	// The simulated host's gitlab-rake and gitlab-ctl are this test binary
+	// (simtest); GitLab's sentences name the command it ran.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.NewReplacer(exe+" rake", "/opt/gitlab/bin/gitlab-rake", exe+" ctl", "/opt/gitlab/bin/gitlab-ctl").Replace(b.String())
+	golden.Check(t, "upgrade-check-"+name, []byte(out))
+}
+
+// wantVerdict is each scenario's verdict, so that a golden file refreshed
+// with -update cannot quietly turn a NOT READY into a READY.
+var wantVerdict = map[string]commands.Readiness{
+	"default":                              commands.UpgradeNotReady,
+	"up-to-date":                           commands.UpgradeReady,
+	"bbm-unfinished":                       commands.UpgradeNotReady,
+	"decomposed":                           commands.UpgradeNotReady,
+	"decomposed-bbm-unfinished":            commands.UpgradeNotReady,
+	"bigint-runbook":                       commands.UpgradeNotReady,
+	"decomposed-unprefixed":                commands.UpgradeNotReady,
+	"decomposed-bbm-unfinished-unprefixed": commands.UpgradeNotReady,
+	"services-down":                        commands.UpgradeNotReady,
+	"runsvdir-down":                        commands.UpgradeNotReady,
+}
+
+// TestUpgradeCheckScenarios runs upgrade-check through a real agent on
+// every simulator scenario and compares the verdict with its golden file.
+// Every fix it offers is then typed into the bot as it stands and must
+// open a request (pre-flight included), not be refused: the lines are
+// pasteable.
+func TestUpgradeCheckScenarios(t *testing.T) {
+	for _, name := range sim.ScenarioNames() {
+		t.Run(name, func(t *testing.T) {
+			want, ok := wantVerdict[name]
+			if !ok {
+				t.Fatalf("scenario %s has no expected verdict in wantVerdict: add it", name)
+			}
+			s, rec := setup(t, simtest.Options{Scenario: name})
+			v, err := commands.UpgradeCheck(context.Background(), s.Router, s.Host, approvals.User{ID: alice.ID, Name: alice.Name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Verdict != want {
+				t.Errorf("verdict %s, want %s: %s", v.Verdict, want, v.Summary())
+			}
+			upgradeGolden(t, name, v)
+			fixes := 0
+			for _, r := range v.Reasons {
+				if r.Fix == "" && r.OnHost == "" && !r.Unchecked {
+					t.Errorf("reason without a fix: %s", r.Text)
+				}
+				if r.Fix == "" {
+					continue
+				}
+				line := strings.TrimPrefix(r.Fix, "/gitlab-migrations ")
+				fixes++
+				if err := command(t, s, rec, bob, line+" -- upgrade-check said so"); err != nil {
+					t.Errorf("the fix %q is refused: %v", r.Fix, err)
+				}
+			}
+			// Pre-flight runs in the background: each fix must have opened
+			// its request, not been refused there.
+			reqs, err := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(reqs) != fixes {
+				var th []string
+				for _, id := range rec.roots() {
+					th = append(th, rec.thread(id)...)
+				}
+				t.Errorf("%d fixes opened %d requests:\n%s", fixes, len(reqs), strings.Join(th, "\n---\n"))
+			}
+		})
+	}
+}
+
+// TestUpgradeCheckUnreachable: an agent nobody answers for leaves every
+// part unchecked, and the verdict is NOT READY (cannot tell), never READY.
+func TestUpgradeCheckUnreachable(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{Scenario: "up-to-date"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	certs := filepath.Join(s.Dir, "certs")
+	client, err := agent.NewClient(agent.ClientConfig{URL: "https://" + addr,
+		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := commands.Host{Name: "gitlab-gone", Agent: client, Signer: s.Signer}
+	r, err := commands.New(commands.Options{Hosts: []commands.Host{host}, Approvals: s.Approvals, Audit: s.DB, RetryMax: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := commands.UpgradeCheck(context.Background(), r, host, approvals.User{ID: alice.ID, Name: alice.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verdict != commands.UpgradeCannotTell || !v.Failed() || !v.Problem() {
+		t.Errorf("verdict %s (failed %v), want %s", v.Verdict, v.Failed(), commands.UpgradeCannotTell)
+	}
+	if len(v.Reasons) != 3 {
+		t.Errorf("want one reason per part, got %d", len(v.Reasons))
+	}
+	upgradeGolden(t, "unreachable", v)
+	// Audited: a read-only run per part, then the verdict.
+	entries, err := s.DB.TailAudit(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, e := range entries {
+		if e.Action == approvals.ActionReadOnlyRun && e.Actor == alice.ID {
+			ops = append(ops, e.Operation+"="+e.Outcome)
+		}
+	}
+	slices.Sort(ops)
+	if want := []string{"bbm-status=error", "migrate-status=error", "services=error", "upgrade-check=NOT READY (cannot tell)"}; !slices.Equal(ops, want) {
+		t.Errorf("audit: %v, want %v", ops, want)
+	}
+}
+
+// TestUpgradeCheckCommand: the subcommand answers in a thread, the
+// verdict and its fixes as the reply.
+func TestUpgradeCheckCommand(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "services-down"})
+	if err := command(t, s, rec, alice, "upgrade-check"); err != nil {
+		t.Fatal(err)
+	}
+	roots := rec.roots()
+	if len(roots) != 1 {
+		t.Fatalf("want one root post, got %d", len(roots))
+	}
+	th := rec.thread(roots[0])
+	contains(t, th, "*upgrade-check* on *gitlab-sim*, asked by alice")
+	contains(t, th, "Upgrade check on gitlab-sim: NOT READY")
+	contains(t, th, "`/gitlab-migrations restart --host gitlab-sim puma`")
+	contains(t, th, "taken at ")
+}
