@@ -115,7 +115,7 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		if err != nil {
 			return r.refused(ctx, cmd, inv.Sub, err)
 		}
-		r.background("read-only "+inv.Sub, func(ctx context.Context) {
+		r.queued(ctx, chat, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
 			r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
 		})
 		return nil

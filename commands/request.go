@@ -55,7 +55,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
 		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
 	}
-	r.background("open "+inv.Sub, func(ctx context.Context) {
+	r.queued(ctx, chat, cmd, "open "+inv.Sub, func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
 			Text: fmt.Sprintf("⏳ %s asks to run *%s* on *%s*; preparing the approval request…", cmd.User.Name, op.Name, host.Name),
 		})

@@ -75,6 +75,13 @@ type Options struct {
 	AuditChannel string
 	// AnchorEvery is how often the head is anchored (default 24 h).
 	AnchorEvery time.Duration
+	// Workers bounds how many queueable commands (read-only runs, opening
+	// approval requests) run at once (default 64); the others wait in
+	// order (pool.go). Approvals, executions and recovery never queue.
+	Workers int
+	// QueueNotice is how many commands must wait before a new one for its
+	// user to be told that it is queued (default 256).
+	QueueNotice int
 }
 
 // Router implements bot.Handler. Slow work (agent calls, executions) runs in
@@ -90,6 +97,8 @@ type Router struct {
 	// followers are the running requests this process follows; the sweep
 	// adopts the others (owner.go).
 	followers *followers
+	// pool runs queueable work with a bound (pool.go).
+	pool *pool
 
 	mu    sync.Mutex
 	chats map[string]bot.Chat
@@ -146,7 +155,13 @@ func New(opt Options) (*Router, error) {
 	if opt.AnchorEvery <= 0 {
 		opt.AnchorEvery = 24 * time.Hour
 	}
-	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers()}
+	if opt.Workers <= 0 {
+		opt.Workers = 64
+	}
+	if opt.QueueNotice <= 0 {
+		opt.QueueNotice = 256
+	}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers(), pool: newPool(opt.Workers)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
 			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)
@@ -219,24 +234,36 @@ func (r *Router) Close() {
 }
 
 // background runs fn in a goroutine bound to the router's lifetime, not
-// to the inbound request's.
+// to the inbound request's. It never queues: use it for work that must
+// start at once (approvals, executions, recovery); commands a person
+// typed that may wait their turn go through queued (pool.go).
 func (r *Router) background(name string, fn func(ctx context.Context)) {
-	r.mu.Lock()
-	base := r.base
-	r.mu.Unlock()
-	if base == nil {
-		base = context.Background()
-	}
+	base := r.baseContext()
 	r.work.Add(1)
 	go func() {
 		defer r.work.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				r.log.Error("background work panicked", "work", name, "panic", p)
-			}
-		}()
-		fn(base)
+		r.guarded(base, name, fn)
 	}()
+}
+
+// baseContext is the context background work runs under.
+func (r *Router) baseContext() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base == nil {
+		return context.Background()
+	}
+	return r.base
+}
+
+// guarded runs fn(ctx), logging a panic instead of ending the process.
+func (r *Router) guarded(ctx context.Context, name string, fn func(ctx context.Context)) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("background work panicked", "work", name, "panic", p)
+		}
+	}()
+	fn(ctx)
 }
 
 func (r *Router) host(name string) (Host, error) {

@@ -1,0 +1,124 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+)
+
+// heldStatus is the real agent client, except that plain read-only
+// migration status runs (what `status` asks; not approval checks) wait
+// while the gate is closed.
+type heldStatus struct {
+	commands.Agent
+	mu   sync.Mutex
+	gate chan struct{} // nil: open
+}
+
+func (h *heldStatus) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gate = make(chan struct{})
+}
+
+func (h *heldStatus) open() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gate != nil {
+		close(h.gate)
+		h.gate = nil
+	}
+}
+
+func (h *heldStatus) Run(ctx context.Context, req agent.RunRequest, onEvent func(agent.Event) error) (agent.JobRecord, error) {
+	h.mu.Lock()
+	gate := h.gate
+	h.mu.Unlock()
+	if gate != nil && req.Operation == "migrate-status" && req.Purpose == "" && req.RequestID == "" {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return agent.JobRecord{}, ctx.Err()
+		}
+	}
+	return h.Agent.Run(ctx, req, onEvent)
+}
+
+// TestBurstQueuesBeyondTheWorkersAndAnswersEveryone: with 2 workers, a
+// burst of 10 `status` commands while the agent is slow runs 2 at once
+// and queues 8, in order; the users of those queued behind 3 or more are
+// told so; an approval given meanwhile does not queue (its run starts
+// while the burst waits); when the agent answers, every command gets its
+// status in its own thread and nothing was dropped.
+func TestBurstQueuesBeyondTheWorkersAndAnswersEveryone(t *testing.T) {
+	held := &heldStatus{}
+	s, rec := setup(t, simtest.Options{
+		Router:    commands.Options{Workers: 2, QueueNotice: 3},
+		WrapAgent: func(a commands.Agent) commands.Agent { held.Agent = a; return held },
+	})
+	id, _ := openMigrate(t, s, rec)
+	before := len(rec.roots())
+
+	held.close()
+	users := make([]bot.User, 10)
+	for i := range users {
+		users[i] = bot.User{ID: fmt.Sprintf("U-burst-%d", i), Name: fmt.Sprintf("burst%d", i)}
+		// Acknowledged at once (nil), whatever waits behind it.
+		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: users[i], Channel: "C1", Text: "status"}); err != nil {
+			t.Fatalf("status %d: %v", i, err)
+		}
+	}
+	eventually(t, "two status runs started", func() bool { return len(rec.roots())-before == 2 })
+
+	// The approval does not wait behind the 8 queued commands.
+	if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the approved migrate to start while the burst waits", func() bool {
+		req, err := s.DB.Request(context.Background(), id)
+		return err == nil && req.State.Started()
+	})
+	if n := len(rec.roots()) - before; n != 2 {
+		t.Errorf("%d status commands started with 2 workers, want 2", n)
+	}
+	for i, u := range users {
+		notes := strings.Join(rec.notesFor(u.ID), "\n")
+		queuedNote := strings.Contains(notes, "queued behind")
+		// Commands 0 and 1 run; 2..9 are queued with 0..7 ahead; 3 or
+		// more ahead (commands 5..9) are told.
+		if want := i >= 5; queuedNote != want {
+			t.Errorf("command %d: told it is queued %v, want %v (notes %q)", i, queuedNote, want, notes)
+		}
+		if i == 5 && !strings.Contains(notes, "queued behind 3 others") {
+			t.Errorf("command 5 was told %q, want 3 ahead", notes)
+		}
+	}
+
+	held.open()
+	s.Router.Wait()
+	statusRoots := 0
+	for _, root := range rec.roots()[before:] {
+		th := rec.thread(root)
+		if !strings.Contains(th[0], "*status*") {
+			continue
+		}
+		statusRoots++
+		if len(th) < 2 || !strings.Contains(strings.Join(th[1:], "\n"), "Migration status on gitlab-sim") {
+			t.Errorf("status thread without a status answer: %q", th)
+		}
+	}
+	if statusRoots != len(users) {
+		t.Errorf("%d of %d status commands were answered", statusRoots, len(users))
+	}
+	if req, err := s.DB.Request(context.Background(), id); err != nil || req.State != approvals.StateSucceeded {
+		t.Errorf("the approved migrate ended %v (%v), want succeeded", req.State, err)
+	}
+}
