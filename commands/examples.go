@@ -27,7 +27,11 @@ var examples = map[string][]example{
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
 	"pending": {{"/gitlab-migrations pending", "requests waiting for approval, and running ones"}},
-	"audit":   {{"/gitlab-migrations audit 20", "the last 20 audit entries"}},
-	"hosts":   {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
-	"help":    {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
+	"audit": {
+		{"/gitlab-migrations audit 20", "the last 20 audit entries"},
+		{"/gitlab-migrations audit 500", "the last 500, as an attached file; the answer names the next page"},
+		{"/gitlab-migrations audit 500 --before 4123", "the 500 entries before entry 4123 (the first number of each line)"},
+	},
+	"hosts": {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
+	"help":  {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
 }

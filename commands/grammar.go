@@ -12,10 +12,12 @@ import (
 // Invocation is one parsed `/gitlab-migrations` command line:
 // `<subcommand> [--host NAME] [--db NAME] [--from ID] [args] [-- reason text]`.
 type Invocation struct {
-	Sub    string
-	Host   string
-	DB     string
-	From   string
+	Sub  string
+	Host string
+	DB   string
+	From string
+	// Before is audit's --before SEQ: the page of entries numbered below it.
+	Before string
 	Args   []string
 	Reason string
 }
@@ -113,6 +115,8 @@ func Parse(text string) (Invocation, error) {
 			inv.DB = value
 		case "from":
 			inv.From = value
+		case "before":
+			inv.Before = value
 		}
 	}
 	switch {
@@ -346,14 +350,27 @@ func finalizeLine(a gitlab.Args) string {
 	return s
 }
 
-// auditCount reads the N of `audit [N]`.
-func auditCount(inv Invocation) (int, error) {
-	if len(inv.Args) == 0 {
-		return 10, nil
+// Audit pages: `audit [N] [--before SEQ]`.
+const (
+	auditDefault = 10    // entries when N is not given
+	auditMax     = 10000 // the most entries one answer gives
+)
+
+// auditPage reads `audit [N] [--before SEQ]`: how many entries, and the
+// sequence number they are below (0: the newest).
+func auditPage(inv Invocation) (n int, before uint64, err error) {
+	n = auditDefault
+	if len(inv.Args) > 0 {
+		n, err = strconv.Atoi(inv.Args[0])
+		if err != nil || n < 1 || n > auditMax {
+			return 0, 0, fmt.Errorf("N must be a number from 1 to %d, or anchor; not %q", auditMax, echo(inv.Args[0]))
+		}
 	}
-	n, err := strconv.Atoi(inv.Args[0])
-	if err != nil || n < 1 || n > 100 {
-		return 0, fmt.Errorf("N must be a number from 1 to 100, or anchor; not %q", inv.Args[0])
+	if inv.Before != "" {
+		before, err = strconv.ParseUint(inv.Before, 10, 64)
+		if err != nil || before < 2 {
+			return 0, 0, fmt.Errorf("--before takes an entry's number (the first column of `audit`), at least 2; not %q", echo(inv.Before))
+		}
 	}
-	return n, nil
+	return n, before, nil
 }

@@ -80,21 +80,34 @@ func TestParseRefusals(t *testing.T) {
 	}
 }
 
-func TestAuditCount(t *testing.T) {
-	for in, want := range map[string]int{"audit": 10, "audit 1": 1, "audit 100": 100} {
+func TestAuditPage(t *testing.T) {
+	type page struct {
+		n      int
+		before uint64
+	}
+	for in, want := range map[string]page{
+		"audit": {10, 0}, "audit 1": {1, 0}, "audit 100": {100, 0}, "audit 250": {250, 0}, "audit 10000": {10000, 0},
+		"audit --before 4123": {10, 4123}, "audit 250 --before 4123": {250, 4123}, "audit --before=2 5": {5, 2},
+	} {
 		inv, err := Parse(in)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%q: %v", in, err)
 		}
-		if n, err := auditCount(inv); err != nil || n != want {
-			t.Errorf("%q: %d %v, want %d", in, n, err, want)
+		if n, before, err := auditPage(inv); err != nil || (page{n, before}) != want {
+			t.Errorf("%q: %d before %d, %v; want %+v", in, n, before, err, want)
 		}
 	}
-	for _, in := range []string{"audit 0", "audit 101", "audit x"} {
-		inv, _ := Parse(in)
-		if _, err := auditCount(inv); err == nil {
+	for _, in := range []string{"audit 0", "audit 10001", "audit x", "audit --before 1", "audit --before x", "audit 5 --before -3"} {
+		inv, err := Parse(in)
+		if err != nil {
+			continue // refused by the grammar already
+		}
+		if _, _, err := auditPage(inv); err == nil {
 			t.Errorf("%q: want an error", in)
 		}
+	}
+	if _, err := Parse("status --before 3"); err == nil {
+		t.Error("status took --before")
 	}
 }
 

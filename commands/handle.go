@@ -68,7 +68,7 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		}
 		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
 	case "audit":
-		if len(inv.Args) == 1 && inv.Args[0] == "anchor" {
+		if len(inv.Args) == 1 && inv.Args[0] == "anchor" && inv.Before == "" {
 			r.background("audit anchor", func(ctx context.Context) {
 				m, err := r.Anchor(ctx, user, "Anchored by "+cmd.User.Name)
 				if err != nil {
@@ -81,15 +81,11 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 			})
 			return nil
 		}
-		n, err := auditCount(inv)
+		n, before, err := auditPage(inv)
 		if err != nil {
 			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})
 		}
-		m, err := r.auditMessage(ctx, n)
-		if err != nil {
-			return err
-		}
-		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+		return r.auditAnswer(ctx, chat, cmd, n, before)
 	case "approve", "deny", "cancel":
 		id, err := parseID(inv.Args[0])
 		if err != nil {

@@ -76,27 +76,85 @@ func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
 	return bot.Message{Title: "Waiting for approval", Text: text}, nil
 }
 
-func (r *Router) auditMessage(ctx context.Context, n int) (bot.Message, error) {
-	entries, err := r.opt.Audit.TailAudit(ctx, n)
+// auditInline is the most audit entries an answer shows in the message
+// itself; a longer page comes as a file.
+const auditInline = 100
+
+// auditAnswer answers `audit [N] [--before SEQ]`: up to auditInline
+// entries to the asker alone; a longer page is posted in the channel as an
+// attached file, like other long output. Either says how to get the next
+// page.
+func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command, n int, before uint64) error {
+	entries, err := r.opt.Audit.AuditBefore(ctx, before, n)
 	if err != nil {
-		return bot.Message{}, fmt.Errorf("reading the audit trail: %w", err)
+		return fmt.Errorf("reading the audit trail: %w", err)
 	}
-	var lines []string
-	for _, e := range entries {
-		who := e.ActorName
-		if who == "" {
-			who = e.Actor
+	m, lines := auditPageMessage(entries, n, before)
+	if len(entries) <= auditInline {
+		m.Code = lines
+		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+	}
+	first, last := entries[0].Seq, entries[len(entries)-1].Seq
+	m.Title += ", asked by " + cmd.User.Name
+	m.Text = "The entries are in the attached file, one a line: number, time (UTC), who, action, request, operation, outcome."
+	r.background("audit page", func(ctx context.Context) {
+		root, err := chat.PostRoot(ctx, cmd.Channel, m)
+		if err != nil {
+			r.log.Error("posting root message", "err", err)
+			_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
+			return
 		}
-		l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
-		for _, s := range []string{e.RequestID, e.Operation, e.Outcome} {
-			if s != "" {
-				l += " " + s
-			}
+		f := bot.BytesFile(fmt.Sprintf("audit-%d-%d.txt", first, last), fmt.Sprintf("Audit entries %d to %d", first, last), []byte(lines+"\n"))
+		if err := chat.Upload(ctx, root, f, fmt.Sprintf("%d audit entries", len(entries))); err != nil {
+			r.log.Error("uploading output", "err", err)
 		}
-		lines = append(lines, l)
+	})
+	return nil
+}
+
+// auditPageMessage renders a page of the trail: the message without the
+// entries, and the entries one a line. n and before are what was asked,
+// for the lines that say how to page on.
+func auditPageMessage(entries []approvals.AuditEntry, n int, before uint64) (bot.Message, string) {
+	if len(entries) == 0 {
+		if before > 0 {
+			return bot.Message{Text: fmt.Sprintf("There are no audit entries before entry %d.", before)}, ""
+		}
+		return bot.Message{Text: "The audit trail is empty."}, ""
 	}
-	if len(lines) == 0 {
-		return bot.Message{Text: "The audit trail is empty."}, nil
+	lines := make([]string, len(entries))
+	for i, e := range entries {
+		lines[i] = auditLine(e)
 	}
-	return bot.Message{Title: fmt.Sprintf("Last %d audit entries", len(lines)), Code: strings.Join(lines, "\n")}, nil
+	first, last := entries[0].Seq, entries[len(entries)-1].Seq
+	m := bot.Message{Title: fmt.Sprintf("Audit entries %d to %d", first, last)}
+	if before == 0 {
+		m.Title = fmt.Sprintf("Last %d audit entries (%d to %d)", len(entries), first, last)
+	}
+	var next []string
+	if first > 1 {
+		next = append(next, fmt.Sprintf("older: `/gitlab-migrations audit %d --before %d`", n, first))
+	}
+	if before > 0 {
+		next = append(next, fmt.Sprintf("newer: `/gitlab-migrations audit %d --before %d`", n, last+uint64(n)+1))
+	}
+	if len(next) > 0 {
+		m.Context = "Next page, " + strings.Join(next, "; ")
+	}
+	return m, strings.Join(lines, "\n")
+}
+
+// auditLine is one entry as `audit` lists it.
+func auditLine(e approvals.AuditEntry) string {
+	who := e.ActorName
+	if who == "" {
+		who = e.Actor
+	}
+	l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+	for _, s := range []string{e.RequestID, e.Operation, e.Outcome} {
+		if s != "" {
+			l += " " + s
+		}
+	}
+	return l
 }

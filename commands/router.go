@@ -32,11 +32,14 @@ type Host struct {
 	Signer *agent.ApprovalSigner
 }
 
-// AuditTrail is the read side of the audit log, for `audit [N]`: the newest
-// entries. storage.DB implements it. The router writes audit entries only
+// AuditTrail is the read side of the audit log, for `audit [N] [--before
+// SEQ]`: a page of entries. storage.DB implements it. The router writes audit entries only
 // through the approvals.Service (Record), the only writer.
 type AuditTrail interface {
 	TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, error)
+	// AuditBefore is up to n entries numbered below before (the newest
+	// when before is 0), oldest first.
+	AuditBefore(ctx context.Context, before uint64, n int) ([]approvals.AuditEntry, error)
 	// AuditHead is the last entry's seq and hash, for anchors.
 	AuditHead(ctx context.Context) (auditchain.Head, error)
 }

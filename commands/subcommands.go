@@ -34,7 +34,7 @@ var subcommands = map[string]subcommand{
 	"deny":          {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
 	"cancel":        {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
 	"pending":       {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
-	"audit":         {usage: "/gitlab-migrations audit [N | anchor]", summary: "the last N audit entries (default 10); anchor posts the head to the audit channel", maxArgs: 1},
+	"audit":         {usage: "/gitlab-migrations audit [N] [--before SEQ] | audit anchor", summary: "the last N audit entries (default 10, at most 10000; over 100 come as a file), or the N before entry SEQ; anchor posts the head to the audit channel", flags: []string{"before"}, maxArgs: 1},
 	"hosts":         {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
 	"help":          {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
 }
