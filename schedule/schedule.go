@@ -79,7 +79,8 @@ type Schedule struct {
 // Result is what one run found, in a form that can be compared with the
 // last one and stored.
 type Result struct {
-	// At is when the run finished.
+	// At is when the run finished, on the Scheduler's clock (it sets At;
+	// a Runner need not).
 	At time.Time `json:"at"`
 	// Facts are comparable observations, one per subject, e.g.
 	// {"main": "2 down", "ci": "all up"} or, for several hosts,
@@ -117,7 +118,10 @@ type Post struct {
 // operation, audits the run with the actor "scheduler", and keeps what it
 // needs to render the post (the Result carries only comparable facts).
 // Run reports a failed run as a Result with Failed set, not as an error;
-// an error means the bot could not even try (unknown host).
+// an error means the bot could not even try (unknown host). The Scheduler
+// stores such an error as a Failed result whose Reason is the error's
+// text, so it must read as a sentence; it posts it only if Run also
+// returned a PostFunc.
 type Runner interface {
 	Run(ctx context.Context, s Schedule) (Result, PostFunc, error)
 }
@@ -132,12 +136,15 @@ type Store interface {
 	// Schedules lists the stored (chat-defined) schedules.
 	Schedules(ctx context.Context) ([]Schedule, error)
 	// AddSchedule stores s under a new ID it assigns and returns s with it.
+	// IDs are "s" and a number (s1, s2, …), short to type, and never
+	// reused, so an old `schedules run s3` cannot hit a newer schedule.
 	AddSchedule(ctx context.Context, s Schedule) (Schedule, error)
 	// RemoveSchedule deletes a stored schedule (and its results); a
-	// missing ID is an error wrapping approvals.ErrNotFound.
+	// missing ID is an error wrapping ErrNotFound.
 	RemoveSchedule(ctx context.Context, id string) error
 	// LastResult is the newest stored result of a schedule (last) and the
-	// newest posted one (posted); ok is false when it never ran.
+	// newest posted one (posted, the zero Result when none was posted); ok
+	// is false when it never ran.
 	LastResult(ctx context.Context, id string) (last, posted Result, ok bool, err error)
 	// PutResult records a run's result; a posted result also becomes the
 	// posted one.

@@ -35,12 +35,23 @@ const (
 	bucketAudit     = "audit"
 	bucketSchedules = "schedules"
 	bucketMeta      = "meta"
+	// bucketScheduleResults came after schema version 2 without changing
+	// it: Open adds it to an existing file, and a read-only Open of a file
+	// without it reads as "no results yet" (see check).
+	bucketScheduleResults = "schedule_results"
 
 	keySchemaVersion = "schema_version"
 	keyAuditHead     = "audit_head"
 )
 
+// allBuckets are the buckets a read-write Open creates.
 func allBuckets() []string {
+	return append(requiredBuckets(), bucketScheduleResults)
+}
+
+// requiredBuckets are the buckets every file of this schema version has
+// once a read-write Open has prepared it; a read-only Open requires them.
+func requiredBuckets() []string {
 	return []string{bucketRequests, bucketAudit, bucketSchedules, bucketMeta}
 }
 
@@ -178,7 +189,7 @@ func (db *DB) init(tx *bolt.Tx) error {
 
 // check verifies a read-only file.
 func (db *DB) check(tx *bolt.Tx) error {
-	for _, name := range allBuckets() {
+	for _, name := range requiredBuckets() {
 		if bucket(tx, name) == nil {
 			return fmt.Errorf("database %s has no %s bucket; run gitlab-chatops once without read-only mode to create it: %w", db.path, name, ErrNotInitialized)
 		}

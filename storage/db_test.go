@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
 // openTest opens a fresh database in t.TempDir and closes it at the end.
@@ -240,8 +241,11 @@ func TestReadOnly(t *testing.T) {
 	if _, err := ro.Append(ctx, entry(2)); err == nil {
 		t.Fatal("Append on a read-only DB succeeded")
 	}
-	if err := ro.PutSchedule(ctx, "x", nil); err == nil {
-		t.Fatal("PutSchedule on a read-only DB succeeded")
+	if _, err := ro.AddSchedule(ctx, schedule.Schedule{Spec: "@hourly"}); err == nil {
+		t.Fatal("AddSchedule on a read-only DB succeeded")
+	}
+	if err := ro.PutResult(ctx, "daily", schedule.Result{}); err == nil {
+		t.Fatal("PutResult on a read-only DB succeeded")
 	}
 
 	if _, err := Open(filepath.Join(t.TempDir(), "missing.db"), Options{ReadOnly: true}); err == nil {

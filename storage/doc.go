@@ -2,9 +2,10 @@
 // requests, the keyed, hash-chained audit trail, schedules, and a meta
 // bucket with the schema version and the audit head.
 //
-// A DB implements approvals.Store (requests and audit, written together)
-// and auditchain.Reader (for `audit verify`). It imports approvals (types)
-// and approvals/auditchain (the chain format) only.
+// A DB implements approvals.Store (requests and audit, written together),
+// auditchain.Reader (for `audit verify`) and schedule.Store (chat-defined
+// schedules and results). It imports approvals and schedule (types) and
+// approvals/auditchain (the chain format) only.
 //
 // Guarantees:
 //
@@ -33,7 +34,12 @@
 //
 //	requests   request ID -> JSON of approvals.Request
 //	audit      big-endian uint64 seq -> the entry as auditchain stores it
-//	schedules  name -> opaque value
+//	schedules  chat-defined schedule ID (s1, s2, … from the bucket's
+//	           sequence, never reused) -> JSON of schedule.Schedule
+//	schedule_results
+//	           schedule ID (configured or chat-defined) -> JSON of the
+//	           last result and the last posted one; added to version 2
+//	           files by Open (no schema change: older versions ignore it)
 //	meta       "schema_version" -> big-endian uint64 (2: keyed audit chain)
 //	           "audit_head" -> big-endian uint64 seq ++ 32-byte HMAC of that entry
 package storage

@@ -2,55 +2,33 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
-// PutSchedule stores value under name, replacing what was there. The value
-// is opaque to storage (the scheduler decides its format).
-func (db *DB) PutSchedule(ctx context.Context, name string, value []byte) error {
-	if name == "" {
-		return fmt.Errorf("store schedule: empty name: %w", approvals.ErrInvalid)
-	}
-	v := clone(value)
-	if v == nil {
-		v = []byte{}
-	}
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		return bucket(tx, bucketSchedules).Put([]byte(name), v)
-	})
-	if err != nil {
-		return fmt.Errorf("store schedule %q: %w", name, err)
-	}
-	return nil
+var _ schedule.Store = (*DB)(nil)
+
+// storedResults is the value of a schedule in the schedule_results bucket.
+type storedResults struct {
+	Last   schedule.Result  `json:"last"`
+	Posted *schedule.Result `json:"posted,omitempty"`
 }
 
-// Schedule returns the value stored under name, or an error wrapping
-// approvals.ErrNotFound.
-func (db *DB) Schedule(ctx context.Context, name string) ([]byte, error) {
-	var out []byte
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		out = clone(bucket(tx, bucketSchedules).Get([]byte(name)))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read schedule %q: %w", name, err)
-	}
-	if out == nil {
-		return nil, fmt.Errorf("schedule %q: %w", name, approvals.ErrNotFound)
-	}
-	return out, nil
-}
-
-// Schedules returns every stored schedule by name.
-func (db *DB) Schedules(ctx context.Context) (map[string][]byte, error) {
-	out := make(map[string][]byte)
+// Schedules lists the chat-defined schedules (schedule.Store).
+func (db *DB) Schedules(ctx context.Context) ([]schedule.Schedule, error) {
+	var out []schedule.Schedule
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		return bucket(tx, bucketSchedules).ForEach(func(k, v []byte) error {
-			out[string(k)] = clone(v)
+			var s schedule.Schedule
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("schedule %q is damaged (%w): remove it with `schedules remove %s`", k, err, k)
+			}
+			out = append(out, s)
 			return nil
 		})
 	})
@@ -60,13 +38,104 @@ func (db *DB) Schedules(ctx context.Context) (map[string][]byte, error) {
 	return out, nil
 }
 
-// DeleteSchedule removes name. Removing a missing schedule is not an error.
-func (db *DB) DeleteSchedule(ctx context.Context, name string) error {
+// AddSchedule stores s under the next ID of the schedules bucket's
+// sequence: s1, s2, … (schedule.Store).
+func (db *DB) AddSchedule(ctx context.Context, s schedule.Schedule) (schedule.Schedule, error) {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		return bucket(tx, bucketSchedules).Delete([]byte(name))
+		b := bucket(tx, bucketSchedules)
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		s.ID = "s" + strconv.FormatUint(n, 10)
+		v, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(s.ID), v)
 	})
 	if err != nil {
-		return fmt.Errorf("delete schedule %q: %w", name, err)
+		return schedule.Schedule{}, fmt.Errorf("store schedule: %w", err)
+	}
+	return s, nil
+}
+
+// RemoveSchedule deletes a chat-defined schedule and its results; a
+// missing ID wraps schedule.ErrNotFound (schedule.Store).
+func (db *DB) RemoveSchedule(ctx context.Context, id string) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketSchedules)
+		if b.Get([]byte(id)) == nil {
+			return schedule.ErrNotFound
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return bucket(tx, bucketScheduleResults).Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("remove schedule %q: %w", id, err)
+	}
+	return nil
+}
+
+// LastResult returns a schedule's newest result and newest posted one
+// (schedule.Store). It reads the results of configured and chat-defined
+// schedules alike.
+func (db *DB) LastResult(ctx context.Context, id string) (last, posted schedule.Result, ok bool, err error) {
+	err = db.view(ctx, func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketScheduleResults)
+		if b == nil {
+			return nil // a read-only open of a file from before the bucket
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		var r storedResults
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("the stored results are damaged: %w", err)
+		}
+		last, ok = r.Last, true
+		if r.Posted != nil {
+			posted = *r.Posted
+		}
+		return nil
+	})
+	if err != nil {
+		return schedule.Result{}, schedule.Result{}, false, fmt.Errorf("read results of schedule %q: %w", id, err)
+	}
+	return last, posted, ok, nil
+}
+
+// PutResult records r as id's last result, and as its last posted one if
+// r.Posted (schedule.Store).
+func (db *DB) PutResult(ctx context.Context, id string, r schedule.Result) error {
+	if id == "" {
+		return fmt.Errorf("store schedule result: empty schedule id")
+	}
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketScheduleResults)
+		var stored storedResults
+		if v := b.Get([]byte(id)); v != nil {
+			// A damaged record is replaced: the new result is all that
+			// matters from now on.
+			if json.Unmarshal(v, &stored) != nil {
+				stored = storedResults{}
+			}
+		}
+		stored.Last = r
+		if r.Posted {
+			stored.Posted = &r
+		}
+		v, err := json.Marshal(stored)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), v)
+	})
+	if err != nil {
+		return fmt.Errorf("store result of schedule %q: %w", id, err)
 	}
 	return nil
 }

@@ -1,0 +1,143 @@
+package schedule
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Run fires schedules as they come due, while this process is leader
+// (Leadership.RunWhileLeader), until ctx ends; it returns nil then, after
+// the runs in progress have finished. Each time leadership is gained it
+// first catches up (CatchUp schedules that missed a run).
+func (s *Scheduler) Run(ctx context.Context) error {
+	err := s.leader.RunWhileLeader(ctx, s.loop)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// loop is one term of leadership.
+func (s *Scheduler) loop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.log.Info("schedule: scheduler started", "configured", len(s.config))
+	defer s.log.Info("schedule: scheduler stopped")
+
+	caughtUp := false
+	// next is each schedule's next due time, computed when the loop first
+	// sees it: a schedule added while running is scheduled at once.
+	next := make(map[string]time.Time)
+	for {
+		var wait time.Duration
+		all, err := s.schedules(ctx)
+		if err != nil {
+			s.log.Error("schedule: cannot list schedules; retrying", "retry_in", retryStore.String(), "error", err)
+			wait = retryStore
+		} else {
+			if !caughtUp {
+				s.catchUp(ctx, &wg, all)
+				caughtUp = true
+			}
+			wait = s.fireDue(ctx, &wg, all, next)
+		}
+		var timer Timer
+		var fired <-chan time.Time
+		if wait > 0 {
+			timer = s.clock.NewTimer(wait)
+			fired = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case <-s.wake:
+			if timer != nil {
+				timer.Stop()
+			}
+		case <-fired:
+		}
+	}
+}
+
+// fireDue starts every schedule due by now and returns how long to wait
+// for the next one (0: none is ever due).
+func (s *Scheduler) fireDue(ctx context.Context, wg *sync.WaitGroup, all []planned, next map[string]time.Time) time.Duration {
+	now := s.clock.Now()
+	seen := make(map[string]bool, len(all))
+	var earliest time.Time
+	for _, p := range all {
+		id := p.s.ID
+		seen[id] = true
+		if p.err != nil {
+			continue
+		}
+		n, ok := next[id]
+		if !ok {
+			n = p.t.Next(now)
+		}
+		if !n.IsZero() && !n.After(now) {
+			s.start(ctx, wg, p.s, Post{})
+			// From now, not from n: after a long stall (a suspended
+			// machine) the missed times collapse into the run just started.
+			n = p.t.Next(now)
+		}
+		next[id] = n
+		if !n.IsZero() && (earliest.IsZero() || n.Before(earliest)) {
+			earliest = n
+		}
+	}
+	for id := range next {
+		if !seen[id] {
+			delete(next, id) // removed
+		}
+	}
+	if earliest.IsZero() {
+		return 0
+	}
+	return earliest.Sub(now)
+}
+
+// catchUp runs, once each, the CatchUp schedules whose last run is older
+// than their latest due time: runs missed while the bot was down collapse
+// into one. A schedule that never ran has nothing to catch up.
+func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, all []planned) {
+	now := s.clock.Now()
+	for _, p := range all {
+		if !p.s.CatchUp || p.err != nil {
+			continue
+		}
+		last, _, ok, err := s.store.LastResult(ctx, p.s.ID)
+		if err != nil {
+			s.log.Error("schedule: cannot read the last result; not catching up", "schedule", p.s.ID, "error", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if due := p.t.Next(last.At); due.IsZero() || due.After(now) {
+			continue
+		}
+		s.log.Info("schedule: catching up a run missed while the bot was down", "schedule", p.s.ID, "last_run", last.At)
+		s.start(ctx, wg, p.s, Post{CatchUp: true})
+	}
+}
+
+// start runs sc in its own goroutine unless a run of it is in progress.
+func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, p Post) {
+	if !s.claim(sc.ID) {
+		s.log.Warn("schedule: due while its previous run is still going; skipping this one", "schedule", sc.ID)
+		s.emit(sc, OutcomeSkipped)
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		outcome, _ := s.runOnce(ctx, sc, p) // runOnce logs its errors
+		s.release(sc.ID)
+		s.emit(sc, outcome)
+	}()
+}

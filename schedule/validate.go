@@ -1,0 +1,232 @@
+package schedule
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	// Embedded zone data: a schedule's IANA zone must load wherever the bot
+	// runs, also in an image or on a host without /usr/share/zoneinfo.
+	_ "time/tzdata"
+	"unicode"
+
+	"github.com/robfig/cron/v3"
+)
+
+// MinEvery is the shortest @every interval a schedule may have: status
+// posts more often than once a minute would only load the host and flood
+// the channel.
+const MinEvery = time.Minute
+
+// maxSpec bounds a spec typed in chat.
+const maxSpec = 100
+
+// specParser reads the standard 5 fields (minute hour day-of-month month
+// day-of-week) and descriptors (@hourly, @daily, @every 30m, …); no
+// seconds field.
+var specParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// The read-only things a schedule may run, in the order help names them.
+var whats = []string{WhatStatus, WhatBBM, WhatServices, WhatUpgradeCheck}
+
+// destructive are the subcommands that change GitLab: they run only after
+// a second person approves, which a schedule never has.
+var destructive = []string{"migrate", "finalize", "restart"}
+
+var whens = []string{WhenAlways, WhenChanged, WhenProblems}
+
+// Timing is a validated spec in its time zone: it says when a schedule is
+// due. The zero Timing is never due.
+type Timing struct {
+	cron cron.Schedule
+	loc  *time.Location
+}
+
+// ParseTiming validates spec and tz (an IANA zone name, "" for UTC). The
+// error says what to write instead and wraps ErrInvalid.
+func ParseTiming(spec, tz string) (Timing, error) {
+	loc, err := zone(tz)
+	if err != nil {
+		return Timing{}, err
+	}
+	c, err := parseSpec(spec)
+	if err != nil {
+		return Timing{}, err
+	}
+	t := Timing{cron: c, loc: loc}
+	// A spec such as "0 0 30 2 *" parses but names no date; robfig looks
+	// five years ahead, which covers every leap day.
+	if t.Next(time.Now()).IsZero() {
+		return Timing{}, invalid(fmt.Sprintf("cron spec %q never comes due (no such date): check the day-of-month and month fields", spec))
+	}
+	return t, nil
+}
+
+// Next is the first time after `after` at which the schedule is due, in
+// the schedule's zone, or the zero time if it never is.
+//
+// Wall-clock fields are read in the schedule's zone, so "0 9 * * *" in
+// Europe/Berlin is 09:00 Berlin time in winter and summer alike. Across a
+// daylight-saving change:
+//   - Clocks spring forward: a time that does not exist that day is
+//     skipped, as robfig/cron does ("30 2 * * *" in Europe/Berlin does not
+//     fire on the last Sunday of March, and fires at 02:30 again the next
+//     day).
+//   - Clocks fall back: a time that exists twice fires once, at its first
+//     occurrence (robfig/cron alone would fire twice). A spec that runs
+//     every hour ("*/30 * * * *") keeps firing through the repeated hour,
+//     since its runs are that far apart in real time too.
+//
+// @every intervals are elapsed time, whatever the zone.
+func (t Timing) Next(after time.Time) time.Time {
+	if t.cron == nil {
+		return time.Time{}
+	}
+	next := t.cron.Next(after.In(t.loc))
+	// At most one repeat per fall-back; the bound only guards the loop.
+	for range 4 {
+		if next.IsZero() || t.everyHour() || !repeatedWallClock(next) {
+			break
+		}
+		next = t.cron.Next(next)
+	}
+	if next.IsZero() {
+		return next
+	}
+	return next.In(t.loc)
+}
+
+// everyHour: the spec matches every hour of the day.
+func (t Timing) everyHour() bool {
+	spec, ok := t.cron.(*cron.SpecSchedule)
+	const allHours = 1<<24 - 1
+	return !ok || spec.Hour&allHours == allHours
+}
+
+// repeatedWallClock: the wall-clock time of n (in its location) already
+// occurred earlier, before the clocks fell back (by an hour, or half an
+// hour as on Lord Howe Island).
+func repeatedWallClock(n time.Time) bool {
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour} {
+		e := n.Add(-d)
+		if e.Hour() == n.Hour() && e.Minute() == n.Minute() && e.Day() == n.Day() {
+			return true
+		}
+	}
+	return false
+}
+
+// Location is the schedule's time zone.
+func (t Timing) Location() *time.Location {
+	if t.loc == nil {
+		return time.UTC
+	}
+	return t.loc
+}
+
+// Validate checks everything about s that does not depend on where it came
+// from: its spec and zone (returned as its Timing), host (one of hosts,
+// AllHosts, or "" for the default host), what (read-only only), when,
+// platform and channel. The error is a sentence saying what to change and
+// wraps ErrInvalid.
+func Validate(s Schedule, hosts []string) (Timing, error) {
+	t, err := ParseTiming(s.Spec, s.TZ)
+	if err != nil {
+		return Timing{}, err
+	}
+	if err := checkWhat(s.What); err != nil {
+		return Timing{}, err
+	}
+	if s.When != "" && !slices.Contains(whens, s.When) {
+		return Timing{}, invalid(fmt.Sprintf("unknown when %q: use %s", s.When, strings.Join(whens, ", ")))
+	}
+	if s.Host != "" && s.Host != AllHosts && !slices.Contains(hosts, s.Host) {
+		if len(hosts) == 0 {
+			return Timing{}, invalid(fmt.Sprintf("unknown host %q: no hosts are configured; add the host to hosts: in the configuration", s.Host))
+		}
+		return Timing{}, invalid(fmt.Sprintf("unknown host %q: use one of the configured hosts (%s) or %s", s.Host, strings.Join(hosts, ", "), AllHosts))
+	}
+	if s.Platform == "" || s.Channel == "" {
+		return Timing{}, invalid("a schedule needs a platform and a channel to post to")
+	}
+	return t, nil
+}
+
+// checkWhat allows only the read-only subcommands. A destructive one is
+// refused with the reason, so that nobody reads "unknown" and tries
+// another spelling.
+func checkWhat(what string) error {
+	switch {
+	case slices.Contains(whats, what):
+		return nil
+	case slices.Contains(destructive, what):
+		return invalid(fmt.Sprintf("a schedule can never run %s: it needs a second person's approval; schedule one of %s", what, strings.Join(whats, ", ")))
+	case what == "":
+		return invalid(fmt.Sprintf("say what the schedule runs: one of %s", strings.Join(whats, ", ")))
+	default:
+		return invalid(fmt.Sprintf("a schedule cannot run %q: schedule one of %s", what, strings.Join(whats, ", ")))
+	}
+}
+
+// zone loads an IANA zone; "" is UTC. "Local" is refused: the bot's own
+// zone would change with the machine it runs on.
+func zone(tz string) (*time.Location, error) {
+	if tz == "" {
+		return time.UTC, nil
+	}
+	if tz == "Local" || len(tz) > 64 {
+		return nil, invalid(fmt.Sprintf("unknown time zone %q: name an IANA zone such as Europe/Berlin or America/New_York", tz))
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, invalid(fmt.Sprintf("unknown time zone %q: name an IANA zone such as Europe/Berlin or America/New_York", tz))
+	}
+	return loc, nil
+}
+
+const specHelp = `give five fields (minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5") or a descriptor (@hourly, @daily, @weekly, @monthly, @every 30m)`
+
+func parseSpec(spec string) (cron.Schedule, error) {
+	switch {
+	case strings.TrimSpace(spec) == "":
+		return nil, invalid("empty cron spec: " + specHelp)
+	case len(spec) > maxSpec:
+		return nil, invalid(fmt.Sprintf("cron spec is %d characters long; at most %d: %s", len(spec), maxSpec, specHelp))
+	case strings.IndexFunc(spec, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' && r != '\t' }) >= 0:
+		return nil, invalid(fmt.Sprintf("cron spec %q holds characters that are not printable: %s", spec, specHelp))
+	case strings.Contains(spec, "TZ="):
+		// robfig reads a CRON_TZ=/TZ= prefix (and panics on one without a
+		// spec after it); a schedule has one place for its zone.
+		return nil, invalid(fmt.Sprintf("cron spec %q names a time zone: give the zone separately, with --tz in chat or tz: in the configuration", spec))
+	}
+	c, err := specParser.Parse(strings.TrimSpace(spec))
+	if err != nil {
+		return nil, invalid(fmt.Sprintf("cron spec %q is not valid (%v): %s", spec, err, specHelp))
+	}
+	if every, ok := c.(cron.ConstantDelaySchedule); ok && every.Delay < MinEvery {
+		return nil, invalid(fmt.Sprintf("cron spec %q runs more often than once a minute: use @every %s or longer", spec, MinEvery))
+	}
+	return c, nil
+}
+
+// idPattern is what a configuration schedule's ID may look like: short and
+// typeable in `schedules run <id>`.
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// chatIDPattern is the form of the IDs a Store assigns (s1, s2, …); a
+// configuration schedule may not take one.
+var chatIDPattern = regexp.MustCompile(`^s[0-9]+$`)
+
+// CheckConfigID checks the ID of a schedule from the configuration file.
+func CheckConfigID(id string) error {
+	switch {
+	case id == "":
+		return invalid("a schedule in the configuration needs an id (e.g. daily-status), so that `schedules run <id>` can name it")
+	case chatIDPattern.MatchString(id):
+		return invalid(fmt.Sprintf("schedule id %q has the form of the ids given to schedules added from chat (s1, s2, …): choose another, e.g. daily-status", id))
+	case !idPattern.MatchString(id):
+		return invalid(fmt.Sprintf("schedule id %q: use at most 32 lower-case letters, digits, - or _, starting with a letter", id))
+	}
+	return nil
+}
