@@ -1,11 +1,11 @@
 package storage
 
 import (
-	bolt "go.etcd.io/bbolt"
-
 	"context"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
