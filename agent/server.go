@@ -21,6 +21,7 @@ import (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	obs     ServerObserver
 	jobsDir string
 	reqlog  *requestLog
 	// approval checks the bot's signed approval statements; used (held
@@ -47,7 +48,7 @@ type Server struct {
 // NewServer validates cfg, prepares the state directory and loads the
 // records of earlier jobs; jobs that were running when a previous agent
 // stopped are marked interrupted.
-func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
+func NewServer(cfg Config, log *slog.Logger, opts ...ServerOption) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -76,10 +77,13 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: log, jobsDir: jobsDir, reqlog: rl, approval: verifier, used: used,
+		cfg: cfg, log: log, obs: noServerObserver{}, jobsDir: jobsDir, reqlog: rl, approval: verifier, used: used,
 		jobsCtx:  context.Background(),
 		running:  map[string]*job{},
 		finished: map[string]finishedJob{},
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	for _, f := range loaded {
 		s.finished[f.id] = f

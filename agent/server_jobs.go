@@ -258,6 +258,7 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 			req.RequestID)}}
 	}
 	if op.Mutating() && s.mutating != nil {
+		s.obs.BusyRejected(true)
 		run := s.mutating.summary()
 		return nil, subscription{}, &refusal{http.StatusConflict, ErrorResponse{Error: busyMessage(run), Running: &run}}
 	}
@@ -265,6 +266,7 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 	if !op.Mutating() {
 		var ok bool
 		if reserved, ok = s.readOnlySlot(req.Purpose); !ok {
+			s.obs.BusyRejected(false)
 			return nil, subscription{}, &refusal{http.StatusTooManyRequests, ErrorResponse{Error: fmt.Sprintf(
 				"too many read-only jobs: %d are running (max_read_only_jobs is %d); retry when one has finished",
 				s.readOnly, s.cfg.MaxReadOnlyJobs)}}
@@ -306,6 +308,7 @@ func (s *Server) admit(req RunRequest, op gitlab.Operation, cmd gitlab.Command) 
 		s.readOnly++
 	}
 	s.jobsWG.Add(1)
+	s.obs.JobStarted(op.Name, op.Mutating())
 	go s.runJob(j, spec)
 	return j, sub, nil
 }
@@ -419,6 +422,7 @@ func (s *Server) runJob(j *job, spec procSpec) {
 	s.mu.Unlock()
 
 	rec := j.finish(state, res.exitCode, errText)
+	s.obs.JobEnded(rec.Operation, rec.Mutating, rec.State, time.Duration(rec.DurationMS)*time.Millisecond)
 
 	s.mu.Lock()
 	delete(s.running, j.id)

@@ -43,10 +43,10 @@ func peopleText(err error) string {
 	return err.Error()
 }
 
-// HandleCommand implements bot.Handler. It parses and checks the command,
-// answers the quick subcommands itself and hands everything that waits on
-// the agent to a background goroutine.
-func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+// handleCommand is bot.Handler's HandleCommand (observe.go counts it). It
+// parses and checks the command, answers the quick subcommands itself and
+// hands everything that waits on the agent to a background goroutine.
+func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
 	cmd.User.Name = displayName(cmd.User)
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	inv, err := Parse(cmd.Text)
@@ -119,10 +119,10 @@ func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	return r.openRequest(ctx, chat, cmd, inv, host)
 }
 
-// HandleAction implements bot.Handler for the Approve and Deny buttons. The
-// button carries only the request ID; the request's stored argv and host are
-// what will run.
-func (r *Router) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+// handleAction is bot.Handler's HandleAction for the Approve and Deny
+// buttons (observe.go counts it). The button carries only the request ID;
+// the request's stored argv and host are what will run.
+func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
 	act.User.Name = displayName(act.User)
 	var verb string
 	switch act.ActionID {

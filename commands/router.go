@@ -85,6 +85,9 @@ type Options struct {
 	// QueueNotice is how many commands must wait before a new one for its
 	// user to be told that it is queued (default 256).
 	QueueNotice int
+	// Observer is told about commands, jobs and status runs (metrics);
+	// nil observes nothing.
+	Observer Observer
 }
 
 // Router implements bot.Handler. Slow work (agent calls, executions) runs in

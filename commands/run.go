@@ -140,6 +140,7 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 	}
 	rec, err := host.Agent.Run(ctx, req, f.handle)
 	if err == nil {
+		r.observeJob(host, rec)
 		return rec, f.out, f.out.verify(rec)
 	}
 	var se *agent.StreamError
@@ -194,6 +195,7 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 		rec, out, err := r.runJob(ctx, host, req, jobWatch{})
 		wait, busy := agent.TooBusy(err)
 		if !busy {
+			r.observeStatus(host, req, rec, out, err)
 			return rec, out, err
 		}
 		if wait <= 0 {
@@ -248,6 +250,7 @@ func (f *follower) follow(ctx context.Context) (agent.JobRecord, *output, error)
 		rec, err := f.host.Agent.Attach(ctx, f.jobID, f.out.lastSeq+1, f.handle)
 		if err == nil {
 			f.reached()
+			f.r.observeJob(f.host, rec)
 			return rec, f.out, f.out.verify(rec)
 		}
 		if ctx.Err() != nil || errors.Is(err, agent.ErrDigestMismatch) {

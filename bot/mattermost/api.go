@@ -37,6 +37,19 @@ const (
 // payload into AppError"): only resp.StatusCode and the Retry-After header
 // say what happened, so that is what is read.
 func (a *Adapter) call(ctx context.Context, op string, p retryPolicy, timeout time.Duration, fn func(ctx context.Context) (*model.Response, error)) (*model.Response, error) {
+	tries := 0
+	resp, err := a.try(ctx, op, p, timeout, func(ctx context.Context) (*model.Response, error) {
+		tries++
+		return fn(ctx)
+	})
+	if a.opt.APIObserver != nil {
+		a.opt.APIObserver.APICall(Platform, op, tries, err)
+	}
+	return resp, err
+}
+
+// try is call's loop.
+func (a *Adapter) try(ctx context.Context, op string, p retryPolicy, timeout time.Duration, fn func(ctx context.Context) (*model.Response, error)) (*model.Response, error) {
 	var (
 		resp *model.Response
 		err  error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
@@ -178,6 +179,9 @@ type Options struct {
 	// UserCacheTTL is how long a user ID's username is remembered for
 	// mentions (default 10 min).
 	UserCacheTTL time.Duration
+	// APIObserver, if set, is told about every API call (op, attempts,
+	// error), for metrics.
+	APIObserver bot.APIObserver
 }
 
 func (o Options) withDefaults() Options {

@@ -63,7 +63,7 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 		}
 		a.verifier = v
 	}
-	a.retry = retrier{attempts: o.maxAttempts, base: o.backoffBase, max: o.backoffMax, log: a.log}
+	a.retry = retrier{attempts: o.maxAttempts, base: o.backoffBase, max: o.backoffMax, log: a.log, obs: o.apiObserver}
 	a.out = newSender(o.channelInterval, o.sendTimeout, a.retry)
 	a.groups = newGroupCache(o.groupTTL, o.clock)
 	apiOpts := []slackgo.Option{slackgo.OptionHTTPClient(o.httpClient)}

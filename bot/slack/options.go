@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
@@ -27,6 +28,8 @@ type options struct {
 	apiURL     string
 	httpClient *http.Client
 	onRefused  RefusedFunc
+	// apiObserver is told about every Web API call (WithAPIObserver).
+	apiObserver bot.APIObserver
 
 	maxBody        int64
 	replayCapacity int
@@ -208,4 +211,10 @@ func isSlackResponseURL(u *url.URL) bool {
 	}
 	h := strings.ToLower(u.Hostname())
 	return h == "hooks.slack.com" || h == "hooks.slack-gov.com"
+}
+
+// WithAPIObserver reports every Web API call (method, attempts, error) to
+// o, for metrics.
+func WithAPIObserver(o bot.APIObserver) Option {
+	return func(opt *options) { opt.apiObserver = o }
 }

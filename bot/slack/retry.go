@@ -10,6 +10,8 @@ import (
 	"time"
 
 	slackgo "github.com/slack-go/slack"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // retrier calls the Web API again after rate limits and server errors.
@@ -21,11 +23,26 @@ type retrier struct {
 	base     time.Duration
 	max      time.Duration
 	log      *slog.Logger
+	obs      bot.APIObserver // nil: not observed
 }
 
 // do runs call until it succeeds, fails for good, runs out of attempts or
-// ctx ends. The error names the method and wraps the last Slack error.
+// ctx ends, and tells the observer. The error names the method and wraps
+// the last Slack error.
 func (r retrier) do(ctx context.Context, method string, call func(context.Context) (string, error)) (string, error) {
+	tries := 0
+	v, err := r.try(ctx, method, func(ctx context.Context) (string, error) {
+		tries++
+		return call(ctx)
+	})
+	if r.obs != nil {
+		r.obs.APICall(Platform, method, tries, err)
+	}
+	return v, err
+}
+
+// try is do's loop.
+func (r retrier) try(ctx context.Context, method string, call func(context.Context) (string, error)) (string, error) {
 	for attempt := 1; ; attempt++ {
 		v, err := call(ctx)
 		if err == nil {
