@@ -160,8 +160,11 @@ func parseBBMRun(rec agent.JobRecord, out *output) (gitlab.BBMStatus, error) {
 }
 
 // parseBBMListRun parses a finished gitlab:background_migrations:list run.
+// The table is read from stdout alone: the parser takes every line after
+// the header for a row, and stderr (warnings, rake's own errors) follows
+// stdout in the combined output.
 func parseBBMListRun(rec agent.JobRecord, out *output) (gitlab.BBMList, error) {
-	l, err := gitlab.ParseBBMList(out.combined())
+	l, err := gitlab.ParseBBMList(out.stdoutBytes())
 	if err == nil && rec.State != agent.StateSucceeded {
 		err = errors.New("the command " + rec.State)
 	}

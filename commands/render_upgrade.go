@@ -19,7 +19,11 @@ func upgradeMessage(v UpgradeVerdict) bot.Message {
 		lines = append(lines, "*READY*: no schema migration is down, every batched background migration is finished and every service runs.")
 	case UpgradeNotReady:
 		m.Tone = bot.ToneDanger
-		lines = append(lines, fmt.Sprintf("*NOT READY*: %s; fix them top to bottom, then check again.", plural(len(v.Reasons), "reason")))
+		fix := "fix them top to bottom"
+		if len(v.Reasons) == 1 {
+			fix = "fix it"
+		}
+		lines = append(lines, fmt.Sprintf("*NOT READY*: %s; %s, then check again.", plural(len(v.Reasons), "reason"), fix))
 	default:
 		m.Tone = bot.ToneWarning
 		lines = append(lines, "*NOT READY (cannot tell)*: nothing found blocks an upgrade, but not everything could be checked, so this is no READY.")

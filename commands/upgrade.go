@@ -428,7 +428,7 @@ func bbmOutcome(host Host, blockers []gitlab.UpgradeBlocker, total int) upgradeO
 		default:
 			l := b.Listed
 			ids = append(ids, fmt.Sprintf("%s %s %s", l.ID, l.JobClass, l.Status))
-			reason.Text = fmt.Sprintf("Batched background migration %s `%s` on %s%s is *%s*. GitLab's list does not print its column and job arguments, which finalize needs.", l.ID, l.JobClass, l.Table, on, l.Status)
+			reason.Text = fmt.Sprintf("Batched background migration %s `%s` on %s%s is *%s*. GitLab's list does not print the column and job arguments finalize needs: `show[%s]` prints them; then request `/gitlab-migrations finalize --host %s <job class> <table> <column> '<job arguments>'`.", l.ID, l.JobClass, l.Table, on, l.Status, l.ID, host.Name)
 		}
 		o.reasons = append(o.reasons, reason)
 	}

@@ -69,6 +69,8 @@ var wantVerdict = map[string]commands.Readiness{
 	"decomposed-bbm-unfinished-unprefixed": commands.UpgradeNotReady,
 	"services-down":                        commands.UpgradeNotReady,
 	"runsvdir-down":                        commands.UpgradeNotReady,
+	"bbm-list-only":                        commands.UpgradeNotReady,
+	"no-bbm-tasks":                         commands.UpgradeCannotTell,
 }
 
 // TestUpgradeCheckScenarios runs upgrade-check through a real agent on
@@ -188,4 +190,77 @@ func TestUpgradeCheckCommand(t *testing.T) {
 	contains(t, th, "Upgrade check on gitlab-sim: NOT READY")
 	contains(t, th, "`/gitlab-migrations restart --host gitlab-sim puma`")
 	contains(t, th, "taken at ")
+}
+
+// TestUpgradeCheckIncompleteOutput: a part whose output lost a line on
+// the way is not judged from it: NOT READY (cannot tell), never READY.
+func TestUpgradeCheckIncompleteOutput(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{Scenario: "up-to-date", WrapAgent: func(a commands.Agent) commands.Agent { return losingAgent{Agent: a, op: "migrate-status"} }})
+	v, err := commands.UpgradeCheck(context.Background(), s.Router, s.Host, approvals.User{ID: alice.ID, Name: alice.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verdict != commands.UpgradeCannotTell || len(v.Reasons) != 1 || !strings.Contains(v.Reasons[0].Text, "Output incomplete: I received") {
+		t.Errorf("verdict %s, reasons %+v: want %s because the status output is incomplete", v.Verdict, v.Reasons, commands.UpgradeCannotTell)
+	}
+}
+
+// jobSpans returns the agent's job records for op.
+func jobSpans(t *testing.T, s *simtest.Stack, op string) []agent.JobRecord {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "agent", "jobs", "*", "record.json"))
+	var out []agent.JobRecord
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec agent.JobRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Operation == op {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestUpgradeCheckParallelAndShared: the parts run at the same time on
+// the agent (their jobs overlap), and two checks asked together share
+// each agent job instead of running it twice.
+func TestUpgradeCheckParallelAndShared(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{Scenario: "up-to-date", Agent: func(cfg *agent.Config) {
+		for i, e := range cfg.Env {
+			if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
+				cfg.Env[i] = "GITLAB_SIM_SPEED=0.5" // rake boots for 0.4 s
+			}
+		}
+	}})
+	var got [2]commands.UpgradeVerdict
+	done := make(chan error, 2)
+	for i := range got {
+		go func() {
+			var err error
+			got[i], err = commands.UpgradeCheck(context.Background(), s.Router, s.Host, approvals.User{ID: alice.ID, Name: alice.Name})
+			done <- err
+		}()
+	}
+	for range got {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range got {
+		if v.Verdict != commands.UpgradeReady {
+			t.Errorf("verdict %s, want READY: %s", v.Verdict, v.Summary())
+		}
+	}
+	status, bbm := jobSpans(t, s, "migrate-status"), jobSpans(t, s, "bbm-status")
+	if len(status) != 1 || len(bbm) != 1 || len(jobSpans(t, s, "services")) != 1 {
+		t.Fatalf("two checks ran %d status, %d bbm and %d services jobs; want one each, shared", len(status), len(bbm), len(jobSpans(t, s, "services")))
+	}
+	if !status[0].Started.Before(bbm[0].Ended) || !bbm[0].Started.Before(status[0].Ended) {
+		t.Errorf("the parts ran one after the other: status %s–%s, bbm %s–%s", status[0].Started, status[0].Ended, bbm[0].Started, bbm[0].Ended)
+	}
 }

@@ -91,8 +91,13 @@ func knownTasks(s *State) []task {
 	ts := []task{
 		{name: "db:migrate", run: (*rakeRun).migrateTask},
 		{name: "db:migrate:status", run: (*rakeRun).statusTask},
-		{name: "gitlab:background_migrations:status", run: (*rakeRun).bbmStatusTask},
 		{name: "gitlab:background_migrations:finalize", run: (*rakeRun).finalizeTask},
+	}
+	switch s.BBMTasks {
+	case BBMTasksStatus:
+		ts = append(ts, task{name: "gitlab:background_migrations:status", run: (*rakeRun).bbmStatusTask})
+	case BBMTasksList:
+		ts = append(ts, task{name: "gitlab:background_migrations:list", run: (*rakeRun).bbmListTask})
 	}
 	if s.decomposed() {
 		for _, d := range s.Databases {
@@ -102,9 +107,10 @@ func knownTasks(s *State) []task {
 			if d.Name == "geo" {
 				continue
 			}
-			ts = append(ts,
-				task{name: "gitlab:background_migrations:status:" + d.Name, db: d.Name, run: (*rakeRun).bbmStatusTask},
-				task{name: "gitlab:background_migrations:finalize:" + d.Name, db: d.Name, run: (*rakeRun).finalizeTask})
+			if s.BBMTasks == BBMTasksStatus {
+				ts = append(ts, task{name: "gitlab:background_migrations:status:" + d.Name, db: d.Name, run: (*rakeRun).bbmStatusTask})
+			}
+			ts = append(ts, task{name: "gitlab:background_migrations:finalize:" + d.Name, db: d.Name, run: (*rakeRun).finalizeTask})
 		}
 	}
 	return ts
@@ -320,6 +326,53 @@ func (r *rakeRun) bbmStatusTask(t task, _ []string) int {
 			fmt.Fprintf(&b, "%-10s | %s,%s,%s,%s\n", m.Status, m.JobClass, m.Table, m.Column, jobArgsToJSON(m.JobArguments))
 		}
 	}
+	io.WriteString(r.stdout, b.String())
+	return 0
+}
+
+// bbmListTask prints the 18.x CLI's table
+// (Gitlab::Database::BackgroundMigration::RakeTask#print_table, as in
+// bbm-list.txt): an empty line, the header, dashes joined by "-|-", one
+// row per batched migration of every database except geo (ids
+// "<database>_<id>"), every cell left-justified to its column's width,
+// cells joined by " | ", an empty line.
+func (r *rakeRun) bbmListTask(task, []string) int {
+	var s *State
+	if err := r.st.update(r.now(), func(st *State) (bool, error) { s = st; return false, nil }); err != nil {
+		return r.simError(err)
+	}
+	rows := [][]string{{"id", "table_name", "job_class_name", "status"}}
+	for _, d := range s.Databases {
+		if d.Name == "geo" {
+			continue
+		}
+		bbms := append([]*BBM(nil), d.BBMs...)
+		sort.SliceStable(bbms, func(i, j int) bool { return bbms[i].ID < bbms[j].ID })
+		for _, m := range bbms {
+			rows = append(rows, []string{fmt.Sprintf("%s_%d", d.Name, m.ID), m.Table, m.JobClass, m.Status})
+		}
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	line := func(cells []string, pad, sep string) string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = c + strings.Repeat(pad, width[i]-len(c))
+		}
+		return strings.Join(out, sep) + "\n"
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	b.WriteString(line(rows[0], " ", " | "))
+	b.WriteString(line(make([]string, len(width)), "-", "-|-"))
+	for _, row := range rows[1:] {
+		b.WriteString(line(row, " ", " | "))
+	}
+	b.WriteString("\n")
 	io.WriteString(r.stdout, b.String())
 	return 0
 }

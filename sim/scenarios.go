@@ -26,6 +26,8 @@ var scenarios = []scenario{
 	{"decomposed-bbm-unfinished-unprefixed", "decomposed-bbm-unfinished as GitLab printed it before the main:/ci: prefixes: every pending version is pending on both databases, so db:migrate output alone cannot say which database failed", buildDecomposedBBMUnfinishedUnprefixed},
 	{"services-down", "database up to date; sidekiq stopped (down, normally up) and puma crash-looping (down, want up): gitlab-ctl status exits 6", buildServicesDown},
 	{"runsvdir-down", "database up to date but the runit supervisor is stopped: every service reports `fail: <svc>: runsv not running`", buildRunsvdirDown},
+	{"bbm-list-only", "one database, every migration up, merge_request_metrics' CopyColumnUsingBackgroundMigrationJob active; batched background migrations are listed only by the 18.x CLI's gitlab:background_migrations:list (no :status task), whose table has no column or job arguments", buildBBMListOnly},
+	{"no-bbm-tasks", "GitLab before 14.5: one database, every migration up, all services up, and neither gitlab:background_migrations:status nor :list exists", buildNoBBMTasks},
 }
 
 // ScenarioNames lists the scenarios, in the registry's order, for help
@@ -440,5 +442,18 @@ func buildRunsvdirDown(now time.Time) *State {
 	s := buildUpToDate(now)
 	s.Scenario = "runsvdir-down"
 	s.RunsvdirDown = true
+	return s
+}
+
+func buildBBMListOnly(now time.Time) *State {
+	s := buildUpToDate(now)
+	s.Scenario, s.BBMTasks = "bbm-list-only", BBMTasksList
+	s.Databases[0].BBMs = mainBBMs("active")
+	return s
+}
+
+func buildNoBBMTasks(now time.Time) *State {
+	s := buildUpToDate(now)
+	s.Scenario, s.BBMTasks = "no-bbm-tasks", BBMTasksNone
 	return s
 }

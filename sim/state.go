@@ -46,7 +46,20 @@ type State struct {
 	// turn (all of main, then all of ci), as
 	// migrate-fail-batched-bbm-decomposed-unprefixed.txt shows.
 	Unprefixed bool `json:"unprefixed,omitempty"`
+	// BBMTasks is which rake tasks list batched background migrations:
+	// "" (BBMTasksStatus) gitlab:background_migrations:status, as GitLab
+	// 14.5 and later; BBMTasksList only the 18.x CLI's
+	// gitlab:background_migrations:list (a GitLab without :status);
+	// BBMTasksNone neither (GitLab before 14.5).
+	BBMTasks string `json:"bbm_tasks,omitempty"`
 }
+
+// Which tasks list batched background migrations (State.BBMTasks).
+const (
+	BBMTasksStatus = ""
+	BBMTasksList   = "list"
+	BBMTasksNone   = "none"
+)
 
 // Status layouts.
 const (
