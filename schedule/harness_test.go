@@ -32,6 +32,8 @@ type fakeRunner struct {
 	mu      sync.Mutex
 	results map[string][]schedule.Result
 	errs    map[string]error
+	postErr map[string]error
+	noPost  map[string]bool
 	hold    map[string]chan struct{}
 	runs    map[string]int
 	posts   chan post
@@ -39,6 +41,7 @@ type fakeRunner struct {
 
 func newRunner() *fakeRunner {
 	return &fakeRunner{results: map[string][]schedule.Result{}, errs: map[string]error{},
+		postErr: map[string]error{}, noPost: map[string]bool{},
 		hold: map[string]chan struct{}{}, runs: map[string]int{}, posts: make(chan post, 100)}
 }
 
@@ -69,9 +72,16 @@ func (f *fakeRunner) Run(ctx context.Context, s schedule.Schedule) (schedule.Res
 			f.results[s.ID] = rs[1:]
 		}
 	}
+	postErr := f.postErr[s.ID]
 	postFn := func(ctx context.Context, p schedule.Post) error {
+		if postErr != nil {
+			return postErr
+		}
 		f.posts <- post{id: s.ID, r: r, p: p}
 		return nil
+	}
+	if f.noPost[s.ID] {
+		postFn = nil
 	}
 	return r, postFn, f.errs[s.ID]
 }
@@ -85,13 +95,24 @@ type harness struct {
 	runner   *fakeRunner
 	outcomes chan [2]string // schedule ID, outcome
 	config   []schedule.Schedule
-	sched    *schedule.Scheduler
-	stop     func()
+	// hosts, leadership and wrap (of the Store) are read at each open.
+	hosts      []string
+	leadership leader.Leadership
+	wrap       func(schedule.Store) schedule.Store
+	sched      *schedule.Scheduler
+	stop       func()
 }
 
 func newHarness(t *testing.T, now time.Time, config ...schedule.Schedule) *harness {
+	return newHarnessWith(t, now, nil, leader.Always{}, config...)
+}
+
+// newHarnessWith is newHarness with the Store wrapped (wrap may be nil)
+// and another Leadership.
+func newHarnessWith(t *testing.T, now time.Time, wrap func(schedule.Store) schedule.Store, lead leader.Leadership, config ...schedule.Schedule) *harness {
 	h := &harness{t: t, clock: scheduletest.NewClock(now), path: filepath.Join(t.TempDir(), "chatops.db"),
-		runner: newRunner(), outcomes: make(chan [2]string, 100), config: config}
+		runner: newRunner(), outcomes: make(chan [2]string, 100), config: config,
+		hosts: []string{"gitlab-1"}, leadership: lead, wrap: wrap}
 	h.open()
 	t.Cleanup(h.close)
 	return h
@@ -106,9 +127,13 @@ func (h *harness) open() {
 		h.t.Fatal(err)
 	}
 	h.db = db
+	var store schedule.Store = db
+	if h.wrap != nil {
+		store = h.wrap(db)
+	}
 	h.sched, err = schedule.New(schedule.Config{
-		Schedules: h.config, Hosts: []string{"gitlab-1"}, Store: db, Runner: h.runner,
-		Leadership: leader.Always{}, Clock: h.clock,
+		Schedules: h.config, Hosts: h.hosts, Store: store, Runner: h.runner,
+		Leadership: h.leadership, Clock: h.clock,
 		Observe: func(s schedule.Schedule, outcome string) { h.outcomes <- [2]string{s.ID, outcome} },
 	})
 	if err != nil {

@@ -30,17 +30,18 @@ func (s *Scheduler) loop(ctx context.Context) {
 	// sees it: a schedule added while running is scheduled at once.
 	next := make(map[string]time.Time)
 	for {
-		var wait time.Duration
 		all, err := s.schedules(ctx)
 		if err != nil {
-			s.log.Error("schedule: cannot list schedules; retrying", "retry_in", retryStore.String(), "error", err)
+			// The configuration's schedules do not depend on the Store.
+			s.log.Error("schedule: cannot list the chat-defined schedules; running the configured ones, retrying", "retry_in", retryStore.String(), "error", err)
+			all = s.configured()
+		} else if !caughtUp {
+			s.catchUp(ctx, &wg, all)
+			caughtUp = true
+		}
+		wait := s.fireDue(ctx, &wg, all, next)
+		if err != nil && (wait == 0 || wait > retryStore) {
 			wait = retryStore
-		} else {
-			if !caughtUp {
-				s.catchUp(ctx, &wg, all)
-				caughtUp = true
-			}
-			wait = s.fireDue(ctx, &wg, all, next)
 		}
 		var timer Timer
 		var fired <-chan time.Time

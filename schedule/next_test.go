@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
@@ -21,6 +23,7 @@ func TestNextAcrossDST(t *testing.T) {
 		from           time.Time
 		want           []time.Time // successive runs, in UTC
 		wall           string      // every run's wall clock in the zone
+		walls          []string    // or each run's
 	}{
 		{
 			name: "09:00 Berlin stays 09:00 when clocks spring forward",
@@ -47,19 +50,25 @@ func TestNextAcrossDST(t *testing.T) {
 			wall: "09:00",
 		},
 		{
-			// robfig/cron's behaviour, kept and documented on Timing.Next:
-			// 02:30 does not exist on 29 March in Berlin, so that day has
-			// no run.
-			name: "02:30 Berlin is skipped on the spring-forward day",
+			// 02:30 does not exist on 29 March in Berlin (02:00 → 03:00):
+			// that day it runs an hour on, at 03:30.
+			name: "02:30 Berlin runs at 03:30 on the spring-forward day",
 			spec: "30 2 * * *", tz: "Europe/Berlin", from: utc(2026, 3, 27, 12, 0),
-			want: []time.Time{utc(2026, 3, 28, 1, 30), utc(2026, 3, 30, 0, 30)},
-			wall: "02:30",
+			want:  []time.Time{utc(2026, 3, 28, 1, 30), utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30)},
+			walls: []string{"02:30", "03:30", "02:30"},
 		},
 		{
-			name: "02:30 New York is skipped on the spring-forward day",
+			name: "02:30 New York runs at 03:30 on the spring-forward day",
 			spec: "30 2 * * *", tz: "America/New_York", from: utc(2026, 3, 7, 0, 0),
-			want: []time.Time{utc(2026, 3, 7, 7, 30), utc(2026, 3, 9, 6, 30)},
-			wall: "02:30",
+			want:  []time.Time{utc(2026, 3, 7, 7, 30), utc(2026, 3, 8, 7, 30), utc(2026, 3, 9, 6, 30)},
+			walls: []string{"02:30", "03:30", "02:30"},
+		},
+		{
+			// Several times in the skipped hour run once, as cron(8) does.
+			name: "every 20 minutes of 02:00-02:59 Berlin runs once on the spring-forward day",
+			spec: "*/20 2 * * *", tz: "Europe/Berlin", from: utc(2026, 3, 29, 0, 0),
+			want:  []time.Time{utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 0), utc(2026, 3, 30, 0, 20)},
+			walls: []string{"03:00", "02:00", "02:20"},
 		},
 		{
 			// 02:30 happens twice on 25 October in Berlin: it runs at the
@@ -103,10 +112,72 @@ func TestNextAcrossDST(t *testing.T) {
 				if at.Location().String() != tt.tz {
 					t.Errorf("run %d given in %s, want the schedule's zone %s", i+1, at.Location(), tt.tz)
 				}
-				if tt.wall != "" && at.Format("15:04") != tt.wall {
-					t.Errorf("run %d at %s wall clock, want %s", i+1, at.Format("15:04 MST"), tt.wall)
+				wall := tt.wall
+				if tt.walls != nil {
+					wall = tt.walls[i]
+				}
+				if wall != "" && at.Format("15:04") != wall {
+					t.Errorf("run %d at %s wall clock, want %s", i+1, at.Format("15:04 MST"), wall)
 				}
 			}
 		})
+	}
+}
+
+// What robfig/cron does alone, which Timing.Next corrects for specs that
+// name particular hours: on the spring-forward day "30 2 * * *" has no
+// run, and on the fall-back day it runs twice.
+func TestRobfigAloneAcrossDST(t *testing.T) {
+	spec, err := cron.ParseStandard("30 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Next(utc(2026, 3, 28, 12, 0).In(berlin)); !got.Equal(utc(2026, 3, 30, 0, 30)) {
+		t.Errorf("robfig after 28 March: %s, expected it to skip 29 March", got)
+	}
+	first := spec.Next(utc(2026, 10, 24, 12, 0).In(berlin))
+	if second := spec.Next(first); !first.Equal(utc(2026, 10, 25, 0, 30)) || !second.Equal(utc(2026, 10, 25, 1, 30)) {
+		t.Errorf("robfig on 25 October: %s then %s, expected 02:30 twice", first, second)
+	}
+}
+
+// A daily spec runs exactly once on every local day of a year, in zones
+// whose clocks change by an hour, by half an hour (Lord Howe) or at
+// midnight (Santiago), and its runs only move forward.
+func TestDailyRunsOnceEveryDayOfTheYear(t *testing.T) {
+	for _, tz := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "UTC"} {
+		for _, spec := range []string{"30 2 * * *", "0 0 * * *", "45 1 * * *", "0 9 * * *"} {
+			t.Run(tz+" "+spec, func(t *testing.T) {
+				timing, err := schedule.ParseTiming(spec, tz)
+				if err != nil {
+					t.Fatal(err)
+				}
+				days := map[string]bool{}
+				at := time.Date(2026, 1, 1, 0, 0, 0, 0, timing.Location()).Add(-time.Second)
+				end := time.Date(2027, 1, 1, 0, 0, 0, 0, timing.Location())
+				for {
+					next := timing.Next(at)
+					if !next.After(at) {
+						t.Fatalf("Next(%s) = %s, not later", at, next)
+					}
+					if !next.Before(end) {
+						break
+					}
+					day := next.Format(time.DateOnly)
+					if days[day] {
+						t.Fatalf("runs twice on %s (again at %s)", day, next.Format("15:04 MST"))
+					}
+					days[day] = true
+					at = next
+				}
+				if len(days) != 365 {
+					t.Fatalf("ran on %d days of 2026, want 365", len(days))
+				}
+			})
+		}
 	}
 }

@@ -167,10 +167,7 @@ func (s *Scheduler) schedules(ctx context.Context) ([]planned, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list chat-defined schedules: %w", err)
 	}
-	out := make([]planned, 0, len(s.config)+len(stored))
-	for _, c := range s.config {
-		out = append(out, planned{s: c, t: s.timings[c.ID]})
-	}
+	out := s.configured()
 	slices.SortFunc(stored, func(a, b Schedule) int { return compareIDs(a.ID, b.ID) })
 	for _, c := range stored {
 		if _, clash := s.timings[c.ID]; clash {
@@ -190,6 +187,15 @@ func (s *Scheduler) schedules(ctx context.Context) ([]planned, error) {
 		out = append(out, planned{s: c, t: t, err: err})
 	}
 	return out, nil
+}
+
+// configured lists the configuration's schedules, sorted.
+func (s *Scheduler) configured() []planned {
+	out := make([]planned, 0, len(s.config))
+	for _, c := range s.config {
+		out = append(out, planned{s: c, t: s.timings[c.ID]})
+	}
+	return out
 }
 
 // find returns the schedule named id.

@@ -68,28 +68,26 @@ func ParseTiming(spec, tz string) (Timing, error) {
 //
 // Wall-clock fields are read in the schedule's zone, so "0 9 * * *" in
 // Europe/Berlin is 09:00 Berlin time in winter and summer alike. Across a
-// daylight-saving change:
-//   - Clocks spring forward: a time that does not exist that day is
-//     skipped, as robfig/cron does ("30 2 * * *" in Europe/Berlin does not
-//     fire on the last Sunday of March, and fires at 02:30 again the next
-//     day).
-//   - Clocks fall back: a time that exists twice fires once, at its first
-//     occurrence (robfig/cron alone would fire twice). A spec that runs
-//     every hour ("*/30 * * * *") keeps firing through the repeated hour,
-//     since its runs are that far apart in real time too.
+// daylight-saving change, a spec that names particular hours behaves as
+// cron(8) does:
+//   - Clocks spring forward: a time that does not exist that day runs as
+//     much later as the clocks jumped ("30 2 * * *" in Europe/Berlin runs
+//     at 03:30 on the last Sunday of March); several such times run once.
+//     robfig/cron alone skips that day's run.
+//   - Clocks fall back: a time that exists twice runs once, at its first
+//     occurrence. robfig/cron alone runs it twice, an hour apart.
 //
-// @every intervals are elapsed time, whatever the zone.
+// A spec that runs every hour ("*/30 * * * *") and @every intervals are
+// elapsed time: they keep their pace through both changes.
 func (t Timing) Next(after time.Time) time.Time {
 	if t.cron == nil {
 		return time.Time{}
 	}
-	next := t.cron.Next(after.In(t.loc))
-	// At most one repeat per fall-back; the bound only guards the loop.
-	for range 4 {
-		if next.IsZero() || t.everyHour() || !repeatedWallClock(next) {
-			break
-		}
-		next = t.cron.Next(next)
+	var next time.Time
+	if t.everyHour() {
+		next = t.cron.Next(after.In(t.loc))
+	} else {
+		next = t.nextWallClock(after)
 	}
 	if next.IsZero() {
 		return next
@@ -97,24 +95,58 @@ func (t Timing) Next(after time.Time) time.Time {
 	return next.In(t.loc)
 }
 
-// everyHour: the spec matches every hour of the day.
+// everyHour: the spec matches every hour of the day (or is an @every).
 func (t Timing) everyHour() bool {
 	spec, ok := t.cron.(*cron.SpecSchedule)
 	const allHours = 1<<24 - 1
 	return !ok || spec.Hour&allHours == allHours
 }
 
-// repeatedWallClock: the wall-clock time of n (in its location) already
-// occurred earlier, before the clocks fell back (by an hour, or half an
-// hour as on Lord Howe Island).
-func repeatedWallClock(n time.Time) bool {
-	for _, d := range []time.Duration{30 * time.Minute, time.Hour} {
-		e := n.Add(-d)
-		if e.Hour() == n.Hour() && e.Minute() == n.Minute() && e.Day() == n.Day() {
-			return true
+// nextWallClock runs the spec on the zone's wall clock, as if it never
+// changed (its fields as UTC), then finds the instant the zone's clocks
+// show that wall time (wallInstant). A wall time that maps to `after` or
+// earlier (the second pass of a repeated hour) moves on to the next one.
+func (t Timing) nextWallClock(after time.Time) time.Time {
+	wall := asUTC(after.In(t.loc))
+	// Each pass moves wall forward to a matching time; two suffice (one
+	// repeated time at most), the bound only guards the loop.
+	for range 4 {
+		w := t.cron.Next(wall)
+		if w.IsZero() {
+			return w
+		}
+		if n := wallInstant(w, t.loc); n.After(after) {
+			return n
+		}
+		wall = w
+	}
+	return time.Time{}
+}
+
+// asUTC is t's wall clock read as a UTC time.
+func asUTC(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// wallInstant is the first instant at which loc's clocks show w's fields
+// (w is in UTC); in a gap, where they never do, the instant w's fields
+// name at the offset before the gap, which is as much later on the clock
+// as the gap is long.
+func wallInstant(w time.Time, loc *time.Location) time.Time {
+	// The offsets in effect a day either side cover any one change.
+	_, before := w.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := w.Add(24 * time.Hour).In(loc).Zone()
+	var first time.Time
+	for _, off := range []int{before, after} {
+		c := w.Add(-time.Duration(off) * time.Second)
+		if asUTC(c.In(loc)).Equal(w) && (first.IsZero() || c.Before(first)) {
+			first = c
 		}
 	}
-	return false
+	if first.IsZero() {
+		first = w.Add(-time.Duration(before) * time.Second)
+	}
+	return first
 }
 
 // Location is the schedule's time zone.

@@ -1,0 +1,110 @@
+package schedule_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
+)
+
+// handLeader is a Leadership the test hands out and takes back: each value
+// sent on terms starts a term of leadership that ends when it is closed.
+type handLeader struct {
+	terms  chan chan struct{}
+	ended  chan struct{} // receives when a term's fn has returned
+	leader atomic.Bool
+}
+
+func (l *handLeader) IsLeader() bool { return l.leader.Load() }
+
+func (l *handLeader) RunWhileLeader(ctx context.Context, fn func(context.Context)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case lost := <-l.terms:
+			term, cancel := context.WithCancel(ctx)
+			go func() {
+				select {
+				case <-lost:
+				case <-term.Done():
+				}
+				cancel()
+			}()
+			l.leader.Store(true)
+			fn(term)
+			l.leader.Store(false)
+			cancel()
+			l.ended <- struct{}{}
+		}
+	}
+}
+
+// Only the leader fires schedules. Losing leadership stops the loop and
+// cancels a run in progress (nothing is stored for it); regaining it
+// catches up what was missed meanwhile, once.
+func TestSchedulesRunOnlyWhileLeader(t *testing.T) {
+	ctx := context.Background()
+	lead := &handLeader{terms: make(chan chan struct{}), ended: make(chan struct{}, 1)}
+	s := hourly("status", schedule.WhenAlways)
+	s.CatchUp = true
+	h := newHarnessWith(t, monday9.Add(time.Minute), nil, lead, s)
+	h.start()
+
+	// Not leader: nothing is scheduled, but chat can still run it.
+	if ts := h.clock.Timers(); len(ts) != 0 {
+		t.Fatalf("timers armed without leadership: %v", ts)
+	}
+	if err := h.sched.RunNow(ctx, "status"); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOutcome("status", schedule.OutcomePosted)
+	h.takePost()
+
+	term := make(chan struct{})
+	lead.terms <- term
+	h.fire() // 10:00
+	h.wantOutcome("status", schedule.OutcomePosted)
+	h.takePost()
+
+	// A run hangs at 11:00 and leadership is lost meanwhile.
+	release := make(chan struct{})
+	h.runner.mu.Lock()
+	h.runner.hold["status"] = release
+	h.runner.mu.Unlock()
+	h.fire()
+	close(term)
+	select {
+	case <-lead.ended: // the loop, and with it the cancelled run, returned
+	case <-time.After(guard):
+		t.Fatal("the loop did not stop when leadership was lost")
+	}
+	if lead.IsLeader() || len(h.clock.Timers()) != 0 {
+		t.Fatal("still scheduling after leadership was lost")
+	}
+	select {
+	case o := <-h.outcomes:
+		t.Fatalf("a cancelled run had an outcome: %v", o)
+	default:
+	}
+	last, _, _, err := h.db.LastResult(ctx, "status")
+	if err != nil || !last.At.Equal(monday9.Add(time.Hour)) {
+		t.Fatalf("last result %+v, %v; want the 10:00 one (the cancelled run stores nothing)", last, err)
+	}
+	h.noPost()
+
+	// Regained at 13:30: 11:00 (cancelled), 12:00 and 13:00 were missed.
+	close(release)
+	h.clock.Set(monday9.Add(4*time.Hour + 30*time.Minute))
+	lead.terms <- make(chan struct{})
+	h.wantOutcome("status", schedule.OutcomePosted)
+	if p := h.takePost(); !p.p.CatchUp {
+		t.Fatalf("after regaining leadership posted %+v, want a catch-up", p.p)
+	}
+	if due := h.waitDue(); !due.Equal(monday9.Add(5 * time.Hour)) {
+		t.Fatalf("next due %s, want 14:00", due)
+	}
+	h.noPost()
+}
