@@ -46,3 +46,10 @@ type Handler interface {
 // shows them after the refusal's text, in its own mention syntax, when
 // there are any.
 type ApproversNamer interface{ Approvers() []string }
+
+// Permalinker is implemented by an adapter that can link to a message it
+// posted (Slack: chat.getPermalink; Mattermost: the server's permalink
+// route), so that `show` can link a request's thread.
+type Permalinker interface {
+	Permalink(ctx context.Context, ref Ref) (string, error)
+}

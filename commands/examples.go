@@ -32,6 +32,7 @@ var examples = map[string][]example{
 		{"/gitlab-migrations audit 500", "the last 500, as an attached file; the answer names the next page"},
 		{"/gitlab-migrations audit 500 --before 4123", "the 500 entries before entry 4123 (the first number of each line)"},
 	},
+	"show":  {{"/gitlab-migrations show r7k2qxa9", "who asked for r7k2qxa9 and when, what ran on which host, who approved, how it ended, and a link to its thread"}},
 	"hosts": {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
 	"help":  {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
 }

@@ -86,6 +86,12 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})
 		}
 		return r.auditAnswer(ctx, chat, cmd, n, before)
+	case "show":
+		id, err := parseID(inv.Args[0])
+		if err != nil {
+			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+		}
+		return r.show(ctx, chat, cmd, id)
 	case "approve", "deny", "cancel":
 		id, err := parseID(inv.Args[0])
 		if err != nil {

@@ -22,7 +22,7 @@ func helpMessage(inv Invocation) bot.Message {
 		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", echo(inv.Args[0])), Tone: bot.ToneWarning}
 	}
 	lines := []string{"Read-only commands run at once; migrate, finalize and restart need a second person's approval."}
-	for _, n := range []string{"status", "bbm", "services", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "audit", "hosts", "help"} {
+	for _, n := range []string{"status", "bbm", "services", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help"} {
 		lines = append(lines, fmt.Sprintf("• `%s`: %s", subcommands[n].usage, subcommands[n].summary))
 	}
 	return bot.Message{Title: "/gitlab-migrations", Text: strings.Join(lines, "\n")}

@@ -40,6 +40,9 @@ type AuditTrail interface {
 	// AuditBefore is up to n entries numbered below before (the newest
 	// when before is 0), oldest first.
 	AuditBefore(ctx context.Context, before uint64, n int) ([]approvals.AuditEntry, error)
+	// AuditPage calls fn with the stored bytes of those entries, without
+	// decoding them (show reads a request's entries this way).
+	AuditPage(ctx context.Context, before uint64, n int, fn func(seq uint64, stored []byte) error) error
 	// AuditHead is the last entry's seq and hash, for anchors.
 	AuditHead(ctx context.Context) (auditchain.Head, error)
 }

@@ -39,7 +39,10 @@ type Adapter struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-var _ bot.Chat = (*Adapter)(nil)
+var (
+	_ bot.Chat        = (*Adapter)(nil)
+	_ bot.Permalinker = (*Adapter)(nil)
+)
 
 // New checks cfg and returns an Adapter. Its only network call is
 // resolving the server's host name when Config.CallbackSources is empty; a
@@ -273,4 +276,11 @@ func uploadContent(f bot.File, limit int64) (int64, func() (io.Reader, error)) {
 		}
 		return io.MultiReader(io.LimitReader(r, keep), strings.NewReader(note)), nil
 	}
+}
+
+// Permalink implements bot.Permalinker: the server's permalink route,
+// which opens the post in whichever team it belongs to. No API call: the
+// link is made from url and the post ID.
+func (a *Adapter) Permalink(_ context.Context, ref bot.Ref) (string, error) {
+	return strings.TrimSuffix(a.cfg.URL, "/") + "/_redirect/pl/" + ref.ID, nil
 }

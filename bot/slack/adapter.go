@@ -34,7 +34,10 @@ type Adapter struct {
 	bg sync.WaitGroup // handler calls still running after the ack
 }
 
-var _ bot.Chat = (*Adapter)(nil)
+var (
+	_ bot.Chat        = (*Adapter)(nil)
+	_ bot.Permalinker = (*Adapter)(nil)
+)
 
 // New checks cfg and returns an adapter. Nothing is contacted until a
 // message is sent or Run (or RunSocketMode, or HTTPHandler's server)
@@ -234,4 +237,13 @@ func (a *Adapter) ephemeral(ctx context.Context, channel, userID string, m bot.M
 		return a.api.PostEphemeralContext(ctx, channel, userID, slackgo.MsgOptionText(r.Text, false), slackgo.MsgOptionBlocks(r.Blocks...))
 	})
 	return readable(err)
+}
+
+// Permalink implements bot.Permalinker with chat.getPermalink.
+func (a *Adapter) Permalink(ctx context.Context, ref bot.Ref) (string, error) {
+	link, err := a.api.GetPermalinkContext(ctx, &slackgo.PermalinkParameters{Channel: ref.Channel, Ts: ref.ID})
+	if err != nil {
+		return "", fmt.Errorf("slack chat.getPermalink: %w", err)
+	}
+	return link, nil
 }

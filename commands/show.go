@@ -1,0 +1,248 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// showScanChunk is how many audit entries `show` reads per page while it
+// walks the trail back to the request's opening.
+const showScanChunk = 1024
+
+// showHistoryMax bounds the history lines `show` lists (a request refused
+// a thousand times would not fit a message); the rest are counted.
+const showHistoryMax = 60
+
+// show answers `show <request-id>`: the request's whole history, to the
+// asker alone. It reads the trail, so it runs in the background.
+func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id string) error {
+	req, err := r.opt.Approvals.Request(ctx, id)
+	if errors.Is(err, approvals.ErrNotFound) {
+		return r.refused(ctx, cmd, "show", fmt.Errorf("there is no request %s; `/gitlab-migrations pending` lists the open ones and `/gitlab-migrations audit` the recent ones", id))
+	}
+	if err != nil {
+		return fmt.Errorf("reading request %s: %w", id, err)
+	}
+	r.background("show", func(ctx context.Context) {
+		history, err := r.requestHistory(ctx, req)
+		if err != nil {
+			r.log.Error("reading a request's audit entries", "request_id", req.ID, "err", err)
+			history = nil
+		}
+		link := ""
+		if c, ok := r.chat(req.Platform); ok && req.Thread != "" {
+			if p, ok := c.(bot.Permalinker); ok {
+				if link, err = p.Permalink(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}); err != nil {
+					r.log.Warn("permalink of a request's thread", "request_id", req.ID, "err", err)
+				}
+			}
+		}
+		m := showMessage(req, history, link)
+		if err != nil {
+			m.Text = strings.TrimSpace(m.Text + "\n⚠️ The audit trail could not be read, so the history is missing; the bot's log says why.")
+		}
+		if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
+			r.log.Error("answering show", "request_id", req.ID, "err", err)
+		}
+	})
+	return nil
+}
+
+// requestHistory returns the audit entries of req, oldest first. It walks
+// the trail back from its end, a page at a time, until entries older than
+// the request (a minute's margin for clocks), decoding only the entries
+// that name it.
+func (r *Router) requestHistory(ctx context.Context, req *approvals.Request) ([]approvals.AuditEntry, error) {
+	since := req.CreatedAt.Add(-time.Minute)
+	needle := []byte(`"request_id":"` + req.ID + `"`)
+	var pages [][]approvals.AuditEntry
+	before := uint64(0)
+	for {
+		var (
+			page      []approvals.AuditEntry
+			first     uint64
+			firstTime time.Time
+			n         int
+		)
+		err := r.opt.Audit.AuditPage(ctx, before, showScanChunk, func(seq uint64, stored []byte) error {
+			if n == 0 {
+				first = seq
+				e, err := auditchain.Decode(stored)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", seq, err)
+				}
+				firstTime = e.Time
+			}
+			n++
+			if !bytes.Contains(stored, needle) {
+				return nil
+			}
+			e, err := auditchain.Decode(stored)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
+			}
+			if e.RequestID == req.ID {
+				page = append(page, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, page)
+		if n == 0 || first <= 1 || firstTime.Before(since) {
+			break
+		}
+		before = first
+	}
+	slices.Reverse(pages)
+	return slices.Concat(pages...), nil
+}
+
+// showMessage renders a request's history: who asked, when and why; what
+// exactly runs, where; every decision with its time; the outcome and why;
+// the agent job and its output digest; where its thread is (link, when the
+// platform gives one); then each audit entry of it.
+func showMessage(req *approvals.Request, history []approvals.AuditEntry, link string) bot.Message {
+	m := bot.Message{
+		Title: fmt.Sprintf("Request %s: %s on %s, %s", req.ID, req.Operation, req.Host, strings.ToUpper(string(req.State))),
+		Fields: []bot.Field{
+			{Label: "Asked by", Value: fmt.Sprintf("%s (%s) at %s", req.Requester, req.Requester.ID, when(req.CreatedAt))},
+			{Label: "Runs", Value: commandText(req.Argv) + " on " + req.Host},
+		},
+	}
+	if req.Reason != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: literal(req.Reason)})
+	}
+	if req.FingerprintInfo != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
+	}
+	if req.FromRequest != "" {
+		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: "failed request " + req.FromRequest})
+	}
+	var decisions []string
+	for _, d := range req.Decisions {
+		l := fmt.Sprintf("%s %s at %s", verdictPast[d.Verdict], d.User, when(d.At))
+		if d.Verdict == approvals.VerdictExpire {
+			l = "expired at " + when(d.At)
+		}
+		if d.Reason != "" {
+			l += ": " + literal(d.Reason)
+		}
+		decisions = append(decisions, "• "+l)
+	}
+	if len(decisions) == 0 {
+		decisions = []string{fmt.Sprintf("none yet (%d of %d approvals; expires at %s)", 0, req.Required, when(req.ExpiresAt))}
+	}
+	m.Fields = append(m.Fields, bot.Field{Label: "Decisions", Value: strings.Join(decisions, "\n")})
+	m.Fields = append(m.Fields, bot.Field{Label: "Outcome", Value: showOutcome(req)})
+	if req.JobID != "" {
+		job := "agent job " + req.JobID
+		if !req.StartedAt.IsZero() {
+			job += ", started at " + when(req.StartedAt)
+		}
+		m.Fields = append(m.Fields, bot.Field{Label: "Job", Value: job})
+	}
+	for _, e := range slices.Backward(history) {
+		if e.Action == ActionJobOutput && e.OutputDigest != "" {
+			m.Fields = append(m.Fields, bot.Field{Label: "Output", Value: fmt.Sprintf("digest `%s` (%s)", e.OutputDigest, e.Detail)})
+			break
+		}
+	}
+	m.Fields = append(m.Fields, bot.Field{Label: "Thread", Value: threadText(req, link)})
+	lines := make([]string, 0, len(history))
+	for _, e := range history {
+		lines = append(lines, historyLine(e))
+	}
+	if len(lines) > showHistoryMax {
+		more := len(lines) - showHistoryMax
+		lines = slices.Concat(lines[:showHistoryMax/2],
+			[]string{fmt.Sprintf("… %d more entries of this request (`gitlab-chatops audit export` on the bot's host has them all) …", more)},
+			lines[len(lines)-showHistoryMax/2:])
+	}
+	if len(lines) == 0 {
+		m.Text = "The audit trail has no entries of this request."
+	} else {
+		m.Code = strings.Join(lines, "\n")
+	}
+	m.Context = fmt.Sprintf("request %s · %d audit entries", req.ID, len(history))
+	return m
+}
+
+var verdictPast = map[approvals.Verdict]string{
+	approvals.VerdictApprove: "approved by", approvals.VerdictDeny: "denied by",
+	approvals.VerdictCancel: "cancelled by", approvals.VerdictExpire: "expired",
+}
+
+// showOutcome says where the request stands, and why it ended as it did.
+func showOutcome(req *approvals.Request) string {
+	switch req.State {
+	case approvals.StatePending:
+		return fmt.Sprintf("waiting for approval (%d of %d), until %s", len(req.Approvals()), req.Required, when(req.ExpiresAt))
+	case approvals.StateApproved, approvals.StateRunning:
+		s := "running"
+		if req.Note != "" {
+			s += ": " + req.Note
+		}
+		return s
+	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
+		v, ok := verdictOf(req)
+		if !ok {
+			v = verdict{verdictKind(strings.ToUpper(string(req.State))), req.Error}
+			if req.State == approvals.StateSucceeded {
+				v.why = req.Outcome
+			}
+		}
+		s := fmt.Sprintf("*%s* at %s", v.kind, when(req.EndedAt))
+		if v.why != "" {
+			s += ": " + fullStop(v.why)
+		}
+		return s
+	}
+	return string(req.State) + "; nothing ran"
+}
+
+// threadText points at the request's thread: a link where the platform
+// gives one, else its platform, channel and root message ID.
+func threadText(req *approvals.Request, link string) string {
+	if req.Thread == "" {
+		return "no thread was posted (" + req.Platform + ")"
+	}
+	if link != "" {
+		return link
+	}
+	return fmt.Sprintf("%s channel %s, message %s", req.Platform, req.Channel, req.Thread)
+}
+
+// historyLine is one audit entry of a request, as `show` lists it.
+func historyLine(e approvals.AuditEntry) string {
+	who := e.ActorName
+	if who == "" {
+		who = e.Actor
+	}
+	l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+	if e.Outcome != "" {
+		l += " → " + e.Outcome
+	}
+	if e.Detail != "" {
+		l += ": " + literal(e.Detail)
+	}
+	return l
+}
+
+// when is a time as `show` writes it.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
