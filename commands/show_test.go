@@ -21,7 +21,7 @@ func TestShowGolden(t *testing.T) {
 		Requester: alice, Reason: "upgrade to 17.5", FingerprintInfo: "2 migrations down on main: 20241101000000, 20241102000000",
 		Required: 1, CreatedAt: at(2, 11), ExpiresAt: at(17, 11), State: approvals.StateSucceeded,
 		Decisions: []approvals.Decision{{User: bob, Verdict: approvals.VerdictApprove, At: at(3, 40)}},
-		JobID: "j-20261206-0001", StartedAt: at(3, 41), EndedAt: at(5, 12), Outcome: "all migrations up",
+		JobID:     "j-20261206-0001", StartedAt: at(3, 41), EndedAt: at(5, 12), Outcome: "all migrations up",
 	}
 	entry := func(seq uint64, tm time.Time, actor approvals.User, action, outcome, detail string) approvals.AuditEntry {
 		return approvals.AuditEntry{Seq: seq, Time: tm, Actor: actor.ID, ActorName: actor.Name, Action: action, RequestID: "r7k2qxa9", Host: "gitlab-1", Operation: "migrate", Outcome: outcome, Detail: detail}
