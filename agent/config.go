@@ -26,6 +26,9 @@ const (
 	DefaultRakePath          = "/opt/gitlab/bin/gitlab-rake"
 	DefaultCtlPath           = "/opt/gitlab/bin/gitlab-ctl"
 	DefaultInsecureListen    = "127.0.0.1:8765"
+	// DefaultMetricsListen is where a configuration file without
+	// metrics_listen serves /metrics and /healthz: loopback only.
+	DefaultMetricsListen = "127.0.0.1:9101"
 	DefaultMaxReadOnlyJobs   = 4
 	DefaultMaxLogBytes       = 256 << 20
 	DefaultKillGrace         = 10 * time.Second
@@ -90,6 +93,11 @@ type Config struct {
 	PersistInterval time.Duration
 	// Version is reported by /v1/version and /v1/health.
 	Version string
+	// MetricsListen is the separate, unauthenticated listener of /metrics
+	// and /healthz (never the mTLS port); empty: none. LoadConfig makes
+	// it DefaultMetricsListen when the file does not set metrics_listen;
+	// DefaultConfig leaves it empty. The serve command starts it.
+	MetricsListen string
 }
 
 // DefaultConfig returns a Config with every default filled in and nothing
@@ -150,6 +158,7 @@ type fileConfig struct {
 	KillGrace         string            `yaml:"kill_grace"`
 	KeepJobs          *int              `yaml:"keep_jobs"`
 	ShutdownGrace     string            `yaml:"shutdown_grace"`
+	MetricsListen     *string           `yaml:"metrics_listen"`
 }
 
 // scalar keeps a YAML scalar as text, for keys that take a number or a
@@ -227,6 +236,10 @@ func (fc fileConfig) resolve(p *configcheck.Problems) Config {
 	cfg.StateDir = fc.StateDir
 	if cfg.Insecure && cfg.Listen == "" {
 		cfg.Listen = DefaultInsecureListen
+	}
+	cfg.MetricsListen = DefaultMetricsListen
+	if fc.MetricsListen != nil {
+		cfg.MetricsListen = strings.TrimSpace(*fc.MetricsListen)
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(fc.Timeouts)) {
@@ -314,6 +327,7 @@ func (c *Config) Validate() error {
 // check records every problem of c in p, under the YAML key paths.
 func (c *Config) check(p *configcheck.Problems) {
 	c.checkListen(p)
+	c.checkMetricsListen(p)
 	if !c.Insecure {
 		c.checkTLS(p)
 	}
@@ -395,6 +409,38 @@ func (c *Config) checkListen(p *configcheck.Problems) {
 	if c.Insecure && !IsLoopbackHost(host) {
 		p.Addf("insecure", "plain HTTP is refused on %q: it is allowed only on a loopback address (127.0.0.1, ::1, localhost), for local development; set insecure: false and configure tls", c.Listen)
 	}
+}
+
+// checkMetricsListen: metrics_listen is host:port and not the mTLS port's
+// address (the metrics are unauthenticated). Any host is accepted; a
+// non-loopback one is logged as a warning at start (MetricsExposed).
+func (c *Config) checkMetricsListen(p *configcheck.Problems) {
+	if c.MetricsListen == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(c.MetricsListen)
+	if err != nil {
+		p.Addf("metrics_listen", "%q is not host:port: write e.g. %q, or \"\" for no metrics listener", c.MetricsListen, DefaultMetricsListen)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		p.Addf("metrics_listen", "port %q is not a number from 0 to 65535", port)
+		return
+	}
+	if _, lport, err := net.SplitHostPort(c.Listen); err == nil && lport == port && port != "0" {
+		p.Addf("metrics_listen", "%q uses listen's port %s: metrics are served without authentication, never on the mTLS port; choose another port, e.g. %q", c.MetricsListen, port, DefaultMetricsListen)
+	}
+}
+
+// MetricsExposed reports whether metrics_listen is set to an address other
+// than loopback, which the serve command warns about: /metrics and
+// /healthz have no authentication.
+func (c Config) MetricsExposed() bool {
+	if c.MetricsListen == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.MetricsListen)
+	return err == nil && !IsLoopbackHost(host)
 }
 
 func (c *Config) checkTLS(p *configcheck.Problems) {

@@ -137,6 +137,13 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
+// Draining reports whether the agent is shutting down (no new jobs).
+func (s *Server) Draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
 func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	v := VersionInfo{Version: s.cfg.Version, Protocol: ProtocolVersion}
 	for _, op := range gitlab.Catalogue() {

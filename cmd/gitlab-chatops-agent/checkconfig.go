@@ -45,6 +45,14 @@ func describeConfig(w io.Writer, cfg agent.Config) {
 		fmt.Fprintf(w, "  listen             %s  (mutual TLS 1.3)\n  tls.cert           %s\n  tls.client_ca      %s\n  allowed clients    %s\n",
 			cfg.Listen, cfg.TLS.Cert, cfg.TLS.ClientCA, allowed)
 	}
+	switch {
+	case cfg.MetricsListen == "":
+		fmt.Fprintf(w, "  metrics_listen     none\n")
+	case cfg.MetricsExposed():
+		fmt.Fprintf(w, "  metrics_listen     %s  (/metrics and /healthz WITHOUT authentication, not loopback: firewall it)\n", cfg.MetricsListen)
+	default:
+		fmt.Fprintf(w, "  metrics_listen     %s  (/metrics and /healthz, loopback only)\n", cfg.MetricsListen)
+	}
 	prog := func(p agent.Program) string {
 		s := strings.Join(append([]string{p.Path}, p.Args...), " ")
 		if cfg.Sudo != "" {

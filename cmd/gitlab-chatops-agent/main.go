@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -58,13 +59,18 @@ func main() {
 // run dispatches a subcommand and returns the exit code: 0 success, 1
 // failure, 2 bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run, stopping serve when ctx ends (as SIGTERM does).
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch cmd, rest := args[0], args[1:]; {
 	case cmd == "serve":
-		return runServe(rest, stderr)
+		return runServe(ctx, rest, stderr)
 	case cmd == "certs":
 		return runCerts(rest, stdout, stderr)
 	case cmd == "check-config":
@@ -79,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case strings.HasPrefix(cmd, "-"):
-		return runServe(args, stderr)
+		return runServe(ctx, args, stderr)
 	default:
 		fmt.Fprintf(stderr, "gitlab-chatops-agent: unknown subcommand %q\n\n%s", cmd, usage)
 		return 2

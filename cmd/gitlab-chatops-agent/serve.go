@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
 )
 
 // serveFlags are serve's flags; the --simulate ones are ignored otherwise.
@@ -21,9 +22,12 @@ type serveFlags struct {
 	logFormat string
 	simulate  bool
 	sim       simFlags
+	// metricsListen overrides metrics_listen when metricsSet.
+	metricsListen string
+	metricsSet    bool
 }
 
-func runServe(args []string, stderr io.Writer) int {
+func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -31,11 +35,15 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.simulate, "simulate", false, "serve a SIMULATED GitLab (gitlab-sim) on 127.0.0.1 without TLS, for development")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "`ADDR` of the separate listener for /metrics and /healthz, overriding metrics_listen (\"\" for none; with --simulate there is none unless given)")
 	f.sim.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	fs.Visit(func(fl *flag.Flag) { f.sim.scenarioSet = f.sim.scenarioSet || fl.Name == "scenario" })
+	fs.Visit(func(fl *flag.Flag) {
+		f.sim.scenarioSet = f.sim.scenarioSet || fl.Name == "scenario"
+		f.metricsSet = f.metricsSet || fl.Name == "metrics-listen"
+	})
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "gitlab-chatops-agent serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
@@ -64,17 +72,33 @@ func runServe(args []string, stderr io.Writer) int {
 		return 2 // a configuration that cannot be used
 	}
 	cfg.Version = agentVersion()
+	if f.metricsSet {
+		cfg.MetricsListen = f.metricsListen
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintln(stderr, "gitlab-chatops-agent: --metrics-listen:", err)
+			return 2
+		}
+	}
 
 	// SIGINT/SIGTERM: graceful shutdown (no new jobs; running ones get
 	// shutdown_grace, then are killed and recorded as interrupted).
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := agent.NewServer(cfg, log)
+	m := metrics.NewAgent()
+	srv, err := agent.NewServer(cfg, log, agent.WithObserver(m))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := srv.ListenAndServe(ctx); err != nil {
+	metricsDone, err := startMetrics(ctx, cfg, m, srv, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	err = srv.ListenAndServe(ctx)
+	stop() // the mTLS side ended (by signal or failure): stop the metrics too
+	<-metricsDone
+	if err != nil {
 		log.Error("agent failed", "err", err)
 		return 1
 	}

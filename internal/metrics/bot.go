@@ -60,7 +60,7 @@ func NewBot() *Bot {
 			Help: "Chat platform API attempts repeated after a rate limit or a server error, by platform and method."},
 			[]string{"platform", "method"}),
 		scheduled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("scheduled_runs_total"),
-			Help: "Scheduled runs, by schedule ID and outcome (ok, problem, failed)."},
+			Help: "Scheduled runs, by schedule ID and outcome (posted, silent, failed, error, skipped)."},
 			[]string{"schedule", "outcome"}),
 		statusAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name("status_last_success_timestamp_seconds"),
 			Help: "Unix time of the last db:migrate:status that succeeded and parsed, by host and database."},
