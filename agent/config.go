@@ -23,12 +23,12 @@ import (
 
 // Defaults of the agent configuration.
 const (
-	DefaultRakePath          = "/opt/gitlab/bin/gitlab-rake"
-	DefaultCtlPath           = "/opt/gitlab/bin/gitlab-ctl"
-	DefaultInsecureListen    = "127.0.0.1:8765"
+	DefaultRakePath       = "/opt/gitlab/bin/gitlab-rake"
+	DefaultCtlPath        = "/opt/gitlab/bin/gitlab-ctl"
+	DefaultInsecureListen = "127.0.0.1:8765"
 	// DefaultMetricsListen is where a configuration file without
 	// metrics_listen serves /metrics and /healthz: loopback only.
-	DefaultMetricsListen = "127.0.0.1:9101"
+	DefaultMetricsListen     = "127.0.0.1:9101"
 	DefaultMaxReadOnlyJobs   = 4
 	DefaultMaxLogBytes       = 256 << 20
 	DefaultKillGrace         = 10 * time.Second
