@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -10,7 +11,13 @@ import (
 // (Leadership.RunWhileLeader), until ctx ends; it returns nil then, after
 // the runs in progress have finished. Each time leadership is gained it
 // first catches up (CatchUp schedules that missed a run).
+// Run may be called once at a time: a second concurrent call is refused,
+// as it would fire every schedule twice.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if !s.looping.CompareAndSwap(false, true) {
+		return errors.New("schedule: the Scheduler is already running")
+	}
+	defer s.looping.Store(false)
 	err := s.leader.RunWhileLeader(ctx, s.loop)
 	if ctx.Err() != nil {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
@@ -91,6 +92,8 @@ type Scheduler struct {
 
 	// wake tells the loop the set of schedules changed (capacity 1).
 	wake chan struct{}
+	// looping is set while Run runs.
+	looping atomic.Bool
 
 	mu      sync.Mutex
 	running map[string]bool

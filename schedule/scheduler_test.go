@@ -323,6 +323,16 @@ func TestRunNow(t *testing.T) {
 	}
 }
 
+// A second Run while one runs is refused: it would fire everything twice.
+func TestRunTwiceRefused(t *testing.T) {
+	h := newHarness(t, monday9, hourly("status", schedule.WhenAlways))
+	h.start()
+	h.waitDue() // the first Run is looping
+	if err := h.sched.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second Run = %v", err)
+	}
+}
+
 // A slow run of one schedule delays no other, and its own runs never
 // overlap: a due time that finds it still running is skipped.
 func TestSlowRunDelaysNothingAndNeverOverlaps(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package scheduletest has test doubles for package schedule and the
-// packages that use it: a manual clock on which the Scheduler waits
-// without any test sleeping.
+// Package scheduletest helps test package schedule and the packages that
+// use it: a manual Clock on which the Scheduler waits without any test
+// sleeping (wait for it to arm a timer, then move the clock), and
+// RunStoreSuite, the contract every schedule.Store backend passes.
 package scheduletest
 
 import (
