@@ -2,33 +2,20 @@ package slack
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics/metricstest"
 )
-
-// apiCalls is a bot.APIObserver that keeps what it was told.
-type apiCalls struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (c *apiCalls) APICall(platform, method string, attempts int, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls = append(c.calls, fmt.Sprintf("%s %s attempts=%d failed=%t", platform, method, attempts, err != nil))
-}
 
 // TestAPIObserverCountsCallsAttemptsAndFailures: each Web API call is
 // reported once, with the attempts its retries took and whether it failed
 // for good.
 func TestAPIObserverCountsCallsAttemptsAndFailures(t *testing.T) {
 	fake := newFakeSlack(t)
-	obs := &apiCalls{}
+	obs := &metricstest.APICalls{}
 	a := newTestAdapter(t, fake, WithRetry(3, 5*time.Millisecond), WithAPIObserver(obs))
 	ctx := context.Background()
 	fake.failNext("chat.postMessage", fakeFailure{status: 502})
@@ -45,7 +32,7 @@ func TestAPIObserverCountsCallsAttemptsAndFailures(t *testing.T) {
 		"slack chat.postMessage attempts=2 failed=false",
 		"slack chat.postMessage attempts=3 failed=true",
 	}
-	if !slices.Equal(obs.calls, want) {
-		t.Errorf("observed\n %q\nwant\n %q", obs.calls, want)
+	if !slices.Equal(obs.Calls(), want) {
+		t.Errorf("observed\n %q\nwant\n %q", obs.Calls(), want)
 	}
 }

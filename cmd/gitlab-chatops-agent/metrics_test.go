@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics/metricstest"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
 // TestMain lets the test binary play gitlab-sim: the simulated agent runs
@@ -39,24 +39,6 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer is a bytes.Buffer safe for the agent's log and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAgentMetricsListener runs the real agent (serve --simulate, its jobs
 // real processes) with a metrics listener, runs a status and a migrate
 // through the agent client, has a second migrate refused as busy while
@@ -68,7 +50,7 @@ func TestAgentMetricsListener(t *testing.T) {
 	port, mport := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var logs syncBuffer
+	var logs simtest.LockedBuffer
 	go func() {
 		done <- runContext(ctx, []string{"serve", "--simulate", "--port", strconv.Itoa(port), "--state-dir", dir,
 			"--sim-speed", "0.2", "--metrics-listen", fmt.Sprintf("127.0.0.1:%d", mport)}, &logs, &logs)
@@ -168,7 +150,7 @@ func TestAgentMetricsListener(t *testing.T) {
 }
 
 // waitHTTP waits until url answers 200 (the agent has started).
-func waitHTTP(t *testing.T, url string, logs *syncBuffer) {
+func waitHTTP(t *testing.T, url string, logs *simtest.LockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -126,4 +127,25 @@ func (f Families) Check(t testing.TB, wants ...Want) {
 			t.Errorf("%s%v = %v, want %v", w.Name, w.Labels, got, w.Value)
 		}
 	}
+}
+
+// APICalls is a bot.APIObserver that keeps what it was told, one line per
+// call: "PLATFORM METHOD attempts=N failed=BOOL".
+type APICalls struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+// APICall implements bot.APIObserver.
+func (c *APICalls) APICall(platform, method string, attempts int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, fmt.Sprintf("%s %s attempts=%d failed=%t", platform, method, attempts, err != nil))
+}
+
+// Calls returns the calls told so far.
+func (c *APICalls) Calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
 }
