@@ -104,25 +104,35 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		return r.decide(ctx, chat, cmd.Channel, cmd.User, inv.Sub, id, "", reason)
 	}
 
+	if destructive(inv.Sub) {
+		return r.openRequest(ctx, chat, cmd, inv)
+	}
+	if inv.Host == AllHosts {
+		f, err := r.fanOutOf(inv)
+		if err != nil {
+			return r.refused(ctx, cmd, inv.Sub, err)
+		}
+		r.queued(ctx, chat, cmd, inv.Sub+" on every host", func(ctx context.Context) {
+			r.runOnEveryHost(ctx, chat, cmd, f)
+		})
+		return nil
+	}
 	host, err := r.host(inv.Host)
 	if err != nil {
 		return r.refused(ctx, cmd, inv.Sub, err)
 	}
 	if inv.Sub == "upgrade-check" {
-		r.background("upgrade-check", func(ctx context.Context) { r.runUpgradeCheck(ctx, chat, cmd, host) })
+		r.queued(ctx, chat, cmd, "upgrade-check", func(ctx context.Context) { r.runUpgradeCheck(ctx, chat, cmd, host) })
 		return nil
 	}
-	if !destructive(inv.Sub) {
-		op, args, err := readOnlyOp(inv)
-		if err != nil {
-			return r.refused(ctx, cmd, inv.Sub, err)
-		}
-		r.queued(ctx, chat, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
-			r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
-		})
-		return nil
+	op, args, err := readOnlyOp(inv)
+	if err != nil {
+		return r.refused(ctx, cmd, inv.Sub, err)
 	}
-	return r.openRequest(ctx, chat, cmd, inv, host)
+	r.queued(ctx, chat, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
+		r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
+	})
+	return nil
 }
 
 // handleAction is bot.Handler's HandleAction for the Approve and Deny

@@ -26,34 +26,67 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
-	busy := func() {
-		if _, err := chat.Reply(ctx, root, busyMessage(host.Name, r.opt.BusyWait)); err != nil {
-			r.log.Error("replying in thread", "err", err)
-		}
-	}
-	res, shared := r.sharedRun(ctx, host, agent.RunRequest{Operation: op.Name, Args: args, Requester: cmd.User.ID},
-		readOnlyKey(host.Name, op.Name, args), readOnlyReuse, busy)
+	a := r.readOnlyAnswer(ctx, cmd.User, host, op, args, r.busyReply(ctx, chat, root, host.Name))
+	r.replyWithOutput(ctx, chat, root, a.Msg, op.Name, a.Out)
+}
+
+// hostAnswer is one host's answer to a read-only operation: the details
+// for its thread and the one line a combined answer gives it.
+type hostAnswer struct {
+	Host string
+	// Msg is the parsed summary (or why there is none); Out the output.
+	Msg bot.Message
+	Out *output
+	// Line is the answer in one line, without the host's name, e.g.
+	// "main: all 1,523 up · ci: 2 down"; Tone is Msg's.
+	Line string
+	Tone bot.Tone
+	// Err is why the operation could not be run (agent unreachable, …);
+	// then Line says so as a sentence.
+	Err error
+}
+
+// readOnlyAnswer runs op on host, sharing an identical run in flight (see
+// sharedRun), audits the run as asked by actor and returns the answer.
+// onBusy (may be nil) is called if the agent is busy. It never fails: an
+// agent that cannot be reached is an answer too.
+func (r *Router) readOnlyAnswer(ctx context.Context, actor bot.User, host Host, op gitlab.Operation, args gitlab.Args, onBusy func()) hostAnswer {
+	c, _ := op.Command(args) // validated by the caller
+	res, shared := r.sharedRun(ctx, host, agent.RunRequest{Operation: op.Name, Args: args, Requester: actor.ID},
+		readOnlyKey(host.Name, op.Name, args), readOnlyReuse, onBusy)
 	rec, out, runErr := res.Rec, res.Out, res.Err
 	outcome := rec.State
-	var msg bot.Message
+	a := hostAnswer{Host: host.Name, Out: out, Err: runErr}
 	if runErr != nil {
 		outcome = "error"
 		r.log.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
-		msg = agentErrorMessage(host.Name, op.Name, runErr)
+		a.Msg = agentErrorMessage(host.Name, op.Name, runErr)
+		a.Line = "could not run: " + a.Msg.Text
 	} else {
-		msg = readOnlySummary(host.Name, op.Name, args.Database, rec, out)
-		msg.Context = joinContext(msg.Context, takenAt(res.Taken, shared))
+		a.Msg, a.Line = readOnlySummary(host.Name, op.Name, args.Database, rec, out)
+		a.Msg.Context = joinContext(a.Msg.Context, takenAt(res.Taken, shared))
 	}
+	a.Tone = a.Msg.Tone
 	detail := errText(runErr)
 	if shared && rec.ID != "" {
 		detail = joinContext(detail, "answer shared from agent job "+rec.ID)
 	}
 	r.audit(ctx, approvals.AuditEntry{
-		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionReadOnlyRun,
+		Actor: actor.ID, ActorName: actor.Name, Action: approvals.ActionReadOnlyRun,
 		Host: host.Name, Operation: op.Name, Argv: c.Argv(), Outcome: outcome, OutputDigest: rec.Digest,
 		Detail: detail,
 	})
-	r.replyWithOutput(ctx, chat, root, msg, op.Name, out)
+	return a
+}
+
+// busyReply returns the onBusy of a run on host whose answer goes into
+// root's thread: it says there that the agent is busy.
+func (r *Router) busyReply(ctx context.Context, chat bot.Chat, root bot.Ref, host string) func() {
+	return func() {
+		if _, err := chat.Reply(ctx, root, busyMessage(host, r.opt.BusyWait)); err != nil {
+			r.log.Error("replying in thread", "err", err)
+		}
+	}
 }
 
 // readOnlyReuse is how long after an answer identical read-only commands
@@ -119,9 +152,10 @@ func joinContext(a, b string) string {
 	return a + " · " + b
 }
 
-// readOnlySummary parses a read-only operation's output into a message.
-// db is the database asked for with --db ("" for all).
-func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) bot.Message {
+// readOnlySummary parses a read-only operation's output into a message
+// and the same in one line (hostAnswer.Line). db is the database asked for
+// with --db ("" for all).
+func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) (bot.Message, string) {
 	text := out.combined()
 	if db != "" && rec.State != agent.StateSucceeded && bytes.Contains(text, []byte(gitlab.NoSuchTaskText)) {
 		// The per-database tasks exist only for databases this install
@@ -130,27 +164,28 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 			Title: fmt.Sprintf("%s has no %s database", host, db),
 			Text:  fmt.Sprintf("GitLab on %s has no separate %s database (its tasks have no :%s variant). Leave out --db to see every database it has.", host, db, db),
 			Tone:  bot.ToneWarning,
-		}
+		}, fmt.Sprintf("no separate %s database", db)
 	}
 	var (
-		m   bot.Message
-		err error
+		m    bot.Message
+		line string
+		err  error
 	)
 	switch opName {
 	case gitlab.OpMigrateStatus:
 		var s gitlab.MigrateStatus
 		if s, err = gitlab.ParseMigrateStatus(text); err == nil {
-			m = statusMessage(host, s)
+			m, line = statusMessage(host, s), statusLine(s)
 		}
 	case gitlab.OpBBMStatus:
 		var s gitlab.BBMStatus
 		if s, err = gitlab.ParseBBMStatus(text); err == nil {
-			m = bbmMessage(host, s)
+			m, line = bbmMessage(host, s), bbmLine(s)
 		}
 	case gitlab.OpServices:
 		var s gitlab.CtlStatus
 		if s, err = gitlab.ParseCtlStatus(out.stdoutBytes()); err == nil {
-			m = servicesMessage(host, s)
+			m, line = servicesMessage(host, s), servicesLine(s)
 		}
 	default:
 		err = fmt.Errorf("no summary for %s", opName)
@@ -164,14 +199,14 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 			Text:  u.sentence(host, true),
 			Code:  u.tail,
 			Tone:  bot.ToneDanger,
-		}
+		}, fmt.Sprintf("no usable answer from %s (exit code %s); see the thread", opName, exitCode(rec))
 	}
 	if rec.State != agent.StateSucceeded && opName != gitlab.OpServices {
 		// gitlab-ctl status exits non-zero whenever a service is down; the
 		// parsed lines say more than the number.
 		m.Context = fmt.Sprintf("exit code %s", exitCode(rec))
 	}
-	return m
+	return m, line
 }
 
 // replyWithOutput replies with m and, when the output is long, attaches it.

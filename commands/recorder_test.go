@@ -152,3 +152,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// replies returns the messages replied under root, in order.
+func (r *recorder) replies(root string) []bot.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []bot.Message
+	for _, id := range r.order {
+		if p := r.posts[id]; p.root == root {
+			out = append(out, p.msg)
+		}
+	}
+	return out
+}

@@ -15,7 +15,10 @@ import (
 // openRequest validates a destructive subcommand at once (so mistakes are
 // refused to the user alone) and opens the approval request in the
 // background: for migrate it first records which migrations are down.
-func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation, host Host) error {
+//
+// The host must be named when several are configured (destructiveHost),
+// except for finalize --from: the request it names says which host.
+func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) error {
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	op, err := gitlab.Lookup(subcommands[inv.Sub].op)
 	if err != nil {
@@ -24,7 +27,13 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	var (
 		args gitlab.Args
 		from string
+		host Host
 	)
+	if inv.Sub != "finalize" || inv.From == "" || inv.Host == AllHosts {
+		if host, err = r.destructiveHost(inv.Sub, inv.Host); err != nil {
+			return r.refused(ctx, cmd, inv.Sub, err)
+		}
+	}
 	switch inv.Sub {
 	case "restart":
 		if len(inv.Args) == 1 {
@@ -32,7 +41,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		}
 	case "finalize":
 		if inv.From != "" {
-			if args, from, err = r.finalizeFrom(ctx, inv.From, host.Name, inv.DB); err != nil {
+			if args, from, host, err = r.finalizeFrom(ctx, inv.From, inv.Host, inv.DB); err != nil {
 				return r.refused(ctx, cmd, inv.Sub, err)
 			}
 		} else {
@@ -112,40 +121,47 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 // failed migrate request. db may name the database when the failed
 // migrate could not (GitLab printed no database and the version was
 // pending on several); it may not contradict one the evidence named.
-func (r *Router) finalizeFrom(ctx context.Context, id, host, db string) (gitlab.Args, string, error) {
+// The finalize runs on the failed request's host: name, when given (--host),
+// must be that host.
+func (r *Router) finalizeFrom(ctx context.Context, id, name, db string) (gitlab.Args, string, Host, error) {
 	id, err := parseID(id)
 	if err != nil {
-		return gitlab.Args{}, "", err
+		return gitlab.Args{}, "", Host{}, err
 	}
 	src, err := r.opt.Approvals.Request(ctx, id)
 	switch {
 	case errors.Is(err, approvals.ErrNotFound):
-		return gitlab.Args{}, "", fmt.Errorf("there is no request %s; --from takes the ID of the failed migrate request, shown on its message", id)
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("there is no request %s; --from takes the ID of the failed migrate request, shown on its message", id)
 	case err != nil:
 		r.log.Error("reading the request finalize --from names", "request", id, "err", err)
-		return gitlab.Args{}, "", &bot.UserError{Text: fmt.Sprintf("I could not read request %s from the bot's store, so nothing was opened; the bot's log has the details. Try again.", id), Err: err}
+		return gitlab.Args{}, "", Host{}, &bot.UserError{Text: fmt.Sprintf("I could not read request %s from the bot's store, so nothing was opened; the bot's log has the details. Try again.", id), Err: err}
 	}
 	a := argsOf(src.Params, suggestPrefix)
 	if src.Operation != gitlab.OpMigrate || a.JobClass == "" {
-		return gitlab.Args{}, "", fmt.Errorf("request %s did not fail on an unfinished batched background migration, so it suggests no finalize; give the four arguments instead", id)
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("request %s did not fail on an unfinished batched background migration, so it suggests no finalize; give the four arguments instead", id)
 	}
-	if src.Host != host {
-		return gitlab.Args{}, "", fmt.Errorf("request %s ran on %s, not %s: add --host %s", id, src.Host, host, src.Host)
+	if name != "" && src.Host != name {
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("request %s ran on %s, not %s: use --host %s, or leave --host out", id, src.Host, echo(name), src.Host)
 	}
+	h, ok := r.hosts[src.Host]
+	if !ok {
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("request %s ran on %s, which is no longer configured (hosts: %s); give the four arguments and --host instead", id, src.Host, r.hostList())
+	}
+	host := h.Name
 	before := downBeforeOf(src.Params)
 	switch {
 	case db != "" && a.Database != "" && db != a.Database:
-		return gitlab.Args{}, "", fmt.Errorf("request %s failed on the %s database, so its finalize runs there: leave out --db %s", id, a.Database, db)
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("request %s failed on the %s database, so its finalize runs there: leave out --db %s", id, a.Database, db)
 	case db != "" && len(before.Databases) == 1:
-		return gitlab.Args{}, "", fmt.Errorf("%s has one database, so finalize takes no database: leave out --db %s", host, db)
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("%s has one database, so finalize takes no database: leave out --db %s", host, db)
 	case db != "" && len(before.Databases) > 1 && !slices.Contains(before.Databases, db):
-		return gitlab.Args{}, "", fmt.Errorf("%s has no %s database (it has %s): use --db %s", host, db, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("%s has no %s database (it has %s): use --db %s", host, db, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
 	case db != "":
 		a.Database = db
 	case a.Database == "" && before.Decomposed():
-		return gitlab.Args{}, "", fmt.Errorf("GitLab did not say which database request %s failed on, and the migration was pending on %s: add --db %s", id, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
+		return gitlab.Args{}, "", Host{}, fmt.Errorf("GitLab did not say which database request %s failed on, and the migration was pending on %s: add --db %s", id, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
 	}
-	return a, id, nil
+	return a, id, h, nil
 }
 
 func (r *Router) updateRoot(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message) {

@@ -21,6 +21,9 @@ type Agent interface {
 	Attach(ctx context.Context, id string, from int64, onEvent func(agent.Event) error) (agent.JobRecord, error)
 	Job(ctx context.Context, id string) (agent.JobRecord, error)
 	JobForRequest(ctx context.Context, requestID string) (agent.JobRecord, error)
+	// Version is the agent's version and catalogue; `hosts` calls it to
+	// see whether the agent answers, and how fast.
+	Version(ctx context.Context) (agent.VersionInfo, error)
 }
 
 // Host is a GitLab node the bot can reach through its agent.
@@ -30,6 +33,9 @@ type Host struct {
 	// Signer signs the approval statement of each approved run on this
 	// host; the agent refuses a mutating run without one.
 	Signer *agent.ApprovalSigner
+	// Default marks the host a read-only subcommand without --host runs
+	// on. At most one host is the default; a single host is it anyway.
+	Default bool
 }
 
 // AuditTrail is the read side of the audit log, for `audit [N] [--before
@@ -180,6 +186,9 @@ func New(opt Options) (*Router, error) {
 		}
 		r.hosts[h.Name] = h
 	}
+	if err := checkHostNames(opt.Hosts); err != nil {
+		return nil, fmt.Errorf("commands: %w", err)
+	}
 	return r, nil
 }
 
@@ -273,31 +282,6 @@ func (r *Router) guarded(ctx context.Context, name string, fn func(ctx context.C
 		}
 	}()
 	fn(ctx)
-}
-
-func (r *Router) host(name string) (Host, error) {
-	if name == "" {
-		if len(r.opt.Hosts) == 1 {
-			return r.opt.Hosts[0], nil
-		}
-		return Host{}, fmt.Errorf("several hosts are configured (%s): choose one with --host NAME", hostNames(r.opt.Hosts))
-	}
-	h, ok := r.hosts[name]
-	if !ok {
-		return Host{}, fmt.Errorf("unknown host %q: known hosts are %s", name, hostNames(r.opt.Hosts))
-	}
-	return h, nil
-}
-
-func hostNames(hs []Host) string {
-	s := ""
-	for i, h := range hs {
-		if i > 0 {
-			s += ", "
-		}
-		s += h.Name
-	}
-	return s
 }
 
 // audit records e through the Service, logging (never hiding) a failure

@@ -22,11 +22,11 @@ type subcommand struct {
 }
 
 var subcommands = map[string]subcommand{
-	"status":   {usage: "/gitlab-migrations status [--host NAME] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", op: gitlab.OpMigrateStatus, flags: []string{"host", "db"}},
-	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
-	"services": {usage: "/gitlab-migrations services [--host NAME]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
+	"status":   {usage: "/gitlab-migrations status [--host NAME|all] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", op: gitlab.OpMigrateStatus, flags: []string{"host", "db"}},
+	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME|all] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
+	"services": {usage: "/gitlab-migrations services [--host NAME|all]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
 	// upgrade-check runs three catalogue operations (upgrade.go), so it names none.
-	"upgrade-check": {usage: "/gitlab-migrations upgrade-check [--host NAME]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"}},
+	"upgrade-check": {usage: "/gitlab-migrations upgrade-check [--host NAME|all]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"}},
 	"migrate":       {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
 	"finalize":      {usage: "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
 	"restart":       {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},

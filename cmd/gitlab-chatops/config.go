@@ -45,6 +45,9 @@ type hostConfig struct {
 	Key   string `yaml:"key"`
 	// ApprovalKey overrides the top-level approval_key for this host.
 	ApprovalKey string `yaml:"approval_key"`
+	// Default makes this the host read-only subcommands without --host
+	// run on; at most one host may be it (a single host is it anyway).
+	Default bool `yaml:"default"`
 }
 
 type policyConfig struct {

@@ -54,7 +54,7 @@ func TestConfigCheckGolden(t *testing.T) {
 		`hosts[1].agent: "gitlab-2:8443" is not an https URL`,
 		`policy.request_ttl: "15" needs a unit, e.g. 15m`,
 		`slack.signing_secret: missing (set it or SLACK_SIGNING_SECRET)`,
-		`hosts: gitlab-1 appears twice`,
+		`hosts[1].name: gitlab-1 appears twice (hosts[0] is gitlab-1 too)`,
 		`policy.requesters.migarte: "migarte" is not a subcommand that needs approval; use finalize, migrate, restart`,
 		`policy.aprovers: unknown key`,
 		`hosts[0].ca: /nonexistent/ca.pem does not exist`,

@@ -30,17 +30,20 @@ func agentHosts(hosts []hostConfig, approvalKey string) ([]commands.Host, error)
 			}
 			signers[keyFile] = s
 		}
-		out = append(out, commands.Host{Name: hc.Name, Agent: c, Signer: s})
+		out = append(out, commands.Host{Name: hc.Name, Agent: c, Signer: s, Default: hc.Default})
 	}
 	return out, nil
 }
 
-// checkHosts records the problems of the hosts section: names present and
-// unique, agent URLs https (plain http only for a development agent on
+// checkHosts records the problems of the hosts section: names present,
+// unique and not "all", at most one default host (with several hosts and
+// none marked, a read-only subcommand without --host is refused and says
+// how to choose; not an error, so adding a host never stops the bot), agent URLs https (plain http only for a development agent on
 // loopback), and the TLS files present and forming a usable client
 // identity.
 func checkHosts(p *configcheck.Problems, hosts []hostConfig, approvalKey string) {
-	seen := map[string]bool{}
+	seen := map[string]int{} // name → index of its first host
+	def := -1                // index of the first default host
 	checkApprovalKey(p, "approval_key", approvalKey)
 	for i, h := range hosts {
 		at := func(k string) string { return configcheck.Join(configcheck.Index("hosts", i), k) }
@@ -50,13 +53,24 @@ func checkHosts(p *configcheck.Problems, hosts []hostConfig, approvalKey string)
 		case approvalKey == "":
 			p.Addf(at("approval_key"), "missing (here or as the top-level approval_key): the bot's approval-key.pem, which signs every approved run for the agent's approval_public_key; create the pair with: gitlab-chatops-agent certs --out DIR --approval-keys")
 		}
+		first, dup := seen[h.Name]
 		switch {
 		case strings.TrimSpace(h.Name) == "":
 			p.Addf(at("name"), "missing: the name people give to --host, e.g. gitlab-1")
-		case seen[h.Name]:
-			p.Addf("hosts", "%s appears twice", h.Name)
+		case dup:
+			p.Addf(at("name"), "%s appears twice (hosts[%d] is %s too): give each host its own name", h.Name, first, h.Name)
+		case strings.EqualFold(h.Name, commands.AllHosts):
+			p.Addf(at("name"), "%q is reserved: --host all means every host; choose another name", h.Name)
+		default:
+			seen[h.Name] = i
 		}
-		seen[h.Name] = true
+		if h.Default {
+			if def >= 0 {
+				p.Addf(at("default"), "%s is marked default, and so is %s (hosts[%d]): exactly one host may be the default; remove default: true from all but one", h.Name, hosts[def].Name, def)
+			} else {
+				def = i
+			}
+		}
 
 		u, err := url.Parse(h.Agent)
 		plainHTTP := err == nil && u.Scheme == "http" && u.Host != "" && agent.IsLoopbackHost(u.Hostname())

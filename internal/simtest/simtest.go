@@ -53,6 +53,8 @@ type Stack struct {
 	Signer    *agent.ApprovalSigner // the bot's approval key, as Host has it
 	SimState  string
 	Dir       string
+	// More are the hosts of Options.More, in order.
+	More []*SimHost
 }
 
 // Options tune a Stack.
@@ -78,6 +80,27 @@ type Options struct {
 	// WrapStore, when set, wraps the bbolt store the approvals service
 	// writes through, e.g. with approvalstest.Failing to inject failures.
 	WrapStore func(approvals.Store) approvals.Store
+	// Default marks the simulated host HostName as the default host.
+	Default bool
+	// More are further hosts, each a real agent over its own simulator
+	// (configured after HostName, before Router.Hosts), for tests of
+	// several hosts. They share the certificates and approval key.
+	More []MoreHost
+}
+
+// MoreHost is one more simulated host of a Stack.
+type MoreHost struct {
+	Name     string
+	Scenario string // default "default"
+	Default  bool
+}
+
+// SimHost is a running extra host of a Stack (Options.More).
+type SimHost struct {
+	Name     string
+	Client   *agent.Client
+	AgentURL string
+	SimState string
 }
 
 // Start builds and starts a Stack; everything stops when the test ends.
@@ -87,62 +110,34 @@ func Start(t testing.TB, opt Options) *Stack {
 		opt.Scenario = "default"
 	}
 	dir := t.TempDir()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	certs := filepath.Join(dir, "certs")
 	if err := agent.GenerateCerts(certs, []string{"localhost"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	s := &Stack{Dir: dir, SimState: filepath.Join(dir, "sim-state.json")}
-	if err := sim.Init(s.SimState, opt.Scenario); err != nil {
-		t.Fatal(err)
-	}
-	cfg := agent.DefaultConfig()
-	cfg.Name = cmp.Or(opt.AgentName, HostName)
-	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
-	cfg.Listen = "127.0.0.1:0"
-	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
-	cfg.Rake = agent.Program{Path: exe, Args: []string{"rake"}}
-	cfg.Ctl = agent.Program{Path: exe, Args: []string{"ctl"}}
-	cfg.Env = []string{simEnv + "=1", "GITLAB_SIM_STATE=" + s.SimState, "GITLAB_SIM_SPEED=0"}
-	cfg.StateDir = filepath.Join(dir, "agent")
-	if opt.Agent != nil {
-		opt.Agent(&cfg)
-	}
+	s := &Stack{Dir: dir}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := agent.NewServer(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	s.AgentURL = "https://" + ln.Addr().String()
-	s.Client, err = agent.NewClient(agent.ClientConfig{
-		URL:    s.AgentURL,
-		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.AgentURL, s.SimState = startAgent(t, dir, certs, cmp.Or(opt.AgentName, HostName), opt.Scenario, opt.Agent, log)
+	s.Client = newClient(t, certs, s.AgentURL)
+	var err error
 	s.Signer, err = agent.LoadApprovalSigner(filepath.Join(certs, agent.ApprovalKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Host = commands.Host{Name: HostName, Agent: s.Client, Signer: s.Signer}
+	s.Host = commands.Host{Name: HostName, Agent: s.Client, Signer: s.Signer, Default: opt.Default}
 	if opt.WrapAgent != nil {
 		s.Host.Agent = opt.WrapAgent(s.Client)
+	}
+	var more []commands.Host
+	for i, m := range opt.More {
+		sub := filepath.Join(dir, fmt.Sprintf("more-%d", i))
+		h := &SimHost{Name: m.Name}
+		h.AgentURL, h.SimState = startAgent(t, sub, certs, m.Name, cmp.Or(m.Scenario, "default"), opt.Agent, log)
+		h.Client = newClient(t, certs, h.AgentURL)
+		s.More = append(s.More, h)
+		more = append(more, commands.Host{Name: m.Name, Agent: h.Client, Signer: s.Signer, Default: m.Default})
 	}
 	s.DB, err = storage.Open(filepath.Join(dir, "chatops.db"), storage.Options{AuditKey: approvalstest.Key})
 	if err != nil {
@@ -165,7 +160,7 @@ func Start(t testing.TB, opt Options) *Stack {
 		t.Fatal(err)
 	}
 	ro := opt.Router
-	ro.Hosts = append([]commands.Host{s.Host}, ro.Hosts...)
+	ro.Hosts = append(append([]commands.Host{s.Host}, more...), ro.Hosts...)
 	ro.Approvals, ro.Audit = s.Approvals, s.DB
 	if ro.Clock == nil {
 		ro.Clock = opt.Clock
@@ -221,4 +216,60 @@ func (s *Stack) Approved(t testing.TB, req agent.RunRequest) agent.RunRequest {
 	}
 	req.Approval = &st
 	return req
+}
+
+// startAgent starts a real agent named name on 127.0.0.1 over a simulator
+// in scenario, its state under dir, until the test ends; it returns the
+// agent's URL and the simulator's state file.
+func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*agent.Config), log *slog.Logger) (string, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	simState := filepath.Join(dir, "sim-state.json")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Init(simState, scenario); err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.DefaultConfig()
+	cfg.Name = name
+	cfg.ApprovalPublicKey = filepath.Join(certs, agent.ApprovalPublicKeyFile)
+	cfg.Listen = "127.0.0.1:0"
+	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
+	cfg.Rake = agent.Program{Path: exe, Args: []string{"rake"}}
+	cfg.Ctl = agent.Program{Path: exe, Args: []string{"ctl"}}
+	cfg.Env = []string{simEnv + "=1", "GITLAB_SIM_STATE=" + simState, "GITLAB_SIM_SPEED=0"}
+	cfg.StateDir = filepath.Join(dir, "agent")
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := agent.NewServer(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "https://" + ln.Addr().String(), simState
+}
+
+// newClient is the bot's mTLS client of the agent at url.
+func newClient(t testing.TB, certs, url string) *agent.Client {
+	t.Helper()
+	c, err := agent.NewClient(agent.ClientConfig{
+		URL:    url,
+		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigHostsNamesAndDefault: each mistake of the hosts section is
+// reported at the key it is about, with its line; a single host and
+// several hosts with no default or one default are accepted.
+func TestConfigHostsNamesAndDefault(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	head := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + testApprovalKey(t, dir) + "\nhosts:\n"
+	host := func(name, extra string) string {
+		return "  - name: " + name + "\n    agent: \"http://127.0.0.1:1\"\n" + extra
+	}
+	const def = "    default: true\n"
+	cases := []struct {
+		name  string
+		hosts string
+		want  string // "" = accepted
+	}{
+		{"one host", host("gitlab-1", ""), ""},
+		{"one host marked default", host("gitlab-1", def), ""},
+		{"two hosts, none default", host("gitlab-1", "") + host("gitlab-2", ""), ""},
+		{"two hosts, one default", host("gitlab-1", "") + host("gitlab-2", def), ""},
+		{"two defaults", host("gitlab-1", def) + host("gitlab-2", "") + host("gitlab-3", def),
+			":11: hosts[2].default: gitlab-3 is marked default, and so is gitlab-1 (hosts[0]): exactly one host may be the default; remove default: true from all but one"},
+		{"default not a boolean", host("gitlab-1", "    default: yes please\n"),
+			":6: hosts[0].default: expected true or false"},
+		{"duplicate name", host("gitlab-1", "") + host("gitlab-1", ""),
+			":6: hosts[1].name: gitlab-1 appears twice (hosts[0] is gitlab-1 too): give each host its own name"},
+		{"name all", host("all", ""),
+			`:4: hosts[0].name: "all" is reserved: --host all means every host; choose another name`},
+		{"name ALL", host("gitlab-1", "") + host("ALL", ""),
+			`:6: hosts[1].name: "ALL" is reserved`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(head+tc.hosts), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"config", "check", "--for", "console", p}, nil, &stdout, &stderr)
+			if tc.want == "" {
+				if code != 0 {
+					t.Fatalf("refused (exit %d):\n%s", code, stderr.String())
+				}
+				return
+			}
+			if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr.String(), tc.want)
+			}
+			if n := strings.Count(stderr.String(), "\n"); n != 2 {
+				t.Errorf("want the one problem, got:\n%s", stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,191 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+)
+
+// downHost is a host whose agent is a closed port on 127.0.0.1: nothing
+// listens there, so every call is refused at once.
+func downHost(t *testing.T, name string) commands.Host {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	certs := filepath.Join(t.TempDir(), "certs")
+	if err := agent.GenerateCerts(certs, []string{"localhost"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c, err := agent.NewClient(agent.ClientConfig{URL: "https://" + addr,
+		CAFile: filepath.Join(certs, "ca.pem"), CertFile: filepath.Join(certs, "bot.pem"), KeyFile: filepath.Join(certs, "bot-key.pem")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return commands.Host{Name: name, Agent: c}
+}
+
+// severalHosts is three real agents over simulators in different
+// scenarios, and a fourth host whose agent is down.
+func severalHosts(t *testing.T, opt simtest.Options) (*simtest.Stack, *recorder) {
+	t.Helper()
+	opt.More = append([]simtest.MoreHost{
+		{Name: "gitlab-2", Scenario: "decomposed-bbm-unfinished"},
+		{Name: "gitlab-3", Scenario: "services-down"},
+	}, opt.More...)
+	opt.Router.Hosts = append(opt.Router.Hosts, downHost(t, "gitlab-down"))
+	opt.Router.RetryMax = 10 * time.Millisecond // the down host's retries
+	return setup(t, opt)
+}
+
+// TestHostAllCombinedSummary: status, bbm and services with --host all
+// answer with one combined summary, a line per host in configuration
+// order (the down host's line says why it could not be asked, and the
+// others are not held back by it), and each host's details follow in the
+// thread. Every host's run is audited.
+func TestHostAllCombinedSummary(t *testing.T) {
+	s, rec := severalHosts(t, simtest.Options{})
+	for _, sub := range []string{"status", "bbm", "services", "upgrade-check"} {
+		t.Run(sub, func(t *testing.T) {
+			before := len(rec.roots())
+			if err := command(t, s, rec, alice, sub+" --host all"); err != nil {
+				t.Fatal(err)
+			}
+			roots := rec.roots()
+			if len(roots) != before+1 {
+				t.Fatalf("want one root post, got %d", len(roots)-before)
+			}
+			root := roots[len(roots)-1]
+			var b strings.Builder
+			m := rec.message(root)
+			fmt.Fprintf(&b, "%s\n%s\n%s\n[%s]\n--- thread\n", m.Title, m.Text, m.Context, m.Tone)
+			for _, r := range rec.replies(root) {
+				fmt.Fprintf(&b, "%s [%s]\n", r.Title, r.Tone)
+			}
+			golden.Check(t, "host-all-"+sub, []byte(b.String()))
+		})
+	}
+	entries, err := s.DB.TailAudit(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]int{}
+	for _, e := range entries {
+		if e.Action == approvals.ActionReadOnlyRun {
+			runs[e.Host]++
+		}
+	}
+	for _, h := range []string{simtest.HostName, "gitlab-2", "gitlab-3", "gitlab-down"} {
+		if runs[h] != 7 {
+			t.Errorf("%s: %d read-only runs audited, want 7 (one each of status, bbm, services; upgrade-check audits its three runs and its verdict) (%v)", h, runs[h], runs)
+		}
+	}
+}
+
+// TestSeveralHostsChoosing: with several hosts, a destructive subcommand
+// needs one named host (even with a default), --host all is refused for
+// it, and nothing is opened; read-only subcommands without --host go to
+// the default host, or are refused naming the hosts when none is marked.
+func TestSeveralHostsChoosing(t *testing.T) {
+	pending := func(t *testing.T, s *simtest.Stack) []*approvals.Request {
+		t.Helper()
+		reqs, err := s.DB.Requests(context.Background(), approvals.RequestFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reqs
+	}
+	for _, withDefault := range []bool{false, true} {
+		t.Run(fmt.Sprintf("default=%v", withDefault), func(t *testing.T) {
+			s, rec := setup(t, simtest.Options{More: []simtest.MoreHost{{Name: "gitlab-2", Scenario: "up-to-date", Default: withDefault}}})
+			list := "gitlab-sim, gitlab-2"
+			if withDefault {
+				list = "gitlab-sim, gitlab-2 (default)"
+			}
+			for _, tc := range []struct{ text, want string }{
+				{"migrate -- upgrade", "migrate changes GitLab and several hosts are configured (" + list + "): name the one it is for with --host NAME, even the default one"},
+				{"restart puma -- stuck", "restart changes GitLab and several hosts are configured (" + list + ")"},
+				{"finalize CopyColumnUsingBackgroundMigrationJob ci_stages id '[[\"id\"]]' -- x", "finalize changes GitLab and several hosts are configured"},
+				{"migrate --host all -- upgrade", "migrate changes GitLab, so it runs on one host at a time: --host all is only for the read-only subcommands (status, bbm, services, upgrade-check). Name the host with --host NAME, one of " + list},
+				{"finalize --from r1234567 --host all -- x", "finalize changes GitLab, so it runs on one host at a time"},
+				{"migrate --host gitlab-9 -- x", `unknown host "gitlab-9": known hosts are ` + list},
+			} {
+				got := refusal(t, command(t, s, rec, alice, tc.text))
+				if !strings.Contains(got, tc.want) {
+					t.Errorf("%s: refusal %q lacks %q", tc.text, got, tc.want)
+				}
+			}
+			if reqs := pending(t, s); len(reqs) != 0 {
+				t.Fatalf("a refused command opened %d requests", len(reqs))
+			}
+			err := command(t, s, rec, alice, "status")
+			if !withDefault {
+				got := refusal(t, err)
+				if want := "several hosts are configured (gitlab-sim, gitlab-2) and none is the default: choose one with --host NAME, or --host all"; !strings.Contains(got, want) {
+					t.Errorf("status without --host: %q lacks %q", got, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := rec.roots()
+			contains(t, rec.thread(roots[len(roots)-1]), "Migration status on gitlab-2")
+			// The default one still has to be named for a change.
+			if err := command(t, s, rec, alice, "migrate --host gitlab-sim -- upgrade"); err != nil {
+				t.Fatal(err)
+			}
+			if reqs := pending(t, s); len(reqs) != 1 || reqs[0].Host != simtest.HostName {
+				t.Fatalf("want one request on gitlab-sim, got %+v", reqs)
+			}
+		})
+	}
+}
+
+// TestSeveralHostsFinalizeFrom: finalize --from takes its host from the
+// failed migrate request it names, so the offer works as printed with
+// several hosts; a --host naming another host is refused. Approving needs
+// no host.
+func TestSeveralHostsFinalizeFrom(t *testing.T) {
+	s, rec := setup(t, simtest.Options{Scenario: "bbm-unfinished", More: []simtest.MoreHost{{Name: "gitlab-2"}}})
+	if err := command(t, s, rec, alice, "migrate --host gitlab-sim -- upgrade"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ := s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 {
+		t.Fatalf("want one pending migrate, got %d", len(reqs))
+	}
+	id := reqs[0].ID
+	if err := command(t, s, rec, bob, "approve "+id); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(reqs[0].Thread), "finalize --from "+id)
+	got := refusal(t, command(t, s, rec, alice, "finalize --from "+id+" --host gitlab-2 -- as asked"))
+	if want := "request " + id + " ran on gitlab-sim, not gitlab-2: use --host gitlab-sim, or leave --host out"; got != want {
+		t.Errorf("refusal %q, want %q", got, want)
+	}
+	if err := command(t, s, rec, alice, "finalize --from "+id+" -- as asked"); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _ = s.DB.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if len(reqs) != 1 || reqs[0].Operation != "finalize" || reqs[0].Host != simtest.HostName || reqs[0].FromRequest != id {
+		t.Fatalf("want one pending finalize on gitlab-sim from %s, got %+v", id, reqs)
+	}
+	if err := command(t, s, rec, bob, "approve "+reqs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, rec.thread(reqs[0].Thread), "Finalized")
+}
