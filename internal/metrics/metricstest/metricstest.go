@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 )
 
 // Families are the metric families of one scrape, by name.
@@ -148,4 +151,50 @@ func (c *APICalls) Calls() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.calls)
+}
+
+// Rule is one alerting rule of a Prometheus rules file.
+type Rule struct {
+	Alert string `yaml:"alert"`
+	Expr  string `yaml:"expr"`
+}
+
+// AlertRules reads the alerting rules of a Prometheus rules file.
+func AlertRules(path string) ([]Rule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Groups []struct {
+			Rules []Rule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var rules []Rule
+	for _, g := range file.Groups {
+		rules = append(rules, g.Rules...)
+	}
+	return rules, nil
+}
+
+var metricName = regexp.MustCompile(`\bgitlab_chatops_[a-z0-9_]+`)
+
+// Metrics are the gitlab_chatops_* names r's expression uses.
+func (r Rule) Metrics() []string { return metricName.FindAllString(r.Expr, -1) }
+
+// Missing are the metric names rules use that f does not have, sorted.
+func (f Families) Missing(rules []Rule) []string {
+	var out []string
+	for _, r := range rules {
+		for _, n := range r.Metrics() {
+			if _, ok := f[n]; !ok && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
