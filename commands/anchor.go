@@ -30,7 +30,7 @@ func (r *Router) anchorLoop(ctx context.Context) {
 	poll := cmp.Or(r.anchorPoll, anchorPoll)
 	last, err := r.lastAnchor(ctx)
 	if err != nil {
-		r.log.Error("finding the last audit anchor; anchoring now", "err", err)
+		r.logger(ctx).Error("finding the last audit anchor; anchoring now", "err", err)
 	}
 	for {
 		if due := last.Add(r.opt.AnchorEvery); !r.opt.Clock().Before(due) {
@@ -41,7 +41,7 @@ func (r *Router) anchorLoop(ctx context.Context) {
 				continue
 			}
 			if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
-				r.log.Error("anchoring the audit trail; retrying", "err", err)
+				r.logger(ctx).Error("anchoring the audit trail; retrying", "err", err)
 			} else {
 				last = r.opt.Clock()
 			}
@@ -90,14 +90,14 @@ func (r *Router) Anchor(ctx context.Context, by approvals.User, why string) (bot
 		return bot.Message{}, fmt.Errorf("reading the audit head: %w", err)
 	}
 	now := r.opt.Clock().UTC()
-	r.log.Info("audit anchor", "head", head.String(), "seq", head.Seq, "why", why)
+	r.logger(ctx).Info("audit anchor", "head", head.String(), "seq", head.Seq, "why", why)
 	msg := anchorMessage(head, now, why)
 	where := "the log only (no audit.channel configured)"
 	if r.opt.AuditChannel != "" {
 		where = r.opt.AuditChannel
 		for _, chat := range r.allChats() {
 			if _, err := chat.PostRoot(ctx, r.opt.AuditChannel, msg); err != nil {
-				r.log.Error("posting the audit anchor", "platform", chat.Platform(), "channel", r.opt.AuditChannel, "head", head.String(), "err", err)
+				r.logger(ctx).Error("posting the audit anchor", "platform", chat.Platform(), "channel", r.opt.AuditChannel, "head", head.String(), "err", err)
 				where += " (" + chat.Platform() + ": not posted: " + err.Error() + ")"
 			}
 		}
@@ -115,10 +115,10 @@ func (r *Router) Anchor(ctx context.Context, by approvals.User, why string) (bot
 func (r *Router) logHead(ctx context.Context, when string) {
 	head, err := r.opt.Audit.AuditHead(ctx)
 	if err != nil {
-		r.log.Error("reading the audit head", "when", when, "err", err)
+		r.logger(ctx).Error("reading the audit head", "when", when, "err", err)
 		return
 	}
-	r.log.Info("audit head "+when, "head", head.String())
+	r.logger(ctx).Info("audit head "+when, "head", head.String())
 }
 
 // anchorMessage is what the audit channel shows for an anchor.

@@ -17,6 +17,7 @@ import (
 // the message carrying a clicked button ("" when typed): a button only acts
 // on the request whose root post carries it.
 func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) error {
+	ctx = r.withRequestLog(ctx, id)
 	user := approvals.User{ID: u.ID, Name: u.Name}
 	req, err := r.opt.Approvals.Request(ctx, id)
 	if err != nil {
@@ -53,13 +54,15 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 	// The decision is recorded; telling the channel waits on the platform,
 	// so it happens after the acknowledgement.
 	r.background(verb+" "+id, func(ctx context.Context) {
+		ctx = r.withRequestLog(ctx, id)
+		r.logger(ctx).Info("request "+string(req.State), "by", u.ID)
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
 		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
 		if reason != "" {
 			text += " Denied because: " + fullStop(literal(reason))
 		}
 		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
-			r.log.Error("replying in thread", "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	})
 	return nil
@@ -68,6 +71,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 // approve checks that what the request was based on still holds, records
 // the approval and, once enough approvals are in, runs the request.
 func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel string, u bot.User, req *approvals.Request) {
+	ctx = r.withRequestLog(ctx, req.ID)
 	user := approvals.User{ID: u.ID, Name: u.Name}
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	current := ""
@@ -86,7 +90,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		if err != nil {
 			err = fmt.Errorf("could not check the migration status it is based on: %w", err)
 			r.auditUnrecorded(ctx, u, req, err)
-			r.log.Error("approval fingerprint check", "request", req.ID, "err", err)
+			r.logger(ctx).Error("approval fingerprint check", "err", err)
 			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
 				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on. %s Try again.", req.ID, problem(req.Host, err))})
 			return
@@ -100,11 +104,12 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		return
 	case err != nil:
 		r.auditUnrecorded(ctx, u, req, err)
-		r.log.Error("recording an approval", "request", req.ID, "err", err)
+		r.logger(ctx).Error("recording an approval", "err", err)
 		_ = chat.Notify(ctx, channel, u, bot.Message{Text: workflowText(err,
 			fmt.Sprintf("Your approval of %s was not recorded: the bot could not store it; its log has the details. Try again.", req.ID)), Tone: bot.ToneDanger})
 		return
 	}
+	r.logger(ctx).Info("approval recorded", "approver", u.ID, "state", approved.State)
 	if approved.State != approvals.StateApproved {
 		r.updateRoot(ctx, rootChat, root, requestMessage(approved, r.opt.Clock()))
 		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
@@ -125,7 +130,7 @@ func (r *Router) refusedDecision(ctx context.Context, u bot.User, verb, id strin
 	if errors.As(err, &ref) {
 		return ref
 	}
-	r.log.Error("reading a request to decide on", "request", id, "verb", verb, "err", err)
+	r.logger(ctx).Error("reading a request to decide on", "verb", verb, "err", err)
 	return &Refusal{Msg: workflowText(err, fmt.Sprintf("I could not read request %s from the bot's store, so nothing was done; the bot's log has the details. Try again.", id))}
 }
 

@@ -24,6 +24,7 @@ const ActionJobOutput = "job.output"
 func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Request) {
 	// The claim is taken before the start, so the sweep never sees this
 	// request running without its follower (see owner.go).
+	ctx = r.withRequestLog(ctx, req.ID)
 	ctx, release, ok := r.followers.take(ctx, req.ID)
 	if !ok {
 		return // another goroutine of this process has it
@@ -34,15 +35,16 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		switch {
 		case errors.Is(err, approvals.ErrAlreadyStarted):
 		case approvals.IsRefusal(err):
-			r.log.Error("starting request", "request", req.ID, "err", err)
+			r.logger(ctx).Error("starting request", "err", err)
 		default:
 			// The approval is recorded but the start is not: end the
 			// request now rather than leave it approved (nothing ran).
-			r.log.Error("starting request", "request", req.ID, "err", err)
+			r.logger(ctx).Error("starting request", "err", err)
 			r.abandon(ctx, chat, req, "the bot could not record the start in its store (its log has the details)")
 		}
 		return
 	}
+	r.logger(ctx).Info("request started", "operation", started.Operation, "host", started.Host)
 	root := bot.Ref{Channel: started.Channel, ID: started.Thread}
 	r.updateRoot(ctx, chat, root, requestMessage(started, r.opt.Clock()))
 	host, err := r.host(started.Host)
@@ -77,14 +79,16 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	}
 	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
 	if runReq.Approval, err = approvalFor(host, runReq); err != nil {
-		r.log.Error("approval statement", "request", started.ID, "host", host.Name, "err", err)
+		r.logger(ctx).Error("approval statement", "host", host.Name, "err", err)
 		r.finish(ctx, chat, started, approvals.StateFailed, peopleText(err))
 		return
 	}
 	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
 	if err != nil {
-		r.log.Error("posting progress message", "err", err)
+		r.logger(ctx).Error("posting progress message", "err", err)
 	}
+	// From here on the job's lines, and this function's, carry its ID.
+	ctx = r.withJobLog(ctx)
 	box := r.newProgress(ctx, chat, progress, cmd.String(), host.Name)
 	w := r.requestWatch(ctx, chat, started, host, box)
 	rec, out, runErr := r.runJob(ctx, host, runReq, w)
@@ -121,19 +125,20 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 	return jobWatch{
 		progress: box,
 		onJob: func(jobID string) {
+			r.logger(ctx).Info("agent job started", "host", host.Name)
 			// The job ID must survive a SIGTERM that arrives now: without it
 			// the next start would have to look the job up (it can, but the
 			// record should say what ran).
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeJobTimeout)
 			defer cancel()
 			if _, err := r.opt.Approvals.SetJob(sctx, req.ID, jobID); err != nil {
-				r.log.Error("recording job", "request", req.ID, "job", jobID, "err", err)
+				r.logger(ctx).Error("recording job", "err", err)
 			}
 		},
 		lost: func(since time.Time, err error) {
-			r.log.Warn("agent unreachable; the request stays running and the bot keeps retrying", "request", req.ID, "host", host.Name, "err", err)
+			r.logger(ctx).Warn("agent unreachable; the request stays running and the bot keeps retrying", "host", host.Name, "err", err)
 			if _, rerr := chat.Reply(ctx, root, unreachableMessage(host.Name, since, err)); rerr != nil {
-				r.log.Error("replying in thread", "err", rerr)
+				r.logger(ctx).Error("replying in thread", "err", rerr)
 			}
 			r.note(ctx, chat, req.ID, unreachableNote(since))
 		},
@@ -144,7 +149,7 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 				text += "; following job " + jobID
 			}
 			if _, err := chat.Reply(ctx, root, bot.Message{Text: text + ".", Tone: bot.ToneInfo}); err != nil {
-				r.log.Error("replying in thread", "err", err)
+				r.logger(ctx).Error("replying in thread", "err", err)
 			}
 		},
 	}
@@ -161,12 +166,13 @@ func unreachableNote(since time.Time) string {
 // request's card. It is written even while the bot stops: it is what the
 // store says about a request that stays running.
 func (r *Router) note(ctx context.Context, chat bot.Chat, id, note string) {
+	ctx = r.withRequestLog(ctx, id)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeJobTimeout)
 	defer cancel()
 	noted, err := r.opt.Approvals.Note(sctx, id, note)
 	if err != nil {
 		if !approvals.IsRefusal(err) {
-			r.log.Error("noting request", "request", id, "err", err)
+			r.logger(ctx).Error("noting request", "err", err)
 		}
 		return
 	}
@@ -200,10 +206,10 @@ func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
 		return false
 	}
 	if takenOver(ctx) {
-		r.log.Warn("this follower was stuck and another took the request over", "request", req.ID)
+		r.logger(ctx).Warn("this follower was stuck and another took the request over")
 		return true
 	}
-	r.log.Info("bot stopping: request left running for the next start to re-attach", "request", req.ID)
+	r.logger(ctx).Info("bot stopping: request left running for the next start to re-attach")
 	return true
 }
 
@@ -215,14 +221,14 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	// no digest is claimed for it.
 	var inc *incompleteError
 	if errors.As(runErr, &inc) {
-		r.log.Warn("job output incomplete", "request", req.ID, "host", host.Name, "err", runErr)
+		r.logger(ctx).Warn("job output incomplete", "host", host.Name, "err", runErr)
 		runErr = nil
 	}
 	state, detail := outcomeOf(host.Name, rec, runErr)
 	var summary bot.Message
 	var res any
 	if runErr != nil {
-		r.log.Error("running approved request", "request", req.ID, "host", host.Name, "err", runErr)
+		r.logger(ctx).Error("running approved request", "host", host.Name, "err", runErr)
 		summary = agentErrorMessage(host.Name, req.Operation, runErr)
 	} else {
 		summary, res = r.resultMessage(req, host.Name, rec, out)
@@ -234,13 +240,13 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	if progress.IsZero() {
 		var err error
 		if result, err = chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, summary); err != nil {
-			r.log.Error("replying in thread", "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	} else if err := chat.Update(ctx, progress, summary); err != nil {
-		r.log.Error("updating progress message", "err", err)
+		r.logger(ctx).Error("updating progress message", "err", err)
 	}
 	if takenOver(ctx) {
-		r.log.Warn("this follower was stuck and another took the request over; it records nothing", "request", req.ID)
+		r.logger(ctx).Warn("this follower was stuck and another took the request over; it records nothing")
 		return
 	}
 	r.attachOutput(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, req.Operation+"-"+req.ID+".txt", "Full output of "+req.Operation, out)
@@ -264,7 +270,7 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 				m.Tone = bot.ToneWarning // the output it was read from is incomplete
 			}
 			if err := chat.Update(ctx, result, m); err != nil {
-				r.log.Error("settling the result message", "err", err)
+				r.logger(ctx).Error("settling the result message", "err", err)
 			}
 		}
 	}
@@ -294,9 +300,10 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 	}
 	done, err := r.opt.Approvals.Finish(ctx, req.ID, state, detail)
 	if err != nil {
-		r.log.Error("finishing request", "request", req.ID, "err", err)
+		r.logger(ctx).Error("finishing request", "err", err)
 		return
 	}
+	r.logger(ctx).Info("request finished", "state", done.State)
 	r.updateRoot(ctx, chat, bot.Ref{Channel: done.Channel, ID: done.Thread}, requestMessage(done, r.opt.Clock()))
 }
 

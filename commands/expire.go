@@ -39,9 +39,10 @@ func (r *Router) ExpireNow(ctx context.Context) {
 	defer r.sweepRunning(ctx)
 	expired, err := r.opt.Approvals.ExpireDue(ctx)
 	if err != nil {
-		r.log.Error("expiring requests", "err", err)
+		r.logger(ctx).Error("expiring requests", "err", err)
 	}
 	for _, req := range expired {
+		ctx := r.withRequestLog(ctx, req.ID)
 		chat, ok := r.chat(req.Platform)
 		if !ok {
 			continue
@@ -55,7 +56,7 @@ func (r *Router) ExpireNow(ctx context.Context) {
 		// Like deny and cancel, expiry says so in the thread.
 		msg := bot.Message{Text: fmt.Sprintf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
 		if _, err := chat.Reply(ctx, root, msg); err != nil {
-			r.log.Error("replying in thread", "request", req.ID, "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
 }

@@ -45,7 +45,7 @@ func (r *Router) eachHost(ctx context.Context, hosts []Host, fn func(ctx context
 			defer func() { <-sem }()
 			defer func() {
 				if p := recover(); p != nil {
-					r.log.Error("work on one host panicked", "host", h.Name, "panic", p)
+					r.logger(ctx).Error("work on one host panicked", "host", h.Name, "panic", p)
 				}
 			}()
 			fn(ctx, i, h)
@@ -108,7 +108,7 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 		Context: f.commands,
 	})
 	if err != nil {
-		r.log.Error("posting root message", "err", err)
+		r.logger(ctx).Error("posting root message", "err", err)
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
@@ -121,7 +121,7 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 		answers[i] = f.ask(ctx, h, cmd.User, r.busyReply(ctx, chat, root, h.Name))
 	})
 	if ctx.Err() != nil {
-		r.log.Info("stopped before every host answered", "subcommand", f.sub)
+		r.logger(ctx).Info("stopped before every host answered", "subcommand", f.sub)
 		return
 	}
 	m := combinedMessage(answers)

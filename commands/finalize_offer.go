@@ -79,7 +79,7 @@ func suggestedFinalize(f *gitlab.MigrateFailure, before gitlab.DownBefore) (a gi
 func (r *Router) databasesNow(ctx context.Context, host Host) gitlab.DownBefore {
 	s, err := r.migrateStatus(ctx, host)
 	if err != nil {
-		r.log.Warn("checking the databases for a finalize suggestion", "host", host.Name, "err", err)
+		r.logger(ctx).Warn("checking the databases for a finalize suggestion", "host", host.Name, "err", err)
 		return gitlab.DownBefore{}
 	}
 	d := gitlab.DownBeforeOf(s)
@@ -90,9 +90,10 @@ func (r *Router) databasesNow(ctx context.Context, host Host) gitlab.DownBefore 
 // storeSuggestion keeps the finalize GitLab suggested on the failed
 // migrate request, for `finalize --from`.
 func (r *Router) storeSuggestion(ctx context.Context, req *approvals.Request, a gitlab.Args) {
+	ctx = r.withRequestLog(ctx, req.ID)
 	detail := fmt.Sprintf("GitLab asked to finalize %s on %s.%s first; offered as `finalize --from %s`", a.JobClass, a.Table, a.Column, req.ID)
 	if _, err := r.opt.Approvals.AddParams(ctx, req.ID, suggestionParams(nil, a), detail); err != nil {
-		r.log.Error("storing finalize suggestion", "request", req.ID, "err", err)
+		r.logger(ctx).Error("storing finalize suggestion", "err", err)
 	}
 }
 
@@ -102,7 +103,7 @@ func (r *Router) storeSuggestion(ctx context.Context, req *approvals.Request, a 
 func (r *Router) unfinishedDatabase(ctx context.Context, host Host, want gitlab.BatchedMigration) string {
 	s, err := r.bbmStatus(ctx, host, "")
 	if err != nil {
-		r.log.Warn("checking which database has the batched migration", "host", host.Name, "err", err)
+		r.logger(ctx).Warn("checking which database has the batched migration", "host", host.Name, "err", err)
 		return ""
 	}
 	if dbs := unfinishedOn(s, want); len(dbs) == 1 {

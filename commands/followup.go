@@ -26,7 +26,7 @@ func (r *Router) followUp(ctx context.Context, chat bot.Chat, req *approvals.Req
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	reply := func(msg bot.Message) {
 		if _, err := chat.Reply(ctx, root, msg); err != nil {
-			r.log.Error("replying in thread", "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
 	switch req.Operation {
@@ -86,7 +86,7 @@ func (r *Router) migrateCheck(ctx context.Context, req *approvals.Request, host 
 	}
 	s, err := r.migrateStatus(ctx, host)
 	if err != nil {
-		r.log.Error("status after migrate", "host", host.Name, "err", err)
+		r.logger(ctx).Error("status after migrate", "host", host.Name, "err", err)
 		reply(problemMessage("Could not check the status after migrate", host.Name, err, "Check with /gitlab-migrations status."))
 		switch {
 		case jobOK:
@@ -125,7 +125,7 @@ func (r *Router) finalizeCheck(ctx context.Context, host Host, a gitlab.Args, jo
 	failed := verdict{verdictFailed, "finalize failed; nothing was finalized"}
 	s, err := r.bbmStatus(ctx, host, a.Database)
 	if err != nil {
-		r.log.Error("background migrations after finalize", "host", host.Name, "err", err)
+		r.logger(ctx).Error("background migrations after finalize", "host", host.Name, "err", err)
 		msg := problemMessage("Could not check background migrations after finalize", host.Name, err, "Check with /gitlab-migrations bbm.")
 		if jobOK {
 			return msg, verdict{verdictUnverified, "finalize printed Done., but I could not check the background migrations after it; check with /gitlab-migrations bbm"}

@@ -72,11 +72,11 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 			r.background("audit anchor", func(ctx context.Context) {
 				m, err := r.Anchor(ctx, user, "Anchored by "+cmd.User.Name)
 				if err != nil {
-					r.log.Error("audit anchor", "err", err)
+					r.logger(ctx).Error("audit anchor", "err", err)
 					m = bot.Message{Title: "Could not anchor the audit trail", Text: "I could not read the audit trail's head from the bot's store, so nothing was anchored; the bot's log has the details. Try again, and if it fails again, run `gitlab-chatops audit verify` on the bot's host.", Tone: bot.ToneDanger}
 				}
 				if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
-					r.log.Error("answering audit anchor", "err", err)
+					r.logger(ctx).Error("answering audit anchor", "err", err)
 				}
 			})
 			return nil

@@ -100,13 +100,13 @@ func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command
 	r.background("audit page", func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, m)
 		if err != nil {
-			r.log.Error("posting root message", "err", err)
+			r.logger(ctx).Error("posting root message", "err", err)
 			_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 			return
 		}
 		f := bot.BytesFile(fmt.Sprintf("audit-%d-%d.txt", first, last), fmt.Sprintf("Audit entries %d to %d", first, last), []byte(lines+"\n"))
 		if err := chat.Upload(ctx, root, f, fmt.Sprintf("%d audit entries", len(entries))); err != nil {
-			r.log.Error("uploading output", "err", err)
+			r.logger(ctx).Error("uploading output", "err", err)
 		}
 	})
 	return nil

@@ -120,7 +120,7 @@ const agentCheckTimeout = 10 * time.Second
 func (r *Router) sweepRunning(ctx context.Context) {
 	running, err := r.opt.Approvals.Running(ctx)
 	if err != nil {
-		r.log.Error("listing running requests", "err", err)
+		r.logger(ctx).Error("listing running requests", "err", err)
 		return
 	}
 	now := r.opt.Clock()
@@ -129,8 +129,10 @@ func (r *Router) sweepRunning(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		ctx := r.withRequestLog(ctx, req.ID)
+		scopeOf(ctx).setJob(req.JobID)
 		if !r.followers.held(req.ID) {
-			r.log.Warn("running request has no follower in this bot; re-attaching to its job", "request", req.ID, "job", req.JobID)
+			r.logger(ctx).Warn("running request has no follower in this bot; re-attaching to its job")
 			r.adopt(chat, req.ID, "the bot lost track of this job")
 			continue
 		}
@@ -138,7 +140,7 @@ func (r *Router) sweepRunning(ctx context.Context) {
 			continue
 		}
 		if why, stuck := r.jobEnded(ctx, req); stuck {
-			r.log.Warn("running request is past its deadline and its job "+why+"; taking it over from its follower", "request", req.ID, "job", req.JobID)
+			r.logger(ctx).Warn("running request is past its deadline and its job "+why+"; taking it over from its follower")
 			r.followers.drop(req.ID)
 			r.adopt(chat, req.ID, "the job was past its deadline ("+why+") and the bot had not recorded its outcome")
 		}

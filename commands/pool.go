@@ -86,7 +86,7 @@ func (r *Router) queued(ctx context.Context, chat bot.Chat, cmd bot.Command, nam
 		defer r.work.Done()
 		if base.Err() != nil {
 			// Close was called before its turn; nothing of it ran.
-			r.log.Warn("queued command not run: the bot stopped before its turn", "work", name, "user", cmd.User.ID, "channel", cmd.Channel)
+			r.logger(ctx).Warn("queued command not run: the bot stopped before its turn", "work", name, "user", cmd.User.ID, "channel", cmd.Channel)
 			return
 		}
 		r.guarded(base, name, fn)
@@ -94,13 +94,13 @@ func (r *Router) queued(ctx context.Context, chat bot.Chat, cmd bot.Command, nam
 	if ahead < r.opt.QueueNotice {
 		return
 	}
-	r.log.Warn("background work queued", "work", name, "ahead", ahead, "workers", r.opt.Workers)
+	r.logger(ctx).Warn("background work queued", "work", name, "ahead", ahead, "workers", r.opt.Workers)
 	nctx := context.WithoutCancel(ctx)
 	r.background("queued notice", func(context.Context) {
 		ctx, cancel := context.WithTimeout(nctx, 30*time.Second)
 		defer cancel()
 		if err := chat.Notify(ctx, cmd.Channel, cmd.User, queuedMessage(ahead)); err != nil {
-			r.log.Error("telling a user their command is queued", "user", cmd.User.ID, "err", err)
+			r.logger(ctx).Error("telling a user their command is queued", "user", cmd.User.ID, "err", err)
 		}
 	})
 }

@@ -40,7 +40,7 @@ func (r *Router) preflight(ctx context.Context, host Host, opName string, a gitl
 func (r *Router) preflightFinalize(ctx context.Context, host Host, a gitlab.Args) ([]string, error) {
 	s, err := r.bbmStatus(ctx, host, "")
 	if err != nil {
-		r.log.Warn("pre-flight of finalize", "host", host.Name, "err", err)
+		r.logger(ctx).Warn("pre-flight of finalize", "host", host.Name, "err", err)
 		return []string{"could not check the batched background migrations first: " + problem(host.Name, err)}, nil
 	}
 	return finalizePreflight(host, a, s)
@@ -155,7 +155,7 @@ func pendingHint(s gitlab.BBMStatus) string {
 func (r *Router) preflightRestart(ctx context.Context, host Host, service string) ([]string, error) {
 	s, err := r.ctlStatus(ctx, host)
 	if err != nil {
-		r.log.Warn("pre-flight of restart", "host", host.Name, "err", err)
+		r.logger(ctx).Warn("pre-flight of restart", "host", host.Name, "err", err)
 		if service != "" {
 			return nil, &preflightRefusal{fmt.Sprintf("I could not check that %s has a service called %s: %s", host.Name, service, problem(host.Name, err))}
 		}
@@ -186,7 +186,7 @@ func (r *Router) preflightRestart(ctx context.Context, host Host, service string
 func (r *Router) preflightMigrate(ctx context.Context, host Host, decomposed bool) []string {
 	s, err := r.bbmStatus(ctx, host, "")
 	if err != nil {
-		r.log.Warn("pre-flight of migrate", "host", host.Name, "err", err)
+		r.logger(ctx).Warn("pre-flight of migrate", "host", host.Name, "err", err)
 		return []string{"could not check the batched background migrations first: " + problem(host.Name, err)}
 	}
 	var notes []string

@@ -65,7 +65,7 @@ func (r *Router) newProgress(ctx context.Context, chat bot.Chat, ref bot.Ref, cm
 	}
 	go b.run(func(v progressView) {
 		if err := chat.Update(ctx, ref, render(v)); err != nil {
-			r.log.Warn("updating progress", "err", err)
+			r.logger(ctx).Warn("updating progress", "err", err)
 		}
 	}, r.opt.ProgressEvery)
 	return b

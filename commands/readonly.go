@@ -22,7 +22,7 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		Context: "`" + c.String() + "`",
 	})
 	if err != nil {
-		r.log.Error("posting root message", "err", err)
+		r.logger(ctx).Error("posting root message", "err", err)
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
@@ -59,7 +59,11 @@ func (r *Router) readOnlyAnswer(ctx context.Context, actor bot.User, host Host, 
 	a := hostAnswer{Host: host.Name, Out: out, Err: runErr}
 	if runErr != nil {
 		outcome = "error"
-		r.log.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
+		l := r.logger(ctx)
+		if rec.ID != "" {
+			l = l.With("job_id", rec.ID)
+		}
+		l.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
 		a.Msg = agentErrorMessage(host.Name, op.Name, runErr)
 		a.Line = "could not run: " + a.Msg.Text
 	} else {
@@ -84,7 +88,7 @@ func (r *Router) readOnlyAnswer(ctx context.Context, actor bot.User, host Host, 
 func (r *Router) busyReply(ctx context.Context, chat bot.Chat, root bot.Ref, host string) func() {
 	return func() {
 		if _, err := chat.Reply(ctx, root, busyMessage(host, r.opt.BusyWait)); err != nil {
-			r.log.Error("replying in thread", "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
 }
@@ -212,7 +216,7 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 // replyWithOutput replies with m and, when the output is long, attaches it.
 func (r *Router) replyWithOutput(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message, name string, out *output) {
 	if _, err := chat.Reply(ctx, root, m); err != nil {
-		r.log.Error("replying in thread", "err", err)
+		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 	r.attachOutput(ctx, chat, root, name+".txt", "Full output of "+name, out)
 }
@@ -228,7 +232,7 @@ func (r *Router) attachOutput(ctx context.Context, chat bot.Chat, root bot.Ref, 
 		err = chat.Upload(ctx, root, f, fmt.Sprintf("%d lines of output", out.lines))
 	}
 	if err != nil {
-		r.log.Error("uploading output", "err", err)
+		r.logger(ctx).Error("uploading output", "err", err)
 	}
 }
 

@@ -26,9 +26,10 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 		return err
 	}
 	for _, req := range reqs {
+		ctx := r.withRequestLog(ctx, req.ID)
 		chat, ok := r.chat(req.Platform)
 		if !ok {
-			r.log.Warn("request left running on a platform that is not connected now; it stays running until the bot starts with that platform", "request", req.ID, "platform", req.Platform)
+			r.logger(ctx).Warn("request left running on a platform that is not connected now; it stays running until the bot starts with that platform", "platform", req.Platform)
 			continue
 		}
 		if req.State == approvals.StateApproved {
@@ -61,15 +62,17 @@ const whyRestarted = "the bot restarted"
 // the request stays running and the bot keeps trying for as long as it
 // runs. The caller holds the request's claim (followers.take).
 func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
+	ctx = r.withJobLog(r.withRequestLog(ctx, req.ID))
+	scopeOf(ctx).setJob(req.JobID)
 	host, err := r.host(req.Host)
 	if err != nil {
 		r.interrupt(ctx, chat, req, why+" and host "+req.Host+" is no longer configured, so the job cannot be followed.")
 		return
 	}
 	w := r.requestWatch(ctx, chat, req, host, nil)
-	f, err := r.newFollower(host, w, true)
+	f, err := r.newFollower(ctx, host, w, true)
 	if err != nil {
-		r.log.Error("creating the output spool to re-attach", "request", req.ID, "err", err)
+		r.logger(ctx).Error("creating the output spool to re-attach", "err", err)
 		r.interrupt(ctx, chat, req, why+" and the bot could not create a temporary file for the job's output (its log has the details), so it cannot follow the job. Check with /gitlab-migrations status and services.")
 		return
 	}
@@ -94,7 +97,7 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 		r.interrupt(ctx, chat, req, fmt.Sprintf("%s and the agent on %s no longer knows job %s, so its outcome is unknown. Check with /gitlab-migrations status and services.", why, host.Name, req.JobID))
 		return
 	case err != nil:
-		r.log.Error("re-attaching to a job", "request", req.ID, "job", req.JobID, "err", err)
+		r.logger(ctx).Error("re-attaching to a job", "err", err)
 		r.interrupt(ctx, chat, req, fmt.Sprintf("%s and the bot could not learn what became of the job: %s Check the host before retrying.", why, agentProblem(host.Name, err)))
 		return
 	}
@@ -102,7 +105,7 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	progress, err := chat.Reply(ctx, root, bot.Message{Text: "🔁 " + reattachNote(why, rec), Tone: bot.ToneInfo})
 	if err != nil {
-		r.log.Error("replying in thread", "err", err)
+		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 	box := r.newProgress(ctx, chat, progress, req.Operation, host.Name)
 	f.watch.progress = box
@@ -119,10 +122,11 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 // even that cannot be recorded, the expiry sweep abandons it later
 // (approvals.ApprovedDeadline).
 func (r *Router) abandon(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
+	ctx = r.withRequestLog(ctx, req.ID)
 	done, err := r.opt.Approvals.Abandon(context.WithoutCancel(ctx), req.ID, why)
 	if err != nil {
 		if !approvals.IsRefusal(err) {
-			r.log.Error("abandoning request", "request", req.ID, "err", err)
+			r.logger(ctx).Error("abandoning request", "err", err)
 		}
 		return
 	}
@@ -132,11 +136,12 @@ func (r *Router) abandon(ctx context.Context, chat bot.Chat, req *approvals.Requ
 // reportAbandoned updates an abandoned request's root post and says in its
 // thread that nothing ran.
 func (r *Router) reportAbandoned(ctx context.Context, chat bot.Chat, req *approvals.Request) {
+	ctx = r.withRequestLog(ctx, req.ID)
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
 	text := "Not started: " + strings.TrimPrefix(req.Error, "not started, nothing ran: ") + ". Nothing ran. Open a new request if it is still needed."
 	if _, err := chat.Reply(ctx, root, bot.Message{Title: "Interrupted", Text: text, Tone: bot.ToneDanger}); err != nil {
-		r.log.Error("replying in thread", "err", err)
+		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 }
 
@@ -154,6 +159,6 @@ func (r *Router) end(ctx context.Context, chat bot.Chat, req *approvals.Request,
 		title = "Failed"
 	}
 	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: title, Text: why, Tone: bot.ToneDanger}); err != nil {
-		r.log.Error("replying in thread", "err", err)
+		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 }

@@ -69,7 +69,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 			Text: fmt.Sprintf("⏳ %s asks to run *%s* on *%s*; preparing the approval request…", cmd.User.Name, op.Name, host.Name),
 		})
 		if err != nil {
-			r.log.Error("posting root message", "err", err)
+			r.logger(ctx).Error("posting root message", "err", err)
 			_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 			return
 		}
@@ -81,7 +81,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		if op.Name == gitlab.OpMigrate {
 			s, err := r.migrateStatus(ctx, host)
 			if err != nil {
-				r.log.Error("status before a migrate request", "host", host.Name, "err", err)
+				r.logger(ctx).Error("status before a migrate request", "host", host.Name, "err", err)
 				m := problemMessage("No migrate request opened", host.Name, err, "")
 				m.Text = "I need the migration status to know what would be approved, and could not get it. " + m.Text
 				r.updateRoot(ctx, chat, root, m)
@@ -108,10 +108,12 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		nr.Params = preflightParams(nr.Params, notes)
 		req, err := r.opt.Approvals.Open(ctx, nr)
 		if err != nil {
-			r.log.Error("opening request", "host", host.Name, "operation", op.Name, "err", err)
+			r.logger(ctx).Error("opening request", "host", host.Name, "operation", op.Name, "err", err)
 			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: workflowProblem(err), Tone: bot.ToneDanger})
 			return
 		}
+		ctx = r.withRequestLog(ctx, req.ID)
+		r.logger(ctx).Info("request opened", "operation", req.Operation, "host", req.Host, "requester", req.Requester.ID)
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
 	})
 	return nil
@@ -133,7 +135,7 @@ func (r *Router) finalizeFrom(ctx context.Context, id, name, db string) (gitlab.
 	case errors.Is(err, approvals.ErrNotFound):
 		return gitlab.Args{}, "", Host{}, fmt.Errorf("there is no request %s; --from takes the ID of the failed migrate request, shown on its message", id)
 	case err != nil:
-		r.log.Error("reading the request finalize --from names", "request", id, "err", err)
+		r.logger(ctx).Error("reading the request finalize --from names", "from_request", id, "err", err)
 		return gitlab.Args{}, "", Host{}, &bot.UserError{Text: fmt.Sprintf("I could not read request %s from the bot's store, so nothing was opened; the bot's log has the details. Try again.", id), Err: err}
 	}
 	a := argsOf(src.Params, suggestPrefix)
@@ -166,6 +168,6 @@ func (r *Router) finalizeFrom(ctx context.Context, id, name, db string) (gitlab.
 
 func (r *Router) updateRoot(ctx context.Context, chat bot.Chat, root bot.Ref, m bot.Message) {
 	if err := chat.Update(ctx, root, m); err != nil {
-		r.log.Error("updating message", "message", root.ID, "err", err)
+		r.logger(ctx).Error("updating message", "message", root.ID, "err", err)
 	}
 }

@@ -33,7 +33,7 @@ func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlResta
 		s, err := r.ctlStatus(ctx, host)
 		if err == nil && allUp(s, restarted) || r.opt.Clock().After(deadline) || ctx.Err() != nil {
 			if err != nil {
-				r.log.Error("services after restart", "host", host.Name, "err", err)
+				r.logger(ctx).Error("services after restart", "host", host.Name, "err", err)
 				return problemMessage("Could not check the services after the restart", host.Name, err, "Check with /gitlab-migrations services."),
 					verdict{verdictUnverified, "gitlab-ctl restart ended, but I could not check the services after it; check with /gitlab-migrations services"}
 			}

@@ -278,7 +278,7 @@ func (r *Router) baseContext() context.Context {
 func (r *Router) guarded(ctx context.Context, name string, fn func(ctx context.Context)) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.log.Error("background work panicked", "work", name, "panic", p)
+			r.logger(ctx).Error("background work panicked", "work", name, "panic", p)
 		}
 	}()
 	fn(ctx)
@@ -288,6 +288,10 @@ func (r *Router) guarded(ctx context.Context, name string, fn func(ctx context.C
 // to write it.
 func (r *Router) audit(ctx context.Context, e approvals.AuditEntry) {
 	if err := r.opt.Approvals.Record(ctx, e); err != nil {
-		r.log.Error("audit append failed", "action", e.Action, "request", e.RequestID, "err", err)
+		l := r.logger(ctx)
+		if s := scopeOf(ctx); e.RequestID != "" && (s == nil || s.requestID() != e.RequestID) {
+			l = l.With("request_id", e.RequestID)
+		}
+		l.Error("audit append failed", "action", e.Action, "err", err)
 	}
 }

@@ -84,6 +84,8 @@ type follower struct {
 	// when the bot reported the agent unreachable (zero: not reported).
 	failures int
 	lostAt   time.Time
+	// scope names the job in the log lines of its follower and caller.
+	scope *logScope
 }
 
 // newFollower prepares to follow a job on host. spool says whether the
@@ -91,7 +93,7 @@ type follower struct {
 // large and is read once, by the one caller) or stays in memory, bounded
 // (a read-only job: its result may be shared by several callers for a
 // while, see flights, and is small).
-func (r *Router) newFollower(host Host, w jobWatch, spool bool) (*follower, error) {
+func (r *Router) newFollower(ctx context.Context, host Host, w jobWatch, spool bool) (*follower, error) {
 	out := memoryOutput()
 	if spool {
 		var err error
@@ -99,7 +101,7 @@ func (r *Router) newFollower(host Host, w jobWatch, spool bool) (*follower, erro
 			return nil, err
 		}
 	}
-	return &follower{r: r, host: host, watch: w, out: out}, nil
+	return &follower{r: r, host: host, watch: w, out: out, scope: scopeOf(ctx)}, nil
 }
 
 // handle is the stream callback: it never blocks on chat.
@@ -123,6 +125,7 @@ func (f *follower) setJob(id string) {
 		return
 	}
 	f.jobID = id
+	f.scope.setJob(id)
 	if f.watch.onJob != nil {
 		f.watch.onJob(id)
 	}
@@ -134,7 +137,8 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 	if req.RequestID == "" && w.maxFailures == 0 {
 		w.maxFailures = readOnlyMaxFailures
 	}
-	f, err := r.newFollower(host, w, req.RequestID != "")
+	ctx = r.withJobLog(ctx)
+	f, err := r.newFollower(ctx, host, w, req.RequestID != "")
 	if err != nil {
 		return agent.JobRecord{}, memoryOutput(), err
 	}
@@ -169,7 +173,7 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 		// request ID to look up and nothing to lose by failing.
 		return rec, f.out, fmt.Errorf("running %s on %s: %w", req.Operation, host.Name, err)
 	default:
-		r.log.Warn("lost the agent's answer before the job event; asking the agent whether the job started", "host", host.Name, "request", req.RequestID, "err", err)
+		r.logger(ctx).Warn("lost the agent's answer before the job event; asking the agent whether the job started", "host", host.Name, "err", err)
 		found, err := f.locate(ctx, req.RequestID, err)
 		var ns *errNotStarted
 		if err != nil && !errors.As(err, &ns) && ctx.Err() == nil {
@@ -218,11 +222,13 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 
 // attachJob follows a job that is already running (restart recovery).
 func (r *Router) attachJob(ctx context.Context, host Host, jobID string, w jobWatch) (agent.JobRecord, *output, error) {
-	f, err := r.newFollower(host, w, true)
+	ctx = r.withJobLog(ctx)
+	f, err := r.newFollower(ctx, host, w, true)
 	if err != nil {
 		return agent.JobRecord{}, memoryOutput(), err
 	}
 	f.jobID = jobID
+	f.scope.setJob(jobID)
 	return f.follow(ctx)
 }
 
@@ -262,7 +268,7 @@ func (f *follower) follow(ctx context.Context) (agent.JobRecord, *output, error)
 		if f.out.lastSeq > before {
 			f.failures = 0 // it was making progress: start the backoff over
 		}
-		f.r.log.Warn("job stream broke, re-attaching", "host", f.host.Name, "job", f.jobID, "from", f.out.lastSeq+1, "err", err)
+		f.r.logger(ctx).Warn("job stream broke, re-attaching", "host", f.host.Name, "from", f.out.lastSeq+1, "err", err)
 		if ferr := f.failed(ctx, err); ferr != nil {
 			if ctx.Err() == nil {
 				ferr = &errOutcomeUnknown{jobID: f.jobID, err: ferr}

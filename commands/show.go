@@ -33,16 +33,17 @@ func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id st
 		return fmt.Errorf("reading request %s: %w", id, err)
 	}
 	r.background("show", func(ctx context.Context) {
+		ctx = r.withRequestLog(ctx, req.ID)
 		history, err := r.requestHistory(ctx, req)
 		if err != nil {
-			r.log.Error("reading a request's audit entries", "request_id", req.ID, "err", err)
+			r.logger(ctx).Error("reading a request's audit entries", "err", err)
 			history = nil
 		}
 		link := ""
 		if c, ok := r.chat(req.Platform); ok && req.Thread != "" {
 			if p, ok := c.(bot.Permalinker); ok {
 				if link, err = p.Permalink(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}); err != nil {
-					r.log.Warn("permalink of a request's thread", "request_id", req.ID, "err", err)
+					r.logger(ctx).Warn("permalink of a request's thread", "err", err)
 				}
 			}
 		}
@@ -51,7 +52,7 @@ func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id st
 			m.Text = strings.TrimSpace(m.Text + "\n⚠️ The audit trail could not be read, so the history is missing; the bot's log says why.")
 		}
 		if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
-			r.log.Error("answering show", "request_id", req.ID, "err", err)
+			r.logger(ctx).Error("answering show", "err", err)
 		}
 	})
 	return nil

@@ -20,21 +20,21 @@ func (r *Router) runUpgradeCheck(ctx context.Context, chat bot.Chat, cmd bot.Com
 		Context: upgradeCheckCommands,
 	})
 	if err != nil {
-		r.log.Error("posting root message", "err", err)
+		r.logger(ctx).Error("posting root message", "err", err)
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
 	busy := func() {
 		if _, err := chat.Reply(ctx, root, busyMessage(host.Name, r.opt.BusyWait)); err != nil {
-			r.log.Error("replying in thread", "err", err)
+			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
 	v, err := r.upgradeCheck(ctx, host, approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}, busy)
 	if err != nil {
-		r.log.Info("upgrade-check stopped", "host", host.Name, "err", err)
+		r.logger(ctx).Info("upgrade-check stopped", "host", host.Name, "err", err)
 		return
 	}
 	if _, err := chat.Reply(ctx, root, upgradeMessage(v)); err != nil {
-		r.log.Error("replying in thread", "err", err)
+		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 }
