@@ -140,7 +140,7 @@ func (r *Router) sweepRunning(ctx context.Context) {
 			continue
 		}
 		if why, stuck := r.jobEnded(ctx, req); stuck {
-			r.logger(ctx).Warn("running request is past its deadline and its job "+why+"; taking it over from its follower")
+			r.logger(ctx).Warn("running request is past its deadline and its job " + why + "; taking it over from its follower")
 			r.followers.drop(req.ID)
 			r.adopt(chat, req.ID, "the job was past its deadline ("+why+") and the bot had not recorded its outcome")
 		}
