@@ -60,7 +60,12 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	case "help":
 		return chat.Notify(ctx, cmd.Channel, cmd.User, helpMessage(inv))
 	case "hosts":
-		return chat.Notify(ctx, cmd.Channel, cmd.User, r.hostsMessage())
+		r.queued(ctx, chat, cmd, "hosts", func(ctx context.Context) {
+			if err := chat.Notify(ctx, cmd.Channel, cmd.User, r.hostsMessage(ctx)); err != nil {
+				r.log.Error("answering hosts", "err", err)
+			}
+		})
+		return nil
 	case "pending":
 		m, err := r.pendingMessage(ctx)
 		if err != nil {

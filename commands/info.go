@@ -28,17 +28,6 @@ func helpMessage(inv Invocation) bot.Message {
 	return bot.Message{Title: "/gitlab-migrations", Text: strings.Join(lines, "\n")}
 }
 
-func (r *Router) hostsMessage() bot.Message {
-	lines := make([]string, len(r.opt.Hosts))
-	for i, h := range r.opt.Hosts {
-		lines[i] = "• " + h.Name
-		if i == 0 && len(r.opt.Hosts) == 1 {
-			lines[i] += " (default)"
-		}
-	}
-	return bot.Message{Title: "GitLab hosts", Text: strings.Join(lines, "\n")}
-}
-
 // pendingMessage lists the requests waiting for approval and, after them,
 // the running ones with their note (e.g. "outcome unknown: agent
 // unreachable since 14:05 UTC"), so a lasting problem is seen outside

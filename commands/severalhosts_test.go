@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,12 @@ func downHost(t *testing.T, name string) commands.Host {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	return commands.Host{Name: name, Agent: clientAt(t, addr)}
+}
+
+// clientAt is an agent client (with certificates of its own) for addr.
+func clientAt(t *testing.T, addr string) *agent.Client {
+	t.Helper()
 	certs := filepath.Join(t.TempDir(), "certs")
 	if err := agent.GenerateCerts(certs, []string{"localhost"}, time.Hour); err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func downHost(t *testing.T, name string) commands.Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return commands.Host{Name: name, Agent: c}
+	return c
 }
 
 // severalHosts is three real agents over simulators in different
@@ -188,4 +195,52 @@ func TestSeveralHostsFinalizeFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	contains(t, rec.thread(reqs[0].Thread), "Finalized")
+}
+
+// TestHostsListsReachability: `hosts` checks every agent at once and lists
+// each with its version and round-trip latency, the default marked; the
+// host whose agent is down (a closed port) is listed as not reachable
+// with why, and the others are listed all the same.
+func TestHostsListsReachability(t *testing.T) {
+	s, rec := severalHosts(t, simtest.Options{More: []simtest.MoreHost{{Name: "gitlab-4", Default: true}}})
+	if err := command(t, s, rec, alice, "hosts"); err != nil {
+		t.Fatal(err)
+	}
+	notes := rec.notesFor(alice.ID)
+	if len(notes) != 1 {
+		t.Fatalf("want one answer, got %d", len(notes))
+	}
+	// Latencies and the time vary from run to run.
+	got := regexp.MustCompile(`(\d+|under 1) ms round trip`).ReplaceAllString(notes[0], "N ms round trip")
+	got = regexp.MustCompile(`checked at \d\d:\d\d:\d\d UTC`).ReplaceAllString(got, "checked at HH:MM:SS UTC")
+	golden.Check(t, "hosts-one-down", []byte(got))
+}
+
+// TestHostsHangingAgent: an agent that accepts the connection and never
+// answers is reported as not answering in time (the check's timeout),
+// while the others are listed.
+func TestHostsHangingAgent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	hang := commands.Host{Name: "gitlab-hang", Agent: clientAt(t, ln.Addr().String())}
+	s, rec := setup(t, simtest.Options{Router: commands.Options{Hosts: []commands.Host{hang}}})
+	if err := command(t, s, rec, alice, "hosts"); err != nil {
+		t.Fatal(err)
+	}
+	notes := rec.notesFor(alice.ID)
+	contains(t, notes, "• *gitlab-sim*: reachable, agent dev")
+	contains(t, notes, "• *gitlab-hang*: NOT reachable: gitlab-hang's agent did not answer in time")
+	contains(t, notes, "No host is the default")
 }

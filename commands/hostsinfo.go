@@ -1,0 +1,84 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// hostCheckTimeout bounds how long `hosts` waits for one agent: the
+// answer is a quick look, and a host that takes longer is as good as
+// unreachable for it.
+const hostCheckTimeout = 3 * time.Second
+
+// hostCheck is what `hosts` found out about one host's agent.
+type hostCheck struct {
+	Host    Host
+	Version string
+	Latency time.Duration // round trip of the version call
+	Err     error
+}
+
+// checkHosts asks every host's agent for its version, in parallel
+// (eachHost), each within hostCheckTimeout, and measures the round trip.
+func (r *Router) checkHosts(ctx context.Context) []hostCheck {
+	checks := make([]hostCheck, len(r.opt.Hosts))
+	for i, h := range r.opt.Hosts {
+		checks[i] = hostCheck{Host: h, Err: fmt.Errorf("not checked")}
+	}
+	r.eachHost(ctx, r.opt.Hosts, func(ctx context.Context, i int, h Host) {
+		ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
+		defer cancel()
+		// Real time, not opt.Clock: this measures a real network call.
+		start := time.Now()
+		v, err := h.Agent.Version(ctx)
+		checks[i] = hostCheck{Host: h, Version: v.Version, Latency: time.Since(start), Err: err}
+		if err != nil {
+			r.log.Warn("hosts: agent not reachable", "host", h.Name, "err", err)
+		}
+	})
+	return checks
+}
+
+// hostsMessage lists every host with its agent's version, reachability
+// and round-trip latency, the default marked, and says how --host works
+// with this many hosts.
+func (r *Router) hostsMessage(ctx context.Context) bot.Message {
+	checks := r.checkHosts(ctx)
+	m := bot.Message{Title: "GitLab hosts", Tone: bot.ToneSuccess}
+	lines := make([]string, 0, len(checks)+1)
+	def, hasDefault := r.defaultHost()
+	for _, c := range checks {
+		l := "• *" + c.Host.Name + "*"
+		if hasDefault && c.Host.Name == def.Name {
+			l += " (default)"
+		}
+		if c.Err != nil {
+			m.Tone = bot.ToneWarning
+			l += ": NOT reachable: " + agentProblem(c.Host.Name, c.Err)
+		} else {
+			l += fmt.Sprintf(": reachable, agent %s, %s round trip", c.Version, latencyText(c.Latency))
+		}
+		lines = append(lines, l)
+	}
+	switch {
+	case len(checks) > 1 && hasDefault:
+		lines = append(lines, fmt.Sprintf("Read-only subcommands without --host run on %s; --host all asks every host. migrate, finalize and restart need --host NAME.", def.Name))
+	case len(checks) > 1:
+		lines = append(lines, "No host is the default: read-only subcommands need --host NAME, or --host all for every host. migrate, finalize and restart need --host NAME.")
+	}
+	m.Text = strings.Join(lines, "\n")
+	m.Context = fmt.Sprintf("checked at %s, each within %s", r.opt.Clock().UTC().Format("15:04:05 MST"), hostCheckTimeout)
+	return m
+}
+
+// latencyText is a round trip in milliseconds, e.g. "12 ms".
+func latencyText(d time.Duration) string {
+	if d < time.Millisecond {
+		return "under 1 ms"
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
