@@ -9,12 +9,15 @@ type example struct {
 // examples shows, per subcommand, what `help <subcommand>` offers to copy.
 // TestHelpExamplesParse parses every one, so none can rot.
 var examples = map[string][]example{
-	"status":   {{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"}},
+	"status": {{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"},
+		{"/gitlab-migrations status --host all", "every host: one line each, the details in the thread"}},
 	"bbm":      {{"/gitlab-migrations bbm", "batched background migrations that are not finished"}},
 	"services": {{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
 	"upgrade-check": {{"/gitlab-migrations upgrade-check", "READY or NOT READY: down migrations, unfinished batched background migrations, services not running, each with the line that fixes it"},
-		{"/gitlab-migrations upgrade-check --host gitlab-2", "the same for another host"}},
-	"migrate": {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"}},
+		{"/gitlab-migrations upgrade-check --host gitlab-2", "the same for another host"},
+		{"/gitlab-migrations upgrade-check --host all", "every host: READY or NOT READY in one line each, the reasons in the thread"}},
+	"migrate": {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"},
+		{"/gitlab-migrations migrate --host gitlab-2 -- upgrade to 17.5", "with several hosts a change always names its host"}},
 	"finalize": {
 		{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
 			"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},
@@ -33,6 +36,6 @@ var examples = map[string][]example{
 		{"/gitlab-migrations audit 500 --before 4123", "the 500 entries before entry 4123 (the first number of each line)"},
 	},
 	"show":  {{"/gitlab-migrations show r7k2qxa9", "who asked for r7k2qxa9 and when, what ran on which host, who approved, how it ended, and a link to its thread"}},
-	"hosts": {{"/gitlab-migrations hosts", "the GitLab hosts this bot reaches"}},
+	"hosts": {{"/gitlab-migrations hosts", "every GitLab host: its agent's version, whether it answers and how fast, which is the default"}},
 	"help":  {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
 }

@@ -36,7 +36,7 @@ var subcommands = map[string]subcommand{
 	"pending":       {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
 	"audit":         {usage: "/gitlab-migrations audit [N] [--before SEQ] | audit anchor", summary: "the last N audit entries (default 10, at most 10000; over 100 come as a file), or the N before entry SEQ; anchor posts the head to the audit channel", flags: []string{"before"}, maxArgs: 1},
 	"show":          {usage: "/gitlab-migrations show <request-id>", summary: "a request's whole history: who asked, what ran where, every decision, the outcome, its thread", minArgs: 1, maxArgs: 1},
-	"hosts":         {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts this bot can reach"},
+	"hosts":         {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts: agent version, reachability, round-trip latency, the default"},
 	"help":          {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
 }
 
