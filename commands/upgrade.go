@@ -344,18 +344,37 @@ func migrationsOutcome(host Host, s gitlab.MigrateStatus) upgradeOutcome {
 		return o
 	}
 	// One migrate runs the down migrations of every database: one reason,
-	// one fix.
-	var dbs []string
+	// one fix. Databases with the same down versions (a decomposed install
+	// lists every migration on both) are named together, not twice.
+	var (
+		dbs   []string
+		names [][]string // database names per group, in output order
+	)
+	seen := map[string]int{} // down versions → index in dbs
 	for _, b := range blockers {
-		var rows []string
+		var versions, rows []string
 		for j, row := range b.Down {
-			if j == 5 {
+			versions = append(versions, row.Version)
+			switch {
+			case j < 5:
+				rows = append(rows, fmt.Sprintf("`%s` %s", row.Version, row.Name))
+			case j == 5:
 				rows = append(rows, fmt.Sprintf("… and %d more", len(b.Down)-5))
-				break
 			}
-			rows = append(rows, fmt.Sprintf("`%s` %s", row.Version, row.Name))
 		}
-		dbs = append(dbs, fmt.Sprintf("%s%s (%s)", dbPrefix(b.Database), plural(len(b.Down), "migration"), strings.Join(rows, ", ")))
+		key := strings.Join(versions, ",")
+		if i, ok := seen[key]; ok && b.Database != "" {
+			names[i] = append(names[i], b.Database)
+			continue
+		}
+		seen[key] = len(dbs)
+		names = append(names, []string{b.Database})
+		dbs = append(dbs, fmt.Sprintf("%s (%s)", plural(len(b.Down), "migration"), strings.Join(rows, ", ")))
+	}
+	for i := range dbs {
+		if on := strings.Join(slices.DeleteFunc(names[i], func(n string) bool { return n == "" }), " and "); on != "" {
+			dbs[i] = on + ": " + dbs[i]
+		}
 	}
 	o.reasons = append(o.reasons, UpgradeReason{Part: PartMigrations, Blockers: blockers,
 		Text: "Schema migrations are down: " + strings.Join(dbs, "; ") + ".", Fix: migrateCommand(host)})
