@@ -127,14 +127,21 @@ func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateSt
 
 // parseStatusRun parses a finished db:migrate:status run.
 func parseStatusRun(rec agent.JobRecord, out *output) (gitlab.MigrateStatus, error) {
-	s, err := gitlab.ParseMigrateStatus(out.combined())
+	return parseRakeRun(rec, out, out.combined(), "db:migrate:status", gitlab.ParseMigrateStatus)
+}
+
+// parseRakeRun parses b, the output of a finished rake run of task, with
+// parse. A run that did not succeed is no answer even when its output
+// parses; a failure carries GitLab's last lines for the administrator.
+func parseRakeRun[T any](rec agent.JobRecord, out *output, b []byte, task string, parse func([]byte) (T, error)) (T, error) {
+	v, err := parse(b)
 	if err == nil && rec.State != agent.StateSucceeded {
 		err = errors.New("the command " + rec.State)
 	}
 	if err != nil {
-		return s, &unreadableError{commandOf(rec, "gitlab-rake db:migrate:status"), rec, err, tail(out, unreadableTail)}
+		return v, &unreadableError{commandOf(rec, "gitlab-rake "+task), rec, err, tail(out, unreadableTail)}
 	}
-	return s, nil
+	return v, nil
 }
 
 // bbmStatus runs gitlab:background_migrations:status (for db, or every
@@ -149,14 +156,7 @@ func (r *Router) bbmStatus(ctx context.Context, host Host, db string) (gitlab.BB
 
 // parseBBMRun parses a finished gitlab:background_migrations:status run.
 func parseBBMRun(rec agent.JobRecord, out *output) (gitlab.BBMStatus, error) {
-	s, err := gitlab.ParseBBMStatus(out.combined())
-	if err == nil && rec.State != agent.StateSucceeded {
-		err = errors.New("the command " + rec.State)
-	}
-	if err != nil {
-		return s, &unreadableError{commandOf(rec, "gitlab-rake "+gitlab.BBMStatusTask), rec, err, tail(out, unreadableTail)}
-	}
-	return s, nil
+	return parseRakeRun(rec, out, out.combined(), gitlab.BBMStatusTask, gitlab.ParseBBMStatus)
 }
 
 // parseBBMListRun parses a finished gitlab:background_migrations:list run.
@@ -164,14 +164,7 @@ func parseBBMRun(rec agent.JobRecord, out *output) (gitlab.BBMStatus, error) {
 // the header for a row, and stderr (warnings, rake's own errors) follows
 // stdout in the combined output.
 func parseBBMListRun(rec agent.JobRecord, out *output) (gitlab.BBMList, error) {
-	l, err := gitlab.ParseBBMList(out.stdoutBytes())
-	if err == nil && rec.State != agent.StateSucceeded {
-		err = errors.New("the command " + rec.State)
-	}
-	if err != nil {
-		return l, &unreadableError{commandOf(rec, "gitlab-rake "+gitlab.BBMListTask), rec, err, tail(out, unreadableTail)}
-	}
-	return l, nil
+	return parseRakeRun(rec, out, out.stdoutBytes(), gitlab.BBMListTask, gitlab.ParseBBMList)
 }
 
 // ctlStatus runs gitlab-ctl status for every service and parses stdout;

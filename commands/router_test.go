@@ -70,8 +70,14 @@ func openMigrate(t *testing.T, s *simtest.Stack, rec *recorder) (string, string)
 // agentJobs counts the agent's job records for op: what really ran.
 func agentJobs(t *testing.T, s *simtest.Stack, op string) int {
 	t.Helper()
+	return len(jobSpans(t, s, op))
+}
+
+// jobSpans returns the agent's job records for op.
+func jobSpans(t *testing.T, s *simtest.Stack, op string) []agent.JobRecord {
+	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(s.Dir, "agent", "jobs", "*", "record.json"))
-	n := 0
+	var out []agent.JobRecord
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -82,10 +88,10 @@ func agentJobs(t *testing.T, s *simtest.Stack, op string) int {
 			t.Fatal(err)
 		}
 		if rec.Operation == op {
-			n++
+			out = append(out, rec)
 		}
 	}
-	return n
+	return out
 }
 
 func auditActions(t *testing.T, s *simtest.Stack) []string {

@@ -205,27 +205,6 @@ func TestUpgradeCheckIncompleteOutput(t *testing.T) {
 	}
 }
 
-// jobSpans returns the agent's job records for op.
-func jobSpans(t *testing.T, s *simtest.Stack, op string) []agent.JobRecord {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(s.Dir, "agent", "jobs", "*", "record.json"))
-	var out []agent.JobRecord
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec agent.JobRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
-			t.Fatal(err)
-		}
-		if rec.Operation == op {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
 // TestUpgradeCheckParallelAndShared: the parts run at the same time on
 // the agent (their jobs overlap), and two checks asked together share
 // each agent job instead of running it twice.
@@ -262,5 +241,24 @@ func TestUpgradeCheckParallelAndShared(t *testing.T) {
 	}
 	if !status[0].Started.Before(bbm[0].Ended) || !bbm[0].Started.Before(status[0].Ended) {
 		t.Errorf("the parts ran one after the other: status %s–%s, bbm %s–%s", status[0].Started, status[0].Ended, bbm[0].Started, bbm[0].Ended)
+	}
+}
+
+// TestUpgradeCheckOneSlot: an agent with one read-only slot takes the
+// parts one at a time; the check waits its turn (429, Retry-After) and
+// still answers from every part.
+func TestUpgradeCheckOneSlot(t *testing.T) {
+	s := simtest.Start(t, simtest.Options{Scenario: "up-to-date", Agent: busyAgent})
+	v, err := commands.UpgradeCheck(context.Background(), s.Router, s.Host, approvals.User{ID: alice.ID, Name: alice.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verdict != commands.UpgradeReady {
+		t.Errorf("verdict %s, want READY: %s", v.Verdict, v.Summary())
+	}
+	for _, op := range []string{"migrate-status", "bbm-status", "services"} {
+		if n := agentJobs(t, s, op); n != 1 {
+			t.Errorf("%s ran %d times, want once", op, n)
+		}
 	}
 }
