@@ -488,16 +488,9 @@ func checkExecutable(p *configcheck.Problems, key, path string) {
 	}
 }
 
-// IsLoopbackHost accepts only literal loopback addresses and "localhost":
-// a name that merely resolves to loopback today could resolve elsewhere
-// tomorrow.
-func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopbackHost accepts only literal loopback addresses and "localhost"
+// (configcheck.IsLoopbackHost, which the bot's checks share).
+func IsLoopbackHost(host string) bool { return configcheck.IsLoopbackHost(host) }
 
 // loadCertPool reads PEM certificates from path into a new pool.
 func loadCertPool(path string) (*x509.CertPool, error) {

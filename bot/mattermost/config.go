@@ -50,8 +50,10 @@ type Config struct {
 	// CallbackURL is ActionsPath as the Mattermost server reaches the bot,
 	// e.g. https://chatops.internal:8443/mattermost/actions.
 	CallbackURL string `yaml:"callback_url" json:"callback_url"`
-	// Listen is the address the wiring serves HTTPHandler on (e.g.
-	// ":8443"). The adapter itself does not listen.
+	// Listen, when set, is a listener of its own for HTTPHandler (e.g.
+	// ":8443"), so that it can be firewalled to the Mattermost server
+	// alone. Empty (the default): the endpoints are on serve's one
+	// listener (the top-level listen:). The adapter itself does not listen.
 	Listen string `yaml:"listen" json:"listen"`
 	// NotifyFallback says what Notify does when no synchronous response is
 	// available and the bot may not post ephemeral messages: "dm" (the
@@ -130,6 +132,9 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 		p.Addf(key("callback_url"), "missing: %s on this bot as the Mattermost server reaches it, e.g. https://chatops.internal:8443%s", ActionsPath, ActionsPath)
 	} else if !model.IsValidHTTPURL(c.CallbackURL) {
 		p.Addf(key("callback_url"), "%q is not an http(s) URL; it is %s on this bot as the Mattermost server reaches it", c.CallbackURL, ActionsPath)
+	}
+	if c.Listen != "" {
+		p.ListenAddress(key("listen"), c.Listen, ":8443")
 	}
 	switch c.NotifyFallback {
 	case "", "dm", "none":

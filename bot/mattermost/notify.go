@@ -102,6 +102,18 @@ func newPost(channel string, r rendered) *model.Post {
 	return p
 }
 
+// Reach asks the server who the bot is (GetMe): the server answers and
+// takes the bot token. serve calls it at start, and reports the platform
+// not ready until it succeeds.
+func (a *Adapter) Reach(ctx context.Context) error {
+	id, err := a.me.id(ctx, a)
+	if err != nil {
+		return err
+	}
+	a.log.Info("mattermost reached", "bot_user", id)
+	return nil
+}
+
 // botIdentity is the bot account's user ID, asked once (GetMe).
 type botIdentity struct {
 	mu  sync.Mutex

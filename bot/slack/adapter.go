@@ -69,10 +69,11 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 	a.retry = retrier{attempts: o.maxAttempts, base: o.backoffBase, max: o.backoffMax, log: a.log, obs: o.apiObserver}
 	a.out = newSender(o.channelInterval, o.sendTimeout, a.retry)
 	a.groups = newGroupCache(o.groupTTL, o.clock)
-	apiOpts := []slackgo.Option{slackgo.OptionHTTPClient(o.httpClient)}
+	apiURL := cfg.APIURL
 	if o.apiURL != "" {
-		apiOpts = append(apiOpts, slackgo.OptionAPIURL(o.apiURL))
+		apiURL = o.apiURL
 	}
+	apiOpts := []slackgo.Option{slackgo.OptionHTTPClient(o.httpClient), slackgo.OptionAPIURL(apiURL)}
 	if cfg.AppToken != "" {
 		apiOpts = append(apiOpts, slackgo.OptionAppLevelToken(cfg.AppToken))
 	}

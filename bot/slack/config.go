@@ -24,8 +24,8 @@ const (
 // DefaultCommand is the slash command the app manifest creates.
 const DefaultCommand = "/gitlab-migrations"
 
-// DefaultListen is the HTTP mode listen address when none is configured.
-const DefaultListen = ":3000"
+// DefaultAPIURL is Slack's Web API, as slack-go calls it.
+const DefaultAPIURL = "https://slack.com/api/"
 
 // Environment variables that Config.FromEnv reads. Secrets are better kept
 // there (or in a file only the bot can read) than in the YAML.
@@ -38,15 +38,22 @@ const (
 // Config is the `slack:` section of the bot's configuration.
 //
 //	slack:
-//	  mode: http            # or socket
-//	  listen: ":3000"       # http mode only
+//	  mode: http            # or socket; http mode's endpoints are on serve's listen:
+//	  api_url: https://slack.com/api/   # the default; a proxy or Enterprise Grid URL
 //	  command: /gitlab-migrations
 //	  bot_token: xoxb-…     # or SLACK_BOT_TOKEN
 //	  signing_secret: …     # http mode; or SLACK_SIGNING_SECRET
 //	  app_token: xapp-…     # socket mode; or SLACK_APP_TOKEN
 type Config struct {
-	Mode          Mode   `yaml:"mode" json:"mode"`
-	Listen        string `yaml:"listen" json:"listen"`
+	Mode Mode `yaml:"mode" json:"mode"`
+	// Listen is refused: the endpoints moved to serve's one listener (the
+	// top-level listen:). The key is kept so that an old configuration is
+	// told where it went rather than "unknown key".
+	Listen string `yaml:"listen" json:"listen"`
+	// APIURL is the Web API's base URL (default DefaultAPIURL): https, or
+	// http on a loopback host (tests, a local proxy). A missing trailing
+	// slash is added.
+	APIURL        string `yaml:"api_url" json:"api_url"`
 	Command       string `yaml:"command" json:"command"`
 	BotToken      string `yaml:"bot_token" json:"-"`
 	SigningSecret string `yaml:"signing_secret" json:"-"`
@@ -73,8 +80,12 @@ func (c Config) withDefaults() Config {
 	if c.Mode == "" {
 		c.Mode = ModeHTTP
 	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	} else if !strings.HasSuffix(c.APIURL, "/") {
+		// slack-go appends the method name: "…/api" + "auth.test" would
+		// be wrong.
+		c.APIURL += "/"
 	}
 	if c.Command == "" {
 		c.Command = DefaultCommand
@@ -93,6 +104,7 @@ func (c Config) Validate() error {
 // Check records every problem with c (after defaults) in p, under the key
 // path of the slack section. No message quotes a token or secret.
 func (c Config) Check(p *configcheck.Problems, path string) {
+	apiURL := c.APIURL // as written, for the message
 	c = c.withDefaults()
 	key := func(k string) string { return configcheck.Join(path, k) }
 	switch {
@@ -119,6 +131,12 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 	if !strings.HasPrefix(c.Command, "/") {
 		p.Addf(key("command"), "%q must start with /", c.Command)
 	}
+	if c.Listen != "" {
+		p.Addf(key("listen"), "moved: the Slack endpoints are served on the top-level listen: (default :8080), beside /healthz and /readyz; write listen: %q at the top level instead", c.Listen)
+	}
+	if apiURL != "" {
+		p.HTTPSURL(key("api_url"), apiURL, DefaultAPIURL)
+	}
 }
 
 // LogValue keeps secrets out of logs: a Config logged with slog shows
@@ -126,7 +144,7 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("mode", string(c.Mode)),
-		slog.String("listen", c.Listen),
+		slog.String("api_url", c.APIURL),
 		slog.String("command", c.Command),
 		slog.Bool("bot_token_set", c.BotToken != ""),
 		slog.Bool("signing_secret_set", c.SigningSecret != ""),
@@ -137,8 +155,8 @@ func (c Config) LogValue() slog.Value {
 // String implements fmt.Stringer without the secrets, so that a Config
 // printed with %v by mistake leaks nothing.
 func (c Config) String() string {
-	return fmt.Sprintf("slack{mode=%s listen=%s command=%s bot_token=%s signing_secret=%s app_token=%s}",
-		c.Mode, c.Listen, c.Command, redacted(c.BotToken), redacted(c.SigningSecret), redacted(c.AppToken))
+	return fmt.Sprintf("slack{mode=%s api_url=%s command=%s bot_token=%s signing_secret=%s app_token=%s}",
+		c.Mode, c.APIURL, c.Command, redacted(c.BotToken), redacted(c.SigningSecret), redacted(c.AppToken))
 }
 
 // GoString keeps %#v from printing the secrets too.

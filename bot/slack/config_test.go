@@ -2,8 +2,11 @@ package slack
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -27,6 +30,11 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Mode: ModeSocket, BotToken: "xoxb-1", AppToken: "xoxb-2"}, "does not start with xapp-"},
 		{Config{Mode: "rtm", BotToken: "xoxb-1"}, "slack.mode: \"rtm\" is unknown"},
 		{Config{BotToken: "xoxb-1", SigningSecret: "s", Command: "gitlab"}, "must start with /"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", Listen: ":3000"}, "slack.listen: moved"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: "http://slack.example.com/api/"}, "slack.api_url: \"http://slack.example.com/api/\" is plain http; use https"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: "ftp://slack.example.com/api/"}, "is not an https URL"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: "slack.example.com/api"}, "is not an https URL"},
+		{Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: "https://user:pw@slack.example.com/api/"}, "is not an https URL"},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -35,6 +43,36 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{}); err == nil {
 		t.Error("New accepted an empty config")
+	}
+	for _, u := range []string{"https://proxy.example.com/slack/api/", "https://acme.enterprise.slack.com/api", "http://127.0.0.1:8080/api/", "http://[::1]:9/api/", "http://localhost/api/"} {
+		if err := (Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: u}).Validate(); err != nil {
+			t.Errorf("api_url %q refused: %v", u, err)
+		}
+	}
+}
+
+// TestAPIURLIsUsed: the Web API calls go to slack.api_url, with the
+// trailing slash slack-go needs added when it is missing.
+func TestAPIURLIsUsed(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.URL.Path:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true,"team":"T","user_id":"U0BOT0001"}`))
+	}))
+	defer srv.Close()
+	a, err := New(Config{BotToken: "xoxb-1", SigningSecret: "s", APIURL: srv.URL + "/proxy/api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reach(context.Background()); err != nil {
+		t.Fatalf("Reach: %v", err)
+	}
+	if p := <-got; p != "/proxy/api/auth.test" {
+		t.Errorf("auth.test went to %q, want /proxy/api/auth.test", p)
 	}
 }
 

@@ -3,7 +3,8 @@
 //
 // Inbound, Slack reaches the bot in one of two modes (Config.Mode):
 //   - HTTP: two endpoints, /slack/commands and /slack/interactions
-//     (HTTPHandler, or ListenAndServe). Every request is size-limited,
+//     (HTTPHandler, which the caller mounts on its own server: serve's one
+//     listener). Every request is size-limited,
 //     checked against the signing secret by our own Verifier (HMAC-SHA256
 //     v0, constant-time, 5-minute window, injectable clock) and against a
 //     replay cache before anything else is parsed; refusals are logged

@@ -2,16 +2,11 @@ package slack
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"time"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -158,51 +153,4 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
-}
-
-// ListenAndServe serves HTTPHandler(h) on the configured address until ctx
-// ends, then shuts down gracefully and waits for handler work.
-func (a *Adapter) ListenAndServe(ctx context.Context, h bot.Handler) error {
-	ln, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("slack: listening on %s: %w", a.cfg.Listen, err)
-	}
-	return a.Serve(ctx, ln, h)
-}
-
-// Serve is ListenAndServe on a listener the caller opened.
-func (a *Adapter) Serve(ctx context.Context, ln net.Listener, h bot.Handler) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srv := &http.Server{
-		Handler:           a.HTTPHandler(h),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		// Requests in flight keep a live context while Shutdown waits for
-		// them: a command being handled at SIGTERM finishes instead of
-		// failing with "context canceled".
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			a.log.Warn("http shutdown", "err", err)
-		}
-	}()
-	a.log.Info("serving Slack requests", "addr", ln.Addr().String(), "paths", []string{PathCommands, PathInteractions})
-	err := srv.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		<-stopped
-		a.Wait()
-		return nil
-	}
-	return fmt.Errorf("slack: serving http: %w", err)
 }

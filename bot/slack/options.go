@@ -94,7 +94,8 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithAPIURL points the Web API client elsewhere, e.g. at a fake in tests
-// ("http://127.0.0.1:PORT/api/"; the trailing slash matters).
+// ("http://127.0.0.1:PORT/api/"; the trailing slash matters). It wins
+// over Config.APIURL and is not checked: prefer Config.APIURL, which is.
 func WithAPIURL(u string) Option { return func(o *options) { o.apiURL = u } }
 
 // WithHTTPClient sets the client for Web API and response_url calls. Give

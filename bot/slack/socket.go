@@ -15,14 +15,28 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
-// Run serves Slack in the configured mode until ctx ends.
+// Run runs what the adapter serves by itself until ctx ends: Socket Mode.
+// In http mode the endpoints are HTTPHandler, which the caller mounts on
+// its own server (serve's one listener); Run then only waits for ctx.
+// Either way, call Wait once the caller's server has stopped too.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
-	switch a.cfg.Mode {
-	case ModeSocket:
+	if a.cfg.Mode == ModeSocket {
 		return a.RunSocketMode(ctx, h)
-	default:
-		return a.ListenAndServe(ctx, h)
 	}
+	<-ctx.Done()
+	return nil
+}
+
+// Reach calls auth.test: Slack answers and takes the bot token. serve
+// calls it at start, and reports the platform not ready until it
+// succeeds.
+func (a *Adapter) Reach(ctx context.Context) error {
+	r, err := a.api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack auth.test: %w", err)
+	}
+	a.log.Info("slack reached", "team", r.Team, "team_id", r.TeamID, "bot_user", r.UserID, "enterprise_id", r.EnterpriseID)
+	return nil
 }
 
 // RunSocketMode connects to Slack over Socket Mode with the app-level

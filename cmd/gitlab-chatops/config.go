@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
@@ -35,7 +36,20 @@ type fileConfig struct {
 	Mattermost *mattermost.Config `yaml:"mattermost"`
 	// Audit keys and anchors the audit trail.
 	Audit auditConfig `yaml:"audit"`
+	// Listen is serve's one HTTP listener (default DefaultListen): the
+	// Slack endpoints, Mattermost's unless mattermost.listen gives them
+	// their own, /healthz, /readyz and whatever else serve mounts.
+	Listen string `yaml:"listen"`
+	// ShutdownGrace bounds serve's whole shutdown (default
+	// DefaultShutdownGrace), e.g. "30s".
+	ShutdownGrace string `yaml:"shutdown_grace"`
 }
+
+// Defaults of serve's listener and shutdown.
+const (
+	DefaultListen        = ":8080"
+	DefaultShutdownGrace = 30 * time.Second
+)
 
 type hostConfig struct {
 	Name  string `yaml:"name"`
@@ -78,6 +92,8 @@ type config struct {
 	fileConfig
 	// approval is the policy built from fileConfig.Policy, with defaults.
 	approval approvals.Policy
+	// grace is ShutdownGrace parsed, with its default.
+	grace time.Duration
 }
 
 // loadConfig reads and checks the configuration at path for u. Every
@@ -142,7 +158,18 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 		}
 	}
 	checkID(p, "audit.channel", fc.Audit.Channel, platforms, channelID)
-	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms)}
+	grace := DefaultShutdownGrace
+	if fc.ShutdownGrace != "" {
+		if d, ok := p.Duration("shutdown_grace", fc.ShutdownGrace, "30s"); ok {
+			grace = d
+		}
+	}
+	if fc.Listen == "" {
+		fc.Listen = DefaultListen
+	} else {
+		p.ListenAddress("listen", fc.Listen, DefaultListen)
+	}
+	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace}
 }
 
 // mattermostFromEnv fills empty Mattermost secrets from the environment,

@@ -58,6 +58,10 @@ func TestConfigCheckGolden(t *testing.T) {
 		`policy.requesters.migarte: "migarte" is not a subcommand that needs approval; use finalize, migrate, restart`,
 		`policy.aprovers: unknown key`,
 		`hosts[0].ca: /nonexistent/ca.pem does not exist`,
+		`listen: "8080" is not an address to listen on`,
+		`shutdown_grace: "30" needs a unit, e.g. 30s`,
+		`slack.listen: moved: the Slack endpoints are served on the top-level listen:`,
+		`slack.api_url: "http://slack-proxy.example.com/api" is plain http; use https`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q", want)

@@ -2,22 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 )
-
-// shutdownGrace bounds how long a stopping listener waits for its
-// in-flight requests before closing their connections. Handlers answer
-// within seconds (slow work runs in the router's background), so this is
-// generous.
-const shutdownGrace = 30 * time.Second
 
 // inflight counts the calls adapters make into the router, so that serve
 // closes the router only after the last one returned. Once drain has
@@ -75,66 +66,52 @@ func (d *drainingHandler) HandleAction(ctx context.Context, chat bot.Chat, act b
 	return d.h.HandleAction(ctx, chat, act)
 }
 
-// adapterRun is one chat platform's serving loop: it returns once ctx
-// ended and its in-flight handlers finished, or when it fails.
-type adapterRun struct {
-	name string
-	run  func(ctx context.Context) error
+// stack is what serve has opened, closed in reverse order of opening:
+// at once by run (an early return), or bounded by runWithin (the end of
+// the shutdown). It runs once either way.
+type stack struct {
+	fns     []func()
+	started atomic.Bool
 }
 
-// runAdapters runs every adapter until ctx ends. If one fails (or stops
-// by itself), the others are stopped, and its error is returned once all
-// have drained.
-func runAdapters(ctx context.Context, log *slog.Logger, adapters []adapterRun) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for _, a := range adapters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := a.run(ctx)
-			if err == nil && ctx.Err() == nil {
-				err = errors.New("stopped by itself")
-			}
-			if err == nil {
-				return
-			}
-			once.Do(func() {
-				first = fmt.Errorf("%s: %w", a.name, err)
-				log.Error("adapter failed; stopping the others", "adapter", a.name, "err", err)
-				cancel()
-			})
-		}()
+func (s *stack) push(f func()) { s.fns = append(s.fns, f) }
+
+// run closes everything unless that has begun already.
+func (s *stack) run() {
+	if !s.started.Swap(true) {
+		s.closeAll()
 	}
-	wg.Wait()
-	return first
 }
 
-// serveHTTP serves srv until ctx ends, then stops accepting and waits for
-// the requests in flight (up to grace, after which their connections are
-// closed). Unlike ListenAndServe, it returns only once they are done.
-func serveHTTP(ctx context.Context, srv *http.Server, grace time.Duration) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+func (s *stack) closeAll() {
+	for i := len(s.fns) - 1; i >= 0; i-- {
+		s.fns[i]()
+	}
+}
+
+// runWithin runs the stack and reports whether it was done within d;
+// if not, it stops waiting and leaves it running (a later run returns at
+// once).
+func (s *stack) runWithin(d time.Duration) bool {
+	if s.started.Swap(true) {
+		return true
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.closeAll()
+	}()
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serving http on %s: %w", srv.Addr, err)
-	case <-ctx.Done():
+	case <-done:
+		return true
+	case <-t.C:
+		select {
+		case <-done: // finished as the time ran out
+			return true
+		default:
+			return false
+		}
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		_ = srv.Close()
-		err = fmt.Errorf("requests still running %s after shutdown began were cut off: %w", grace, err)
-	}
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
 // binary and agentBinary are the executables built once for the
@@ -20,6 +22,8 @@ import (
 var binary, agentBinary string
 
 func TestMain(m *testing.M) {
+	// The agents of internal/simtest re-execute this binary as gitlab-sim.
+	simtest.RunSimIfAsked()
 	dir, err := os.MkdirTemp("", "gitlab-chatops-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -114,7 +114,7 @@ func newFakeSlackAPI(t *testing.T, members ...string) *fakeSlackAPI {
 	return f
 }
 
-// apiURL is what slack.WithAPIURL takes.
+// apiURL is what slack.api_url takes.
 func (f *fakeSlackAPI) apiURL() string { return f.srv.URL + "/api/" }
 
 // fakeMattermostAPI is the part of the Mattermost API v4 the bot uses:
@@ -184,9 +184,11 @@ func newFakeMattermostAPI(t *testing.T) *fakeMattermostAPI {
 	})
 	mux.HandleFunc("GET /api/v4/users/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		u := &model.User{Id: id, Username: "user-" + id[:6]}
+		var u *model.User
 		if id == "me" {
 			u = &model.User{Id: model.NewId(), Username: "gitlab-chatops", IsBot: true}
+		} else {
+			u = &model.User{Id: id, Username: "user-" + id[:min(6, len(id))]}
 		}
 		writeJSONStatus(w, http.StatusOK, u)
 	})
@@ -210,6 +212,19 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// text is every post the bot made, as it stands now (JSON, one a line).
+func (f *fakeMattermostAPI) text() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	for _, p := range f.posts {
+		j, _ := json.Marshal(p)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // approveContext waits for a post patched with an Approve button and

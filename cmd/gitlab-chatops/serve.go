@@ -45,16 +45,24 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // serve runs the bot on the platforms cfg configures until ctx ends (main
-// ends it on SIGINT/SIGTERM) or an adapter fails. slackOpts are extra
-// options for the Slack adapter (tests point it at a fake API).
+// ends it on SIGINT/SIGTERM) or a part of it fails.
+//
+// serve owns one http.ServeMux on one listener (cfg.Listen: the Slack
+// endpoints, Mattermost's unless mattermost.listen gives them their own,
+// /healthz, /readyz) and one errgroup (group.go) that runs every
+// goroutine of its lifetime.
 //
 // Shutdown order, so that nothing touches the router or the store after
-// they close: the adapters stop listening and wait for their in-flight
-// handlers (and the calls those made into the router); then the router
-// stops its background work; then the refusal counter is flushed; then the
-// store closes. If one adapter fails, the others are stopped the same way
-// and serve returns the failure.
-func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string) string, slackOpts ...slack.Option) error {
+// they close: the listeners stop accepting and wait for their in-flight
+// requests, and the adapters for the handler calls they started; then
+// the last call into the router is awaited; then the router stops its
+// background work (running jobs stay running on the agents and are
+// re-attached at the next start); then the refusal counter is flushed;
+// then the store closes. The whole shutdown is bounded by
+// shutdown_grace: past it, serve returns an error without waiting
+// further. If one part fails, the others are stopped the same way and
+// serve returns the failure.
+func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string) string) (err error) {
 	if cfg.Policy.AnyoneMayApprove {
 		log.Warn("policy.anyone_may_approve is true: any second person may approve migrate, finalize and restart")
 	}
@@ -67,11 +75,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	if err != nil {
 		return exitError{2, err}
 	}
+	// Everything opened from here on is closed in reverse order by
+	// closing: at once on an early return, bounded by shutdown_grace at
+	// the end.
+	var closing stack
+	defer closing.run()
 	db, err := storage.Open(cfg.Store, storage.Options{AuditKey: key})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	closing.push(func() { _ = db.Close() })
 
 	// The service exists before the adapters (it needs their group
 	// resolvers only when a decision is made, through groups).
@@ -85,7 +98,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// first reason, so unauthenticated traffic cannot grow the trail
 	// without bound. Closed (flushed) before the database.
 	refusals := svc.NewRefusalCounter(func(err error) { log.Error("audit append failed", "action", approvals.ActionAuthRefused, "err", err) })
-	defer refusals.Close()
+	closing.push(refusals.Close)
 	refused := func(platform string) func(context.Context, string, *http.Request) {
 		return func(ctx context.Context, reason string, r *http.Request) {
 			source := r.RemoteAddr
@@ -102,8 +115,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		mm *mattermost.Adapter
 	)
 	if cfg.Slack != nil {
-		opts := append([]slack.Option{slack.WithLogger(log), slack.WithOnRefused(refused("slack"))}, slackOpts...)
-		if sl, err = slack.New(*cfg.Slack, opts...); err != nil {
+		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
 			return err
 		}
 		groups = append(groups, sl)
@@ -124,39 +136,89 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	if mm != nil {
 		router.Register(mm)
 	}
+
+	// The listeners are bound before anything starts: a taken port fails
+	// serve at once, naming its key.
+	main, err := listen("listen", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	closing.push(func() { _ = main.Close() }) // closed already, unless serving never began
+	var mmListener net.Listener
+	if mm != nil && cfg.Mattermost.Listen != "" {
+		if mmListener, err = listen("mattermost.listen", cfg.Mattermost.Listen); err != nil {
+			return err
+		}
+		closing.push(func() { _ = mmListener.Close() })
+	}
+	// The audit commands read the trail through this socket while serve
+	// holds the store's lock; it stops with the group, before the store
+	// closes.
+	admin, err := listenAdmin(db, log, adminSocketPath(cfg.AdminSocket, cfg.Store))
+	if err != nil {
+		return err
+	}
+	closing.push(func() { _ = admin.ln.Close() }) // closed already, unless serving never began
+
 	// The router's work outlives ctx until the adapters have drained: a
 	// click in flight at SIGTERM still finds its router. router.Close
-	// (deferred, so before the refusal counter and the store) ends it.
+	// (in closing, so before the refusal counter and the store) ends it.
 	if err := router.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	defer router.Close()
+	closing.push(router.Close)
 
 	// Every call the adapters make into the router is counted, so that the
 	// router closes only after the last one; calls after the drain began
 	// are refused, not started.
 	calls := &inflight{}
 	h := &drainingHandler{h: router, calls: calls}
-	var adapters []adapterRun
+	closing.push(calls.drain)
+	grp := newGroup(ctx, log)
+	ready := &readiness{checks: []*cachedCheck{dbCheck(db.Probe, log)}}
+	for _, host := range hosts {
+		ready.checks = append(ready.checks, agentCheck(host.Name, host.Agent, log))
+	}
+
+	// serve's one mux. Another endpoint on the main listener is one line
+	// here (mux.Handle(path, handler)).
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", ready)
 	if sl != nil {
-		adapters = append(adapters, adapterRun{"slack", func(ctx context.Context) error { return sl.Run(ctx, h) }})
+		mux.Handle("/slack/", sl.HTTPHandler(h))
+		reach := &reached{name: slack.Platform, call: "auth.test"}
+		ready.platforms = append(ready.platforms, reach)
+		grp.Go("slack start check", func(ctx context.Context) error { return reach.run(ctx, sl.Reach, log) })
+		// Socket Mode, in socket mode; in http mode it waits for the group.
+		grp.Serve("slack", func(ctx context.Context) error { return sl.Run(ctx, h) })
+		closing.push(sl.Wait) // handler calls that outlived their ack, queued messages
 	}
 	if mm != nil {
-		srv := &http.Server{Addr: cfg.Mattermost.Listen, Handler: mm.HTTPHandler(h), ReadHeaderTimeout: 10 * time.Second}
-		adapters = append(adapters, adapterRun{"mattermost", func(ctx context.Context) error { return serveHTTP(ctx, srv, shutdownGrace) }})
+		reach := &reached{name: mattermost.Platform, call: "GetMe"}
+		ready.platforms = append(ready.platforms, reach)
+		grp.Go("mattermost start check", func(ctx context.Context) error { return reach.run(ctx, mm.Reach, log) })
+		if mmListener != nil {
+			srv := newHTTPServer(ctx, mm.HTTPHandler(h), log)
+			grp.Serve("mattermost", func(ctx context.Context) error { return serveHTTP(ctx, srv, mmListener, cfg.grace) })
+		} else {
+			mux.Handle("/mattermost/", mm.HTTPHandler(h))
+		}
 	}
-	// The audit commands read the trail through this socket while serve
-	// holds the store's lock; it stops with the adapters, before the
-	// store closes.
-	admin, err := listenAdmin(db, log, adminSocketPath(cfg.AdminSocket, cfg.Store))
-	if err != nil {
-		return err
+	srv := newHTTPServer(ctx, mux, log)
+	grp.Serve("listen "+cfg.Listen, func(ctx context.Context) error { return serveHTTP(ctx, srv, main, cfg.grace) })
+	grp.Serve("admin socket", admin.run)
+	// Further goroutines of serve's lifetime join the group here:
+	// grp.Serve(name, run) for loops that run until the group stops.
+
+	log.Info("gitlab-chatops serving", "listen", main.Addr().String(), "slack", sl != nil, "mattermost", mm != nil, "mattermost_listen", cfg.Mattermost != nil && cfg.Mattermost.Listen != "", "hosts", len(hosts), "shutdown_grace", cfg.grace.String())
+	err = grp.Wait()
+	left := grp.left(cfg.grace)
+	log.Info("gitlab-chatops stopping: listeners closed; waiting for the calls in flight, then closing the router and the store", "err", err, "grace_left", left.Round(time.Millisecond).String())
+	if !closing.runWithin(left) {
+		err = errors.Join(err, fmt.Errorf("shutdown_grace (%s) passed before the calls in flight, the router and the store were done; stopping without waiting for them (running jobs are re-attached at the next start)", cfg.grace))
+		log.Error("shutdown_grace passed; exiting without waiting further", "shutdown_grace", cfg.grace.String())
 	}
-	adapters = append(adapters, adapterRun{"admin socket", admin.run})
-	log.Info("gitlab-chatops serving", "slack", sl != nil, "mattermost", mm != nil, "hosts", len(hosts))
-	err = runAdapters(ctx, log, adapters)
-	calls.drain()
-	log.Info("gitlab-chatops stopping: adapters drained; closing the router, then the store", "err", err)
 	return err
 }
 

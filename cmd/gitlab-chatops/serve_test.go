@@ -55,6 +55,7 @@ func TestServeAuditsRefusedCallbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`store: %s
+listen: 127.0.0.1:0
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -203,6 +204,7 @@ func TestServeAggregatesUnsignedSlack(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`store: %s
+listen: 127.0.0.1:%d
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -210,12 +212,12 @@ hosts:
     agent: http://127.0.0.1:1
 slack:
   mode: http
-  listen: 127.0.0.1:%d
+  api_url: %s
   bot_token: xoxb-unsigned-test
   signing_secret: 0123456789abcdef0123456789abcdef
 policy:
   approvers: [U0APPROVER]
-`, store, writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), port)
+`, store, port, writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), newFakeSlackAPI(t).apiURL())
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -38,14 +38,15 @@ const (
 	shutSlackUser   = "U0SLACKBOB"
 )
 
-// shutdownConfig is a bot with both adapters on loopback ports, approvals
+// shutdownConfig is a bot with Slack on serve's listener (slackPort) and
+// Mattermost on a listener of its own (mmPort), both loopback, approvals
 // by group membership (so that every approval asks the chat APIs), and
 // three approvals required (so that no approval here starts a run). It
 // is written to dir/bot.yaml and loaded as serve loads it.
-func shutdownConfig(t *testing.T, dir, agentURL, mmURL, mmChannel string, slackPort, mmPort int) (config, string) {
+func shutdownConfig(t *testing.T, dir, agentURL, slackURL, mmURL, mmChannel string, slackPort, mmPort int) (config, string) {
 	t.Helper()
 	p := filepath.Join(dir, "bot.yaml")
-	if err := os.WriteFile(p, []byte(shutdownYAML(t, dir, agentURL, mmURL, mmChannel, slackPort, mmPort)), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(shutdownYAML(t, dir, agentURL, slackURL, mmURL, mmChannel, slackPort, mmPort)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)
@@ -57,12 +58,13 @@ func shutdownConfig(t *testing.T, dir, agentURL, mmURL, mmChannel string, slackP
 
 func noEnv(string) string { return "" }
 
-func shutdownYAML(t *testing.T, dir, agentURL, mmURL, mmChannel string, slackPort, mmPort int) string {
+func shutdownYAML(t *testing.T, dir, agentURL, slackURL, mmURL, mmChannel string, slackPort, mmPort int) string {
 	t.Helper()
 	if err := agent.GenerateApprovalKeys(dir); err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf(`store: %s
+listen: 127.0.0.1:%d
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -73,7 +75,7 @@ policy:
   approvals_required: 3
 slack:
   mode: http
-  listen: 127.0.0.1:%d
+  api_url: %s
   bot_token: xoxb-shutdown-test
   signing_secret: %s
 mattermost:
@@ -83,8 +85,8 @@ mattermost:
   action_secret: %s
   callback_url: http://127.0.0.1:%d/mattermost/actions
   listen: 127.0.0.1:%d
-`, filepath.Join(dir, "chatops.db"), writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), agentURL,
-		shutSlackGroup, mmChannel, slackPort, shutSlackSecret, mmURL, shutMMToken, shutMMSecret, mmPort, mmPort)
+`, filepath.Join(dir, "chatops.db"), slackPort, writeAuditKey(t, dir), filepath.Join(dir, agent.ApprovalKeyFile), agentURL,
+		shutSlackGroup, mmChannel, slackURL, shutSlackSecret, mmURL, shutMMToken, shutMMSecret, mmPort, mmPort)
 }
 
 func waitListening(t *testing.T, port int) {
@@ -154,7 +156,7 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	// which services there are.
 	agentPort := freePort(t)
 	startAgent(t, filepath.Join(dir, "agent"), agentPort)
-	cfg, _ := shutdownConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fm.srv.URL, mmChannel, slackPort, mmPort)
+	cfg, _ := shutdownConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fs.apiURL(), fm.srv.URL, mmChannel, slackPort, mmPort)
 
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -163,7 +165,7 @@ func TestServeDrainsInFlightHandlersOnShutdown(t *testing.T) {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, log, noEnv, slack.WithAPIURL(fs.apiURL()))
+		done <- serve(ctx, cfg, log, noEnv)
 	}()
 	waitListening(t, slackPort)
 	waitListening(t, mmPort)
@@ -305,7 +307,8 @@ func TestServeStopsTheOthersWhenOneAdapterFails(t *testing.T) {
 	}
 	defer taken.Close()
 	slackPort := freePort(t)
-	_, p := shutdownConfig(t, dir, "http://127.0.0.1:1", fm.srv.URL, model.NewId(), slackPort, taken.Addr().(*net.TCPAddr).Port)
+	fs := newFakeSlackAPI(t)
+	_, p := shutdownConfig(t, dir, "http://127.0.0.1:1", fs.apiURL(), fm.srv.URL, model.NewId(), slackPort, taken.Addr().(*net.TCPAddr).Port)
 	var stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(context.Background(), []string{"serve", "--config", p}, nil, io.Discard, &stderr) }()
@@ -326,4 +329,58 @@ func TestServeStopsTheOthersWhenOneAdapterFails(t *testing.T) {
 		c.Close()
 		t.Error("the Slack listener still accepts connections after serve returned")
 	}
+}
+
+// TestServeShutdownIsBoundedByGrace: a handler that never finishes (its
+// chat API call hangs) does not keep serve from stopping: past
+// shutdown_grace serve returns, non-zero, saying so.
+func TestServeShutdownIsBoundedByGrace(t *testing.T) {
+	dir := t.TempDir()
+	fs := newFakeSlackAPI(t, shutSlackUser)
+	fm := newFakeMattermostAPI(t)
+	mmChannel, mmAlice := model.NewId(), model.NewId()
+	slackPort, mmPort, agentPort := freePort(t), freePort(t), freePort(t)
+	startAgent(t, filepath.Join(dir, "agent"), agentPort)
+	p := filepath.Join(dir, "bot.yaml")
+	yaml := shutdownYAML(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fs.apiURL(), fm.srv.URL, mmChannel, slackPort, mmPort) + "shutdown_grace: 1s\n"
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p, use{serve: true}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
+	waitListening(t, slackPort)
+	waitListening(t, mmPort)
+	form := url.Values{"token": {shutMMToken}, "user_id": {mmAlice}, "user_name": {"alice"}, "channel_id": {mmChannel},
+		"text": {"restart puma -- grace test"}}
+	if a := send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", form.Encode())); a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("slash command: %+v", a)
+	}
+	_, actx := fm.approveContext(t)
+	id, _ := actx["request_id"].(string)
+	fs.groups.close() // opened again only when the test ends
+	go send(signedSlackCommand(t, slackPort, shutSlackUser, "approve "+id))
+	waitHeld(t, "the approval at the Slack group check", &fs.groups, 1, logs)
+
+	stopping := time.Now()
+	cancel()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve kept waiting for a hung handler past shutdown_grace (1s)\n%s", logs.String())
+	}
+	took := time.Since(stopping)
+	if err == nil || !strings.Contains(err.Error(), "shutdown_grace (1s) passed") {
+		t.Fatalf("serve returned %v; want the error that shutdown_grace passed", err)
+	}
+	if took > 10*time.Second {
+		t.Errorf("serve took %s to stop with shutdown_grace 1s\n%s", took, logs.String())
+	}
+	t.Logf("stopped %s after the signal: %v", took.Round(time.Millisecond), err)
 }

@@ -3,6 +3,8 @@ package configcheck
 import (
 	"errors"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -51,4 +53,61 @@ func (p *Problems) File(key, path, missing string) bool {
 		return false
 	}
 	return true
+}
+
+// ListenAddress records why s, the value at path, is not an address to
+// listen on (host:port or :port, the port a number up to 65535). example
+// (e.g. ":8080") shows the form.
+func (p *Problems) ListenAddress(path, s, example string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err == nil {
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if perr == nil && (n > 0 || host != "") {
+			return true
+		}
+		err = errors.New("the port is not a number from 1 to 65535")
+	}
+	p.Addf(path, "%q is not an address to listen on (%v); write host:port or :port, e.g. %s", s, unquoteAddrErr(err), example)
+	return false
+}
+
+// unquoteAddrErr drops the address that net.AddrError repeats (the message
+// quotes it already).
+func unquoteAddrErr(err error) string {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+// HTTPSURL parses s, the value at path, as an https URL, or plain http
+// on a loopback host (127.0.0.1, ::1, localhost: a test or a local
+// proxy), and records why not. example shows the form.
+func (p *Problems) HTTPSURL(path, s, example string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		p.Addf(path, "%q is not an https URL, e.g. %s", s, example)
+	case u.Scheme == "https":
+		return u, true
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
+		return u, true
+	case u.Scheme == "http":
+		p.Addf(path, "%q is plain http; use https (plain http only on a loopback host: 127.0.0.1, ::1, localhost)", s)
+	default:
+		p.Addf(path, "%q is not an https URL, e.g. %s", s, example)
+	}
+	return nil, false
+}
+
+// IsLoopbackHost accepts only literal loopback addresses and "localhost":
+// a name that merely resolves to loopback today could resolve elsewhere
+// tomorrow.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
