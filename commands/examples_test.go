@@ -35,4 +35,5 @@ func TestHelpExamplesParse(t *testing.T) {
 func TestHelpGolden(t *testing.T) {
 	checkMessage(t, "help-finalize", helpMessage(Invocation{Sub: "help", Args: []string{"finalize"}}))
 	checkMessage(t, "help-approve", helpMessage(Invocation{Sub: "help", Args: []string{"APPROVE"}}))
+	checkMessage(t, "help-upgrade-check", helpMessage(Invocation{Sub: "help", Args: []string{"upgrade-check"}}))
 }

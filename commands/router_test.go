@@ -74,7 +74,7 @@ func agentJobs(t *testing.T, s *simtest.Stack, op string) int {
 }
 
 // jobSpans returns the agent's job records for op.
-func jobSpans(t *testing.T, s *simtest.Stack, op string) []agent.JobRecord {
+func jobSpans(t testing.TB, s *simtest.Stack, op string) []agent.JobRecord {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(s.Dir, "agent", "jobs", "*", "record.json"))
 	var out []agent.JobRecord

@@ -262,3 +262,45 @@ func TestUpgradeCheckOneSlot(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUpgradeCheck measures one upgrade-check on an agent whose
+// GitLab boots Rails for 0.8 s (GITLAB_SIM_SPEED=1), next to the sum of
+// its agent jobs' durations: with the parts in parallel, ns/op stays near
+// the longest part, not the sum. Each iteration waits out the shared
+// answer's reuse window, so that it runs anew.
+//
+//	go test -run '^$' -bench UpgradeCheck -benchtime 3x ./commands
+func BenchmarkUpgradeCheck(b *testing.B) {
+	s := simtest.Start(b, simtest.Options{Scenario: "up-to-date", Agent: func(cfg *agent.Config) {
+		for i, e := range cfg.Env {
+			if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
+				cfg.Env[i] = "GITLAB_SIM_SPEED=1"
+			}
+		}
+	}})
+	var jobs time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		time.Sleep(3100 * time.Millisecond) // readOnlyReuse
+		before := sumJobs(b, s)
+		b.StartTimer()
+		if _, err := commands.UpgradeCheck(context.Background(), s.Router, s.Host, approvals.User{ID: alice.ID}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		jobs += sumJobs(b, s) - before
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(jobs.Milliseconds())/float64(b.N), "job-ms/op")
+}
+
+// sumJobs adds up the durations of every job the agent ran.
+func sumJobs(tb testing.TB, s *simtest.Stack) time.Duration {
+	var d time.Duration
+	for _, op := range []string{"migrate-status", "bbm-status", "services"} {
+		for _, r := range jobSpans(tb, s, op) {
+			d += time.Duration(r.DurationMS) * time.Millisecond
+		}
+	}
+	return d
+}
