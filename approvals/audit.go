@@ -6,6 +6,9 @@ import "time"
 // behalf (expiry, start, finish).
 const ActorSystem = "system"
 
+// ActorScheduler is the Actor of the audit entries of scheduled runs.
+const ActorScheduler = "scheduler"
+
 // Audit actions. The Service writes the request.* ones; the router writes
 // the others.
 const (
@@ -23,6 +26,8 @@ const (
 	ActionCommandRefused   = "command.refused"   // a command was refused by policy
 	ActionAuthRefused      = "auth.refused"      // an incoming call failed verification
 	ActionReadOnlyRun      = "readonly.run"      // a read-only operation ran
+	ActionScheduleAdded    = "schedule.added"    // an admin added a schedule from chat (Detail: the schedule)
+	ActionScheduleRemoved  = "schedule.removed"  // an admin removed a chat-defined schedule (Detail: the schedule)
 )
 
 // AuditEntry is one line of the audit trail.

@@ -44,6 +44,10 @@ type Policy struct {
 	TTL time.Duration
 	// RequireReason refuses requests opened without a reason.
 	RequireReason bool
+	// Admins are user IDs that may add and remove chat-defined schedules
+	// (`schedules add|remove`). Empty: nobody may; schedules then come
+	// from the configuration file alone.
+	Admins []string
 }
 
 // WithDefaults returns p with zero ApprovalsRequired and TTL replaced by
@@ -96,7 +100,7 @@ func (p Policy) Check(c *configcheck.Problems, path string) {
 		key  string
 		list []string
 		what string
-	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}} {
+	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}, {"admins", p.Admins, "user ID"}} {
 		if i := slices.Index(l.list, ""); i >= 0 {
 			c.Addf(configcheck.Index(key(l.key), i), "is an empty %s", l.what)
 		}
@@ -118,6 +122,18 @@ func (p Policy) CheckRequester(subcommand, channel, userID string) error {
 	}
 	if ids := p.Requesters[subcommand]; len(ids) > 0 && !slices.Contains(ids, userID) {
 		return fmt.Errorf("you are not allowed to use %s; ask a gitlab-chatops administrator to add you to its requesters: %w", subcommand, ErrNotAllowed)
+	}
+	return nil
+}
+
+// CheckAdmin reports whether userID may add or remove schedules (an
+// admin). The error wraps ErrNotAllowed and says who may.
+func (p Policy) CheckAdmin(userID string) error {
+	switch {
+	case len(p.Admins) == 0:
+		return fmt.Errorf("adding and removing schedules needs an admin, and no policy.admins is configured; schedules can still be defined in the configuration file (schedules:): %w", ErrNotAllowed)
+	case !slices.Contains(p.Admins, userID):
+		return fmt.Errorf("only the bot's admins may add or remove schedules; ask one of them (policy.admins: %s): %w", strings.Join(p.Admins, ", "), ErrNotAllowed)
 	}
 	return nil
 }

@@ -88,6 +88,7 @@ func (s *Service) Policy() Policy {
 	p.Approvers = slices.Clone(p.Approvers)
 	p.ApproverGroups = slices.Clone(p.ApproverGroups)
 	p.Channels = slices.Clone(p.Channels)
+	p.Admins = slices.Clone(p.Admins)
 	return p
 }
 
@@ -95,6 +96,12 @@ func (s *Service) Policy() Policy {
 // Policy.CheckRequester). It does not write an audit entry.
 func (s *Service) CheckRequester(subcommand, channel string, user User) error {
 	return s.policy.CheckRequester(subcommand, channel, user.ID)
+}
+
+// CheckAdmin reports whether user may add or remove schedules (see
+// Policy.CheckAdmin). It does not write an audit entry.
+func (s *Service) CheckAdmin(user User) error {
+	return s.policy.CheckAdmin(user.ID)
 }
 
 // Request returns the request with the given ID.

@@ -557,6 +557,7 @@ func TestPolicyValidate(t *testing.T) {
 		{"groups make the count unknowable", approvals.Policy{ApprovalsRequired: 3, Approvers: []string{"a"}, ApproverGroups: []string{"g"}}, true},
 		{"empty approver", approvals.Policy{Approvers: []string{""}}, false},
 		{"empty channel", approvals.Policy{Channels: []string{""}}, false},
+		{"empty admin", approvals.Policy{Admins: []string{"a", ""}}, false},
 		{"empty requester", approvals.Policy{Requesters: map[string][]string{"migrate": {""}}}, false},
 		{"empty subcommand", approvals.Policy{Requesters: map[string][]string{"": {"a"}}}, false},
 	}
@@ -764,5 +765,35 @@ func TestNote(t *testing.T) {
 	}
 	if es := f.audit.Entries(); len(es) != before+1 || es[len(es)-1].Action != approvals.ActionRequestRefused {
 		t.Fatalf("refused note audited as %+v", es[before:])
+	}
+}
+
+// TestCheckAdmin: only policy.admins may add or remove schedules, and the
+// refusal says who may, or that no admin is configured.
+func TestCheckAdmin(t *testing.T) {
+	cases := []struct {
+		name   string
+		admins []string
+		user   approvals.User
+		want   string // "" = allowed
+	}{
+		{"admin", []string{"carol", alice.ID}, alice, ""},
+		{"not an admin", []string{"carol", "dave"}, alice, "only the bot's admins may add or remove schedules; ask one of them (policy.admins: carol, dave)"},
+		{"no admins", nil, alice, "no policy.admins is configured"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, approvals.Policy{Admins: c.admins})
+			err := f.svc.CheckAdmin(c.user)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("CheckAdmin = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, approvals.ErrNotAllowed) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("CheckAdmin = %v, want ErrNotAllowed saying %q", err, c.want)
+			}
+		})
 	}
 }

@@ -75,6 +75,8 @@ type policyConfig struct {
 	ApprovalsRequired int      `yaml:"approvals_required"`
 	RequestTTL        string   `yaml:"request_ttl"`
 	RequireReason     bool     `yaml:"require_reason"`
+	// Admins may add and remove schedules from chat.
+	Admins []string `yaml:"admins"`
 }
 
 // use says what a configuration is checked for.

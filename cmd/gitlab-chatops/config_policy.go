@@ -32,6 +32,7 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 	checkIDs(p, "policy.approvers", pc.Approvers, platforms, userID)
 	checkIDs(p, "policy.approver_groups", pc.ApproverGroups, platforms, groupID)
 	checkIDs(p, "policy.channels", pc.Channels, platforms, channelID)
+	checkIDs(p, "policy.admins", pc.Admins, platforms, userID)
 
 	named := len(pc.Approvers) > 0 || len(pc.ApproverGroups) > 0
 	switch {
@@ -45,6 +46,7 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 		Requesters: pc.Requesters, Approvers: pc.Approvers,
 		ApproverGroups: pc.ApproverGroups, Channels: pc.Channels,
 		ApprovalsRequired: pc.ApprovalsRequired, RequireReason: pc.RequireReason,
+		Admins: pc.Admins,
 	}
 	if pc.RequestTTL != "" {
 		if ttl, ok := p.Duration("policy.request_ttl", pc.RequestTTL, "15m"); ok {

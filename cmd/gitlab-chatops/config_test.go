@@ -125,6 +125,9 @@ func TestPolicyFailsClosed(t *testing.T) {
 		{"slack group handle", "serve", slackOK + "policy: {approver_groups: [dbadmins]}\n", "", false},
 		{"audit key file missing", "console", "audit: {key_file: " + filepath.Join(dir, "nope.key") + "}\n",
 			"audit.key_file: " + filepath.Join(dir, "nope.key") + " does not exist (create it with `openssl rand -hex 32 > ", false},
+		{"admin display name", "serve", slackOK + "policy: {approvers: [U0AAAAAAA], admins: [U0AAAAAAA, Carol]}\n",
+			`policy.admins[1]: "Carol" is not a Slack user ID (U… or W…)`, false},
+		{"empty admin", "console", "policy: {admins: [\"\"]}\n", `policy.admins[0]: is an empty user ID`, false},
 		{"console takes names", "console", "policy: {approvers: [alice], requesters: {migrate: [bob]}}\n", "", false},
 	}
 	for _, tc := range cases {
