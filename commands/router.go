@@ -12,6 +12,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/leader"
 )
 
 // Agent is the part of the agent client the router uses; *agent.Client
@@ -97,6 +98,10 @@ type Options struct {
 	// Observer is told about commands, jobs and status runs (metrics);
 	// nil observes nothing.
 	Observer Observer
+	// Leadership decides whether this process does the once-only work:
+	// restart recovery, the expiry sweep and the daily anchor (default
+	// leader.Always{}: one process, always leader).
+	Leadership leader.Leadership
 }
 
 // Router implements bot.Handler. Slow work (agent calls, executions) runs in
@@ -176,6 +181,9 @@ func New(opt Options) (*Router, error) {
 	if opt.QueueNotice <= 0 {
 		opt.QueueNotice = 256
 	}
+	if opt.Leadership == nil {
+		opt.Leadership = leader.Always{}
+	}
 	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers(), pool: newPool(opt.Workers)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
@@ -207,9 +215,14 @@ func (r *Router) chat(platform string) (bot.Chat, bool) {
 	return c, ok
 }
 
-// Start recovers requests left running by a previous process and starts the
-// expiry loop. Background work stops when ctx is cancelled or Close is
-// called.
+// Start runs the once-only work under Options.Leadership: each time this
+// process becomes leader it recovers requests left running by a previous
+// process, then runs the expiry sweep and the daily anchor until
+// leadership is lost. When this process is leader at once (always, with
+// leader.Always), Start returns after the first recovery, so every running
+// request has its follower before a command is handled, and returns the
+// recovery's error (having stopped everything it started). Background
+// work stops when ctx is cancelled or Close is called.
 func (r *Router) Start(ctx context.Context) error {
 	r.mu.Lock()
 	if r.base != nil {
@@ -217,21 +230,75 @@ func (r *Router) Start(ctx context.Context) error {
 		return errors.New("commands: router already started")
 	}
 	r.base, r.stop = context.WithCancel(ctx)
+	base := r.base
 	r.mu.Unlock()
 	r.logHead(ctx, "at start")
-	if err := r.recoverRunning(r.base); err != nil {
-		return fmt.Errorf("recovering running requests: %w", err)
+	// With leadership at once, Start waits for the first term's recovery
+	// (report); later terms, or a first term that comes later, log theirs.
+	// Terms never overlap, so report needs no lock.
+	wait := r.opt.Leadership.IsLeader()
+	recovered := make(chan error, 1)
+	var report chan<- error
+	if wait {
+		report = recovered
 	}
-	r.loops.Add(2)
+	r.loops.Add(1)
 	go func() {
 		defer r.loops.Done()
-		r.expireLoop(r.base)
+		err := r.opt.Leadership.RunWhileLeader(base, func(ctx context.Context) {
+			r.lead(ctx, report)
+			report = nil
+		})
+		if err != nil && base.Err() == nil {
+			r.log.Error("leadership ended: recovery, expiry and anchors stop in this process", "err", err)
+		}
 	}()
-	go func() {
-		defer r.loops.Done()
-		r.anchorLoop(r.base)
-	}()
+	if !wait {
+		return nil
+	}
+	select {
+	case err := <-recovered:
+		if err != nil {
+			r.stop()
+			r.loops.Wait()
+			r.work.Wait()
+			return fmt.Errorf("recovering running requests: %w", err)
+		}
+	case <-ctx.Done():
+	}
 	return nil
+}
+
+// lead is one term of leadership: recovery, then the sweep and anchor
+// loops until ctx ends (leadership lost, or the router closing). A
+// non-nil report receives the recovery's result (Start waits for it and
+// stops the router when it failed); otherwise a failure is logged and the
+// sweep adopts what recovery left (sweepRunning).
+func (r *Router) lead(ctx context.Context, report chan<- error) {
+	err := r.recoverRunning(ctx)
+	if ctx.Err() != nil {
+		err = nil // not a failure: leadership or the router ended
+	}
+	switch {
+	case report != nil:
+		report <- err // buffered
+		if err != nil {
+			return
+		}
+	case err != nil:
+		r.log.Error("recovering running requests after becoming leader; the sweep adopts them", "err", err)
+	}
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() {
+		defer loops.Done()
+		r.expireLoop(ctx)
+	}()
+	go func() {
+		defer loops.Done()
+		r.anchorLoop(ctx)
+	}()
+	loops.Wait()
 }
 
 // Wait blocks until all background work started so far has finished. The
