@@ -95,6 +95,7 @@ func TestServeLogsNoSecrets(t *testing.T) {
 	}
 	approvalKey := filepath.Join(agentDir, agent.ApprovalKeyFile)
 	yaml := fmt.Sprintf(`store: %s
+listen: 127.0.0.1:%d
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -104,7 +105,7 @@ policy:
   approvers: [%s]
 slack:
   mode: http
-  listen: 127.0.0.1:%d
+  api_url: %s
   bot_token: %s
   signing_secret: %s
 mattermost:
@@ -114,7 +115,7 @@ mattermost:
   action_secret: %s
   callback_url: http://127.0.0.1:%d/mattermost/actions
   listen: 127.0.0.1:%d
-`, store, keyFile, approvalKey, agentPort, secSlackApprover, slackPort, secSlackBot, secSlackSigning,
+`, store, slackPort, keyFile, approvalKey, agentPort, secSlackApprover, fs.apiURL(), secSlackBot, secSlackSigning,
 		fm.srv.URL, secMMBot, secMMCommand, secMMAction, mmPort, mmPort)
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
@@ -129,7 +130,7 @@ mattermost:
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, log, noEnv, slack.WithAPIURL(fs.apiURL())) }()
+	go func() { done <- serve(ctx, cfg, log, noEnv) }()
 	waitListening(t, slackPort)
 	waitListening(t, mmPort)
 
