@@ -18,11 +18,7 @@ import (
 // concurrent commands really compete for it.
 func busyAgent(cfg *agent.Config) {
 	cfg.MaxReadOnlyJobs = 1
-	for i, e := range cfg.Env {
-		if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-			cfg.Env[i] = "GITLAB_SIM_SPEED=0.25"
-		}
-	}
+	simtest.SimSpeed(cfg, "0.25")
 }
 
 // readOnlyTexts are the read-only commands of the load tests: three

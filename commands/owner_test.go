@@ -76,13 +76,7 @@ func TestSweepAdoptsRunningWithoutFollower(t *testing.T) {
 }
 
 // slowAgent makes the simulated GitLab take seconds per migrate.
-func slowAgent(cfg *agent.Config) {
-	for i, e := range cfg.Env {
-		if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-			cfg.Env[i] = "GITLAB_SIM_SPEED=0.5"
-		}
-	}
-}
+func slowAgent(cfg *agent.Config) { simtest.SimSpeed(cfg, "0.5") }
 
 // approveInBackground approves request id as bob without waiting for the
 // run, and returns once the request is running with its agent job.

@@ -254,13 +254,7 @@ func TestHostsHangingAgent(t *testing.T) {
 //
 //	go test -run '^$' -bench HostAll -benchtime 3x ./commands
 func BenchmarkHostAll(b *testing.B) {
-	speed := func(cfg *agent.Config) {
-		for i, e := range cfg.Env {
-			if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-				cfg.Env[i] = "GITLAB_SIM_SPEED=1"
-			}
-		}
-	}
+	speed := func(cfg *agent.Config) { simtest.SimSpeed(cfg, "1") }
 	s := simtest.Start(b, simtest.Options{Agent: speed, More: []simtest.MoreHost{
 		{Name: "gitlab-2", Scenario: "decomposed"}, {Name: "gitlab-3", Scenario: "services-down"}, {Name: "gitlab-4", Scenario: "up-to-date"}}})
 	rec := newRecorder()

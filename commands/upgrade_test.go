@@ -210,11 +210,7 @@ func TestUpgradeCheckIncompleteOutput(t *testing.T) {
 // each agent job instead of running it twice.
 func TestUpgradeCheckParallelAndShared(t *testing.T) {
 	s := simtest.Start(t, simtest.Options{Scenario: "up-to-date", Agent: func(cfg *agent.Config) {
-		for i, e := range cfg.Env {
-			if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-				cfg.Env[i] = "GITLAB_SIM_SPEED=0.5" // rake boots for 0.4 s
-			}
-		}
+		simtest.SimSpeed(cfg, "0.5") // rake boots for 0.4 s
 	}})
 	var got [2]commands.UpgradeVerdict
 	done := make(chan error, 2)
@@ -272,11 +268,7 @@ func TestUpgradeCheckOneSlot(t *testing.T) {
 //	go test -run '^$' -bench UpgradeCheck -benchtime 3x ./commands
 func BenchmarkUpgradeCheck(b *testing.B) {
 	s := simtest.Start(b, simtest.Options{Scenario: "up-to-date", Agent: func(cfg *agent.Config) {
-		for i, e := range cfg.Env {
-			if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
-				cfg.Env[i] = "GITLAB_SIM_SPEED=1"
-			}
-		}
+		simtest.SimSpeed(cfg, "1")
 	}})
 	var jobs time.Duration
 	for b.Loop() {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,4 +273,15 @@ func newClient(t testing.TB, certs, url string) *agent.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// SimSpeed sets the simulator's GITLAB_SIM_SPEED in an agent's
+// configuration (1: GitLab's real delays, e.g. Rails booting for 0.8 s;
+// 0: none, the Stack's default), for Options.Agent.
+func SimSpeed(cfg *agent.Config, speed string) {
+	for i, e := range cfg.Env {
+		if strings.HasPrefix(e, "GITLAB_SIM_SPEED=") {
+			cfg.Env[i] = "GITLAB_SIM_SPEED=" + speed
+		}
+	}
 }
