@@ -41,7 +41,7 @@ func runCLI(t *testing.T, args ...string) cliResult {
 // holdStore opens store read-write as serve does (holding bbolt's lock,
 // so the CLI cannot open the file) and answers on its admin socket, until
 // the returned stop is called. The log collects what the bot logs.
-func holdStore(t *testing.T, store, keyFile string) (stop func(), log *lockedBuffer) {
+func holdStore(t testing.TB, store, keyFile string) (stop func(), log *lockedBuffer) {
 	t.Helper()
 	key, err := auditKey(keyFile, func(string) string { return "" })
 	if err != nil {
