@@ -153,13 +153,17 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request, method string) {
-	if r.Method != http.MethodPost {
+	// chat.getPermalink is a GET method (its arguments in the query).
+	if r.Method != http.MethodPost && (r.Method != http.MethodGet || method != "chat.getPermalink") {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if r.Method == http.MethodGet {
+		r.PostForm = r.Form
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, fakeCall{Method: method, Form: r.PostForm, At: time.Now()})
@@ -205,6 +209,14 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request, method stri
 		reply(w, f.getUploadURL(r.PostForm))
 	case "files.completeUploadExternal":
 		reply(w, f.completeUpload(r.PostForm))
+	case "chat.getPermalink":
+		m, ok := f.msgs[r.PostForm.Get("message_ts")]
+		if !ok || m.Channel != r.PostForm.Get("channel") {
+			reply(w, map[string]any{"ok": false, "error": "message_not_found"})
+			return
+		}
+		reply(w, map[string]any{"ok": true, "channel": m.Channel,
+			"permalink": "https://fake.slack.com/archives/" + m.Channel + "/p" + strings.ReplaceAll(m.TS, ".", "")})
 	case "usergroups.users.list":
 		users, ok := f.groups[r.PostForm.Get("usergroup")]
 		if !ok {
