@@ -89,11 +89,13 @@ type Options struct {
 	// AnchorEvery is how often the head is anchored (default 24 h).
 	AnchorEvery time.Duration
 	// Workers bounds how many queueable commands (read-only runs, opening
-	// approval requests) run at once (default 64); the others wait in
+	// approval requests) run at once (default 256); the others wait in
 	// order (pool.go). Approvals, executions and recovery never queue.
 	Workers int
 	// QueueNotice is how many commands must wait before a new one for its
-	// user to be told that it is queued (default 256).
+	// user to be told that it is queued (default 1024: a wait of several
+	// seconds, as a status command holds its worker for about 2 s of
+	// Slack's per-channel pacing: root post, answer, attachment).
 	QueueNotice int
 	// Observer is told about commands, jobs and status runs (metrics);
 	// nil observes nothing.
@@ -176,10 +178,10 @@ func New(opt Options) (*Router, error) {
 		opt.AnchorEvery = 24 * time.Hour
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = 64
+		opt.Workers = 256
 	}
 	if opt.QueueNotice <= 0 {
-		opt.QueueNotice = 256
+		opt.QueueNotice = 1024
 	}
 	if opt.Leadership == nil {
 		opt.Leadership = leader.Always{}

@@ -10,6 +10,7 @@ package transport
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -92,7 +93,40 @@ func New(o Options) *http.Transport {
 }
 
 // Client is an http.Client on New(o) with an overall timeout per call (0:
-// none, for streams).
+// none, for streams). Response bodies are drained (up to DrainLimit) when
+// closed: a connection whose response was not read to its end cannot be
+// reused, and slack-go leaves some unread (a file upload's answer), which
+// cost a new TLS connection per call.
 func Client(o Options, timeout time.Duration) *http.Client {
-	return &http.Client{Transport: New(o), Timeout: timeout}
+	return &http.Client{Transport: draining{New(o)}, Timeout: timeout}
+}
+
+// DrainLimit bounds what Close reads of an unread response body; a longer
+// rest is dropped with its connection.
+const DrainLimit = 64 << 10
+
+// draining wraps response bodies so that Close reads them to their end.
+type draining struct{ rt http.RoundTripper }
+
+func (d draining) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(req)
+	if err == nil && resp.Body != nil && resp.Body != http.NoBody {
+		resp.Body = &drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (d draining) CloseIdleConnections() {
+	if c, ok := d.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+type drainOnClose struct{ io.ReadCloser }
+
+func (b *drainOnClose) Close() error {
+	_, _ = io.CopyN(io.Discard, b.ReadCloser, DrainLimit)
+	return b.ReadCloser.Close()
 }

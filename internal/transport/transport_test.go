@@ -167,3 +167,23 @@ func TestOptions(t *testing.T) {
 		t.Error("the caller's TLS configuration was changed")
 	}
 }
+
+// TestUnreadAnswersKeepTheirConnection: a caller that closes an answer
+// without reading it (as slack-go does with a file upload's) does not cost
+// a new connection for the next call.
+func TestUnreadAnswersKeepTheirConnection(t *testing.T) {
+	srv, conns, tc := tlsServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "OK - 1234 bytes received")
+	})
+	c := Client(Options{TLS: tc}, 10*time.Second)
+	for range 5 {
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close() // unread
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 calls whose answers were closed unread opened %d connections, want 1", n)
+	}
+}
