@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -81,7 +80,8 @@ type outcome struct {
 // execute runs spec for j until the program and everything holding its
 // output pipes are gone, appending output to j and persisting j's record
 // every spec.persist. It returns when the job's output is complete.
-func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outcome {
+func execute(ctx context.Context, j *job, spec procSpec) outcome {
+	log := j.log
 	// See "Dying with the agent" above.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -94,7 +94,7 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 		env = append(slices.Clone(env), ptyTermEnv)
 		clean = stripControl
 	} else {
-		log.Warn("no pseudo-terminal for the job's stdout; using a pipe, so the program may buffer its output until it exits", "job", j.id, "err", err)
+		log.Warn("no pseudo-terminal for the job's stdout; using a pipe, so the program may buffer its output until it exits", "err", err)
 		if outR, outW, err = os.Pipe(); err != nil {
 			return outcome{startErr: fmt.Errorf("stdout pipe: %w", err)}
 		}
@@ -129,7 +129,7 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 		return outcome{startErr: startErr}
 	}
 	pgid := cmd.Process.Pid
-	log.Info("job process started", "job", j.id, "pid", pgid, "argv", strings.Join(spec.argv, " "))
+	log.Info("job process started", "pid", pgid, "argv", strings.Join(spec.argv, " "))
 
 	var readers sync.WaitGroup
 	readers.Add(2)
@@ -154,7 +154,7 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 	signal := func(sig syscall.Signal) {
 		if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) && !sigWarned {
 			sigWarned = true
-			log.Warn("cannot signal the job's process group", "job", j.id, "pgid", pgid, "signal", sig.String(), "err", err)
+			log.Warn("cannot signal the job's process group", "pgid", pgid, "signal", sig.String(), "err", err)
 		}
 	}
 	afterLeader := func() {
@@ -176,12 +176,12 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 			} else {
 				res.cause = &stopCause{state: StateInterrupted, msg: "stopped: " + context.Cause(ctx).Error()}
 			}
-			log.Info("stopping job", "job", j.id, "pgid", pgid, "reason", res.cause.msg)
+			log.Info("stopping job", "pgid", pgid, "reason", res.cause.msg)
 			signal(syscall.SIGTERM)
 			killC = time.After(spec.killGrace)
 		case <-killC:
 			killC = nil
-			log.Warn("killing job's process group", "job", j.id, "pgid", pgid)
+			log.Warn("killing job's process group", "pgid", pgid)
 			signal(syscall.SIGKILL)
 			if forceC == nil {
 				forceC = time.After(2 * time.Second)
@@ -190,14 +190,14 @@ func execute(ctx context.Context, j *job, spec procSpec, log *slog.Logger) outco
 			forceC = nil
 			if !outputDone {
 				res.escaped = "a process outside the job's process group kept its output open; the agent stopped reading it"
-				log.Warn("closing output pipes held by an escaped process", "job", j.id)
+				log.Warn("closing output pipes held by an escaped process")
 				outR.Close()
 				errR.Close()
 			}
 			if !leaderExited {
 				// Unkillable by us (e.g. sudo's child as another user):
 				// keep waiting, but forceC will not fire again.
-				log.Error("job process did not exit after SIGKILL", "job", j.id, "pid", pgid)
+				log.Error("job process did not exit after SIGKILL", "pid", pgid)
 			}
 		case <-waitDone:
 			waitDone = nil

@@ -81,11 +81,21 @@ func (s *subscriber) deliver(l liveLine) {
 	}
 }
 
+// jobLogger is log with the job's ID and, when it has one, its request's.
+func jobLogger(log *slog.Logger, id, requestID string) *slog.Logger {
+	if requestID != "" {
+		return log.With("job_id", id, "request_id", requestID)
+	}
+	return log.With("job_id", id)
+}
+
 func newJob(parent context.Context, id, dir string, op gitlab.Operation, rec JobRecord, out *outputLog, log *slog.Logger) *job {
 	ctx, cancel := context.WithCancelCause(parent)
 	rec.Head = []Line{}
 	return &job{
-		id: id, dir: dir, op: op, log: log,
+		// Every line of the job names it (and its request, for a mutating
+		// one): the logger is derived once, here.
+		id: id, dir: dir, op: op, log: jobLogger(log, id, rec.RequestID),
 		ctx: ctx, cancel: cancel,
 		rec:    rec,
 		digest: NewDigester(),
@@ -111,7 +121,7 @@ func (j *job) appendLine(stream, text string, raw int64) {
 	if err != nil {
 		// Unreachable: a Line of valid UTF-8 always encodes. Keep the count
 		// honest anyway.
-		j.log.Error("encode output line", "job", j.id, "err", err)
+		j.log.Error("encode output line", "err", err)
 		enc = []byte(`{"seq":` + strconv.FormatInt(seq, 10) + `,"stream":"` + stream + `","text":""}`)
 	}
 	j.rec.Lines = seq
@@ -197,7 +207,7 @@ func (j *job) persist() {
 	rec := j.snapshotLocked()
 	j.mu.Unlock()
 	if err := writeRecord(j.dir, rec); err != nil {
-		j.log.Error("persist job record", "job", j.id, "err", err)
+		j.log.Error("persist job record", "err", err)
 	}
 }
 
@@ -253,7 +263,7 @@ func (j *job) finish(state string, exitCode *int, errText string) JobRecord {
 	rec.Error = errText
 	rec.LogTruncated = j.out.truncated
 	if logErr != nil {
-		j.log.Error("output log incomplete", "job", j.id, "err", logErr)
+		j.log.Error("output log incomplete", "err", logErr)
 	}
 	j.final = rec
 	j.finished = true
@@ -267,7 +277,7 @@ func (j *job) finish(state string, exitCode *int, errText string) JobRecord {
 	// Persist before ending the streams: a client that saw the end event
 	// can rely on the record being on disk.
 	if err := writeRecord(j.dir, rec); err != nil {
-		j.log.Error("persist final job record", "job", j.id, "err", err)
+		j.log.Error("persist final job record", "err", err)
 	}
 	for _, s := range subs {
 		close(s.ch)

@@ -183,7 +183,7 @@ func (s *Server) shutdown(srv *http.Server) {
 		}
 		s.mu.Unlock()
 		for _, j := range jobs {
-			s.log.Warn("shutdown grace over: stopping job", "job", j.id, "operation", j.op.Name)
+			j.log.Warn("shutdown grace over: stopping job", "operation", j.op.Name)
 			j.stop(&stopCause{state: StateInterrupted,
 				msg: "the agent shut down while the job ran; its process group was stopped (SIGTERM, then SIGKILL after kill_grace)"})
 		}
@@ -245,10 +245,10 @@ func (s *Server) removeJobs(jobs []finishedJob) {
 		delete(s.finished, f.id)
 		s.mu.Unlock()
 		if err := os.RemoveAll(filepath.Join(s.jobsDir, f.id)); err != nil {
-			s.log.Warn("prune job", "job", f.id, "err", err)
+			s.log.Warn("prune job", "job_id", f.id, "err", err)
 			continue
 		}
-		s.log.Debug("pruned job", "job", f.id, "ended", f.ended)
+		s.log.Debug("pruned job", "job_id", f.id, "ended", f.ended)
 	}
 }
 

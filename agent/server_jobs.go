@@ -401,7 +401,7 @@ func (s *Server) runJob(j *job, spec procSpec) {
 		msg: fmt.Sprintf("timed out after %s (timeouts.%s); the process group was stopped (SIGTERM, then SIGKILL after kill_grace)", timeout, j.op.Name)})
 	defer cancel()
 
-	res := execute(ctx, j, spec, s.log)
+	res := execute(ctx, j, spec)
 	state, errText := classify(res, spec.argv)
 
 	// The process has exited: free its slot BEFORE the end record is
@@ -429,16 +429,16 @@ func (s *Server) runJob(j *job, spec procSpec) {
 	s.finished[j.id] = finishedOf(rec)
 	s.mu.Unlock()
 
-	attrs := []any{"job", rec.ID, "operation", rec.Operation, "state", rec.State,
+	attrs := []any{"operation", rec.Operation, "state", rec.State,
 		"lines", rec.Lines, "bytes", rec.Bytes, "duration", time.Duration(rec.DurationMS) * time.Millisecond,
-		"request_id", rec.RequestID, "requester", rec.Requester}
+		"requester", rec.Requester}
 	if rec.ExitCode != nil {
 		attrs = append(attrs, "exit_code", *rec.ExitCode)
 	}
 	if rec.Error != "" {
 		attrs = append(attrs, "error", rec.Error)
 	}
-	s.log.Info("job ended", attrs...)
+	jobLogger(s.log, rec.ID, rec.RequestID).Info("job ended", attrs...)
 }
 
 // classify turns an outcome into a state and an explanation.
@@ -484,7 +484,7 @@ func (s *Server) jobLookupError(w http.ResponseWriter, r *http.Request, id strin
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no job %q on this agent (never run, or pruned beyond keep_jobs)", id), "id")
 		return
 	}
-	s.log.Error("read job record", "job", id, "err", err)
+	s.log.Error("read job record", "job_id", id, "err", err)
 	writeError(w, r, http.StatusInternalServerError, "cannot read the job's record: "+err.Error(), "")
 }
 
@@ -527,6 +527,6 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 		msg += ": " + req.Reason
 	}
 	j.stop(&stopCause{state: StateCancelled, msg: msg})
-	s.log.Info("job cancel requested", "job", id, "by", who, "reason", req.Reason)
+	s.log.Info("job cancel requested", "job_id", id, "by", who, "reason", req.Reason)
 	writeJSON(w, http.StatusAccepted, j.summary())
 }

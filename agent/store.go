@@ -162,7 +162,7 @@ func loadJobs(jobsDir string, log *slog.Logger) ([]finishedJob, error) {
 				return nil, fmt.Errorf("mark job %s interrupted: %w", rec.ID, err)
 			}
 			log.Warn("job was running when the agent stopped; marked interrupted",
-				"job", rec.ID, "operation", rec.Operation, "request_id", rec.RequestID, "lines", rec.Lines)
+				"job_id", rec.ID, "operation", rec.Operation, "request_id", rec.RequestID, "lines", rec.Lines)
 		}
 		jobs = append(jobs, finishedOf(rec))
 	}
@@ -202,12 +202,12 @@ func recoverInterrupted(dir string, rec JobRecord, log *slog.Logger) JobRecord {
 			break
 		}
 		if err != nil {
-			log.Warn("reading output log of interrupted job", "job", rec.ID, "err", err)
+			log.Warn("reading output log of interrupted job", "job_id", rec.ID, "err", err)
 			return rec
 		}
 		var l Line
 		if err := json.Unmarshal(enc, &l); err != nil || seq != last+1 {
-			log.Warn("output log of interrupted job is damaged; keeping the saved record", "job", rec.ID)
+			log.Warn("output log of interrupted job is damaged; keeping the saved record", "job_id", rec.ID)
 			return rec
 		}
 		last = seq

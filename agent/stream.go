@@ -63,7 +63,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, j *job, sub subs
 	id := sub.record.ID
 	fail := func(err error) {
 		// The client went away or stopped reading; the job is unaffected.
-		s.log.Info("stream ended early", "job", id, "remote", r.RemoteAddr, "err", err)
+		s.log.Info("stream ended early", "job_id", id, "remote", r.RemoteAddr, "err", err)
 	}
 	summary := sub.record.Summary()
 	if err := ew.event(Event{Type: EventJob, Time: time.Now().UTC(), Job: &summary}); err != nil {
