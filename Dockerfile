@@ -17,8 +17,16 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
 USER nonroot:nonroot
-# The bot keeps its bbolt file here; mount a volume.
+# The bot keeps its bbolt file (store:) and admin socket here; mount a volume.
 VOLUME ["/var/lib/gitlab-chatops"]
 WORKDIR /var/lib/gitlab-chatops
+# serve's one listener (listen:, default :8080): Slack's and Mattermost's
+# endpoints, /healthz (liveness) and /readyz (readiness). A separate
+# mattermost.listen, if configured, needs its own -p.
+EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gitlab-chatops"]
-CMD ["--help"]
+# Mount the configuration (packaging/bot.example.yaml) at
+# /etc/gitlab-chatops/bot.yaml and pass the secrets as environment variables
+# (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, GITLAB_CHATOPS_AUDIT_KEY, ...).
+# The agent runs on the GitLab node instead: --entrypoint gitlab-chatops-agent.
+CMD ["serve", "--config", "/etc/gitlab-chatops/bot.yaml"]
