@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 func TestMutualTLS(t *testing.T) {
@@ -99,7 +101,7 @@ func TestMutualTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Protocol != ProtocolVersion || len(v.Operations) != 6 {
+		if v.Protocol != ProtocolVersion || len(v.Operations) != len(gitlab.Catalogue()) {
 			t.Errorf("version = %+v", v)
 		}
 		names := map[string]bool{}

@@ -37,3 +37,14 @@ func TestHelpGolden(t *testing.T) {
 	checkMessage(t, "help-approve", helpMessage(Invocation{Sub: "help", Args: []string{"APPROVE"}}))
 	checkMessage(t, "help-upgrade-check", helpMessage(Invocation{Sub: "help", Args: []string{"upgrade-check"}}))
 }
+
+// TestHelpListsEverySubcommand: the general help, which lists the
+// subcommands in an order of its own, names each one.
+func TestHelpListsEverySubcommand(t *testing.T) {
+	help := helpMessage(Invocation{Sub: "help"}).Text
+	for name, s := range subcommands {
+		if !strings.Contains(help, "`"+s.usage+"`") {
+			t.Errorf("help does not list %s", name)
+		}
+	}
+}

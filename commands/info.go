@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -22,7 +23,15 @@ func helpMessage(inv Invocation) bot.Message {
 		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", echo(inv.Args[0])), Tone: bot.ToneWarning}
 	}
 	lines := []string{"Read-only commands run at once; migrate, finalize and restart need a second person's approval."}
-	for _, n := range []string{"status", "bbm", "services", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help"} {
+	// The usual order first; a subcommand it does not name yet follows,
+	// so that none is ever missing from the help.
+	order := []string{"status", "bbm", "services", "upgrade-check", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help"}
+	for _, n := range subcommandNames() {
+		if !slices.Contains(order, n) {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
 		lines = append(lines, fmt.Sprintf("• `%s`: %s", subcommands[n].usage, subcommands[n].summary))
 	}
 	return bot.Message{Title: "/gitlab-migrations", Text: strings.Join(lines, "\n")}
