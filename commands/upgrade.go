@@ -45,8 +45,8 @@ const (
 	PartMigrations = "migrations"
 )
 
-// UpgradeReason is one reason the verdict is not READY: a blocking fact
-// (Blocker set) or a part that could not be checked (Unchecked).
+// UpgradeReason is one reason the verdict is not READY: blocking facts
+// (Blockers set) or a part that could not be checked (Unchecked).
 type UpgradeReason struct {
 	Part string `json:"part"`
 	// Text says what was found (or why the part could not be checked), as
@@ -140,22 +140,16 @@ func (v UpgradeVerdict) Summary() string {
 	}
 	var why []string
 	for _, p := range v.Parts {
-		if _, blocks := v.partBlocks(p.Name); blocks || p.Unchecked {
+		if v.partBlocks(p.Name) || p.Unchecked {
 			why = append(why, p.Name+" "+p.Found)
 		}
 	}
 	return fmt.Sprintf("%s: %s: %s", v.Host, v.Verdict, strings.Join(why, "; "))
 }
 
-// partBlocks reports how many reasons name part, and whether any does.
-func (v UpgradeVerdict) partBlocks(part string) (int, bool) {
-	n := 0
-	for _, r := range v.Reasons {
-		if r.Part == part {
-			n++
-		}
-	}
-	return n, n > 0
+// partBlocks reports whether a reason names part.
+func (v UpgradeVerdict) partBlocks(part string) bool {
+	return slices.ContainsFunc(v.Reasons, func(r UpgradeReason) bool { return r.Part == part })
 }
 
 // upgradeRun is one agent run of a check, kept for the audit.
@@ -196,6 +190,10 @@ func (r *Router) upgradeCheck(ctx context.Context, host Host, by approvals.User,
 	go func() { defer wg.Done(); bbm, bbmRuns = r.checkBBM(ctx, host, by, busy) }()
 	go func() { defer wg.Done(); mig, migRuns = r.checkMigrations(ctx, host, by, busy) }()
 	wg.Wait()
+	runs := slices.Concat(svcRuns, bbmRuns, migRuns)
+	// What ran on the host is audited even when the bot is stopping.
+	actx := context.WithoutCancel(ctx)
+	r.auditUpgradeRuns(actx, host, by, runs)
 	if err := ctx.Err(); err != nil {
 		return UpgradeVerdict{}, fmt.Errorf("upgrade check on %s: %w", host.Name, context.Cause(ctx))
 	}
@@ -204,7 +202,6 @@ func (r *Router) upgradeCheck(ctx context.Context, host Host, by approvals.User,
 		v.Parts = append(v.Parts, o.part)
 		v.Reasons = append(v.Reasons, o.reasons...)
 	}
-	runs := slices.Concat(svcRuns, bbmRuns, migRuns)
 	for _, run := range runs {
 		if run.res.Err == nil && !run.res.Taken.IsZero() && (v.Taken.IsZero() || run.res.Taken.Before(v.Taken)) {
 			v.Taken = run.res.Taken
@@ -219,7 +216,10 @@ func (r *Router) upgradeCheck(ctx context.Context, host Host, by approvals.User,
 			v.Verdict = UpgradeCannotTell
 		}
 	}
-	r.auditUpgradeCheck(context.WithoutCancel(ctx), host, by, runs, v)
+	r.audit(actx, approvals.AuditEntry{
+		Actor: by.ID, ActorName: by.Name, Action: approvals.ActionReadOnlyRun,
+		Host: host.Name, Operation: "upgrade-check", Outcome: string(v.Verdict), Detail: truncate(v.Summary(), 500),
+	})
 	return v, nil
 }
 
@@ -474,9 +474,9 @@ func finalizeFix(host Host, b gitlab.UpgradeBlocker) string {
 	return finalizeCommand(host, gitlab.Args{BatchedMigration: b.BBM.BatchedMigration}, db)
 }
 
-// auditUpgradeCheck records every agent run of a check as a read-only run
-// of by's, then the verdict.
-func (r *Router) auditUpgradeCheck(ctx context.Context, host Host, by approvals.User, runs []upgradeRun, v UpgradeVerdict) {
+// auditUpgradeRuns records every agent run of a check as a read-only run
+// of by's, as runReadOnly does for one.
+func (r *Router) auditUpgradeRuns(ctx context.Context, host Host, by approvals.User, runs []upgradeRun) {
 	for _, run := range runs {
 		c, _ := run.op.Command(gitlab.Args{})
 		outcome := run.res.Rec.State
@@ -493,8 +493,4 @@ func (r *Router) auditUpgradeCheck(ctx context.Context, host Host, by approvals.
 			Detail: detail,
 		})
 	}
-	r.audit(ctx, approvals.AuditEntry{
-		Actor: by.ID, ActorName: by.Name, Action: approvals.ActionReadOnlyRun,
-		Host: host.Name, Operation: "upgrade-check", Outcome: string(v.Verdict), Detail: truncate(v.Summary(), 500),
-	})
 }
