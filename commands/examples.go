@@ -35,7 +35,14 @@ var examples = map[string][]example{
 		{"/gitlab-migrations audit 500", "the last 500, as an attached file; the answer names the next page"},
 		{"/gitlab-migrations audit 500 --before 4123", "the 500 entries before entry 4123 (the first number of each line)"},
 	},
-	"show":  {{"/gitlab-migrations show r7k2qxa9", "who asked for r7k2qxa9 and when, what ran on which host, who approved, how it ended, and a link to its thread"}},
+	"show": {{"/gitlab-migrations show r7k2qxa9", "who asked for r7k2qxa9 and when, what ran on which host, who approved, how it ended, and a link to its thread"}},
+	"schedules": {
+		{"/gitlab-migrations schedules", "every schedule: what it runs where, its next run in its time zone, its last result"},
+		{`/gitlab-migrations schedules add "0 8 * * 1-5" status --when changed --tz Europe/Berlin`, "admins: status at 08:00 Berlin time on weekdays, posted into this channel when it changed"},
+		{`/gitlab-migrations schedules add "@every 30m" services --host all --when problems`, "admins: every host's services every 30 minutes, posted only when one is down, and once when all run again"},
+		{"/gitlab-migrations schedules run s1", "runs schedule s1 now and posts into its channel"},
+		{"/gitlab-migrations schedules remove s1", "admins: removes schedule s1 (schedules from the configuration file are removed there)"},
+	},
 	"hosts": {{"/gitlab-migrations hosts", "every GitLab host: its agent's version, whether it answers and how fast, which is the default"}},
 	"help":  {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
 }

@@ -20,6 +20,9 @@ type Invocation struct {
 	Before string
 	Args   []string
 	Reason string
+	// When and TZ are `schedules add`'s --when and --tz.
+	When string
+	TZ   string
 }
 
 // UsageError is a refusal of malformed input. Its message says what is wrong
@@ -117,6 +120,10 @@ func Parse(text string) (Invocation, error) {
 			inv.From = value
 		case "before":
 			inv.Before = value
+		case "when":
+			inv.When = value
+		case "tz":
+			inv.TZ = value
 		}
 	}
 	switch {

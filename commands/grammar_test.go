@@ -35,6 +35,12 @@ func TestParse(t *testing.T) {
 		{"status \u2014db ci", Invocation{Sub: "status", DB: "ci"}},
 		{"bbm \u2013host=gitlab-2 \u2014db ci", Invocation{Sub: "bbm", Host: "gitlab-2", DB: "ci"}},
 		{"migrate \u2014host gitlab-2 \u2014 upgrade", Invocation{Sub: "migrate", Host: "gitlab-2", Reason: "upgrade"}},
+		{"schedules", Invocation{Sub: "schedules"}},
+		{`schedules add "0 8 * * 1-5" status --when changed --tz Europe/Berlin --host all`,
+			Invocation{Sub: "schedules", Args: []string{"add", "0 8 * * 1-5", "status"}, When: "changed", TZ: "Europe/Berlin", Host: "all"}},
+		{"schedules ADD @hourly bbm", Invocation{Sub: "schedules", Args: []string{"ADD", "@hourly", "bbm"}}},
+		{"schedules run s3", Invocation{Sub: "schedules", Args: []string{"run", "s3"}}},
+		{"schedules remove daily-status", Invocation{Sub: "schedules", Args: []string{"remove", "daily-status"}}},
 	}
 	for _, c := range cases {
 		got, err := Parse(c.in)
@@ -51,6 +57,14 @@ func TestParse(t *testing.T) {
 func TestParseRefusals(t *testing.T) {
 	cases := []struct{ in, says, usage string }{
 		{"stauts", `unknown subcommand "stauts"`, "help"},
+		{"schedules add 0 8 * * 1-5 status", "the cron spec as one argument in quotes", "schedules"},
+		{"schedules add @hourly", "schedules add needs a cron spec in quotes and what to run", "schedules"},
+		{"schedules run", "schedules run needs the schedule's id", "schedules"},
+		{"schedules remove s1 --when changed", "schedules remove takes only the schedule's id", "schedules"},
+		{"schedules --host gitlab-1", "--host, --when and --tz go with schedules add", "schedules"},
+		{"schedules edit s1", `schedules takes add, remove or run (or nothing, to list them), not "edit"`, "schedules"},
+		{"schedules run s1 -- now", "schedules takes no reason after --", "schedules"},
+		{"schedules add @hourly status --db ci", "schedules does not take --db", "schedules"},
 		{"'status'", "unknown subcommand", "help"},
 		{"status --db", "--db needs a value", "status"},
 		{"status --service puma", "status does not take --service", "status"},

@@ -97,6 +97,8 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
 		}
 		return r.show(ctx, chat, cmd, id)
+	case "schedules":
+		return r.handleSchedules(ctx, chat, cmd, inv)
 	case "approve", "deny", "cancel":
 		id, err := parseID(inv.Args[0])
 		if err != nil {

@@ -83,3 +83,13 @@ func (r *Router) hostList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// HostNames are the configured hosts' names in configuration order: what
+// a schedule's host may name (besides AllHosts), for schedule.Config.
+func (r *Router) HostNames() []string {
+	names := make([]string, len(r.opt.Hosts))
+	for i, h := range r.opt.Hosts {
+		names[i] = h.Name
+	}
+	return names
+}

@@ -44,6 +44,9 @@ type hostAnswer struct {
 	// Err is why the operation could not be run (agent unreachable, …);
 	// then Line says so as a sentence.
 	Err error
+	// Rec is the agent's record of the run (its state and exit code), for
+	// a caller that reads Out itself (a schedule's comparable facts).
+	Rec agent.JobRecord
 }
 
 // readOnlyAnswer runs op on host, sharing an identical run in flight (see
@@ -56,7 +59,7 @@ func (r *Router) readOnlyAnswer(ctx context.Context, actor bot.User, host Host, 
 		readOnlyKey(host.Name, op.Name, args), readOnlyReuse, onBusy)
 	rec, out, runErr := res.Rec, res.Out, res.Err
 	outcome := rec.State
-	a := hostAnswer{Host: host.Name, Out: out, Err: runErr}
+	a := hostAnswer{Host: host.Name, Out: out, Err: runErr, Rec: rec}
 	if runErr != nil {
 		outcome = "error"
 		l := r.logger(ctx)

@@ -124,10 +124,12 @@ type Router struct {
 
 	mu    sync.Mutex
 	chats map[string]bot.Chat
-	base  context.Context
-	stop  context.CancelFunc
-	work  sync.WaitGroup // background work started by commands and actions
-	loops sync.WaitGroup // the expiry loop
+	// schedules is the scheduler `schedules` manages (UseSchedules).
+	schedules Schedules
+	base      context.Context
+	stop      context.CancelFunc
+	work      sync.WaitGroup // background work started by commands and actions
+	loops     sync.WaitGroup // the expiry loop
 
 	// argvSent, set only by tests (export_test.go), replaces the argv sent
 	// to the agent: it plays a bot whose catalogue builds another argv.

@@ -36,8 +36,10 @@ var subcommands = map[string]subcommand{
 	"pending":       {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
 	"audit":         {usage: "/gitlab-migrations audit [N] [--before SEQ] | audit anchor", summary: "the last N audit entries (default 10, at most 10000; over 100 come as a file), or the N before entry SEQ; anchor posts the head to the audit channel", flags: []string{"before"}, maxArgs: 1},
 	"show":          {usage: "/gitlab-migrations show <request-id>", summary: "a request's whole history: who asked, what ran where, every decision, the outcome, its thread", minArgs: 1, maxArgs: 1},
-	"hosts":         {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts: agent version, reachability, round-trip latency, the default"},
-	"help":          {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
+	"schedules": {usage: "/gitlab-migrations schedules  |  schedules add \"<cron spec>\" status|bbm|services|upgrade-check [--host NAME|all] [--when always|changed|problems] [--tz ZONE]  |  schedules remove <id>  |  schedules run <id>",
+		summary: "scheduled posts: list them (next run, last result); add or remove one (admins); run one now", flags: []string{"host", "when", "tz"}, maxArgs: 3},
+	"hosts": {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts: agent version, reachability, round-trip latency, the default"},
+	"help":  {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
 }
 
 func (s subcommand) allows(flag string) bool { return slices.Contains(s.flags, flag) }
@@ -51,6 +53,8 @@ func (s subcommand) checkArgs(inv Invocation) error {
 		}
 	case inv.Sub == "finalize" && n != 4:
 		return fmt.Errorf("finalize needs the batched migration: paste GitLab's command (sudo gitlab-rake gitlab:background_migrations:finalize[...]) as it printed it, give its 4 arguments (job class, table, column, JSON job arguments), or --from the failed migrate request")
+	case inv.Sub == "schedules":
+		return checkSchedulesArgs(inv)
 	case n < s.minArgs:
 		return fmt.Errorf("%s needs %s", inv.Sub, plural(s.minArgs, "argument"))
 	case s.maxArgs == 0 && n > 0:
