@@ -59,3 +59,8 @@ func Refusal(err error) (m Message, approvers []string, readable bool) {
 	}
 	return Message{Text: text, Tone: ToneDanger}, approvers, readable
 }
+
+// ErrCredentialsRefused marks a platform's definitive refusal of the bot's
+// own credentials (Slack invalid_auth, Mattermost 401): retrying cannot
+// help, the configuration must change. serve stops at start on it.
+var ErrCredentialsRefused = errors.New("the chat platform refused the bot's credentials")

@@ -104,9 +104,14 @@ func newPost(channel string, r rendered) *model.Post {
 
 // Reach asks the server who the bot is (GetMe): the server answers and
 // takes the bot token. serve calls it at start, and reports the platform
-// not ready until it succeeds.
+// not ready until it succeeds. A refused token (HTTP 401) is
+// bot.ErrCredentialsRefused: retrying cannot help.
 func (a *Adapter) Reach(ctx context.Context) error {
 	id, err := a.me.id(ctx, a)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		return fmt.Errorf("the Mattermost server refused mattermost.bot_token (or MATTERMOST_BOT_TOKEN); check the bot account's access token: %w (%w)", bot.ErrCredentialsRefused, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,14 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 // Reach calls auth.test: Slack answers and takes the bot token. serve
 // calls it at start, and reports the platform not ready until it
 // succeeds.
+//
+// A refused token is bot.ErrCredentialsRefused: retrying cannot help.
 func (a *Adapter) Reach(ctx context.Context) error {
 	r, err := a.api.AuthTestContext(ctx)
+	var se slackgo.SlackErrorResponse
+	if errors.As(err, &se) && refusedToken[se.Err] {
+		return fmt.Errorf("slack auth.test: Slack refused slack.bot_token (or %s) with %s; check the token, and reinstall the app if it was revoked: %w", EnvBotToken, se.Err, bot.ErrCredentialsRefused)
+	}
 	if err != nil {
 		return fmt.Errorf("slack auth.test: %w", err)
 	}
@@ -81,6 +87,11 @@ func (a *Adapter) RunSocketMode(ctx context.Context, h bot.Handler) error {
 	wg.Wait()
 	a.Wait()
 	return nil
+}
+
+// refusedToken are auth.test's answers that mean the token itself is bad.
+var refusedToken = map[string]bool{
+	"not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true, "token_expired": true,
 }
 
 // socketEvents reads the client's events without ever blocking on a

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // How /readyz checks. An agent's health is asked at most once per
@@ -209,9 +210,10 @@ const (
 )
 
 // run calls reach until it succeeds or ctx ends, waiting between attempts
-// (reachFirstWait, doubling to reachMaxWait). It never fails serve: a chat
-// platform that is down at start may come back, and /readyz says so
-// meanwhile.
+// (reachFirstWait, doubling to reachMaxWait): a chat platform that is down
+// at start may come back, and /readyz says so meanwhile. Only a refusal
+// of the bot's credentials (bot.ErrCredentialsRefused) fails serve: no
+// retry can help, the configuration must change.
 func (p *reached) run(ctx context.Context, reach func(context.Context) error, log *slog.Logger) error {
 	wait := reachFirstWait
 	for {
@@ -221,6 +223,9 @@ func (p *reached) run(ctx context.Context, reach func(context.Context) error, lo
 		p.mu.Lock()
 		p.ok, p.last = err == nil, err
 		p.mu.Unlock()
+		if errors.Is(err, bot.ErrCredentialsRefused) {
+			return err
+		}
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}

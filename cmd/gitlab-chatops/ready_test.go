@@ -69,8 +69,8 @@ func getReady(t *testing.T, port int) (int, readyBody) {
 // TestReadyz: /readyz is 200 only when the database, every agent and the
 // chat platform are ready, and otherwise 503 naming exactly what is not:
 // one of two agents down (a real agent over the simulator, with mutual
-// TLS, is up; the other host's port is closed), or Slack refusing the
-// token at start. /healthz is 200 throughout.
+// TLS, is up; the other host's port is closed), or Slack failing at start
+// (it is asked again, with backoff). /healthz is 200 throughout.
 func TestReadyz(t *testing.T) {
 	stack := simtest.Start(t, simtest.Options{})
 	certs := filepath.Join(stack.Dir, "certs")
@@ -78,11 +78,11 @@ func TestReadyz(t *testing.T) {
 		filepath.Join(certs, "ca.pem"), filepath.Join(certs, "bot.pem"), filepath.Join(certs, "bot-key.pem"))
 	down := fmt.Sprintf("  - name: gitlab-down\n    agent: http://127.0.0.1:%d\n", freePort(t))
 	slackOK := newFakeSlackAPI(t).apiURL()
-	slackRefuses := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slackFails := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
+		_, _ = io.WriteString(w, `{"ok":false,"error":"fatal_error"}`)
 	}))
-	defer slackRefuses.Close()
+	defer slackFails.Close()
 
 	cases := []struct {
 		name     string
@@ -93,7 +93,7 @@ func TestReadyz(t *testing.T) {
 	}{
 		{"all ready", up, slackOK, http.StatusOK, nil},
 		{"one of two agents down", up + down, slackOK, http.StatusServiceUnavailable, []string{"agent:gitlab-down"}},
-		{"slack refuses the token", up, slackRefuses.URL + "/api/", http.StatusServiceUnavailable, []string{"slack"}},
+		{"slack fails at start", up, slackFails.URL + "/api/", http.StatusServiceUnavailable, []string{"slack"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,5 +200,53 @@ func TestCachedCheckSharesAndReusesCalls(t *testing.T) {
 	c.result(context.Background())
 	if n := calls.Load(); n != 2 {
 		t.Errorf("a probe after the ttl made %d calls in all, want 2", n)
+	}
+}
+
+// TestServeStopsOnARefusedToken: a chat platform that refuses the bot's
+// token at start (Slack invalid_auth, Mattermost 401) stops serve at once
+// with a sentence naming the key to fix; retrying could not help.
+func TestServeStopsOnARefusedToken(t *testing.T) {
+	refuse := func(status int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	dir := t.TempDir()
+	keys := testApprovalKey(t, dir)
+	cases := []struct {
+		name, platform, want string
+	}{
+		{"slack", fmt.Sprintf("slack: {api_url: %s/api/, bot_token: xoxb-revoked, signing_secret: s}\npolicy: {approvers: [U0APPROVER]}\n",
+			refuse(http.StatusOK, `{"ok":false,"error":"invalid_auth"}`)), "Slack refused slack.bot_token (or SLACK_BOT_TOKEN) with invalid_auth"},
+		{"mattermost", fmt.Sprintf("mattermost: {url: %s, bot_token: wrong, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: http://127.0.0.1:1/mattermost/actions}\npolicy: {approvers: [0123456789abcdefghijklmnop]}\n",
+			refuse(http.StatusUnauthorized, `{"id":"api.context.session_expired.app_error","status_code":401}`)), "the Mattermost server refused mattermost.bot_token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bot.yaml")
+			yaml := fmt.Sprintf("store: %s\nlisten: 127.0.0.1:0\naudit: {key_file: %s}\napproval_key: %s\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n%s",
+				filepath.Join(filepath.Dir(p), "chatops.db"), writeAuditKey(t, filepath.Dir(p)), keys, c.platform)
+			if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stderr simtest.LockedBuffer
+			done := make(chan int, 1)
+			go func() { done <- run(context.Background(), []string{"serve", "--config", p}, nil, io.Discard, &stderr) }()
+			select {
+			case code := <-done:
+				last := strings.TrimSpace(stderr.String())
+				last = last[strings.LastIndex(last, "\n")+1:]
+				if code == 0 || !strings.Contains(last, c.want) {
+					t.Fatalf("serve exited %d, last line %q; want non-zero and %q", code, last, c.want)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("serve kept running with a refused token:\n%s", stderr.String())
+			}
+		})
 	}
 }
