@@ -119,3 +119,31 @@ func TestStoreFailureKeepsConfiguredSchedules(t *testing.T) {
 	}
 	h.clock.MustWaitDue(t, monday9.Add(65*time.Minute))
 }
+
+// A chat schedule removed while it runs: the run finishes and posts, but
+// its result is not stored again under the removed ID (no orphaned
+// record that nothing would ever delete).
+func TestRemoveDuringRunKeepsNoResult(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, monday9.Add(time.Minute))
+	s, err := h.sched.Add(ctx, schedule.Schedule{Spec: "30 * * * *", Platform: "slack", Channel: "C1", What: schedule.WhatStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	h.runner.hold[s.ID] = release
+	h.start()
+	h.fire()    // 09:30: s1 starts and is held
+	h.waitDue() // the loop has started it and waits for 10:30
+	if err := h.sched.Remove(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	h.wantOutcome(s.ID, schedule.OutcomePosted)
+	h.takePost()
+	if _, _, ok, err := h.db.LastResult(ctx, s.ID); ok || err != nil {
+		t.Fatalf("a result of the removed %s was stored: ok=%v err=%v", s.ID, ok, err)
+	}
+	// Nothing is due any more.
+	h.clock.MustWaitTimers(t, 0)
+}

@@ -48,8 +48,10 @@ func (s *Scheduler) runOnce(ctx context.Context, sc Schedule, extra Post) (strin
 	var postErr error
 	switch {
 	case !do:
-	case post == nil:
+	case post == nil && runErr != nil:
 		postErr = fmt.Errorf("schedule %s: the run gave nothing to post with: %w", sc.ID, runErr)
+	case post == nil:
+		postErr = fmt.Errorf("schedule %s: the run gave nothing to post with and no reason why", sc.ID)
 	default:
 		postErr = post(fin, p)
 	}
@@ -61,7 +63,10 @@ func (s *Scheduler) runOnce(ctx context.Context, sc Schedule, extra Post) (strin
 		r.Posted = true
 		outcome = OutcomePosted
 	}
-	if err := s.store.PutResult(fin, sc.ID, r); err != nil {
+	if err := s.store.PutResult(fin, sc.ID, r); isNotFound(err) {
+		// Removed while it ran: its results went with it.
+		log.Info("schedule: removed while it ran; its result is not kept")
+	} else if err != nil {
 		log.Error("schedule: cannot store the result", "error", err)
 		outcome = OutcomeError
 		if postErr == nil {

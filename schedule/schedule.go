@@ -147,6 +147,8 @@ type Store interface {
 	// is false when it never ran.
 	LastResult(ctx context.Context, id string) (last, posted Result, ok bool, err error)
 	// PutResult records a run's result; a posted result also becomes the
-	// posted one.
+	// posted one. The result of a chat-defined schedule (IsChatID) that is
+	// no longer stored, because it was removed while it ran, is not kept:
+	// that is an error wrapping ErrNotFound, and nothing is written.
 	PutResult(ctx context.Context, id string, r Result) error
 }

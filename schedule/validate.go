@@ -250,6 +250,11 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 // configuration schedule may not take one.
 var chatIDPattern = regexp.MustCompile(`^s[0-9]+$`)
 
+// IsChatID reports whether id has the form of the IDs a Store assigns to
+// chat-defined schedules (s1, s2, …). A configuration schedule's ID never
+// has it (CheckConfigID), so a Store can tell the two apart by the ID.
+func IsChatID(id string) bool { return chatIDPattern.MatchString(id) }
+
 // CheckConfigID checks the ID of a schedule from the configuration file.
 func CheckConfigID(id string) error {
 	switch {

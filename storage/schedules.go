@@ -109,12 +109,18 @@ func (db *DB) LastResult(ctx context.Context, id string) (last, posted schedule.
 }
 
 // PutResult records r as id's last result, and as its last posted one if
-// r.Posted (schedule.Store).
+// r.Posted; a chat schedule that is no longer stored wraps
+// schedule.ErrNotFound (schedule.Store).
 func (db *DB) PutResult(ctx context.Context, id string, r schedule.Result) error {
 	if id == "" {
 		return fmt.Errorf("store schedule result: empty schedule id")
 	}
 	err := db.update(ctx, func(tx *bolt.Tx) error {
+		// In the same transaction as the write, so that a RemoveSchedule
+		// cannot slip in between: a removed chat schedule leaves no record.
+		if schedule.IsChatID(id) && bucket(tx, bucketSchedules).Get([]byte(id)) == nil {
+			return schedule.ErrNotFound
+		}
 		b := bucket(tx, bucketScheduleResults)
 		var stored storedResults
 		if v := b.Get([]byte(id)); v != nil {

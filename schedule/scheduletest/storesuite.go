@@ -81,6 +81,28 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) schedule.Store) {
 		}
 	})
 
+	t.Run("a removed chat schedule's result is not kept", func(t *testing.T) {
+		st := newStore(t)
+		s, err := st.AddSchedule(ctx, sample)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RemoveSchedule(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		// A run that was going when it was removed finishes later.
+		if err := st.PutResult(ctx, s.ID, schedule.Result{At: at, Posted: true}); !errors.Is(err, schedule.ErrNotFound) {
+			t.Fatalf("PutResult of removed %s = %v, want ErrNotFound", s.ID, err)
+		}
+		if _, _, ok, err := st.LastResult(ctx, s.ID); ok || err != nil {
+			t.Fatalf("results of removed %s: ok=%v err=%v", s.ID, ok, err)
+		}
+		// A configured schedule's results need no stored schedule.
+		if err := st.PutResult(ctx, "daily", schedule.Result{At: at}); err != nil {
+			t.Fatalf("PutResult of a configured schedule: %v", err)
+		}
+	})
+
 	t.Run("last and last posted results", func(t *testing.T) {
 		st := newStore(t)
 		if _, _, ok, err := st.LastResult(ctx, "daily"); ok || err != nil {
