@@ -10,11 +10,16 @@ import (
 )
 
 // pool runs the router's queueable background work (read-only runs and
-// the opening of approval requests: commands a person typed) on at most
-// `workers` goroutines, so that a burst of commands cannot fill the CPU
-// with hundreds of concurrent agent calls, chat calls and TLS handshakes
-// while the next commands wait to be acknowledged. Work beyond the workers
-// waits in FIFO order; nothing is dropped while the router runs.
+// the opening of approval requests: commands a person typed) so that it
+// never starves the acknowledgement of the next commands:
+//   - at most `workers` tasks run at once; the others wait in FIFO order;
+//   - tasks start at a bounded rate (a token bucket: `burst` at once, then
+//     `rate` per second), so that a burst of commands is acknowledged
+//     while its background work (posts, agent calls, TLS, audit writes)
+//     is spread over the following moments instead of competing with
+//     those acknowledgements for the CPU. A few commands start at once.
+//
+// Nothing is dropped while the router runs.
 //
 // What never queues (Router.background, unbounded): approvals and their
 // executions, denials and cancellations, restart recovery and adoption by
@@ -26,16 +31,24 @@ import (
 // a worker exits only when the queue is empty.
 type pool struct {
 	workers int
+	rate    float64 // starts per second
+	burst   float64
+	now     func() time.Time
+	sleep   func(time.Duration)
 
 	mu      sync.Mutex
 	running int
 	queue   []func()
+	tokens  float64 // may go negative: starts reserved ahead
+	last    time.Time
 }
 
-func newPool(workers int) *pool { return &pool{workers: workers} }
+func newPool(workers int, rate float64, burst int) *pool {
+	return &pool{workers: workers, rate: rate, burst: float64(burst), tokens: float64(burst), now: time.Now, sleep: time.Sleep}
+}
 
 // submit runs fn on a free worker, or queues it. ahead is how many tasks
-// wait before it (-1: it started at once).
+// wait before it (-1: it has a worker now).
 func (p *pool) submit(fn func()) (ahead int) {
 	p.mu.Lock()
 	if p.running < p.workers {
@@ -50,9 +63,11 @@ func (p *pool) submit(fn func()) (ahead int) {
 	return ahead
 }
 
-// work runs fn, then queued tasks until the queue is empty.
+// work runs fn, then queued tasks until the queue is empty, each after
+// its turn in the start rate.
 func (p *pool) work(fn func()) {
 	for {
+		p.admit()
 		fn()
 		p.mu.Lock()
 		if len(p.queue) == 0 {
@@ -67,11 +82,27 @@ func (p *pool) work(fn func()) {
 	}
 }
 
-// waiting is how many tasks wait for a worker.
-func (p *pool) waiting() int {
+// admit waits for the caller's start in the token bucket: it takes a
+// token, reserving one ahead (and waiting for it) when none is left.
+func (p *pool) admit() {
+	if p.rate <= 0 {
+		return
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue)
+	now := p.now()
+	if !p.last.IsZero() {
+		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+	}
+	p.last = now
+	p.tokens--
+	var wait time.Duration
+	if p.tokens < 0 {
+		wait = time.Duration(-p.tokens / p.rate * float64(time.Second))
+	}
+	p.mu.Unlock()
+	if wait > 0 {
+		p.sleep(wait)
+	}
 }
 
 // queued runs fn for cmd on the router's pool. The command is already

@@ -92,6 +92,11 @@ type Options struct {
 	// approval requests) run at once (default 256); the others wait in
 	// order (pool.go). Approvals, executions and recovery never queue.
 	Workers int
+	// StartRate bounds how many queueable commands start per second
+	// (default 100), after StartBurst (default 32) at once: a burst is
+	// acknowledged first and its work follows (pool.go).
+	StartRate  float64
+	StartBurst int
 	// QueueNotice is how many commands must wait before a new one for its
 	// user to be told that it is queued (default 1024: a wait of several
 	// seconds, as a status command holds its worker for about 2 s of
@@ -185,10 +190,16 @@ func New(opt Options) (*Router, error) {
 	if opt.QueueNotice <= 0 {
 		opt.QueueNotice = 1024
 	}
+	if opt.StartRate <= 0 {
+		opt.StartRate = 100
+	}
+	if opt.StartBurst <= 0 {
+		opt.StartBurst = 32
+	}
 	if opt.Leadership == nil {
 		opt.Leadership = leader.Always{}
 	}
-	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers(), pool: newPool(opt.Workers)}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers(), pool: newPool(opt.Workers, opt.StartRate, opt.StartBurst)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
 			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)

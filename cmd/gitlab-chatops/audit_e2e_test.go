@@ -48,7 +48,7 @@ func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
 }
 
 // writeAuditKey writes a test audit key into dir and returns its path.
-func writeAuditKey(t *testing.T, dir string) string {
+func writeAuditKey(t testing.TB, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, "audit.key")
 	if err := os.WriteFile(p, []byte("test-audit-key-0123456789abcdef0123456789\n"), 0o600); err != nil {

@@ -55,7 +55,7 @@ func (w *lineWatcher) wait(t *testing.T, re *regexp.Regexp) []string {
 	return nil
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

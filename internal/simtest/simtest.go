@@ -81,6 +81,9 @@ type Options struct {
 	// WrapStore, when set, wraps the bbolt store the approvals service
 	// writes through, e.g. with approvalstest.Failing to inject failures.
 	WrapStore func(approvals.Store) approvals.Store
+	// WrapListener, when set, wraps each agent's listener, e.g. to count
+	// the connections the bot opens.
+	WrapListener func(net.Listener) net.Listener
 	// Default marks the simulated host HostName as the default host.
 	Default bool
 	// More are further hosts, each a real agent over its own simulator
@@ -120,7 +123,7 @@ func Start(t testing.TB, opt Options) *Stack {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s.AgentURL, s.SimState = startAgent(t, dir, certs, cmp.Or(opt.AgentName, HostName), opt.Scenario, opt.Agent, log)
+	s.AgentURL, s.SimState = startAgent(t, dir, certs, cmp.Or(opt.AgentName, HostName), opt.Scenario, opt.Agent, opt.WrapListener, log)
 	s.Client = newClient(t, certs, s.AgentURL)
 	var err error
 	s.Signer, err = agent.LoadApprovalSigner(filepath.Join(certs, agent.ApprovalKeyFile))
@@ -135,7 +138,7 @@ func Start(t testing.TB, opt Options) *Stack {
 	for i, m := range opt.More {
 		sub := filepath.Join(dir, fmt.Sprintf("more-%d", i))
 		h := &SimHost{Name: m.Name}
-		h.AgentURL, h.SimState = startAgent(t, sub, certs, m.Name, cmp.Or(m.Scenario, "default"), opt.Agent, log)
+		h.AgentURL, h.SimState = startAgent(t, sub, certs, m.Name, cmp.Or(m.Scenario, "default"), opt.Agent, opt.WrapListener, log)
 		h.Client = newClient(t, certs, h.AgentURL)
 		s.More = append(s.More, h)
 		more = append(more, commands.Host{Name: m.Name, Agent: h.Client, Signer: s.Signer, Default: m.Default})
@@ -222,7 +225,7 @@ func (s *Stack) Approved(t testing.TB, req agent.RunRequest) agent.RunRequest {
 // startAgent starts a real agent named name on 127.0.0.1 over a simulator
 // in scenario, its state under dir, until the test ends; it returns the
 // agent's URL and the simulator's state file.
-func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*agent.Config), log *slog.Logger) (string, string) {
+func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*agent.Config), wrap func(net.Listener) net.Listener, log *slog.Logger) (string, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -254,6 +257,9 @@ func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*ag
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
