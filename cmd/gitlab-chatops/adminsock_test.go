@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,44 @@ func TestAuditLockedWithoutSocket(t *testing.T) {
 	r := runCLI(t, "audit", "tail", "--db", store)
 	if r.code != 1 || !strings.Contains(r.stderr, "locked by another gitlab-chatops process") || !strings.Contains(r.stderr, store+".sock") {
 		t.Fatalf("tail of a locked store without a bot socket: %+v", r)
+	}
+}
+
+// TestAuditBesideTheConsole: the console holds the store too; the audit
+// commands read it through the console's admin socket meanwhile.
+func TestAuditBesideTheConsole(t *testing.T) {
+	state := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "console", "--simulate", "--state-dir", state, "--sim-speed", "0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := &lineWatcher{}
+	go out.consume(stdout)
+	fmt.Fprintln(stdin, "alice: /gitlab-migrations status")
+	out.wait(t, regexp.MustCompile(`(?i)down`))
+	store := filepath.Join(state, "gitlab-chatops.db")
+	r := runCLI(t, "audit", "verify", "--db", store, "--key-file", filepath.Join(state, "audit.key"))
+	if r.code != 0 || !strings.Contains(r.stdout, "audit trail intact") {
+		t.Errorf("audit verify beside the console: %+v", r)
+	}
+	if r := runCLI(t, "audit", "tail", "--db", store, "-n", "1"); r.code != 0 || !strings.Contains(r.stdout, `"action":"readonly.run"`) {
+		t.Errorf("audit tail beside the console: %+v", r)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("console: %v\n%s", err, out.String())
+	}
+	if _, err := os.Lstat(store + ".sock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the console left its admin socket behind: %v", err)
 	}
 }

@@ -101,6 +101,23 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer db.Close()
+	// The audit commands read the store through this socket while the
+	// console holds it, as with serve. The console is a tool: without the
+	// socket it still runs. Stopped (deferred after db.Close, so run
+	// before it) before the store closes.
+	if admin, err := listenAdmin(db, log, adminSocketPath(cfg.AdminSocket, cfg.Store)); err != nil {
+		log.Warn("no admin socket: audit verify, export and tail cannot read the store while the console runs", "err", err)
+	} else {
+		actx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+		adminDone := make(chan error, 1)
+		go func() { adminDone <- admin.run(actx) }()
+		defer func() {
+			stopAdmin()
+			if err := <-adminDone; err != nil {
+				log.Warn("admin socket", "err", err)
+			}
+		}()
+	}
 	svc, err := approvals.NewService(db, policy)
 	if err != nil {
 		return err
