@@ -16,6 +16,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -89,7 +90,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// The service exists before the adapters (it needs their group
 	// resolvers only when a decision is made, through groups).
 	var groups anyGroup
-	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(&groups))
+	// The metrics of this process (/metrics): every observed package
+	// reports into m, through its own observer interface.
+	m := metrics.NewBot()
+	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(&groups), approvals.WithObserver(m))
 	if err != nil {
 		return err
 	}
@@ -115,18 +119,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		mm *mattermost.Adapter
 	)
 	if cfg.Slack != nil {
-		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack"))); err != nil {
+		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack")), slack.WithAPIObserver(m)); err != nil {
 			return err
 		}
 		groups = append(groups, sl)
 	}
 	if cfg.Mattermost != nil {
-		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost")}); err != nil {
+		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost"), APIObserver: m}); err != nil {
 			return err
 		}
 		groups = append(groups, mm)
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m})
 	if err != nil {
 		return err
 	}
@@ -176,8 +180,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	closing.push(calls.drain)
 	grp := newGroup(ctx, log)
 	ready := &readiness{checks: []*cachedCheck{dbCheck(db.Probe, log)}}
+	probes := map[string]metrics.Probe{} // agent_up shares /readyz's cached health calls
 	for _, host := range hosts {
-		ready.checks = append(ready.checks, agentCheck(host.Name, host.Agent, log))
+		c := agentCheck(host.Name, host.Agent, log)
+		ready.checks = append(ready.checks, c)
+		probes[host.Name] = c.probe
+	}
+	if err := watchBot(m, svc, probes); err != nil {
+		return err
 	}
 
 	// serve's one mux. Another endpoint on the main listener is one line
@@ -185,6 +195,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /metrics", m.Handler())
 	if sl != nil {
 		mux.Handle("/slack/", sl.HTTPHandler(h))
 		reach := &reached{name: slack.Platform, call: "auth.test"}

@@ -146,12 +146,13 @@ func (b *Bot) APICall(platform, method string, attempts int, err error) {
 	if b == nil {
 		return
 	}
+	// Errors and retries are reported (as 0) from a method's first call,
+	// so that a rate over them has a series before the first failure.
 	b.apiCalls.WithLabelValues(platform, method).Inc()
-	if attempts > 1 {
-		b.apiRetries.WithLabelValues(platform, method).Add(float64(attempts - 1))
-	}
+	b.apiRetries.WithLabelValues(platform, method).Add(float64(max(attempts-1, 0)))
+	failed := b.apiErrors.WithLabelValues(platform, method)
 	if err != nil {
-		b.apiErrors.WithLabelValues(platform, method).Inc()
+		failed.Inc()
 	}
 }
 

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics/metricstest"
+)
+
+// TestServeMetrics runs serve with Mattermost on its one listener and a
+// real agent over the simulator, and scrapes /metrics there after a
+// status and an approved migrate: each named metric has the value those
+// commands give, and every metric the example alert rules use is exposed.
+func TestServeMetrics(t *testing.T) {
+	dir := t.TempDir()
+	agentDir := filepath.Join(dir, "agent")
+	agentPort, port := freePort(t), freePort(t)
+	startAgentSpeed(t, agentDir, agentPort, "0")
+	fm := newFakeMattermostAPI(t)
+	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
+	p := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
+listen: 127.0.0.1:%d
+audit: {key_file: %s}
+approval_key: %s
+hosts:
+  - name: gitlab-sim
+    agent: http://127.0.0.1:%d
+mattermost:
+  url: %s
+  bot_token: mm-bot-token
+  command_tokens: [%s]
+  action_secret: %s
+  callback_url: http://127.0.0.1:%d/mattermost/actions
+policy:
+  approvers: [%s]
+`, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
+		fm.srv.URL, shutMMToken, shutMMSecret, port, bob)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p, use{serve: true}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitListening(t, port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	started := time.Now()
+
+	slash := func(user, text string) {
+		t.Helper()
+		form := url.Values{"token": {shutMMToken}, "user_id": {user}, "user_name": {"someone"}, "channel_id": {channel}, "text": {text}}
+		if a := send(mustRequest(t, "POST", base+"/mattermost/command", "application/x-www-form-urlencoded", form.Encode())); a.err != nil || a.status != 200 {
+			t.Fatalf("/gitlab-migrations %s: %+v", text, a)
+		}
+	}
+	waitChat := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(fm.text(), want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the chat:\n%s\nlog:\n%s", want, fm.text(), logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	slash(alice, "status")
+	waitChat("48 up, 6 down")
+	slash(alice, "migrate -- upgrade to 17.5")
+	post, actx := fm.approveContext(t)
+	click, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: bob, UserName: "bob", ChannelId: channel, PostId: post.Id, Context: actx})
+	if a := send(mustRequest(t, "POST", base+"/mattermost/actions", "application/json", string(click))); a.err != nil || a.status != 200 {
+		t.Fatalf("approve click: %+v", a)
+	}
+	waitChat("SUCCEEDED")
+
+	// The request is finished in the store just after the card says so.
+	var fams metricstest.Families
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		fams = metricstest.Scrape(t, base+"/metrics")
+		if v, _ := fams.Value("gitlab_chatops_request_transitions_total", "operation", "migrate", "state", "succeeded"); v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the migrate never counted as succeeded; log:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	migrate := []string{"operation", "migrate"}
+	w := func(name string, v float64, labels ...string) metricstest.Want {
+		return metricstest.Want{Name: "gitlab_chatops_" + name, Labels: labels, Value: v}
+	}
+	fams.Check(t,
+		w("commands_total", 1, "subcommand", "status", "outcome", "accepted"),
+		w("commands_total", 1, "subcommand", "migrate", "outcome", "accepted"),
+		w("commands_total", 1, "subcommand", "approve", "outcome", "accepted"), // the button
+		w("request_transitions_total", 1, append(migrate, "state", "pending")...),
+		w("request_transitions_total", 1, append(migrate, "state", "approved")...),
+		w("request_transitions_total", 1, append(migrate, "state", "running")...),
+		w("request_decision_seconds_count", 1, append(migrate, "decision", "approved")...),
+		w("request_completion_seconds_count", 1, append(migrate, "state", "succeeded")...),
+		w("requests", 0, "state", "pending"),
+		w("requests", 0, "state", "approved"),
+		w("requests", 0, "state", "running"),
+		w("pending_request_oldest_age_seconds", 0),
+		w("approval_ttl_seconds", cfg.approval.WithDefaults().TTL.Seconds()),
+		w("agent_job_duration_seconds_count", 1, "host", "gitlab-sim", "operation", "migrate", "state", "succeeded"),
+		w("agent_up", 1, "host", "gitlab-sim"),
+		// The after-check's status: nothing down any more.
+		w("migrations_down", 0, "host", "gitlab-sim", "database", "main"),
+		w("audit_entries_appended_total", 1, "action", "request.opened"),
+		w("audit_entries_appended_total", 1, "action", "request.approved"),
+		w("audit_entries_appended_total", 1, "action", "request.started"),
+		w("audit_entries_appended_total", 1, "action", "request.finished"),
+		w("chat_api_errors_total", 0, "platform", "mattermost", "method", "create post"),
+	)
+	if n, _ := fams.Value("gitlab_chatops_agent_job_duration_seconds_count", "host", "gitlab-sim", "operation", "migrate-status", "state", "succeeded"); n < 2 {
+		t.Errorf("%v status jobs counted, want at least the status command's and the migrate's after-check", n)
+	}
+	if at, _ := fams.Value("gitlab_chatops_status_last_success_timestamp_seconds", "host", "gitlab-sim", "database", "main"); at < float64(started.Unix()) {
+		t.Errorf("last successful status at %v, before the test began (%d)", at, started.Unix())
+	}
+	if n, _ := fams.Value("gitlab_chatops_chat_api_calls_total", "platform", "mattermost", "method", "create post"); n < 2 {
+		t.Errorf("%v Mattermost posts counted, want at least the two root posts", n)
+	}
+	rules, err := metricstest.AlertRules("../../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range fams.Missing(rules) {
+		if n == "gitlab_chatops_scheduled_runs_total" {
+			continue // no schedule ran here
+		}
+		t.Errorf("alerts.yaml uses %s, which serve's /metrics does not have", n)
+	}
+}
