@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +194,42 @@ func TestAuditBesideTheConsole(t *testing.T) {
 	}
 	if _, err := os.Lstat(store + ".sock"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the console left its admin socket behind: %v", err)
+	}
+}
+
+// TestAdminSocketRefusesOtherUsers: even with the socket's mode loosened,
+// a peer of another uid is refused (SO_PEERCRED) and reads nothing of
+// the trail. It needs root, to run the CLI as another user.
+func TestAdminSocketRefusesOtherUsers(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the CLI as another user")
+	}
+	state := t.TempDir()
+	runConsoleScript(t, state, "default", "alice: /gitlab-migrations status\n")
+	store := filepath.Join(state, "gitlab-chatops.db")
+	stop, log := holdStore(t, store, filepath.Join(state, "audit.key"))
+	defer stop()
+	// Everything readable by everyone: the file mode is no longer what
+	// keeps the other user out.
+	for _, p := range []string{filepath.Dir(binary), filepath.Dir(state), state} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{store, store + ".sock"} {
+		if err := os.Chmod(p, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(binary, "audit", "tail", "--db", store)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err == nil || out.Len() > 0 {
+		t.Fatalf("another user read the trail through the socket: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(log.String(), "peer uid 65534") {
+		t.Errorf("the bot did not refuse uid 65534 (stderr %s); its log:\n%s", errb.String(), log.String())
 	}
 }
