@@ -2,6 +2,8 @@ package schedule_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,4 +109,33 @@ func TestSchedulesRunOnlyWhileLeader(t *testing.T) {
 		t.Fatalf("next due %s, want 14:00", due)
 	}
 	h.noPost()
+}
+
+// Run on a context that has already ended returns at once, runs nothing
+// (not even a due catch-up) and logs no error: a stop that races the start
+// is no failure of the Store.
+func TestRunAfterContextEnd(t *testing.T) {
+	s := hourly("status", schedule.WhenAlways)
+	s.CatchUp = true
+	h := newHarness(t, monday9.Add(time.Minute), s)
+	if err := h.db.PutResult(context.Background(), "status", schedule.Result{At: monday9.Add(-24 * time.Hour), Posted: true}); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	sched, err := schedule.New(schedule.Config{Schedules: h.config, Hosts: h.hosts, Store: h.db, Runner: h.runner,
+		Clock: h.clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := sched.Run(ctx); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("Run after its context ended logged an error:\n%s", logs.String())
+	}
+	if n := h.runner.runs["status"]; n != 0 || len(h.clock.Timers()) != 0 {
+		t.Errorf("Run after its context ended ran %d times and left timers %v", n, h.clock.Timers())
+	}
 }

@@ -38,6 +38,11 @@ func (s *Scheduler) loop(ctx context.Context) {
 	next := make(map[string]time.Time)
 	for {
 		all, err := s.schedules(ctx)
+		if ctx.Err() != nil {
+			// Stopping (or leadership lost) before or while listing: that
+			// is no failure of the Store, and nothing may start now.
+			return
+		}
 		if err != nil {
 			// The configuration's schedules do not depend on the Store.
 			s.log.Error("schedule: cannot list the chat-defined schedules; running the configured ones, retrying", "retry_in", retryStore.String(), "error", err)
