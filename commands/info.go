@@ -144,15 +144,21 @@ func auditPageMessage(entries []approvals.AuditEntry, n int, before uint64) (bot
 
 // auditLine is one entry as `audit` lists it.
 func auditLine(e approvals.AuditEntry) string {
-	who := e.ActorName
-	if who == "" {
-		who = e.Actor
-	}
-	l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+	l := entryHead(e)
 	for _, s := range []string{e.RequestID, e.Operation, e.Outcome} {
 		if s != "" {
 			l += " " + s
 		}
 	}
 	return l
+}
+
+// entryHead starts an entry's line in `audit` and `show`: number, time
+// (UTC), who, action.
+func entryHead(e approvals.AuditEntry) string {
+	who := e.ActorName
+	if who == "" {
+		who = e.Actor
+	}
+	return fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
 }

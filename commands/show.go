@@ -226,11 +226,7 @@ func threadText(req *approvals.Request, link string) string {
 
 // historyLine is one audit entry of a request, as `show` lists it.
 func historyLine(e approvals.AuditEntry) string {
-	who := e.ActorName
-	if who == "" {
-		who = e.Actor
-	}
-	l := fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+	l := entryHead(e)
 	if e.Outcome != "" {
 		l += " → " + e.Outcome
 	}
