@@ -42,7 +42,7 @@ func upgradeMessage(v UpgradeVerdict) bot.Message {
 		m.Fields = append(m.Fields, bot.Field{Label: titleCase(p.Name), Value: p.Found, Short: true})
 	}
 	if !v.Taken.IsZero() {
-		m.Context = "taken at " + v.Taken.UTC().Format("15:04:05 MST")
+		m.Context = takenAt(v.Taken, false)
 	}
 	return m
 }
