@@ -657,9 +657,11 @@ func perThousand(rs []ackRound, f func(ackRound) int64) []float64 {
 	return out
 }
 
-// median of a non-empty list (the lower middle for an even count).
+// median of a non-empty list (the mean of the two middle values for an
+// even count).
 func median[T float64 | time.Duration](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	return s[(len(s)-1)/2]
+	n := len(s)
+	return (s[(n-1)/2] + s[n/2]) / 2
 }
