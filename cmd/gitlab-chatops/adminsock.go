@@ -25,6 +25,10 @@ import (
 // bot's store, or its shutdown, for longer.
 const adminWriteTimeout = 30 * time.Second
 
+// maxSocketPath is the longest path a Unix socket can have on Linux
+// (sun_path holds 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
 // adminSocketPath is where the running bot listens for the audit commands:
 // admin_socket from the configuration, else the store's path with .sock.
 func adminSocketPath(configured, store string) string {

@@ -233,3 +233,25 @@ func TestAdminSocketRefusesOtherUsers(t *testing.T) {
 		t.Errorf("the bot did not refuse uid 65534 (stderr %s); its log:\n%s", errb.String(), log.String())
 	}
 }
+
+// TestConfigCheckSocketPathLength: a store whose admin socket path would
+// be longer than a Unix socket allows is reported at config check (at the
+// key to change), not when serve fails to listen; admin_socket fixes it.
+func TestConfigCheckSocketPathLength(t *testing.T) {
+	dir := t.TempDir()
+	long := "/var/lib/gitlab-chatops/" + strings.Repeat("d", 80) + "/chatops.db"
+	for _, c := range []struct{ yaml, want string }{
+		{"store: " + long + "\n", "store: the admin socket " + long + ".sock is 120 bytes long"},
+		{"store: " + long + "\nadmin_socket: /run/gitlab-chatops/" + strings.Repeat("s", 90) + ".sock\n", "admin_socket: the admin socket"},
+		{"store: " + long + "\nadmin_socket: /run/gitlab-chatops/admin.sock\n", ""},
+	} {
+		p := filepath.Join(dir, "bot.yaml")
+		if err := os.WriteFile(p, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := runCLI(t, "config", "check", "--for", "console", p)
+		if c.want == "" && strings.Contains(r.stderr, "admin socket") || c.want != "" && !strings.Contains(r.stderr, c.want) {
+			t.Errorf("config check of\n%s: %+v; want %q", c.yaml, r, c.want)
+		}
+	}
+}

@@ -159,6 +159,13 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			platforms = append(platforms, mattermostIDs)
 		}
 	}
+	if sock := adminSocketPath(fc.AdminSocket, fc.Store); strings.TrimSpace(fc.Store) != "" && len(sock) > maxSocketPath {
+		key := "admin_socket"
+		if fc.AdminSocket == "" {
+			key = "store"
+		}
+		p.Addf(key, "the admin socket %s is %d bytes long, and a Unix socket path has at most %d: set admin_socket to a shorter path, e.g. /run/gitlab-chatops/admin.sock", sock, len(sock), maxSocketPath)
+	}
 	checkID(p, "audit.channel", fc.Audit.Channel, platforms, channelID)
 	grace := DefaultShutdownGrace
 	if fc.ShutdownGrace != "" {
