@@ -176,6 +176,9 @@ func (a *adminServer) answer(ctx context.Context, w io.Writer, req adminRequest)
 	if werr != nil {
 		return werr
 	}
+	if err != nil && ctx.Err() != nil {
+		err = errors.New("the bot is stopping, so it stopped answering; run the command again once it has stopped (it then reads the file) or is back")
+	}
 	if err != nil {
 		return writeFrame(w, frameError, []byte(err.Error()))
 	}
