@@ -1,9 +1,6 @@
 package gitlab
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // Upgrade readiness: what, by GitLab's rules, must hold before the next
 // upgrade (docs.gitlab.com/update/, doc/update/background_migrations.md;
@@ -146,7 +143,9 @@ func (b UpgradeBlocker) OnHost() string {
 		}
 	case BlockerBBMUnfinished:
 		if b.Listed != nil {
-			return fmt.Sprintf("sudo gitlab-rake %s[%s]", BBMShowTask, b.Listed.ID)
+			// Quoted: the brackets are a glob (zsh refuses them bare), and
+			// the id comes from the host's output.
+			return "sudo gitlab-rake " + ShellQuote(BBMShowTask+"["+b.Listed.ID+"]")
 		}
 	}
 	return ""

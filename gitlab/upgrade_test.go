@@ -56,11 +56,11 @@ func TestUpgradeBlockers(t *testing.T) {
 			"bbm-unfinished[ci] active BackfillPCiPipelineVariablesProjectId p_ci_pipeline_variables decomposed=true {}",
 		}, "\n")},
 		{"bbm-list.txt", bbmListBlockersOf, strings.Join([]string{
-			"bbm-unfinished[main] active main_84 {sudo gitlab-rake gitlab:background_migrations:show[main_84]}",
-			"bbm-unfinished[main] paused main_85 {sudo gitlab-rake gitlab:background_migrations:show[main_85]}",
-			"bbm-unfinished[main] failed main_86 {sudo gitlab-rake gitlab:background_migrations:show[main_86]}",
-			"bbm-unfinished[ci] finalizing ci_13 {sudo gitlab-rake gitlab:background_migrations:show[ci_13]}",
-			"bbm-unfinished[ci] active ci_14 {sudo gitlab-rake gitlab:background_migrations:show[ci_14]}",
+			"bbm-unfinished[main] active main_84 {sudo gitlab-rake 'gitlab:background_migrations:show[main_84]'}",
+			"bbm-unfinished[main] paused main_85 {sudo gitlab-rake 'gitlab:background_migrations:show[main_85]'}",
+			"bbm-unfinished[main] failed main_86 {sudo gitlab-rake 'gitlab:background_migrations:show[main_86]'}",
+			"bbm-unfinished[ci] finalizing ci_13 {sudo gitlab-rake 'gitlab:background_migrations:show[ci_13]'}",
+			"bbm-unfinished[ci] active ci_14 {sudo gitlab-rake 'gitlab:background_migrations:show[ci_14]'}",
 		}, "\n")},
 		{"ctl-status-all-up.txt", serviceBlockersOf, ""},
 		{"ctl-status-some-down.txt", serviceBlockersOf, "service-down[] puma {}\nservice-down[] sidekiq {}"},
@@ -114,6 +114,21 @@ func serviceBlockersOf(b []byte) ([]UpgradeBlocker, error) {
 // TestServiceNeverStarted: a service sv cannot read the state of (never
 // started, not reconfigured) is fixed by reconfigure on the host, not a
 // restart; one such service is not a stopped supervisor.
+// The show line is quoted: brackets are a glob (zsh refuses the line
+// unquoted), and an id read from the host's output must not run as shell
+// when an administrator pastes the line as root.
+func TestBBMShowLineIsQuoted(t *testing.T) {
+	for _, tc := range []struct{ id, want string }{
+		{"main_84", `sudo gitlab-rake 'gitlab:background_migrations:show[main_84]'`},
+		{"main_1$(id)';x", `sudo gitlab-rake 'gitlab:background_migrations:show[main_1$(id)'\'';x]'`},
+	} {
+		b := UpgradeBlocker{Kind: BlockerBBMUnfinished, Listed: &BBMListRow{ID: tc.id}}
+		if got := b.OnHost(); got != tc.want {
+			t.Errorf("OnHost for id %q = %s, want %s", tc.id, got, tc.want)
+		}
+	}
+}
+
 func TestServiceNeverStarted(t *testing.T) {
 	s, err := ParseCtlStatus([]byte("run: gitaly: (pid 1048) 1209349s; run: log: (pid 1004) 1209405s\nwarning: gitlab-kas: unable to open supervise/ok: file does not exist\n"))
 	if err != nil {
