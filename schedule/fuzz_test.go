@@ -30,9 +30,14 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		at := base
-		for range 5 {
+		for i := range 5 {
 			n := timing.Next(at)
 			if n.IsZero() {
+				// Validate found a run within robfig's five years from
+				// now; one from base, months earlier, must exist too.
+				if i == 0 {
+					t.Fatalf("Validate(%q, %q) accepted it, but Next(%s) is never", spec, tz, at)
+				}
 				return
 			}
 			if !n.After(at) {
