@@ -147,3 +147,27 @@ func TestRemoveDuringRunKeepsNoResult(t *testing.T) {
 	// Nothing is due any more.
 	h.clock.MustWaitTimers(t, 0)
 }
+
+// While the Store cannot list chat-defined schedules, a configured one
+// still runs by hand (as it still fires); a chat one gets the Store's
+// error.
+func TestRunNowConfiguredWhileStoreFails(t *testing.T) {
+	ctx := context.Background()
+	var store *failingList
+	wrap := func(s schedule.Store) schedule.Store {
+		store = &failingList{Store: s}
+		store.fail.Store(true)
+		return store
+	}
+	h := newHarnessWith(t, monday9, wrap, nil, hourly("status", schedule.WhenAlways))
+	if err := h.sched.RunNow(ctx, "status"); err != nil {
+		t.Fatalf("RunNow(configured) while the Store fails = %v", err)
+	}
+	h.wantOutcome("status", schedule.OutcomePosted)
+	if p := h.takePost(); !p.p.Manual {
+		t.Fatalf("posted %+v, want a run by hand", p.p)
+	}
+	if err := h.sched.RunNow(ctx, "s1"); err == nil || errors.Is(err, schedule.ErrNotFound) {
+		t.Fatalf("RunNow(s1) while the Store fails = %v, want the Store's error, not 'no such schedule'", err)
+	}
+}

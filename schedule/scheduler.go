@@ -205,7 +205,12 @@ func (s *Scheduler) configured() []planned {
 func (s *Scheduler) find(ctx context.Context, id string) (planned, error) {
 	all, err := s.schedules(ctx)
 	if err != nil {
-		return planned{}, err
+		// A configured schedule does not depend on the Store's list (the
+		// loop keeps firing it too).
+		if _, ok := s.timings[id]; !ok {
+			return planned{}, err
+		}
+		all = s.configured()
 	}
 	for _, p := range all {
 		if p.s.ID == id {
