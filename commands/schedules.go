@@ -264,7 +264,7 @@ func schedulesMessage(entries []schedule.Entry, now time.Time) bot.Message {
 		s := e.Schedule
 		line := "• *" + s.ID + "*: " + strings.TrimPrefix(describeSchedule(s), s.ID+": ")
 		if s.Source == schedule.SourceConfig {
-			line += " · from the configuration file (read-only here)"
+			line += " · from the bot's configuration (read-only here)"
 		}
 		switch {
 		case e.Problem != "":

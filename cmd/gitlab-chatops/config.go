@@ -13,6 +13,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
 // fileConfig is the bot's YAML configuration.
@@ -43,6 +44,9 @@ type fileConfig struct {
 	// ShutdownGrace bounds serve's whole shutdown (default
 	// DefaultShutdownGrace), e.g. "30s".
 	ShutdownGrace string `yaml:"shutdown_grace"`
+	// Schedules are scheduled posts, read-only from chat (admins add
+	// others with `schedules add`).
+	Schedules []scheduleConfig `yaml:"schedules"`
 }
 
 // Defaults of serve's listener and shutdown.
@@ -96,6 +100,8 @@ type config struct {
 	approval approvals.Policy
 	// grace is ShutdownGrace parsed, with its default.
 	grace time.Duration
+	// schedules are fileConfig.Schedules, checked.
+	schedules []schedule.Schedule
 }
 
 // loadConfig reads and checks the configuration at path for u. Every
@@ -141,7 +147,10 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			p.Addf("audit.key_file", "%v", err)
 		}
 	}
-	var platforms []idRules
+	var (
+		platforms     []idRules
+		platformNames []string // the chat platforms serve connects to
+	)
 	if u.serve {
 		if fc.Slack == nil && fc.Mattermost == nil {
 			p.Addf("", "neither slack: nor mattermost: is configured; serve needs at least one (or use console)")
@@ -151,12 +160,14 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			sc.Check(p, "slack")
 			fc.Slack = &sc
 			platforms = append(platforms, slackIDs)
+			platformNames = append(platformNames, slack.Platform)
 		}
 		if fc.Mattermost != nil {
 			mc := mattermostFromEnv(*fc.Mattermost, getenv)
 			mc.Check(p, "mattermost")
 			fc.Mattermost = &mc
 			platforms = append(platforms, mattermostIDs)
+			platformNames = append(platformNames, mattermost.Platform)
 		}
 	}
 	if sock := adminSocketPath(fc.AdminSocket, fc.Store); strings.TrimSpace(fc.Store) != "" && len(sock) > maxSocketPath {
@@ -178,7 +189,8 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	} else {
 		p.ListenAddress("listen", fc.Listen, DefaultListen)
 	}
-	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace}
+	schedules := checkSchedules(p, fc.Schedules, scheduleHosts(fc.Hosts, u.simulate), platformNames)
+	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace, schedules: schedules}
 }
 
 // mattermostFromEnv fills empty Mattermost secrets from the environment,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -15,11 +16,18 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/sim"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runConsoleWith(ctx, args, stdin, stdout, stderr, nil)
+}
+
+// runConsoleWith is the console; clock is its scheduler's (nil: the system
+// clock), which tests move by hand.
+func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, clock schedule.Clock) error {
 	fs := flag.NewFlagSet("console", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "bot configuration `FILE` (YAML)")
@@ -29,6 +37,8 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	simSpeed := fs.String("sim-speed", "0.3", "simulator delay multiplier (0 = instant)")
 	channel := fs.String("channel", "#ops", "the console's channel name")
 	verbose := fs.Bool("v", false, "log to stderr at debug level")
+	var schedFlags scheduleFlag
+	fs.Var(&schedFlags, "schedule", "a scheduled post into the console's channel: \"<cron spec> <what> [--when always|changed|problems] [--tz ZONE] [--host NAME|all]\", e.g. \"@every 1m status --when changed\" (repeatable; ids c1, c2, …)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -135,6 +145,27 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer router.Close()
+	scheds, err := consoleSchedules(cfg.schedules, schedFlags, *channel)
+	if err != nil {
+		return err
+	}
+	sched, err := newScheduler(scheds, db, router, clock, log)
+	if err != nil {
+		return err
+	}
+	// The scheduler stops before the router closes (deferred after it).
+	sctx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := sched.Run(sctx); err != nil {
+			log.Error("the scheduler stopped", "err", err)
+		}
+	}()
+	defer func() { stopSched(); <-schedDone }()
+	for _, s := range scheds {
+		fmt.Fprintf(stdout, "Schedule %s: %s at %s %s, when %s, posts into %s; `/gitlab-migrations schedules run %s` runs it now.\n", s.ID, s.What, s.Spec, cmp.Or(s.TZ, "UTC"), cmp.Or(s.When, schedule.WhenAlways), s.Channel, s.ID)
+	}
 	fmt.Fprintln(stdout, `Type lines as "NAME: /gitlab-migrations SUBCOMMAND", e.g. "alice: /gitlab-migrations status"; "NAME: click approve ID" clicks a button; $LAST is the latest request ID. Ctrl-D ends.`)
 	// Piped input runs one line at a time to completion, so a script can
 	// approve the request the previous line opened ($LAST).

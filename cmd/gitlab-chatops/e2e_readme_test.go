@@ -39,8 +39,8 @@ func readmeConsoleBlocks(t *testing.T) []string {
 // simulator, and checks that they do what the README says.
 func TestREADMEConsoleExamples(t *testing.T) {
 	blocks := readmeConsoleBlocks(t)
-	if len(blocks) != 2 {
-		t.Fatalf("the README has %d console examples, want 2 (quick start, pasted finalize)", len(blocks))
+	if len(blocks) != 3 {
+		t.Fatalf("the README has %d console examples, want 3 (quick start, pasted finalize; the scheduled posts one runs in TestConsoleScheduleREADME)", len(blocks))
 	}
 
 	state := t.TempDir()

@@ -48,13 +48,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runConsoleScript runs `gitlab-chatops console --simulate` with script as piped
-// input and returns what it printed.
-func runConsoleScript(t *testing.T, stateDir, scenario, script string) string {
+// runConsoleScript runs `gitlab-chatops console --simulate` (with extra
+// flags, if any) with script as piped input and returns what it printed.
+func runConsoleScript(t *testing.T, stateDir, scenario, script string, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "console", "--simulate", "--scenario", scenario, "--state-dir", stateDir, "--sim-speed", "0")
+	args := append([]string{"console", "--simulate", "--scenario", scenario, "--state-dir", stateDir, "--sim-speed", "0"}, extra...)
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stdin = strings.NewReader(script)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -140,6 +140,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	if mm != nil {
 		router.Register(mm)
 	}
+	// Scheduled posts: the configuration's, and those added from chat.
+	sched, err := newScheduler(cfg.schedules, db, router, nil, log)
+	if err != nil {
+		return err
+	}
 
 	// The listeners are bound before anything starts: a taken port fails
 	// serve at once, naming its key.
@@ -219,6 +224,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	srv := newHTTPServer(ctx, mux, log)
 	grp.Serve("listen "+cfg.Listen, func(ctx context.Context) error { return serveHTTP(ctx, srv, main, cfg.grace) })
 	grp.Serve("admin socket", admin.run)
+	grp.Serve("scheduler", sched.Run) // fires schedules while leader; returns once ctx ended and its runs are done
 	// Further goroutines of serve's lifetime join the group here:
 	// grp.Serve(name, run) for loops that run until the group stops.
 
