@@ -13,11 +13,15 @@ import (
 // the opening of approval requests: commands a person typed) so that it
 // never starves the acknowledgement of the next commands:
 //   - at most `workers` tasks run at once; the others wait in FIFO order;
-//   - tasks start at a bounded rate (a token bucket: `burst` at once, then
-//     `rate` per second), so that a burst of commands is acknowledged
-//     while its background work (posts, agent calls, TLS, audit writes)
-//     is spread over the following moments instead of competing with
-//     those acknowledgements for the CPU. A few commands start at once.
+//   - background work yields to arriving commands: while commands keep
+//     arriving (less than `quiet` apart), tasks start at a bounded rate (a
+//     token bucket: `burst` at once, then `rate` per second); once no
+//     command arrived for `quiet`, waiting tasks start one per `gap`
+//     (quickly, but spread, so that a backlog released in a pause does not
+//     land all at once on the commands that follow it). A burst of
+//     commands is thus acknowledged first, and its posts, agent calls, TLS
+//     and audit writes follow instead of competing with those acks for
+//     the CPU. A lone command starts at once.
 //
 // Nothing is dropped while the router runs.
 //
@@ -28,29 +32,44 @@ import (
 // not wait behind status traffic.
 //
 // Invariants: running ≤ workers; a task is either running, queued, or done;
-// a worker exits only when the queue is empty.
+// a worker exits only when the queue is empty; one worker at a time waits
+// for its start (gate), so waiting costs one timer, not one per worker.
 type pool struct {
 	workers int
-	rate    float64 // starts per second
+	rate    float64 // starts per second while commands arrive
 	burst   float64
+	quiet   time.Duration
+	gap     time.Duration // between two starts without tokens in a pause
 	now     func() time.Time
 	sleep   func(time.Duration)
 
-	mu      sync.Mutex
-	running int
-	queue   []func()
-	tokens  float64 // may go negative: starts reserved ahead
-	last    time.Time
+	gate sync.Mutex // held by the worker waiting for its start
+
+	mu         sync.Mutex
+	running    int
+	queue      []func()
+	tokens     float64
+	last       time.Time // when tokens were last counted
+	lastSubmit time.Time // when the last command arrived
+	lastStart  time.Time // when the last task was admitted
 }
 
+// poolQuiet is how long without a new command counts as a pause;
+// poolGap spaces the starts of a backlog released in a pause.
+const (
+	poolQuiet = 20 * time.Millisecond
+	poolGap   = 2 * time.Millisecond
+)
+
 func newPool(workers int, rate float64, burst int) *pool {
-	return &pool{workers: workers, rate: rate, burst: float64(burst), tokens: float64(burst), now: time.Now, sleep: time.Sleep}
+	return &pool{workers: workers, rate: rate, burst: float64(burst), tokens: float64(burst), quiet: poolQuiet, gap: poolGap, now: time.Now, sleep: time.Sleep}
 }
 
 // submit runs fn on a free worker, or queues it. ahead is how many tasks
 // wait before it (-1: it has a worker now).
 func (p *pool) submit(fn func()) (ahead int) {
 	p.mu.Lock()
+	p.lastSubmit = p.now()
 	if p.running < p.workers {
 		p.running++
 		p.mu.Unlock()
@@ -64,7 +83,7 @@ func (p *pool) submit(fn func()) (ahead int) {
 }
 
 // work runs fn, then queued tasks until the queue is empty, each after
-// its turn in the start rate.
+// its start was admitted.
 func (p *pool) work(fn func()) {
 	for {
 		p.admit()
@@ -82,25 +101,38 @@ func (p *pool) work(fn func()) {
 	}
 }
 
-// admit waits for the caller's start in the token bucket: it takes a
-// token, reserving one ahead (and waiting for it) when none is left.
+// admit returns when the caller may start: at once while a token is
+// left; else, once no command arrived for p.quiet, p.gap after the
+// previous start; else when a token comes.
 func (p *pool) admit() {
 	if p.rate <= 0 {
 		return
 	}
-	p.mu.Lock()
-	now := p.now()
-	if !p.last.IsZero() {
-		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
-	}
-	p.last = now
-	p.tokens--
-	var wait time.Duration
-	if p.tokens < 0 {
-		wait = time.Duration(-p.tokens / p.rate * float64(time.Second))
-	}
-	p.mu.Unlock()
-	if wait > 0 {
+	p.gate.Lock()
+	defer p.gate.Unlock()
+	for {
+		p.mu.Lock()
+		now := p.now()
+		if !p.last.IsZero() {
+			p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+		}
+		p.last = now
+		sinceCommand, sinceStart := now.Sub(p.lastSubmit), now.Sub(p.lastStart)
+		if p.tokens >= 1 || (sinceCommand >= p.quiet && sinceStart >= p.gap) {
+			if p.tokens >= 1 {
+				p.tokens--
+			}
+			p.lastStart = now
+			p.mu.Unlock()
+			return
+		}
+		wait := time.Duration((1 - p.tokens) / p.rate * float64(time.Second))
+		if sinceCommand < p.quiet {
+			wait = min(wait, p.quiet-sinceCommand)
+		} else {
+			wait = min(wait, p.gap-sinceStart)
+		}
+		p.mu.Unlock()
 		p.sleep(wait)
 	}
 }

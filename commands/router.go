@@ -92,8 +92,9 @@ type Options struct {
 	// approval requests) run at once (default 256); the others wait in
 	// order (pool.go). Approvals, executions and recovery never queue.
 	Workers int
-	// StartRate bounds how many queueable commands start per second
-	// (default 100), after StartBurst (default 32) at once: a burst is
+	// StartRate bounds how many queueable commands start per second while
+	// commands keep arriving (default 50), after StartBurst (default 8) at
+	// once; when commands pause, the waiting ones start at once: a burst is
 	// acknowledged first and its work follows (pool.go).
 	StartRate  float64
 	StartBurst int
@@ -191,10 +192,10 @@ func New(opt Options) (*Router, error) {
 		opt.QueueNotice = 1024
 	}
 	if opt.StartRate <= 0 {
-		opt.StartRate = 100
+		opt.StartRate = 50
 	}
 	if opt.StartBurst <= 0 {
-		opt.StartBurst = 32
+		opt.StartBurst = 8
 	}
 	if opt.Leadership == nil {
 		opt.Leadership = leader.Always{}
