@@ -74,7 +74,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 				a.refuse(ctx, r, err.Error())
 				text = "I could not confirm who clicked this button, so nothing was done."
 			} else {
-				a.log.Error("could not confirm the clicker of a button", "user", act.User.ID, "post", act.Message.ID, "err", err)
+				a.log.Error("could not confirm the clicker of a button", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "err", err)
 			}
 			writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{EphemeralText: text, SkipSlackParsing: true})
 			return
@@ -84,7 +84,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 		err = h.HandleAction(withSync(ctx, reply), a, act)
 		var texts []string
 		if err != nil {
-			a.log.Info("button click refused", "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "err", err)
+			a.log.Info("button click refused", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "err", err)
 			texts = append(texts, markdownText(a.errorNotice(ctx, err), nil))
 		}
 		for _, m := range reply.close() {

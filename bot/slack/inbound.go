@@ -85,7 +85,7 @@ func (a *Adapter) interaction(base context.Context, h bot.Handler, ic slackgo.In
 			continue
 		}
 		act := bot.Action{Platform: Platform, User: user, Message: bot.Ref{Channel: channel, ID: ts}, ActionID: ba.ActionID, Value: ba.Value}
-		a.log.Info("button click", "user", user.ID, "channel", channel, "action", ba.ActionID, "value", ba.Value)
+		a.log.Info("button click", "request_id", ba.Value, "user", user.ID, "channel", channel, "action", ba.ActionID)
 		a.background(base, rp, func(ctx context.Context) error {
 			return h.HandleAction(ctx, a, act)
 		}, func(ctx context.Context, err error) {
