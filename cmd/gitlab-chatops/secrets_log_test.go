@@ -74,7 +74,7 @@ func auditThroughBot(t *testing.T, store string) []approvals.AuditEntry {
 }
 
 // TestServeLogsNoSecrets runs a whole serve (Slack and Mattermost fakes,
-// a real agent over the simulator) through a status, a migrate request,
+// a real agent over the simulator) through a status on each platform, a migrate request,
 // its approval and run, a `show`, a Slack call with a bad signature and a
 // Mattermost command with a wrong token, and the audit commands beside
 // it, at debug level; then greps the entire log for every secret the bot
@@ -142,15 +142,13 @@ mattermost:
 	}
 	ok("status", send(slackSigned(t, slackPort, secSlackSigning, secSlackAlice, "status")))
 	ok("migrate", send(slackSigned(t, slackPort, secSlackSigning, secSlackAlice, "migrate -- secrets test")))
-	var id string
-	waitAudit := func(what string, match func(approvals.AuditEntry) bool) {
+	waitAudit := func(what string, match func(approvals.AuditEntry) bool) approvals.AuditEntry {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			for _, e := range auditThroughBot(t, store) {
 				if match(e) {
-					id = e.RequestID
-					return
+					return e
 				}
 			}
 			if time.Now().After(deadline) {
@@ -159,7 +157,7 @@ mattermost:
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	waitAudit("the migrate request", func(e approvals.AuditEntry) bool { return e.Action == approvals.ActionRequestOpened })
+	id := waitAudit("the migrate request", func(e approvals.AuditEntry) bool { return e.Action == approvals.ActionRequestOpened }).RequestID
 	ok("approve", send(slackSigned(t, slackPort, secSlackSigning, secSlackApprover, "approve "+id)))
 	waitAudit("the migrate's end", func(e approvals.AuditEntry) bool {
 		return e.RequestID == id && e.Action == approvals.ActionRequestFinished
@@ -168,6 +166,12 @@ mattermost:
 	if a := send(slackSigned(t, slackPort, "not-the-signing-secret", secSlackAlice, "status")); a.status != http.StatusUnauthorized {
 		t.Errorf("a Slack call with a bad signature: %+v", a)
 	}
+	// A Mattermost status with the right token (the adapter reads the
+	// token, then the router posts through the bot token).
+	mmUser := model.NewId()
+	good := url.Values{"token": {secMMCommand}, "user_id": {mmUser}, "user_name": {"carol"}, "channel_id": {model.NewId()}, "text": {"status"}}
+	ok("mattermost status", send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", good.Encode())))
+	waitAudit("the Mattermost status", func(e approvals.AuditEntry) bool { return e.Actor == mmUser && e.Action == approvals.ActionReadOnlyRun })
 	form := url.Values{"token": {"wrong-token-0123456789"}, "user_id": {model.NewId()}, "user_name": {"mallory"}, "channel_id": {model.NewId()}, "text": {"status"}}
 	if a := send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", form.Encode())); a.status == http.StatusOK && !refusal.MatchString(a.body) {
 		t.Errorf("a Mattermost command with a wrong token: %+v", a)
