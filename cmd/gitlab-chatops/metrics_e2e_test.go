@@ -20,8 +20,9 @@ import (
 
 // TestServeMetrics runs serve with Mattermost on its one listener and a
 // real agent over the simulator, and scrapes /metrics there after a
-// status and an approved migrate: each named metric has the value those
-// commands give, and every metric the example alert rules use is exposed.
+// status, a scheduled run (`schedules run`) and an approved migrate: each
+// named metric has the value those give, and every metric the example
+// alert rules use is exposed.
 func TestServeMetrics(t *testing.T) {
 	dir := t.TempDir()
 	agentDir := filepath.Join(dir, "agent")
@@ -45,8 +46,13 @@ mattermost:
   callback_url: http://127.0.0.1:%d/mattermost/actions
 policy:
   approvers: [%s]
+schedules:
+  - id: hourly-status
+    spec: "@hourly"
+    channel: %s
+    what: status
 `, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
-		fm.srv.URL, shutMMToken, shutMMSecret, port, bob)), 0o600); err != nil {
+		fm.srv.URL, shutMMToken, shutMMSecret, port, bob, channel)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)
@@ -85,6 +91,8 @@ policy:
 	}
 	slash(alice, "status")
 	waitChat("48 up, 6 down")
+	slash(alice, "schedules run hourly-status")
+	waitChat("hourly-status")
 	slash(alice, "migrate -- upgrade to 17.5")
 	post, actx := fm.approveContext(t)
 	click, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: bob, UserName: "bob", ChannelId: channel, PostId: post.Id, Context: actx})
@@ -93,15 +101,18 @@ policy:
 	}
 	waitChat("SUCCEEDED")
 
-	// The request is finished in the store just after the card says so.
+	// The request is finished in the store just after the card says so,
+	// and the scheduled run counted once its post is done.
 	var fams metricstest.Families
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		fams = metricstest.Scrape(t, base+"/metrics")
-		if v, _ := fams.Value("gitlab_chatops_request_transitions_total", "operation", "migrate", "state", "succeeded"); v == 1 {
+		done, _ := fams.Value("gitlab_chatops_request_transitions_total", "operation", "migrate", "state", "succeeded")
+		ran, _ := fams.Value("gitlab_chatops_scheduled_runs_total", "schedule", "hourly-status", "outcome", "posted")
+		if done == 1 && ran == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the migrate never counted as succeeded; log:\n%s", logs.String())
+			t.Fatalf("the migrate or the scheduled run was never counted; log:\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -113,6 +124,8 @@ policy:
 		w("commands_total", 1, "subcommand", "status", "outcome", "accepted"),
 		w("commands_total", 1, "subcommand", "migrate", "outcome", "accepted"),
 		w("commands_total", 1, "subcommand", "approve", "outcome", "accepted"), // the button
+		w("commands_total", 1, "subcommand", "schedules", "outcome", "accepted"),
+		w("scheduled_runs_total", 1, "schedule", "hourly-status", "outcome", "posted"),
 		w("request_transitions_total", 1, append(migrate, "state", "pending")...),
 		w("request_transitions_total", 1, append(migrate, "state", "approved")...),
 		w("request_transitions_total", 1, append(migrate, "state", "running")...),
@@ -147,9 +160,6 @@ policy:
 		t.Fatal(err)
 	}
 	for _, n := range fams.Missing(rules) {
-		if n == "gitlab_chatops_scheduled_runs_total" {
-			continue // no schedule ran here
-		}
 		t.Errorf("alerts.yaml uses %s, which serve's /metrics does not have", n)
 	}
 }

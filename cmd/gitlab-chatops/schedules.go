@@ -14,10 +14,11 @@ import (
 // store (chat-defined schedules, every schedule's results), running and
 // posting through the router, and gives it to the router for `schedules`.
 // Its loop (Run) joins serve's or the console's lifetime; clock nil is the
-// system clock.
-func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, clock schedule.Clock, log *slog.Logger) (*schedule.Scheduler, error) {
+// system clock; observe (may be nil) is told each run's outcome (metrics).
+func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
 	sched, err := schedule.New(schedule.Config{
 		Schedules: configured, Hosts: router.HostNames(), Store: store, Runner: router, Clock: clock, Logger: log,
+		Observe: observe,
 	})
 	if err != nil {
 		return nil, exitError{2, fmt.Errorf("schedules: %w", err)}

@@ -17,6 +17,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
@@ -141,7 +142,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		router.Register(mm)
 	}
 	// Scheduled posts: the configuration's, and those added from chat.
-	sched, err := newScheduler(cfg.schedules, db, router, nil, log)
+	sched, err := newScheduler(cfg.schedules, db, router, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
 	if err != nil {
 		return err
 	}
