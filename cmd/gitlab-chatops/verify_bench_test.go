@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,6 +54,10 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 		stop, _ := holdStore(b, store, keyFile)
 		defer stop()
 		b.Logf("through the running bot's admin socket")
+		// The bot is this process: its Go heap must not grow with the
+		// trail it streams.
+		peak := heapPeak()
+		defer func() { b.Logf("bot (this process) peak Go heap in use while answering: %d MiB", peak()>>20) }()
 	}
 	b.ResetTimer()
 	for range b.N {
@@ -92,6 +97,28 @@ func BenchmarkAuditVerify1M(b *testing.B) {
 		}
 		b.Logf("audit export: %d bytes in %s", int64(bytes), time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// heapPeak samples this process's heap in use every 5 ms until the
+// returned func is called, which returns the peak in bytes.
+func heapPeak() func() uint64 {
+	stop := make(chan struct{})
+	result := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-stop:
+				result <- peak
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-result }
 }
 
 // countWriter counts what is written to it.
