@@ -117,7 +117,7 @@ func showMessage(req *approvals.Request, history []approvals.AuditEntry, link st
 	m := bot.Message{
 		Title: fmt.Sprintf("Request %s: %s on %s, %s", req.ID, req.Operation, req.Host, strings.ToUpper(string(req.State))),
 		Fields: []bot.Field{
-			{Label: "Asked by", Value: fmt.Sprintf("%s (%s) at %s", req.Requester, req.Requester.ID, when(req.CreatedAt))},
+			{Label: "Asked by", Value: fmt.Sprintf("%s at %s", userAndID(req.Requester), when(req.CreatedAt))},
 			{Label: "Runs", Value: commandText(req.Argv) + " on " + req.Host},
 		},
 	}
@@ -234,6 +234,15 @@ func historyLine(e approvals.AuditEntry) string {
 		l += ": " + literal(e.Detail)
 	}
 	return l
+}
+
+// userAndID names a user with their platform ID, once when they are the
+// same (the console's names are its IDs).
+func userAndID(u approvals.User) string {
+	if u.Name == "" || u.Name == u.ID {
+		return u.ID
+	}
+	return u.Name + " (" + u.ID + ")"
 }
 
 // when is a time as `show` writes it.
