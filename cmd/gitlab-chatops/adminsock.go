@@ -53,12 +53,18 @@ type adminServer struct {
 }
 
 // listenAdmin listens on path. The caller holds the store's lock, so no
-// other bot of this store can be listening there: a socket left by a bot
-// that died is removed. Anything else at path is refused.
+// other bot of this store can be listening there: a socket nobody answers
+// on was left by a bot that died, and is removed. A socket someone answers
+// on (another bot's, admin_socket set to the same path) and anything that
+// is not a socket are refused.
 func listenAdmin(db *storage.DB, log *slog.Logger, path string) (*adminServer, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("admin socket %s: the path exists and is not a socket; remove it, or set admin_socket to another path", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("admin socket %s: another process answers on it (a bot of another store with the same admin_socket?); set admin_socket to another path", path)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("admin socket %s: removing the one a previous bot left: %w", path, err)

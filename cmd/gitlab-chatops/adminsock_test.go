@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,5 +255,42 @@ func TestConfigCheckSocketPathLength(t *testing.T) {
 		if c.want == "" && strings.Contains(r.stderr, "admin socket") || c.want != "" && !strings.Contains(r.stderr, c.want) {
 			t.Errorf("config check of\n%s: %+v; want %q", c.yaml, r, c.want)
 		}
+	}
+}
+
+// TestAdminSocketPathInUse: a socket left by a dead bot is replaced; one
+// that another process answers on, or a file that is no socket, is
+// refused with what to do.
+func TestAdminSocketPathInUse(t *testing.T) {
+	dir := t.TempDir()
+	db, err := storage.Open(filepath.Join(dir, "a.db"), storage.Options{AuditKey: auditchain.Key("test-audit-key-0123456789abcdef0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sock := filepath.Join(dir, "admin.sock")
+	// Left by a dead bot: the file stays, nobody listens.
+	dead, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.SetUnlinkOnClose(false)
+	dead.Close()
+	a, err := listenAdmin(db, log, sock)
+	if err != nil {
+		t.Fatalf("a stale socket was not replaced: %v", err)
+	}
+	// Now a bot answers there: a second one is refused.
+	if _, err := listenAdmin(db, log, sock); err == nil || !strings.Contains(err.Error(), "another process answers on it") {
+		t.Errorf("a socket in use: %v", err)
+	}
+	a.ln.Close()
+	file := filepath.Join(dir, "not-a-socket")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listenAdmin(db, log, file); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+		t.Errorf("a regular file at the socket's path: %v", err)
 	}
 }
