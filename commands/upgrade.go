@@ -117,9 +117,10 @@ func (v UpgradeVerdict) FailReason() string {
 	return strings.Join(s, " ")
 }
 
-// Facts returns the comparable observations of every part, plus the
-// verdict ("verdict": "READY"). Keys are subjects ("migrations main",
-// "services"); prefix them with the host name when several hosts share a
+// Facts returns the comparable observations of every part, one subject
+// per part whether or not it could be checked ("migrations": "main all up,
+// ci 2 down", "services": "all running"), plus the verdict ("verdict":
+// "READY"); prefix them with the host name when several hosts share a
 // result.
 func (v UpgradeVerdict) Facts() map[string]string {
 	f := map[string]string{"verdict": string(v.Verdict)}
@@ -327,18 +328,21 @@ func (r *Router) checkMigrations(ctx context.Context, host Host, by approvals.Us
 // migrationsOutcome judges db:migrate:status.
 func migrationsOutcome(host Host, s gitlab.MigrateStatus) upgradeOutcome {
 	o := upgradeOutcome{part: UpgradePart{Name: PartMigrations, Facts: map[string]string{}}}
-	var found []string
+	var found, facts []string
 	for _, d := range s.Databases {
-		key := strings.TrimSpace(PartMigrations + " " + d.Config)
 		if d.Down == 0 {
-			o.part.Facts[key] = "all up"
+			facts = append(facts, strings.TrimSpace(d.Config+" all up"))
 			found = append(found, fmt.Sprintf("%s all %s up", d.Config, thousands(d.Up)))
 			continue
 		}
-		o.part.Facts[key] = fmt.Sprintf("%d down", d.Down)
+		facts = append(facts, strings.TrimSpace(fmt.Sprintf("%s %d down", d.Config, d.Down)))
 		found = append(found, fmt.Sprintf("%s %s down", d.Config, thousands(d.Down)))
 	}
 	o.part.Found = strings.Join(found, ", ")
+	// One subject for the part, as when it cannot be checked (the
+	// databases are not known then): a change reads "migrations: main all
+	// up → not checked", not as a database gone and a part appeared.
+	o.part.Facts[PartMigrations] = strings.Join(facts, ", ")
 	blockers := gitlab.MigrationBlockers(s)
 	if len(blockers) == 0 {
 		return o

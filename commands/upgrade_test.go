@@ -17,6 +17,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/sim"
 )
 
@@ -295,4 +296,46 @@ func sumJobs(tb testing.TB, s *simtest.Stack) time.Duration {
 		}
 	}
 	return d
+}
+
+// TestUpgradeCheckChangesReadWell: a scheduled upgrade-check under `when:
+// changed` says what changed part by part; a part that could not be
+// checked reads "→ not checked" under the same subject as when it was,
+// and back, with no "(none)" or "(gone)" subjects and no failure
+// paragraph standing in for a part.
+func TestUpgradeCheckChangesReadWell(t *testing.T) {
+	user := approvals.User{ID: alice.ID, Name: alice.Name}
+	result := func(v commands.UpgradeVerdict) schedule.Result {
+		return schedule.Result{Facts: v.Facts(), Problem: v.Problem(), Failed: v.Failed(), Reason: v.FailReason()}
+	}
+	whole := simtest.Start(t, simtest.Options{Scenario: "up-to-date"})
+	ready, err := commands.UpgradeCheck(context.Background(), whole.Router, whole.Host, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy := simtest.Start(t, simtest.Options{Scenario: "up-to-date", WrapAgent: func(a commands.Agent) commands.Agent { return losingAgent{Agent: a, op: "migrate-status"} }})
+	partial, err := commands.UpgradeCheck(context.Background(), lossy.Router, lossy.Host, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := simtest.Start(t, simtest.Options{Scenario: "decomposed"})
+	blocked, err := commands.UpgradeCheck(context.Background(), down.Router, down.Host, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after commands.UpgradeVerdict
+		want          []string
+	}{
+		{"a part cannot be checked", ready, partial, []string{"migrations: main all up → not checked", "verdict: READY → NOT READY (cannot tell)"}},
+		{"it can again", partial, ready, []string{"migrations: not checked → main all up", "verdict: NOT READY (cannot tell) → READY"}},
+		{"migrations go down on both databases", ready, blocked, []string{"migrations: main all up → main 4 down, ci 4 down", "verdict: READY → NOT READY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := schedule.Changes(result(tc.before), result(tc.after)); !slices.Equal(got, tc.want) {
+				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
 }
