@@ -247,3 +247,16 @@ func (f *fakeMattermostAPI) approveContext(t *testing.T) (*model.Post, map[strin
 		}
 	}
 }
+
+// postsWith returns the posts whose message or attachments contain s.
+func (f *fakeMattermostAPI) postsWith(s string) []*model.Post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*model.Post
+	for _, p := range f.posts {
+		if j, _ := json.Marshal(p); strings.Contains(string(j), s) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
