@@ -7,17 +7,20 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
 // newScheduler builds the scheduler of the configured schedules, over the
 // store (chat-defined schedules, every schedule's results), running and
 // posting through the router, and gives it to the router for `schedules`.
-// Its loop (Run) joins serve's or the console's lifetime; clock nil is the
-// system clock; observe (may be nil) is told each run's outcome (metrics).
-func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
+// Its loop (Run) joins serve's or the console's lifetime and fires
+// schedules only while lead says this process is leader; nil lead is
+// leader.Always, nil clock the system clock; observe (may be nil) is told
+// each run's outcome (metrics).
+func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, lead leader.Leadership, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
 	sched, err := schedule.New(schedule.Config{
-		Schedules: configured, Hosts: router.HostNames(), Store: store, Runner: router, Clock: clock, Logger: log,
+		Schedules: configured, Hosts: router.HostNames(), Store: store, Runner: router, Leadership: lead, Clock: clock, Logger: log,
 		Observe: observe,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
+	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
@@ -131,7 +132,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		}
 		groups = append(groups, mm)
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m})
+	// One leadership gates the once-only work: recovery, the expiry sweep
+	// and anchors (router), scheduled posts (scheduler). One process is
+	// always leader; a replicated deployment plugs its election in here.
+	var lead leader.Leadership = leader.Always{}
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m, Leadership: lead})
 	if err != nil {
 		return err
 	}
@@ -142,7 +147,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		router.Register(mm)
 	}
 	// Scheduled posts: the configuration's, and those added from chat.
-	sched, err := newScheduler(cfg.schedules, db, router, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
+	sched, err := newScheduler(cfg.schedules, db, router, lead, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
 	if err != nil {
 		return err
 	}
