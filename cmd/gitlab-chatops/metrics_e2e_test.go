@@ -95,6 +95,13 @@ schedules:
 	waitChat("hourly-status")
 	slash(alice, "migrate -- upgrade to 17.5")
 	post, actx := fm.approveContext(t)
+	// While it waits for approval, the store's pending request is seen,
+	// with its age (what the approval-waiting alert compares to the TTL).
+	waiting := metricstest.Scrape(t, base+"/metrics")
+	waiting.Check(t, metricstest.Want{Name: "gitlab_chatops_requests", Labels: []string{"state", "pending"}, Value: 1})
+	if age, _ := waiting.Value("gitlab_chatops_pending_request_oldest_age_seconds"); age <= 0 || age > 60 {
+		t.Errorf("the pending request's age is %v s, want the time since it was opened", age)
+	}
 	click, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: bob, UserName: "bob", ChannelId: channel, PostId: post.Id, Context: actx})
 	if a := send(mustRequest(t, "POST", base+"/mattermost/actions", "application/json", string(click))); a.err != nil || a.status != 200 {
 		t.Fatalf("approve click: %+v", a)
