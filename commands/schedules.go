@@ -145,6 +145,15 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 		Spec: inv.Args[1], What: strings.ToLower(inv.Args[2]), Host: inv.Host, When: strings.ToLower(inv.When), TZ: inv.TZ,
 		Platform: chat.Platform(), Channel: cmd.Channel, CreatedBy: cmd.User.ID,
 	}
+	// A host the schedule could never run on is refused now, not at its
+	// first run: with several hosts and no default, one must be named.
+	if s.Host != "" {
+		if _, err := r.targets(s.Host); err != nil {
+			return r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: err.Error(), Usage: subcommands["schedules"].usage})
+		}
+	} else if _, ok := r.defaultHost(); !ok {
+		return r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: fmt.Sprintf("several hosts are configured (%s) and none is the default: name the one this schedule is for with --host NAME, or --host all", r.hostList()), Usage: subcommands["schedules"].usage})
+	}
 	added, err := sched.Add(ctx, s)
 	if err != nil {
 		if errors.Is(err, schedule.ErrInvalid) {

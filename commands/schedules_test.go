@@ -289,3 +289,23 @@ func TestScheduledRunNeverDestructive(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulesAddNeedsAHost: with several hosts and none the default, a
+// schedule without --host is refused at once (it could never run); one
+// naming a host or all is added.
+func TestSchedulesAddNeedsAHost(t *testing.T) {
+	s, rec := severalHosts(t, simtest.Options{Policy: approvals.Policy{Admins: []string{carol.ID}}})
+	withScheduler(t, s, nil)
+	err := command(t, s, rec, carol, "schedules add @hourly status")
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, "none is the default: name the one this schedule is for with --host NAME, or --host all") {
+		t.Fatalf("add without a host: %v", err)
+	}
+	for _, line := range []string{"schedules add @hourly status --host all", "schedules add @hourly bbm --host gitlab-2"} {
+		if err := command(t, s, rec, carol, line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	if stored, _ := s.DB.Schedules(context.Background()); len(stored) != 2 {
+		t.Fatalf("%d schedules stored, want 2", len(stored))
+	}
+}
