@@ -42,7 +42,19 @@ func (r *Router) Run(ctx context.Context, s schedule.Schedule) (schedule.Result,
 	}
 	hosts, err := r.targets(s.Host)
 	if err != nil {
-		return schedule.Result{}, nil, refuse("schedule %s: %s", s.ID, peopleText(err))
+		// The bot cannot even try (the host left the configuration, or
+		// several hosts have no default); the channel is told why, as a
+		// failed run is.
+		why := peopleText(err)
+		host := s.Host
+		if host == "" {
+			host = "the default host"
+		}
+		failed := []scheduledRun{{answer: hostAnswer{Host: host, Tone: bot.ToneDanger, Line: "could not run: " + sentenceOf(why)}}}
+		post := func(ctx context.Context, p schedule.Post) error {
+			return r.postScheduled(ctx, s, commands, failed, p)
+		}
+		return schedule.Result{}, post, refuse("schedule %s cannot run: %s", s.ID, why)
 	}
 	by := bot.User{ID: approvals.ActorScheduler, Name: approvals.ActorScheduler + ": schedule " + s.ID}
 	runs := make([]scheduledRun, len(hosts))

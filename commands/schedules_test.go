@@ -309,3 +309,29 @@ func TestSchedulesAddNeedsAHost(t *testing.T) {
 		t.Fatalf("%d schedules stored, want 2", len(stored))
 	}
 }
+
+// TestScheduleThatCannotRunSaysSo: a schedule the bot cannot even try (no
+// host named, several hosts and none the default: stored before a second
+// host was configured) posts why into its channel, and is recorded as a
+// failed run.
+func TestScheduleThatCannotRunSaysSo(t *testing.T) {
+	s, rec := severalHosts(t, simtest.Options{})
+	sched := withScheduler(t, s, nil)
+	ctx := context.Background()
+	added, err := s.DB.AddSchedule(ctx, schedule.Schedule{Spec: "@hourly", What: "status", When: schedule.WhenProblems, Platform: rec.Platform(), Channel: "C1", Source: schedule.SourceChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.RunNow(ctx, added.ID); err == nil {
+		t.Fatal("RunNow of a schedule that cannot run reported no error")
+	}
+	roots := rec.roots()
+	if len(roots) != 1 {
+		t.Fatalf("%d posts, want the one saying why", len(roots))
+	}
+	contains(t, rec.thread(roots[0]), "could not run: Several hosts are configured")
+	last, _, ok, err := s.DB.LastResult(ctx, added.ID)
+	if err != nil || !ok || !last.Failed || !strings.Contains(last.Reason, "none is the default") {
+		t.Fatalf("last result %+v (%v, %v); want a failed run with the reason", last, ok, err)
+	}
+}
