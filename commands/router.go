@@ -93,7 +93,7 @@ type Options struct {
 	// order (pool.go). Approvals, executions and recovery never queue.
 	Workers int
 	// StartRate bounds how many queueable commands start per second while
-	// commands keep arriving (default 50), after StartBurst (default 8) at
+	// commands keep arriving (default 20), after StartBurst (default 4) at
 	// once; when commands pause, the waiting ones start at once: a burst is
 	// acknowledged first and its work follows (pool.go).
 	StartRate  float64
@@ -192,10 +192,10 @@ func New(opt Options) (*Router, error) {
 		opt.QueueNotice = 1024
 	}
 	if opt.StartRate <= 0 {
-		opt.StartRate = 50
+		opt.StartRate = 20
 	}
 	if opt.StartBurst <= 0 {
-		opt.StartBurst = 8
+		opt.StartBurst = 4
 	}
 	if opt.Leadership == nil {
 		opt.Leadership = leader.Always{}
