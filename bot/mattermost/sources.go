@@ -49,7 +49,14 @@ func parseSource(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, errors.New("not a CIDR such as 10.0.4.0/24 or fd00::/64")
 		}
-		return p.Masked(), nil
+		p = p.Masked()
+		if p.Addr().Is4In6() {
+			// Peers are unmapped (peerAddr), so ::ffff:10.0.0.0/104 must
+			// become 10.0.0.0/8 to ever match. A masked prefix is 4-in-6
+			// only if it keeps all 96 bits of the ::ffff: part.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {

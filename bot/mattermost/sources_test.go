@@ -2,21 +2,27 @@ package mattermost
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
 func TestCallbackSourceParsing(t *testing.T) {
 	for in, want := range map[string]string{
-		"10.0.4.7":           "10.0.4.7/32",
-		"10.0.4.9/24":        "10.0.4.0/24",
-		" fd00::1 ":          "fd00::1/128",
-		"::ffff:192.0.2.1":   "192.0.2.1/32",
-		"2001:db8::/32":      "2001:db8::/32",
-		"fe80::1%eth0":       "fe80::1/128",
-		"mattermost.example": "error",
-		"10.0.0.0/33":        "error",
-		"":                   "error",
+		"10.0.4.7":            "10.0.4.7/32",
+		"10.0.4.9/24":         "10.0.4.0/24",
+		" fd00::1 ":           "fd00::1/128",
+		"::ffff:192.0.2.1":    "192.0.2.1/32",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:10.1.2.3/128": "10.1.2.3/32",
+		"::ffff:0:0/96":       "0.0.0.0/0",
+		"::ffff:0:0/95":       "::fffe:0:0/95",
+		"2001:db8::/32":       "2001:db8::/32",
+		"fe80::1%eth0":        "fe80::1/128",
+		"mattermost.example":  "error",
+		"10.0.0.0/33":         "error",
+		"":                    "error",
 	} {
 		p, err := parseSource(in)
 		got := p.String()
@@ -61,6 +67,33 @@ func TestConfigValidatesCallbackSourcesAndApproveBy(t *testing.T) {
 		err := cfg.Validate()
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: got %v, want %q", cfg, err, c.want)
+		}
+	}
+}
+
+// TestCallbackSourcesAdmitPeersOfEitherForm: a source written in either
+// form (10.0.0.0/8 or ::ffff:10.0.0.0/104) admits a peer seen on an IPv4
+// listener (10.2.3.4) and on a dual-stack one (::ffff:10.2.3.4) alike,
+// and nothing outside it.
+func TestCallbackSourcesAdmitPeersOfEitherForm(t *testing.T) {
+	for _, src := range []string{"10.0.0.0/8", "::ffff:10.0.0.0/104", "10.2.3.4", "::ffff:10.2.3.4"} {
+		cs, err := parseSources([]string{src})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		for remote, want := range map[string]bool{
+			"10.2.3.4:5555":          true,
+			"[::ffff:10.2.3.4]:5555": true,
+			"11.2.3.4:5555":          false,
+			"[::ffff:11.2.3.4]:5555": false,
+			"[fd00::1]:5555":         false,
+		} {
+			r := httptest.NewRequest(http.MethodPost, "/mattermost/actions", nil)
+			r.RemoteAddr = remote
+			addr, ok := peerAddr(r)
+			if got := ok && callbackSources(cs).admit(addr); got != want {
+				t.Errorf("callback_sources [%s], peer %s: admitted %v, want %v", src, remote, got, want)
+			}
 		}
 	}
 }
