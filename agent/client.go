@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
@@ -111,22 +112,16 @@ func newTransport(tc *tls.Config) *http.Transport {
 	return transport.New(transport.Options{TLS: tc, Direct: true, Unbounded: true, ResponseHeaderTimeout: 60 * time.Second})
 }
 
+// URLExample shows the form of an agent's URL, for messages.
+const URLExample = "https://gitlab-1.example.com:8443"
+
+// parseBaseURL applies the one rule for a URL the bot calls
+// (configcheck.ParseHTTPSURL: https, plain http only on loopback), which
+// the bot's config check applies to hosts[].agent too.
 func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	u, err := configcheck.ParseHTTPSURL(strings.TrimRight(raw, "/"), URLExample)
 	if err != nil {
-		return nil, fmt.Errorf("agent client: URL %q: %w", raw, err)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("agent client: URL %q: plain http is only for an agent on a loopback address; use https", raw)
-		}
-	default:
-		return nil, fmt.Errorf("agent client: URL %q: scheme must be https (or http on loopback)", raw)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("agent client: URL %q has no host", raw)
+		return nil, fmt.Errorf("agent client: URL: %w", err)
 	}
 	return u, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
@@ -72,19 +71,16 @@ func checkHosts(p *configcheck.Problems, hosts []hostConfig, approvalKey string)
 			}
 		}
 
-		u, err := url.Parse(h.Agent)
-		plainHTTP := err == nil && u.Scheme == "http" && u.Host != "" && agent.IsLoopbackHost(u.Hostname())
-		switch {
-		case h.Agent == "":
-			p.Addf(at("agent"), "missing: the agent's URL, e.g. https://gitlab-1.example.com:8443")
+		if h.Agent == "" {
+			p.Addf(at("agent"), "missing: the agent's URL, e.g. %s", agent.URLExample)
 			continue
-		case plainHTTP:
+		}
+		// The agent client's own rule (agent.NewClient applies it too).
+		if u, ok := p.HTTPSURL(at("agent"), h.Agent, agent.URLExample); ok && u.Scheme == "http" {
 			if h.CA != "" || h.Cert != "" || h.Key != "" {
 				p.Addf(at("agent"), "%q is plain http (a development agent on loopback) but ca/cert/key are set; use https://", h.Agent)
 			}
 			continue
-		case err != nil || u.Scheme != "https" || u.Host == "":
-			p.Addf(at("agent"), "%q is not an https URL, e.g. https://gitlab-1.example.com:8443", h.Agent)
 		}
 		files := true
 		for _, f := range []struct{ key, path, what string }{

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 )
 
 // TestConfigHostsNamesAndDefault: each mistake of the hosts section is
@@ -59,6 +61,64 @@ func TestConfigHostsNamesAndDefault(t *testing.T) {
 			}
 			if n := strings.Count(stderr.String(), "\n"); n != 2 {
 				t.Errorf("want the one problem, got:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestConfigHostAgentURL: config check and the agent client hold an
+// agent's URL to one rule (https; plain http only on loopback; no user,
+// query or fragment), so a URL config check accepts never fails serve at
+// start, and the other way round.
+func TestConfigHostAgentURL(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	key := testApprovalKey(t, dir)
+	for _, tc := range []struct {
+		url  string
+		want string // the problem at hosts[0].agent; "" = none
+	}{
+		{"http://127.0.0.1:1", ""},
+		{"http://[::1]:1/", ""},
+		{"http://localhost:1", ""},
+		{"https://gitlab-1.example.com:8443", ""},
+		{"http://gitlab-1.example.com:8443", `"http://gitlab-1.example.com:8443" is plain http; use https (plain http only on a loopback host: 127.0.0.1, ::1, localhost)`},
+		{"https://gitlab-1.example.com:8443/?debug=1", `"https://gitlab-1.example.com:8443/?debug=1" is not an https URL, e.g. https://gitlab-1.example.com:8443`},
+		{"https://bot:pw@gitlab-1.example.com:8443", `is not an https URL`},
+		{"gitlab-2:8443", `"gitlab-2:8443" is not an https URL`},
+		{"ftp://gitlab-1.example.com", `is not an https URL`},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			p := filepath.Join(dir, "bot.yaml")
+			cfg := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + key +
+				"\nhosts:\n  - name: gitlab-1\n    agent: \"" + tc.url + "\"\n"
+			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			run(context.Background(), []string{"config", "check", "--for", "console", p}, nil, &stdout, &stderr)
+			atAgent := ""
+			for _, l := range strings.Split(stderr.String(), "\n") {
+				if _, after, ok := strings.Cut(l, "hosts[0].agent: "); ok {
+					atAgent = after
+				}
+			}
+			_, clientErr := agent.NewClient(agent.ClientConfig{URL: tc.url})
+			clientURLErr := ""
+			if clientErr != nil && strings.HasPrefix(clientErr.Error(), "agent client: URL: ") {
+				clientURLErr = strings.TrimPrefix(clientErr.Error(), "agent client: URL: ")
+			}
+			if tc.want == "" {
+				if atAgent != "" || clientURLErr != "" {
+					t.Fatalf("refused: config check %q, client %q", atAgent, clientURLErr)
+				}
+				return
+			}
+			if !strings.Contains(atAgent, tc.want) {
+				t.Errorf("config check at hosts[0].agent: %q, want %q\n%s", atAgent, tc.want, stderr.String())
+			}
+			if clientURLErr != atAgent {
+				t.Errorf("agent client: %q, config check: %q: one rule must give one answer", clientErr, atAgent)
 			}
 		})
 	}

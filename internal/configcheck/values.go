@@ -2,6 +2,7 @@ package configcheck
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/url"
@@ -82,23 +83,34 @@ func unquoteAddrErr(err error) string {
 }
 
 // HTTPSURL parses s, the value at path, as an https URL, or plain http
-// on a loopback host (127.0.0.1, ::1, localhost: a test or a local
-// proxy), and records why not. example shows the form.
+// on a loopback host (see ParseHTTPSURL), and records why not. example
+// shows the form.
 func (p *Problems) HTTPSURL(path, s, example string) (*url.URL, bool) {
+	u, err := ParseHTTPSURL(s, example)
+	if err != nil {
+		p.Addf(path, "%s", err)
+		return nil, false
+	}
+	return u, true
+}
+
+// ParseHTTPSURL is the one rule for a URL the bot calls (Slack's api_url,
+// an agent): https, or plain http only on a loopback host (127.0.0.1,
+// ::1, localhost: a test, a local proxy or a development agent); a host,
+// and no user, query or fragment. Its error is a sentence that quotes s;
+// example shows the form.
+func ParseHTTPSURL(s, example string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		p.Addf(path, "%q is not an https URL, e.g. %s", s, example)
 	case u.Scheme == "https":
-		return u, true
+		return u, nil
 	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
-		return u, true
+		return u, nil
 	case u.Scheme == "http":
-		p.Addf(path, "%q is plain http; use https (plain http only on a loopback host: 127.0.0.1, ::1, localhost)", s)
-	default:
-		p.Addf(path, "%q is not an https URL, e.g. %s", s, example)
+		return nil, fmt.Errorf("%q is plain http; use https (plain http only on a loopback host: 127.0.0.1, ::1, localhost)", s)
 	}
-	return nil, false
+	return nil, fmt.Errorf("%q is not an https URL, e.g. %s", s, example)
 }
 
 // IsLoopbackHost accepts only literal loopback addresses and "localhost":
