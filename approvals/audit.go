@@ -28,6 +28,7 @@ const (
 	ActionReadOnlyRun      = "readonly.run"      // a read-only operation ran
 	ActionScheduleAdded    = "schedule.added"    // an admin added a schedule from chat (Detail: the schedule)
 	ActionScheduleRemoved  = "schedule.removed"  // an admin removed a chat-defined schedule (Detail: the schedule)
+	ActionScheduleRunNow   = "schedule.run"      // someone ran a schedule now (`schedules run`; the run itself is the scheduler's readonly.run)
 )
 
 // AuditEntry is one line of the audit trail.

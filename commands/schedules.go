@@ -118,6 +118,9 @@ func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Com
 		return r.removeSchedule(ctx, chat, cmd, inv.Args[1], sched)
 	case "run":
 		id := inv.Args[1]
+		// Who asked is recorded here; the run is audited as the
+		// scheduler's, as every scheduled run is.
+		r.audit(ctx, approvals.AuditEntry{Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleRunNow, Detail: "schedule " + id})
 		r.background("schedules run "+id, func(ctx context.Context) {
 			// The result is posted into the schedule's channel; only a
 			// refusal or failure comes back to the person who asked.

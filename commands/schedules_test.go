@@ -224,6 +224,9 @@ func TestScheduleFiresAndPosts(t *testing.T) {
 		t.Fatalf("schedules run: %d root posts, want 2", n)
 	}
 	contains(t, rec.thread(rec.roots()[1])[:1], "Run now by hand (`schedules run s1`)")
+	if got := auditOf(t, s, approvals.ActionScheduleRunNow); len(got) != 1 || got[0].Actor != alice.ID || got[0].Detail != "schedule s1" {
+		t.Errorf("schedule.run entries: %+v", got)
+	}
 
 	if err := command(t, s, rec, alice, "schedules"); err != nil {
 		t.Fatal(err)
