@@ -39,6 +39,7 @@ gitlab_ctl: %s
 state_dir: %s
 kill_grace: 2s
 shutdown_grace: 2s
+metrics_listen: ""
 %s`, testHostName, filepath.Join(certs, ApprovalPublicKeyFile), port, filepath.Join(certs, AgentFile), filepath.Join(certs, AgentKeyFile), filepath.Join(certs, CAFile), BotName,
 		filepath.Join(fake, "gitlab-rake"), filepath.Join(fake, "gitlab-ctl"), stateDir, extra)
 	path := filepath.Join(tb.TempDir(), "agent.yaml")
