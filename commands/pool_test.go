@@ -3,9 +3,11 @@ package commands_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -120,5 +122,58 @@ func TestBurstQueuesBeyondTheWorkersAndAnswersEveryone(t *testing.T) {
 	}
 	if req, err := s.DB.Request(context.Background(), id); err != nil || req.State != approvals.StateSucceeded {
 		t.Errorf("the approved migrate ended %v (%v), want succeeded", req.State, err)
+	}
+}
+
+// TestCloseWithAQueueEnds: the router stops while one status command runs
+// (its agent holds) and three wait for the one worker: Close returns, the
+// waiting ones are not run (nothing posted for them) and each is logged
+// with its user.
+func TestCloseWithAQueueEnds(t *testing.T) {
+	held := &heldStatus{}
+	logs := &simtest.LockedBuffer{}
+	s := simtest.Start(t, simtest.Options{
+		Router:    commands.Options{Workers: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))},
+		WrapAgent: func(a commands.Agent) commands.Agent { held.Agent = a; return held },
+	})
+	rec := newRecorder()
+	s.Router.Register(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Router.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	held.close()
+	defer held.open()
+	for i := range 4 {
+		u := bot.User{ID: fmt.Sprintf("U-close-%d", i), Name: fmt.Sprintf("close%d", i)}
+		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "status"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the first status to start", func() bool { return len(rec.roots()) == 1 })
+
+	closed := make(chan struct{})
+	go func() { s.Router.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return with commands queued")
+	}
+	if n := len(rec.roots()); n != 1 {
+		t.Errorf("%d status commands posted, want only the one that had started", n)
+	}
+	notRun := map[string]bool{}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "queued command not run") {
+			for i := range 4 {
+				if strings.Contains(l, fmt.Sprintf("user=U-close-%d ", i)) {
+					notRun[fmt.Sprintf("U-close-%d", i)] = true
+				}
+			}
+		}
+	}
+	if len(notRun) != 3 || notRun["U-close-0"] {
+		t.Errorf("logged as not run: %v, want the three queued ones (U-close-1..3):\n%s", notRun, logs.String())
 	}
 }
