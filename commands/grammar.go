@@ -64,7 +64,9 @@ func Parse(text string) (Invocation, error) {
 	if err := unofferedCtl(words); err != nil {
 		return Invocation{}, err
 	}
-	if inv, ok := pastedOther(text, words); ok {
+	if inv, ok, err := pastedOther(text, words); err != nil {
+		return inv, err
+	} else if ok {
 		if err := subcommands[inv.Sub].checkArgs(inv); err != nil {
 			return inv, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage}
 		}
@@ -84,6 +86,7 @@ func Parse(text string) (Invocation, error) {
 	// flagsAmongArgs: a flag between two arguments (finalize's arguments
 	// must be one stretch of text).
 	flagsAmongArgs, flagAfterArgs := false, false
+	given := map[string]string{} // flag → its value: a flag given twice is refused, never "last wins"
 	for i := first; i < len(words); i++ {
 		w := words[i]
 		if reasonSeparator(w) {
@@ -111,6 +114,10 @@ func Parse(text string) (Invocation, error) {
 			i++
 			value = words[i].Text
 		}
+		if prev, twice := given[name]; twice {
+			return inv, &UsageError{Msg: fmt.Sprintf("--%s is given twice (%s, then %s): give it once", name, echo(prev), echo(value)), Usage: usage}
+		}
+		given[name] = value
 		switch name {
 		case "host":
 			inv.Host = value
@@ -165,10 +172,10 @@ func (inv Invocation) checkBoundsUsage() error {
 // pastedOther reads a pasted GitLab command other than finalize (sudo
 // gitlab-rake db:migrate:status, sudo gitlab-ctl restart, …) as the
 // subcommand that runs it; the reason may follow after --, as anywhere.
-func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
+func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool, error) {
 	first := strings.Trim(words[0].Text, "`")
 	if first != "sudo" && !strings.HasSuffix(first, "gitlab-rake") && !strings.HasSuffix(first, "gitlab-ctl") {
-		return Invocation{}, false
+		return Invocation{}, false, nil
 	}
 	var inv Invocation
 	var line []string
@@ -180,19 +187,24 @@ func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
 		}
 		// --host may follow the pasted line, as after any subcommand.
 		if !w.Quoted && (w.Text == "--host" || strings.HasPrefix(w.Text, "--host=")) {
+			host := ""
 			if v, ok := strings.CutPrefix(w.Text, "--host="); ok {
-				inv.Host = v
+				host = v
 			} else if i+1 < len(words) {
 				i++
-				inv.Host = words[i].Text
+				host = words[i].Text
 			}
+			if inv.Host != "" {
+				return inv, true, &UsageError{Msg: fmt.Sprintf("--host is given twice (%s, then %s): give it once", echo(inv.Host), echo(host))}
+			}
+			inv.Host = host
 			continue
 		}
 		line = append(line, w.Text)
 	}
 	op, a, ok := gitlab.PastedOperation(line)
 	if !ok {
-		return Invocation{}, false
+		return Invocation{}, false, nil
 	}
 	if sub, ok := subcommandFor(op); ok {
 		inv.Sub = sub
@@ -201,7 +213,7 @@ func pastedOther(text string, words []gitlab.ShellWord) (Invocation, bool) {
 	if a.Service != "" {
 		inv.Args = []string{a.Service}
 	}
-	return inv, inv.Sub != ""
+	return inv, inv.Sub != "", nil
 }
 
 // unofferedCtl refuses a pasted gitlab-ctl line whose action the bot does
