@@ -40,10 +40,14 @@ func (r *Router) anchorLoop(ctx context.Context) {
 				last = l
 				continue
 			}
+			// The anchor's time is read before it is taken: read after, a
+			// slow post (or a clock moved meanwhile, as tests do) would
+			// push the next one late.
+			at := r.opt.Clock()
 			if _, err := r.Anchor(ctx, approvals.SystemUser(), "Daily anchor"); err != nil {
 				r.logger(ctx).Error("anchoring the audit trail; retrying", "err", err)
 			} else {
-				last = r.opt.Clock()
+				last = at
 			}
 		}
 		wait := min(poll, last.Add(r.opt.AnchorEvery).Sub(r.opt.Clock()))
