@@ -155,13 +155,15 @@ func (c *Client) Attach(ctx context.Context, id string, from int64, onEvent func
 	return c.stream(ctx, http.MethodGet, c.url("/v1/jobs/"+url.PathEscape(id)+"/stream", q), nil, id, from, onEvent)
 }
 
-// errStreamIdle is the cause when no event arrived for idleTimeout.
-var errStreamIdle = errors.New("no event from the agent (not even a heartbeat) for too long")
+// ErrStreamIdle is the cause when no event arrived for the stream idle
+// timeout: the agent took the request and then said nothing, not even a
+// heartbeat (a hung agent, or a network that drops packets silently).
+var ErrStreamIdle = errors.New("no event from the agent (not even a heartbeat) for too long")
 
 func (c *Client) stream(ctx context.Context, method, u string, body []byte, jobID string, from int64, onEvent func(Event) error) (JobRecord, error) {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	watchdog := time.AfterFunc(c.idleTimeout, func() { cancel(errStreamIdle) })
+	watchdog := time.AfterFunc(c.idleTimeout, func() { cancel(ErrStreamIdle) })
 	defer watchdog.Stop()
 
 	req, err := http.NewRequestWithContext(sctx, method, u, bytesReader(body))

@@ -82,7 +82,7 @@ func TestClientStreamHandling(t *testing.T) {
 		c := scriptedAgent(t, 200, []any{job, lineEv(lines[0])}, true)
 		_, err := c.Run(ctx, RunRequest{Operation: "services"}, nil)
 		var se *StreamError
-		if !errors.As(err, &se) || !errors.Is(err, errStreamIdle) {
+		if !errors.As(err, &se) || !errors.Is(err, ErrStreamIdle) {
 			t.Fatalf("want StreamError from the idle watchdog, got %v", err)
 		}
 	})

@@ -60,7 +60,7 @@ func agentProblem(host string, err error) string {
 		return fmt.Sprintf("%s's agent and the bot do not trust each other's TLS certificates; check the CA, certificate and key files of %s in the bot's configuration and the agent's.", host, host)
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("%s's agent address does not resolve (%s); check the hosts section of the bot's configuration.", host, dnsErr.Name)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, agent.ErrStreamIdle), errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Sprintf("%s's agent did not answer in time; check `systemctl status gitlab-chatops-agent` on it and the network between them.", host)
 	case errors.Is(err, context.Canceled):
 		return "the bot stopped before the answer came; try again."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -278,4 +279,38 @@ func BenchmarkHostAll(b *testing.B) {
 	}
 	b.ReportMetric(float64(one.Milliseconds())/float64(b.N), "one-ms/op")
 	b.ReportMetric(float64(all.Milliseconds())/float64(b.N), "all-ms/op")
+}
+
+// TestHostAllHangingAgent: an agent that takes the request and never
+// answers (no event, not even a heartbeat) is a line of the combined
+// summary saying it did not answer in time, not "something went wrong";
+// the other host answers as usual.
+func TestHostAllHangingAgent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	c, err := agent.NewClientHTTP(agent.ClientConfig{URL: "http://" + ln.Addr().String(), StreamIdleTimeout: 300 * time.Millisecond}, &http.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := commands.Host{Name: "gitlab-hang", Agent: c}
+	s, rec := setup(t, simtest.Options{Router: commands.Options{Hosts: []commands.Host{hang}}})
+	if err := command(t, s, rec, alice, "status --host all"); err != nil {
+		t.Fatal(err)
+	}
+	roots := rec.roots()
+	m := rec.message(roots[len(roots)-1])
+	contains(t, []string{m.Text}, "• *gitlab-hang*: could not run: gitlab-hang's agent did not answer in time")
+	contains(t, []string{m.Text}, "• *"+simtest.HostName+"*: main: ")
 }
