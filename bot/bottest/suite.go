@@ -1,0 +1,298 @@
+package bottest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
+)
+
+// patience bounds every wait for something asynchronous; the machines
+// running the tests are shared and noisy.
+const patience = 30 * time.Second
+
+// RunAdapterSuite runs the conformance suite against one adapter.
+func RunAdapterSuite(t *testing.T, h Harness) {
+	t.Run("Goldens", func(t *testing.T) { testGoldens(t, h) })
+	t.Run("AckWithinBudget", func(t *testing.T) { testAck(t, h) })
+	t.Run("DeliverReply", func(t *testing.T) { testReply(t, h) })
+	t.Run("RootAndThread", func(t *testing.T) { testThread(t, h) })
+	t.Run("UpdateOrDegrade", func(t *testing.T) { testUpdate(t, h) })
+	t.Run("UploadOrDegrade", func(t *testing.T) { testUpload(t, h) })
+	t.Run("ForgedInputRefusedBeforeParsing", func(t *testing.T) { testForged(t, h) })
+}
+
+// testGoldens renders every message the router builds with the adapter's
+// renderer into testdata/bottest/<fixture>.golden.
+func testGoldens(t *testing.T, h Harness) {
+	fs := commands.Fixtures()
+	if len(fs) == 0 {
+		t.Fatal("commands.Fixtures returned no messages")
+	}
+	for _, f := range fs {
+		t.Run(f.Name, func(t *testing.T) {
+			got, err := h.Render(f.Message)
+			if err != nil {
+				t.Fatalf("rendering %s: %v", f.Name, err)
+			}
+			if len(bytes.TrimSpace(got)) == 0 {
+				t.Fatalf("rendering %s gave nothing", f.Name)
+			}
+			if len(got) > 0 && got[len(got)-1] != '\n' {
+				got = append(got, '\n')
+			}
+			golden.Check(t, "bottest/"+f.Name, got)
+		})
+	}
+}
+
+// handler records what reaches it and answers with err.
+type handler struct {
+	mu      sync.Mutex
+	cmds    []bot.Command
+	actions []bot.Action
+	err     error
+}
+
+func (h *handler) HandleCommand(_ context.Context, _ bot.Chat, cmd bot.Command) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cmds = append(h.cmds, cmd)
+	return h.err
+}
+
+func (h *handler) HandleAction(_ context.Context, _ bot.Chat, act bot.Action) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.actions = append(h.actions, act)
+	return h.err
+}
+
+func (h *handler) calls() ([]bot.Command, []bot.Action) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]bot.Command(nil), h.cmds...), append([]bot.Action(nil), h.actions...)
+}
+
+// commandText has the characters platforms escape or mangle.
+const commandText = `status --db ci -- "quoted" <tag> & *bold*`
+
+// testAck: a command reaches the handler as typed, by the user and in the
+// channel it came from, and the platform has the adapter's answer within
+// its budget.
+func testAck(t *testing.T, h Harness) {
+	hd := &handler{}
+	c := h.Start(t, hd)
+	start := time.Now()
+	if _, err := c.Command(commandText); err != nil {
+		t.Fatalf("command: %v", err)
+	}
+	took := time.Since(start)
+	if b := h.Caps.AckBudget; b > 0 && took > b {
+		t.Errorf("the platform had the answer after %s, past its budget of %s", took, b)
+	}
+	cmds, _ := hd.calls()
+	if len(cmds) != 1 {
+		t.Fatalf("the handler got %d commands, want 1", len(cmds))
+	}
+	got := cmds[0]
+	if got.User.ID != c.User.ID || got.Channel != c.Channel || got.Text != commandText || got.Platform != c.Chat.Platform() {
+		t.Errorf("the handler got %+v; want user %s, channel %s, platform %s, text %q", got, c.User.ID, c.Channel, c.Chat.Platform(), commandText)
+	}
+}
+
+// testReply: what the handler answers reaches the user who typed, and
+// only them, with the approvers it names.
+func testReply(t *testing.T, h Harness) {
+	const text = "You may not approve request r7k2qxa9: you asked for it yourself."
+	hd := &handler{err: &commands.Refusal{Msg: text}}
+	c := h.Start(t, hd)
+	answer, err := c.Command("approve r7k2qxa9")
+	if err != nil {
+		t.Fatalf("command: %v", err)
+	}
+	if strings.Contains(answer, text) {
+		return
+	}
+	p, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, text) })
+	if !ok {
+		t.Fatalf("the user never saw the reply %q; the answer was %q and the platform shows %+v", text, answer, c.Seen())
+	}
+	if !p.Ephemeral || p.User != c.User.ID {
+		t.Errorf("the reply was shown as %+v; want it to %s alone", p, c.User.ID)
+	}
+}
+
+// testThread: a root post, replies in its thread, and no reply under a
+// reply (a thread has one level).
+func testThread(t *testing.T, h Harness) {
+	c := h.Start(t, &handler{})
+	ctx := context.Background()
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Title: "Root title", Text: "root text"})
+	if err != nil {
+		t.Fatalf("PostRoot: %v", err)
+	}
+	var replies []bot.Ref
+	for _, s := range []string{"first reply", "second reply"} {
+		r, err := c.Chat.Reply(ctx, root, bot.Message{Text: s})
+		if err != nil {
+			t.Fatalf("Reply: %v", err)
+		}
+		replies = append(replies, r)
+	}
+	seen := c.Seen()
+	rp, ok := byID(seen, root.ID)
+	if !ok || rp.Root != "" || !strings.Contains(rp.Text, "root text") || rp.Channel != c.Channel {
+		t.Fatalf("the root post is %+v (found %v); want a root in %s saying %q", rp, ok, c.Channel, "root text")
+	}
+	for i, r := range replies {
+		p, ok := byID(seen, r.ID)
+		if !ok || p.Root != root.ID || !strings.Contains(p.Text, []string{"first reply", "second reply"}[i]) {
+			t.Errorf("reply %d is %+v (found %v); want it in the thread of %s", i, p, ok, root.ID)
+		}
+	}
+	before := len(c.Seen())
+	if _, err := c.Chat.Reply(ctx, replies[0], bot.Message{Text: "nested"}); err == nil {
+		t.Error("a reply under a reply was accepted; a thread has one level")
+	}
+	if n := len(c.Seen()); n != before {
+		t.Errorf("a refused nested reply still posted (%d posts, was %d)", n, before)
+	}
+}
+
+// testUpdate: an update replaces a post's content and buttons in place,
+// or, where the platform cannot edit, shows the new content in the thread.
+func testUpdate(t *testing.T, h Harness) {
+	c := h.Start(t, &handler{})
+	ctx := context.Background()
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: "⏳ waiting for approval", Buttons: []bot.Button{
+		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
+		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
+	}})
+	if err != nil {
+		t.Fatalf("PostRoot: %v", err)
+	}
+	before := len(c.Seen())
+	if err := c.Chat.Update(ctx, root, bot.Message{Text: "approved by bob", Tone: bot.ToneSuccess}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	seen := c.Seen()
+	if h.Caps.Edits {
+		p, _ := byID(seen, root.ID)
+		if !strings.Contains(p.Text, "approved by bob") || strings.Contains(p.Text, "waiting for approval") || p.Buttons != 0 {
+			t.Errorf("after the update the post is %+v; want the new text and no buttons", p)
+		}
+		if len(seen) != before {
+			t.Errorf("an in-place update added posts (%d, was %d)", len(seen), before)
+		}
+		return
+	}
+	if _, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, "approved by bob") }); !ok {
+		t.Errorf("the platform cannot edit, and the update's content was shown nowhere: %+v", seen)
+	}
+}
+
+// testUpload: a file goes into the thread whole, or, where the platform
+// takes no files, an excerpt of it does.
+func testUpload(t *testing.T, h Harness) {
+	c := h.Start(t, &handler{})
+	ctx := context.Background()
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: "status"})
+	if err != nil {
+		t.Fatalf("PostRoot: %v", err)
+	}
+	var content bytes.Buffer
+	for i := range 200 {
+		fmt.Fprintf(&content, "   up     2025050419%04d  Migration number %d\n", i, i)
+	}
+	if err := c.Chat.Upload(ctx, root, bot.BytesFile("status-gitlab-1.txt", "db:migrate:status", content.Bytes()), "full output"); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if h.Caps.Uploads {
+		p, ok := waitFor(c, func(p Post) bool { return p.File == "status-gitlab-1.txt" })
+		if !ok {
+			t.Fatalf("the file was not shown: %+v", c.Seen())
+		}
+		if p.Root != root.ID {
+			t.Errorf("the file is in %q, want the thread of %s", p.Root, root.ID)
+		}
+		if p.Content != nil && !bytes.Equal(p.Content, content.Bytes()) {
+			t.Errorf("the file has %d bytes, want the %d uploaded", len(p.Content), content.Len())
+		}
+		return
+	}
+	first := strings.SplitN(content.String(), "\n", 2)[0]
+	p, ok := waitFor(c, func(p Post) bool { return p.Root == root.ID && strings.Contains(p.Text, strings.TrimSpace(first)) })
+	if !ok {
+		t.Fatalf("the platform takes no files, and no excerpt was posted in the thread: %+v", c.Seen())
+	}
+	if !strings.Contains(p.Text, "status-gitlab-1.txt") {
+		t.Errorf("the excerpt does not name the file it comes from: %q", p.Text)
+	}
+}
+
+// testForged: a request with bad credentials never reaches the handler,
+// posts nothing, and is refused alike whether its body parses or not (so
+// the credentials were checked before the body was parsed).
+func testForged(t *testing.T, h Harness) {
+	hd := &handler{}
+	c := h.Start(t, hd)
+	if len(c.Forgeries) == 0 {
+		t.Skipf("%s takes no input over a network, so nothing can be forged", c.Chat.Platform())
+	}
+	before := len(c.Seen())
+	for _, f := range c.Forgeries {
+		t.Run(f.Name, func(t *testing.T) {
+			good, err := f.Send(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad, err := f.Send(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if good < 400 || good != bad {
+				t.Errorf("forged request answered %d, and %d with an unparseable body; want the same refusal (4xx) for both", good, bad)
+			}
+		})
+	}
+	cmds, acts := hd.calls()
+	if len(cmds)+len(acts) != 0 {
+		t.Errorf("forged input reached the handler: %+v %+v", cmds, acts)
+	}
+	if n := len(c.Seen()); n != before {
+		t.Errorf("forged input made the bot post (%d posts, was %d): %+v", n, before, c.Seen())
+	}
+}
+
+func byID(ps []Post, id string) (Post, bool) {
+	for _, p := range ps {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Post{}, false
+}
+
+// waitFor polls the platform until a post matches or patience runs out.
+func waitFor(c *Conn, match func(Post) bool) (Post, bool) {
+	deadline := time.Now().Add(patience)
+	for {
+		for _, p := range c.Seen() {
+			if match(p) {
+				return p, true
+			}
+		}
+		if time.Now().After(deadline) {
+			return Post{}, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
