@@ -264,7 +264,7 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 	if runErr == nil && (rec.State == agent.StateSucceeded || rec.State == agent.StateFailed) {
 		state, detail = v.state(), v.detail()
 		// The result in the thread says what the check found, as the card does.
-		if _, known := resultLabels[req.Operation]; known && !result.IsZero() {
+		if _, known := resultLabel(req.Operation); known && !result.IsZero() {
 			m := settled(req.Operation, host.Name, summary, v, rec.State == agent.StateSucceeded)
 			if inc != nil && m.Tone == bot.ToneSuccess {
 				m.Tone = bot.ToneWarning // the output it was read from is incomplete

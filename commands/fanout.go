@@ -66,10 +66,14 @@ type fanOut struct {
 }
 
 // fanOutOf is the fan-out of a read-only subcommand: its own operation
-// through the shared read-only path, or upgrade-check's three.
+// through the shared read-only path, or the row's own ask (upgrade-check's
+// three).
 func (r *Router) fanOutOf(inv Invocation) (fanOut, error) {
-	if inv.Sub == "upgrade-check" {
-		return fanOut{sub: inv.Sub, commands: upgradeCheckCommands, ask: r.upgradeAnswer}, nil
+	if row, _ := operationOf(inv.Sub); row.ask != nil {
+		return fanOut{sub: inv.Sub, commands: row.commands,
+			ask: func(ctx context.Context, h Host, by bot.User, onBusy func()) hostAnswer {
+				return row.ask(r, ctx, h, by, onBusy)
+			}}, nil
 	}
 	op, args, err := readOnlyOp(inv)
 	if err != nil {

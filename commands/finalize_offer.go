@@ -61,10 +61,8 @@ func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gi
 // several databases and neither names it: then the finalize needs --db.
 func suggestedFinalize(f *gitlab.MigrateFailure, before gitlab.DownBefore) (a gitlab.Args, dbKnown bool) {
 	a = gitlab.Args{BatchedMigration: *f.Finalize}
-	if !before.Decomposed() {
-		// One database: the plain task (finalize:main exists only when
-		// there are several).
-		return a, true
+	if !gitlab.FinalizeVariants(len(before.Databases)) {
+		return a, true // one database: the plain task
 	}
 	if f.Database == "" {
 		return a, false

@@ -11,8 +11,8 @@ import (
 )
 
 // followUp checks what an approved operation really did and returns the
-// verdict, so a thread and its card end with the state of the host and not
-// merely with an exit code:
+// verdict (the operation table's followUp), so a thread and its card end
+// with the state of the host and not merely with an exit code:
 //   - migrate: status again ("all up" or what is still down), plus the
 //     finalize GitLab asked for when a batched migration blocked it;
 //   - finalize: the background-migration status, because finalize prints
@@ -29,32 +29,37 @@ func (r *Router) followUp(ctx context.Context, chat bot.Chat, req *approvals.Req
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
-	switch req.Operation {
-	case gitlab.OpMigrate:
-		m, _ := res.(gitlab.MigrateResult)
-		return r.migrateCheck(ctx, req, host, m, jobOK, reply)
-	case gitlab.OpFinalize:
-		msg, v := r.finalizeCheck(ctx, host, argsOf(req.Params, ""), jobOK)
-		reply(msg)
-		if fr, ok := res.(gitlab.FinalizeResult); ok && fr.Failure != nil && v.kind == verdictFailed {
-			v.why = "finalize failed: " + finalizeFailureReason(fr.Failure)
-		}
-		return v
-	case gitlab.OpRestart:
-		cr, ok := res.(gitlab.CtlRestart)
-		if !ok {
-			return verdict{verdictFailed, "gitlab-ctl restart printed something I could not read; check /gitlab-migrations services"}
-		}
-		msg, v := r.restartCheck(ctx, host, cr)
-		if msg.Title != "" { // the result message already said nothing restarted
-			reply(msg)
-		}
-		return v
+	if row, ok := operationFor(req.Operation); ok && row.followUp != nil {
+		return row.followUp(r, ctx, req, host, res, jobOK, reply)
 	}
 	if jobOK {
 		return verdict{verdictSucceeded, "exit 0"}
 	}
 	return verdict{verdictFailed, "the job failed"}
+}
+
+// finalizeFollowUp confirms a finalize (finalizeCheck); a failure GitLab
+// explained is the reason of a FAILED verdict.
+func (r *Router) finalizeFollowUp(ctx context.Context, req *approvals.Request, host Host, res any, jobOK bool, reply func(bot.Message)) verdict {
+	msg, v := r.finalizeCheck(ctx, host, argsOf(req.Params, ""), jobOK)
+	reply(msg)
+	if fr, ok := res.(gitlab.FinalizeResult); ok && fr.Failure != nil && v.kind == verdictFailed {
+		v.why = "finalize failed: " + finalizeFailureReason(fr.Failure)
+	}
+	return v
+}
+
+// restartFollowUp waits for the restarted services (restartCheck).
+func (r *Router) restartFollowUp(ctx context.Context, req *approvals.Request, host Host, res any, jobOK bool, reply func(bot.Message)) verdict {
+	cr, ok := res.(gitlab.CtlRestart)
+	if !ok {
+		return verdict{verdictFailed, "gitlab-ctl restart printed something I could not read; check /gitlab-migrations services"}
+	}
+	msg, v := r.restartCheck(ctx, host, cr)
+	if msg.Title != "" { // the result message already said nothing restarted
+		reply(msg)
+	}
+	return v
 }
 
 // migrateCheck offers the finalize a blocked migrate needs and confirms

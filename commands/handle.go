@@ -128,8 +128,8 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	if err != nil {
 		return r.refused(ctx, cmd, inv.Sub, err)
 	}
-	if inv.Sub == "upgrade-check" {
-		r.queued(ctx, chat, cmd, "upgrade-check", func(ctx context.Context) { r.runUpgradeCheck(ctx, chat, cmd, host) })
+	if row, _ := operationOf(inv.Sub); row.runOne != nil {
+		r.queued(ctx, chat, cmd, inv.Sub, func(ctx context.Context) { row.runOne(r, ctx, chat, cmd, host) })
 		return nil
 	}
 	op, args, err := readOnlyOp(inv)

@@ -22,10 +22,18 @@ func helpMessage(inv Invocation) bot.Message {
 		}
 		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", echo(inv.Args[0])), Tone: bot.ToneWarning}
 	}
-	lines := []string{"Read-only commands run at once; migrate, finalize and restart need a second person's approval."}
-	// The usual order first; a subcommand it does not name yet follows,
-	// so that none is ever missing from the help.
-	order := []string{"status", "bbm", "services", "upgrade-check", "migrate", "finalize", "restart", "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help"}
+	var ops, needApproval []string
+	for _, o := range operations {
+		ops = append(ops, o.sub)
+		if destructive(o.sub) {
+			needApproval = append(needApproval, o.sub)
+		}
+	}
+	lines := []string{"Read-only commands run at once; " + andList(needApproval) + " need a second person's approval."}
+	// The operations in their table's order, then the usual order; a
+	// subcommand neither names yet follows, so that none is ever missing
+	// from the help.
+	order := append(ops, "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help")
 	for _, n := range subcommandNames() {
 		if !slices.Contains(order, n) {
 			order = append(order, n)

@@ -19,20 +19,11 @@ type preflightRefusal struct{ msg string }
 
 func (e *preflightRefusal) Error() string { return e.msg }
 
-// preflight checks a finalize or restart against the host's current state
-// (read-only agent runs) before an approver is asked: an impossible
-// request is refused with the reason, a possible one gets the findings the
-// approver should see. A check that cannot run does not block: it becomes
-// a finding.
-func (r *Router) preflight(ctx context.Context, host Host, opName string, a gitlab.Args) (notes []string, refusal error) {
-	switch opName {
-	case gitlab.OpFinalize:
-		return r.preflightFinalize(ctx, host, a)
-	case gitlab.OpRestart:
-		return r.preflightRestart(ctx, host, a.Service)
-	}
-	return nil, nil
-}
+// The pre-flight checks (the operation table's preflight) run a finalize
+// or restart against the host's current state (read-only agent runs)
+// before an approver is asked: an impossible request is refused with the
+// reason, a possible one gets the findings the approver should see. A
+// check that cannot run does not block: it becomes a finding.
 
 // preflightFinalize: the task variant must be the one the install has
 // (:main/:ci exactly when it is decomposed) and the batched migration must
@@ -57,7 +48,7 @@ func finalizePreflight(host Host, a gitlab.Args, s gitlab.BBMStatus) ([]string, 
 	for _, d := range s.Databases {
 		dbs = append(dbs, d.Name)
 	}
-	decomposed := len(s.Databases) > 1
+	decomposed := gitlab.FinalizeVariants(len(s.Databases))
 	what := fmt.Sprintf("%s %s.%s %s", a.JobClass, a.Table, a.Column, a.JobArguments)
 	refuse := func(format string, args ...any) ([]string, error) {
 		return nil, &preflightRefusal{fmt.Sprintf(format, args...)}
@@ -183,7 +174,7 @@ func (r *Router) preflightRestart(ctx context.Context, host Host, service string
 // preflightMigrate flags batched background migrations that are not
 // finished: a post-deployment migration that needs one stops db:migrate,
 // and the approver should know which finalize will probably follow.
-func (r *Router) preflightMigrate(ctx context.Context, host Host, decomposed bool) []string {
+func (r *Router) preflightMigrate(ctx context.Context, host Host, databases int) []string {
 	s, err := r.bbmStatus(ctx, host, "")
 	if err != nil {
 		r.logger(ctx).Warn("pre-flight of migrate", "host", host.Name, "err", err)
@@ -195,10 +186,7 @@ func (r *Router) preflightMigrate(ctx context.Context, host Host, decomposed boo
 			notes = append(notes, fmt.Sprintf("… and %d more not finished (/gitlab-migrations bbm)", len(s.Pending())-3))
 			break
 		}
-		db := ""
-		if decomposed {
-			db = p.Database
-		}
+		db := gitlab.FinalizeDatabase(databases, p.Database)
 		a := gitlab.Args{BatchedMigration: p.BatchedMigration}
 		on := ""
 		if p.Database != "" {

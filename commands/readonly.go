@@ -159,8 +159,9 @@ func joinContext(a, b string) string {
 	return a + " · " + b
 }
 
-// readOnlySummary parses a read-only operation's output into a message
-// and the same in one line (hostAnswer.Line). db is the database asked for
+// readOnlySummary parses a read-only operation's output (the operation
+// table's summarize) into a message and the same in one line
+// (hostAnswer.Line). db is the database asked for
 // with --db ("" for all).
 func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) (bot.Message, string) {
 	text := out.combined()
@@ -178,23 +179,9 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 		line string
 		err  error
 	)
-	switch opName {
-	case gitlab.OpMigrateStatus:
-		var s gitlab.MigrateStatus
-		if s, err = gitlab.ParseMigrateStatus(text); err == nil {
-			m, line = statusMessage(host, s), statusLine(s)
-		}
-	case gitlab.OpBBMStatus:
-		var s gitlab.BBMStatus
-		if s, err = gitlab.ParseBBMStatus(text); err == nil {
-			m, line = bbmMessage(host, s), bbmLine(s)
-		}
-	case gitlab.OpServices:
-		var s gitlab.CtlStatus
-		if s, err = gitlab.ParseCtlStatus(out.stdoutBytes()); err == nil {
-			m, line = servicesMessage(host, s), servicesLine(s)
-		}
-	default:
+	if row, ok := operationFor(opName); ok && row.summarize != nil {
+		m, line, err = row.summarize(host, out.parsed(opName))
+	} else {
 		err = fmt.Errorf("no summary for %s", opName)
 	}
 	if err != nil {
@@ -208,9 +195,9 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 			Tone:  bot.ToneDanger,
 		}, fmt.Sprintf("no usable answer from %s (exit code %s); see the thread", opName, exitCode(rec))
 	}
-	if rec.State != agent.StateSucceeded && opName != gitlab.OpServices {
-		// gitlab-ctl status exits non-zero whenever a service is down; the
-		// parsed lines say more than the number.
+	if op, _ := gitlab.Lookup(opName); rec.State != agent.StateSucceeded && !op.ExitReportsDown {
+		// An exit code that counts what is down (gitlab-ctl status) is
+		// not shown: the parsed lines say more than the number.
 		m.Context = fmt.Sprintf("exit code %s", exitCode(rec))
 	}
 	return m, line

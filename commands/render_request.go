@@ -8,7 +8,6 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
-	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
 // requestMessage renders a request's root post in its current state:
@@ -23,8 +22,8 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		},
 		Context: fmt.Sprintf("request %s", req.ID),
 	}
-	if req.Operation == gitlab.OpFinalize {
-		m.Fields = append(m.Fields, finalizeFields(req.Params)...)
+	if row, ok := operationFor(req.Operation); ok && row.card != nil {
+		m.Fields = append(m.Fields, row.card(req.Params)...)
 	}
 	if req.Reason != "" {
 		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: literal(req.Reason)})

@@ -10,27 +10,23 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
-// resultMessage summarises a destructive job's output and returns the
-// parsed result for the follow-ups.
+// resultMessage summarises a destructive job's output (the operation
+// table's result) and returns the parsed result for the follow-ups.
 func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.JobRecord, out *output) (bot.Message, any) {
-	text := out.combined()
-	switch req.Operation {
-	case gitlab.OpMigrate:
-		before := downBeforeOf(req.Params)
-		res := gitlab.ParseMigrate(text).Attribute(before)
-		return migrateMessage(host, rec, res, before, out), res
-	case gitlab.OpFinalize:
-		res := gitlab.ParseFinalize(text)
-		return finalizeMessage(host, rec, res, out), res
-	case gitlab.OpRestart:
-		res, err := gitlab.ParseCtlRestart(out.stdoutBytes())
-		if err != nil {
-			u := &unreadableError{what: commandOf(rec, "gitlab-ctl restart"), rec: rec, err: err, tail: tail(out, 15)}
-			return bot.Message{Title: "restart on " + host + ": unreadable output", Text: strings.Replace(u.sentence(host, true), "which services run", "what it restarted", 1), Code: u.tail, Tone: bot.ToneDanger}, nil
-		}
-		return restartMessage(host, rec, res), res
+	if row, ok := operationFor(req.Operation); ok && row.result != nil {
+		return row.result(req, host, rec, out)
 	}
 	return bot.Message{Title: req.Operation + " on " + host + " ended: " + rec.State, Code: tail(out, 15)}, nil
+}
+
+// restartResult summarises a gitlab-ctl restart.
+func restartResult(req *approvals.Request, host string, rec agent.JobRecord, out *output) (bot.Message, any) {
+	res, err := gitlab.ParseCtlRestart(out.parsed(req.Operation))
+	if err != nil {
+		u := &unreadableError{what: commandOf(rec, "gitlab-ctl restart"), rec: rec, err: err, tail: tail(out, 15)}
+		return bot.Message{Title: "restart on " + host + ": unreadable output", Text: strings.Replace(u.sentence(host, true), "which services run", "what it restarted", 1), Code: u.tail, Tone: bot.ToneDanger}, nil
+	}
+	return restartMessage(host, rec, res), res
 }
 
 // unnamedDB labels versions whose database neither GitLab's output nor
@@ -244,8 +240,12 @@ func pendingTitle(label, host string, rec agent.JobRecord) string {
 	return fmt.Sprintf("%s on %s exited %s; checking…", label, host, exitCode(rec))
 }
 
-// resultLabels name each operation in a result's title.
-var resultLabels = map[string]string{gitlab.OpMigrate: "db:migrate", gitlab.OpFinalize: "finalize", gitlab.OpRestart: "restart"}
+// resultLabel names operation op in a result's title (the operation
+// table's label); ok is false for an operation without one.
+func resultLabel(op string) (string, bool) {
+	row, ok := operationFor(op)
+	return row.label, ok && row.label != ""
+}
 
 // settled is a result message once the check after the run has given its
 // verdict: its title and tone are the verdict's, in the words of the
@@ -255,7 +255,7 @@ var resultLabels = map[string]string{gitlab.OpMigrate: "db:migrate", gitlab.OpFi
 // verdict other than SUCCEEDED also says why: the text, which describes a
 // clean run, cannot.
 func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message {
-	label, ok := resultLabels[op]
+	label, ok := resultLabel(op)
 	if !ok {
 		label = op
 	}

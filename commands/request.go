@@ -20,7 +20,8 @@ import (
 // except for finalize --from: the request it names says which host.
 func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) error {
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
-	op, err := gitlab.Lookup(subcommands[inv.Sub].op)
+	row, _ := operationOf(inv.Sub)
+	op, err := gitlab.Lookup(row.op)
 	if err != nil {
 		return r.refused(ctx, cmd, inv.Sub, err)
 	}
@@ -29,29 +30,19 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		from string
 		host Host
 	)
-	if inv.Sub != "finalize" || inv.From == "" || inv.Host == AllHosts {
+	fromRequest := row.from != nil && inv.From != ""
+	if !fromRequest || inv.Host == AllHosts {
 		if host, err = r.destructiveHost(inv.Sub, inv.Host); err != nil {
 			return r.refused(ctx, cmd, inv.Sub, err)
 		}
 	}
-	switch inv.Sub {
-	case "restart":
-		if len(inv.Args) == 1 {
-			args.Service = inv.Args[0]
+	switch {
+	case fromRequest:
+		if args, from, host, err = row.from(r, ctx, inv); err != nil {
+			return r.refused(ctx, cmd, inv.Sub, err)
 		}
-	case "finalize":
-		if inv.From != "" {
-			if args, from, host, err = r.finalizeFrom(ctx, inv.From, inv.Host, inv.DB); err != nil {
-				return r.refused(ctx, cmd, inv.Sub, err)
-			}
-		} else {
-			args = gitlab.Args{Database: inv.DB, BatchedMigration: gitlab.BatchedMigration{
-				JobClass: inv.Args[0], Table: inv.Args[1], Column: inv.Args[2], JobArguments: inv.Args[3],
-			}}
-			if js, err := gitlab.CompactJobArguments(args.JobArguments); err == nil {
-				args.JobArguments = js
-			}
-		}
+	case row.args != nil:
+		args = row.args(inv)
 	}
 	c, err := op.Command(args)
 	if err != nil {
@@ -78,24 +69,14 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 			Host: host.Name, Operation: op.Name, Params: paramsOf(args), Argv: c.Argv(),
 			Requester: user, Reason: inv.Reason, FromRequest: from,
 		}
-		if op.Name == gitlab.OpMigrate {
-			s, err := r.migrateStatus(ctx, host)
-			if err != nil {
-				r.logger(ctx).Error("status before a migrate request", "host", host.Name, "err", err)
-				m := problemMessage("No migrate request opened", host.Name, err, "")
-				m.Text = "I need the migration status to know what would be approved, and could not get it. " + m.Text
-				r.updateRoot(ctx, chat, root, m)
-				return
-			}
-			if s.AllUp() {
-				r.updateRoot(ctx, chat, root, bot.Message{Title: "Nothing to migrate on " + host.Name, Text: statusMessage(host.Name, s).Text + "\nNo request was opened.", Tone: bot.ToneSuccess})
-				return
-			}
-			nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)
-			nr.Params = beforeParams(nr.Params, gitlab.DownBeforeOf(s))
-			nr.Params = preflightParams(nr.Params, r.preflightMigrate(ctx, host, len(s.Databases) > 1))
+		if row.prepare != nil && !row.prepare(r, ctx, chat, root, host, &nr) {
+			return
 		}
-		notes, refusal := r.preflight(ctx, host, op.Name, args)
+		var notes []string
+		var refusal error
+		if row.preflight != nil {
+			notes, refusal = row.preflight(r, ctx, host, args)
+		}
 		if refusal != nil {
 			r.audit(ctx, approvals.AuditEntry{
 				Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
@@ -154,7 +135,7 @@ func (r *Router) finalizeFrom(ctx context.Context, id, name, db string) (gitlab.
 	switch {
 	case db != "" && a.Database != "" && db != a.Database:
 		return gitlab.Args{}, "", Host{}, fmt.Errorf("request %s failed on the %s database, so its finalize runs there: leave out --db %s", id, a.Database, db)
-	case db != "" && len(before.Databases) == 1:
+	case db != "" && len(before.Databases) == 1: // one database: only the plain task (gitlab.FinalizeVariants)
 		return gitlab.Args{}, "", Host{}, fmt.Errorf("%s has one database, so finalize takes no database: leave out --db %s", host, db)
 	case db != "" && len(before.Databases) > 1 && !slices.Contains(before.Databases, db):
 		return gitlab.Args{}, "", Host{}, fmt.Errorf("%s has no %s database (it has %s): use --db %s", host, db, strings.Join(before.Databases, " and "), strings.Join(before.Databases, " or --db "))
@@ -170,4 +151,27 @@ func (r *Router) updateRoot(ctx context.Context, chat bot.Chat, root bot.Ref, m 
 	if err := chat.Update(ctx, root, m); err != nil {
 		r.logger(ctx).Error("updating message", "message", root.ID, "err", err)
 	}
+}
+
+// prepareMigrate bases a migrate request on the status now: what is down
+// is what is approved (its fingerprint), and the approver sees which
+// batched migrations may stop it. Nothing down: no request, the root post
+// says so.
+func (r *Router) prepareMigrate(ctx context.Context, chat bot.Chat, root bot.Ref, host Host, nr *approvals.NewRequest) bool {
+	s, err := r.migrateStatus(ctx, host)
+	if err != nil {
+		r.logger(ctx).Error("status before a migrate request", "host", host.Name, "err", err)
+		m := problemMessage("No migrate request opened", host.Name, err, "")
+		m.Text = "I need the migration status to know what would be approved, and could not get it. " + m.Text
+		r.updateRoot(ctx, chat, root, m)
+		return false
+	}
+	if s.AllUp() {
+		r.updateRoot(ctx, chat, root, bot.Message{Title: "Nothing to migrate on " + host.Name, Text: statusMessage(host.Name, s).Text + "\nNo request was opened.", Tone: bot.ToneSuccess})
+		return false
+	}
+	nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)
+	nr.Params = beforeParams(nr.Params, gitlab.DownBeforeOf(s))
+	nr.Params = preflightParams(nr.Params, r.preflightMigrate(ctx, host, len(s.Databases)))
+	return true
 }

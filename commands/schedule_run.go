@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
@@ -77,12 +78,12 @@ func (r *Router) Run(ctx context.Context, s schedule.Schedule) (schedule.Result,
 // schedule.Validate refuses the others, and this refuses them again so
 // that no stored or configured schedule can ever reach a destructive one.
 func (r *Router) scheduledAsk(what string) (func(ctx context.Context, h Host, by bot.User) scheduledRun, string, error) {
-	if what == schedule.WhatUpgradeCheck {
-		return r.scheduledUpgradeCheck, upgradeCheckCommands, nil
+	row, ok := operationOf(what)
+	if ok && row.schedulable && row.scheduled != nil {
+		return func(ctx context.Context, h Host, by bot.User) scheduledRun { return row.scheduled(r, ctx, h, by) }, row.commands, nil
 	}
-	sub, ok := subcommands[what]
-	if !ok || destructive(what) || sub.op == "" {
-		return nil, "", refuse("a schedule cannot run %q: only %s, %s, %s and %s", echo(what), schedule.WhatStatus, schedule.WhatBBM, schedule.WhatServices, schedule.WhatUpgradeCheck)
+	if !ok || !row.schedulable || destructive(what) || row.op == "" {
+		return nil, "", refuse("a schedule cannot run %q: only %s", echo(what), andList(schedulableSubs()))
 	}
 	op, args, err := readOnlyOp(Invocation{Sub: what})
 	if err != nil || op.Kind != gitlab.ReadOnly {
@@ -118,50 +119,68 @@ func scheduledFacts(h Host, opName string, a hostAnswer) scheduledRun {
 		return run
 	}
 	var err error
-	switch opName {
-	case gitlab.OpMigrateStatus:
-		var s gitlab.MigrateStatus
-		if s, err = parseStatusRun(a.Rec, a.Out); err == nil {
-			for _, d := range s.Databases {
-				run.facts[d.Config] = "all up"
-				if d.Down > 0 {
-					run.facts[d.Config] = fmt.Sprintf("%d down", d.Down)
-					run.problem = true
-				}
-			}
+	if row, ok := operationFor(opName); ok && row.facts != nil {
+		var facts map[string]string
+		if facts, run.problem, err = row.facts(h, a.Rec, a.Out); err == nil {
+			maps.Copy(run.facts, facts)
 		}
-	case gitlab.OpBBMStatus:
-		var s gitlab.BBMStatus
-		if s, err = parseBBMRun(a.Rec, a.Out); err == nil {
-			unfinished := map[string]int{}
-			for _, d := range s.Databases {
-				unfinished[cmpName(d.Name)] += 0
-			}
-			for _, p := range s.Pending() {
-				unfinished[cmpName(p.Database)]++
-				run.problem = true
-			}
-			for db, n := range unfinished {
-				run.facts[db] = "all finished"
-				if n > 0 {
-					run.facts[db] = fmt.Sprintf("%d unfinished", n)
-				}
-			}
-		}
-	case gitlab.OpServices:
-		var s gitlab.CtlStatus
-		if s, err = parseCtlRun(a.Rec, a.Out); err == nil {
-			o := servicesOutcome(h, s)
-			maps.Copy(run.facts, o.part.Facts)
-			run.problem = len(s.Down()) > 0 || len(s.Services) == 0
-		}
-	default:
+	} else {
 		err = fmt.Errorf("no facts for %s", opName)
 	}
 	if err != nil {
 		run.failed, run.reason = true, problem(h.Name, err)
 	}
 	return run
+}
+
+// statusFacts: per database "all up" or "2 down".
+func statusFacts(_ Host, rec agent.JobRecord, out *output) (map[string]string, bool, error) {
+	s, err := parseStatusRun(rec, out)
+	if err != nil {
+		return nil, false, err
+	}
+	facts, problem := map[string]string{}, false
+	for _, d := range s.Databases {
+		facts[d.Config] = "all up"
+		if d.Down > 0 {
+			facts[d.Config] = fmt.Sprintf("%d down", d.Down)
+			problem = true
+		}
+	}
+	return facts, problem, nil
+}
+
+// bbmFacts: per database "all finished" or "3 unfinished".
+func bbmFacts(_ Host, rec agent.JobRecord, out *output) (map[string]string, bool, error) {
+	s, err := parseBBMRun(rec, out)
+	if err != nil {
+		return nil, false, err
+	}
+	unfinished, problem := map[string]int{}, false
+	for _, d := range s.Databases {
+		unfinished[cmpName(d.Name)] += 0
+	}
+	for _, p := range s.Pending() {
+		unfinished[cmpName(p.Database)]++
+		problem = true
+	}
+	facts := map[string]string{}
+	for db, n := range unfinished {
+		facts[db] = "all finished"
+		if n > 0 {
+			facts[db] = fmt.Sprintf("%d unfinished", n)
+		}
+	}
+	return facts, problem, nil
+}
+
+// servicesFacts: which services are not running.
+func servicesFacts(h Host, rec agent.JobRecord, out *output) (map[string]string, bool, error) {
+	s, err := parseCtlRun(rec, out)
+	if err != nil {
+		return nil, false, err
+	}
+	return servicesOutcome(h, s).part.Facts, len(s.Down()) > 0 || len(s.Services) == 0, nil
 }
 
 // cmpName names a database block of the bbm status; GitLab before

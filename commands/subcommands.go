@@ -19,40 +19,32 @@ type subcommand struct {
 	flags   []string
 	minArgs int
 	maxArgs int // -1: any
+	// check, when set, checks the arguments instead of the counts.
+	check func(Invocation) error
 }
 
-var subcommands = map[string]subcommand{
-	"status":   {usage: "/gitlab-migrations status [--host NAME|all] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", op: gitlab.OpMigrateStatus, flags: []string{"host", "db"}},
-	"bbm":      {usage: "/gitlab-migrations bbm [--host NAME|all] [--db main|ci]", summary: "batched background migrations that are not finished", op: gitlab.OpBBMStatus, flags: []string{"host", "db"}},
-	"services": {usage: "/gitlab-migrations services [--host NAME|all]", summary: "state of GitLab's services (gitlab-ctl status)", op: gitlab.OpServices, flags: []string{"host"}},
-	// upgrade-check runs three catalogue operations (upgrade.go), so it names none.
-	"upgrade-check": {usage: "/gitlab-migrations upgrade-check [--host NAME|all]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"}},
-	"migrate":       {usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", op: gitlab.OpMigrate, flags: []string{"host"}},
-	"finalize":      {usage: "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]", summary: "finish a batched background migration (needs approval)", op: gitlab.OpFinalize, flags: []string{"host", "db", "from"}, maxArgs: 4},
-	"restart":       {usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", op: gitlab.OpRestart, flags: []string{"host"}, maxArgs: 1},
-	"approve":       {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
-	"deny":          {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
-	"cancel":        {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
-	"pending":       {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
-	"audit":         {usage: "/gitlab-migrations audit [N] [--before SEQ] | audit anchor", summary: "the last N audit entries (default 10, at most 10000; over 100 come as a file), or the N before entry SEQ; anchor posts the head to the audit channel", flags: []string{"before"}, maxArgs: 1},
-	"show":          {usage: "/gitlab-migrations show <request-id>", summary: "a request's whole history: who asked, what ran where, every decision, the outcome, its thread", minArgs: 1, maxArgs: 1},
-	"schedules": {usage: "/gitlab-migrations schedules  |  schedules add \"<cron spec>\" status|bbm|services|upgrade-check [--host NAME|all] [--when always|changed|problems] [--tz ZONE]  |  schedules remove <id>  |  schedules run <id>",
+// subcommands are the operation table's subcommands (operations.go) and
+// the router's own.
+var subcommands = withOperations(map[string]subcommand{
+	"approve": {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
+	"deny":    {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
+	"cancel":  {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
+	"pending": {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, and running ones"},
+	"audit":   {usage: "/gitlab-migrations audit [N] [--before SEQ] | audit anchor", summary: "the last N audit entries (default 10, at most 10000; over 100 come as a file), or the N before entry SEQ; anchor posts the head to the audit channel", flags: []string{"before"}, maxArgs: 1},
+	"show":    {usage: "/gitlab-migrations show <request-id>", summary: "a request's whole history: who asked, what ran where, every decision, the outcome, its thread", minArgs: 1, maxArgs: 1},
+	"schedules": {usage: "/gitlab-migrations schedules  |  schedules add \"<cron spec>\" " + strings.Join(schedulableSubs(), "|") + " [--host NAME|all] [--when always|changed|problems] [--tz ZONE]  |  schedules remove <id>  |  schedules run <id>",
 		summary: "scheduled posts: list them (next run, last result); add or remove one (admins); run one now", flags: []string{"host", "when", "tz"}, maxArgs: 3},
 	"hosts": {usage: "/gitlab-migrations hosts", summary: "the GitLab hosts: agent version, reachability, round-trip latency, the default"},
 	"help":  {usage: "/gitlab-migrations help [subcommand]", summary: "this help", maxArgs: 1},
-}
+})
 
 func (s subcommand) allows(flag string) bool { return slices.Contains(s.flags, flag) }
 
 func (s subcommand) checkArgs(inv Invocation) error {
 	n := len(inv.Args)
 	switch {
-	case inv.Sub == "finalize" && inv.From != "":
-		if n != 0 {
-			return fmt.Errorf("finalize --from takes no other arguments: the request it names already has them")
-		}
-	case inv.Sub == "finalize" && n != 4:
-		return fmt.Errorf("finalize needs the batched migration: paste GitLab's command (sudo gitlab-rake gitlab:background_migrations:finalize[...]) as it printed it, give its 4 arguments (job class, table, column, JSON job arguments), or --from the failed migrate request")
+	case s.check != nil:
+		return s.check(inv)
 	case inv.Sub == "schedules":
 		return checkSchedulesArgs(inv)
 	case n < s.minArgs:

@@ -36,6 +36,21 @@ const (
 	Ctl  Program = "gitlab-ctl"
 )
 
+// Streams says which of an operation's output streams its parser reads.
+type Streams int
+
+const (
+	// StdoutAndStderr: stdout, then stderr. Rake prints its errors ("rake
+	// aborted!", "Please specify the database", "Don't know how to build
+	// task") on stderr, and the parsers need them to say why a run failed.
+	StdoutAndStderr Streams = iota
+	// StdoutOnly: the answer is on stdout and anything on stderr (a
+	// warning, a banner) is not part of it. gitlab-ctl prints everything
+	// on stdout; the 18.x bbm list's table parser takes every line after
+	// its header for a row, so stderr must not follow it.
+	StdoutOnly
+)
+
 // Field names one argument an operation may take.
 type Field string
 
@@ -75,7 +90,13 @@ type Operation struct {
 	// Timeout is a sensible default for the agent. Booting Rails alone
 	// takes 30-90 s on the Linux package.
 	Timeout time.Duration
-	build   func(Args) ([]string, error)
+	// Parse names the output streams the operation's parser reads.
+	Parse Streams
+	// ExitReportsDown: the exit code counts what is down (gitlab-ctl
+	// status exits non-zero whenever a service is down), so a non-zero
+	// exit is an answer, not a failure worth showing next to it.
+	ExitReportsDown bool
+	build           func(Args) ([]string, error)
 }
 
 // Mutating reports whether the agent must run the operation alone.
@@ -120,13 +141,13 @@ var catalogue = []Operation{
 		// upgrade-check reads where the status task does not exist.
 		Name: OpBBMList, Kind: ReadOnly, Program: Rake,
 		Summary: "list batched background migrations, 18.x table (gitlab-rake gitlab:background_migrations:list)",
-		Timeout: 5 * time.Minute,
-		build:   func(Args) ([]string, error) { return []string{BBMListTask}, nil },
+		Timeout: 5 * time.Minute, Parse: StdoutOnly,
+		build: func(Args) ([]string, error) { return []string{BBMListTask}, nil },
 	},
 	{
 		Name: OpServices, Kind: ReadOnly, Program: Ctl,
 		Summary: "show the state of GitLab's services (gitlab-ctl status)",
-		Fields:  []Field{FieldService}, Timeout: time.Minute,
+		Fields:  []Field{FieldService}, Timeout: time.Minute, Parse: StdoutOnly, ExitReportsDown: true,
 		build: func(a Args) ([]string, error) { return withService("status", a.Service), nil },
 	},
 	{
@@ -146,7 +167,7 @@ var catalogue = []Operation{
 	{
 		Name: OpRestart, Kind: Destructive, Program: Ctl,
 		Summary: "restart GitLab's services, or one of them (gitlab-ctl restart [service])",
-		Fields:  []Field{FieldService}, Timeout: 15 * time.Minute,
+		Fields:  []Field{FieldService}, Timeout: 15 * time.Minute, Parse: StdoutOnly,
 		build: func(a Args) ([]string, error) { return withService("restart", a.Service), nil },
 	},
 }
@@ -203,7 +224,7 @@ func (op Operation) Validate(a Args) error {
 			return err
 		}
 	}
-	if op.Name == OpFinalize && a.Database == "geo" {
+	if op.Name == OpFinalize && a.Database == NoFinalizeDatabase {
 		return &ArgError{"database", a.Database, "has no finalize task (GitLab defines finalize:<db> for every database except geo)"}
 	}
 	return nil
