@@ -92,7 +92,7 @@ func TestBotUnitMatchesExample(t *testing.T) {
 	if setting("EnvironmentFile") == "" || setting("User") == "" || setting("User") == "root" {
 		t.Error("the unit needs an EnvironmentFile and a non-root User")
 	}
-	for _, k := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"} {
+	for _, k := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service", "RestartPreventExitStatus=2"} {
 		if !strings.Contains(u, "\n"+k+"\n") {
 			t.Errorf("the unit lacks %s", k)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
@@ -44,7 +45,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, log, os.Getenv)
+	err = serve(ctx, cfg, log, os.Getenv)
+	if errors.Is(err, bot.ErrCredentialsRefused) {
+		// Only the configuration (a token) can fix it: exit as a
+		// configuration error does, which the unit does not restart.
+		return exitError{2, err}
+	}
+	return err
 }
 
 // serve runs the bot on the platforms cfg configures until ctx ends (main
