@@ -222,21 +222,7 @@ func TestHostsListsReachability(t *testing.T) {
 // answers is reported as not answering in time (the check's timeout),
 // while the others are listed.
 func TestHostsHangingAgent(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() }) // held open, never answered
-		}
-	}()
-	hang := commands.Host{Name: "gitlab-hang", Agent: clientAt(t, ln.Addr().String())}
+	hang := commands.Host{Name: "gitlab-hang", Agent: clientAt(t, hangingAgent(t))}
 	s, rec := setup(t, simtest.Options{Router: commands.Options{Hosts: []commands.Host{hang}}})
 	if err := command(t, s, rec, alice, "hosts"); err != nil {
 		t.Fatal(err)
@@ -286,6 +272,25 @@ func BenchmarkHostAll(b *testing.B) {
 // summary saying it did not answer in time, not "something went wrong";
 // the other host answers as usual.
 func TestHostAllHangingAgent(t *testing.T) {
+	c, err := agent.NewClientHTTP(agent.ClientConfig{URL: "http://" + hangingAgent(t), StreamIdleTimeout: 300 * time.Millisecond}, &http.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := commands.Host{Name: "gitlab-hang", Agent: c}
+	s, rec := setup(t, simtest.Options{Router: commands.Options{Hosts: []commands.Host{hang}}})
+	if err := command(t, s, rec, alice, "status --host all"); err != nil {
+		t.Fatal(err)
+	}
+	roots := rec.roots()
+	m := rec.message(roots[len(roots)-1])
+	contains(t, []string{m.Text}, "• *gitlab-hang*: could not run: gitlab-hang's agent did not answer in time")
+	contains(t, []string{m.Text}, "• *"+simtest.HostName+"*: main: ")
+}
+
+// hangingAgent is the address of an agent that accepts connections and
+// never answers on them.
+func hangingAgent(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -300,17 +305,5 @@ func TestHostAllHangingAgent(t *testing.T) {
 			t.Cleanup(func() { c.Close() }) // held open, never answered
 		}
 	}()
-	c, err := agent.NewClientHTTP(agent.ClientConfig{URL: "http://" + ln.Addr().String(), StreamIdleTimeout: 300 * time.Millisecond}, &http.Client{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hang := commands.Host{Name: "gitlab-hang", Agent: c}
-	s, rec := setup(t, simtest.Options{Router: commands.Options{Hosts: []commands.Host{hang}}})
-	if err := command(t, s, rec, alice, "status --host all"); err != nil {
-		t.Fatal(err)
-	}
-	roots := rec.roots()
-	m := rec.message(roots[len(roots)-1])
-	contains(t, []string{m.Text}, "• *gitlab-hang*: could not run: gitlab-hang's agent did not answer in time")
-	contains(t, []string{m.Text}, "• *"+simtest.HostName+"*: main: ")
+	return ln.Addr().String()
 }
