@@ -78,9 +78,10 @@ type Post struct {
 	User      string
 	// Buttons is how many clickable buttons the post carries.
 	Buttons int
-	// File and Content are an attachment's name and bytes (Content nil
-	// when the platform keeps no content, e.g. a terminal).
+	// File, Size and Content are an attachment's name, size and bytes
+	// (Content nil when the platform keeps no content, e.g. a terminal).
 	File    string
+	Size    int64
 	Content []byte
 	// Edits is how often the post was edited in place.
 	Edits int
@@ -91,7 +92,10 @@ type Post struct {
 type Forgery struct {
 	Name string
 	// Send delivers the forged request. With garbage its body is not even
-	// parseable, so that an adapter that parsed before it checked would
-	// answer differently. It returns the HTTP status the adapter answered.
-	Send func(garbage bool) (status int, err error)
+	// parseable. refused reports that the adapter answered with its
+	// refusal of bad credentials: where the platform sends them outside
+	// the body (a signature or token header), a garbage body must get
+	// that same refusal, not a parse error, which proves they were checked
+	// before the body was parsed.
+	Send func(garbage bool) (refused bool, err error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,7 @@ var (
 	rootRE   = regexp.MustCompile(`^\[(\w+)\] (\S+) · gitlab-chatops$`)
 	replyRE  = regexp.MustCompile(`^    ↳ \[(\w+)\] in thread (\w+)$`)
 	editRE   = regexp.MustCompile(`^\s*\[(\w+) edited\]$`)
-	uploadRE = regexp.MustCompile(`^    ↳ 📎 (\S+) \(\d+ bytes\) in thread (\w+): (.*)$`)
+	uploadRE = regexp.MustCompile(`^    ↳ 📎 (\S+) \((\d+) bytes\) in thread (\w+): (.*)$`)
 	onlyRE   = regexp.MustCompile(`^\(only (\S+) sees this\)$`)
 	buttonRE = regexp.MustCompile(`\[ [^]]+ \]`)
 )
@@ -102,7 +103,8 @@ func parseTerminal(out string) []bottest.Post {
 			posts[i].Edits++
 			cur = i
 		case m.u != nil:
-			posts = append(posts, bottest.Post{ID: "file:" + m.u[1], Channel: "ops", Root: m.u[2], File: m.u[1], Text: m.u[3]})
+			size, _ := strconv.ParseInt(m.u[2], 10, 64)
+			posts = append(posts, bottest.Post{ID: "file:" + m.u[1], Channel: "ops", Root: m.u[3], File: m.u[1], Size: size, Text: m.u[4]})
 			cur = -1
 		case m.o != nil:
 			posts = append(posts, bottest.Post{Channel: "ops", Ephemeral: true, User: m.o[1]})

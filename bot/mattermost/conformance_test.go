@@ -1,0 +1,178 @@
+package mattermost
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/bottest"
+)
+
+// TestConformance runs the adapter conformance suite on Mattermost over
+// fakeMM (API v4, and the server's slash command and button callbacks),
+// with the adapter's endpoints on loopback.
+func TestConformance(t *testing.T) {
+	signer, _ := newAdapterOnly(t, Options{})
+	bottest.RunAdapterSuite(t, bottest.Harness{
+		// Mattermost waits 30 s for a slash command's answer by default.
+		Caps: bottest.Caps{AckBudget: 30 * time.Second, Edits: true, Uploads: true},
+		Render: func(m bot.Message) ([]byte, error) {
+			// Mentions are shown as the IDs they are: resolving them to
+			// usernames is an API call, tested in adapter_test.go.
+			mentions := make([]string, len(m.Mentions))
+			for i, id := range m.Mentions {
+				mentions[i] = "@" + id
+			}
+			var actions []*model.PostAction
+			if len(m.Buttons) > 0 {
+				actions = signer.actions(m.Buttons, binding{postID: fixedID("post"), channelID: channelID})
+			}
+			r := renderMessage(m, mentions, actions)
+			b, err := json.MarshalIndent(map[string]any{"message": r.message, "attachments": r.attachments}, "", "  ")
+			if err != nil {
+				return nil, fmt.Errorf("mattermost render: %w", err)
+			}
+			return b, nil
+		},
+		Start: startMattermost,
+	})
+}
+
+func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
+	mm := newFakeMM(t)
+	mm.addUser(alice.ID, alice.Name)
+	mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	const token = "conformance-command-token"
+	a, err := New(Config{
+		URL: mm.URL(), BotToken: mm.token, CommandTokens: []string{token}, ActionSecret: actionSecret,
+		CallbackURL: "http://" + srv.Listener.Addr().String() + ActionsPath,
+	}, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = a.HTTPHandler(h)
+	srv.Start()
+	send := func(path, contentType, auth, body string) (int, string, error) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", contentType)
+		if auth != "" {
+			req.Header.Set("Authorization", "Token "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", fmt.Errorf("posting to the adapter: %w", err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, err = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String(), err
+	}
+	slash := func(text string) string {
+		return "team_id=" + teamID + "&channel_id=" + channelID + "&user_id=" + alice.ID + "&user_name=alice&command=%2Fgitlab-migrations&text=" + urlEscape(text)
+	}
+	callback, _ := json.Marshal(&model.PostActionIntegrationRequest{
+		UserId: alice.ID, UserName: alice.Name, ChannelId: channelID, TeamId: teamID, PostId: fixedID("post"),
+		Type: model.PostActionTypeButton, Context: map[string]any{ctxRequest: "r7k2qxa9", ctxAction: "approve", ctxSig: "v1.AAAA"},
+	})
+	return &bottest.Conn{
+		Chat: a, Channel: channelID, User: bot.User{ID: alice.ID, Name: alice.Name},
+		Command: func(text string) (string, error) {
+			status, body, err := send(CommandPath, "application/x-www-form-urlencoded", token, slash(text))
+			if err == nil && status != http.StatusOK {
+				err = fmt.Errorf("slash command answered %d: %s", status, body)
+			}
+			return body, err
+		},
+		Seen: func() []bottest.Post { return mattermostSeen(mm) },
+		Forgeries: []bottest.Forgery{
+			{Name: "slash command with a wrong token", Send: func(garbage bool) (bool, error) {
+				body := slash("status")
+				if garbage {
+					body = "%zz&&={{{"
+				}
+				status, _, err := send(CommandPath, "application/x-www-form-urlencoded", "not-the-token", body)
+				return status == http.StatusUnauthorized, err
+			}},
+			// The HMAC travels in the callback's JSON body, so an
+			// unparseable body can only be refused as unreadable.
+			{Name: "button callback with a forged HMAC", Send: func(garbage bool) (bool, error) {
+				body := string(callback)
+				if garbage {
+					body = `{"post_id": 7`
+				}
+				status, resp, err := send(ActionsPath, "application/json", "", body)
+				if garbage {
+					return status == http.StatusBadRequest, err
+				}
+				return status == http.StatusOK && strings.Contains(resp, "could not verify"), err
+			}},
+		},
+	}
+}
+
+func urlEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// mattermostSeen is what fakeMM shows: posts (message, then each
+// attachment's title, text and fields) in creation order, files as the
+// posts that carry them, then ephemerals.
+func mattermostSeen(f *fakeMM) []bottest.Post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	edits := map[string]int{}
+	for _, p := range f.patches {
+		edits[p.PostID]++
+	}
+	var out []bottest.Post
+	text := func(p *model.Post) (string, int) {
+		parts := []string{p.Message}
+		buttons := 0
+		for _, at := range p.Attachments() {
+			parts = append(parts, at.Pretext, at.Title, at.Text)
+			for _, fl := range at.Fields {
+				parts = append(parts, fmt.Sprintf("%s: %v", fl.Title, fl.Value))
+			}
+			parts = append(parts, at.Footer)
+			buttons += len(at.Actions)
+		}
+		return strings.Join(parts, "\n"), buttons
+	}
+	for _, id := range f.order {
+		p := f.posts[id]
+		t, buttons := text(p)
+		post := bottest.Post{ID: p.Id, Channel: p.ChannelId, Root: p.RootId, Text: t, Buttons: buttons, Edits: edits[p.Id]}
+		for _, fid := range p.FileIds {
+			if info, ok := f.files[fid]; ok {
+				post.File, post.Size = info.Name, info.Size
+			}
+		}
+		out = append(out, post)
+	}
+	for _, e := range f.ephemerals {
+		t, _ := text(e.Post)
+		out = append(out, bottest.Post{Channel: e.Post.ChannelId, Root: e.Post.RootId, Ephemeral: true, User: e.UserID, Text: t})
+	}
+	return out
+}
