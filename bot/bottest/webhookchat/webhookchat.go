@@ -1,0 +1,274 @@
+// Package webhookchat is a chat adapter for a plain webhook chat, the
+// proof that a platform is one folder: it lives here, imports only bot,
+// and passes bottest.RunAdapterSuite with no change outside this folder.
+//
+// The platform is the simplest there is, in Rocket.Chat's shapes:
+//   - outgoing webhook (platform → bot): a POST of JSON {token,
+//     channel_id, channel_name, user_id, user_name, text, message_id}
+//     for every message starting with the trigger word, signed with
+//     X-Webhook-Signature: sha256=HEX(HMAC-SHA256(secret, body)); the
+//     JSON answer {"text": …} is shown in the channel;
+//   - incoming webhook (bot → platform): a POST of JSON {channel, text,
+//     tmid} (tmid: the root of the thread), answered with
+//     {"success": true, "message": {"_id": …}}.
+//
+// It has no edits, files, buttons or ephemeral posts, and degrades: an
+// update is posted anew in the thread, a file as an excerpt, a button as
+// the command to type, and a note for one user as a post naming them.
+package webhookchat
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
+
+// Platform is the adapter's platform name.
+const Platform = "webhook"
+
+// SignatureHeader carries the outgoing webhook's HMAC.
+const SignatureHeader = "X-Webhook-Signature"
+
+// maxBody bounds an inbound webhook; a command is a line of text.
+const maxBody = 64 << 10
+
+// Config is where the adapter posts and how it checks what comes in.
+type Config struct {
+	// IncomingURL is the platform's incoming webhook.
+	IncomingURL string
+	// Secret signs outgoing webhooks; Token is the integration's token,
+	// which each of them also carries.
+	Secret, Token string
+	// Trigger is the word commands start with (default /gitlab-migrations).
+	Trigger string
+}
+
+// Adapter implements bot.Chat over the two webhooks.
+type Adapter struct {
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	replies map[string]string // reply ID -> its root
+}
+
+var _ bot.Chat = (*Adapter)(nil)
+
+// New checks cfg and returns an adapter posting through client.
+func New(cfg Config, client *http.Client, log *slog.Logger) (*Adapter, error) {
+	if cfg.IncomingURL == "" || cfg.Secret == "" || cfg.Token == "" {
+		return nil, errors.New("webhookchat: incoming URL, secret and token are all required; without the last two nothing inbound can be trusted")
+	}
+	if cfg.Trigger == "" {
+		cfg.Trigger = "/gitlab-migrations"
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Adapter{cfg: cfg, client: client, log: log, replies: map[string]string{}}, nil
+}
+
+// Platform implements bot.Chat.
+func (a *Adapter) Platform() string { return Platform }
+
+// outgoing is the platform's outgoing webhook body.
+type outgoing struct {
+	Token       string `json:"token"`
+	ChannelID   string `json:"channel_id"`
+	ChannelName string `json:"channel_name"`
+	UserID      string `json:"user_id"`
+	UserName    string `json:"user_name"`
+	Text        string `json:"text"`
+	MessageID   string `json:"message_id"`
+}
+
+// Handler serves the outgoing webhook: the signature is checked on the
+// raw bytes before anything is parsed, then the token, then the command
+// goes to h and its refusal, if any, is the answer.
+func (a *Adapter) Handler(h bot.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if !a.signed(r.Header.Get(SignatureHeader), body) {
+			a.log.Warn("refused outgoing webhook: bad signature", "remote", r.RemoteAddr)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var in outgoing
+		if err := json.Unmarshal(body, &in); err != nil {
+			http.Error(w, "unreadable JSON", http.StatusBadRequest)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(in.Token), []byte(a.cfg.Token)) != 1 {
+			a.log.Warn("refused outgoing webhook: bad token", "remote", r.RemoteAddr)
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		text, ok := strings.CutPrefix(strings.TrimSpace(in.Text), a.cfg.Trigger)
+		if !ok || in.UserID == "" || in.ChannelID == "" {
+			http.Error(w, "not a command", http.StatusBadRequest)
+			return
+		}
+		cmd := bot.Command{Platform: Platform, User: bot.User{ID: in.UserID, Name: in.UserName}, Channel: in.ChannelID, Text: strings.TrimSpace(text)}
+		w.Header().Set("Content-Type", "application/json")
+		if err := h.HandleCommand(r.Context(), a, cmd); err != nil {
+			m, approvers, readable := bot.Refusal(err)
+			if !readable {
+				a.log.Error("handler failed", "err", err)
+			}
+			m.Mentions = append(m.Mentions, approvers...)
+			_ = json.NewEncoder(w).Encode(map[string]string{"text": mention(in.UserName) + " " + Render(m)})
+			return
+		}
+		_, _ = io.WriteString(w, "{}")
+	})
+}
+
+func (a *Adapter) signed(header string, body []byte) bool {
+	got, ok := strings.CutPrefix(header, "sha256=")
+	if !ok {
+		return false
+	}
+	sig, err := hex.DecodeString(got)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(a.cfg.Secret))
+	m.Write(body)
+	return hmac.Equal(sig, m.Sum(nil))
+}
+
+// Sign is the signature header value of body (for the platform's side,
+// and tests).
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// post sends one message through the incoming webhook.
+func (a *Adapter) post(ctx context.Context, channel, root, text string) (bot.Ref, error) {
+	body, err := json.Marshal(map[string]string{"channel": channel, "text": text, "tmid": root})
+	if err != nil {
+		return bot.Ref{}, fmt.Errorf("webhookchat: encoding a post: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.IncomingURL, bytes.NewReader(body))
+	if err != nil {
+		return bot.Ref{}, fmt.Errorf("webhookchat: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return bot.Ref{}, fmt.Errorf("webhookchat: posting: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Success bool   `json:"success"`
+		Error   string `json:"error"`
+		Message struct {
+			ID string `json:"_id"`
+		} `json:"message"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return bot.Ref{}, fmt.Errorf("webhookchat: incoming webhook answered %s with no JSON: %w", resp.Status, err)
+	}
+	if !out.Success || out.Message.ID == "" {
+		return bot.Ref{}, fmt.Errorf("webhookchat: incoming webhook refused the post (%s): %s", resp.Status, out.Error)
+	}
+	return bot.Ref{Channel: channel, ID: out.Message.ID}, nil
+}
+
+// PostRoot implements bot.Chat.
+func (a *Adapter) PostRoot(ctx context.Context, channel string, m bot.Message) (bot.Ref, error) {
+	return a.post(ctx, channel, "", Render(m))
+}
+
+// Reply implements bot.Chat; a reply under a reply is refused.
+func (a *Adapter) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot.Ref, error) {
+	a.mu.Lock()
+	_, isReply := a.replies[root.ID]
+	a.mu.Unlock()
+	if root.IsZero() || isReply {
+		return bot.Ref{}, fmt.Errorf("webhookchat: %q is not a root post; replies go under the root", root.ID)
+	}
+	ref, err := a.post(ctx, root.Channel, root.ID, Render(m))
+	if err == nil {
+		a.mu.Lock()
+		a.replies[ref.ID] = root.ID
+		a.mu.Unlock()
+	}
+	return ref, err
+}
+
+// Update implements bot.Chat without edits: the new version is posted in
+// the thread of the post it replaces.
+func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
+	a.mu.Lock()
+	root, isReply := a.replies[ref.ID]
+	a.mu.Unlock()
+	if !isReply {
+		root = ref.ID
+	}
+	_, err := a.post(ctx, ref.Channel, root, "(updated) "+Render(m))
+	return err
+}
+
+// excerptLines is how much of a file is shown in its place.
+const excerptLines = 20
+
+// Upload implements bot.Chat without files: the first lines are posted in
+// the thread, saying the rest was not attached.
+func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment string) error {
+	if f.Empty() {
+		return nil
+	}
+	rd, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("webhookchat: opening %s: %w", f.Name, err)
+	}
+	head, err := io.ReadAll(io.LimitReader(rd, 8<<10))
+	if err != nil {
+		return fmt.Errorf("webhookchat: reading %s: %w", f.Name, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(head), "\n"), "\n")
+	if len(lines) > excerptLines {
+		lines = lines[:excerptLines]
+	}
+	text := fmt.Sprintf("%s: %s (%d bytes; this chat takes no files, so here are its first %d lines)\n```\n%s\n```", comment, f.Name, f.Size, len(lines), strings.Join(lines, "\n"))
+	_, err = a.Reply(ctx, root, bot.Message{Text: text})
+	return err
+}
+
+// Notify implements bot.Chat without ephemeral posts: a post in channel
+// that names user.
+func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
+	_, err := a.post(ctx, channel, "", mention(user.Name)+" "+Render(m))
+	return err
+}
+
+func mention(name string) string { return "@" + name }
