@@ -54,9 +54,13 @@ func (r *Router) ExpireNow(ctx context.Context) {
 		root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
 		// Like deny and cancel, expiry says so in the thread.
-		msg := bot.Message{Text: fmt.Sprintf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
-		if _, err := chat.Reply(ctx, root, msg); err != nil {
+		if _, err := chat.Reply(ctx, root, expiredReply(req)); err != nil {
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
+}
+
+// expiredReply is what the thread of an expired request is told.
+func expiredReply(req *approvals.Request) bot.Message {
+	return bot.Message{Text: fmt.Sprintf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
 }

@@ -79,6 +79,22 @@ func Fixtures() []Fixture {
 	ctl, _ := gitlab.ParseCtlStatus([]byte(fixtureCtlStatus))
 	add("services", servicesMessage("gitlab-1", ctl))
 	add("busy", busyMessage("gitlab-1", 2*time.Minute))
+	add("progress", progressMessage("gitlab-rake db:migrate", "gitlab-1", 83*time.Second, progressView{lines: 412, lastLine: "main: == 20250611093054 CreateProjectComplianceViolations: migrating ==", jobID: "j-5f2c"}))
+	add("progress-problem", progressMessage("gitlab-rake db:migrate", "gitlab-1", 95*time.Second, progressView{lines: 430, problem: "agent unreachable, retrying"}))
+	refused := &agent.APIError{Status: 409, Message: "another mutating job is running"}
+	add("agent-error", agentErrorMessage("gitlab-1", "status", refused))
+	add("outcome-unknown", unreachableMessage("gitlab-1", now, refused))
+	expiring := base
+	expiring.State = approvals.StateExpired
+	add("expired-reply", expiredReply(&expiring))
+	running := base
+	running.ID, running.State, running.StartedAt, running.Note = "q4m8zt2b", approvals.StateRunning, now.Add(-3*time.Minute), "outcome unknown: agent unreachable since 09:58 UTC"
+	add("pending", pendingList([]*approvals.Request{&base, &running}, now))
+	add("pending-none", pendingList(nil, now))
+	add("hosts", hostsList([]hostCheck{
+		{Host: Host{Name: "gitlab-1", Default: true}, Version: "1.4.0", Latency: 12 * time.Millisecond},
+		{Host: Host{Name: "gitlab-2"}, Err: refused},
+	}, "gitlab-1", true, now))
 
 	h := Host{Name: "gitlab-1"}
 	ready := []upgradeOutcome{servicesOutcome(h, gitlab.CtlStatus{}), bbmOutcome(h, nil, 12), migrationsOutcome(h, gitlab.MigrateStatus{})}

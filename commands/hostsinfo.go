@@ -47,13 +47,18 @@ func (r *Router) checkHosts(ctx context.Context) []hostCheck {
 // and round-trip latency, the default marked, and says how --host works
 // with this many hosts.
 func (r *Router) hostsMessage(ctx context.Context) bot.Message {
-	checks := r.checkHosts(ctx)
+	def, hasDefault := r.defaultHost()
+	return hostsList(r.checkHosts(ctx), def.Name, hasDefault, r.opt.Clock())
+}
+
+// hostsList is hosts' answer for checks, def naming the default host when
+// hasDefault, checked at now.
+func hostsList(checks []hostCheck, def string, hasDefault bool, now time.Time) bot.Message {
 	m := bot.Message{Title: "GitLab hosts", Tone: bot.ToneSuccess}
 	lines := make([]string, 0, len(checks)+1)
-	def, hasDefault := r.defaultHost()
 	for _, c := range checks {
 		l := "• *" + c.Host.Name + "*"
-		if hasDefault && c.Host.Name == def.Name {
+		if hasDefault && c.Host.Name == def {
 			l += " (default)"
 		}
 		if c.Err != nil {
@@ -66,12 +71,12 @@ func (r *Router) hostsMessage(ctx context.Context) bot.Message {
 	}
 	switch {
 	case len(checks) > 1 && hasDefault:
-		lines = append(lines, fmt.Sprintf("Read-only subcommands without --host run on %s; --host all asks every host. migrate, finalize and restart need --host NAME.", def.Name))
+		lines = append(lines, fmt.Sprintf("Read-only subcommands without --host run on %s; --host all asks every host. migrate, finalize and restart need --host NAME.", def))
 	case len(checks) > 1:
 		lines = append(lines, "No host is the default: read-only subcommands need --host NAME, or --host all for every host. migrate, finalize and restart need --host NAME.")
 	}
 	m.Text = strings.Join(lines, "\n")
-	m.Context = fmt.Sprintf("checked at %s, each within %s", r.opt.Clock().UTC().Format("15:04:05 MST"), hostCheckTimeout)
+	m.Context = fmt.Sprintf("checked at %s, each within %s", now.UTC().Format("15:04:05 MST"), hostCheckTimeout)
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -54,32 +55,7 @@ func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("listing pending requests: %w", err)
 	}
-	now := r.opt.Clock()
-	var waiting, running []string
-	for _, q := range reqs {
-		switch {
-		case q.State == approvals.StateRunning:
-			l := fmt.Sprintf("• `%s` %s on %s by %s, running since %s", q.ID, q.Operation, q.Host, q.Requester, q.StartedAt.UTC().Format("15:04 UTC"))
-			if q.Note != "" {
-				l += ": *" + q.Note + "*"
-			}
-			running = append(running, l)
-		case q.Due(now):
-		default:
-			waiting = append(waiting, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
-		}
-	}
-	if len(waiting) == 0 && len(running) == 0 {
-		return bot.Message{Text: "No requests are waiting for approval."}, nil
-	}
-	text := "No requests are waiting for approval."
-	if len(waiting) > 0 {
-		text = strings.Join(waiting, "\n")
-	}
-	if len(running) > 0 {
-		text += "\n\nRunning:\n" + strings.Join(running, "\n")
-	}
-	return bot.Message{Title: "Waiting for approval", Text: text}, nil
+	return pendingList(reqs, r.opt.Clock()), nil
 }
 
 // auditInline is the most audit entries an answer shows in the message
@@ -169,4 +145,34 @@ func entryHead(e approvals.AuditEntry) string {
 		who = e.Actor
 	}
 	return fmt.Sprintf("%d %s %s %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"), who, e.Action)
+}
+
+// pendingList is pending's answer for reqs (pending and running ones) at
+// now.
+func pendingList(reqs []*approvals.Request, now time.Time) bot.Message {
+	var waiting, running []string
+	for _, q := range reqs {
+		switch {
+		case q.State == approvals.StateRunning:
+			l := fmt.Sprintf("• `%s` %s on %s by %s, running since %s", q.ID, q.Operation, q.Host, q.Requester, q.StartedAt.UTC().Format("15:04 UTC"))
+			if q.Note != "" {
+				l += ": *" + q.Note + "*"
+			}
+			running = append(running, l)
+		case q.Due(now):
+		default:
+			waiting = append(waiting, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
+		}
+	}
+	if len(waiting) == 0 && len(running) == 0 {
+		return bot.Message{Text: "No requests are waiting for approval."}
+	}
+	text := "No requests are waiting for approval."
+	if len(waiting) > 0 {
+		text = strings.Join(waiting, "\n")
+	}
+	if len(running) > 0 {
+		text += "\n\nRunning:\n" + strings.Join(running, "\n")
+	}
+	return bot.Message{Title: "Waiting for approval", Text: text}
 }

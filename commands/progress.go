@@ -48,23 +48,8 @@ func (r *Router) newProgress(ctx context.Context, chat bot.Chat, ref bot.Ref, cm
 		return b
 	}
 	start := r.opt.Clock()
-	render := func(v progressView) bot.Message {
-		text := fmt.Sprintf("⏳ Running `%s` on %s: %s elapsed, %d lines", cmd, host, r.opt.Clock().Sub(start).Round(time.Second), v.lines)
-		tone := bot.ToneInfo
-		if v.problem != "" {
-			text = fmt.Sprintf("⚠️ `%s` on %s: %s (%d lines so far)", cmd, host, v.problem, v.lines)
-			tone = bot.ToneWarning
-		}
-		if v.lastLine != "" {
-			text += "\nLast line: `" + truncate(strings.TrimSpace(v.lastLine), 200) + "`"
-		}
-		if v.jobID != "" {
-			text += "\n_agent job " + v.jobID + "_"
-		}
-		return bot.Message{Text: text, Tone: tone}
-	}
 	go b.run(func(v progressView) {
-		if err := chat.Update(ctx, ref, render(v)); err != nil {
+		if err := chat.Update(ctx, ref, progressMessage(cmd, host, r.opt.Clock().Sub(start), v)); err != nil {
 			r.logger(ctx).Warn("updating progress", "err", err)
 		}
 	}, r.opt.ProgressEvery)
@@ -141,4 +126,23 @@ func (b *progressBox) stop() {
 	}
 	b.once.Do(func() { close(b.quit) })
 	<-b.done
+}
+
+// progressMessage is the progress line of cmd on host, elapsed after its
+// start: running with its line count and last line, or the problem that
+// replaces the headline.
+func progressMessage(cmd, host string, elapsed time.Duration, v progressView) bot.Message {
+	text := fmt.Sprintf("⏳ Running `%s` on %s: %s elapsed, %d lines", cmd, host, elapsed.Round(time.Second), v.lines)
+	tone := bot.ToneInfo
+	if v.problem != "" {
+		text = fmt.Sprintf("⚠️ `%s` on %s: %s (%d lines so far)", cmd, host, v.problem, v.lines)
+		tone = bot.ToneWarning
+	}
+	if v.lastLine != "" {
+		text += "\nLast line: `" + truncate(strings.TrimSpace(v.lastLine), 200) + "`"
+	}
+	if v.jobID != "" {
+		text += "\n_agent job " + v.jobID + "_"
+	}
+	return bot.Message{Text: text, Tone: tone}
 }
