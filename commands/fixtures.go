@@ -124,7 +124,11 @@ func Fixtures() []Fixture {
 	add("show", showMessage(&shown, entries, "https://chat.example/archives/C1/p1700000000000001"))
 	add("help", helpMessage(Invocation{Sub: "help"}))
 	add("help-migrate", helpMessage(Invocation{Sub: "help", Args: []string{"migrate"}}))
-	add("usage-error", helpMessage(Invocation{Sub: "help", Args: []string{"<!channel>"}}))
+	add("unknown-subcommand", helpMessage(Invocation{Sub: "help", Args: []string{"<!channel>"}}))
+	if _, err := Parse("status --host gitlab-1 --host gitlab-2"); err != nil {
+		m, _, _ := bot.Refusal(err)
+		add("usage-error", m)
+	}
 
 	daily := schedule.Schedule{ID: "daily-status", Spec: "0 8 * * 1-5", TZ: "Europe/Berlin", Platform: "slack", Channel: "C1", What: schedule.WhatStatus, When: schedule.WhenChanged, CatchUp: true, Source: schedule.SourceConfig}
 	add("schedules-list", schedulesMessage([]schedule.Entry{

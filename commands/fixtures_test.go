@@ -20,7 +20,7 @@ func TestFixtures(t *testing.T) {
 	for _, want := range []string{"approval-pending", "approved-running", "result-succeeded", "result-failed", "result-partly",
 		"result-no-effect", "result-not-verified", "denied", "expired", "status-summary", "bbm", "services",
 		"upgrade-check-ready", "upgrade-check-not-ready", "migrate-result-failed", "finalize-offer", "audit-page", "show",
-		"help", "usage-error", "schedules-list", "scheduled-post-changes", "scheduled-post-catch-up",
+		"help", "usage-error", "unknown-subcommand", "schedules-list", "scheduled-post-changes", "scheduled-post-catch-up",
 		"progress", "progress-problem", "agent-error", "outcome-unknown", "expired-reply", "pending", "hosts"} {
 		if !seen[want] {
 			t.Errorf("no fixture %q", want)

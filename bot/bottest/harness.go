@@ -53,6 +53,9 @@ type Conn struct {
 	// commands there (IDs in the platform's own shape).
 	Channel string
 	User    bot.User
+	// Approver is a user the platform knows, named in a refusal as who
+	// may approve instead.
+	Approver bot.User
 	// Command delivers text as typed by User in Channel, authenticated as
 	// the platform does, and returns when the platform has the adapter's
 	// answer, with the text the user saw in that answer (empty if the

@@ -75,6 +75,12 @@ func (h *handler) HandleAction(_ context.Context, _ bot.Chat, act bot.Action) er
 	return h.err
 }
 
+func (h *handler) answer(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.err = err
+}
+
 func (h *handler) calls() ([]bot.Command, []bot.Action) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -112,13 +118,20 @@ func testAck(t *testing.T, h Harness) {
 // only them, with the approvers it names.
 func testReply(t *testing.T, h Harness) {
 	const text = "You may not approve request r7k2qxa9: you asked for it yourself."
-	hd := &handler{err: &commands.Refusal{Msg: text}}
+	hd := &handler{}
 	c := h.Start(t, hd)
+	hd.answer(&commands.Refusal{Msg: text, Who: []string{c.Approver.ID}})
 	answer, err := c.Command("approve r7k2qxa9")
 	if err != nil {
 		t.Fatalf("command: %v", err)
 	}
+	names := func(s string) bool {
+		return strings.Contains(s, c.Approver.ID) || strings.Contains(s, "@"+c.Approver.Name)
+	}
 	if strings.Contains(answer, text) {
+		if !names(answer) {
+			t.Errorf("the reply does not name the approver %+v: %q", c.Approver, answer)
+		}
 		return
 	}
 	p, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, text) })
@@ -127,6 +140,9 @@ func testReply(t *testing.T, h Harness) {
 	}
 	if !p.Ephemeral || p.User != c.User.ID {
 		t.Errorf("the reply was shown as %+v; want it to %s alone", p, c.User.ID)
+	}
+	if !names(p.Text) {
+		t.Errorf("the reply does not name the approver %+v: %q", c.Approver, p.Text)
 	}
 }
 

@@ -56,7 +56,7 @@ func startConsole(t *testing.T, h bot.Handler) *bottest.Conn {
 	}()
 	t.Cleanup(func() { cancel(); _ = typed.Close(); <-stopped })
 	return &bottest.Conn{
-		Chat: c, Channel: "ops", User: bot.User{ID: "alice", Name: "alice"},
+		Chat: c, Channel: "ops", User: bot.User{ID: "alice", Name: "alice"}, Approver: bot.User{ID: "bob", Name: "bob"},
 		Command: func(text string) (string, error) {
 			if _, err := io.WriteString(typed, "alice: /gitlab-migrations "+text+"\n"); err != nil {
 				return "", err

@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 	mm := newFakeMM(t)
 	mm.addUser(alice.ID, alice.Name)
+	mm.addUser(bob.ID, bob.Name)
 	mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
@@ -88,7 +89,7 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 		Type: model.PostActionTypeButton, Context: map[string]any{ctxRequest: "r7k2qxa9", ctxAction: "approve", ctxSig: "v1.AAAA"},
 	})
 	return &bottest.Conn{
-		Chat: a, Channel: channelID, User: bot.User{ID: alice.ID, Name: alice.Name},
+		Chat: a, Channel: channelID, User: bot.User{ID: alice.ID, Name: alice.Name}, Approver: bot.User{ID: bob.ID, Name: bob.Name},
 		Command: func(text string) (string, error) {
 			status, body, err := send(CommandPath, "application/x-www-form-urlencoded", token, slash(text))
 			if err == nil && status != http.StatusOK {

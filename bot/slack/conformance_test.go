@@ -59,7 +59,7 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 		}
 	}
 	return &bottest.Conn{
-		Chat: a, Channel: "C0OPS", User: user,
+		Chat: a, Channel: "C0OPS", User: user, Approver: bot.User{ID: "U0BOB", Name: "bob"},
 		Command: func(text string) (string, error) {
 			status, body, err := post(PathCommands, slashForm(user.ID, user.Name, "C0OPS", text, fake.responseURL("cmd")), testSecret)
 			if err == nil && status != http.StatusOK {

@@ -69,7 +69,7 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 		}
 	}
 	return &bottest.Conn{
-		Chat: a, Channel: "GENERAL", User: user,
+		Chat: a, Channel: "GENERAL", User: user, Approver: bot.User{ID: "u-bob", Name: "bob"},
 		Command: func(text string) (string, error) {
 			b := body(token, text)
 			status, answer, err := send(b, Sign(secret, b))
