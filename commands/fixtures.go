@@ -126,7 +126,8 @@ func Fixtures() []Fixture {
 	add("help-migrate", helpMessage(Invocation{Sub: "help", Args: []string{"migrate"}}))
 	add("unknown-subcommand", helpMessage(Invocation{Sub: "help", Args: []string{"<!channel>"}}))
 	if _, err := Parse("status --host gitlab-1 --host gitlab-2"); err != nil {
-		m, _, _ := bot.Refusal(err)
+		// What the router refuses it with (refused), as an adapter shows it.
+		m, _, _ := bot.Refusal(&Refusal{Msg: peopleText(err)})
 		add("usage-error", m)
 	}
 

@@ -1,6 +1,10 @@
 package commands
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+)
 
 // TestFixtures: the fixture set bot/bottest renders through every adapter
 // has every kind of message once, each with something to show, and its
@@ -15,6 +19,9 @@ func TestFixtures(t *testing.T) {
 		seen[f.Name] = true
 		if f.Message.Title == "" && f.Message.Text == "" {
 			t.Errorf("fixture %q has neither title nor text", f.Name)
+		}
+		if f.Message.Text == bot.FailedText {
+			t.Errorf("fixture %q is the bot's own failure, not the message it stands for", f.Name)
 		}
 	}
 	for _, want := range []string{"approval-pending", "approved-running", "result-succeeded", "result-failed", "result-partly",
