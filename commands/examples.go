@@ -6,26 +6,10 @@ type example struct {
 	does string
 }
 
-// examples shows, per subcommand, what `help <subcommand>` offers to copy.
+// examples shows, per subcommand, what `help <subcommand>` offers to copy:
+// the operation table's rows bring their own (operations.go).
 // TestHelpExamplesParse parses every one, so none can rot.
-var examples = map[string][]example{
-	"status": {{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"},
-		{"/gitlab-migrations status --host all", "every host: one line each, the details in the thread"}},
-	"bbm":      {{"/gitlab-migrations bbm", "batched background migrations that are not finished"}},
-	"services": {{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
-	"upgrade-check": {{"/gitlab-migrations upgrade-check", "READY or NOT READY: down migrations, unfinished batched background migrations, services not running, each with the line that fixes it"},
-		{"/gitlab-migrations upgrade-check --host gitlab-2", "the same for another host"},
-		{"/gitlab-migrations upgrade-check --host all", "every host: READY or NOT READY in one line each, the reasons in the thread"}},
-	"migrate": {{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"},
-		{"/gitlab-migrations migrate --host gitlab-2 -- upgrade to 17.5", "with several hosts a change always names its host"}},
-	"finalize": {
-		{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
-			"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},
-		{`/gitlab-migrations finalize CopyColumnUsingBackgroundMigrationJob ci_stages id '[["id"], ["id_convert_to_bigint"]]' --db ci -- migrate is blocked`,
-			"or give the four values: job class, table, column, JSON job arguments"},
-		{"/gitlab-migrations finalize --from r7k2qxa9 -- as GitLab asked", "or the finalize a failed migrate request suggested"},
-	},
-	"restart": {{"/gitlab-migrations restart sidekiq -- jobs are stuck", "asks for approval to run gitlab-ctl restart sidekiq"}, {"/gitlab-migrations restart -- after the upgrade", "every service (a short outage)"}},
+var examples = withOperationExamples(map[string][]example{
 	"approve": {{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"}},
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
@@ -45,4 +29,4 @@ var examples = map[string][]example{
 	},
 	"hosts": {{"/gitlab-migrations hosts", "every GitLab host: its agent's version, whether it answers and how fast, which is the default"}},
 	"help":  {{"/gitlab-migrations help finalize", "what finalize takes, with examples"}},
-}
+})

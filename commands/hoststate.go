@@ -127,7 +127,7 @@ func (r *Router) migrateStatus(ctx context.Context, host Host) (gitlab.MigrateSt
 
 // parseStatusRun parses a finished db:migrate:status run.
 func parseStatusRun(rec agent.JobRecord, out *output) (gitlab.MigrateStatus, error) {
-	return parseRakeRun(rec, out, out.combined(), "db:migrate:status", gitlab.ParseMigrateStatus)
+	return parseRakeRun(rec, out, out.parsed(gitlab.OpMigrateStatus), "db:migrate:status", gitlab.ParseMigrateStatus)
 }
 
 // parseRakeRun parses b, the output of a finished rake run of task, with
@@ -156,15 +156,13 @@ func (r *Router) bbmStatus(ctx context.Context, host Host, db string) (gitlab.BB
 
 // parseBBMRun parses a finished gitlab:background_migrations:status run.
 func parseBBMRun(rec agent.JobRecord, out *output) (gitlab.BBMStatus, error) {
-	return parseRakeRun(rec, out, out.combined(), gitlab.BBMStatusTask, gitlab.ParseBBMStatus)
+	return parseRakeRun(rec, out, out.parsed(gitlab.OpBBMStatus), gitlab.BBMStatusTask, gitlab.ParseBBMStatus)
 }
 
-// parseBBMListRun parses a finished gitlab:background_migrations:list run.
-// The table is read from stdout alone: the parser takes every line after
-// the header for a row, and stderr (warnings, rake's own errors) follows
-// stdout in the combined output.
+// parseBBMListRun parses a finished gitlab:background_migrations:list run,
+// from stdout alone (the catalogue's gitlab.StdoutOnly says why).
 func parseBBMListRun(rec agent.JobRecord, out *output) (gitlab.BBMList, error) {
-	return parseRakeRun(rec, out, out.stdoutBytes(), gitlab.BBMListTask, gitlab.ParseBBMList)
+	return parseRakeRun(rec, out, out.parsed(gitlab.OpBBMList), gitlab.BBMListTask, gitlab.ParseBBMList)
 }
 
 // ctlStatus runs gitlab-ctl status for every service and parses stdout;
@@ -179,7 +177,7 @@ func (r *Router) ctlStatus(ctx context.Context, host Host) (gitlab.CtlStatus, er
 
 // parseCtlRun parses a finished gitlab-ctl status run (stdout only).
 func parseCtlRun(rec agent.JobRecord, out *output) (gitlab.CtlStatus, error) {
-	s, err := gitlab.ParseCtlStatus(out.stdoutBytes())
+	s, err := gitlab.ParseCtlStatus(out.parsed(gitlab.OpServices))
 	if err != nil {
 		return s, &unreadableError{commandOf(rec, "gitlab-ctl status"), rec, err, tail(out, unreadableTail)}
 	}

@@ -103,7 +103,7 @@ func (r *Router) observeStatus(host Host, req agent.RunRequest, rec agent.JobRec
 	if err != nil || req.Operation != gitlab.OpMigrateStatus || rec.State != agent.StateSucceeded || out == nil {
 		return
 	}
-	s, perr := gitlab.ParseMigrateStatus(out.combined())
+	s, perr := gitlab.ParseMigrateStatus(out.parsed(req.Operation))
 	if perr != nil {
 		return
 	}

@@ -30,6 +30,9 @@ type operation struct {
 	flags          []string
 	maxArgs        int
 	checkArgs      func(Invocation) error
+	// examples are what `help <sub>` offers to copy (TestHelpExamplesParse
+	// parses each one).
+	examples []example
 
 	// Read-only operations.
 
@@ -43,11 +46,12 @@ type operation struct {
 	// paths, each auditing what it runs: ask answers on one host (for
 	// --host all), runOne answers a command on one host in its own thread,
 	// scheduled is a schedule's run on one host. commands is what it runs,
-	// for the root post.
+	// for the root post; runs names the catalogue operations it runs.
 	ask       func(r *Router, ctx context.Context, h Host, by bot.User, onBusy func()) hostAnswer
 	runOne    func(r *Router, ctx context.Context, chat bot.Chat, cmd bot.Command, host Host)
 	scheduled func(r *Router, ctx context.Context, h Host, by bot.User) scheduledRun
 	commands  string
+	runs      []string
 	// schedulable: a schedule's `what` may name it (read-only only).
 	schedulable bool
 
@@ -67,7 +71,10 @@ type operation struct {
 	// label names the operation in its result's title; result summarises
 	// its output and returns the parsed result for followUp, which checks
 	// what it really did and gives the verdict.
-	label    string
+	label string
+	// settle, when set, adjusts the result once the verdict is known
+	// (settled sets the title and tone).
+	settle   func(m bot.Message, v verdict) bot.Message
 	result   func(req *approvals.Request, host string, rec agent.JobRecord, out *output) (bot.Message, any)
 	followUp func(r *Router, ctx context.Context, req *approvals.Request, host Host, res any, jobOK bool, reply func(bot.Message)) verdict
 }
@@ -76,6 +83,8 @@ type operation struct {
 var operations = []operation{
 	{
 		sub: "status", op: gitlab.OpMigrateStatus, schedulable: true,
+		examples: []example{{"/gitlab-migrations status", "every database: how many migrations are up, which are down"}, {"/gitlab-migrations status --db ci", "only the ci database (decomposed installs)"},
+			{"/gitlab-migrations status --host all", "every host: one line each, the details in the thread"}},
 		usage: "/gitlab-migrations status [--host NAME|all] [--db main|ci]", summary: "schema migrations per database: how many up, which are down", flags: []string{"host", "db"},
 		summarize: func(host string, text []byte) (bot.Message, string, error) {
 			s, err := gitlab.ParseMigrateStatus(text)
@@ -85,7 +94,8 @@ var operations = []operation{
 	},
 	{
 		sub: "bbm", op: gitlab.OpBBMStatus, schedulable: true,
-		usage: "/gitlab-migrations bbm [--host NAME|all] [--db main|ci]", summary: "batched background migrations that are not finished", flags: []string{"host", "db"},
+		examples: []example{{"/gitlab-migrations bbm", "batched background migrations that are not finished"}},
+		usage:    "/gitlab-migrations bbm [--host NAME|all] [--db main|ci]", summary: "batched background migrations that are not finished", flags: []string{"host", "db"},
 		summarize: func(host string, text []byte) (bot.Message, string, error) {
 			s, err := gitlab.ParseBBMStatus(text)
 			return bbmMessage(host, s), bbmLine(s), err
@@ -94,7 +104,8 @@ var operations = []operation{
 	},
 	{
 		sub: "services", op: gitlab.OpServices, schedulable: true,
-		usage: "/gitlab-migrations services [--host NAME|all]", summary: "state of GitLab's services (gitlab-ctl status)", flags: []string{"host"},
+		examples: []example{{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
+		usage:    "/gitlab-migrations services [--host NAME|all]", summary: "state of GitLab's services (gitlab-ctl status)", flags: []string{"host"},
 		summarize: func(host string, text []byte) (bot.Message, string, error) {
 			s, err := gitlab.ParseCtlStatus(text)
 			return servicesMessage(host, s), servicesLine(s), err
@@ -105,12 +116,17 @@ var operations = []operation{
 		// upgrade-check runs three catalogue operations (upgrade.go), so it
 		// names none.
 		sub: "upgrade-check", schedulable: true,
+		examples: []example{{"/gitlab-migrations upgrade-check", "READY or NOT READY: down migrations, unfinished batched background migrations, services not running, each with the line that fixes it"},
+			{"/gitlab-migrations upgrade-check --host gitlab-2", "the same for another host"},
+			{"/gitlab-migrations upgrade-check --host all", "every host: READY or NOT READY in one line each, the reasons in the thread"}},
 		usage: "/gitlab-migrations upgrade-check [--host NAME|all]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"},
 		ask: (*Router).upgradeAnswer, runOne: (*Router).runUpgradeCheck, scheduled: (*Router).scheduledUpgradeCheck,
-		commands: upgradeCheckCommands,
+		commands: upgradeCheckCommands, runs: []string{gitlab.OpServices, gitlab.OpBBMStatus, gitlab.OpBBMList, gitlab.OpMigrateStatus},
 	},
 	{
 		sub: "migrate", op: gitlab.OpMigrate,
+		examples: []example{{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"},
+			{"/gitlab-migrations migrate --host gitlab-2 -- upgrade to 17.5", "with several hosts a change always names its host"}},
 		usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", flags: []string{"host"},
 		prepare: (*Router).prepareMigrate,
 		label:   "db:migrate",
@@ -126,6 +142,13 @@ var operations = []operation{
 	},
 	{
 		sub: "finalize", op: gitlab.OpFinalize,
+		examples: []example{
+			{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
+				"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},
+			{`/gitlab-migrations finalize CopyColumnUsingBackgroundMigrationJob ci_stages id '[["id"], ["id_convert_to_bigint"]]' --db ci -- migrate is blocked`,
+				"or give the four values: job class, table, column, JSON job arguments"},
+			{"/gitlab-migrations finalize --from r7k2qxa9 -- as GitLab asked", "or the finalize a failed migrate request suggested"},
+		},
 		usage:   "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]",
 		summary: "finish a batched background migration (needs approval)", flags: []string{"host", "db", "from"}, maxArgs: 4,
 		checkArgs: checkFinalizeArgs,
@@ -140,11 +163,13 @@ var operations = []operation{
 			res := gitlab.ParseFinalize(out.parsed(req.Operation))
 			return finalizeMessage(host, rec, res, out), res
 		},
+		settle:   settleFinalize,
 		followUp: (*Router).finalizeFollowUp,
 	},
 	{
 		sub: "restart", op: gitlab.OpRestart,
-		usage: "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", flags: []string{"host"}, maxArgs: 1,
+		examples: []example{{"/gitlab-migrations restart sidekiq -- jobs are stuck", "asks for approval to run gitlab-ctl restart sidekiq"}, {"/gitlab-migrations restart -- after the upgrade", "every service (a short outage)"}},
+		usage:    "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", flags: []string{"host"}, maxArgs: 1,
 		args: func(inv Invocation) gitlab.Args {
 			if len(inv.Args) == 1 {
 				return gitlab.Args{Service: inv.Args[0]}
@@ -189,6 +214,14 @@ func (o operation) subcommand() subcommand {
 func withOperations(others map[string]subcommand) map[string]subcommand {
 	for _, o := range operations {
 		others[o.sub] = o.subcommand()
+	}
+	return others
+}
+
+// withOperationExamples adds every row's examples to the others'.
+func withOperationExamples(others map[string][]example) map[string][]example {
+	for _, o := range operations {
+		others[o.sub] = o.examples
 	}
 	return others
 }

@@ -173,9 +173,9 @@ func (o *output) combined() []byte {
 	return append(b, o.stderr.Bytes()...)
 }
 
-// stdoutBytes is what gitlab-ctl's parsers read: gitlab-ctl prints
-// everything on stdout, and anything on stderr (a warning, a simulator
-// banner) is not a service line.
+// stdoutBytes is what the parsers of a gitlab.StdoutOnly operation read
+// (output.parsed): gitlab-ctl prints everything on stdout, and anything on
+// stderr (a warning, a simulator banner) is not a service line.
 func (o *output) stdoutBytes() []byte { return o.stdout.Bytes() }
 
 // attachment is the full output as a file read from the spool: both

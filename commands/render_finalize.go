@@ -66,3 +66,17 @@ func prettyJobArguments(js string) string {
 	b.WriteString("]")
 	return b.String()
 }
+
+// settleFinalize is finalize's part of settled: once checked, its result
+// says what was verified, not that Done. proves nothing; any other verdict
+// replaces the provisional text (settled). A warning added after it
+// (incomplete output) stays.
+func settleFinalize(m bot.Message, v verdict) bot.Message {
+	if rest, ok := strings.CutPrefix(m.Text, finalizeDoneText); ok && v.why != "" {
+		m.Text = strings.TrimSpace(rest)
+		if v.kind == verdictSucceeded {
+			m.Text = joinLines("Verified with gitlab:background_migrations:status: "+fullStop(v.why), m.Text)
+		}
+	}
+	return m
+}

@@ -260,14 +260,8 @@ func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message 
 		label = op
 	}
 	m.Title, m.Tone = label+" on "+host+" succeeded", verdictTone(v)
-	if rest, ok := strings.CutPrefix(m.Text, finalizeDoneText); ok && op == gitlab.OpFinalize && v.why != "" {
-		// Checked: say what was verified, not that Done. proves nothing;
-		// any other verdict replaces the provisional text (below). A
-		// warning added after it (incomplete output) stays.
-		m.Text = strings.TrimSpace(rest)
-		if v.kind == verdictSucceeded {
-			m.Text = joinLines("Verified with gitlab:background_migrations:status: "+fullStop(v.why), m.Text)
-		}
+	if row, ok := operationFor(op); ok && row.settle != nil {
+		m = row.settle(m, v)
 	}
 	if v.kind != verdictSucceeded {
 		m.Title = label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind])
