@@ -61,6 +61,10 @@ type Conn struct {
 	// answer, with the text the user saw in that answer (empty if the
 	// platform shows none, or shows it through the API: see Seen).
 	Command func(text string) (answer string, err error)
+	// Click clicks the button actionID on the post ref as User, as the
+	// platform delivers a click, and returns the text the user saw in the
+	// platform's answer (as Command). Nil when the platform has no buttons.
+	Click func(ref bot.Ref, actionID string) (answer string, err error)
 	// Seen is everything the platform shows now, in posting order.
 	Seen func() []Post
 	// Forgeries are inbound requests with bad credentials. An adapter

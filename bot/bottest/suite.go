@@ -23,6 +23,7 @@ func RunAdapterSuite(t *testing.T, h Harness) {
 	t.Run("Goldens", func(t *testing.T) { testGoldens(t, h) })
 	t.Run("AckWithinBudget", func(t *testing.T) { testAck(t, h) })
 	t.Run("DeliverReply", func(t *testing.T) { testReply(t, h) })
+	t.Run("ClickReachesHandler", func(t *testing.T) { testClick(t, h) })
 	t.Run("RootAndThread", func(t *testing.T) { testThread(t, h) })
 	t.Run("UpdateOrDegrade", func(t *testing.T) { testUpdate(t, h) })
 	t.Run("UploadOrDegrade", func(t *testing.T) { testUpload(t, h) })
@@ -143,6 +144,54 @@ func testReply(t *testing.T, h Harness) {
 	}
 	if !names(p.Text) {
 		t.Errorf("the reply does not name the approver %+v: %q", c.Approver, p.Text)
+	}
+}
+
+// testClick: a click on a button the bot posted reaches the handler as
+// the button carried it (action, opaque request ID), with the clicking
+// user and the message it sits on, and the handler's answer reaches that
+// user alone.
+func testClick(t *testing.T, h Harness) {
+	hd := &handler{}
+	c := h.Start(t, hd)
+	if c.Click == nil {
+		t.Skipf("%s has no buttons; its messages show the command to type instead (Goldens)", c.Chat.Platform())
+	}
+	const text = "Request r7k2qxa9 is no longer waiting for approval: it expired at 10:15 UTC."
+	hd.answer(&commands.Refusal{Msg: text})
+	root, err := c.Chat.PostRoot(context.Background(), c.Channel, bot.Message{Text: "Approval needed", Buttons: []bot.Button{
+		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
+		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
+	}})
+	if err != nil {
+		t.Fatalf("PostRoot: %v", err)
+	}
+	answer, err := c.Click(root, bot.ActionDeny)
+	if err != nil {
+		t.Fatalf("click: %v", err)
+	}
+	var acts []bot.Action
+	deadline := time.Now().Add(patience)
+	for len(acts) == 0 && time.Now().Before(deadline) {
+		_, acts = hd.calls()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(acts) != 1 {
+		t.Fatalf("the handler got %d clicks, want 1", len(acts))
+	}
+	a := acts[0]
+	if a.ActionID != bot.ActionDeny || a.Value != "r7k2qxa9" || a.User.ID != c.User.ID || a.Message.ID != root.ID || a.Platform != c.Chat.Platform() {
+		t.Errorf("the handler got %+v; want deny of r7k2qxa9 by %s on message %s", a, c.User.ID, root.ID)
+	}
+	if strings.Contains(answer, text) {
+		return
+	}
+	p, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, text) })
+	if !ok {
+		t.Fatalf("the user never saw the answer to the click; the answer was %q and the platform shows %+v", answer, c.Seen())
+	}
+	if !p.Ephemeral || p.User != c.User.ID {
+		t.Errorf("the answer to the click was shown as %+v; want it to %s alone", p, c.User.ID)
 	}
 }
 

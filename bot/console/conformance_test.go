@@ -64,6 +64,13 @@ func startConsole(t *testing.T, h bot.Handler) *bottest.Conn {
 			<-done
 			return "", nil
 		},
+		Click: func(_ bot.Ref, actionID string) (string, error) {
+			if _, err := io.WriteString(typed, "alice: click "+actionID+" $LAST\n"); err != nil {
+				return "", err
+			}
+			<-done
+			return "", nil
+		},
 		Seen: func() []bottest.Post { return parseTerminal(term.String()) },
 	}
 }

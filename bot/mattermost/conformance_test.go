@@ -97,6 +97,13 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 			return body, err
 		},
+		Click: func(ref bot.Ref, actionID string) (string, error) {
+			status, resp := mm.click(t, ref.ID, actionID, alice)
+			if status != http.StatusOK {
+				return "", fmt.Errorf("click answered %d", status)
+			}
+			return resp.EphemeralText, nil
+		},
 		Seen: func() []bottest.Post { return mattermostSeen(mm) },
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a wrong token", Send: func(garbage bool) (bool, error) {

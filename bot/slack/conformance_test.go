@@ -67,6 +67,22 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 			return body, err
 		},
+		Click: func(ref bot.Ref, actionID string) (string, error) {
+			m, ok := fake.message(ref.ID)
+			if !ok {
+				return "", fmt.Errorf("no message %s to click on", ref.ID)
+			}
+			for _, b := range buttons(m.Blocks) {
+				if b.ActionID == actionID {
+					status, body, err := post(PathInteractions, clickForm(user.ID, user.Name, ref.Channel, ref.ID, b.ActionID, b.Value, fake.responseURL("click")), testSecret)
+					if err == nil && status != http.StatusOK {
+						err = fmt.Errorf("click answered %d: %s", status, body)
+					}
+					return body, err
+				}
+			}
+			return "", fmt.Errorf("message %s has no button %s", ref.ID, actionID)
+		},
 		Seen: func() []bottest.Post { return slackSeen(fake, user.ID) },
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a bad signature", Send: forge(PathCommands, slashForm(user.ID, user.Name, "C0OPS", "status", fake.responseURL("x")))},
