@@ -28,16 +28,18 @@ type Chat interface {
 	Notify(ctx context.Context, channel string, user User, m Message) error
 }
 
-// Handler is what an adapter calls. Both methods return quickly (within
-// Slack's 3 s): they authenticate nothing (the adapter did), check the
-// request, start any slow work in the background and return. A non-nil
-// error is meant for the user who typed or clicked, and only for them; the
-// adapter shows it ephemerally through TextFor: a Readable error's
-// UserText, anything else as FailedText, with the error itself logged.
-// The handler itself audits refusals.
+// Handler is what an adapter calls, after authenticating the input. Both
+// methods return at once with a Reply for the user who typed or clicked
+// and do no network I/O before they return: they parse, check policy and
+// arguments, audit a refusal (a local store write), hand everything that
+// waits (agents, chat posts) to the handler's own goroutines, and return.
+// The adapter delivers the Reply its own way (see Reply); it never wraps
+// the call in goroutines or deadlines of its own, so an adapter is only
+// input, output and rendering. A handler finds the Chat to post on
+// through the Platform of the Command or Action.
 type Handler interface {
-	HandleCommand(ctx context.Context, chat Chat, cmd Command) error
-	HandleAction(ctx context.Context, chat Chat, act Action) error
+	HandleCommand(ctx context.Context, cmd Command) Reply
+	HandleAction(ctx context.Context, act Action) Reply
 }
 
 // ApproversNamer is implemented by a Handler's refusal that should say who

@@ -50,7 +50,7 @@ func TestAuditAnchorPostsTheHead(t *testing.T) {
 	rec := &channelRecorder{recorder: newRecorder(), posts: map[string][]string{}}
 	s.Router.Register(rec)
 	ctx := context.Background()
-	if err := s.Router.HandleCommand(ctx, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: "status"}); err != nil {
+	if err := handle(ctx, s.Router, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: "status"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Router.Wait()
@@ -58,7 +58,7 @@ func TestAuditAnchorPostsTheHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Router.HandleCommand(ctx, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: "audit anchor"}); err != nil {
+	if err := handle(ctx, s.Router, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: "audit anchor"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Router.Wait()

@@ -22,6 +22,7 @@ var nextPageRE = regexp.MustCompile("older: `/gitlab-migrations (audit \\d+ --be
 func TestAuditPages(t *testing.T) {
 	s := simtest.Start(t, simtest.Options{})
 	rec := newRecorder()
+	s.Router.Register(rec)
 	ctx := context.Background()
 	for i := range 300 {
 		if _, err := s.DB.Append(ctx, approvals.AuditEntry{Actor: fmt.Sprintf("U%03d", i), Action: "test.entry"}); err != nil {
@@ -33,7 +34,7 @@ func TestAuditPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	ask := func(text string) error {
-		err := s.Router.HandleCommand(ctx, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: text})
+		err := handle(ctx, s.Router, rec, bot.Command{Platform: "test", User: alice, Channel: "C1", Text: text})
 		s.Router.Wait()
 		return err
 	}

@@ -16,15 +16,15 @@ import (
 // decide handles approve, deny and cancel, typed or clicked. messageID is
 // the message carrying a clicked button ("" when typed): a button only acts
 // on the request whose root post carries it.
-func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) error {
+func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) (bot.Reply, error) {
 	ctx = r.withRequestLog(ctx, id)
 	user := approvals.User{ID: u.ID, Name: u.Name}
 	req, err := r.opt.Approvals.Request(ctx, id)
 	if err != nil {
-		return r.refusedDecision(ctx, u, verb, id, err)
+		return bot.NoReply, r.refusedDecision(ctx, u, verb, id, err)
 	}
 	if messageID != "" && req.Thread != "" && messageID != req.Thread {
-		return r.refusedDecision(ctx, u, verb, id, &Refusal{Msg: fmt.Sprintf("This button does not belong to request %s's message; use the buttons on that request's own message, or type `/gitlab-migrations %s %s`.", id, verb, id)})
+		return bot.NoReply, r.refusedDecision(ctx, u, verb, id, &Refusal{Msg: fmt.Sprintf("This button does not belong to request %s's message; use the buttons on that request's own message, or type `/gitlab-migrations %s %s`.", id, verb, id)})
 	}
 	rootChat := chat
 	if c, ok := r.chat(req.Platform); ok {
@@ -37,19 +37,19 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		// Cheap checks first, so a refused click costs no agent call.
 		if err := r.opt.Approvals.CheckApprover(ctx, id, user); err != nil {
 			r.auditUnrecorded(ctx, u, req, err)
-			return decisionRefused(err, req)
+			return bot.NoReply, decisionRefused(err, req)
 		}
 		r.background("approve "+id, func(ctx context.Context) {
 			r.approve(ctx, rootChat, chat, channel, u, req)
 		})
-		return nil
+		return bot.NoReply, nil
 	case "deny":
 		req, err = r.opt.Approvals.Deny(ctx, id, user, reason)
 	case "cancel":
 		req, err = r.opt.Approvals.Cancel(ctx, id, user)
 	}
 	if err != nil {
-		return decisionRefused(err, asked)
+		return bot.NoReply, decisionRefused(err, asked)
 	}
 	// The decision is recorded; telling the channel waits on the platform,
 	// so it happens after the acknowledgement.
@@ -65,7 +65,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	})
-	return nil
+	return bot.NoReply, nil
 }
 
 // approve checks that what the request was based on still holds, records

@@ -46,32 +46,32 @@ func peopleText(err error) string {
 // handleCommand is bot.Handler's HandleCommand (observe.go counts it). It
 // parses and checks the command, answers the quick subcommands itself and
 // hands everything that waits on the agent to a background goroutine.
-func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) (bot.Reply, error) {
 	cmd.User.Name = displayName(cmd.User)
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	inv, err := Parse(cmd.Text)
 	if err != nil {
-		return r.refused(ctx, cmd, inv.Sub, err)
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	if err := r.opt.Approvals.CheckRequester(inv.Sub, cmd.Channel, user); err != nil {
-		return r.refused(ctx, cmd, inv.Sub, err)
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	switch inv.Sub {
 	case "help":
-		return chat.Notify(ctx, cmd.Channel, cmd.User, helpMessage(inv))
+		return bot.Say(helpMessage(inv)), nil
 	case "hosts":
 		r.queued(ctx, chat, cmd, "hosts", func(ctx context.Context) {
 			if err := chat.Notify(ctx, cmd.Channel, cmd.User, r.hostsMessage(ctx)); err != nil {
 				r.log.Error("answering hosts", "err", err)
 			}
 		})
-		return nil
+		return bot.NoReply, nil
 	case "pending":
 		m, err := r.pendingMessage(ctx)
 		if err != nil {
-			return err
+			return bot.NoReply, err
 		}
-		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+		return bot.Say(m), nil
 	case "audit":
 		if len(inv.Args) == 1 && inv.Args[0] == "anchor" && inv.Before == "" {
 			r.background("audit anchor", func(ctx context.Context) {
@@ -84,17 +84,17 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 					r.logger(ctx).Error("answering audit anchor", "err", err)
 				}
 			})
-			return nil
+			return bot.NoReply, nil
 		}
 		n, before, err := auditPage(inv)
 		if err != nil {
-			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands["audit"].usage})
 		}
 		return r.auditAnswer(ctx, chat, cmd, n, before)
 	case "show":
 		id, err := parseID(inv.Args[0])
 		if err != nil {
-			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
 		}
 		return r.show(ctx, chat, cmd, id)
 	case "schedules":
@@ -102,7 +102,7 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	case "approve", "deny", "cancel":
 		id, err := parseID(inv.Args[0])
 		if err != nil {
-			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: err.Error(), Usage: subcommands[inv.Sub].usage})
 		}
 		reason := inv.Reason
 		if inv.Sub == "deny" && len(inv.Args) > 1 {
@@ -117,35 +117,35 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	if inv.Host == AllHosts {
 		f, err := r.fanOutOf(inv)
 		if err != nil {
-			return r.refused(ctx, cmd, inv.Sub, err)
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 		}
 		r.queued(ctx, chat, cmd, inv.Sub+" on every host", func(ctx context.Context) {
 			r.runOnEveryHost(ctx, chat, cmd, f)
 		})
-		return nil
+		return bot.NoReply, nil
 	}
 	host, err := r.host(inv.Host)
 	if err != nil {
-		return r.refused(ctx, cmd, inv.Sub, err)
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	if row, _ := operationOf(inv.Sub); row.runOne != nil {
 		r.queued(ctx, chat, cmd, inv.Sub, func(ctx context.Context) { row.runOne(r, ctx, chat, cmd, host) })
-		return nil
+		return bot.NoReply, nil
 	}
 	op, args, err := readOnlyOp(inv)
 	if err != nil {
-		return r.refused(ctx, cmd, inv.Sub, err)
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	r.queued(ctx, chat, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
 		r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
 	})
-	return nil
+	return bot.NoReply, nil
 }
 
 // handleAction is bot.Handler's HandleAction for the Approve and Deny
 // buttons (observe.go counts it). The button carries only the request ID;
 // the request's stored argv and host are what will run.
-func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action) (bot.Reply, error) {
 	act.User.Name = displayName(act.User)
 	var verb string
 	switch act.ActionID {
@@ -155,12 +155,12 @@ func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action
 		verb = "deny"
 	default:
 		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "unknown button action " + act.ActionID})
-		return refuse("This button is not one of mine (%q).", act.ActionID)
+		return bot.NoReply, refuse("This button is not one of mine (%q).", act.ActionID)
 	}
 	id, err := approvals.ParseID(act.Value)
 	if err != nil {
 		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "button with a malformed request ID"})
-		return refuse("This button does not carry a valid request ID.")
+		return bot.NoReply, refuse("This button does not carry a valid request ID.")
 	}
 	return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, act.Message.ID, "")
 }

@@ -66,15 +66,15 @@ const auditInline = 100
 // entries to the asker alone; a longer page is posted in the channel as an
 // attached file, like other long output. Either says how to get the next
 // page.
-func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command, n int, before uint64) error {
+func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command, n int, before uint64) (bot.Reply, error) {
 	entries, err := r.opt.Audit.AuditBefore(ctx, before, n)
 	if err != nil {
-		return fmt.Errorf("reading the audit trail: %w", err)
+		return bot.NoReply, fmt.Errorf("reading the audit trail: %w", err)
 	}
 	m, lines := auditPageMessage(entries, n, before)
 	if len(entries) <= auditInline {
 		m.Code = lines
-		return chat.Notify(ctx, cmd.Channel, cmd.User, m)
+		return bot.Say(m), nil
 	}
 	first, last := entries[0].Seq, entries[len(entries)-1].Seq
 	m.Title += ", asked by " + cmd.User.Name
@@ -91,7 +91,7 @@ func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command
 			r.logger(ctx).Error("uploading output", "err", err)
 		}
 	})
-	return nil
+	return bot.NoReply, nil
 }
 
 // auditPageMessage renders a page of the trail: the message without the

@@ -87,7 +87,7 @@ func all(t *testing.T, s *simtest.Stack, plan func(at func(n int, fn func(i int)
 
 // readOnlyCommand sends the i-th read-only command of a load test as u.
 func readOnlyCommand(t *testing.T, s *simtest.Stack, rec *recorder, u bot.User, i int) {
-	if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
+	if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: readOnlyTexts[i%len(readOnlyTexts)]}); err != nil {
 		t.Errorf("read-only command refused: %v", err)
 	}
 }
@@ -110,9 +110,9 @@ func TestApprovalStormWhileStatusRuns(t *testing.T) {
 		at(50, func(i int) {
 			u := users[i%len(users)]
 			if i%2 == 0 {
-				_ = s.Router.HandleAction(context.Background(), rec, bot.Action{User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+				_ = click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
 			} else {
-				_ = s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
+				_ = handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
 			}
 		})
 	})

@@ -155,7 +155,7 @@ func TestRunThatNeverArrivedEndsNotStarted(t *testing.T) {
 	t.Cleanup(func() { cancel(); r.Close() })
 	cmd := func(u bot.User, text string) {
 		t.Helper()
-		if err := r.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
+		if err := handle(context.Background(), r, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
 			t.Fatal(err)
 		}
 		r.Wait()
@@ -193,7 +193,7 @@ func TestRunOfAClosedRequestEndsNotStarted(t *testing.T) {
 	s.Router.Register(rec)
 	cmd := func(u bot.User, text string) {
 		t.Helper()
-		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
+		if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
 			t.Fatal(err)
 		}
 		s.Router.Wait()

@@ -48,23 +48,27 @@ func (r *Router) observer() Observer {
 	return r.opt.Observer
 }
 
-// HandleCommand implements bot.Handler: handleCommand, counted.
-func (r *Router) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
-	err := r.handleCommand(ctx, chat, cmd)
+// HandleCommand implements bot.Handler: handleCommand on the chat
+// registered for cmd's platform, counted, its error made a Reply.
+func (r *Router) HandleCommand(ctx context.Context, cmd bot.Command) bot.Reply {
 	sub := "unknown"
 	if inv, _ := Parse(cmd.Text); inv.Sub != "" {
 		if _, ok := subcommands[inv.Sub]; ok {
 			sub = inv.Sub
 		}
 	}
+	chat, err := r.chatFor(cmd.Platform)
+	reply := bot.NoReply
+	if err == nil {
+		reply, err = r.handleCommand(ctx, chat, cmd)
+	}
 	r.observer().Command(sub, commandOutcome(err))
-	return err
+	return r.reply(ctx, reply, err)
 }
 
 // HandleAction implements bot.Handler for the Approve and Deny buttons:
 // handleAction, counted as the subcommand the button stands for.
-func (r *Router) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
-	err := r.handleAction(ctx, chat, act)
+func (r *Router) HandleAction(ctx context.Context, act bot.Action) bot.Reply {
 	sub := "unknown"
 	switch act.ActionID {
 	case bot.ActionApprove:
@@ -72,8 +76,27 @@ func (r *Router) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action
 	case bot.ActionDeny:
 		sub = "deny"
 	}
+	chat, err := r.chatFor(act.Platform)
+	reply := bot.NoReply
+	if err == nil {
+		reply, err = r.handleAction(ctx, chat, act)
+	}
 	r.observer().Command(sub, commandOutcome(err))
-	return err
+	return r.reply(ctx, reply, err)
+}
+
+// reply is what the user is shown: reply, or err as a Reply (a refusal's
+// sentence, with who may approve; the bot's own failure as
+// bot.FailedText, logged here with its cause).
+func (r *Router) reply(ctx context.Context, reply bot.Reply, err error) bot.Reply {
+	if err == nil {
+		return reply
+	}
+	rp := bot.ReplyFor(err)
+	if rp.Err != nil {
+		r.logger(ctx).Error("handling a command failed", "err", err)
+	}
+	return rp
 }
 
 func commandOutcome(err error) string {

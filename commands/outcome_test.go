@@ -122,7 +122,7 @@ func TestStopWhileStoringJobID(t *testing.T) {
 	}
 	cmd := func(u bot.User, text string) {
 		t.Helper()
-		if err := first.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
+		if err := handle(context.Background(), first, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -82,7 +82,7 @@ func slowAgent(cfg *agent.Config) { simtest.SimSpeed(cfg, "0.5") }
 // run, and returns once the request is running with its agent job.
 func approveInBackground(t *testing.T, s *simtest.Stack, rec *recorder, id string) *approvals.Request {
 	t.Helper()
-	if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
+	if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
 		t.Fatal(err)
 	}
 	var req *approvals.Request

@@ -74,14 +74,14 @@ func TestBurstQueuesBeyondTheWorkersAndAnswersEveryone(t *testing.T) {
 	for i := range users {
 		users[i] = bot.User{ID: fmt.Sprintf("U-burst-%d", i), Name: fmt.Sprintf("burst%d", i)}
 		// Acknowledged at once (nil), whatever waits behind it.
-		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: users[i], Channel: "C1", Text: "status"}); err != nil {
+		if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: users[i], Channel: "C1", Text: "status"}); err != nil {
 			t.Fatalf("status %d: %v", i, err)
 		}
 	}
 	eventually(t, "two status runs started", func() bool { return len(rec.roots())-before == 2 })
 
 	// The approval does not wait behind the 8 queued commands.
-	if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
+	if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the approved migrate to start while the burst waits", func() bool {
@@ -147,7 +147,7 @@ func TestCloseWithAQueueEnds(t *testing.T) {
 	defer held.open()
 	for i := range 4 {
 		u := bot.User{ID: fmt.Sprintf("U-close-%d", i), Name: fmt.Sprintf("close%d", i)}
-		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "status"}); err != nil {
+		if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "status"}); err != nil {
 			t.Fatal(err)
 		}
 	}

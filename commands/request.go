@@ -18,12 +18,12 @@ import (
 //
 // The host must be named when several are configured (destructiveHost),
 // except for finalize --from: the request it names says which host.
-func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) error {
+func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) (bot.Reply, error) {
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	row, _ := operationOf(inv.Sub)
 	op, err := gitlab.Lookup(row.op)
 	if err != nil {
-		return r.refused(ctx, cmd, inv.Sub, err)
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	var (
 		args gitlab.Args
@@ -33,13 +33,13 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	fromRequest := row.from != nil && inv.From != ""
 	if !fromRequest || inv.Host == AllHosts {
 		if host, err = r.destructiveHost(inv.Sub, inv.Host); err != nil {
-			return r.refused(ctx, cmd, inv.Sub, err)
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 		}
 	}
 	switch {
 	case fromRequest:
 		if args, from, host, err = row.from(r, ctx, inv); err != nil {
-			return r.refused(ctx, cmd, inv.Sub, err)
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 		}
 	case row.args != nil:
 		args = row.args(inv)
@@ -50,10 +50,10 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		if ae := (*gitlab.ArgError)(nil); errors.As(err, &ae) {
 			msg = ae.Error() // the argument's own sentence, without the operation's prefix
 		}
-		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: msg, Usage: subcommands[inv.Sub].usage})
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: msg, Usage: subcommands[inv.Sub].usage})
 	}
 	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
-		return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
 	}
 	r.queued(ctx, chat, cmd, "open "+inv.Sub, func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
@@ -97,7 +97,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		r.logger(ctx).Info("request opened", "operation", req.Operation, "host", req.Host, "requester", req.Requester.ID)
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
 	})
-	return nil
+	return bot.NoReply, nil
 }
 
 // finalizeFrom builds finalize arguments from the suggestion stored on a

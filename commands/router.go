@@ -224,6 +224,15 @@ func (r *Router) Register(chat bot.Chat) {
 	r.chats[chat.Platform()] = chat
 }
 
+// chatFor is the chat a command or click arrived on: the one registered
+// for its platform.
+func (r *Router) chatFor(platform string) (bot.Chat, error) {
+	if c, ok := r.chat(platform); ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("commands: no chat registered for platform %q (Register the adapter's Chat before handing the router commands)", platform)
+}
+
 func (r *Router) chat(platform string) (bot.Chat, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

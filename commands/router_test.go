@@ -42,7 +42,7 @@ func setup(t *testing.T, opt simtest.Options) (*simtest.Stack, *recorder) {
 
 func command(t *testing.T, s *simtest.Stack, rec *recorder, u bot.User, text string) error {
 	t.Helper()
-	err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text})
+	err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: text})
 	s.Router.Wait()
 	return err
 }
@@ -148,13 +148,13 @@ func TestBadInputIsRefusedToTheUserAndAudited(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := command(t, s, rec, alice, c.text)
-		var ref *commands.Refusal
-		if !errors.As(err, &ref) {
+		var ref replyError
+		if !errors.As(err, &ref) || !ref.Refused {
 			t.Errorf("%q: want a refusal, got %v", c.text, err)
 			continue
 		}
-		if !strings.Contains(ref.Msg, c.says) {
-			t.Errorf("%q: refusal %q does not mention %q", c.text, ref.Msg, c.says)
+		if !strings.Contains(ref.Message.Text, c.says) {
+			t.Errorf("%q: refusal %q does not mention %q", c.text, ref.Message.Text, c.says)
 		}
 	}
 	if n := len(rec.roots()); n != 0 {
@@ -178,7 +178,7 @@ func TestSelfApprovalRefusedThenSecondPersonRuns(t *testing.T) {
 	contains(t, []string{text(m)}, "gitlab-rake db:migrate")
 	contains(t, []string{text(m)}, "upgrade to 17.5")
 
-	err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: alice, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+	err := click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: alice, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
 	if err == nil || !strings.Contains(err.Error(), "a different person must approve it.") || strings.Contains(err.Error(), "self-approval is not allowed") {
 		t.Fatalf("self-approval: want a refusal, got %v", err)
 	}
@@ -186,7 +186,7 @@ func TestSelfApprovalRefusedThenSecondPersonRuns(t *testing.T) {
 	if n := agentJobs(t, s, "migrate"); n != 0 {
 		t.Fatalf("self-approval ran migrate %d times", n)
 	}
-	if err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: bob, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id}); err != nil {
+	if err := click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: bob, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id}); err != nil {
 		t.Fatal(err)
 	}
 	s.Router.Wait()
@@ -204,7 +204,7 @@ func TestSelfApprovalRefusedThenSecondPersonRuns(t *testing.T) {
 func TestButtonOfAnotherMessageIsRefused(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	id, _ := openMigrate(t, s, rec)
-	err := s.Router.HandleAction(context.Background(), rec, bot.Action{User: bob, Message: bot.Ref{Channel: "C1", ID: "m999"}, ActionID: bot.ActionApprove, Value: id})
+	err := click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: bob, Message: bot.Ref{Channel: "C1", ID: "m999"}, ActionID: bot.ActionApprove, Value: id})
 	if err == nil {
 		t.Fatal("a button replayed onto another message was accepted")
 	}
@@ -227,9 +227,9 @@ func TestConcurrentApprovalsRunOnce(t *testing.T) {
 			defer wg.Done()
 			u := bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}
 			if i%2 == 0 {
-				_ = s.Router.HandleAction(context.Background(), rec, bot.Action{User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+				_ = click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
 			} else {
-				_ = s.Router.HandleCommand(context.Background(), rec, bot.Command{User: u, Channel: "C1", Text: "approve " + id})
+				_ = handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
 			}
 		}()
 	}

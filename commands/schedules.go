@@ -100,17 +100,17 @@ func checkSchedulesArgs(inv Invocation) error {
 // handleSchedules answers `schedules`, `schedules add|remove|run`.
 // Listing and running are open to everyone in the allowed channels;
 // adding and removing to policy.admins, audited.
-func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) error {
+func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) (bot.Reply, error) {
 	sched := r.scheduler()
 	if sched == nil {
-		return r.refused(ctx, cmd, inv.Sub, refuse("Schedules are not available in this bot: it was started without its scheduler."))
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, refuse("Schedules are not available in this bot: it was started without its scheduler."))
 	}
 	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
 	usage := subcommands["schedules"].usage
 	switch verb := scheduleVerb(inv); verb {
 	case "add", "remove":
 		if err := r.opt.Approvals.CheckAdmin(user); err != nil {
-			return r.refused(ctx, cmd, inv.Sub+" "+verb, err)
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" "+verb, err)
 		}
 		if verb == "add" {
 			return r.addSchedule(ctx, chat, cmd, inv, sched)
@@ -130,20 +130,20 @@ func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Com
 				}
 			}
 		})
-		return nil
+		return bot.NoReply, nil
 	default:
 		entries, err := sched.List(ctx)
 		if err != nil {
 			r.logger(ctx).Error("listing schedules", "err", err)
-			return r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "I could not read the schedules from the bot's store; the bot's log has the details. Try again.", Usage: usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "I could not read the schedules from the bot's store; the bot's log has the details. Try again.", Usage: usage})
 		}
-		return chat.Notify(ctx, cmd.Channel, cmd.User, schedulesMessage(entries, r.opt.Clock()))
+		return bot.Say(schedulesMessage(entries, r.opt.Clock())), nil
 	}
 }
 
 // addSchedule adds a chat-defined schedule posting into the channel it
 // was typed in, and audits it.
-func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation, sched Schedules) error {
+func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation, sched Schedules) (bot.Reply, error) {
 	s := schedule.Schedule{
 		Spec: inv.Args[1], What: strings.ToLower(inv.Args[2]), Host: inv.Host, When: strings.ToLower(inv.When), TZ: inv.TZ,
 		Platform: chat.Platform(), Channel: cmd.Channel, CreatedBy: cmd.User.ID,
@@ -152,18 +152,18 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 	// first run: with several hosts and no default, one must be named.
 	if s.Host != "" {
 		if _, err := r.targets(s.Host); err != nil {
-			return r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: err.Error(), Usage: subcommands["schedules"].usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: err.Error(), Usage: subcommands["schedules"].usage})
 		}
 	} else if _, ok := r.defaultHost(); !ok {
-		return r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: fmt.Sprintf("several hosts are configured (%s) and none is the default: name the one this schedule is for with --host NAME, or --host all", r.hostList()), Usage: subcommands["schedules"].usage})
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: fmt.Sprintf("several hosts are configured (%s) and none is the default: name the one this schedule is for with --host NAME, or --host all", r.hostList()), Usage: subcommands["schedules"].usage})
 	}
 	added, err := sched.Add(ctx, s)
 	if err != nil {
 		if errors.Is(err, schedule.ErrInvalid) {
-			return r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: err.Error(), Usage: subcommands["schedules"].usage})
+			return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" add", &UsageError{Msg: err.Error(), Usage: subcommands["schedules"].usage})
 		}
 		r.logger(ctx).Error("adding a schedule", "err", err)
-		return r.refused(ctx, cmd, inv.Sub+" add", refuse("I could not store the schedule in the bot's store; the bot's log has the details. Nothing was added; try again."))
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" add", refuse("I could not store the schedule in the bot's store; the bot's log has the details. Nothing was added; try again."))
 	}
 	r.audit(ctx, approvals.AuditEntry{
 		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleAdded,
@@ -177,14 +177,14 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 			}
 		}
 	}
-	return chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Tone: bot.ToneSuccess,
+	return bot.Say(bot.Message{Tone: bot.ToneSuccess,
 		Title: "Schedule " + added.ID + " added",
-		Text:  describeSchedule(added) + "." + next + fmt.Sprintf(" Try it now with `/gitlab-migrations schedules run %s`; remove it with `schedules remove %s`.", added.ID, added.ID)})
+		Text:  describeSchedule(added) + "." + next + fmt.Sprintf(" Try it now with `/gitlab-migrations schedules run %s`; remove it with `schedules remove %s`.", added.ID, added.ID)}), nil
 }
 
 // removeSchedule removes a chat-defined schedule and audits it, with what
 // the schedule was.
-func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command, id string, sched Schedules) error {
+func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command, id string, sched Schedules) (bot.Reply, error) {
 	var gone schedule.Schedule
 	if entries, err := sched.List(ctx); err == nil {
 		for _, e := range entries {
@@ -195,10 +195,10 @@ func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Comm
 	}
 	if err := sched.Remove(ctx, id); err != nil {
 		if errors.Is(err, schedule.ErrNotFound) || errors.Is(err, schedule.ErrReadOnly) {
-			return r.refused(ctx, cmd, "schedules remove", refuse("%s", sentenceOf(err.Error())))
+			return bot.NoReply, r.refused(ctx, cmd, "schedules remove", refuse("%s", sentenceOf(err.Error())))
 		}
 		r.logger(ctx).Error("removing a schedule", "schedule", id, "err", err)
-		return r.refused(ctx, cmd, "schedules remove", refuse("I could not remove schedule %s from the bot's store; the bot's log has the details. Try again.", echo(id)))
+		return bot.NoReply, r.refused(ctx, cmd, "schedules remove", refuse("I could not remove schedule %s from the bot's store; the bot's log has the details. Try again.", echo(id)))
 	}
 	if gone.ID == "" {
 		gone.ID = id
@@ -207,8 +207,8 @@ func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Comm
 		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleRemoved,
 		Host: gone.Host, Operation: gone.What, Detail: describeSchedule(gone),
 	})
-	return chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Tone: bot.ToneSuccess,
-		Title: "Schedule " + id + " removed", Text: describeSchedule(gone) + ". It will not run again."})
+	return bot.Say(bot.Message{Tone: bot.ToneSuccess,
+		Title: "Schedule " + id + " removed", Text: describeSchedule(gone) + ". It will not run again."}), nil
 }
 
 // scheduleRunFailed tells the person who typed `schedules run` why

@@ -252,7 +252,7 @@ func BenchmarkHostAll(b *testing.B) {
 		time.Sleep(3100 * time.Millisecond) // readOnlyReuse
 		b.StartTimer()
 		start := time.Now()
-		if err := s.Router.HandleCommand(context.Background(), rec, bot.Command{Platform: rec.Platform(), User: alice, Channel: "C1", Text: text}); err != nil {
+		if err := handle(context.Background(), s.Router, rec, bot.Command{Platform: rec.Platform(), User: alice, Channel: "C1", Text: text}); err != nil {
 			b.Fatal(err)
 		}
 		s.Router.Wait()

@@ -24,13 +24,13 @@ const showHistoryMax = 60
 
 // show answers `show <request-id>`: the request's whole history, to the
 // asker alone. It reads the trail, so it runs in the background.
-func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id string) error {
+func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id string) (bot.Reply, error) {
 	req, err := r.opt.Approvals.Request(ctx, id)
 	if errors.Is(err, approvals.ErrNotFound) {
-		return r.refused(ctx, cmd, "show", fmt.Errorf("there is no request %s; `/gitlab-migrations pending` lists the open ones and `/gitlab-migrations audit` the recent ones", id))
+		return bot.NoReply, r.refused(ctx, cmd, "show", fmt.Errorf("there is no request %s; `/gitlab-migrations pending` lists the open ones and `/gitlab-migrations audit` the recent ones", id))
 	}
 	if err != nil {
-		return fmt.Errorf("reading request %s: %w", id, err)
+		return bot.NoReply, fmt.Errorf("reading request %s: %w", id, err)
 	}
 	r.background("show", func(ctx context.Context) {
 		ctx = r.withRequestLog(ctx, req.ID)
@@ -55,7 +55,7 @@ func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id st
 			r.logger(ctx).Error("answering show", "err", err)
 		}
 	})
-	return nil
+	return bot.NoReply, nil
 }
 
 // requestHistory returns the audit entries of req, oldest first. It walks

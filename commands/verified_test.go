@@ -52,11 +52,11 @@ func approveAndGet(t *testing.T, s *simtest.Stack, rec *recorder, id string) *ap
 
 func refusal(t *testing.T, err error) string {
 	t.Helper()
-	var ref *commands.Refusal
-	if !errors.As(err, &ref) {
+	var re replyError
+	if !errors.As(err, &re) || !re.Refused {
 		t.Fatalf("want a refusal, got %v", err)
 	}
-	return ref.Msg
+	return re.Message.Text
 }
 
 // TestUnprefixedDecomposedMigrateNamesDatabasesFromStatus: GitLab before

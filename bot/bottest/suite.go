@@ -54,7 +54,7 @@ func testGoldens(t *testing.T, h Harness) {
 	}
 }
 
-// handler records what reaches it and answers with err.
+// handler records what reaches it and answers with err as its Reply.
 type handler struct {
 	mu      sync.Mutex
 	cmds    []bot.Command
@@ -62,18 +62,18 @@ type handler struct {
 	err     error
 }
 
-func (h *handler) HandleCommand(_ context.Context, _ bot.Chat, cmd bot.Command) error {
+func (h *handler) HandleCommand(_ context.Context, cmd bot.Command) bot.Reply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cmds = append(h.cmds, cmd)
-	return h.err
+	return bot.ReplyFor(h.err)
 }
 
-func (h *handler) HandleAction(_ context.Context, _ bot.Chat, act bot.Action) error {
+func (h *handler) HandleAction(_ context.Context, act bot.Action) bot.Reply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.actions = append(h.actions, act)
-	return h.err
+	return bot.ReplyFor(h.err)
 }
 
 func (h *handler) answer(err error) {

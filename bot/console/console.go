@@ -243,25 +243,25 @@ func (c *Console) handleLine(ctx context.Context, line string, h bot.Handler) {
 			c.say("console: no button carries request " + f[1])
 			return
 		}
-		err := h.HandleAction(ctx, c, bot.Action{Platform: Platform, User: user, Message: bot.Ref{Channel: c.channel, ID: post}, ActionID: f[0], Value: f[1]})
-		c.refusal(ctx, user, err)
+		c.deliver(ctx, user, h.HandleAction(ctx, bot.Action{Platform: Platform, User: user, Message: bot.Ref{Channel: c.channel, ID: post}, ActionID: f[0], Value: f[1]}))
 		return
 	}
 	text = strings.TrimSpace(strings.TrimPrefix(text, "/gitlab-migrations"))
-	err := h.HandleCommand(ctx, c, bot.Command{Platform: Platform, User: user, Channel: c.channel, Text: text})
-	c.refusal(ctx, user, err)
+	c.deliver(ctx, user, h.HandleCommand(ctx, bot.Command{Platform: Platform, User: user, Channel: c.channel, Text: text}))
 }
 
-func (c *Console) refusal(ctx context.Context, user bot.User, err error) {
-	if err == nil {
+// deliver prints a handler's Reply for the user who typed the line, with
+// who may approve instead after a refusal.
+func (c *Console) deliver(ctx context.Context, user bot.User, rp bot.Reply) {
+	if rp.IsZero() {
 		return
 	}
-	m, approvers, ok := bot.Refusal(err)
-	if !ok {
-		c.log.Error("handler failed", "err", err)
+	if rp.Err != nil {
+		c.log.Error("handler failed", "err", rp.Err)
 	}
-	if len(approvers) > 0 {
-		m.Text += "\nWho may approve: @" + strings.Join(approvers, ", @")
+	m := *rp.Message
+	if len(rp.Approvers) > 0 {
+		m.Text += "\nWho may approve: @" + strings.Join(rp.Approvers, ", @")
 	}
 	_ = c.Notify(ctx, c.channel, user, m)
 }

@@ -50,14 +50,14 @@ type fakeHandler struct {
 	refuse  error
 }
 
-func (h *fakeHandler) HandleCommand(_ context.Context, _ bot.Chat, c bot.Command) error {
+func (h *fakeHandler) HandleCommand(_ context.Context, c bot.Command) bot.Reply {
 	h.cmds = append(h.cmds, c)
-	return h.refuse
+	return bot.ReplyFor(h.refuse)
 }
 
-func (h *fakeHandler) HandleAction(_ context.Context, _ bot.Chat, a bot.Action) error {
+func (h *fakeHandler) HandleAction(_ context.Context, a bot.Action) bot.Reply {
 	h.actions = append(h.actions, a)
-	return h.refuse
+	return bot.ReplyFor(h.refuse)
 }
 
 func TestRunParsesLines(t *testing.T) {

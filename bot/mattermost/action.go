@@ -80,14 +80,13 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			return
 		}
 		act.User = user
-		reply := &syncReply{channel: act.Message.Channel, user: act.User.ID}
-		err = h.HandleAction(withSync(ctx, reply), a, act)
+		rp := h.HandleAction(ctx, act)
 		var texts []string
-		if err != nil {
-			a.log.Info("button click refused", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "err", err)
-			texts = append(texts, markdownText(a.errorNotice(ctx, err), nil))
-		}
-		for _, m := range reply.close() {
+		if !rp.IsZero() {
+			if rp.Refused || rp.Err != nil {
+				a.log.Info("button click refused", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "text", rp.Message.Text)
+			}
+			m := a.replyNotice(ctx, rp)
 			texts = append(texts, markdownText(m, a.mentions(ctx, m.Mentions)))
 		}
 		writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{

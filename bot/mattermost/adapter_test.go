@@ -229,30 +229,6 @@ func TestNotifyOutsideARequest(t *testing.T) {
 	})
 }
 
-// While a request is being handled, Notify for its user rides on the
-// response; for anyone else, or once the response is gone, it does not.
-func TestNotifyDuringARequestUsesTheResponse(t *testing.T) {
-	a, mm := newAdapterOnly(t, Options{})
-	s := &syncReply{channel: channelID, user: alice.ID}
-	ctx := withSync(context.Background(), s)
-	if err := a.Notify(ctx, channelID, bot.User{ID: alice.ID}, bot.Message{Text: "mine"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Notify(ctx, channelID, bot.User{ID: bob.ID}, bot.Message{Text: "bob's"}); err != nil {
-		t.Fatal(err)
-	}
-	got := s.close()
-	if err := a.Notify(ctx, channelID, bot.User{ID: alice.ID}, bot.Message{Text: "late"}); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Text != "mine" {
-		t.Errorf("collected %+v", got)
-	}
-	if n := len(mm.ephemeralPosts()); n != 2 {
-		t.Errorf("%d ephemeral posts, want 2 (bob's and the late one)", n)
-	}
-}
-
 func TestIsMemberOfTheApproversChannel(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()

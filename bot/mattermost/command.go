@@ -79,12 +79,13 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 			}
 			cmd.User = user
 		}
-		reply := &syncReply{channel: cmd.Channel, user: cmd.User.ID}
-		err := h.HandleCommand(withSync(ctx, reply), a, cmd)
-		msgs := reply.close()
-		if err != nil {
-			a.log.Info("command refused", "user", cmd.User.ID, "channel", cmd.Channel, "err", err)
-			msgs = append([]bot.Message{a.errorNotice(ctx, err)}, msgs...)
+		rp := h.HandleCommand(ctx, cmd)
+		var msgs []bot.Message
+		if !rp.IsZero() {
+			if rp.Refused || rp.Err != nil {
+				a.log.Info("command refused", "user", cmd.User.ID, "channel", cmd.Channel, "text", rp.Message.Text)
+			}
+			msgs = append(msgs, a.replyNotice(ctx, rp))
 		}
 		writeJSON(w, a.log, http.StatusOK, a.commandResponse(ctx, msgs))
 	})
@@ -141,17 +142,16 @@ func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *mode
 	return resp
 }
 
-// errorNotice is how a refusal looks to the user who typed or clicked: a
-// bot.Readable error's sentence, anything else as bot.FailedText (and
-// logged), so no Go error reaches a command response. A refusal that names
-// who may approve instead (bot.ApproversNamer) says so with @user and
-// ~channel.
-func (a *Adapter) errorNotice(ctx context.Context, err error) bot.Message {
-	m, approvers, ok := bot.Refusal(err)
-	if !ok {
-		a.log.Error("handler failed", "err", err)
+// replyNotice is how a handler's Reply looks to the user who typed or
+// clicked: its message, and after a refusal that names who may approve
+// instead, who that is with @user and ~channel. The bot's own failure is
+// logged here (the Reply shows bot.FailedText only).
+func (a *Adapter) replyNotice(ctx context.Context, rp bot.Reply) bot.Message {
+	if rp.Err != nil {
+		a.log.Error("handler failed", "err", rp.Err)
 	}
-	if who := a.mentions(ctx, approvers); len(who) > 0 {
+	m := *rp.Message
+	if who := a.mentions(ctx, rp.Approvers); len(who) > 0 {
 		m.Text += "\nWho may approve: " + strings.Join(who, ", ")
 	}
 	return m

@@ -14,19 +14,15 @@ import (
 
 // Notify implements bot.Chat: m is shown to user alone.
 //
-// While an inbound slash command or button click is being handled, the
-// message rides on that request's own response (an ephemeral command
-// response, or a callback's ephemeral_text), which needs no permission.
-// Later, from background work, there is no response left to use: the bot
-// then creates an ephemeral post (CreatePostEphemeral), which needs the
+// A handler's answer to the user who typed or clicked is its Reply, which
+// rides on that request's own response (an ephemeral command response, or
+// a callback's ephemeral_text) and needs no permission. Notify is for
+// background work, when there is no response left to use: the bot creates an ephemeral post (CreatePostEphemeral), which needs the
 // create_post_ephemeral permission that Mattermost's default roles give to
 // system admins only. Without it, and unless Config.NotifyFallback is
 // "none", the message goes to the user as a direct message from the bot;
 // if that fails too, the error says what to grant.
 func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
-	if s := syncFrom(ctx); s != nil && s.take(channel, user.ID, m) {
-		return nil
-	}
 	err := a.notifyLater(ctx, channel, user, m)
 	if err != nil {
 		a.log.Error("could not show a message to one user", "user", user.ID, "channel", channel, "err", err)
@@ -145,45 +141,4 @@ func (b *botIdentity) id(ctx context.Context, a *Adapter) (string, error) {
 	}
 	b.uid = u.Id
 	return b.uid, nil
-}
-
-// syncReply collects the Notify calls made while one inbound request is
-// handled, for that request's own response. It accepts only messages for
-// the user and channel of that request, and nothing once the response is
-// on its way.
-type syncReply struct {
-	mu      sync.Mutex
-	channel string
-	user    string
-	closed  bool
-	msgs    []bot.Message
-}
-
-type syncKey struct{}
-
-func withSync(ctx context.Context, s *syncReply) context.Context {
-	return context.WithValue(ctx, syncKey{}, s)
-}
-
-func syncFrom(ctx context.Context) *syncReply {
-	s, _ := ctx.Value(syncKey{}).(*syncReply)
-	return s
-}
-
-func (s *syncReply) take(channel, user string, m bot.Message) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || channel != s.channel || user != s.user {
-		return false
-	}
-	s.msgs = append(s.msgs, m)
-	return true
-}
-
-// close ends collection and returns what was collected.
-func (s *syncReply) close() []bot.Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	return s.msgs
 }

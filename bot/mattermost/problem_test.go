@@ -15,8 +15,12 @@ import (
 // goErrorHandler fails every call with an error not written for people.
 type goErrorHandler struct{ err error }
 
-func (h goErrorHandler) HandleCommand(context.Context, bot.Chat, bot.Command) error { return h.err }
-func (h goErrorHandler) HandleAction(context.Context, bot.Chat, bot.Action) error   { return h.err }
+func (h goErrorHandler) HandleCommand(context.Context, bot.Command) bot.Reply {
+	return bot.ReplyFor(h.err)
+}
+func (h goErrorHandler) HandleAction(context.Context, bot.Action) bot.Reply {
+	return bot.ReplyFor(h.err)
+}
 
 // TestCommandResponseNeverShowsAGoError: a handler error that is not
 // bot.Readable reaches the user as bot.FailedText, never as its text.
@@ -71,8 +75,8 @@ func TestAPIErrorUserText(t *testing.T) {
 // panicHandler panics on every call.
 type panicHandler struct{}
 
-func (panicHandler) HandleCommand(context.Context, bot.Chat, bot.Command) error { panic("boom") }
-func (panicHandler) HandleAction(context.Context, bot.Chat, bot.Action) error   { panic("boom") }
+func (panicHandler) HandleCommand(context.Context, bot.Command) bot.Reply { panic("boom") }
+func (panicHandler) HandleAction(context.Context, bot.Action) bot.Reply   { panic("boom") }
 
 // TestPanicReadsAsFailedText: a handler that panics leaves the user an
 // ephemeral bot.FailedText, not Mattermost's bare "returned response 500".

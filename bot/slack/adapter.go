@@ -197,27 +197,17 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	return readable(err)
 }
 
-// Notify implements bot.Chat: m is shown to user alone. While a handler
-// runs for that user's own command or click, its response_url is used
-// (it works even where the bot is not a member); otherwise, or if that
-// fails, chat.postEphemeral; and if that fails too (the bot is not in the
-// channel), the user's latest response_url in that channel. Its error is
+// Notify implements bot.Chat for background work: m is shown to user
+// alone through chat.postEphemeral, and if that fails (the bot is not in
+// the channel), the user's latest response_url in that channel. (A
+// handler's own answer is its Reply, delivered by the adapter.) Its error is
 // Readable: the sentence tells the user what to do (invite the bot …).
 func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
-	tried := ""
-	if rp, ok := responderFrom(ctx); ok && rp.user == user.ID && (channel == "" || rp.channel == channel) {
-		tried = rp.url
-		err := a.respond(ctx, rp.url, m)
-		if err == nil {
-			return nil
-		}
-		a.log.Warn("response_url failed; trying chat.postEphemeral", "user", user.ID, "err", err)
-	}
 	err := a.ephemeral(ctx, channel, user.ID, m)
 	if err == nil {
 		return nil
 	}
-	if u, ok := a.recent.get(user.ID, channel); ok && u != tried {
+	if u, ok := a.recent.get(user.ID, channel); ok {
 		if rerr := a.respond(ctx, u, m); rerr == nil {
 			return nil
 		}

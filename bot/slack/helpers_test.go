@@ -206,7 +206,8 @@ func buttons(raw json.RawMessage) []button {
 	return out
 }
 
-// stubHandler answers with fixed errors and records what it got.
+// stubHandler answers with fixed errors (as Replies) and records what it
+// got.
 type stubHandler struct {
 	mu        sync.Mutex
 	cmds      []bot.Command
@@ -214,10 +215,10 @@ type stubHandler struct {
 	cmdErr    error
 	actErr    error
 	gate      chan struct{} // if set, HandleCommand waits on it
-	onCommand func(ctx context.Context, chat bot.Chat, cmd bot.Command) error
+	onCommand func(ctx context.Context, cmd bot.Command) bot.Reply
 }
 
-func (s *stubHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+func (s *stubHandler) HandleCommand(ctx context.Context, cmd bot.Command) bot.Reply {
 	s.mu.Lock()
 	s.cmds = append(s.cmds, cmd)
 	gate, on := s.gate, s.onCommand
@@ -226,16 +227,16 @@ func (s *stubHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.
 		<-gate
 	}
 	if on != nil {
-		return on(ctx, chat, cmd)
+		return on(ctx, cmd)
 	}
-	return s.cmdErr
+	return bot.ReplyFor(s.cmdErr)
 }
 
-func (s *stubHandler) HandleAction(_ context.Context, _ bot.Chat, act bot.Action) error {
+func (s *stubHandler) HandleAction(_ context.Context, act bot.Action) bot.Reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.acts = append(s.acts, act)
-	return s.actErr
+	return bot.ReplyFor(s.actErr)
 }
 
 func (s *stubHandler) commands() []bot.Command {

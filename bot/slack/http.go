@@ -30,8 +30,8 @@ func (a *Adapter) HTTPHandler(h bot.Handler) http.Handler {
 }
 
 // CommandsHandler serves slash commands: verified, then answered at once
-// with 200 (a refusal, if the handler gives one in time, as an ephemeral
-// message in the body).
+// with 200 (the handler's Reply, if any, as an ephemeral message in the
+// body).
 func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.verified(w, r) {
@@ -43,8 +43,8 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 			http.Error(w, "unreadable form", http.StatusBadRequest)
 			return
 		}
-		if refusal := a.command(r.Context(), h, sc); refusal != nil {
-			writeJSON(w, ephemeralBody(a.refusalMessage(refusal)))
+		if reply := a.command(r.Context(), h, sc); !reply.IsZero() {
+			writeJSON(w, ephemeralBody(a.replyMessage(reply)))
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -52,7 +52,8 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 }
 
 // InteractionsHandler serves button clicks: verified, acknowledged with an
-// empty 200, handled in the background.
+// empty 200 (Slack ignores its body), the handler's Reply following
+// through response_url.
 func (a *Adapter) InteractionsHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.verified(w, r) {

@@ -15,32 +15,33 @@ import (
 // into bot.Command and bot.Action values and calls the handler, answering
 // within Slack's 3 seconds whatever the handler does.
 
-// command hands a slash command to h. If h answers within the ack budget
-// its refusal (or nil) is returned for the immediate response; if not,
-// nil is returned, the handler keeps running, and a later refusal is
-// shown through response_url.
-func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashCommand) error {
+// command hands a slash command to h and returns its Reply for the
+// immediate response. The handler answers at once by contract (it does no
+// network I/O before it returns); should it still be late (a stalled disk
+// under its audit write), Slack is answered empty when the ack budget is
+// spent and the Reply follows through response_url.
+func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashCommand) bot.Reply {
 	if sc.Command != a.cfg.Command {
 		a.log.Warn("unexpected slash command", "command", sc.Command)
-		return refusalText(fmt.Sprintf("This app answers %s, not %s.", a.cfg.Command, sc.Command))
+		return bot.ReplyFor(refusalText(fmt.Sprintf("This app answers %s, not %s.", a.cfg.Command, sc.Command)))
 	}
 	if sc.UserID == "" || sc.ChannelID == "" {
-		return refusalText("Slack sent this command without a user or channel; try again.")
+		return bot.ReplyFor(refusalText("Slack sent this command without a user or channel; try again."))
 	}
 	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
 	cmd := bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(unescapeText(sc.Text))}
 	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
 	a.recent.put(rp)
 	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.Text)
-	done, err := a.inTime(base, rp, func(ctx context.Context) error {
-		return h.HandleCommand(ctx, a, cmd)
-	}, func(ctx context.Context, err error) {
-		a.refuse(ctx, rp, sc.ChannelID, user, err)
+	reply, done := a.inTime(base, func(ctx context.Context) bot.Reply {
+		return h.HandleCommand(ctx, cmd)
+	}, func(ctx context.Context, reply bot.Reply) {
+		a.deliver(ctx, rp, sc.ChannelID, user, reply)
 	})
 	if !done {
-		return nil
+		return bot.NoReply
 	}
-	return err
+	return reply
 }
 
 // slackUnescaper undoes the only escaping Slack applies to the text it
@@ -86,73 +87,82 @@ func (a *Adapter) interaction(base context.Context, h bot.Handler, ic slackgo.In
 		}
 		act := bot.Action{Platform: Platform, User: user, Message: bot.Ref{Channel: channel, ID: ts}, ActionID: ba.ActionID, Value: ba.Value}
 		a.log.Info("button click", "request_id", ba.Value, "user", user.ID, "channel", channel, "action", ba.ActionID)
-		a.background(base, rp, func(ctx context.Context) error {
-			return h.HandleAction(ctx, a, act)
-		}, func(ctx context.Context, err error) {
-			a.refuse(ctx, rp, channel, user, err)
+		a.background(base, func(ctx context.Context) bot.Reply {
+			return h.HandleAction(ctx, act)
+		}, func(ctx context.Context, reply bot.Reply) {
+			a.deliver(ctx, rp, channel, user, reply)
 		})
 	}
 }
 
-// inTime runs fn in the background and waits for it up to the ack
-// budget. It reports whether fn finished in time, and fn's error if so;
-// when fn finishes later, a non-nil error goes to late.
-func (a *Adapter) inTime(base context.Context, rp responder, fn func(context.Context) error, late func(context.Context, error)) (bool, error) {
-	res := make(chan error, 1)
-	a.background(base, rp, fn, func(_ context.Context, err error) { res <- err })
+// inTime runs fn in the background and waits for its Reply up to the ack
+// budget. It reports whether fn finished in time, and its Reply if so;
+// when fn finishes later, its Reply goes to late.
+func (a *Adapter) inTime(base context.Context, fn func(context.Context) bot.Reply, late func(context.Context, bot.Reply)) (bot.Reply, bool) {
+	res := make(chan bot.Reply, 1)
+	a.background(base, fn, func(_ context.Context, reply bot.Reply) { res <- reply })
 	t := time.NewTimer(a.opt.ackBudget)
 	defer t.Stop()
 	select {
-	case err := <-res:
-		return true, err
+	case reply := <-res:
+		return reply, true
 	case <-t.C:
 	}
+	a.log.Warn("handler answered after the ack budget; its reply follows through response_url")
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		if err := <-res; err != nil {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(base), a.opt.sendTimeout)
-			defer cancel()
-			late(withResponder(ctx, rp), err)
-		}
+		reply := <-res
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), a.opt.sendTimeout)
+		defer cancel()
+		late(ctx, reply)
 	}()
-	return false, nil
+	return bot.NoReply, false
 }
 
 // background runs fn in a goroutine with its own deadline, detached from
-// the inbound request (which ends with the acknowledgement) and carrying
-// the responder for Notify; then passes its result to after. A panic in
-// fn is logged and becomes a refusal rather than ending the process.
-func (a *Adapter) background(base context.Context, rp responder, fn func(context.Context) error, after func(context.Context, error)) {
+// the inbound request (which ends with the acknowledgement), then passes
+// its Reply to after. A panic in fn is logged and becomes bot.FailedText
+// rather than ending the process.
+func (a *Adapter) background(base context.Context, fn func(context.Context) bot.Reply, after func(context.Context, bot.Reply)) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), a.opt.handlerTimeout)
 		defer cancel()
-		ctx = withResponder(ctx, rp)
-		err := func() (err error) {
+		reply := func() (reply bot.Reply) {
 			defer func() {
 				if p := recover(); p != nil {
 					a.log.Error("handler panicked", "panic", p)
-					err = refusalText(bot.FailedText)
+					reply = bot.ReplyFor(refusalText(bot.FailedText))
 				}
 			}()
 			return fn(ctx)
 		}()
 		if after != nil {
-			after(ctx, err)
+			after(ctx, reply)
 		}
 	}()
 }
 
-// refuse shows a handler's refusal to the one user concerned, through
-// Notify with the request's response_url.
-func (a *Adapter) refuse(ctx context.Context, rp responder, channel string, user bot.User, err error) {
-	if err == nil {
+// deliver shows a Reply that could not ride on the request's own answer
+// (a click's, or one later than the ack budget) to its user alone: through
+// the request's response_url, which works in channels the bot has not
+// joined, else through Notify.
+func (a *Adapter) deliver(ctx context.Context, rp responder, channel string, user bot.User, reply bot.Reply) {
+	if reply.IsZero() {
 		return
 	}
-	if nerr := a.Notify(withResponder(ctx, rp), channel, user, a.refusalMessage(err)); nerr != nil {
-		a.log.Error("could not show a refusal to its user", "user", user.ID, "channel", channel, "err", nerr)
+	m := a.replyMessage(reply)
+	if rp.url != "" {
+		err := a.respond(ctx, rp.url, m)
+		if err == nil {
+			return
+		}
+		a.log.Warn("response_url failed; trying chat.postEphemeral", "user", user.ID, "err", err)
+	}
+	if err := a.Notify(ctx, channel, user, m); err != nil {
+		a.log.Error("could not show a reply to its user", "user", user.ID, "channel", channel, "err", err)
 	}
 }
 
@@ -165,19 +175,16 @@ func (r refusalText) Error() string { return string(r) }
 // UserText implements bot.Readable.
 func (r refusalText) UserText() string { return string(r) }
 
-// refusalMessage is how a handler's error looks to its user: a Readable
-// error's sentence; anything else is the bot's own failure, shown as
-// bot.FailedText and logged here, so no Go error text ever reaches the
-// HTTP answer or the response_url.
-func (a *Adapter) refusalMessage(err error) bot.Message {
-	m, approvers, ok := bot.Refusal(err)
-	if !ok {
-		a.log.Error("handler failed", "err", err)
+// replyMessage is how a handler's Reply looks to its user: its message,
+// with who may approve instead as mentions (Text is escaped) in the
+// context line under it. The bot's own failure (Reply.Err) is logged here;
+// the Reply shows bot.FailedText only, so no Go error text ever reaches
+// the HTTP answer or the response_url.
+func (a *Adapter) replyMessage(reply bot.Reply) bot.Message {
+	if reply.Err != nil {
+		a.log.Error("handler failed", "err", reply.Err)
 	}
-	// Who may approve instead is shown as mentions (Text is escaped), in
-	// the context line under the refusal.
-	m.Mentions = approvers
-	return m
+	return reply.WithApprovers()
 }
 
 func displayName(name, id string) string {

@@ -334,27 +334,21 @@ func TestNotifyIsEphemeral(t *testing.T) {
 	if len(eph) != 1 || eph[0].User != "U0ALICE" || eph[0].Channel != testChannel {
 		t.Fatalf("ephemerals = %+v", eph)
 	}
-	// Inside a handler for alice's own command: her response_url.
-	ctx := withResponder(context.Background(), responder{url: fake.responseURL("cmd-1"), user: "U0ALICE", channel: testChannel})
-	if err := a.Notify(ctx, testChannel, alice, bot.Message{Text: "via response_url"}); err != nil {
-		t.Fatal(err)
-	}
+	// A Reply delivered after the answer: alice's response_url.
+	a.deliver(context.Background(), responder{url: fake.responseURL("cmd-1"), user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: "via response_url"}))
 	rs := fake.allResponses()
 	if len(rs) != 1 || rs[0].Body["response_type"] != "ephemeral" || rs[0].Body["replace_original"] != false {
 		t.Fatalf("responses = %+v", rs)
 	}
-	// Someone else's response_url is never used for bob.
-	if err := a.Notify(ctx, testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: "bob"}); err != nil {
+	// Background work has no response_url: bob's note is ephemeral.
+	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(fake.allResponses()) != 1 || len(fake.allEphemerals()) != 2 {
 		t.Errorf("bob's note went to alice's response_url")
 	}
 	// A response_url that is not Slack's is refused; postEphemeral is used.
-	evil := withResponder(context.Background(), responder{url: "http://127.0.0.1:1/not-slack", user: "U0ALICE", channel: testChannel})
-	if err := a.Notify(evil, testChannel, alice, bot.Message{Text: "x"}); err != nil {
-		t.Fatal(err)
-	}
+	a.deliver(context.Background(), responder{url: "http://127.0.0.1:1/not-slack", user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: "x"}))
 	if len(fake.allEphemerals()) != 3 {
 		t.Errorf("no fallback to chat.postEphemeral")
 	}

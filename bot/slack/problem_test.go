@@ -94,9 +94,10 @@ func TestNotifyFailureInTheSlashAnswerIsASentence(t *testing.T) {
 			fake := newFakeSlack(t)
 			a := newTestAdapter(t, fake, append(tc.setup(t, fake), WithAckBudget(patience))...)
 			var notifyErr error
-			h := &stubHandler{onCommand: func(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
-				notifyErr = chat.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Title: "Help", Text: "usage"})
-				return notifyErr
+			// The router passes a Notify error on as its Reply.
+			h := &stubHandler{onCommand: func(ctx context.Context, cmd bot.Command) bot.Reply {
+				notifyErr = a.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Title: "Help", Text: "usage"})
+				return bot.ReplyFor(notifyErr)
 			}}
 			srv := httptest.NewServer(a.HTTPHandler(h))
 			defer srv.Close()

@@ -13,28 +13,15 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
-// responder is the response_url of the slash command or click being
-// handled, with whom and where it was for. Notify uses it while the
-// handler runs: unlike chat.postEphemeral it works in channels the bot has
-// not joined, so `help` answers before anyone has invited the bot.
+// responder is the response_url of a slash command or click, with whom
+// and where it was for. A Reply that cannot ride on the request's own
+// answer goes through it: unlike chat.postEphemeral it works in channels
+// the bot has not joined, so `help` answers before anyone has invited the
+// bot.
 type responder struct {
 	url     string
 	user    string
 	channel string
-}
-
-type responderKey struct{}
-
-func withResponder(ctx context.Context, r responder) context.Context {
-	if r.url == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, responderKey{}, r)
-}
-
-func responderFrom(ctx context.Context) (responder, bool) {
-	r, ok := ctx.Value(responderKey{}).(responder)
-	return r, ok
 }
 
 // respond posts m to a response_url as an ephemeral message for its user

@@ -157,23 +157,24 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 	}
 }
 
-// ackCommand acknowledges a slash command envelope, with the refusal as
-// the ephemeral response when there is one.
-func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env string, sc slackgo.SlashCommand, refusal error) {
-	if refusal == nil {
+// ackCommand acknowledges a slash command envelope, with the handler's
+// Reply as the ephemeral response when there is one.
+func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env string, sc slackgo.SlashCommand, reply bot.Reply) {
+	if reply.IsZero() {
 		a.ack(ctx, client, env, nil)
 		return
 	}
 	// slack-go refuses payloads of 20 KB or more (Slack would drop them
-	// silently); then ack empty and show the refusal another way.
-	err := client.AckCtx(ctx, env, ephemeralBody(a.refusalMessage(refusal)))
+	// silently); then ack empty and show the Reply another way.
+	err := client.AckCtx(ctx, env, ephemeralBody(a.replyMessage(reply)))
 	if err == nil {
 		return
 	}
 	a.log.Warn("socket mode ack with payload failed; acking empty", "err", err)
 	a.ack(ctx, client, env, nil)
 	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
-	a.refuse(ctx, rp, sc.ChannelID, bot.User{ID: sc.UserID, Name: sc.UserName}, refusal)
+	reply.Err = nil // logged once, above
+	a.deliver(ctx, rp, sc.ChannelID, bot.User{ID: sc.UserID, Name: sc.UserName}, reply)
 }
 
 func (a *Adapter) ack(ctx context.Context, client *socketmode.Client, env string, payload any) {

@@ -50,20 +50,20 @@ type drainingHandler struct {
 	calls *inflight
 }
 
-func (d *drainingHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+func (d *drainingHandler) HandleCommand(ctx context.Context, cmd bot.Command) bot.Reply {
 	if !d.calls.enter() {
-		return errStopping
+		return bot.ReplyFor(errStopping)
 	}
 	defer d.calls.leave()
-	return d.h.HandleCommand(ctx, chat, cmd)
+	return d.h.HandleCommand(ctx, cmd)
 }
 
-func (d *drainingHandler) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+func (d *drainingHandler) HandleAction(ctx context.Context, act bot.Action) bot.Reply {
 	if !d.calls.enter() {
-		return errStopping
+		return bot.ReplyFor(errStopping)
 	}
 	defer d.calls.leave()
-	return d.h.HandleAction(ctx, chat, act)
+	return d.h.HandleAction(ctx, act)
 }
 
 // stack is what serve has opened, closed in reverse order of opening:

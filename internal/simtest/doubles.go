@@ -19,15 +19,15 @@ type CountingHandler struct {
 }
 
 // HandleCommand implements bot.Handler.
-func (c *CountingHandler) HandleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) error {
+func (c *CountingHandler) HandleCommand(ctx context.Context, cmd bot.Command) bot.Reply {
 	c.Commands.Add(1)
-	return c.H.HandleCommand(ctx, chat, cmd)
+	return c.H.HandleCommand(ctx, cmd)
 }
 
 // HandleAction implements bot.Handler.
-func (c *CountingHandler) HandleAction(ctx context.Context, chat bot.Chat, act bot.Action) error {
+func (c *CountingHandler) HandleAction(ctx context.Context, act bot.Action) bot.Reply {
 	c.Actions.Add(1)
-	return c.H.HandleAction(ctx, chat, act)
+	return c.H.HandleAction(ctx, act)
 }
 
 // Refusals records the reasons an adapter's OnRefused hook reports.

@@ -9,5 +9,5 @@ import (
 // handlerFunc is a bot.Handler that only tells it was called.
 type handlerFunc func()
 
-func (f handlerFunc) HandleCommand(context.Context, bot.Chat, bot.Command) error { f(); return nil }
-func (f handlerFunc) HandleAction(context.Context, bot.Chat, bot.Action) error   { f(); return nil }
+func (f handlerFunc) HandleCommand(context.Context, bot.Command) bot.Reply { f(); return bot.NoReply }
+func (f handlerFunc) HandleAction(context.Context, bot.Action) bot.Reply   { f(); return bot.NoReply }

@@ -136,12 +136,11 @@ func (a *Adapter) Handler(h bot.Handler) http.Handler {
 		}
 		cmd := bot.Command{Platform: Platform, User: bot.User{ID: in.UserID, Name: in.UserName}, Channel: in.ChannelID, Text: strings.TrimSpace(text)}
 		w.Header().Set("Content-Type", "application/json")
-		if err := h.HandleCommand(r.Context(), a, cmd); err != nil {
-			m, approvers, readable := bot.Refusal(err)
-			if !readable {
-				a.log.Error("handler failed", "err", err)
+		if rp := h.HandleCommand(r.Context(), cmd); !rp.IsZero() {
+			if rp.Err != nil {
+				a.log.Error("handler failed", "err", rp.Err)
 			}
-			m.Mentions = append(m.Mentions, approvers...)
+			m := rp.WithApprovers()
 			_ = json.NewEncoder(w).Encode(map[string]string{"text": mention(in.UserName) + " " + Render(m)})
 			return
 		}

@@ -1,0 +1,62 @@
+package bot
+
+// Reply is a Handler's answer to the one user who typed or clicked: one
+// ephemeral message, or nothing. The handler returns it without any
+// network I/O; the adapter delivers it in its platform's way (Slack: the
+// slash command's HTTP body or Socket Mode ack payload, a click's
+// response_url; Mattermost: the command's response body, the action's
+// response; console: a line printed for that user). Everything else the
+// command causes (posts, threads, edits) happens later, through Chat.
+type Reply struct {
+	// Message is shown to the user alone; nil: nothing to show.
+	Message *Message `json:"message,omitempty"`
+	// Approvers are user and group IDs who may approve instead (a
+	// refusal of someone who is not an approver); the adapter names them
+	// after the message in its own mention syntax.
+	Approvers []string `json:"approvers,omitempty"`
+	// Refused marks a refusal (bad input, policy); a refusal is audited by
+	// the handler before it returns.
+	Refused bool `json:"refused,omitempty"`
+	// Err is the bot's own failure behind a FailedText reply, for the
+	// adapter's log (never shown); nil otherwise.
+	Err error `json:"-"`
+}
+
+// NoReply is a Reply that shows nothing: the command was accepted and its
+// answer follows in the channel.
+var NoReply = Reply{}
+
+// Say is a Reply showing m.
+func Say(m Message) Reply { return Reply{Message: &m} }
+
+// IsZero reports whether r shows nothing.
+func (r Reply) IsZero() bool { return r.Message == nil }
+
+// WithApprovers is m as an adapter shows it: the approvers, if any, as
+// mentions under the text (Message.Mentions).
+func (r Reply) WithApprovers() Message {
+	if r.Message == nil {
+		return Message{}
+	}
+	m := *r.Message
+	if len(r.Approvers) > 0 {
+		m.Mentions = append(append([]string(nil), m.Mentions...), r.Approvers...)
+	}
+	return m
+}
+
+// ReplyFor is how err is shown to the user who typed or clicked: its
+// Readable sentence in ToneDanger, marked Refused, with who may approve
+// instead when err is an ApproversNamer; any other error becomes
+// FailedText with Err set, for the log. A nil err is NoReply.
+func ReplyFor(err error) Reply {
+	if err == nil {
+		return NoReply
+	}
+	m, approvers, readable := Refusal(err)
+	r := Reply{Message: &m, Approvers: approvers, Refused: readable}
+	if !readable {
+		r.Err = err
+	}
+	return r
+}
