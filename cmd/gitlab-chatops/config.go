@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -189,6 +190,9 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	} else {
 		p.ListenAddress("listen", fc.Listen, DefaultListen)
 	}
+	if u.serve && fc.Mattermost != nil && listenersClash(fc.Mattermost.Listen, fc.Listen) {
+		p.Addf("mattermost.listen", "%q takes the port of listen: %q, so serve could not bind both: leave mattermost.listen out to serve Mattermost's endpoints on listen:, or give it a port of its own", fc.Mattermost.Listen, fc.Listen)
+	}
 	schedules := checkSchedules(p, fc.Schedules, scheduleHosts(fc.Hosts, u.simulate), platformNames)
 	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace, schedules: schedules}
 }
@@ -210,4 +214,18 @@ func mattermostFromEnv(c mattermost.Config, getenv func(string) string) mattermo
 		c.ActionSecret = getenv("MATTERMOST_ACTION_SECRET")
 	}
 	return c
+}
+
+// listenersClash reports whether listening on a and on b would collide:
+// the same port on the same host, or on any host where one of them is
+// the wildcard ("", 0.0.0.0, ::). An empty or malformed address never
+// clashes (its own check reports it).
+func listenersClash(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wildcard(ha) || wildcard(hb)
 }

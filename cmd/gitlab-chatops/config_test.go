@@ -254,3 +254,44 @@ func TestConsoleHelpListsEveryScenario(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigMattermostListenClash: a mattermost.listen that takes the
+// top-level listen:'s port (the same address, or either on every address)
+// is reported at mattermost.listen by config check, not left for serve to
+// fail binding; a port of its own, or another host's address, passes.
+func TestConfigMattermostListenClash(t *testing.T) {
+	clearChatEnv(t)
+	dir := t.TempDir()
+	key := testApprovalKey(t, dir)
+	for _, tc := range []struct {
+		listen, mmListen string
+		clash            bool
+	}{
+		{"", ":8080", true}, // listen: defaults to :8080
+		{":8080", ":8080", true},
+		{":8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "0.0.0.0:8080", true},
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{":8080", ":8443", false},
+		{"127.0.0.1:8080", "10.0.0.5:8080", false},
+	} {
+		t.Run(tc.listen+" "+tc.mmListen, func(t *testing.T) {
+			p := filepath.Join(dir, "bot.yaml")
+			cfg := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + key + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n" +
+				"mattermost: {url: http://127.0.0.1:1, bot_token: t, command_tokens: [c], action_secret: 0123456789abcdef0123456789abcdef, callback_url: http://127.0.0.1:1/mattermost/actions, listen: \"" + tc.mmListen + "\"}\n" +
+				"policy: {approvers: [0123456789abcdefghijklmnop]}\n"
+			if tc.listen != "" {
+				cfg += "listen: \"" + tc.listen + "\"\n"
+			}
+			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"config", "check", "--for", "serve", p}, nil, &stdout, &stderr)
+			reported := strings.Contains(stderr.String(), "mattermost.listen: \""+tc.mmListen+"\" takes the port of listen:")
+			if tc.clash && (code != 2 || !reported) || !tc.clash && code != 0 {
+				t.Fatalf("exit %d, clash reported %v, want clash %v:\n%s%s", code, reported, tc.clash, stdout.String(), stderr.String())
+			}
+		})
+	}
+}
