@@ -8,6 +8,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
 // operation is one row of the router's operation table: everything the
@@ -235,6 +236,13 @@ func schedulableSubs() []string {
 		}
 	}
 	return subs
+}
+
+// ScheduleWhats is what a schedule may run (the table's schedulable rows)
+// and what it never may (the destructive subcommands), for
+// schedule.Validate and schedule.Config.
+func ScheduleWhats() schedule.Whats {
+	return schedule.Whats{ReadOnly: schedulableSubs(), Destructive: DestructiveSubcommands()}
 }
 
 // andList writes items as "a, b, c and d".

@@ -80,7 +80,7 @@ func TestOperationTableMatchesCatalogue(t *testing.T) {
 		}
 	}
 	for _, o := range operations {
-		_, err := schedule.Validate(schedule.Schedule{Spec: "@daily", What: o.sub, Platform: "p", Channel: "c"}, nil)
+		_, err := schedule.Validate(schedule.Schedule{Spec: "@daily", What: o.sub, Platform: "p", Channel: "c"}, nil, ScheduleWhats())
 		if accepted := err == nil; accepted != o.schedulable {
 			t.Errorf("%s: schedulable %v in the table, schedule.Validate: %v", o.sub, o.schedulable, err)
 		}

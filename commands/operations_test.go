@@ -109,7 +109,11 @@ func TestOperationAddedThroughTheTableOnly(t *testing.T) {
 		t.Errorf("%d audited runs after --host all, want 3", got)
 	}
 
-	// A schedule on every host: the row's facts, prefixed with the host.
+	// A schedule on every host: what may be scheduled is the table's to
+	// say, and the run gives the row's facts, prefixed with the host.
+	if _, err := schedule.Validate(schedule.Schedule{Spec: "@daily", What: "bbm-list", Platform: "test", Channel: "C1"}, nil, commands.ScheduleWhats()); err != nil {
+		t.Errorf("a bbm-list schedule: %v", err)
+	}
 	res, post, err := s.Router.Run(context.Background(), schedule.Schedule{ID: "list", Spec: "@daily", What: "bbm-list", Host: schedule.AllHosts, Platform: rec.Platform(), Channel: "C1"})
 	if err != nil {
 		t.Fatal(err)

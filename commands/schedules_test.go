@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule/scheduletest"
@@ -17,7 +18,7 @@ import (
 // on clock, as serve wires them.
 func withScheduler(t *testing.T, s *simtest.Stack, clock schedule.Clock) *schedule.Scheduler {
 	t.Helper()
-	sched, err := schedule.New(schedule.Config{Store: s.DB, Runner: s.Router, Hosts: s.Router.HostNames(), Clock: clock})
+	sched, err := schedule.New(schedule.Config{Store: s.DB, Runner: s.Router, Hosts: s.Router.HostNames(), Whats: commands.ScheduleWhats(), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func FuzzValidate(f *testing.F) {
 	base := time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, spec, tz string) {
 		s := schedule.Schedule{Spec: spec, TZ: tz, Platform: "slack", Channel: "C1", What: schedule.WhatStatus}
-		timing, err := schedule.Validate(s, nil)
+		timing, err := schedule.Validate(s, nil, whats)
 		if err != nil {
 			if !errors.Is(err, schedule.ErrInvalid) || err.Error() == "" {
 				t.Fatalf("Validate(%q, %q) = %v, want a sentence wrapping ErrInvalid", spec, tz, err)

@@ -132,7 +132,7 @@ func (h *harness) open() {
 		store = h.wrap(db)
 	}
 	h.sched, err = schedule.New(schedule.Config{
-		Schedules: h.config, Hosts: h.hosts, Store: store, Runner: h.runner,
+		Schedules: h.config, Hosts: h.hosts, Whats: whats, Store: store, Runner: h.runner,
 		Leadership: h.leadership, Clock: h.clock,
 		Observe: func(s schedule.Schedule, outcome string) { h.outcomes <- [2]string{s.ID, outcome} },
 	})

@@ -122,7 +122,7 @@ func TestRunAfterContextEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	sched, err := schedule.New(schedule.Config{Schedules: h.config, Hosts: h.hosts, Store: h.db, Runner: h.runner,
+	sched, err := schedule.New(schedule.Config{Schedules: h.config, Hosts: h.hosts, Whats: whats, Store: h.db, Runner: h.runner,
 		Clock: h.clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

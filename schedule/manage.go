@@ -59,7 +59,7 @@ func (s *Scheduler) Add(ctx context.Context, sc Schedule) (Schedule, error) {
 	if sc.CreatedAt.IsZero() {
 		sc.CreatedAt = s.clock.Now().UTC()
 	}
-	if _, err := Validate(sc, s.hosts); err != nil {
+	if _, err := Validate(sc, s.hosts, s.whats); err != nil {
 		return Schedule{}, err
 	}
 	stored, err := s.store.Schedules(ctx)

@@ -15,8 +15,10 @@ import (
 	"time"
 )
 
-// What a schedule may run. Only read-only subcommands exist here: a
-// destructive one is refused at validation, never merely skipped.
+// The read-only subcommands a schedule may run today, by name. What a
+// schedule may run is the Runner's to say (Config.Whats, Validate's whats:
+// the router's operation table); a destructive one is refused at
+// validation, never merely skipped.
 const (
 	WhatStatus       = "status"
 	WhatBBM          = "bbm"

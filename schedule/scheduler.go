@@ -53,6 +53,9 @@ type Config struct {
 	// Hosts are the configured host names (a schedule's Host must be one,
 	// AllHosts or empty).
 	Hosts []string
+	// Whats are what a schedule may run, as the Runner knows them
+	// (commands.ScheduleWhats). ReadOnly is required.
+	Whats Whats
 	// Store keeps chat-defined schedules and results. Required.
 	Store Store
 	// Runner runs and posts. Required.
@@ -83,6 +86,7 @@ type Scheduler struct {
 	config  []Schedule // validated, sorted by ID
 	timings map[string]Timing
 	hosts   []string
+	whats   Whats
 	store   Store
 	runner  Runner
 	leader  leader.Leadership
@@ -105,9 +109,13 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Store == nil || cfg.Runner == nil {
 		return nil, errors.New("schedule.New: a Store and a Runner are required")
 	}
+	if len(cfg.Whats.ReadOnly) == 0 {
+		return nil, errors.New("schedule.New: Whats.ReadOnly is empty: the Runner's read-only subcommands are required")
+	}
 	s := &Scheduler{
 		timings: make(map[string]Timing),
 		hosts:   slices.Clone(cfg.Hosts),
+		whats:   cfg.Whats,
 		store:   cfg.Store,
 		runner:  cfg.Runner,
 		leader:  cfg.Leadership,
@@ -140,7 +148,7 @@ func New(cfg Config) (*Scheduler, error) {
 			errs = append(errs, fmt.Errorf("schedule %s is defined twice in the configuration: give each an id of its own: %w", c.ID, ErrInvalid))
 			continue
 		}
-		t, err := Validate(c, s.hosts)
+		t, err := Validate(c, s.hosts, s.whats)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule %s: %w", c.ID, err))
 			continue
@@ -183,7 +191,7 @@ func (s *Scheduler) schedules(ctx context.Context) ([]planned, error) {
 		if c.When == "" {
 			c.When = WhenAlways
 		}
-		t, err := Validate(c, s.hosts)
+		t, err := Validate(c, s.hosts, s.whats)
 		if err != nil {
 			err = fmt.Errorf("schedule %s cannot run: %w; remove it with `schedules remove %s` and add it again", c.ID, err, c.ID)
 		}

@@ -259,7 +259,7 @@ func TestAddRefusesDestructive(t *testing.T) {
 // The configuration's schedules are checked whole at start.
 func TestNewRefusesBadConfig(t *testing.T) {
 	h := newHarness(t, monday9)
-	_, err := schedule.New(schedule.Config{Store: h.db, Runner: h.runner, Schedules: []schedule.Schedule{
+	_, err := schedule.New(schedule.Config{Store: h.db, Runner: h.runner, Whats: whats, Schedules: []schedule.Schedule{
 		{ID: "nightly", Spec: "0 2 * * *", Platform: "slack", Channel: "C1", What: "migrate"},
 		{ID: "s1", Spec: "0 2 * * *", Platform: "slack", Channel: "C1", What: "status"},
 		{ID: "twice", Spec: "0 2 * * *", Platform: "slack", Channel: "C1", What: "status"},

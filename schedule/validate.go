@@ -27,12 +27,14 @@ const maxSpec = 100
 // seconds field.
 var specParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// The read-only things a schedule may run, in the order help names them.
-var whats = []string{WhatStatus, WhatBBM, WhatServices, WhatUpgradeCheck}
-
-// destructive are the subcommands that change GitLab: they run only after
-// a second person approves, which a schedule never has.
-var destructive = []string{"migrate", "finalize", "restart"}
+// Whats says what a schedule may run, as the Runner knows it (the router:
+// its operation table): ReadOnly are the subcommands a schedule may name,
+// in the order help names them; Destructive those that change GitLab and
+// run only after a second person approves, which a schedule never has
+// (named so that the refusal says why, not "unknown").
+type Whats struct {
+	ReadOnly, Destructive []string
+}
 
 var whens = []string{WhenAlways, WhenChanged, WhenProblems}
 
@@ -159,15 +161,15 @@ func (t Timing) Location() *time.Location {
 
 // Validate checks everything about s that does not depend on where it came
 // from: its spec and zone (returned as its Timing), host (one of hosts,
-// AllHosts, or "" for the default host), what (read-only only), when,
-// platform and channel. The error is a sentence saying what to change and
-// wraps ErrInvalid.
-func Validate(s Schedule, hosts []string) (Timing, error) {
+// AllHosts, or "" for the default host), what (one of whats.ReadOnly),
+// when, platform and channel. The error is a sentence saying what to
+// change and wraps ErrInvalid.
+func Validate(s Schedule, hosts []string, whats Whats) (Timing, error) {
 	t, err := ParseTiming(s.Spec, s.TZ)
 	if err != nil {
 		return Timing{}, err
 	}
-	if err := checkWhat(s.What); err != nil {
+	if err := whats.check(s.What); err != nil {
 		return Timing{}, err
 	}
 	if s.When != "" && !slices.Contains(whens, s.When) {
@@ -185,14 +187,15 @@ func Validate(s Schedule, hosts []string) (Timing, error) {
 	return t, nil
 }
 
-// checkWhat allows only the read-only subcommands. A destructive one is
+// check allows only the read-only subcommands. A destructive one is
 // refused with the reason, so that nobody reads "unknown" and tries
 // another spelling.
-func checkWhat(what string) error {
+func (w Whats) check(what string) error {
+	whats := w.ReadOnly
 	switch {
 	case slices.Contains(whats, what):
 		return nil
-	case slices.Contains(destructive, what):
+	case slices.Contains(w.Destructive, what):
 		return invalid(fmt.Sprintf("a schedule can never run %s: it needs a second person's approval; schedule one of %s", what, strings.Join(whats, ", ")))
 	case what == "":
 		return invalid(fmt.Sprintf("say what the schedule runs: one of %s", strings.Join(whats, ", ")))

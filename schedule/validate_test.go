@@ -8,6 +8,13 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
 
+// whats is what the router's operation table lets a schedule run (the
+// router's own test checks that commands.ScheduleWhats is this).
+var whats = schedule.Whats{
+	ReadOnly:    []string{schedule.WhatStatus, schedule.WhatBBM, schedule.WhatServices, schedule.WhatUpgradeCheck},
+	Destructive: []string{"finalize", "migrate", "restart"},
+}
+
 func TestValidate(t *testing.T) {
 	hosts := []string{"gitlab-1", "gitlab-2"}
 	good := schedule.Schedule{Spec: "0 9 * * 1-5", TZ: "Europe/Berlin", Platform: "slack", Channel: "C1",
@@ -56,7 +63,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := good
 			tt.change(&s)
-			timing, err := schedule.Validate(s, hosts)
+			timing, err := schedule.Validate(s, hosts, whats)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 )
@@ -73,7 +74,7 @@ func checkSchedules(p *configcheck.Problems, list []scheduleConfig, hosts []stri
 		} {
 			s := valid
 			f.set(&s)
-			if _, err := schedule.Validate(s, hosts); err != nil {
+			if _, err := schedule.Validate(s, hosts, commands.ScheduleWhats()); err != nil {
 				p.Addf(key(f.key), "%s", err)
 			}
 		}

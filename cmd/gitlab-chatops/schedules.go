@@ -20,7 +20,7 @@ import (
 // each run's outcome (metrics).
 func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, lead leader.Leadership, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
 	sched, err := schedule.New(schedule.Config{
-		Schedules: configured, Hosts: router.HostNames(), Store: store, Runner: router, Leadership: lead, Clock: clock, Logger: log,
+		Schedules: configured, Hosts: router.HostNames(), Whats: commands.ScheduleWhats(), Store: store, Runner: router, Leadership: lead, Clock: clock, Logger: log,
 		Observe: observe,
 	})
 	if err != nil {
