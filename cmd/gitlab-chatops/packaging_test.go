@@ -92,8 +92,9 @@ func TestBotUnitMatchesExample(t *testing.T) {
 	if setting("EnvironmentFile") == "" || setting("User") == "" || setting("User") == "root" {
 		t.Error("the unit needs an EnvironmentFile and a non-root User")
 	}
-	for _, k := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service", "RestartPreventExitStatus=2",
-		"RuntimeDirectory=gitlab-chatops"} // where config check suggests an admin_socket {
+	for _, k := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service",
+		"RestartPreventExitStatus=2",        // a configuration error is not restarted into
+		"RuntimeDirectory=gitlab-chatops"} { // where config check suggests an admin_socket
 		if !strings.Contains(u, "\n"+k+"\n") {
 			t.Errorf("the unit lacks %s", k)
 		}
