@@ -47,7 +47,11 @@ type Caps struct {
 
 // Conn is one adapter started against its platform.
 type Conn struct {
-	// Chat is the adapter as the router uses it.
+	// Adapter is the adapter, started with Run, once it implements
+	// bot.Adapter (nil until then); the suite then checks that it says
+	// what it is and can do consistently with what it does.
+	Adapter bot.Adapter
+	// Chat is the adapter as the router uses it (Adapter.Chat()).
 	Chat bot.Chat
 	// Channel is a channel the bot may post in; User a user who may type
 	// commands there (IDs in the platform's own shape).

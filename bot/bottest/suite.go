@@ -21,6 +21,7 @@ const patience = 30 * time.Second
 // RunAdapterSuite runs the conformance suite against one adapter.
 func RunAdapterSuite(t *testing.T, h Harness) {
 	t.Run("Goldens", func(t *testing.T) { testGoldens(t, h) })
+	t.Run("AdapterSaysWhatItIs", func(t *testing.T) { testAdapter(t, h) })
 	t.Run("AckWithinBudget", func(t *testing.T) { testAck(t, h) })
 	t.Run("DeliverReply", func(t *testing.T) { testReply(t, h) })
 	t.Run("ClickReachesHandler", func(t *testing.T) { testClick(t, h) })
@@ -51,6 +52,27 @@ func testGoldens(t *testing.T, h Harness) {
 			}
 			golden.Check(t, "bottest/"+f.Name, got)
 		})
+	}
+}
+
+// testAdapter: the bot.Adapter names its platform as its Chat does, and
+// its Capabilities are what the platform was seen to do, so the router
+// degrades exactly where it must.
+func testAdapter(t *testing.T, h Harness) {
+	c := h.Start(t, &handler{})
+	if c.Adapter == nil {
+		t.Skipf("%s does not implement bot.Adapter yet", c.Chat.Platform())
+	}
+	a := c.Adapter
+	if a.Name() != c.Chat.Platform() || a.Chat().Platform() != a.Name() {
+		t.Errorf("Name %q, Chat().Platform() %q, the Chat used %q: want one name", a.Name(), a.Chat().Platform(), c.Chat.Platform())
+	}
+	caps := a.Capabilities()
+	if got := bot.CapabilitiesOf(a.Chat()); got != caps {
+		t.Errorf("the Chat tells the router %+v, the Adapter %+v", got, caps)
+	}
+	if caps.Edits != h.Caps.Edits || caps.Uploads != h.Caps.Uploads || caps.Buttons != (c.Click != nil) {
+		t.Errorf("Capabilities %+v, but the platform edits: %v, takes files: %v, has buttons: %v", caps, h.Caps.Edits, h.Caps.Uploads, c.Click != nil)
 	}
 }
 

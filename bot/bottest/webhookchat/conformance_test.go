@@ -2,8 +2,10 @@ package webhookchat
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,19 +34,32 @@ func TestConformance(t *testing.T) {
 
 func start(t *testing.T, h bot.Handler) *bottest.Conn {
 	chat := newFakeChat(t)
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler(h))
-	t.Cleanup(srv.Close)
+	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token, Listener: ln}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The adapter's own lifecycle: Run serves until the test ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(ctx, h) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	srvURL := "http://" + ln.Addr().String()
 	user := bot.User{ID: "u-alice", Name: "alice"}
 	body := func(tok, text string) []byte {
 		b, _ := json.Marshal(outgoing{Token: tok, ChannelID: "GENERAL", ChannelName: "general", UserID: user.ID, UserName: user.Name, Text: "/gitlab-migrations " + text, MessageID: "x1"})
 		return b
 	}
 	send := func(b []byte, sig string) (int, string, error) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(b))
+		req, err := http.NewRequest(http.MethodPost, srvURL, bytes.NewReader(b))
 		if err != nil {
 			return 0, "", err
 		}
@@ -69,7 +84,7 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 		}
 	}
 	return &bottest.Conn{
-		Chat: a, Channel: "GENERAL", User: user, Approver: bot.User{ID: "u-bob", Name: "bob"},
+		Adapter: a, Chat: a.Chat(), Channel: "GENERAL", User: user, Approver: bot.User{ID: "u-bob", Name: "bob"},
 		Command: func(text string) (string, error) {
 			b := body(token, text)
 			status, answer, err := send(b, Sign(secret, b))
@@ -97,7 +112,7 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 // integration (its token differs) reaches nothing.
 func TestWrongTokenIsRefused(t *testing.T) {
 	chat := newFakeChat(t)
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
+	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token, Listen: "127.0.0.1:0"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,10 @@
 //     tmid} (tmid: the root of the thread), answered with
 //     {"success": true, "message": {"_id": …}}.
 //
-// It has no edits, files, buttons or ephemeral posts, and degrades: an
+// The Adapter is a bot.Adapter: Run serves the outgoing webhook on its
+// own listener; Capabilities says threads only, so the router degrades.
+// It has no edits, files, buttons or ephemeral posts, and degrades itself
+// too when called for them anyway: an
 // update is posted anew in the thread, a file as an excerpt, a button as
 // the command to type, and a note for one user as a post naming them.
 package webhookchat
@@ -29,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,6 +59,11 @@ type Config struct {
 	Secret, Token string
 	// Trigger is the word commands start with (default /gitlab-migrations).
 	Trigger string
+	// Listen is where Run serves the outgoing webhook (host:port);
+	// Listener, if set, is used instead (bound by the caller, so that a
+	// taken port fails before anything starts).
+	Listen   string
+	Listener net.Listener
 }
 
 // Adapter implements bot.Chat over the two webhooks.
@@ -67,12 +76,22 @@ type Adapter struct {
 	replies map[string]string // reply ID -> its root
 }
 
-var _ bot.Chat = (*Adapter)(nil)
+var (
+	_ bot.Chat    = (*Adapter)(nil)
+	_ bot.Adapter = (*Adapter)(nil)
+	_ bot.Capable = (*Adapter)(nil)
+)
+
+// capabilities: a plain webhook chat has threads and nothing else.
+var capabilities = bot.Capabilities{Threads: true}
 
 // New checks cfg and returns an adapter posting through client.
 func New(cfg Config, client *http.Client, log *slog.Logger) (*Adapter, error) {
 	if cfg.IncomingURL == "" || cfg.Secret == "" || cfg.Token == "" {
 		return nil, errors.New("webhookchat: incoming URL, secret and token are all required; without the last two nothing inbound can be trusted")
+	}
+	if cfg.Listen == "" && cfg.Listener == nil {
+		return nil, errors.New("webhookchat: listen (host:port) is required: it is where the platform's outgoing webhook posts")
 	}
 	if cfg.Trigger == "" {
 		cfg.Trigger = "/gitlab-migrations"
@@ -88,6 +107,45 @@ func New(cfg Config, client *http.Client, log *slog.Logger) (*Adapter, error) {
 
 // Platform implements bot.Chat.
 func (a *Adapter) Platform() string { return Platform }
+
+// Name implements bot.Adapter.
+func (a *Adapter) Name() string { return Platform }
+
+// Chat implements bot.Adapter.
+func (a *Adapter) Chat() bot.Chat { return a }
+
+// Groups implements bot.Adapter: the platform has no groups.
+func (a *Adapter) Groups() bot.GroupResolver { return nil }
+
+// Capabilities implements bot.Adapter and bot.Capable.
+func (a *Adapter) Capabilities() bot.Capabilities { return capabilities }
+
+// Run implements bot.Adapter: it serves the outgoing webhook on its
+// listener until ctx ends, then waits for the commands being handled.
+func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
+	ln := a.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			return fmt.Errorf("webhookchat: listening on %s: %w", a.cfg.Listen, err)
+		}
+	}
+	srv := &http.Server{Handler: a.Handler(h), ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		stopped <- srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("webhookchat: serving: %w", err)
+	}
+	if err := <-stopped; err != nil {
+		return fmt.Errorf("webhookchat: stopping: %w", err)
+	}
+	return nil
+}
 
 // outgoing is the platform's outgoing webhook body.
 type outgoing struct {
