@@ -235,7 +235,7 @@ func unofferedCtl(words []gitlab.ShellWord) error {
 	if i+1 < len(words) {
 		action = strings.Trim(words[i+1].Text, "`")
 	}
-	if action == "status" || action == "restart" {
+	if _, offered := gitlab.CtlOperation(action); offered {
 		return nil
 	}
 	what := "gitlab-ctl alone"

@@ -175,6 +175,21 @@ var catalogue = []Operation{
 // Catalogue returns every operation, in a stable order.
 func Catalogue() []Operation { return slices.Clone(catalogue) }
 
+// CtlOperation finds the catalogue's gitlab-ctl operation whose action
+// (gitlab-ctl's first argument) is action: status and restart; the other
+// actions (stop, reconfigure, …) are not offered.
+func CtlOperation(action string) (Operation, bool) {
+	for _, op := range catalogue {
+		if op.Program != Ctl {
+			continue
+		}
+		if args, err := op.build(Args{}); err == nil && len(args) > 0 && args[0] == action {
+			return op, true
+		}
+	}
+	return Operation{}, false
+}
+
 // Lookup finds an operation by name.
 func Lookup(name string) (Operation, error) {
 	for _, op := range catalogue {

@@ -431,11 +431,11 @@ func PastedOperation(words []string) (op string, a Args, ok bool) {
 			return OpMigrate, Args{}, true
 		}
 	case prog == "gitlab-ctl" || strings.HasSuffix(prog, "/gitlab-ctl"):
-		names := map[string]string{"status": OpServices, "restart": OpRestart}
-		name, known := names[rest[0]]
+		op, known := CtlOperation(rest[0])
 		if !known {
 			return "", Args{}, false
 		}
+		name := op.Name
 		if len(rest) == 2 {
 			if ValidateService(rest[1]) != nil {
 				return "", Args{}, false
