@@ -165,11 +165,14 @@ func fieldAt(text string, words []gitlab.ShellWord, off int) string {
 		if prev := words[max(i-1, 0)].Text; i > 0 && strings.HasPrefix(prev, "--") && !strings.Contains(prev, "=") && prev != "--" {
 			return "value of " + prev
 		}
-		switch sub := strings.ToLower(words[0].Text); {
-		case pastedFinalize(words[0].Text) || sub == "finalize":
-			return "finalize arguments"
-		case sub == "restart" || sub == "services":
-			return "service name"
+		sub := strings.ToLower(words[0].Text)
+		if pastedFinalize(words[0].Text) {
+			sub = "finalize"
+		}
+		row, _ := operationOf(sub)
+		switch {
+		case row.argsName != "":
+			return row.argsName
 		case sub == "deny":
 			if i > 1 {
 				return "reason"

@@ -22,8 +22,9 @@ import (
 // reads) and the parsers. Adding an operation is a catalogue entry there
 // and a row here (TestOperationTableMatchesCatalogue checks both agree).
 type operation struct {
-	// sub is the subcommand; op the catalogue operation it runs, or ""
-	// for one that composes several and answers with ask (upgrade-check).
+	// sub is the subcommand; op the catalogue operation it runs (whose
+	// Kind says read-only or destructive), or "" for one that composes
+	// several and brings its own paths (upgrade-check; see ask).
 	sub, op string
 	// usage, summary, flags and maxArgs are the subcommand's grammar and
 	// help (see subcommand). checkArgs, when set, replaces the count check.
@@ -31,13 +32,16 @@ type operation struct {
 	flags          []string
 	maxArgs        int
 	checkArgs      func(Invocation) error
+	// argsName names its plain arguments in an input error ("service
+	// name"); "" names the word itself.
+	argsName string
 	// examples are what `help <sub>` offers to copy (TestHelpExamplesParse
 	// parses each one).
 	examples []example
 
 	// Read-only operations.
 
-	// summary parses the output of a finished run (the streams the
+	// summarize parses the output of a finished run (the streams the
 	// catalogue names) into the thread's message and the one line of
 	// --host all.
 	summarize func(host string, text []byte) (bot.Message, string, error)
@@ -62,8 +66,10 @@ type operation struct {
 	// takes them (and the host) from an earlier request (--from).
 	args func(inv Invocation) gitlab.Args
 	from func(r *Router, ctx context.Context, inv Invocation) (a gitlab.Args, fromID string, host Host, err error)
-	// prepare adds to a new request what its approval is based on; false
-	// when it answered in the root post itself and no request is opened.
+	// prepare adds to a new request what its approval is based on (migrate:
+	// the status now as its Fingerprint, which an approval checks again);
+	// false when it answered in the root post itself and no request is
+	// opened.
 	prepare func(r *Router, ctx context.Context, chat bot.Chat, root bot.Ref, host Host, nr *approvals.NewRequest) bool
 	// preflight checks the request against the host's current state.
 	preflight func(r *Router, ctx context.Context, host Host, a gitlab.Args) (notes []string, refusal error)
@@ -104,7 +110,7 @@ var operations = []operation{
 		facts: bbmFacts,
 	},
 	{
-		sub: "services", op: gitlab.OpServices, schedulable: true,
+		sub: "services", op: gitlab.OpServices, schedulable: true, argsName: "service name",
 		examples: []example{{"/gitlab-migrations services", "gitlab-ctl status, summarised"}},
 		usage:    "/gitlab-migrations services [--host NAME|all]", summary: "state of GitLab's services (gitlab-ctl status)", flags: []string{"host"},
 		summarize: func(host string, text []byte) (bot.Message, string, error) {
@@ -142,7 +148,7 @@ var operations = []operation{
 		},
 	},
 	{
-		sub: "finalize", op: gitlab.OpFinalize,
+		sub: "finalize", op: gitlab.OpFinalize, argsName: "finalize arguments",
 		examples: []example{
 			{`/gitlab-migrations finalize sudo gitlab-rake gitlab:background_migrations:finalize[CopyColumnUsingBackgroundMigrationJob,ci_stages,id,'[["id"]\, ["id_convert_to_bigint"]]'] -- migrate is blocked`,
 				"paste GitLab's command as it printed it (with or without sudo and gitlab-rake; :main / :ci select the database)"},
@@ -168,7 +174,7 @@ var operations = []operation{
 		followUp: (*Router).finalizeFollowUp,
 	},
 	{
-		sub: "restart", op: gitlab.OpRestart,
+		sub: "restart", op: gitlab.OpRestart, argsName: "service name",
 		examples: []example{{"/gitlab-migrations restart sidekiq -- jobs are stuck", "asks for approval to run gitlab-ctl restart sidekiq"}, {"/gitlab-migrations restart -- after the upgrade", "every service (a short outage)"}},
 		usage:    "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", flags: []string{"host"}, maxArgs: 1,
 		args: func(inv Invocation) gitlab.Args {
