@@ -114,13 +114,14 @@ func (p Policy) Check(c *configcheck.Problems, path string) {
 }
 
 // CheckRequester reports whether userID may use subcommand in channel.
-// The router uses it for read-only commands too. The error wraps
+// The router uses it for read-only commands too. userID and channel are
+// qualified by platform (see Qualify); policy entries match them by SameID. The error wraps
 // ErrNotAllowed and says what to do.
 func (p Policy) CheckRequester(subcommand, channel, userID string) error {
-	if len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) {
+	if len(p.Channels) > 0 && !containsID(p.Channels, channel) {
 		return fmt.Errorf("%s cannot be used in this channel; use one of the channels set up for gitlab-chatops: %w", subcommand, ErrNotAllowed)
 	}
-	if ids := p.Requesters[subcommand]; len(ids) > 0 && !slices.Contains(ids, userID) {
+	if ids := p.Requesters[subcommand]; len(ids) > 0 && !containsID(ids, userID) {
 		return fmt.Errorf("you are not allowed to use %s; ask a gitlab-chatops administrator to add you to its requesters: %w", subcommand, ErrNotAllowed)
 	}
 	return nil
@@ -132,7 +133,7 @@ func (p Policy) CheckAdmin(userID string) error {
 	switch {
 	case len(p.Admins) == 0:
 		return fmt.Errorf("adding and removing schedules needs an admin, and no policy.admins is configured; schedules can still be defined in the configuration file (schedules:): %w", ErrNotAllowed)
-	case !slices.Contains(p.Admins, userID):
+	case !containsID(p.Admins, userID):
 		return fmt.Errorf("only the bot's admins may add or remove schedules; ask one of them (policy.admins: %s): %w", strings.Join(p.Admins, ", "), ErrNotAllowed)
 	}
 	return nil

@@ -103,12 +103,12 @@ type Decision struct {
 func SystemUser() User { return User{ID: ActorSystem, Name: ActorSystem} }
 
 // Approvals returns the approve decisions, one per distinct user, in order.
+// Users are compared as qualified IDs (Canonical), so a decision stored
+// unqualified and a qualified one by the same user count once.
 func (r *Request) Approvals() []Decision {
 	var out []Decision
-	seen := make(map[string]bool)
 	for _, d := range r.Decisions {
-		if d.Verdict == VerdictApprove && !seen[d.User.ID] {
-			seen[d.User.ID] = true
+		if d.Verdict == VerdictApprove && !slices.ContainsFunc(out, func(o Decision) bool { return r.SameUser(o.User.ID, d.User.ID) }) {
 			out = append(out, d)
 		}
 	}
@@ -118,11 +118,30 @@ func (r *Request) Approvals() []Decision {
 // ApprovedBy returns userID's approve decision, if there is one.
 func (r *Request) ApprovedBy(userID string) (Decision, bool) {
 	for _, d := range r.Decisions {
-		if d.Verdict == VerdictApprove && d.User.ID == userID {
+		if d.Verdict == VerdictApprove && r.SameUser(d.User.ID, userID) {
 			return d, true
 		}
 	}
 	return Decision{}, false
+}
+
+// Canonical returns id, a user ID stored in or compared with r, qualified:
+// an unqualified one (a request stored before IDs were qualified) belongs
+// to the platform the request was opened on, where its requester typed
+// it. A request without a Platform leaves it unqualified.
+func (r *Request) Canonical(id string) string {
+	return QualifyDefault(r.Platform, id)
+}
+
+// SameUser reports whether user IDs a and b are the same person for r:
+// the same qualified ID once both are Canonical (SameID).
+func (r *Request) SameUser(a, b string) bool {
+	return SameID(r.Canonical(a), r.Canonical(b))
+}
+
+// IsRequester reports whether userID opened r.
+func (r *Request) IsRequester(userID string) bool {
+	return r.SameUser(r.Requester.ID, userID)
 }
 
 // Final returns the decision that ended the pending state (deny, cancel,

@@ -24,7 +24,9 @@ const maxIDAttempts = 5
 type Service struct {
 	store  Store
 	policy Policy
-	groups GroupResolver
+	// groups are the group resolvers by platform; "" answers for
+	// unqualified groups (see WithGroupResolver).
+	groups map[string]GroupResolver
 	now    func() time.Time
 	newID  func() (string, error)
 }
@@ -37,10 +39,24 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Service) { s.now = now }
 }
 
-// WithGroupResolver lets ApproverGroups be checked. Without one, a policy
-// that names approver groups is refused by NewService.
-func WithGroupResolver(r GroupResolver) Option {
-	return func(s *Service) { s.groups = r }
+// WithGroupResolver lets the ApproverGroups of platform be checked: r is
+// asked about groups qualified by platform ("slack:S0DBA" is asked of the
+// Slack resolver as "S0DBA"), and only for users of that platform; a user
+// of another platform is simply not a member (no platform is asked about
+// another's group). An unqualified group is asked of the resolver of the
+// user's platform, or of the one given with platform "" (a program with a
+// single, unnamed platform). A policy naming a group no resolver answers
+// for is refused by NewService. A nil r is ignored.
+func WithGroupResolver(platform string, r GroupResolver) Option {
+	return func(s *Service) {
+		if r == nil {
+			return
+		}
+		if s.groups == nil {
+			s.groups = make(map[string]GroupResolver)
+		}
+		s.groups[platform] = r
+	}
 }
 
 // WithIDGenerator replaces NewID, e.g. for deterministic tests.
@@ -71,9 +87,15 @@ func NewService(store Store, policy Policy, opts ...Option) (*Service, error) {
 	if err := s.policy.Validate(); err != nil {
 		return nil, err
 	}
-	if len(s.policy.ApproverGroups) > 0 && s.groups == nil {
-		return nil, fmt.Errorf("approval policy: approver groups %s are configured but this chat platform cannot resolve groups; list approvers by user ID instead: %w",
-			strings.Join(s.policy.ApproverGroups, ", "), ErrInvalid)
+	var unresolved []string
+	for _, g := range s.policy.ApproverGroups {
+		if p, _ := SplitID(g); s.groups[p] == nil && s.groups[""] == nil && (p != "" || len(s.groups) == 0) {
+			unresolved = append(unresolved, g)
+		}
+	}
+	if len(unresolved) > 0 {
+		return nil, fmt.Errorf("approval policy: approver groups %s are configured but no connected chat platform resolves them; list approvers by user ID instead: %w",
+			strings.Join(unresolved, ", "), ErrInvalid)
 	}
 	return s, nil
 }
@@ -144,7 +166,7 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 			Host: nr.Host, Operation: nr.Operation, Argv: nr.Argv, Outcome: "open",
 		}, err)
 	}
-	if err := s.policy.CheckRequester(nr.Operation, nr.Channel, nr.Requester.ID); err != nil {
+	if err := s.policy.CheckRequester(nr.Operation, Qualify(nr.Platform, nr.Channel), nr.Requester.ID); err != nil {
 		return refused(err)
 	}
 	if s.policy.RequireReason && strings.TrimSpace(nr.Reason) == "" {
@@ -609,7 +631,7 @@ func (s *Service) checkDecision(r *Request, user User, v Verdict, allowed bool, 
 		return true, fmt.Errorf("request %s expired at %s without enough approvals; %s can open a new one if it is still needed: %w",
 			r.ID, when(r.ExpiresAt, now), r.Requester, ErrExpired)
 	}
-	isRequester := user.ID == r.Requester.ID
+	isRequester := r.IsRequester(user.ID)
 	switch v {
 	case VerdictApprove:
 		if isRequester {
@@ -639,11 +661,17 @@ func (s *Service) checkDecision(r *Request, user User, v Verdict, allowed bool, 
 
 // mayApprove reports whether the policy in force lets user approve or deny.
 func (s *Service) mayApprove(ctx context.Context, user User) (bool, error) {
-	if s.policy.anyoneMayApprove() || slices.Contains(s.policy.Approvers, user.ID) {
+	if s.policy.anyoneMayApprove() || containsID(s.policy.Approvers, user.ID) {
 		return true, nil
 	}
+	up, local := SplitID(user.ID)
 	for _, g := range s.policy.ApproverGroups {
-		ok, err := s.groups.IsMember(ctx, g, user.ID)
+		gp, group := SplitID(g)
+		r := s.resolver(gp, up)
+		if r == nil {
+			continue // another platform's group: not a member, and that platform is not asked
+		}
+		ok, err := r.IsMember(ctx, group, local)
 		if err != nil {
 			return false, fmt.Errorf("could not check whether %s is in approver group %s; try again in a moment: %w", user, g, err)
 		}
@@ -652,6 +680,24 @@ func (s *Service) mayApprove(ctx context.Context, user User) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// resolver returns the GroupResolver that answers for a group of platform
+// gp about a user of platform up ("" for unqualified), or nil when the
+// user cannot be a member: the group is another platform's, or no
+// resolver answers for it.
+func (s *Service) resolver(gp, up string) GroupResolver {
+	if gp != "" && up != "" && gp != up {
+		return nil
+	}
+	p := gp
+	if p == "" {
+		p = up
+	}
+	if r := s.groups[p]; r != nil {
+		return r
+	}
+	return s.groups[""]
 }
 
 // decidedErr describes a request that is no longer pending.

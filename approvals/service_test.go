@@ -211,7 +211,7 @@ func TestNotApprover(t *testing.T) {
 func TestGroupApprover(t *testing.T) {
 	ctx := context.Background()
 	groups := approvalstest.Groups{Members: map[string][]string{"dbas": {dave.ID, alice.ID}}}
-	f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID}, ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver(groups))
+	f := newFixture(t, approvals.Policy{Approvers: []string{bob.ID}, ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver("", groups))
 	r := f.open(t)
 	if _, err := f.svc.Approve(ctx, r.ID, eve, "fp-1"); !errors.Is(err, approvals.ErrNotApprover) {
 		t.Fatalf("Approve(eve, not in group) = %v", err)
@@ -232,7 +232,7 @@ func TestGroupApprover(t *testing.T) {
 
 	// A resolver failure is an error for the operator, not a refusal.
 	broken := approvalstest.Groups{Err: errors.New("slack: rate limited")}
-	f2 := newFixture(t, approvals.Policy{ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver(broken))
+	f2 := newFixture(t, approvals.Policy{ApproverGroups: []string{"dbas"}}, approvals.WithGroupResolver("", broken))
 	r2 := f2.open(t)
 	_, err := f2.svc.Approve(ctx, r2.ID, dave, "fp-1")
 	if err == nil || approvals.IsRefusal(err) || !strings.Contains(err.Error(), "rate limited") {

@@ -75,7 +75,7 @@ func approvalEntries(t *testing.T, s *simtest.Stack, id, who string) []approvals
 	}
 	var out []approvals.AuditEntry
 	for _, e := range entries {
-		if e.RequestID == id && e.Actor == who && (e.Action == approvals.ActionRequestApproved || e.Action == approvals.ActionRequestRefused) {
+		if e.RequestID == id && e.Actor == approvals.Qualify("test", who) && (e.Action == approvals.ActionRequestApproved || e.Action == approvals.ActionRequestRefused) {
 			out = append(out, e)
 		}
 	}

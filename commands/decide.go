@@ -18,13 +18,13 @@ import (
 // on the request whose root post carries it.
 func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) (bot.Reply, error) {
 	ctx = r.withRequestLog(ctx, id)
-	user := approvals.User{ID: u.ID, Name: u.Name}
+	user := qualifiedUser(chat.Platform(), u)
 	req, err := r.opt.Approvals.Request(ctx, id)
 	if err != nil {
-		return bot.NoReply, r.refusedDecision(ctx, u, verb, id, err)
+		return bot.NoReply, r.refusedDecision(ctx, user, verb, id, err)
 	}
 	if messageID != "" && req.Thread != "" && messageID != req.Thread {
-		return bot.NoReply, r.refusedDecision(ctx, u, verb, id, &Refusal{Msg: fmt.Sprintf("This button does not belong to request %s's message; use the buttons on that request's own message, or type `/gitlab-migrations %s %s`.", id, verb, id)})
+		return bot.NoReply, r.refusedDecision(ctx, user, verb, id, &Refusal{Msg: fmt.Sprintf("This button does not belong to request %s's message; use the buttons on that request's own message, or type `/gitlab-migrations %s %s`.", id, verb, id)})
 	}
 	rootChat := chat
 	if c, ok := r.chat(req.Platform); ok {
@@ -36,8 +36,8 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 	case "approve":
 		// Cheap checks first, so a refused click costs no agent call.
 		if err := r.opt.Approvals.CheckApprover(ctx, id, user); err != nil {
-			r.auditUnrecorded(ctx, u, req, err)
-			return bot.NoReply, decisionRefused(err, req)
+			r.auditUnrecorded(ctx, user, req, err)
+			return bot.NoReply, decisionRefused(err, req, chat.Platform())
 		}
 		r.background("approve "+id, func(ctx context.Context) {
 			r.approve(ctx, rootChat, chat, channel, u, req)
@@ -49,13 +49,13 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		req, err = r.opt.Approvals.Cancel(ctx, id, user)
 	}
 	if err != nil {
-		return bot.NoReply, decisionRefused(err, asked)
+		return bot.NoReply, decisionRefused(err, asked, chat.Platform())
 	}
 	// The decision is recorded; telling the channel waits on the platform,
 	// so it happens after the acknowledgement.
 	r.background(verb+" "+id, func(ctx context.Context) {
 		ctx = r.withRequestLog(ctx, id)
-		r.logger(ctx).Info("request "+string(req.State), "by", u.ID)
+		r.logger(ctx).Info("request "+string(req.State), "by", user.ID)
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
 		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
 		if reason != "" {
@@ -72,7 +72,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 // the approval and, once enough approvals are in, runs the request.
 func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel string, u bot.User, req *approvals.Request) {
 	ctx = r.withRequestLog(ctx, req.ID)
-	user := approvals.User{ID: u.ID, Name: u.Name}
+	user := qualifiedUser(chat.Platform(), u)
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	current := ""
 	if req.Fingerprint != "" {
@@ -89,7 +89,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		}
 		if err != nil {
 			err = fmt.Errorf("could not check the migration status it is based on: %w", err)
-			r.auditUnrecorded(ctx, u, req, err)
+			r.auditUnrecorded(ctx, user, req, err)
 			r.logger(ctx).Error("approval fingerprint check", "err", err)
 			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
 				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on. %s Try again.", req.ID, problem(req.Host, err))})
@@ -103,13 +103,13 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", refusalSentence(err), strings.TrimSpace(req.Operation))})
 		return
 	case err != nil:
-		r.auditUnrecorded(ctx, u, req, err)
+		r.auditUnrecorded(ctx, user, req, err)
 		r.logger(ctx).Error("recording an approval", "err", err)
 		_ = chat.Notify(ctx, channel, u, bot.Message{Text: workflowText(err,
 			fmt.Sprintf("Your approval of %s was not recorded: the bot could not store it; its log has the details. Try again.", req.ID)), Tone: bot.ToneDanger})
 		return
 	}
-	r.logger(ctx).Info("approval recorded", "approver", u.ID, "state", approved.State)
+	r.logger(ctx).Info("approval recorded", "approver", user.ID, "state", approved.State)
 	if approved.State != approvals.StateApproved {
 		r.updateRoot(ctx, rootChat, root, requestMessage(approved, r.opt.Clock()))
 		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
@@ -121,7 +121,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 
 // refusedDecision audits and returns a refusal of an approve, deny or
 // cancel that did not reach the workflow.
-func (r *Router) refusedDecision(ctx context.Context, u bot.User, verb, id string, err error) error {
+func (r *Router) refusedDecision(ctx context.Context, u approvals.User, verb, id string, err error) error {
 	r.audit(ctx, approvals.AuditEntry{Actor: u.ID, ActorName: u.Name, Action: approvals.ActionRequestRefused, RequestID: id, Detail: verb + ": " + err.Error()})
 	if errors.Is(err, approvals.ErrNotFound) {
 		return refuse("There is no request %s. /gitlab-migrations pending lists the open ones.", id)
@@ -156,7 +156,7 @@ func (r *Router) approvalStatus(ctx context.Context, host Host, id string, onBus
 // reason the workflow did not audit itself: the status check failed, or
 // the store or group resolver did. The workflow's own refusals (not an
 // approver, already decided …) are audited by approvals.Service.
-func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals.Request, err error) {
+func (r *Router) auditUnrecorded(ctx context.Context, u approvals.User, req *approvals.Request, err error) {
 	if approvals.IsRefusal(err) {
 		return
 	}
@@ -166,8 +166,9 @@ func (r *Router) auditUnrecorded(ctx context.Context, u bot.User, req *approvals
 }
 
 // decisionRefused is the refusal of an approve, deny or cancel; one for a
-// user who is not an approver names who is.
-func decisionRefused(err error, req *approvals.Request) error {
+// user who is not an approver names who is, as far as platform (the
+// user's) can mention them.
+func decisionRefused(err error, req *approvals.Request, platform string) error {
 	ref := &Refusal{Msg: workflowText(err, fmt.Sprintf("The bot could not record this decision on %s: its store or the approver check failed, and its log has the details. Try again.", req.ID))}
 	if v, ok := verdictOf(req); ok && errors.Is(err, approvals.ErrAlreadyDecided) && req.State.Terminal() {
 		// The store knows only failed or succeeded; the verdict says
@@ -175,7 +176,7 @@ func decisionRefused(err error, req *approvals.Request) error {
 		ref.Msg = fmt.Sprintf("Request %s already ran: %s (ended %s).", req.ID, strings.ToLower(verdictTitles[v.kind]), stamp(req.EndedAt))
 	}
 	if errors.Is(err, approvals.ErrNotApprover) {
-		ref.Who = approversOf(req)
+		ref.Who = mentionable(platform, approversOf(req))
 	}
 	return ref
 }

@@ -57,7 +57,7 @@ func TestNoGoErrorTextInMessages(t *testing.T) {
 			"agent error":   agentErrorMessage("gitlab-1", "status", err),
 			"problem":       problemMessage("Could not check", "gitlab-1", err, "Check with /gitlab-migrations status."),
 			"couldNotPost":  couldNotPost(err),
-			"decision":      {Text: decisionRefused(err, req).Error()},
+			"decision":      {Text: decisionRefused(err, req, "slack").Error()},
 			"workflow":      {Text: workflowProblem(err)},
 			"handler error": {Text: func() string { s, _ := bot.TextFor(err); return s }()},
 		} {

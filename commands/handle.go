@@ -48,12 +48,12 @@ func peopleText(err error) string {
 // hands everything that waits on the agent to a background goroutine.
 func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Command) (bot.Reply, error) {
 	cmd.User.Name = displayName(cmd.User)
-	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
+	user := qualifiedUser(cmd.Platform, cmd.User)
 	inv, err := Parse(cmd.Text)
 	if err != nil {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
-	if err := r.opt.Approvals.CheckRequester(inv.Sub, cmd.Channel, user); err != nil {
+	if err := r.opt.Approvals.CheckRequester(inv.Sub, approvals.Qualify(cmd.Platform, cmd.Channel), user); err != nil {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	switch inv.Sub {
@@ -154,12 +154,12 @@ func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action
 	case bot.ActionDeny:
 		verb = "deny"
 	default:
-		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "unknown button action " + act.ActionID})
+		r.audit(ctx, approvals.AuditEntry{Actor: approvals.Qualify(act.Platform, act.User.ID), ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "unknown button action " + act.ActionID})
 		return bot.NoReply, refuse("This button is not one of mine (%q).", act.ActionID)
 	}
 	id, err := approvals.ParseID(act.Value)
 	if err != nil {
-		r.audit(ctx, approvals.AuditEntry{Actor: act.User.ID, ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "button with a malformed request ID"})
+		r.audit(ctx, approvals.AuditEntry{Actor: approvals.Qualify(act.Platform, act.User.ID), ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "button with a malformed request ID"})
 		return bot.NoReply, refuse("This button does not carry a valid request ID.")
 	}
 	return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, act.Message.ID, "")
@@ -168,7 +168,7 @@ func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action
 // refused audits a refused command and returns the refusal for the user.
 func (r *Router) refused(ctx context.Context, cmd bot.Command, sub string, err error) error {
 	r.audit(ctx, approvals.AuditEntry{
-		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
+		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
 		Operation: sub, Detail: truncate(cmd.Text, 200) + ": " + err.Error(),
 	})
 	// Usage errors, argument errors and policy refusals are all written

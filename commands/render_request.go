@@ -43,7 +43,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Title = fmt.Sprintf("Approval needed: %s on %s", req.Operation, req.Host)
 		m.Tone = bot.ToneWarning
 		m.Text = fmt.Sprintf("Someone other than %s must approve before anything runs.", req.Requester)
-		m.Mentions = approversOf(req)
+		m.Mentions = mentionable(req.Platform, approversOf(req))
 		m.Fields = append(m.Fields,
 			bot.Field{Label: "Approvals", Value: fmt.Sprintf("%d of %d%s", len(req.Approvals()), req.Required, prefixed(" (", approvedBy, ")")), Short: true},
 			bot.Field{Label: "Expires", Value: fmt.Sprintf("%s (in %s)", req.ExpiresAt.UTC().Format("15:04 MST"), until(req.ExpiresAt, now)), Short: true},

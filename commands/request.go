@@ -19,7 +19,7 @@ import (
 // The host must be named when several are configured (destructiveHost),
 // except for finalize --from: the request it names says which host.
 func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command, inv Invocation) (bot.Reply, error) {
-	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
+	user := qualifiedUser(cmd.Platform, cmd.User)
 	row, _ := operationOf(inv.Sub)
 	op, err := gitlab.Lookup(row.op)
 	if err != nil {
@@ -79,7 +79,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		}
 		if refusal != nil {
 			r.audit(ctx, approvals.AuditEntry{
-				Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
+				Actor: user.ID, ActorName: user.Name, Action: approvals.ActionCommandRefused,
 				Host: host.Name, Operation: op.Name, Argv: c.Argv(), Detail: "pre-flight: " + refusal.Error(),
 			})
 			r.updateRoot(ctx, chat, root, bot.Message{Title: fmt.Sprintf("No %s request opened", op.Name), Text: refusal.Error(), Tone: bot.ToneDanger,

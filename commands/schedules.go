@@ -105,7 +105,7 @@ func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Com
 	if sched == nil {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, refuse("Schedules are not available in this bot: it was started without its scheduler."))
 	}
-	user := approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}
+	user := qualifiedUser(cmd.Platform, cmd.User)
 	usage := subcommands["schedules"].usage
 	switch verb := scheduleVerb(inv); verb {
 	case "add", "remove":
@@ -120,7 +120,7 @@ func (r *Router) handleSchedules(ctx context.Context, chat bot.Chat, cmd bot.Com
 		id := inv.Args[1]
 		// Who asked is recorded here; the run is audited as the
 		// scheduler's, as every scheduled run is.
-		r.audit(ctx, approvals.AuditEntry{Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleRunNow, Detail: "schedule " + id})
+		r.audit(ctx, approvals.AuditEntry{Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionScheduleRunNow, Detail: "schedule " + id})
 		r.background("schedules run "+id, func(ctx context.Context) {
 			// The result is posted into the schedule's channel; only a
 			// refusal or failure comes back to the person who asked.
@@ -166,7 +166,7 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub+" add", refuse("I could not store the schedule in the bot's store; the bot's log has the details. Nothing was added; try again."))
 	}
 	r.audit(ctx, approvals.AuditEntry{
-		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleAdded,
+		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionScheduleAdded,
 		Host: added.Host, Operation: added.What, Detail: describeSchedule(added),
 	})
 	next := ""
@@ -204,7 +204,7 @@ func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Comm
 		gone.ID = id
 	}
 	r.audit(ctx, approvals.AuditEntry{
-		Actor: cmd.User.ID, ActorName: cmd.User.Name, Action: approvals.ActionScheduleRemoved,
+		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionScheduleRemoved,
 		Host: gone.Host, Operation: gone.What, Detail: describeSchedule(gone),
 	})
 	return bot.Say(bot.Message{Tone: bot.ToneSuccess,

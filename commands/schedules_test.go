@@ -74,7 +74,7 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 	contains(t, rec.notesFor(carol.ID), "Schedule s1 added")
 	contains(t, rec.notesFor(carol.ID), "Next run: ")
 	got := auditOf(t, s, approvals.ActionScheduleAdded)
-	if len(got) != 1 || got[0].Actor != carol.ID || got[0].Operation != "status" ||
+	if len(got) != 1 || got[0].Actor != approvals.Qualify(rec.Platform(), carol.ID) || got[0].Operation != "status" ||
 		!strings.Contains(got[0].Detail, "s1: status on the default host at `0 8 * * 1-5` Europe/Berlin, when changed, into C1") {
 		t.Fatalf("schedule.added entries: %+v", got)
 	}
@@ -88,7 +88,7 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 	}
 	refused := 0
 	for _, e := range auditOf(t, s, approvals.ActionCommandRefused) {
-		if e.Actor == alice.ID && strings.HasPrefix(e.Operation, "schedules") {
+		if e.Actor == approvals.Qualify(rec.Platform(), alice.ID) && strings.HasPrefix(e.Operation, "schedules") {
 			refused++
 		}
 	}
@@ -103,7 +103,7 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 		t.Fatalf("removed, yet %d schedules are stored", len(stored))
 	}
 	got = auditOf(t, s, approvals.ActionScheduleRemoved)
-	if len(got) != 1 || got[0].Actor != carol.ID || !strings.Contains(got[0].Detail, "s1: status on the default host") {
+	if len(got) != 1 || got[0].Actor != approvals.Qualify(rec.Platform(), carol.ID) || !strings.Contains(got[0].Detail, "s1: status on the default host") {
 		t.Fatalf("schedule.removed entries: %+v", got)
 	}
 	err = command(t, s, rec, carol, "schedules remove s1")
@@ -225,7 +225,7 @@ func TestScheduleFiresAndPosts(t *testing.T) {
 		t.Fatalf("schedules run: %d root posts, want 2", n)
 	}
 	contains(t, rec.thread(rec.roots()[1])[:1], "Run now by hand (`schedules run s1`)")
-	if got := auditOf(t, s, approvals.ActionScheduleRunNow); len(got) != 1 || got[0].Actor != alice.ID || got[0].Detail != "schedule s1" {
+	if got := auditOf(t, s, approvals.ActionScheduleRunNow); len(got) != 1 || got[0].Actor != approvals.Qualify(rec.Platform(), alice.ID) || got[0].Detail != "schedule s1" {
 		t.Errorf("schedule.run entries: %+v", got)
 	}
 

@@ -34,7 +34,7 @@ func TestShowRequestHistory(t *testing.T) {
 	got := notes[0]
 	for _, want := range []string{
 		"Request " + id + ": migrate on ",
-		"Asked by: alice (U-alice) at ",
+		"Asked by: alice (test:U-alice) at ",
 		"Runs: `gitlab-rake db:migrate` on ",
 		"Reason: upgrade to 17.5",
 		"• approved by bob at ",

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
@@ -18,21 +20,21 @@ import (
 // ID of the wrong shape would never match anyone, and serve refuses a
 // policy without approvers unless anyone_may_approve says so.
 //
-// platforms are the ID shapes of the chat platforms serve connects to; an
-// ID must have the shape of one of them. The console (no platforms) takes
-// any name, as its users type them.
+// platforms are the chat platforms serve connects to. Every ID of the
+// policy's lists (user IDs, groups, channels) is qualified by platform
+// (qualifyIDs), so the returned policy names each one on one platform.
 func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms []idRules) approvals.Policy {
 	valid := commands.DestructiveSubcommands()
+	var requesters map[string][]string
 	for _, sub := range slices.Sorted(maps.Keys(pc.Requesters)) {
 		if sub != "" && !slices.Contains(valid, sub) {
 			p.Addf("policy.requesters."+sub, "%q is not a subcommand that needs approval; use %s (read-only ones are open to everyone in the allowed channels)", sub, strings.Join(valid, ", "))
 		}
-		checkIDs(p, "policy.requesters."+sub, pc.Requesters[sub], platforms, userID)
+		if requesters == nil {
+			requesters = make(map[string][]string, len(pc.Requesters))
+		}
+		requesters[sub] = qualifyIDs(p, "policy.requesters."+sub, pc.Requesters[sub], platforms, userID)
 	}
-	checkIDs(p, "policy.approvers", pc.Approvers, platforms, userID)
-	checkIDs(p, "policy.approver_groups", pc.ApproverGroups, platforms, groupID)
-	checkIDs(p, "policy.channels", pc.Channels, platforms, channelID)
-	checkIDs(p, "policy.admins", pc.Admins, platforms, userID)
 
 	named := len(pc.Approvers) > 0 || len(pc.ApproverGroups) > 0
 	switch {
@@ -43,10 +45,12 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 	}
 
 	pol := approvals.Policy{
-		Requesters: pc.Requesters, Approvers: pc.Approvers,
-		ApproverGroups: pc.ApproverGroups, Channels: pc.Channels,
+		Requesters:        requesters,
+		Approvers:         qualifyIDs(p, "policy.approvers", pc.Approvers, platforms, userID),
+		ApproverGroups:    qualifyIDs(p, "policy.approver_groups", pc.ApproverGroups, platforms, groupID),
+		Channels:          qualifyIDs(p, "policy.channels", pc.Channels, platforms, channelID),
 		ApprovalsRequired: pc.ApprovalsRequired, RequireReason: pc.RequireReason,
-		Admins: pc.Admins,
+		Admins: qualifyIDs(p, "policy.admins", pc.Admins, platforms, userID),
 	}
 	if pc.RequestTTL != "" {
 		if ttl, ok := p.Duration("policy.request_ttl", pc.RequestTTL, "15m"); ok {
@@ -69,6 +73,9 @@ const (
 
 // idRules are one platform's ID shapes, by kind.
 type idRules struct {
+	// name qualifies the platform's IDs ("slack:U123"); platform is how
+	// messages name it.
+	name     string
 	platform string
 	valid    [3]func(string) bool
 	// forms describe the shapes for the message, by kind.
@@ -77,12 +84,14 @@ type idRules struct {
 
 var (
 	slackIDs = idRules{
+		name:     slack.Platform,
 		platform: "Slack",
 		valid:    [3]func(string) bool{slack.IsUserID, slack.IsUserGroup, slack.IsChannelID},
 		forms:    [3]string{"user ID (U… or W…)", "user group ID (S…) or handle (db-approvers)", "channel ID (C… or G…)"},
 	}
 	// On Mattermost, approver groups are channels.
 	mattermostIDs = idRules{
+		name:     mattermost.Platform,
 		platform: "Mattermost",
 		valid:    [3]func(string) bool{mattermost.IsID, mattermost.IsID, mattermost.IsID},
 		forms: [3]string{"user ID (26 lowercase letters and digits)",
@@ -112,4 +121,77 @@ func checkID(p *configcheck.Problems, path, id string, platforms []idRules, kind
 		what = "is neither a " + strings.Join(forms, " nor a ")
 	}
 	p.Addf(path, "%q %s; a name pasted instead of an ID would never match", id, what)
+}
+
+// qualifyIDs returns list with every ID qualified by its platform
+// ("slack:U123"), recording at its key path each one that cannot be:
+//   - a qualified ID must name a configured platform and have that
+//     platform's shape;
+//   - an unqualified ID with one platform configured means that platform,
+//     and must have its shape;
+//   - an unqualified ID with several platforms configured is ambiguous and
+//     refused, saying how to qualify it (every one is reported);
+//   - without platforms (console) an unqualified ID is a console name
+//     ("console:alice"); qualified ones are kept, as the console may read
+//     serve's configuration (they then match no console user).
+//
+// Empty IDs are left to approvals.Policy.Check.
+func qualifyIDs(p *configcheck.Problems, path string, list []string, platforms []idRules, kind idKind) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, id := range list {
+		out[i] = qualifyID(p, configcheck.Index(path, i), id, platforms, kind)
+	}
+	return out
+}
+
+// qualifyID is qualifyIDs for one ID at path.
+func qualifyID(p *configcheck.Problems, path, id string, platforms []idRules, kind idKind) string {
+	name, local := approvals.SplitID(id)
+	switch {
+	case id == "":
+		return id
+	case len(platforms) == 0:
+		return approvals.QualifyDefault(console.Platform, id)
+	case name != "":
+		i := slices.IndexFunc(platforms, func(r idRules) bool { return r.name == name })
+		if i < 0 {
+			p.Addf(path, "%q names platform %q, which is not configured; qualify IDs with %s", id, name, platformPrefixes(platforms))
+			return id
+		}
+		checkID(p, path, local, platforms[i:i+1], kind)
+		return id
+	case len(platforms) == 1:
+		checkID(p, path, id, platforms, kind)
+		return approvals.Qualify(platforms[0].name, id)
+	}
+	hint := ""
+	for _, r := range platforms {
+		if r.valid[kind](id) {
+			hint = fmt.Sprintf(" (it has the shape of a %s %s, so perhaps %s:%s)", r.platform, r.forms[kind], r.name, id)
+			break
+		}
+	}
+	p.Addf(path, "%q is not qualified: with %s all configured, say which platform it is on by writing %s before it%s", id, platformNames(platforms), platformPrefixes(platforms), hint)
+	return id
+}
+
+// platformPrefixes lists the qualifiers of platforms: "slack: or mattermost:".
+func platformPrefixes(platforms []idRules) string {
+	s := make([]string, len(platforms))
+	for i, r := range platforms {
+		s[i] = r.name + ":"
+	}
+	return strings.Join(s, " or ")
+}
+
+// platformNames lists the platforms for a message: "Slack and Mattermost".
+func platformNames(platforms []idRules) string {
+	s := make([]string, len(platforms))
+	for i, r := range platforms {
+		s[i] = r.platform
+	}
+	return strings.Join(s, " and ")
 }

@@ -98,11 +98,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 
 	// The service exists before the adapters (it needs their group
 	// resolvers only when a decision is made, through groups).
-	var groups anyGroup
+	groups := lateGroups{}
 	// The metrics of this process (/metrics): every observed package
 	// reports into m, through its own observer interface.
 	m := metrics.NewBot()
-	svc, err := approvals.NewService(db, policy, approvals.WithGroupResolver(&groups), approvals.WithObserver(m))
+	svc, err := approvals.NewService(db, policy, append(groups.options(cfg.platforms()), approvals.WithObserver(m))...)
 	if err != nil {
 		return err
 	}
@@ -131,13 +131,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack")), slack.WithAPIObserver(m)); err != nil {
 			return err
 		}
-		groups = append(groups, sl)
+		groups.set(slack.Platform, sl)
 	}
 	if cfg.Mattermost != nil {
 		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost"), APIObserver: m}); err != nil {
 			return err
 		}
-		groups = append(groups, mm)
+		groups.set(mattermost.Platform, mm)
 	}
 	// One leadership gates the once-only work: recovery, the expiry sweep
 	// and anchors (router), scheduled posts (scheduler). One process is
@@ -250,35 +250,4 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		log.Error("shutdown_grace passed; exiting without waiting further", "shutdown_grace", cfg.grace.String())
 	}
 	return err
-}
-
-// anyGroup asks every connected platform: Slack user groups and Mattermost
-// approver channels have distinct IDs, so a user is a member if any
-// platform says so. A platform that does not know the group answers with
-// an error (a Slack group ID is no Mattermost channel), so a definite "no"
-// from one platform outweighs errors from the others; only when no
-// platform could answer is the error returned, and the approval refused
-// with it.
-type anyGroup []approvals.GroupResolver
-
-func (g anyGroup) IsMember(ctx context.Context, group, userID string) (bool, error) {
-	var (
-		errs     []error
-		answered bool
-	)
-	for _, r := range g {
-		ok, err := r.IsMember(ctx, group, userID)
-		if ok {
-			return true, nil
-		}
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			answered = true
-		}
-	}
-	if answered {
-		return false, nil
-	}
-	return false, errors.Join(errs...)
 }

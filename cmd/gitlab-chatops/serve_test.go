@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -154,42 +153,6 @@ policy:
 		if n[source] < 1 || n[source] > 2 || counted[source] != want {
 			t.Errorf("%d refused requests from %s wrote %d auth.refused entries counting %d; want 1 or 2 entries counting all", want, source, n[source], counted[source])
 		}
-	}
-}
-
-// groupAnswer is a platform's answer to a membership question.
-type groupAnswer struct {
-	ok  bool
-	err error
-}
-
-func (g groupAnswer) IsMember(context.Context, string, string) (bool, error) { return g.ok, g.err }
-
-// TestAnyGroup: a member on any platform is a member; a definite "no"
-// from one platform outweighs another's error (it does not know the
-// group); only when nobody could answer is the error returned.
-func TestAnyGroup(t *testing.T) {
-	unknown := errors.New("not a group here")
-	down := errors.New("API down")
-	cases := []struct {
-		name    string
-		answers anyGroup
-		want    bool
-		wantErr bool
-	}{
-		{"member on one", anyGroup{groupAnswer{err: unknown}, groupAnswer{ok: true}}, true, false},
-		{"member despite an error", anyGroup{groupAnswer{err: down}, groupAnswer{ok: true}}, true, false},
-		{"no from the group's platform", anyGroup{groupAnswer{}, groupAnswer{err: unknown}}, false, false},
-		{"nobody could answer", anyGroup{groupAnswer{err: down}, groupAnswer{err: unknown}}, false, true},
-		{"no everywhere", anyGroup{groupAnswer{}, groupAnswer{}}, false, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := c.answers.IsMember(context.Background(), "G", "U")
-			if got != c.want || (err != nil) != c.wantErr {
-				t.Errorf("IsMember = %v, %v; want %v, error %v", got, err, c.want, c.wantErr)
-			}
-		})
 	}
 }
 

@@ -153,7 +153,7 @@ func Start(t testing.TB, opt Options) *Stack {
 		aopts = append(aopts, approvals.WithClock(opt.Clock))
 	}
 	if opt.Groups != nil {
-		aopts = append(aopts, approvals.WithGroupResolver(opt.Groups))
+		aopts = append(aopts, approvals.WithGroupResolver("", opt.Groups))
 	}
 	var store approvals.Store = s.DB
 	if opt.WrapStore != nil {
