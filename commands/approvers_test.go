@@ -24,9 +24,12 @@ func TestApprovalNamesApproversAndGroups(t *testing.T) {
 	}{
 		{"groups only", approvals.Policy{ApproverGroups: []string{"G-dba"}}, []string{"G-dba"}},
 		{"approvers and groups", approvals.Policy{Approvers: []string{bob.ID}, ApproverGroups: []string{"G-dba"}}, []string{bob.ID, "G-dba"}},
+		// Qualified IDs: a post on this platform ("test") mentions this
+		// platform's approvers, as its own IDs, and not another's.
+		{"qualified, two platforms", approvals.Policy{Approvers: []string{"test:" + bob.ID, "other:U-zed"}, ApproverGroups: []string{"other:G-x", "test:G-dba"}}, []string{bob.ID, "G-dba"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, rec := setup(t, simtest.Options{Policy: c.pol, Groups: approvalstest.Groups{Members: map[string][]string{"G-dba": {"U-dan"}}}})
+			s, rec := setup(t, simtest.Options{Policy: c.pol, Groups: approvalstest.Groups{Members: map[string][]string{"G-dba": {"U-dan"}, "G-x": {"U-dan"}}}})
 			id, root := openMigrate(t, s, rec)
 			if got := rec.message(root).Mentions; !slices.Equal(got, c.want) {
 				t.Errorf("approval post mentions %v, want %v", got, c.want)

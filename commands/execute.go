@@ -67,9 +67,12 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
 		return
 	}
+	// The statement names people by qualified ID (a request stored before
+	// IDs were qualified reads as its platform's), so that the agent's own
+	// requester-is-not-an-approver check compares like with like.
 	approvers := []string{}
 	for _, d := range started.Approvals() {
-		approvers = append(approvers, d.User.ID)
+		approvers = append(approvers, started.Canonical(d.User.ID))
 	}
 	// The agent gets the approved argv and runs only if its own catalogue
 	// builds the same; a refusal names both and ends the request failed.
@@ -77,7 +80,7 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	if r.argvSent != nil {
 		argv = r.argvSent(argv)
 	}
-	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Requester.ID, Approvers: approvers}
+	runReq := agent.RunRequest{Operation: op.Name, Args: args, Argv: argv, RequestID: started.ID, Requester: started.Canonical(started.Requester.ID), Approvers: approvers}
 	if runReq.Approval, err = approvalFor(host, runReq); err != nil {
 		r.logger(ctx).Error("approval statement", "host", host.Name, "err", err)
 		r.finish(ctx, chat, started, approvals.StateFailed, peopleText(err))

@@ -167,14 +167,24 @@ func qualifyID(p *configcheck.Problems, path, id string, platforms []idRules, ki
 		checkID(p, path, id, platforms, kind)
 		return approvals.Qualify(platforms[0].name, id)
 	}
-	hint := ""
+	var fits []idRules
 	for _, r := range platforms {
 		if r.valid[kind](id) {
-			hint = fmt.Sprintf(" (it has the shape of a %s %s, so perhaps %s:%s)", r.platform, r.forms[kind], r.name, id)
-			break
+			fits = append(fits, r)
 		}
 	}
-	p.Addf(path, "%q is not qualified: with %s all configured, say which platform it is on by writing %s before it%s", id, platformNames(platforms), platformPrefixes(platforms), hint)
+	var hint string
+	switch len(fits) {
+	case 0:
+		hint = "; it has the shape of none of them either (a name pasted instead of an ID would never match)"
+	case 1:
+		hint = fmt.Sprintf(" (it has the shape of a %s %s, so perhaps %s:%s)", fits[0].platform, fits[0].forms[kind], fits[0].name, id)
+	default:
+		// A Mattermost ID also has the shape of a Slack group handle:
+		// exactly why the platform must be said.
+		hint = fmt.Sprintf(" (it has the shape of an ID on %s, so only you can tell)", platformNames(fits))
+	}
+	p.Addf(path, "%q is not qualified: with %s configured, say which platform it is on by writing %s before it%s", id, platformNames(platforms), platformPrefixes(platforms), hint)
 	return id
 }
 
@@ -187,11 +197,15 @@ func platformPrefixes(platforms []idRules) string {
 	return strings.Join(s, " or ")
 }
 
-// platformNames lists the platforms for a message: "Slack and Mattermost".
+// platformNames lists the platforms for a message: "both Slack and
+// Mattermost".
 func platformNames(platforms []idRules) string {
 	s := make([]string, len(platforms))
 	for i, r := range platforms {
 		s[i] = r.platform
 	}
-	return strings.Join(s, " and ")
+	if len(s) == 2 {
+		return "both " + s[0] + " and " + s[1]
+	}
+	return "all of " + strings.Join(s, ", ")
 }

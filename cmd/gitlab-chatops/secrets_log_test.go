@@ -102,7 +102,7 @@ hosts:
   - name: gitlab-sim
     agent: http://127.0.0.1:%d
 policy:
-  approvers: [%s]
+  approvers: [slack:%s]
 slack:
   mode: http
   api_url: %s
