@@ -26,7 +26,8 @@ func (g lateGroups) options(platforms []string) []approvals.Option {
 	return opts
 }
 
-// set fills in platform's resolver once its adapter exists.
+// set fills in platform's resolver once its adapter exists (an adapter's
+// Groups(); nil when it has none).
 func (g lateGroups) set(platform string, r approvals.GroupResolver) {
 	if lg := g[platform]; lg != nil {
 		lg.r = r
@@ -41,7 +42,7 @@ type lateGroup struct {
 
 func (g *lateGroup) IsMember(ctx context.Context, group, userID string) (bool, error) {
 	if g.r == nil {
-		return false, fmt.Errorf("%s is not connected yet, so its group %s cannot be checked", g.platform, group)
+		return false, fmt.Errorf("%s resolves no approver groups (not connected yet, or it has none), so group %s cannot be checked; list approvers by user ID instead", g.platform, group)
 	}
 	ok, err := g.r.IsMember(ctx, group, userID)
 	if err != nil {
