@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,12 +120,15 @@ func (f *fakeSlackAPI) apiURL() string { return f.srv.URL + "/api/" }
 
 // fakeMattermostAPI is the part of the Mattermost API v4 the bot uses:
 // posts (created, patched, read), ephemeral posts, users (every ID is an
-// active person) and channel members (everyone is a member; the answer
-// waits at members).
+// active person) and channel members (everyone but outsiders is a member;
+// the answer waits at members).
 type fakeMattermostAPI struct {
 	apiCalls
 	srv     *httptest.Server
 	members gate
+	// outsiders are the users who are members of no channel (404); set
+	// before the first call.
+	outsiders []string
 
 	mu      sync.Mutex
 	posts   map[string]*model.Post
@@ -194,6 +198,10 @@ func newFakeMattermostAPI(t *testing.T) *fakeMattermostAPI {
 	})
 	mux.HandleFunc("GET /api/v4/channels/{cid}/members/{uid}", func(w http.ResponseWriter, r *http.Request) {
 		f.members.pass()
+		if slices.Contains(f.outsiders, r.PathValue("uid")) {
+			writeJSONStatus(w, http.StatusNotFound, map[string]any{"id": "app.channel.get_member.missing.app_error", "status_code": 404})
+			return
+		}
 		writeJSONStatus(w, http.StatusOK, &model.ChannelMember{ChannelId: r.PathValue("cid"), UserId: r.PathValue("uid")})
 	})
 	mux.HandleFunc("POST /api/v4/channels/direct", func(w http.ResponseWriter, r *http.Request) {
