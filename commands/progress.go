@@ -48,12 +48,23 @@ func (r *Router) newProgress(ctx context.Context, chat bot.Chat, ref bot.Ref, cm
 		return b
 	}
 	start := r.opt.Clock()
+	every := r.progressEvery(chat)
 	go b.run(func(v progressView) {
 		if err := chat.Update(ctx, ref, progressMessage(cmd, host, r.opt.Clock().Sub(start), v)); err != nil {
 			r.logger(ctx).Warn("updating progress", "err", err)
 		}
-	}, r.opt.ProgressEvery)
+	}, every)
 	return b
+}
+
+// progressEvery is the least time between two progress messages on chat:
+// ProgressEvery, or sparseProgressEvery where the platform cannot edit
+// (each value is a new post there, degrade.go).
+func (r *Router) progressEvery(chat bot.Chat) time.Duration {
+	if !bot.CapabilitiesOf(chat).Edits {
+		return max(r.opt.ProgressEvery, sparseProgressEvery)
+	}
+	return r.opt.ProgressEvery
 }
 
 // put offers v to the renderer; it never waits. A nil box discards.

@@ -216,12 +216,15 @@ func New(opt Options) (*Router, error) {
 	return r, nil
 }
 
-// Register makes chat the adapter for its platform, so that background work
-// (recovery after a restart, expiry) can post into threads it opened.
+// Register makes chat the adapter for its platform: commands and clicks
+// of that platform are answered on it, and background work (recovery
+// after a restart, expiry, schedules) posts into threads it opened. A
+// chat whose platform lacks a capability (bot.Capable) is used degraded
+// (degrade.go).
 func (r *Router) Register(chat bot.Chat) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.chats[chat.Platform()] = chat
+	r.chats[chat.Platform()] = degrade(chat)
 }
 
 // chatFor is the chat a command or click arrived on: the one registered

@@ -52,7 +52,7 @@ func startConsole(t *testing.T, h bot.Handler) *bottest.Conn {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		_ = c.Run(ctx, in, h, func() { done <- struct{}{} })
+		_ = c.Feed(ctx, in, h, func() { done <- struct{}{} })
 	}()
 	t.Cleanup(func() { cancel(); _ = typed.Close(); <-stopped })
 	return &bottest.Conn{

@@ -34,11 +34,16 @@ type Console struct {
 	mu      sync.Mutex
 	next    int
 	roots   map[string]string // post -> its root ("" for roots)
+	in      io.Reader         // what Run reads (SetInput)
+	after   func()            // called after each line Run hands on
 	buttons map[string]string // request ID -> post carrying its buttons
 	last    string            // the last request ID shown on a button
 }
 
-var _ bot.Chat = (*Console)(nil)
+var (
+	_ bot.Chat    = (*Console)(nil)
+	_ bot.Adapter = (*Console)(nil)
+)
 
 // New returns a console writing to out; channel is the one channel every
 // typed line is said in.
@@ -55,6 +60,35 @@ func NewTagged(out io.Writer, channel, tag string) *Console {
 // written for people (bot.Readable); the terminal shows bot.FailedText.
 // Call it before Run.
 func (c *Console) SetLogger(l *slog.Logger) { c.log = l }
+
+// SetInput sets what Run reads, and after (if not nil) is called once
+// each line was handed on (the router's Wait, so that piped input runs
+// one command to completion before the next). Call it before Run.
+func (c *Console) SetInput(in io.Reader, after func()) { c.in, c.after = in, after }
+
+// Run implements bot.Adapter: Feed on the input given to SetInput (none:
+// Run waits for ctx).
+func (c *Console) Run(ctx context.Context, h bot.Handler) error {
+	if c.in == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return c.Feed(ctx, c.in, h, c.after)
+}
+
+// Name implements bot.Adapter.
+func (c *Console) Name() string { return Platform }
+
+// Chat implements bot.Adapter: the console is its own Chat.
+func (c *Console) Chat() bot.Chat { return c }
+
+// Groups implements bot.Adapter: the console has no groups.
+func (c *Console) Groups() bot.GroupResolver { return nil }
+
+// Capabilities implements bot.Adapter and bot.Capable: the console shows
+// a note "only NAME sees this", prints edits, summarises an upload and
+// takes `click approve ID` for a button.
+func (c *Console) Capabilities() bot.Capabilities { return bot.AllCapabilities }
 
 // Platform implements bot.Chat.
 func (c *Console) Platform() string { return Platform }
@@ -156,9 +190,10 @@ var (
 	placeholderRE = regexp.MustCompile(`<(?:id|ID|request-id|REQUEST-ID)>`)
 )
 
-// Run reads lines from in until EOF or ctx ends and hands them to h. wait,
+// Feed reads lines from in until EOF or ctx ends and hands them to h. wait,
 // if not nil, is called after each line (the router's Wait), so piped input
-// runs one command to completion before the next.
+// runs one command to completion before the next. Run is Feed on the
+// input given to SetInput.
 //
 // Lines: `NAME: /gitlab-migrations SUBCOMMAND …` (the command word is
 // optional), `NAME: click approve|deny REQUEST-ID` to click a button. In
@@ -166,7 +201,7 @@ var (
 // on the latest button. Empty lines and lines starting with # are skipped;
 // a # after two blanks and before a blank ends a line (a comment; the
 // console says so when it follows a reason).
-func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
+func (c *Console) Feed(ctx context.Context, in io.Reader, h bot.Handler, wait func()) error {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	// The scanner blocks in Read, which a context cannot interrupt; reading

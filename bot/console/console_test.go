@@ -76,7 +76,7 @@ func TestRunParsesLines(t *testing.T) {
 		"no colon here",
 	}, "\n")
 	waits := 0
-	if err := c.Run(ctx, strings.NewReader(in), h, func() { waits++ }); err != nil {
+	if err := c.Feed(ctx, strings.NewReader(in), h, func() { waits++ }); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.cmds) != 2 || h.cmds[0].Text != "status --db ci" || h.cmds[0].User != (bot.User{ID: "alice", Name: "alice"}) {
@@ -102,7 +102,7 @@ func TestRefusalIsShownToThatUserOnly(t *testing.T) {
 	var out bytes.Buffer
 	c := New(&out, "#ops")
 	h := &fakeHandler{refuse: &testRefusal{"unknown subcommand"}}
-	if err := c.Run(context.Background(), strings.NewReader("alice: stauts\n"), h, nil); err != nil {
+	if err := c.Feed(context.Background(), strings.NewReader("alice: stauts\n"), h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "(only alice sees this)\n  │ ✖ unknown subcommand") {
@@ -117,7 +117,7 @@ func TestGoErrorsAreNotShown(t *testing.T) {
 	c := New(&out, "#ops")
 	c.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
 	h := &fakeHandler{refuse: fmt.Errorf("reading requests: %w", errors.New(`Post "http://127.0.0.1:9/v1/jobs": dial tcp 127.0.0.1:9: connect: connection refused`))}
-	if err := c.Run(context.Background(), strings.NewReader("alice: pending\n"), h, nil); err != nil {
+	if err := c.Feed(context.Background(), strings.NewReader("alice: pending\n"), h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), bot.FailedText) || strings.Contains(out.String(), "dial tcp") || strings.Contains(out.String(), `Post "http`) {
@@ -181,7 +181,7 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := &fakeHandler{}
-		if err := c.Run(context.Background(), strings.NewReader(tc.line+"\n"), h, nil); err != nil {
+		if err := c.Feed(context.Background(), strings.NewReader(tc.line+"\n"), h, nil); err != nil {
 			t.Fatal(err)
 		}
 		switch {
@@ -200,7 +200,7 @@ func TestRunCommentsAndPlaceholder(t *testing.T) {
 	// Before any request was shown, <id> cannot be guessed: say what to put.
 	var out bytes.Buffer
 	h := &fakeHandler{}
-	if err := New(&out, "#ops").Run(context.Background(), strings.NewReader("bob: approve <id>\n"), h, nil); err != nil {
+	if err := New(&out, "#ops").Feed(context.Background(), strings.NewReader("bob: approve <id>\n"), h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.cmds) != 0 || !strings.Contains(out.String(), "put the request ID shown on an approval message where the line says <id>") {
@@ -212,7 +212,7 @@ func TestRefusalNamesWhoMayApprove(t *testing.T) {
 	var out bytes.Buffer
 	c := New(&out, "#ops")
 	h := &fakeHandler{refuse: &simtest.ApproversRefusal{Msg: "you are not an approver", Who: []string{"bob", "dba"}}}
-	if err := c.Run(context.Background(), strings.NewReader("carol: approve r7k2qxa9\n"), h, nil); err != nil {
+	if err := c.Feed(context.Background(), strings.NewReader("carol: approve r7k2qxa9\n"), h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "Who may approve: @bob, @dba") {

@@ -238,3 +238,47 @@ func (a *Adapter) Permalink(ctx context.Context, ref bot.Ref) (string, error) {
 	}
 	return link, nil
 }
+
+var (
+	_ bot.Adapter    = (*Adapter)(nil)
+	_ bot.HTTPServed = (*Adapter)(nil)
+	_ bot.Reacher    = (*Adapter)(nil)
+	_ bot.Drainer    = (*Adapter)(nil)
+)
+
+// NewAdapter is New with the program's Setup, as serve builds every
+// adapter.
+func NewAdapter(cfg Config, s bot.Setup) (*Adapter, error) {
+	opts := []Option{WithAPIObserver(s.APIObserver)}
+	if s.Logger != nil {
+		opts = append(opts, WithLogger(s.Logger))
+	}
+	if s.OnRefused != nil {
+		opts = append(opts, WithOnRefused(s.OnRefused))
+	}
+	return New(cfg, opts...)
+}
+
+// Name implements bot.Adapter.
+func (a *Adapter) Name() string { return Platform }
+
+// Chat implements bot.Adapter: the adapter is its own Chat.
+func (a *Adapter) Chat() bot.Chat { return a }
+
+// Groups implements bot.Adapter: Slack user groups.
+func (a *Adapter) Groups() bot.GroupResolver { return a }
+
+// Capabilities implements bot.Adapter and bot.Capable: Slack shows
+// everything.
+func (a *Adapter) Capabilities() bot.Capabilities { return bot.AllCapabilities }
+
+// HTTPPrefix implements bot.HTTPServed: PathCommands and PathInteractions
+// are under it.
+func (a *Adapter) HTTPPrefix() string { return "/slack/" }
+
+// HTTPListen implements bot.HTTPServed: Slack's endpoints are on serve's
+// main listener.
+func (a *Adapter) HTTPListen() string { return "" }
+
+// ReachCall implements bot.Reacher.
+func (a *Adapter) ReachCall() string { return "auth.test" }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
@@ -140,7 +141,10 @@ func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout,
 	// under an earlier run's posts never collide with this run's IDs.
 	con := console.NewTagged(stdout, *channel, strconv.FormatInt(time.Now().Unix()%46656, 36)+".")
 	con.SetLogger(log)
-	router.Register(con)
+	// The console is an adapter like any other: its Chat is registered,
+	// its Run hands the typed lines to the router.
+	var adapter bot.Adapter = con
+	router.Register(adapter.Chat())
 	if err := router.Start(ctx); err != nil {
 		return err
 	}
@@ -173,7 +177,8 @@ func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if !isTerminal(stdin) {
 		wait = router.Wait
 	}
-	if err := con.Run(ctx, stdin, router, wait); err != nil && ctx.Err() == nil {
+	con.SetInput(stdin, wait)
+	if err := adapter.Run(ctx, router); err != nil && ctx.Err() == nil {
 		return err
 	}
 	router.Wait()

@@ -14,8 +14,6 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
@@ -57,10 +55,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 // serve runs the bot on the platforms cfg configures until ctx ends (main
 // ends it on SIGINT/SIGTERM) or a part of it fails.
 //
-// serve owns one http.ServeMux on one listener (cfg.Listen: the Slack
-// endpoints, Mattermost's unless mattermost.listen gives them their own,
-// /healthz, /readyz) and one errgroup (group.go) that runs every
-// goroutine of its lifetime.
+// serve owns one http.ServeMux on one listener (cfg.Listen: each
+// adapter's endpoints unless it has a listener of its own, /healthz,
+// /readyz, /metrics) and one errgroup (group.go) that runs every
+// goroutine of its lifetime. Adapters are built from the configuration
+// through the platforms list and wired alike (wireAdapter).
 //
 // Shutdown order, so that nothing touches the router or the store after
 // they close: the listeners stop accepting and wait for their in-flight
@@ -123,21 +122,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 			}
 		}
 	}
-	var (
-		sl *slack.Adapter
-		mm *mattermost.Adapter
-	)
-	if cfg.Slack != nil {
-		if sl, err = slack.New(*cfg.Slack, slack.WithLogger(log), slack.WithOnRefused(refused("slack")), slack.WithAPIObserver(m)); err != nil {
-			return err
-		}
-		groups.set(slack.Platform, sl)
+	// Every configured platform's adapter, built and wired the same way
+	// (platforms.go): no platform is named below.
+	adapters, err := buildAdapters(cfg, func(platform string) bot.Setup {
+		return bot.Setup{Logger: log, OnRefused: refused(platform), APIObserver: m}
+	})
+	if err != nil {
+		return err
 	}
-	if cfg.Mattermost != nil {
-		if mm, err = mattermost.New(*cfg.Mattermost, mattermost.Options{Logger: log, OnRefused: refused("mattermost"), APIObserver: m}); err != nil {
-			return err
+	for _, a := range adapters {
+		if g := a.Groups(); g != nil {
+			groups.set(a.Name(), g)
 		}
-		groups.set(mattermost.Platform, mm)
 	}
 	// One leadership gates the once-only work: recovery, the expiry sweep
 	// and anchors (router), scheduled posts (scheduler). One process is
@@ -147,11 +143,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	if err != nil {
 		return err
 	}
-	if sl != nil {
-		router.Register(sl)
-	}
-	if mm != nil {
-		router.Register(mm)
+	for _, a := range adapters {
+		router.Register(a.Chat())
 	}
 	// Scheduled posts: the configuration's, and those added from chat.
 	sched, err := newScheduler(cfg.schedules, db, router, lead, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
@@ -166,12 +159,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		return err
 	}
 	closing.push(func() { _ = main.Close() }) // closed already, unless serving never began
-	var mmListener net.Listener
-	if mm != nil && cfg.Mattermost.Listen != "" {
-		if mmListener, err = listen("mattermost.listen", cfg.Mattermost.Listen); err != nil {
-			return err
+	// Adapters with a listener of their own (mattermost.listen) have it
+	// bound here too.
+	own := map[string]net.Listener{}
+	for _, a := range adapters {
+		if hs, ok := a.(bot.HTTPServed); ok && hs.HTTPListen() != "" {
+			ln, err := listen(a.Name()+".listen", hs.HTTPListen())
+			if err != nil {
+				return err
+			}
+			closing.push(func() { _ = ln.Close() })
+			own[a.Name()] = ln
 		}
-		closing.push(func() { _ = mmListener.Close() })
 	}
 	// The audit commands read the trail through this socket while serve
 	// holds the store's lock; it stops with the group, before the store
@@ -214,25 +213,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", ready)
 	mux.Handle("GET /metrics", m.Handler())
-	if sl != nil {
-		mux.Handle("/slack/", sl.HTTPHandler(h))
-		reach := &reached{name: slack.Platform, call: "auth.test"}
-		ready.platforms = append(ready.platforms, reach)
-		grp.Go("slack start check", func(ctx context.Context) error { return reach.run(ctx, sl.Reach, log) })
-		// Socket Mode, in socket mode; in http mode it waits for the group.
-		grp.Serve("slack", func(ctx context.Context) error { return sl.Run(ctx, h) })
-		closing.push(sl.Wait) // handler calls that outlived their ack, queued messages
-	}
-	if mm != nil {
-		reach := &reached{name: mattermost.Platform, call: "GetMe"}
-		ready.platforms = append(ready.platforms, reach)
-		grp.Go("mattermost start check", func(ctx context.Context) error { return reach.run(ctx, mm.Reach, log) })
-		if mmListener != nil {
-			srv := newHTTPServer(ctx, mm.HTTPHandler(h), log)
-			grp.Serve("mattermost", func(ctx context.Context) error { return serveHTTP(ctx, srv, mmListener, cfg.grace) })
-		} else {
-			mux.Handle("/mattermost/", mm.HTTPHandler(h))
-		}
+	for _, a := range adapters {
+		wireAdapter(ctx, a, wiring{h: h, mux: mux, own: own[a.Name()], grp: grp, ready: ready, closing: &closing, grace: cfg.grace, log: log})
 	}
 	srv := newHTTPServer(ctx, mux, log)
 	grp.Serve("listen "+cfg.Listen, func(ctx context.Context) error { return serveHTTP(ctx, srv, main, cfg.grace) })
@@ -241,7 +223,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// Further goroutines of serve's lifetime join the group here:
 	// grp.Serve(name, run) for loops that run until the group stops.
 
-	log.Info("gitlab-chatops serving", "listen", main.Addr().String(), "slack", sl != nil, "mattermost", mm != nil, "mattermost_listen", cfg.Mattermost != nil && cfg.Mattermost.Listen != "", "hosts", len(hosts), "shutdown_grace", cfg.grace.String())
+	log.Info("gitlab-chatops serving", "listen", main.Addr().String(), "platforms", adapterNames(adapters), "own_listeners", len(own), "hosts", len(hosts), "shutdown_grace", cfg.grace.String())
 	err = grp.Wait()
 	left := grp.left(cfg.grace)
 	log.Info("gitlab-chatops stopping: listeners closed; waiting for the calls in flight, then closing the router and the store", "err", err, "grace_left", left.Round(time.Millisecond).String())
