@@ -1,0 +1,30 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestReplyFor: how a handler's error becomes what its user is shown.
+func TestReplyFor(t *testing.T) {
+	if r := ReplyFor(nil); !r.IsZero() {
+		t.Errorf("ReplyFor(nil) = %+v, want NoReply", r)
+	}
+	r := ReplyFor(fmt.Errorf("deciding: %w", approversErr{[]string{"U1", "S2"}}))
+	if r.IsZero() || !r.Refused || r.Err != nil || r.Message.Text != "You may not approve this." || r.Message.Tone != ToneDanger {
+		t.Errorf("a refusal = %+v", r)
+	}
+	if m := r.WithApprovers(); !slices.Equal(m.Mentions, []string{"U1", "S2"}) {
+		t.Errorf("WithApprovers mentions %v, want the approvers", m.Mentions)
+	}
+	goErr := errors.New("dial tcp 127.0.0.1:9: connection refused")
+	r = ReplyFor(goErr)
+	if r.Refused || r.Err != goErr || r.Message.Text != FailedText {
+		t.Errorf("a Go error = %+v; want FailedText, the cause kept for the log", r)
+	}
+	if r := Say(Message{Text: "help"}); r.IsZero() || r.Refused || r.WithApprovers().Text != "help" {
+		t.Errorf("Say = %+v", r)
+	}
+}
