@@ -122,7 +122,7 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 			Line: "the bot failed inside while asking; its log has the details"}
 	}
 	r.eachHost(ctx, hosts, func(ctx context.Context, i int, h Host) {
-		answers[i] = f.ask(ctx, h, cmd.User, r.busyReply(ctx, chat, root, h.Name))
+		answers[i] = f.ask(ctx, h, actorOf(cmd), r.busyReply(ctx, chat, root, h.Name))
 	})
 	if ctx.Err() != nil {
 		r.logger(ctx).Info("stopped before every host answered", "subcommand", f.sub)

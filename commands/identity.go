@@ -16,6 +16,12 @@ func qualifiedUser(platform string, u bot.User) approvals.User {
 	return approvals.User{ID: approvals.Qualify(platform, u.ID), Name: u.Name}
 }
 
+// actorOf is who typed cmd, qualified, for what names them to the audit
+// trail and the agent (a read-only run's requester) but never to the chat.
+func actorOf(cmd bot.Command) bot.User {
+	return bot.User{ID: approvals.Qualify(cmd.Platform, cmd.User.ID), Name: cmd.User.Name}
+}
+
 // mentionable keeps the IDs of ids (qualified user and group IDs from the
 // policy) that platform can mention, as that platform's own IDs: a Slack
 // post mentions the Slack approvers, not the Mattermost ones. Unqualified

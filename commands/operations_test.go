@@ -87,7 +87,7 @@ func TestOperationAddedThroughTheTableOnly(t *testing.T) {
 		return runs
 	}
 	runs := audited()
-	if len(runs) != 1 || runs[0].Actor != alice.ID || runs[0].Outcome != "succeeded" || !slices.Equal(runs[0].Argv, []string{"gitlab-rake", gitlab.BBMListTask}) || runs[0].OutputDigest == "" {
+	if len(runs) != 1 || runs[0].Actor != approvals.Qualify(rec.Platform(), alice.ID) || runs[0].Outcome != "succeeded" || !slices.Equal(runs[0].Argv, []string{"gitlab-rake", gitlab.BBMListTask}) || runs[0].OutputDigest == "" {
 		t.Fatalf("audit %+v, want alice's one succeeded run of gitlab-rake %s with its digest", runs, gitlab.BBMListTask)
 	}
 

@@ -26,7 +26,7 @@ func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command
 		_ = chat.Notify(ctx, cmd.Channel, cmd.User, couldNotPost(err))
 		return
 	}
-	a := r.readOnlyAnswer(ctx, cmd.User, host, op, args, r.busyReply(ctx, chat, root, host.Name))
+	a := r.readOnlyAnswer(ctx, actorOf(cmd), host, op, args, r.busyReply(ctx, chat, root, host.Name))
 	r.replyWithOutput(ctx, chat, root, a.Msg, op.Name, a.Out)
 }
 

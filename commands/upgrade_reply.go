@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
@@ -29,7 +28,7 @@ func (r *Router) runUpgradeCheck(ctx context.Context, chat bot.Chat, cmd bot.Com
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	}
-	v, err := r.upgradeCheck(ctx, host, approvals.User{ID: cmd.User.ID, Name: cmd.User.Name}, busy)
+	v, err := r.upgradeCheck(ctx, host, qualifiedUser(cmd.Platform, cmd.User), busy)
 	if err != nil {
 		r.logger(ctx).Info("upgrade-check stopped", "host", host.Name, "err", err)
 		return
