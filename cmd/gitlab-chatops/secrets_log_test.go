@@ -171,7 +171,9 @@ mattermost:
 	mmUser := model.NewId()
 	good := url.Values{"token": {secMMCommand}, "user_id": {mmUser}, "user_name": {"carol"}, "channel_id": {model.NewId()}, "text": {"status"}}
 	ok("mattermost status", send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", good.Encode())))
-	waitAudit("the Mattermost status", func(e approvals.AuditEntry) bool { return e.Actor == "mattermost:"+mmUser && e.Action == approvals.ActionReadOnlyRun })
+	waitAudit("the Mattermost status", func(e approvals.AuditEntry) bool {
+		return e.Actor == "mattermost:"+mmUser && e.Action == approvals.ActionReadOnlyRun
+	})
 	form := url.Values{"token": {"wrong-token-0123456789"}, "user_id": {model.NewId()}, "user_name": {"mallory"}, "channel_id": {model.NewId()}, "text": {"status"}}
 	if a := send(mustRequest(t, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/mattermost/command", mmPort), "application/x-www-form-urlencoded", form.Encode())); a.status == http.StatusOK && !refusal.MatchString(a.body) {
 		t.Errorf("a Mattermost command with a wrong token: %+v", a)
