@@ -197,18 +197,6 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace, schedules: schedules}
 }
 
-// platforms are the names of the chat platforms serve connects to.
-func (fc fileConfig) platforms() []string {
-	var names []string
-	if fc.Slack != nil {
-		names = append(names, slack.Platform)
-	}
-	if fc.Mattermost != nil {
-		names = append(names, mattermost.Platform)
-	}
-	return names
-}
-
 // mattermostFromEnv fills empty Mattermost secrets from the environment,
 // as docs/mattermost.md describes; the YAML wins where both are set.
 func mattermostFromEnv(c mattermost.Config, getenv func(string) string) mattermost.Config {

@@ -182,9 +182,9 @@ func qualifyID(p *configcheck.Problems, path, id string, platforms []idRules, ki
 	default:
 		// A Mattermost ID also has the shape of a Slack group handle:
 		// exactly why the platform must be said.
-		hint = fmt.Sprintf(" (it has the shape of an ID on %s, so only you can tell)", platformNames(fits))
+		hint = fmt.Sprintf(" (it has the shape of an ID on %s, so only you can tell)", idPlatformNames(fits))
 	}
-	p.Addf(path, "%q is not qualified: with %s configured, say which platform it is on by writing %s before it%s", id, platformNames(platforms), platformPrefixes(platforms), hint)
+	p.Addf(path, "%q is not qualified: with %s configured, say which platform it is on by writing %s before it%s", id, idPlatformNames(platforms), platformPrefixes(platforms), hint)
 	return id
 }
 
@@ -197,9 +197,9 @@ func platformPrefixes(platforms []idRules) string {
 	return strings.Join(s, " or ")
 }
 
-// platformNames lists the platforms for a message: "both Slack and
+// idPlatformNames lists the platforms for a message: "both Slack and
 // Mattermost".
-func platformNames(platforms []idRules) string {
+func idPlatformNames(platforms []idRules) string {
 	s := make([]string, len(platforms))
 	for i, r := range platforms {
 		s[i] = r.platform

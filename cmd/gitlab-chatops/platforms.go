@@ -32,6 +32,18 @@ var platforms = []platform{
 	}},
 }
 
+// platformNames are the names of every platform serve can run, configured
+// or not: the approvals service gets a group resolver slot for each
+// (groups.go); a policy naming a platform that is not configured is
+// refused by the configuration check before that matters.
+func platformNames() []string {
+	names := make([]string, len(platforms))
+	for i, p := range platforms {
+		names[i] = p.name
+	}
+	return names
+}
+
 // built is a constructor's result as a bot.Adapter: nil on error (never
 // a typed nil pointer in the interface).
 func built[A bot.Adapter](a A, err error) (bot.Adapter, error) {

@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// The metrics of this process (/metrics): every observed package
 	// reports into m, through its own observer interface.
 	m := metrics.NewBot()
-	svc, err := approvals.NewService(db, policy, append(groups.options(cfg.platforms()), approvals.WithObserver(m))...)
+	svc, err := approvals.NewService(db, policy, append(groups.options(platformNames()), approvals.WithObserver(m))...)
 	if err != nil {
 		return err
 	}
