@@ -45,7 +45,8 @@ type AuditEntry struct {
 	Seq uint64 `json:"seq,omitzero"`
 	// Time is assigned by the log when zero.
 	Time time.Time `json:"time,omitzero"`
-	// Actor is a platform user ID, or ActorSystem.
+	// Actor is a user ID qualified by platform ("slack:U123"; bare in
+	// entries written before IDs were qualified), or ActorSystem.
 	Actor     string `json:"actor,omitempty"`
 	ActorName string `json:"actor_name,omitempty"`
 	// Action is one of the Action* constants.

@@ -18,6 +18,11 @@ const (
 
 // Policy says who may ask for what, where, and who may approve.
 //
+// Every ID in its lists (users, groups, channels) is qualified by platform
+// ("slack:U123", see identity.go); the configuration qualifies them. An
+// unqualified one (a policy built in code for one platform) matches that
+// ID on any platform (SameID).
+//
 // The zero Policy (after WithDefaults) lets anyone request anything in any
 // channel and lets anyone but the requester approve, with one approval and
 // a 15 minute window.
