@@ -18,12 +18,46 @@ import (
 // on clock, as serve wires them.
 func withScheduler(t *testing.T, s *simtest.Stack, clock schedule.Clock) *schedule.Scheduler {
 	t.Helper()
-	sched, err := schedule.New(schedule.Config{Store: s.DB, Runner: s.Router, Hosts: s.Router.HostNames(), Whats: commands.ScheduleWhats(), Clock: clock})
+	sched, _ := withObservedScheduler(t, s, clock)
+	return sched
+}
+
+// withObservedScheduler is withScheduler that also returns each run's
+// outcome (schedule.Outcome*) as the Scheduler's Observe hook reports it:
+// after the run's result is stored and its claim released, so a test that
+// has received a run's outcome may let the schedule come due again, or run
+// it by hand, without it being skipped or refused as still running.
+func withObservedScheduler(t *testing.T, s *simtest.Stack, clock schedule.Clock) (*schedule.Scheduler, <-chan string) {
+	t.Helper()
+	outcomes := make(chan string, 100)
+	observe := func(_ schedule.Schedule, outcome string) {
+		select {
+		case outcomes <- outcome:
+		default:
+			t.Errorf("outcome %q dropped: more runs than the test reads", outcome)
+		}
+	}
+	sched, err := schedule.New(schedule.Config{Store: s.DB, Runner: s.Router, Hosts: s.Router.HostNames(),
+		Whats: commands.ScheduleWhats(), Clock: clock, Observe: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Router.UseSchedules(sched)
-	return sched
+	return sched, outcomes
+}
+
+// waitOutcome waits for the next run's outcome and wants it to be want (a
+// deadlock guard of 10 s, not a timing assumption).
+func waitOutcome(t *testing.T, outcomes <-chan string, what, want string) {
+	t.Helper()
+	select {
+	case got := <-outcomes:
+		if got != want {
+			t.Fatalf("%s: outcome %q, want %q", what, got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s to end", what)
+	}
 }
 
 // auditOf returns the audit entries with action, newest last.
@@ -146,19 +180,6 @@ func TestSchedulesAddRefusesBadInput(t *testing.T) {
 	}
 }
 
-// waitFor polls cond (a deadlock guard of 10 s, not a timing assumption:
-// the scheduler's clock is manual).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestScheduleFiresAndPosts: a schedule added from chat fires on the
 // scheduler's clock and posts into the channel it was added in: a root
 // post naming the schedule, the usual status summary in the thread; the
@@ -169,7 +190,7 @@ func TestScheduleFiresAndPosts(t *testing.T) {
 	monday7 := time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
 	clock := scheduletest.NewClock(monday7)
 	s, rec := setup(t, simtest.Options{Policy: approvals.Policy{Admins: []string{carol.ID}}, Clock: clock.Now})
-	sched := withScheduler(t, s, clock)
+	sched, outcomes := withObservedScheduler(t, s, clock)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(ctx) }()
@@ -181,10 +202,18 @@ func TestScheduleFiresAndPosts(t *testing.T) {
 	at := monday7.Add(time.Hour)
 	clock.MustWaitDue(t, at)
 	clock.Set(at)
-	waitFor(t, "the first post", func() bool { return len(rec.roots()) == 1 })
+	// The run has ended (posted, stored, released) once its outcome is
+	// observed; until then a due time or `schedules run` would find it
+	// still running, and be skipped or refused.
+	waitOutcome(t, outcomes, "the first run", schedule.OutcomePosted)
+	if n := len(rec.roots()); n != 1 {
+		t.Fatalf("the first run: %d root posts, want 1", n)
+	}
 	root := rec.roots()[0]
-	waitFor(t, "the summary in the thread", func() bool { return len(rec.thread(root)) >= 2 })
 	thread := rec.thread(root)
+	if len(thread) < 2 {
+		t.Fatalf("the first run's thread: %q, want the root and the summary", thread)
+	}
 	contains(t, thread[:1], "Scheduled status on gitlab-sim (schedule s1)")
 	contains(t, thread[:1], "`0 8 * * *` UTC · when changed")
 	contains(t, thread[:1], "main: ")
@@ -199,21 +228,21 @@ func TestScheduleFiresAndPosts(t *testing.T) {
 		t.Errorf("%d read-only runs audited as the scheduler's, want 1", byScheduler)
 	}
 
-	stored := func(at time.Time) func() bool {
-		return func() bool {
-			last, _, ok, err := s.DB.LastResult(context.Background(), "s1")
-			return err == nil && ok && last.At.Equal(at)
+	stored := func(what string, at time.Time) {
+		t.Helper()
+		last, _, ok, err := s.DB.LastResult(context.Background(), "s1")
+		if err != nil || !ok || !last.At.Equal(at) {
+			t.Fatalf("%s: last result %+v (found %v, %v), want one at %v", what, last, ok, err, at)
 		}
 	}
-	// The run ends when its result is stored; a due time that finds it
-	// running would be skipped.
-	waitFor(t, "the first run's result", stored(at))
+	stored("the first run", at)
 
 	// The next day: the same result, so nothing is posted.
 	at = at.Add(24 * time.Hour)
 	clock.MustWaitDue(t, at)
 	clock.Set(at)
-	waitFor(t, "the second run's result", stored(at))
+	waitOutcome(t, outcomes, "the second run", schedule.OutcomeSilent)
+	stored("the second run", at)
 	if n := len(rec.roots()); n != 1 {
 		t.Fatalf("when changed posted an unchanged result: %d root posts", n)
 	}
