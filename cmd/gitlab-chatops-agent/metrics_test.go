@@ -112,7 +112,13 @@ func TestAgentMetricsListener(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fams := metricstest.Scrape(t, base+"/metrics")
+	// The agent publishes a job's end to its client before it counts the
+	// job in its metrics (runJob): wait until both ended jobs are counted.
+	fams := scrapeUntil(t, base+"/metrics", "both ended jobs counted", func(f metricstest.Families) bool {
+		status, _ := f.Value("gitlab_chatops_agent_job_run_seconds_count", "operation", "migrate-status", "state", "succeeded")
+		migrate, _ := f.Value("gitlab_chatops_agent_job_run_seconds_count", "operation", "migrate", "state", "succeeded")
+		return status >= 1 && migrate >= 1
+	})
 	fams.Check(t,
 		metricstest.Want{Name: "gitlab_chatops_agent_jobs_started_total", Labels: []string{"operation", "migrate-status"}, Value: 1},
 		metricstest.Want{Name: "gitlab_chatops_agent_jobs_started_total", Labels: []string{"operation", "migrate"}, Value: 1},
@@ -146,6 +152,23 @@ func TestAgentMetricsListener(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("the agent's own port serves %s: %s", path, resp.Status)
 		}
+	}
+}
+
+// scrapeUntil scrapes url until cond holds of the scrape and returns it
+// (a deadlock guard of 10 s fails t with what; no timing assumption).
+func scrapeUntil(t *testing.T, url, what string, cond func(metricstest.Families) bool) metricstest.Families {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams := metricstest.Scrape(t, url)
+		if cond(fams) {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s on %s", what, url)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
