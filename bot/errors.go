@@ -9,7 +9,8 @@ import "errors"
 // belongs in the log alone.
 type Readable interface {
 	error
-	// UserText is what happened and what to do next, as a sentence.
+	// UserText is what happened and what to do next, as a sentence;
+	// `backticked` parts are shown as code (see Sentence).
 	UserText() string
 }
 
@@ -57,7 +58,7 @@ func Refusal(err error) (m Message, approvers []string, readable bool) {
 	if errors.As(err, &an) {
 		approvers = an.Approvers()
 	}
-	return Message{Text: text, Tone: ToneDanger}, approvers, readable
+	return Message{Text: Sentence(text), Tone: ToneDanger}, approvers, readable
 }
 
 // ErrCredentialsRefused marks a platform's definitive refusal of the bot's

@@ -47,11 +47,11 @@ func (e approversErr) Approvers() []string { return e.ids }
 // TestRefusal: the adapters' common view of a handler's error.
 func TestRefusal(t *testing.T) {
 	m, who, ok := Refusal(fmt.Errorf("handle: %w", approversErr{[]string{"U1", "S2"}}))
-	if m.Text != "You may not approve this." || m.Tone != ToneDanger || !ok || strings.Join(who, ",") != "U1,S2" {
+	if m.Text.String() != "You may not approve this." || m.Tone != ToneDanger || !ok || strings.Join(who, ",") != "U1,S2" {
 		t.Errorf("Refusal(approvers) = %+v, %v, %v", m, who, ok)
 	}
 	m, who, ok = Refusal(errors.New("dial tcp: refused"))
-	if m.Text != FailedText || m.Tone != ToneDanger || ok || who != nil {
+	if m.Text.String() != FailedText || m.Tone != ToneDanger || ok || who != nil {
 		t.Errorf("Refusal(go error) = %+v, %v, %v", m, who, ok)
 	}
 }

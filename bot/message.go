@@ -17,12 +17,15 @@ const (
 	ToneDanger  Tone = "danger"
 )
 
-// Message is the one message model every adapter renders. Text uses a small
-// common subset of markup: *bold*, `code` and plain line breaks, which Slack
-// mrkdwn, Mattermost markdown and a terminal all show sensibly.
+// Message is the one message model every adapter renders. Its text is
+// structured (Text: plain, bold, code, link, mention and time spans), never
+// platform markup; plain line breaks ("\n" in a span) are kept. Each
+// adapter renders the spans in its own syntax and escapes plain text, so
+// text people typed is always shown literally.
 type Message struct {
-	Title  string  `json:"title,omitempty"`
-	Text   string  `json:"text,omitempty"`
+	// Title is a heading; platforms show it unformatted (spans' text only).
+	Title  Text    `json:"title,omitempty"`
+	Text   Text    `json:"text,omitempty"`
 	Fields []Field `json:"fields,omitempty"`
 	// Code is shown as a preformatted block (a summary of output, a command).
 	Code string `json:"code,omitempty"`
@@ -34,14 +37,14 @@ type Message struct {
 	// Buttons carry only an action ID and an opaque value (a request ID).
 	Buttons []Button `json:"buttons,omitempty"`
 	// Context is small print under the message (IDs, times).
-	Context string `json:"context,omitempty"`
+	Context Text `json:"context,omitempty"`
 }
 
 // Field is a labelled value shown side by side with others where the
 // platform can.
 type Field struct {
 	Label string `json:"label"`
-	Value string `json:"value"`
+	Value Text   `json:"value"`
 	Short bool   `json:"short,omitempty"`
 }
 

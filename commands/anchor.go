@@ -128,13 +128,13 @@ func (r *Router) logHead(ctx context.Context, when string) {
 // anchorMessage is what the audit channel shows for an anchor.
 func anchorMessage(head auditchain.Head, at time.Time, why string) bot.Message {
 	return bot.Message{
-		Title: "Audit anchor",
+		Title: bot.Plain("Audit anchor"),
 		Fields: []bot.Field{
-			{Label: "Head (entry:hash)", Value: "`" + head.String() + "`"},
-			{Label: "Entries", Value: fmt.Sprint(head.Seq), Short: true},
-			{Label: "Taken", Value: at.Format("2006-01-02 15:04:05 UTC"), Short: true},
+			{Label: "Head (entry:hash)", Value: bot.Code(head.String())},
+			{Label: "Entries", Value: bot.Plain(fmt.Sprint(head.Seq)), Short: true},
+			{Label: "Taken", Value: bot.Time(at, bot.DateClock), Short: true},
 		},
-		Text: fmt.Sprintf("%s. To prove later that the audit trail up to this entry was not rewritten:\n`gitlab-chatops audit verify --config FILE --anchor %s`", why, head),
+		Text: bot.Textf("%s. To prove later that the audit trail up to this entry was not rewritten:\n%s", why, bot.Code(fmt.Sprintf("gitlab-chatops audit verify --config FILE --anchor %s", head))),
 		Tone: bot.ToneInfo,
 	}
 }

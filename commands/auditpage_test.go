@@ -66,7 +66,7 @@ func TestAuditPages(t *testing.T) {
 			}
 			body, _ := io.ReadAll(r)
 			lines = strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-			if !strings.Contains(msg.Title, "asked by") {
+			if !strings.Contains(msg.Title.String(), "asked by") {
 				t.Errorf("%s: title %q", cmd, msg.Title)
 			}
 		} else {
@@ -78,10 +78,10 @@ func TestAuditPages(t *testing.T) {
 		if uint64(len(lines)) != want-first+1 || !strings.HasPrefix(lines[0], fmt.Sprintf("%d ", first)) || !strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("%d ", want)) {
 			t.Fatalf("%s: the file has %d lines, %q … %q; want entries %d to %d", cmd, len(lines), lines[0], lines[len(lines)-1], first, want)
 		}
-		if !strings.Contains(msg.Title, fmt.Sprintf("%d to %d", first, want)) {
+		if !strings.Contains(msg.Title.String(), fmt.Sprintf("%d to %d", first, want)) {
 			t.Errorf("%s: title %q", cmd, msg.Title)
 		}
-		m := nextPageRE.FindStringSubmatch(msg.Context)
+		m := nextPageRE.FindStringSubmatch(msg.Context.String())
 		if first == 1 {
 			if m != nil {
 				t.Errorf("%s: the first page names an older one: %q", cmd, msg.Context)

@@ -59,9 +59,9 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
 		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
 		if reason != "" {
-			text += " Denied because: " + fullStop(literal(reason))
+			text += " Denied because: " + fullStop(oneLine(reason))
 		}
-		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: text + " Nothing ran.", Tone: bot.ToneDanger}); err != nil {
+		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: bot.Plain(text + " Nothing ran."), Tone: bot.ToneDanger}); err != nil {
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	})
@@ -81,7 +81,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			var st gitlab.MigrateStatus
 			busy := func() {
 				_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneInfo,
-					Text: fmt.Sprintf("⏳ Your approval of %s waits for the migration status it is checked against: the agent on %s is busy; retrying for up to %s…", req.ID, host.Name, r.opt.BusyWait)})
+					Text: bot.Textf("⏳ Your approval of %s waits for the migration status it is checked against: the agent on %s is busy; retrying for up to %s…", req.ID, host.Name, r.opt.BusyWait)})
 			}
 			if st, err = r.approvalStatus(ctx, host, req.ID, busy); err == nil {
 				current, _ = statusFingerprint(st)
@@ -92,27 +92,27 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			r.auditUnrecorded(ctx, user, req, err)
 			r.logger(ctx).Error("approval fingerprint check", "err", err)
 			_ = chat.Notify(ctx, channel, u, bot.Message{Tone: bot.ToneDanger,
-				Text: fmt.Sprintf("Your approval of %s was not recorded: I could not check the migration status it is based on. %s Try again.", req.ID, problem(req.Host, err))})
+				Text: bot.Textf("Your approval of %s was not recorded: I could not check the migration status it is based on. %s Try again.", req.ID, bot.Sentence(problem(req.Host, err)))})
 			return
 		}
 	}
 	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current)
 	switch {
 	case errors.Is(err, approvals.ErrStateChanged):
-		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: "Approval refused: the state changed",
-			Text: fmt.Sprintf("%s\nWhat was approved must be what runs, so open a new request: /gitlab-migrations %s", refusalSentence(err), strings.TrimSpace(req.Operation))})
+		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: bot.Plain("Approval refused: the state changed"),
+			Text: bot.Textf("%s\nWhat was approved must be what runs, so open a new request: %s", bot.Sentence(refusalSentence(err)), bot.Code("/gitlab-migrations "+strings.TrimSpace(req.Operation)))})
 		return
 	case err != nil:
 		r.auditUnrecorded(ctx, user, req, err)
 		r.logger(ctx).Error("recording an approval", "err", err)
-		_ = chat.Notify(ctx, channel, u, bot.Message{Text: workflowText(err,
-			fmt.Sprintf("Your approval of %s was not recorded: the bot could not store it; its log has the details. Try again.", req.ID)), Tone: bot.ToneDanger})
+		_ = chat.Notify(ctx, channel, u, bot.Message{Text: bot.Sentence(workflowText(err,
+			fmt.Sprintf("Your approval of %s was not recorded: the bot could not store it; its log has the details. Try again.", req.ID))), Tone: bot.ToneDanger})
 		return
 	}
 	r.logger(ctx).Info("approval recorded", "approver", user.ID, "state", approved.State)
 	if approved.State != approvals.StateApproved {
 		r.updateRoot(ctx, rootChat, root, requestMessage(approved, r.opt.Clock()))
-		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
+		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: bot.Textf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
 		return
 	}
 	// execute updates the root post once the request is running.
@@ -173,7 +173,7 @@ func decisionRefused(err error, req *approvals.Request, platform string) error {
 	if v, ok := verdictOf(req); ok && errors.Is(err, approvals.ErrAlreadyDecided) && req.State.Terminal() {
 		// The store knows only failed or succeeded; the verdict says
 		// what really happened (partly done, no effect, …).
-		ref.Msg = fmt.Sprintf("Request %s already ran: %s (ended %s).", req.ID, strings.ToLower(verdictTitles[v.kind]), stamp(req.EndedAt))
+		ref.Msg = fmt.Sprintf("Request %s already ran: %s (ended %s).", req.ID, strings.ToLower(verdictTitles[v.kind]), stamp(req.EndedAt).PlainString())
 	}
 	if errors.Is(err, approvals.ErrNotApprover) {
 		ref.Who = mentionable(platform, approversOf(req))

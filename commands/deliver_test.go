@@ -10,10 +10,10 @@ import (
 // with, as the error the tests check.
 type replyError struct{ bot.Reply }
 
-func (e replyError) Error() string { return e.Message.Text }
+func (e replyError) Error() string { return e.Message.Text.String() }
 
 // UserText implements bot.Readable: the reply's text is for people.
-func (e replyError) UserText() string { return e.Message.Text }
+func (e replyError) UserText() string { return e.Message.Text.String() }
 
 // Approvers implements bot.ApproversNamer with the Reply's approvers.
 func (e replyError) Approvers() []string { return e.Reply.Approvers }

@@ -86,7 +86,7 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 		r.finish(ctx, chat, started, approvals.StateFailed, peopleText(err))
 		return
 	}
-	progress, err := chat.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("⏳ Running `%s` on %s…", cmd.String(), host.Name), Tone: bot.ToneInfo})
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: bot.Textf("⏳ Running %s on %s…", bot.Code(cmd.String()), host.Name), Tone: bot.ToneInfo})
 	if err != nil {
 		r.logger(ctx).Error("posting progress message", "err", err)
 	}
@@ -151,7 +151,7 @@ func (r *Router) requestWatch(ctx context.Context, chat bot.Chat, req *approvals
 			if jobID != "" {
 				text += "; following job " + jobID
 			}
-			if _, err := chat.Reply(ctx, root, bot.Message{Text: text + ".", Tone: bot.ToneInfo}); err != nil {
+			if _, err := chat.Reply(ctx, root, bot.Message{Text: bot.Plain(text + "."), Tone: bot.ToneInfo}); err != nil {
 				r.logger(ctx).Error("replying in thread", "err", err)
 			}
 		},
@@ -189,13 +189,14 @@ func unreachableMessage(host string, since time.Time, err error) bot.Message {
 	// The cause only: the checks below are the next steps, said once.
 	cause, _, _ := strings.Cut(trimDot(agentProblem(host, err)), "; ")
 	return bot.Message{
-		Title: "Outcome unknown: agent unreachable",
-		Text: fmt.Sprintf("The bot cannot reach the agent on %s since %s (%s). The job may be running or finished there; "+
-			"the request stays *running* and the bot keeps retrying, then reports the true outcome here.\n"+
-			"Check: is `gitlab-chatops-agent` running on %s (`systemctl status gitlab-chatops-agent`, `journalctl -u gitlab-chatops-agent`)? "+
+		Title: bot.Plain("Outcome unknown: agent unreachable"),
+		Text: bot.Textf("The bot cannot reach the agent on %s since %s (%s). The job may be running or finished there; "+
+			"the request stays %s and the bot keeps retrying, then reports the true outcome here.\n"+
+			"Check: is %s running on %s (%s, %s)? "+
 			"Can the bot reach its address and port (firewall, DNS)? Are the certificates still valid? "+
 			"Do not run the operation again by hand before the outcome is known.",
-			host, since.UTC().Format("15:04:05 UTC"), cause, host),
+			host, bot.Time(since, bot.Clock), bot.Sentence(cause), bot.Bold("running"), bot.Code("gitlab-chatops-agent"), host,
+			bot.Code("systemctl status gitlab-chatops-agent"), bot.Code("journalctl -u gitlab-chatops-agent")),
 		Tone: bot.ToneWarning,
 	}
 }
@@ -286,7 +287,7 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 // withIncomplete adds to a job's result that its output arrived
 // incomplete: what was read from it may be missing something.
 func withIncomplete(m bot.Message, inc *incompleteError) bot.Message {
-	m.Text = strings.TrimSpace(m.Text + "\n⚠️ " + inc.sentence())
+	m.Text = joinLines(m.Text, bot.Join(bot.Plain("⚠️ "), bot.Sentence(inc.sentence())))
 	if m.Tone == bot.ToneSuccess {
 		m.Tone = bot.ToneWarning
 	}

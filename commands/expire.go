@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -62,5 +61,5 @@ func (r *Router) ExpireNow(ctx context.Context) {
 
 // expiredReply is what the thread of an expired request is told.
 func expiredReply(req *approvals.Request) bot.Message {
-	return bot.Message{Text: fmt.Sprintf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
+	return bot.Message{Text: bot.Textf("Expired: no approval within %s. Nothing ran. Open a new request if it is still needed.", req.ExpiresAt.Sub(req.CreatedAt).Round(time.Minute)), Tone: bot.ToneDanger}
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -58,7 +57,7 @@ func (r *Router) eachHost(ctx context.Context, hosts []Host, fn func(ctx context
 type fanOut struct {
 	sub string
 	// commands are the commands it runs on a host, for the root post.
-	commands string
+	commands bot.Text
 	// ask answers on one host, auditing what it ran as by's; it never
 	// fails (an unreachable agent is an answer). onBusy says in the thread
 	// that the host's agent is busy.
@@ -80,7 +79,7 @@ func (r *Router) fanOutOf(inv Invocation) (fanOut, error) {
 		return fanOut{}, err
 	}
 	c, _ := op.Command(args) // validated by readOnlyOp
-	return fanOut{sub: inv.Sub, commands: "`" + c.String() + "`",
+	return fanOut{sub: inv.Sub, commands: bot.Code(c.String()),
 		ask: func(ctx context.Context, h Host, by bot.User, onBusy func()) hostAnswer {
 			return r.readOnlyAnswer(ctx, by, h, op, args, onBusy)
 		}}, nil
@@ -93,10 +92,10 @@ func (r *Router) upgradeAnswer(ctx context.Context, h Host, by bot.User, onBusy 
 	v, err := r.upgradeCheck(ctx, h, approvals.User{ID: by.ID, Name: by.Name}, onBusy)
 	if err != nil {
 		// Only a stopping bot ends a check early; nothing is posted then.
-		return hostAnswer{Host: h.Name, Err: err, Tone: bot.ToneWarning, Line: "the bot stopped before the answer came"}
+		return hostAnswer{Host: h.Name, Err: err, Tone: bot.ToneWarning, Line: bot.Plain("the bot stopped before the answer came")}
 	}
 	m := upgradeMessage(v)
-	return hostAnswer{Host: h.Name, Msg: m, Tone: m.Tone, Line: strings.TrimPrefix(v.Summary(), v.Host+": ")}
+	return hostAnswer{Host: h.Name, Msg: m, Tone: m.Tone, Line: bot.Sentence(strings.TrimPrefix(v.Summary(), v.Host+": "))}
 }
 
 // runOnEveryHost runs f on every host (--host all): the root post becomes
@@ -108,7 +107,7 @@ func (r *Router) upgradeAnswer(ctx context.Context, h Host, by bot.User, onBusy 
 func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Command, f fanOut) {
 	hosts := r.opt.Hosts
 	root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
-		Text:    fmt.Sprintf("*%s* on every host, asked by %s: asking %s…", f.sub, cmd.User.Name, r.hostList()),
+		Text:    bot.Textf("%s on every host, asked by %s: asking %s…", bot.Bold(f.sub), cmd.User.Name, r.hostList()),
 		Context: f.commands,
 	})
 	if err != nil {
@@ -119,7 +118,7 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 	answers := make([]hostAnswer, len(hosts))
 	for i, h := range hosts {
 		answers[i] = hostAnswer{Host: h.Name, Tone: bot.ToneDanger,
-			Line: "the bot failed inside while asking; its log has the details"}
+			Line: bot.Plain("the bot failed inside while asking; its log has the details")}
 	}
 	r.eachHost(ctx, hosts, func(ctx context.Context, i int, h Host) {
 		answers[i] = f.ask(ctx, h, actorOf(cmd), r.busyReply(ctx, chat, root, h.Name))
@@ -129,11 +128,11 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 		return
 	}
 	m := combinedMessage(answers)
-	m.Title = fmt.Sprintf("%s on every host, asked by %s", f.sub, cmd.User.Name)
-	m.Context = f.commands + " · details per host in the thread"
+	m.Title = bot.Textf("%s on every host, asked by %s", f.sub, cmd.User.Name)
+	m.Context = bot.Join(f.commands, bot.Plain(" · details per host in the thread"))
 	r.updateRoot(ctx, chat, root, m)
 	for _, a := range answers {
-		if a.Msg.Title == "" && a.Msg.Text == "" {
+		if a.Msg.Title.IsEmpty() && a.Msg.Text.IsEmpty() {
 			continue // its line says all there is
 		}
 		r.replyWithOutput(ctx, chat, root, a.Msg, f.sub+"-"+a.Host, a.Out)
@@ -143,13 +142,13 @@ func (r *Router) runOnEveryHost(ctx context.Context, chat bot.Chat, cmd bot.Comm
 // combinedMessage is one line per host answer, in order, toned by the
 // worst of them.
 func combinedMessage(answers []hostAnswer) bot.Message {
-	lines := make([]string, len(answers))
+	lines := make([]bot.Text, len(answers))
 	tone := bot.ToneSuccess
 	for i, a := range answers {
-		lines[i] = fmt.Sprintf("• *%s*: %s", a.Host, a.Line)
+		lines[i] = bot.Textf("• %s: %s", bot.Bold(a.Host), a.Line)
 		tone = worseTone(tone, a.Tone)
 	}
-	return bot.Message{Text: strings.Join(lines, "\n"), Tone: tone}
+	return bot.Message{Text: bot.JoinWith("\n", lines...), Tone: tone}
 }
 
 // worseTone is the more alarming of two tones.

@@ -30,25 +30,25 @@ func finalizeOfferMessage(req *approvals.Request, f *gitlab.MigrateFailure, a gi
 		task += ":" + a.Database
 	}
 	m := bot.Message{
-		Title: "GitLab needs a batched background migration finalized first",
+		Title: bot.Plain("GitLab needs a batched background migration finalized first"),
 		Fields: []bot.Field{
-			{Label: "Job class", Value: f.Finalize.JobClass, Short: true},
-			{Label: "Table.column", Value: f.Finalize.Table + "." + f.Finalize.Column, Short: true},
-			{Label: "Job arguments", Value: "`" + f.Finalize.JobArguments + "`"},
-			{Label: "Database", Value: db + " (status " + f.Status + ")", Short: true},
+			{Label: "Job class", Value: bot.Plain(f.Finalize.JobClass), Short: true},
+			{Label: "Table.column", Value: bot.Plain(f.Finalize.Table + "." + f.Finalize.Column), Short: true},
+			{Label: "Job arguments", Value: bot.Code(f.Finalize.JobArguments)},
+			{Label: "Database", Value: bot.Plain(db + " (status " + f.Status + ")"), Short: true},
 		},
-		Text: fmt.Sprintf("To request it (it needs its own approval; it runs `%s`):\n`/gitlab-migrations finalize --from %s -- finish %s`", task, req.ID, f.Finalize.JobClass),
+		Text: bot.Textf("To request it (it needs its own approval; it runs %s):\n%s", bot.Code(task), bot.Code(fmt.Sprintf("/gitlab-migrations finalize --from %s -- finish %s", req.ID, f.Finalize.JobClass))),
 		Tone: bot.ToneWarning,
 	}
 	if !dbKnown && unfinished != "" {
-		m.Fields[3].Value = fmt.Sprintf("not named by GitLab; unfinished only on %s (status %s)", unfinished, f.Status)
-		m.Text = fmt.Sprintf("GitLab's output does not say which database migration %s ran on, but gitlab:background_migrations:status shows this batched migration unfinished only on %s. "+
-			"To request it there (it needs its own approval; it runs `gitlab:background_migrations:finalize:%s`):\n"+
-			"`/gitlab-migrations finalize --from %s --db %s -- finish %s`", f.Version, unfinished, unfinished, req.ID, unfinished, f.Finalize.JobClass)
+		m.Fields[3].Value = bot.Textf("not named by GitLab; unfinished only on %s (status %s)", unfinished, f.Status)
+		m.Text = bot.Textf("GitLab's output does not say which database migration %s ran on, but gitlab:background_migrations:status shows this batched migration unfinished only on %s. "+
+			"To request it there (it needs its own approval; it runs %s):\n%s", f.Version, unfinished, bot.Code("gitlab:background_migrations:finalize:"+unfinished),
+			bot.Code(fmt.Sprintf("/gitlab-migrations finalize --from %s --db %s -- finish %s", req.ID, unfinished, f.Finalize.JobClass)))
 	} else if !dbKnown {
-		m.Text = fmt.Sprintf("GitLab's output does not say which database migration %s ran on, and it was pending on more than one, so I will not guess. "+
-			"Check `/gitlab-migrations bbm`, then request it for the database that has this batched migration (it needs its own approval):\n"+
-			"`/gitlab-migrations finalize --from %s --db main -- finish %s` or `--db ci`", f.Version, req.ID, f.Finalize.JobClass)
+		m.Text = bot.Textf("GitLab's output does not say which database migration %s ran on, and it was pending on more than one, so I will not guess. "+
+			"Check %s, then request it for the database that has this batched migration (it needs its own approval):\n%s or %s", f.Version,
+			bot.Code("/gitlab-migrations bbm"), bot.Code(fmt.Sprintf("/gitlab-migrations finalize --from %s --db main -- finish %s", req.ID, f.Finalize.JobClass)), bot.Code("--db ci"))
 	}
 	return m
 }

@@ -135,9 +135,9 @@ func Fixtures() []Fixture {
 	add("schedules-list", schedulesMessage([]schedule.Entry{
 		{Schedule: daily, Next: now.Add(22 * time.Hour), HasLast: true, Last: schedule.Result{At: now.Add(-2 * time.Hour), Facts: map[string]string{"main": "2 down"}, Problem: true}},
 	}, now))
-	answer := []hostAnswer{{Host: "gitlab-1", Msg: statusMessage("gitlab-1", status), Line: statusLine(status), Tone: bot.ToneWarning}}
-	add("scheduled-post-changes", scheduledMessage(daily, "`/gitlab-migrations status`", answer, schedule.Post{Changes: []string{"main: all up → 2 down"}}))
-	add("scheduled-post-catch-up", scheduledMessage(daily, "`/gitlab-migrations status`", answer, schedule.Post{CatchUp: true}))
+	answer := []hostAnswer{{Host: "gitlab-1", Msg: statusMessage("gitlab-1", status), Line: bot.Plain(statusLine(status)), Tone: bot.ToneWarning}}
+	add("scheduled-post-changes", scheduledMessage(daily, bot.Code("/gitlab-migrations status"), answer, schedule.Post{Changes: []string{"main: all up → 2 down"}}))
+	add("scheduled-post-catch-up", scheduledMessage(daily, bot.Code("/gitlab-migrations status"), answer, schedule.Post{CatchUp: true}))
 	return fs
 }
 

@@ -17,10 +17,10 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("fixture %q twice", f.Name)
 		}
 		seen[f.Name] = true
-		if f.Message.Title == "" && f.Message.Text == "" {
+		if f.Message.Title.String() == "" && f.Message.Text.String() == "" {
 			t.Errorf("fixture %q has neither title nor text", f.Name)
 		}
-		if f.Message.Text == bot.FailedText {
+		if f.Message.Text.String() == bot.FailedText {
 			t.Errorf("fixture %q is the bot's own failure, not the message it stands for", f.Name)
 		}
 	}

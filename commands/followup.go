@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -56,7 +55,7 @@ func (r *Router) restartFollowUp(ctx context.Context, req *approvals.Request, ho
 		return verdict{verdictFailed, "gitlab-ctl restart printed something I could not read; check /gitlab-migrations services"}
 	}
 	msg, v := r.restartCheck(ctx, host, cr)
-	if msg.Title != "" { // the result message already said nothing restarted
+	if !msg.Title.IsEmpty() { // the result message already said nothing restarted
 		reply(msg)
 	}
 	return v
@@ -103,9 +102,9 @@ func (r *Router) migrateCheck(ctx context.Context, req *approvals.Request, host 
 	}
 	msg := statusMessage(host.Name, s)
 	if s.AllUp() {
-		msg.Title = "All up on " + host.Name
+		msg.Title = bot.Plain("All up on " + host.Name)
 	} else {
-		msg.Title = "Still down on " + host.Name
+		msg.Title = bot.Plain("Still down on " + host.Name)
 	}
 	reply(msg)
 	down := s.Down()
@@ -143,20 +142,20 @@ func (r *Router) finalizeCheck(ctx context.Context, host Host, a gitlab.Args, jo
 			where += " (" + db + ")"
 		}
 		if row.Done() {
-			return bot.Message{Title: "Finalized", Text: fmt.Sprintf("%s is now *%s*. You can run migrate again.", where, row.Status), Tone: bot.ToneSuccess},
+			return bot.Message{Title: bot.Plain("Finalized"), Text: bot.Textf("%s is now %s. You can run migrate again.", where, bot.Bold(row.Status)), Tone: bot.ToneSuccess},
 				verdict{verdictSucceeded, where + " is " + row.Status}
 		}
 		if jobOK {
-			return bot.Message{Title: "Not finalized", Text: fmt.Sprintf("finalize printed Done., but %s is still *%s*.", where, row.Status), Tone: bot.ToneDanger},
+			return bot.Message{Title: bot.Plain("Not finalized"), Text: bot.Textf("finalize printed Done., but %s is still %s.", where, bot.Bold(row.Status)), Tone: bot.ToneDanger},
 				verdict{verdictFailed, fmt.Sprintf("finalize printed Done., but %s is still %s", where, row.Status)}
 		}
-		return bot.Message{Title: "Not finalized", Text: fmt.Sprintf("%s is still *%s*.", where, row.Status), Tone: bot.ToneDanger},
+		return bot.Message{Title: bot.Plain("Not finalized"), Text: bot.Textf("%s is still %s.", where, bot.Bold(row.Status)), Tone: bot.ToneDanger},
 			verdict{verdictFailed, fmt.Sprintf("finalize failed; %s is still %s", where, row.Status)}
 	}
-	msg := bot.Message{Title: "No such background migration", Tone: bot.ToneDanger,
-		Text: fmt.Sprintf("No batched background migration matches %s %s.%s %s, so nothing was finalized. Check the arguments against /gitlab-migrations bbm.", a.JobClass, a.Table, a.Column, a.JobArguments)}
+	msg := bot.Message{Title: bot.Plain("No such background migration"), Tone: bot.ToneDanger,
+		Text: bot.Textf("No batched background migration matches %s %s.%s %s, so nothing was finalized. Check the arguments against %s.", a.JobClass, a.Table, a.Column, a.JobArguments, bot.Code("/gitlab-migrations bbm"))}
 	if jobOK {
-		msg.Text = "finalize printed Done., but " + strings.ToLower(msg.Text[:1]) + msg.Text[1:]
+		msg.Text = bot.Textf("finalize printed Done., but no batched background migration matches %s %s.%s %s, so nothing was finalized. Check the arguments against %s.", a.JobClass, a.Table, a.Column, a.JobArguments, bot.Code("/gitlab-migrations bbm"))
 		return msg, verdict{verdictNoEffect, "finalize printed Done., but it matched no batched background migration, so nothing was finalized"}
 	}
 	return msg, failed

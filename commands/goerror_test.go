@@ -57,27 +57,27 @@ func TestNoGoErrorTextInMessages(t *testing.T) {
 			"agent error":   agentErrorMessage("gitlab-1", "status", err),
 			"problem":       problemMessage("Could not check", "gitlab-1", err, "Check with /gitlab-migrations status."),
 			"couldNotPost":  couldNotPost(err),
-			"decision":      {Text: decisionRefused(err, req, "slack").Error()},
-			"workflow":      {Text: workflowProblem(err)},
-			"handler error": {Text: func() string { s, _ := bot.TextFor(err); return s }()},
+			"decision":      {Text: bot.Sentence(decisionRefused(err, req, "slack").Error())},
+			"workflow":      {Text: bot.Sentence(workflowProblem(err))},
+			"handler error": {Text: func() bot.Text { s, _ := bot.TextFor(err); return bot.Sentence(s) }()},
 		} {
-			all := m.Title + "\n" + m.Text + "\n" + m.Code
+			all := m.Title.String() + "\n" + m.Text.String() + "\n" + m.Code
 			for _, s := range goErrorText {
 				if strings.Contains(all, s) {
 					t.Errorf("%s of %q shows %q: %s", name, err, s, all)
 				}
 			}
-			if !strings.HasSuffix(strings.TrimSpace(m.Text), ".") {
+			if !strings.HasSuffix(strings.TrimSpace(m.Text.String()), ".") {
 				t.Errorf("%s of %q is not a sentence: %q", name, err, m.Text)
 			}
-			if strings.Count(m.Text, "systemctl status") > 1 {
+			if strings.Count(m.Text.String(), "systemctl status") > 1 {
 				t.Errorf("%s of %q says the same check twice: %q", name, err, m.Text)
 			}
 		}
 	}
 	// An adapter's sentence (bot.Readable) is passed on, its cause is not.
 	invite := &bot.UserError{Text: "The bot is not a member of this channel; invite it with `/invite @gitlab-chatops`, then try again.", Err: errors.New("slack chat.postMessage: not_in_channel")}
-	if m := couldNotPost(invite); !strings.Contains(m.Text, "/invite @gitlab-chatops") || strings.Contains(m.Text, "not_in_channel") {
+	if m := couldNotPost(invite); !strings.Contains(m.Text.String(), "/invite @gitlab-chatops") || strings.Contains(m.Text.String(), "not_in_channel") {
 		t.Errorf("couldNotPost = %q", m.Text)
 	}
 	if got := peopleText(fmt.Errorf("open: %w", invite)); got != invite.Text {

@@ -78,7 +78,7 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 				m, err := r.Anchor(ctx, user, "Anchored by "+cmd.User.Name)
 				if err != nil {
 					r.logger(ctx).Error("audit anchor", "err", err)
-					m = bot.Message{Title: "Could not anchor the audit trail", Text: "I could not read the audit trail's head from the bot's store, so nothing was anchored; the bot's log has the details. Try again, and if it fails again, run `gitlab-chatops audit verify` on the bot's host.", Tone: bot.ToneDanger}
+					m = bot.Message{Title: bot.Plain("Could not anchor the audit trail"), Text: bot.Textf("I could not read the audit trail's head from the bot's store, so nothing was anchored; the bot's log has the details. Try again, and if it fails again, run %s on the bot's host.", bot.Code("gitlab-chatops audit verify")), Tone: bot.ToneDanger}
 				}
 				if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
 					r.logger(ctx).Error("answering audit anchor", "err", err)

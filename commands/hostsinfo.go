@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
@@ -54,29 +53,29 @@ func (r *Router) hostsMessage(ctx context.Context) bot.Message {
 // hostsList is hosts' answer for checks, def naming the default host when
 // hasDefault, checked at now.
 func hostsList(checks []hostCheck, def string, hasDefault bool, now time.Time) bot.Message {
-	m := bot.Message{Title: "GitLab hosts", Tone: bot.ToneSuccess}
-	lines := make([]string, 0, len(checks)+1)
+	m := bot.Message{Title: bot.Plain("GitLab hosts"), Tone: bot.ToneSuccess}
+	lines := make([]bot.Text, 0, len(checks)+1)
 	for _, c := range checks {
-		l := "• *" + c.Host.Name + "*"
+		l := bot.Join(bot.Plain("• "), bot.Bold(c.Host.Name))
 		if hasDefault && c.Host.Name == def {
-			l += " (default)"
+			l = bot.Join(l, bot.Plain(" (default)"))
 		}
 		if c.Err != nil {
 			m.Tone = bot.ToneWarning
-			l += ": NOT reachable: " + agentProblem(c.Host.Name, c.Err)
+			l = bot.Join(l, bot.Plain(": NOT reachable: "), bot.Sentence(agentProblem(c.Host.Name, c.Err)))
 		} else {
-			l += fmt.Sprintf(": reachable, agent %s, %s round trip", c.Version, latencyText(c.Latency))
+			l = bot.Join(l, bot.Textf(": reachable, agent %s, %s round trip", c.Version, latencyText(c.Latency)))
 		}
 		lines = append(lines, l)
 	}
 	switch {
 	case len(checks) > 1 && hasDefault:
-		lines = append(lines, fmt.Sprintf("Read-only subcommands without --host run on %s; --host all asks every host. migrate, finalize and restart need --host NAME.", def))
+		lines = append(lines, bot.Textf("Read-only subcommands without --host run on %s; --host all asks every host. migrate, finalize and restart need --host NAME.", def))
 	case len(checks) > 1:
-		lines = append(lines, "No host is the default: read-only subcommands need --host NAME, or --host all for every host. migrate, finalize and restart need --host NAME.")
+		lines = append(lines, bot.Plain("No host is the default: read-only subcommands need --host NAME, or --host all for every host. migrate, finalize and restart need --host NAME."))
 	}
-	m.Text = strings.Join(lines, "\n")
-	m.Context = fmt.Sprintf("checked at %s, each within %s", now.UTC().Format("15:04:05 MST"), hostCheckTimeout)
+	m.Text = bot.JoinWith("\n", lines...)
+	m.Context = bot.Textf("checked at %s, each within %s", bot.Time(now, bot.Clock), hostCheckTimeout)
 	return m
 }
 

@@ -101,13 +101,13 @@ func problem(host string, err error) string {
 // code block, which is what helps the administrator. next is appended
 // to the sentence ("Check with /gitlab-migrations status.").
 func problemMessage(title, host string, err error, next string) bot.Message {
-	m := bot.Message{Title: title, Text: problem(host, err), Tone: bot.ToneDanger}
+	m := bot.Message{Title: bot.Plain(title), Text: bot.Sentence(problem(host, err)), Tone: bot.ToneDanger}
 	var u *unreadableError
 	if errors.As(err, &u) {
-		m.Text, m.Code = u.sentence(host, true), u.tail
+		m.Text, m.Code = bot.Sentence(u.sentence(host, true)), u.tail
 	}
 	if next != "" {
-		m.Text += " " + next
+		m.Text = bot.Join(m.Text, bot.Plain(" "), bot.Sentence(next))
 	}
 	return m
 }

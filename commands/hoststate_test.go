@@ -60,11 +60,11 @@ func TestUnusableAnswersReadAsSentences(t *testing.T) {
 				t.Errorf("problem() = %q, want %q in it", text, tc.want)
 			}
 			for _, s := range []string{"usable answer", "rake-aborted", "never-migrated", "no-database-section", "line 1", "want run:"} {
-				if strings.Contains(m.Text+text, s) {
+				if strings.Contains(m.Text.String()+text, s) {
 					t.Errorf("the parser's own words %q reach the channel: %q / %q", s, m.Text, text)
 				}
 			}
-			if !strings.HasSuffix(m.Text, ".") || !strings.HasSuffix(text, ".") {
+			if !strings.HasSuffix(m.Text.String(), ".") || !strings.HasSuffix(text, ".") {
 				t.Errorf("not sentences: %q / %q", m.Text, text)
 			}
 		})

@@ -15,13 +15,13 @@ func helpMessage(inv Invocation) bot.Message {
 	if len(inv.Args) == 1 {
 		name := strings.ToLower(inv.Args[0])
 		if s, ok := subcommands[name]; ok {
-			lines := []string{s.summary, "Usage: `" + s.usage + "`", "Examples:"}
+			lines := []bot.Text{bot.Sentence(s.summary), bot.Join(bot.Plain("Usage: "), bot.Code(s.usage)), bot.Plain("Examples:")}
 			for _, e := range examples[name] {
-				lines = append(lines, "• `"+e.line+"`", "  "+e.does)
+				lines = append(lines, bot.Join(bot.Plain("• "), bot.Code(e.line)), bot.Join(bot.Plain("  "), bot.Sentence(e.does)))
 			}
-			return bot.Message{Title: "/gitlab-migrations " + name, Text: strings.Join(lines, "\n")}
+			return bot.Message{Title: bot.Plain("/gitlab-migrations " + name), Text: bot.JoinWith("\n", lines...)}
 		}
-		return bot.Message{Text: fmt.Sprintf("There is no subcommand %q. Try /gitlab-migrations help.", echo(inv.Args[0])), Tone: bot.ToneWarning}
+		return bot.Message{Text: bot.Textf("There is no subcommand %q. Try %s.", echo(inv.Args[0]), bot.Code("/gitlab-migrations help")), Tone: bot.ToneWarning}
 	}
 	var ops, needApproval []string
 	for _, o := range operations {
@@ -30,7 +30,7 @@ func helpMessage(inv Invocation) bot.Message {
 			needApproval = append(needApproval, o.sub)
 		}
 	}
-	lines := []string{"Read-only commands run at once; " + andList(needApproval) + " need a second person's approval."}
+	lines := []bot.Text{bot.Plain("Read-only commands run at once; " + andList(needApproval) + " need a second person's approval.")}
 	// The operations in their table's order, then the usual order; a
 	// subcommand neither names yet follows, so that none is ever missing
 	// from the help.
@@ -41,9 +41,9 @@ func helpMessage(inv Invocation) bot.Message {
 		}
 	}
 	for _, n := range order {
-		lines = append(lines, fmt.Sprintf("• `%s`: %s", subcommands[n].usage, subcommands[n].summary))
+		lines = append(lines, bot.Textf("• %s: %s", bot.Code(subcommands[n].usage), bot.Sentence(subcommands[n].summary)))
 	}
-	return bot.Message{Title: "/gitlab-migrations", Text: strings.Join(lines, "\n")}
+	return bot.Message{Title: bot.Plain("/gitlab-migrations"), Text: bot.JoinWith("\n", lines...)}
 }
 
 // pendingMessage lists the requests waiting for approval and, after them,
@@ -77,8 +77,8 @@ func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command
 		return bot.Say(m), nil
 	}
 	first, last := entries[0].Seq, entries[len(entries)-1].Seq
-	m.Title += ", asked by " + cmd.User.Name
-	m.Text = "The entries are in the attached file, one a line: number, time (UTC), who, action, request, operation, outcome."
+	m.Title = bot.Join(m.Title, bot.Plain(", asked by "+cmd.User.Name))
+	m.Text = bot.Plain("The entries are in the attached file, one a line: number, time (UTC), who, action, request, operation, outcome.")
 	r.background("audit page", func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, m)
 		if err != nil {
@@ -100,28 +100,28 @@ func (r *Router) auditAnswer(ctx context.Context, chat bot.Chat, cmd bot.Command
 func auditPageMessage(entries []approvals.AuditEntry, n int, before uint64) (bot.Message, string) {
 	if len(entries) == 0 {
 		if before > 0 {
-			return bot.Message{Text: fmt.Sprintf("There are no audit entries before entry %d.", before)}, ""
+			return bot.Message{Text: bot.Textf("There are no audit entries before entry %d.", before)}, ""
 		}
-		return bot.Message{Text: "The audit trail is empty."}, ""
+		return bot.Message{Text: bot.Plain("The audit trail is empty.")}, ""
 	}
 	lines := make([]string, len(entries))
 	for i, e := range entries {
 		lines[i] = auditLine(e)
 	}
 	first, last := entries[0].Seq, entries[len(entries)-1].Seq
-	m := bot.Message{Title: fmt.Sprintf("Audit entries %d to %d", first, last)}
+	m := bot.Message{Title: bot.Textf("Audit entries %d to %d", first, last)}
 	if before == 0 {
-		m.Title = fmt.Sprintf("Last %d audit entries (%d to %d)", len(entries), first, last)
+		m.Title = bot.Textf("Last %d audit entries (%d to %d)", len(entries), first, last)
 	}
-	var next []string
+	var next []bot.Text
 	if first > 1 {
-		next = append(next, fmt.Sprintf("older: `/gitlab-migrations audit %d --before %d`", n, first))
+		next = append(next, bot.Join(bot.Plain("older: "), bot.Code(fmt.Sprintf("/gitlab-migrations audit %d --before %d", n, first))))
 	}
 	if before > 0 {
-		next = append(next, fmt.Sprintf("newer: `/gitlab-migrations audit %d --before %d`", n, last+uint64(n)+1))
+		next = append(next, bot.Join(bot.Plain("newer: "), bot.Code(fmt.Sprintf("/gitlab-migrations audit %d --before %d", n, last+uint64(n)+1))))
 	}
 	if len(next) > 0 {
-		m.Context = "Next page, " + strings.Join(next, "; ")
+		m.Context = bot.Join(bot.Plain("Next page, "), bot.JoinWith("; ", next...))
 	}
 	return m, strings.Join(lines, "\n")
 }
@@ -150,29 +150,29 @@ func entryHead(e approvals.AuditEntry) string {
 // pendingList is pending's answer for reqs (pending and running ones) at
 // now.
 func pendingList(reqs []*approvals.Request, now time.Time) bot.Message {
-	var waiting, running []string
+	var waiting, running []bot.Text
 	for _, q := range reqs {
 		switch {
 		case q.State == approvals.StateRunning:
-			l := fmt.Sprintf("• `%s` %s on %s by %s, running since %s", q.ID, q.Operation, q.Host, q.Requester, q.StartedAt.UTC().Format("15:04 UTC"))
+			l := bot.Textf("• %s %s on %s by %s, running since %s", bot.Code(q.ID), q.Operation, q.Host, q.Requester, bot.Time(q.StartedAt, bot.ClockMinutes))
 			if q.Note != "" {
-				l += ": *" + q.Note + "*"
+				l = bot.Join(l, bot.Plain(": "), bot.Bold(q.Note))
 			}
 			running = append(running, l)
 		case q.Due(now):
 		default:
-			waiting = append(waiting, fmt.Sprintf("• `%s` %s on %s by %s, %d of %d approvals, expires in %s", q.ID, q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
+			waiting = append(waiting, bot.Textf("• %s %s on %s by %s, %d of %d approvals, expires in %s", bot.Code(q.ID), q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
 		}
 	}
 	if len(waiting) == 0 && len(running) == 0 {
-		return bot.Message{Text: "No requests are waiting for approval."}
+		return bot.Message{Text: bot.Plain("No requests are waiting for approval.")}
 	}
-	text := "No requests are waiting for approval."
+	text := bot.Plain("No requests are waiting for approval.")
 	if len(waiting) > 0 {
-		text = strings.Join(waiting, "\n")
+		text = bot.JoinWith("\n", waiting...)
 	}
 	if len(running) > 0 {
-		text += "\n\nRunning:\n" + strings.Join(running, "\n")
+		text = bot.Join(text, bot.Plain("\n\nRunning:\n"), bot.JoinWith("\n", running...))
 	}
-	return bot.Message{Title: "Waiting for approval", Text: text}
+	return bot.Message{Title: bot.Plain("Waiting for approval"), Text: text}
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,23 +100,11 @@ func checkLength(field, s string, max int) error {
 // echo shortens user text quoted back in a message (gitlab.Echo).
 func echo(s string) string { return gitlab.Echo(s) }
 
-// literal makes free text a person typed (a reason) inert in the message
-// model's markup on every platform: one line (so nothing can start a
-// heading, list, quote or code block), no backticks (so nothing can open a
-// code span that swallows the rest of a message), no @word mentions (shown
-// with a fullwidth ＠, so a reason cannot notify @channel on Mattermost)
-// and no Markdown link or image syntax (a blank keeps "](" apart). Adapters
-// escape their own platform syntax (Slack's <…>) on top. Only the display
-// changes; the stored text is what was typed.
-func literal(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.ReplaceAll(s, "`", "'")
-	s = strings.ReplaceAll(s, "](", "] (")
-	return mentionRE.ReplaceAllString(s, "＠$1")
-}
-
-// mentionRE matches what Slack and Mattermost would take for a mention.
-var mentionRE = regexp.MustCompile(`@([\pL\pN_])`)
+// oneLine shows free text a person typed (a reason, a name) on one line:
+// line breaks and runs of white space become one space, so a reason stays
+// a field's value and cannot lay out the card. Adapters escape it (it is
+// plain text); the stored text is what was typed.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // checkVisibleText refuses a command holding an invisible or bidi
 // character anywhere, naming the field it is in. Every field an approver
@@ -202,10 +189,10 @@ func (inv Invocation) checkBounds() error {
 // displayName is a person's name as cards show it. Names come from the
 // platform, not from the command, so they are cleaned rather than refused:
 // invisible and text-direction characters dropped (a name must not reorder
-// the card around it), markup made inert, the length bounded; the ID
-// stands in for a name left empty.
+// the card around it), one line, the length bounded; the ID stands in for
+// a name left empty. Adapters escape it where they show it.
 func displayName(u bot.User) string {
-	n := literal(strings.Map(visibleOnly, u.Name))
+	n := oneLine(strings.Map(visibleOnly, u.Name))
 	if n == "" {
 		n = u.ID
 	}

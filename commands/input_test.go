@@ -99,31 +99,29 @@ func TestParseCountsExtraArguments(t *testing.T) {
 	}
 }
 
-func TestLiteral(t *testing.T) {
+func TestOneLine(t *testing.T) {
 	cases := map[string]string{
-		"upgrade to 17.5":               "upgrade to 17.5",
-		"```\nrm -rf /\n```":            "''' rm -rf / '''",
-		"# Heading\n- item\n> quote":    "# Heading - item > quote",
-		"see `kubectl`, *now*, <!here>": "see 'kubectl', *now*, <!here>",
-		"@channel @here ping @alice.b":  "＠channel ＠here ping ＠alice.b",
-		"mail ops@example.com, or @ 5":  "mail ops＠example.com, or @ 5",
-		"![x](http://t/i.png) [y](u)":   "![x] (http://t/i.png) [y] (u)",
+		"upgrade to 17.5":            "upgrade to 17.5",
+		"```\nrm -rf /\n```":         "``` rm -rf / ```",
+		"# Heading\n- item\n> quote": "# Heading - item > quote",
+		"  spaced\t\tout  ":          "spaced out",
 	}
 	for in, want := range cases {
-		if got := literal(in); got != want {
-			t.Errorf("literal(%q) = %q, want %q", in, got, want)
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
-// TestUserTextRendersInert: a reason full of markup is shown on the card
-// and in the deny line without opening code, starting blocks or mentioning.
-func TestUserTextRendersInert(t *testing.T) {
-	reason := "```\n# @channel look\n`rm` ![i](http://x)"
+// TestUserTextIsPlain: a reason full of markup is shown on the card and
+// in the deny line as plain text (which every adapter escapes), on one
+// line, never as code, bold or a link.
+func TestUserTextIsPlain(t *testing.T) {
+	reason := "```\n# @channel look\n`rm` ![i](http://x) *b* <!here>"
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	req := &approvals.Request{ID: "r7k2qxa9", Host: "gitlab-1", Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"},
 		Requester: approvals.User{ID: "U1", Name: "alice"}, Reason: reason, Required: 1, ExpiresAt: now.Add(time.Minute), State: approvals.StatePending}
-	var shown []string
+	var shown []bot.Text
 	for _, f := range requestMessage(req, now).Fields {
 		if f.Label == "Reason" {
 			shown = append(shown, f.Value)
@@ -132,9 +130,18 @@ func TestUserTextRendersInert(t *testing.T) {
 	req.State = approvals.StateDenied
 	req.Decisions = []approvals.Decision{{User: approvals.User{ID: "U2", Name: "bob"}, Verdict: approvals.VerdictDeny, At: now, Reason: reason}}
 	shown = append(shown, requestMessage(req, now).Text)
-	for _, s := range shown {
-		if strings.ContainsAny(s, "`\n") || strings.Contains(s, "@channel") || strings.Contains(s, "](") {
-			t.Errorf("user text shown with live markup: %q", s)
+	for _, text := range shown {
+		found := false
+		for _, s := range text {
+			if strings.Contains(s.Text, "![i](http://x)") {
+				found = true
+				if s.Kind != bot.SpanPlain || strings.Contains(s.Text, "\n") {
+					t.Errorf("user text in a %v span or on several lines: %q", s.Kind, s.Text)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("reason not shown whole: %s", text)
 		}
 	}
 	if len(shown) != 2 {
@@ -158,7 +165,7 @@ func TestDisplayName(t *testing.T) {
 		{ID: "U1", Name: "alice"}:                  "alice",
 		{ID: "U1", Name: "ali\u202ece\u200b"}:      "alice",
 		{ID: "U1", Name: "\u2066\u2069"}:           "U1",
-		{ID: "U1", Name: "`bob`\n@here"}:           "'bob' ＠here",
+		{ID: "U1", Name: "`bob`\n@here"}:           "`bob` @here", // plain text: adapters escape it
 		{ID: "U1", Name: strings.Repeat("n", 200)}: strings.Repeat("n", 79) + "…",
 	}
 	for u, want := range cases {

@@ -29,7 +29,7 @@ var readOnlyTexts = []string{"status", "services", "bbm"}
 func statusRoots(rec *recorder) []string {
 	var out []string
 	for _, id := range rec.roots() {
-		if strings.Contains(rec.message(id).Text, ", asked by ") {
+		if strings.Contains(rec.message(id).Text.String(), ", asked by ") {
 			out = append(out, id)
 		}
 	}

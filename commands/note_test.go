@@ -15,7 +15,7 @@ import (
 func TestPendingShowsRunningNote(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	req := startedRequest(t, s, root.ID)
 	const lost = "outcome unknown: agent unreachable since 10:04 UTC"
 	if _, err := s.Approvals.Note(ctx, req.ID, lost); err != nil {

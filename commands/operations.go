@@ -55,7 +55,7 @@ type operation struct {
 	ask       func(r *Router, ctx context.Context, h Host, by bot.User, onBusy func()) hostAnswer
 	runOne    func(r *Router, ctx context.Context, chat bot.Chat, cmd bot.Command, host Host)
 	scheduled func(r *Router, ctx context.Context, h Host, by bot.User) scheduledRun
-	commands  string
+	commands  bot.Text
 	runs      []string
 	// schedulable: a schedule's `what` may name it (read-only only).
 	schedulable bool
@@ -128,7 +128,7 @@ var operations = []operation{
 			{"/gitlab-migrations upgrade-check --host all", "every host: READY or NOT READY in one line each, the reasons in the thread"}},
 		usage: "/gitlab-migrations upgrade-check [--host NAME|all]", summary: "can this GitLab be upgraded now? READY or NOT READY, each reason with the subcommand that fixes it", flags: []string{"host"},
 		ask: (*Router).upgradeAnswer, runOne: (*Router).runUpgradeCheck, scheduled: (*Router).scheduledUpgradeCheck,
-		commands: upgradeCheckCommands, runs: []string{gitlab.OpServices, gitlab.OpBBMStatus, gitlab.OpBBMList, gitlab.OpMigrateStatus},
+		commands: upgradeCheckCommands(), runs: []string{gitlab.OpServices, gitlab.OpBBMStatus, gitlab.OpBBMList, gitlab.OpMigrateStatus},
 	},
 	{
 		sub: "migrate", op: gitlab.OpMigrate,

@@ -30,7 +30,7 @@ var bbmListOperation = commands.ReadOnlyOperation{
 			lines = append(lines, fmt.Sprintf("• %s %s.%s: %s", m.ID, m.JobClass, m.Table, m.Status))
 		}
 		line := fmt.Sprintf("%d listed", len(l.Migrations))
-		return bot.Message{Title: "Batched background migrations on " + host, Text: strings.Join(lines, "\n"), Tone: bot.ToneInfo}, line, err
+		return bot.Message{Title: bot.Plain("Batched background migrations on " + host), Text: bot.Plain(strings.Join(lines, "\n")), Tone: bot.ToneInfo}, line, err
 	},
 	Facts: func(text []byte) (map[string]string, bool, error) {
 		l, err := gitlab.ParseBBMList(text)
@@ -56,7 +56,7 @@ func TestOperationAddedThroughTheTableOnly(t *testing.T) {
 		t.Errorf("bbm-list --db main: %v, want its flags checked", err)
 	}
 	help := commands.HelpMessage()
-	if !strings.Contains(help.Text, bbmListOperation.Usage) {
+	if !strings.Contains(help.Text.String(), bbmListOperation.Usage) {
 		t.Errorf("help does not list bbm-list:\n%s", help.Text)
 	}
 
@@ -66,11 +66,11 @@ func TestOperationAddedThroughTheTableOnly(t *testing.T) {
 	}
 	roots := rec.roots()
 	root := rec.message(roots[len(roots)-1])
-	if want := "*bbm-list* on *" + simtest.HostName + "*"; !strings.Contains(root.Text, want) || !strings.Contains(root.Context, "gitlab:background_migrations:list") {
+	if want := "*bbm-list* on *" + simtest.HostName + "*"; !strings.Contains(root.Text.String(), want) || !strings.Contains(root.Context.String(), "gitlab:background_migrations:list") {
 		t.Errorf("root post %q / %q, want %q and the command", root.Text, root.Context, want)
 	}
 	replies := rec.replies(roots[len(roots)-1])
-	if len(replies) != 1 || replies[0].Title != "Batched background migrations on "+simtest.HostName || !strings.Contains(replies[0].Text, "CopyColumnUsingBackgroundMigrationJob") {
+	if len(replies) != 1 || replies[0].Title.String() != "Batched background migrations on "+simtest.HostName || !strings.Contains(replies[0].Text.String(), "CopyColumnUsingBackgroundMigrationJob") {
 		t.Fatalf("thread %+v, want the row's summary of the list", replies)
 	}
 	audited := func() []approvals.AuditEntry {
@@ -98,7 +98,7 @@ func TestOperationAddedThroughTheTableOnly(t *testing.T) {
 	roots = rec.roots()
 	all := rec.message(roots[len(roots)-1])
 	for _, h := range []string{simtest.HostName, "gitlab-2"} {
-		if !strings.Contains(all.Text, h) || !strings.Contains(all.Text, h+"*: 4 listed") {
+		if !strings.Contains(all.Text.String(), h) || !strings.Contains(all.Text.String(), h+"*: 4 listed") {
 			t.Errorf("combined answer %q: no line for %s with the row's one line", all.Text, h)
 		}
 	}

@@ -22,7 +22,7 @@ func TestRecoveryFindsJobByRequestID(t *testing.T) {
 	rec := newRecorder()
 	s.Router.Register(rec)
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	req := startedRequest(t, s, root.ID)
 	if _, err := s.Client.Run(ctx, s.Approved(t, agent.RunRequest{Operation: "migrate", RequestID: req.ID}), nil); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestRecoveryWithoutJobEndsNotStarted(t *testing.T) {
 	rec := newRecorder()
 	s.Router.Register(rec)
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	req := startedRequest(t, s, root.ID)
 	s.Run(t)
 	s.Router.Wait()

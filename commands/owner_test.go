@@ -44,7 +44,7 @@ func TestSweepAdoptsRunningWithoutFollower(t *testing.T) {
 	s, chat := startSweepStack(t, simtest.Options{})
 	rec := chat.recorder
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	req := startedRequest(t, s, root.ID)
 	if _, err := s.Client.Run(ctx, s.Approved(t, agent.RunRequest{Operation: "migrate", RequestID: req.ID}), nil); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func (c *sweepChat) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot
 }
 
 func (c *sweepChat) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
-	if c.panicky.Load() && !slices.Contains(c.roots(), ref.ID) && strings.HasSuffix(m.Title, " succeeded") {
+	if c.panicky.Load() && !slices.Contains(c.roots(), ref.ID) && strings.HasSuffix(m.Title.String(), " succeeded") {
 		c.panicky.Store(false)
 		panic("chat adapter bug")
 	}

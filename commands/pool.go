@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -171,5 +170,5 @@ func (r *Router) queued(ctx context.Context, chat bot.Chat, cmd bot.Command, nam
 // queuedMessage tells a user that their command waits behind others.
 func queuedMessage(ahead int) bot.Message {
 	return bot.Message{Tone: bot.ToneInfo,
-		Text: fmt.Sprintf("⏳ Many commands are being answered right now: yours is queued behind %d others and will run; its answer follows in the channel.", ahead)}
+		Text: bot.Textf("⏳ Many commands are being answered right now: yours is queued behind %d others and will run; its answer follows in the channel.", ahead)}
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -143,17 +142,17 @@ func (b *progressBox) stop() {
 // start: running with its line count and last line, or the problem that
 // replaces the headline.
 func progressMessage(cmd, host string, elapsed time.Duration, v progressView) bot.Message {
-	text := fmt.Sprintf("⏳ Running `%s` on %s: %s elapsed, %d lines", cmd, host, elapsed.Round(time.Second), v.lines)
+	text := bot.Textf("⏳ Running %s on %s: %s elapsed, %d lines", bot.Code(cmd), host, elapsed.Round(time.Second), v.lines)
 	tone := bot.ToneInfo
 	if v.problem != "" {
-		text = fmt.Sprintf("⚠️ `%s` on %s: %s (%d lines so far)", cmd, host, v.problem, v.lines)
+		text = bot.Textf("⚠️ %s on %s: %s (%d lines so far)", bot.Code(cmd), host, bot.Sentence(v.problem), v.lines)
 		tone = bot.ToneWarning
 	}
 	if v.lastLine != "" {
-		text += "\nLast line: `" + truncate(strings.TrimSpace(v.lastLine), 200) + "`"
+		text = bot.Join(text, bot.Plain("\nLast line: "), bot.Code(truncate(strings.TrimSpace(v.lastLine), 200)))
 	}
 	if v.jobID != "" {
-		text += "\n_agent job " + v.jobID + "_"
+		text = bot.Join(text, bot.Plain("\nagent job "+v.jobID))
 	}
 	return bot.Message{Text: text, Tone: tone}
 }

@@ -25,7 +25,7 @@ type blockingChat struct {
 func (c *blockingChat) Update(_ context.Context, _ bot.Ref, m bot.Message) error {
 	c.mu.Lock()
 	c.starts = append(c.starts, time.Now())
-	c.texts = append(c.texts, m.Text)
+	c.texts = append(c.texts, m.Text.String())
 	c.mu.Unlock()
 	<-c.release
 	return nil

@@ -18,8 +18,8 @@ import (
 func (r *Router) runReadOnly(ctx context.Context, chat bot.Chat, cmd bot.Command, sub string, host Host, op gitlab.Operation, args gitlab.Args) {
 	c, _ := op.Command(args) // validated by the caller
 	root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
-		Text:    fmt.Sprintf("*%s* on *%s*, asked by %s", sub, host.Name, cmd.User.Name),
-		Context: "`" + c.String() + "`",
+		Text:    bot.Textf("%s on %s, asked by %s", bot.Bold(sub), bot.Bold(host.Name), cmd.User.Name),
+		Context: bot.Code(c.String()),
 	})
 	if err != nil {
 		r.logger(ctx).Error("posting root message", "err", err)
@@ -39,7 +39,7 @@ type hostAnswer struct {
 	Out *output
 	// Line is the answer in one line, without the host's name, e.g.
 	// "main: all 1,523 up · ci: 2 down"; Tone is Msg's.
-	Line string
+	Line bot.Text
 	Tone bot.Tone
 	// Err is why the operation could not be run (agent unreachable, …);
 	// then Line says so as a sentence.
@@ -68,10 +68,10 @@ func (r *Router) readOnlyAnswer(ctx context.Context, actor bot.User, host Host, 
 		}
 		l.Error("read-only run", "host", host.Name, "operation", op.Name, "err", runErr)
 		a.Msg = agentErrorMessage(host.Name, op.Name, runErr)
-		a.Line = "could not run: " + a.Msg.Text
+		a.Line = bot.Join(bot.Plain("could not run: "), a.Msg.Text)
 	} else {
 		a.Msg, a.Line = readOnlySummary(host.Name, op.Name, args.Database, rec, out)
-		a.Msg.Context = joinContext(a.Msg.Context, takenAt(res.Taken, shared))
+		a.Msg.Context = joinSmallPrint(a.Msg.Context, takenAt(res.Taken, shared))
 	}
 	a.Tone = a.Msg.Tone
 	detail := errText(runErr)
@@ -131,20 +131,20 @@ func couldNotPost(err error) bot.Message {
 	if !ok {
 		text = "Is the bot a member of it? Invite it with `/invite @gitlab-chatops`, then try again."
 	}
-	return bot.Message{Tone: bot.ToneDanger, Text: "I could not post in the channel where you asked. " + text}
+	return bot.Message{Tone: bot.ToneDanger, Text: bot.Join(bot.Plain("I could not post in the channel where you asked. "), bot.Sentence(text))}
 }
 
 // busyMessage is the progress line of a run waiting for the agent.
 func busyMessage(host string, bound time.Duration) bot.Message {
 	return bot.Message{Tone: bot.ToneInfo,
-		Text: fmt.Sprintf("⏳ The agent on %s is busy with other read-only jobs; retrying (for up to %s)…", host, bound)}
+		Text: bot.Textf("⏳ The agent on %s is busy with other read-only jobs; retrying (for up to %s)…", host, bound)}
 }
 
 // takenAt says when an answer was taken, and that it was shared.
-func takenAt(t time.Time, shared bool) string {
-	s := "taken at " + t.UTC().Format("15:04:05 MST")
+func takenAt(t time.Time, shared bool) bot.Text {
+	s := bot.Join(bot.Plain("taken at "), bot.Time(t, bot.Clock))
 	if shared {
-		s += ", shared with an identical request"
+		s = bot.Join(s, bot.Plain(", shared with an identical request"))
 	}
 	return s
 }
@@ -159,20 +159,32 @@ func joinContext(a, b string) string {
 	return a + " · " + b
 }
 
+// joinSmallPrint joins two parts of small print with " · ", either alone
+// when the other is empty.
+func joinSmallPrint(a, b bot.Text) bot.Text {
+	switch {
+	case a.IsEmpty():
+		return b
+	case b.IsEmpty():
+		return a
+	}
+	return bot.Join(a, bot.Plain(" · "), b)
+}
+
 // readOnlySummary parses a read-only operation's output (the operation
 // table's summarize) into a message and the same in one line
 // (hostAnswer.Line). db is the database asked for
 // with --db ("" for all).
-func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) (bot.Message, string) {
+func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) (bot.Message, bot.Text) {
 	text := out.combined()
 	if db != "" && rec.State != agent.StateSucceeded && bytes.Contains(text, []byte(gitlab.NoSuchTaskText)) {
 		// The per-database tasks exist only for databases this install
 		// really has (db:migrate:status:ci only when ci is separate).
 		return bot.Message{
-			Title: fmt.Sprintf("%s has no %s database", host, db),
-			Text:  fmt.Sprintf("GitLab on %s has no separate %s database (its tasks have no :%s variant). Leave out --db to see every database it has.", host, db, db),
+			Title: bot.Textf("%s has no %s database", host, db),
+			Text:  bot.Textf("GitLab on %s has no separate %s database (its tasks have no :%s variant). Leave out --db to see every database it has.", host, db, db),
 			Tone:  bot.ToneWarning,
-		}, fmt.Sprintf("no separate %s database", db)
+		}, bot.Textf("no separate %s database", db)
 	}
 	var (
 		m    bot.Message
@@ -189,18 +201,18 @@ func readOnlySummary(host, opName, db string, rec agent.JobRecord, out *output) 
 		// error is for the log (the caller's job record has it).
 		u := &unreadableError{what: commandOf(rec, opName), rec: rec, err: err, tail: tail(out, 15)}
 		return bot.Message{
-			Title: fmt.Sprintf("No usable answer from %s on %s", opName, host),
-			Text:  u.sentence(host, true),
+			Title: bot.Textf("No usable answer from %s on %s", opName, host),
+			Text:  bot.Sentence(u.sentence(host, true)),
 			Code:  u.tail,
 			Tone:  bot.ToneDanger,
-		}, fmt.Sprintf("no usable answer from %s (exit code %s); see the thread", opName, exitCode(rec))
+		}, bot.Textf("no usable answer from %s (exit code %s); see the thread", opName, exitCode(rec))
 	}
 	if op, _ := gitlab.Lookup(opName); rec.State != agent.StateSucceeded && !op.ExitReportsDown {
 		// An exit code that counts what is down (gitlab-ctl status) is
 		// not shown: the parsed lines say more than the number.
-		m.Context = fmt.Sprintf("exit code %s", exitCode(rec))
+		m.Context = bot.Textf("exit code %s", exitCode(rec))
 	}
-	return m, line
+	return m, bot.Sentence(line)
 }
 
 // replyWithOutput replies with m and, when the output is long, attaches it.
@@ -230,8 +242,8 @@ func (r *Router) attachOutput(ctx context.Context, chat bot.Chat, root bot.Ref, 
 // on; the caller logs err itself.
 func agentErrorMessage(host, opName string, err error) bot.Message {
 	return bot.Message{
-		Title: fmt.Sprintf("Could not run %s on %s", subcommandOf(opName), host),
-		Text:  agentProblem(host, err),
+		Title: bot.Textf("Could not run %s on %s", subcommandOf(opName), host),
+		Text:  bot.Sentence(agentProblem(host, err)),
 		Tone:  bot.ToneDanger,
 	}
 }

@@ -90,9 +90,9 @@ func (r *recorder) Notify(_ context.Context, _ string, u bot.User, m bot.Message
 // text renders a message for substring assertions.
 func text(m bot.Message) string {
 	var b strings.Builder
-	b.WriteString(m.Title + "\n" + m.Text + "\n" + m.Code + "\n" + m.Context + "\n")
+	b.WriteString(m.Title.String() + "\n" + m.Text.String() + "\n" + m.Code + "\n" + m.Context.String() + "\n")
 	for _, f := range m.Fields {
-		b.WriteString(f.Label + ": " + f.Value + "\n")
+		b.WriteString(f.Label + ": " + f.Value.String() + "\n")
 	}
 	return b.String()
 }

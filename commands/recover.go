@@ -103,7 +103,7 @@ func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Req
 	}
 	f.setJob(rec.ID) // stores it if only the lookup knew it
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
-	progress, err := chat.Reply(ctx, root, bot.Message{Text: "🔁 " + reattachNote(why, rec), Tone: bot.ToneInfo})
+	progress, err := chat.Reply(ctx, root, bot.Message{Text: bot.Join(bot.Plain("🔁 "), bot.Sentence(reattachNote(why, rec))), Tone: bot.ToneInfo})
 	if err != nil {
 		r.logger(ctx).Error("replying in thread", "err", err)
 	}
@@ -140,7 +140,7 @@ func (r *Router) reportAbandoned(ctx context.Context, chat bot.Chat, req *approv
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
 	r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
 	text := "Not started: " + strings.TrimPrefix(req.Error, "not started, nothing ran: ") + ". Nothing ran. Open a new request if it is still needed."
-	if _, err := chat.Reply(ctx, root, bot.Message{Title: "Interrupted", Text: text, Tone: bot.ToneDanger}); err != nil {
+	if _, err := chat.Reply(ctx, root, bot.Message{Title: bot.Plain("Interrupted"), Text: bot.Sentence(text), Tone: bot.ToneDanger}); err != nil {
 		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 }
@@ -158,7 +158,7 @@ func (r *Router) end(ctx context.Context, chat bot.Chat, req *approvals.Request,
 	if outcome == approvals.StateFailed {
 		title = "Failed"
 	}
-	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: title, Text: why, Tone: bot.ToneDanger}); err != nil {
+	if _, err := chat.Reply(ctx, bot.Ref{Channel: req.Channel, ID: req.Thread}, bot.Message{Title: bot.Plain(title), Text: bot.Sentence(why), Tone: bot.ToneDanger}); err != nil {
 		r.logger(ctx).Error("replying in thread", "err", err)
 	}
 }

@@ -12,12 +12,12 @@ import (
 // commandText shows an argv exactly: each element shell-quoted where it
 // needs it, so that the line is unambiguous (where one element ends, what
 // its backslashes are) and, pasted into a shell, runs the same argv.
-func commandText(argv []string) string {
+func commandText(argv []string) bot.Text {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = gitlab.ShellQuote(a)
 	}
-	return "`" + strings.Join(q, " ") + "`"
+	return bot.Code(strings.Join(q, " "))
 }
 
 // finalizeFields show an approver what a finalize request will hand the
@@ -29,16 +29,16 @@ func finalizeFields(params map[string]string) []bot.Field {
 	if a.JobClass == "" {
 		return nil
 	}
-	db := "not named: the plain finalize task, for an install with one database"
+	db := bot.Plain("not named: the plain finalize task, for an install with one database")
 	if a.Database != "" {
-		db = "`" + a.Database + "` (task finalize:" + a.Database + ")"
+		db = bot.Textf("%s (task finalize:%s)", bot.Code(a.Database), a.Database)
 	}
 	return []bot.Field{
 		{Label: "Database", Value: db},
-		{Label: "Job class", Value: "`" + a.JobClass + "`", Short: true},
-		{Label: "Table", Value: "`" + a.Table + "`", Short: true},
-		{Label: "Column", Value: "`" + a.Column + "`", Short: true},
-		{Label: "Job arguments", Value: "```\n" + prettyJobArguments(a.JobArguments) + "\n```"},
+		{Label: "Job class", Value: bot.Code(a.JobClass), Short: true},
+		{Label: "Table", Value: bot.Code(a.Table), Short: true},
+		{Label: "Column", Value: bot.Code(a.Column), Short: true},
+		{Label: "Job arguments", Value: bot.Pre(prettyJobArguments(a.JobArguments))},
 	}
 }
 
@@ -72,10 +72,10 @@ func prettyJobArguments(js string) string {
 // replaces the provisional text (settled). A warning added after it
 // (incomplete output) stays.
 func settleFinalize(m bot.Message, v verdict) bot.Message {
-	if rest, ok := strings.CutPrefix(m.Text, finalizeDoneText); ok && v.why != "" {
-		m.Text = strings.TrimSpace(rest)
+	if rest, ok := cutPlainPrefix(m.Text, finalizeDoneText); ok && v.why != "" {
+		m.Text = trimLeadingSpace(rest)
 		if v.kind == verdictSucceeded {
-			m.Text = joinLines("Verified with gitlab:background_migrations:status: "+fullStop(v.why), m.Text)
+			m.Text = joinLines(bot.Join(bot.Plain("Verified with gitlab:background_migrations:status: "), bot.Sentence(fullStop(v.why))), m.Text)
 		}
 	}
 	return m

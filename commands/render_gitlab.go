@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
@@ -15,106 +14,106 @@ const maxListed = 15
 // statusMessage summarises db:migrate:status, e.g.
 // "main: 1,523 up, 2 down" with the down ones listed, "ci: all 908 up".
 func statusMessage(host string, s gitlab.MigrateStatus) bot.Message {
-	m := bot.Message{Title: "Migration status on " + host, Tone: bot.ToneSuccess}
-	var lines []string
+	m := bot.Message{Title: bot.Plain("Migration status on " + host), Tone: bot.ToneSuccess}
+	var lines []bot.Text
 	for _, d := range s.Databases {
 		name := d.Config
 		if d.Database != "" && d.Database != d.Config {
 			name += " (" + d.Database + ")"
 		}
 		if d.Down == 0 {
-			lines = append(lines, fmt.Sprintf("*%s*: all %s up", name, thousands(d.Up)))
+			lines = append(lines, bot.Textf("%s: all %s up", bot.Bold(name), thousands(d.Up)))
 			continue
 		}
 		m.Tone = bot.ToneWarning
-		lines = append(lines, fmt.Sprintf("*%s*: %s up, %s down", name, thousands(d.Up), thousands(d.Down)))
+		lines = append(lines, bot.Textf("%s: %s up, %s down", bot.Bold(name), thousands(d.Up), thousands(d.Down)))
 		down := d.DownRows()
 		for i, row := range down {
 			if i == maxListed {
-				lines = append(lines, fmt.Sprintf("  … and %d more", len(down)-maxListed))
+				lines = append(lines, bot.Textf("  … and %d more", len(down)-maxListed))
 				break
 			}
-			lines = append(lines, fmt.Sprintf("  • `%s` %s", row.Version, row.Name))
+			lines = append(lines, bot.Textf("  • %s %s", bot.Code(row.Version), row.Name))
 		}
 	}
 	if len(s.Databases) == 0 {
-		lines = append(lines, "No database sections in the output.")
+		lines = append(lines, bot.Plain("No database sections in the output."))
 		m.Tone = bot.ToneWarning
 	}
-	m.Text = strings.Join(lines, "\n")
+	m.Text = bot.JoinWith("\n", lines...)
 	return m
 }
 
 // bbmMessage summarises gitlab:background_migrations:status: only what is
 // not finished matters for an upgrade.
 func bbmMessage(host string, s gitlab.BBMStatus) bot.Message {
-	m := bot.Message{Title: "Batched background migrations on " + host, Tone: bot.ToneSuccess}
+	m := bot.Message{Title: bot.Plain("Batched background migrations on " + host), Tone: bot.ToneSuccess}
 	total := 0
 	for _, d := range s.Databases {
 		total += len(d.Migrations)
 	}
 	pending := s.Pending()
 	if len(pending) == 0 {
-		m.Text = fmt.Sprintf("All %s finished or finalized: nothing blocks an upgrade.", thousands(total))
+		m.Text = bot.Textf("All %s finished or finalized: nothing blocks an upgrade.", thousands(total))
 		return m
 	}
 	m.Tone = bot.ToneWarning
-	lines := []string{fmt.Sprintf("%d of %s not finished (they block the next upgrade):", len(pending), thousands(total))}
+	lines := []bot.Text{bot.Textf("%d of %s not finished (they block the next upgrade):", len(pending), thousands(total))}
 	for i, p := range pending {
 		if i == maxListed {
-			lines = append(lines, fmt.Sprintf("… and %d more", len(pending)-maxListed))
+			lines = append(lines, bot.Textf("… and %d more", len(pending)-maxListed))
 			break
 		}
 		db := ""
 		if p.Database != "" {
 			db = p.Database + ": "
 		}
-		lines = append(lines, fmt.Sprintf("• %s*%s* `%s` %s.%s %s", db, p.Status, p.JobClass, p.Table, p.Column, p.JobArguments))
+		lines = append(lines, bot.Textf("• %s%s %s %s.%s %s", db, bot.Bold(p.Status), bot.Code(p.JobClass), p.Table, p.Column, p.JobArguments))
 	}
-	m.Text = strings.Join(lines, "\n")
+	m.Text = bot.JoinWith("\n", lines...)
 	return m
 }
 
 // servicesMessage summarises gitlab-ctl status.
 func servicesMessage(host string, s gitlab.CtlStatus) bot.Message {
-	m := bot.Message{Title: "Services on " + host, Tone: bot.ToneSuccess}
+	m := bot.Message{Title: bot.Plain("Services on " + host), Tone: bot.ToneSuccess}
 	down := s.Down()
 	if len(s.Services) == 0 {
-		m.Text = "gitlab-ctl listed no services (an unknown service name prints nothing)."
+		m.Text = bot.Plain("gitlab-ctl listed no services (an unknown service name prints nothing).")
 		m.Tone = bot.ToneWarning
 		return m
 	}
 	switch {
 	case len(down) == 0 && len(s.Services) == 1:
-		m.Text = s.Services[0].Name + " is running."
+		m.Text = bot.Plain(s.Services[0].Name + " is running.")
 		return m
 	case len(down) == 0:
-		m.Text = fmt.Sprintf("All %d services are running.", len(s.Services))
+		m.Text = bot.Textf("All %d services are running.", len(s.Services))
 		return m
 	}
 	m.Tone = bot.ToneDanger
-	lines := []string{fmt.Sprintf("%d of %d services are not running:", len(down), len(s.Services))}
+	lines := []bot.Text{bot.Textf("%d of %d services are not running:", len(down), len(s.Services))}
 	for _, svc := range down {
-		lines = append(lines, "• "+describeService(svc))
+		lines = append(lines, bot.Join(bot.Plain("• "), describeService(svc)))
 	}
-	m.Text = strings.Join(lines, "\n")
+	m.Text = bot.JoinWith("\n", lines...)
 	return m
 }
 
-func describeService(s gitlab.Service) string {
+func describeService(s gitlab.Service) bot.Text {
 	switch s.State {
 	case "fail", "warning":
-		return fmt.Sprintf("*%s*: %s (%s)", s.Name, s.State, s.Message)
+		return bot.Textf("%s: %s (%s)", bot.Bold(s.Name), s.State, s.Message)
 	case "down":
-		d := fmt.Sprintf("*%s*: down for %ds", s.Name, s.Seconds)
+		d := fmt.Sprintf(": down for %ds", s.Seconds)
 		if s.WantUp {
 			d += ", runit keeps restarting it (crash loop?)"
 		} else if s.NormallyUp {
 			d += ", normally up (stopped by someone?)"
 		}
-		return d
+		return bot.Join(bot.Bold(s.Name), bot.Plain(d))
 	}
-	return fmt.Sprintf("*%s*: %s", s.Name, s.State)
+	return bot.Textf("%s: %s", bot.Bold(s.Name), s.State)
 }
 
 // thousands formats n with comma separators: 1523 -> "1,523".

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -17,51 +16,51 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 	m := bot.Message{
 		Fields: []bot.Field{
 			{Label: "Command", Value: commandText(req.Argv)},
-			{Label: "Host", Value: req.Host, Short: true},
-			{Label: "Requested by", Value: req.Requester.String(), Short: true},
+			{Label: "Host", Value: bot.Plain(req.Host), Short: true},
+			{Label: "Requested by", Value: bot.Plain(req.Requester.String()), Short: true},
 		},
-		Context: fmt.Sprintf("request %s", req.ID),
+		Context: bot.Plain("request " + req.ID),
 	}
 	if row, ok := operationFor(req.Operation); ok && row.card != nil {
 		m.Fields = append(m.Fields, row.card(req.Params)...)
 	}
 	if req.Reason != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: literal(req.Reason)})
+		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: bot.Plain(oneLine(req.Reason))})
 	}
 	if req.FingerprintInfo != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
+		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: bot.Plain(req.FingerprintInfo)})
 	}
 	if pf := req.Params[preflightKey]; pf != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Pre-flight", Value: "• " + strings.ReplaceAll(pf, "\n", "\n• ")})
+		m.Fields = append(m.Fields, bot.Field{Label: "Pre-flight", Value: bot.Sentence("• " + strings.ReplaceAll(pf, "\n", "\n• "))})
 	}
 	if req.FromRequest != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: "failed request " + req.FromRequest})
+		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: bot.Plain("failed request " + req.FromRequest)})
 	}
 	approvedBy := names(req.Approvals())
 	switch req.State {
 	case approvals.StatePending:
-		m.Title = fmt.Sprintf("Approval needed: %s on %s", req.Operation, req.Host)
+		m.Title = bot.Textf("Approval needed: %s on %s", req.Operation, req.Host)
 		m.Tone = bot.ToneWarning
-		m.Text = fmt.Sprintf("Someone other than %s must approve before anything runs.", req.Requester)
+		m.Text = bot.Textf("Someone other than %s must approve before anything runs.", req.Requester)
 		m.Mentions = mentionable(req.Platform, approversOf(req))
 		m.Fields = append(m.Fields,
-			bot.Field{Label: "Approvals", Value: fmt.Sprintf("%d of %d%s", len(req.Approvals()), req.Required, prefixed(" (", approvedBy, ")")), Short: true},
-			bot.Field{Label: "Expires", Value: fmt.Sprintf("%s (in %s)", req.ExpiresAt.UTC().Format("15:04 MST"), until(req.ExpiresAt, now)), Short: true},
+			bot.Field{Label: "Approvals", Value: bot.Textf("%d of %d%s", len(req.Approvals()), req.Required, prefixed(" (", approvedBy, ")")), Short: true},
+			bot.Field{Label: "Expires", Value: bot.Textf("%s (in %s)", bot.Time(req.ExpiresAt, bot.ClockMinutes), until(req.ExpiresAt, now)), Short: true},
 		)
 		m.Buttons = []bot.Button{
 			{ActionID: bot.ActionApprove, Label: "Approve", Value: req.ID, Style: bot.StylePrimary},
 			{ActionID: bot.ActionDeny, Label: "Deny", Value: req.ID, Style: bot.StyleDanger},
 		}
-		m.Context = fmt.Sprintf("request %s · or type /gitlab-migrations approve %s", req.ID, req.ID)
+		m.Context = bot.Textf("request %s · or type %s", req.ID, bot.Code("/gitlab-migrations approve "+req.ID))
 	case approvals.StateApproved, approvals.StateRunning:
-		m.Title = fmt.Sprintf("Approved: %s on %s is running", req.Operation, req.Host)
+		m.Title = bot.Textf("Approved: %s on %s is running", req.Operation, req.Host)
 		m.Tone = bot.ToneInfo
-		m.Text = "Approved by " + approvedBy + ". Progress is in the thread."
+		m.Text = bot.Plain("Approved by " + approvedBy + ". Progress is in the thread.")
 		if req.Note != "" {
 			// A lasting condition (the agent cannot be reached): the card
 			// says it, not only the thread.
 			m.Tone = bot.ToneWarning
-			m.Fields = append(m.Fields, bot.Field{Label: "Now", Value: sentenceOf(req.Note)})
+			m.Fields = append(m.Fields, bot.Field{Label: "Now", Value: bot.Sentence(sentenceOf(req.Note))})
 		}
 	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
 		v, ok := verdictOf(req)
@@ -75,25 +74,25 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 			}
 		}
 		m.Title, m.Tone = verdictHeading(v, req.Operation+" on "+req.Host), verdictTone(v)
-		m.Text = fmt.Sprintf("*%s*", v.kind)
+		m.Text = bot.Bold(string(v.kind))
 		if v.why != "" {
-			m.Text += ": " + fullStop(v.why)
+			m.Text = bot.Join(m.Text, bot.Plain(": "), bot.Sentence(fullStop(v.why)))
 		} else {
-			m.Text += "."
+			m.Text = bot.Join(m.Text, bot.Plain("."))
 		}
-		m.Text += fmt.Sprintf("\nApproved by %s; ended %s.", approvedBy, stamp(req.EndedAt))
+		m.Text = bot.Join(m.Text, bot.Textf("\nApproved by %s; ended %s.", approvedBy, stamp(req.EndedAt)))
 	default: // denied, cancelled, expired
-		m.Title = fmt.Sprintf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
+		m.Title = bot.Textf("%s: %s on %s", titleCase(string(req.State)), req.Operation, req.Host)
 		m.Tone = bot.ToneDanger
 		if d, ok := req.Final(); ok && req.State == approvals.StateExpired {
-			m.Text = fmt.Sprintf("Expired %s with %d of %d approvals.", stamp(d.At), len(req.Approvals()), req.Required)
+			m.Text = bot.Textf("Expired %s with %d of %d approvals.", stamp(d.At), len(req.Approvals()), req.Required)
 		} else if ok {
-			m.Text = fmt.Sprintf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
+			m.Text = bot.Textf("%s by %s %s.", titleCase(string(req.State)), d.User, stamp(d.At))
 			if d.Reason != "" {
-				m.Text += " Denied because: " + fullStop(literal(d.Reason)) // "Reason:" is the request's own
+				m.Text = bot.Join(m.Text, bot.Plain(" Denied because: "+fullStop(oneLine(d.Reason)))) // "Reason:" is the request's own
 			}
 		}
-		m.Text += " Nothing ran."
+		m.Text = bot.Join(m.Text, bot.Plain(" Nothing ran."))
 	}
 	return m
 }
@@ -101,12 +100,12 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 // verdictHeading is the title of what a verdict is about (a finished
 // card, a settled result): "Partly done: restart on gitlab-1", "Done:
 // migrate on gitlab-1 succeeded".
-func verdictHeading(v verdict, subject string) string {
+func verdictHeading(v verdict, subject string) bot.Text {
 	t := verdictTitles[v.kind] + ": " + subject
 	if v.kind == verdictSucceeded {
 		t += " succeeded"
 	}
-	return t
+	return bot.Plain(t)
 }
 
 // verdictTone colours a verdict: green only for a confirmed success.
@@ -152,11 +151,13 @@ func prefixed(pre, s, post string) string {
 	return pre + s + post
 }
 
-func stamp(t time.Time) string {
+// stamp is "at" a moment, shown in the reader's time zone where the
+// platform can.
+func stamp(t time.Time) bot.Text {
 	if t.IsZero() {
-		return "at an unknown time"
+		return bot.Plain("at an unknown time")
 	}
-	return "at " + t.UTC().Format("15:04:05 MST")
+	return bot.Join(bot.Plain("at "), bot.Time(t, bot.Clock))
 }
 
 func until(t, now time.Time) string {

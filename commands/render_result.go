@@ -16,7 +16,7 @@ func (r *Router) resultMessage(req *approvals.Request, host string, rec agent.Jo
 	if row, ok := operationFor(req.Operation); ok && row.result != nil {
 		return row.result(req, host, rec, out)
 	}
-	return bot.Message{Title: req.Operation + " on " + host + " ended: " + rec.State, Code: tail(out, 15)}, nil
+	return bot.Message{Title: bot.Plain(req.Operation + " on " + host + " ended: " + rec.State), Code: tail(out, 15)}, nil
 }
 
 // restartResult summarises a gitlab-ctl restart.
@@ -24,7 +24,7 @@ func restartResult(req *approvals.Request, host string, rec agent.JobRecord, out
 	res, err := gitlab.ParseCtlRestart(out.parsed(req.Operation))
 	if err != nil {
 		u := &unreadableError{what: commandOf(rec, "gitlab-ctl restart"), rec: rec, err: err, tail: tail(out, 15)}
-		return bot.Message{Title: "restart on " + host + ": unreadable output", Text: strings.Replace(u.sentence(host, true), "which services run", "what it restarted", 1), Code: u.tail, Tone: bot.ToneDanger}, nil
+		return bot.Message{Title: bot.Plain("restart on " + host + ": unreadable output"), Text: bot.Sentence(strings.Replace(u.sentence(host, true), "which services run", "what it restarted", 1)), Code: u.tail, Tone: bot.ToneDanger}, nil
 	}
 	return restartMessage(host, rec, res), res
 }
@@ -79,31 +79,31 @@ func migrateMessage(host string, rec agent.JobRecord, res gitlab.MigrateResult, 
 	// The title waits for the check after the run (settled): exit 0 is
 	// not success, and exit 1 after some migrations is only partly failed.
 	if res.OK() && rec.State == agent.StateSucceeded {
-		return bot.Message{Title: pendingTitle("db:migrate", host, rec), Text: done, Tone: bot.ToneInfo,
-			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
+		return bot.Message{Title: pendingTitle("db:migrate", host, rec), Text: bot.Plain(done), Tone: bot.ToneInfo,
+			Context: bot.Plain(durationOf(rec) + " · exit 0")}
 	}
 	m := bot.Message{Title: pendingTitle("db:migrate", host, rec), Tone: bot.ToneDanger}
 	f := res.Failure
 	if f == nil {
-		m.Text = fmt.Sprintf("%s\nThe job %s (exit %s) without an error GitLab's output explains.", done, rec.State, exitCode(rec))
+		m.Text = bot.Textf("%s\nThe job %s (exit %s) without an error GitLab's output explains.", done, rec.State, exitCode(rec))
 		m.Code = tail(out, 15)
 		return m
 	}
 	at := failureAt(f, before)
 	switch f.Kind {
 	case gitlab.FailureConcurrentMigration:
-		m.Text = done + "\nAnother migration process is running on this database. Wait for it, then check status."
+		m.Text = bot.Plain(done + "\nAnother migration process is running on this database. Wait for it, then check status.")
 	case gitlab.FailureFailedToFinalize:
-		m.Text = fmt.Sprintf("%s\nStopped%s: %s. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, failureReason(f))
+		m.Text = bot.Textf("%s\nStopped%s: %s. Check Admin > Monitoring > Background migrations; GitLab suggests no command for this.", done, at, bot.Sentence(failureReason(f)))
 	case gitlab.FailureInterrupted:
-		m.Text = fmt.Sprintf("%s\nStopped%s: %s. Check /gitlab-migrations status before running migrate again.", done, at, failureReason(f))
+		m.Text = bot.Textf("%s\nStopped%s: %s. Check %s before running migrate again.", done, at, bot.Sentence(failureReason(f)), bot.Code("/gitlab-migrations status"))
 	case gitlab.FailureGeneric:
-		m.Text = fmt.Sprintf("%s\nStopped%s: the migration raised an error; GitLab's message is below. Fix its cause, then request migrate again (/gitlab-migrations status shows what is still down).", done, at)
+		m.Text = bot.Textf("%s\nStopped%s: the migration raised an error; GitLab's message is below. Fix its cause, then request migrate again (%s shows what is still down).", done, at, bot.Code("/gitlab-migrations status"))
 	default:
-		m.Text = fmt.Sprintf("%s\nStopped%s: %s.", done, at, failureReason(f))
+		m.Text = bot.Textf("%s\nStopped%s: %s.", done, at, bot.Sentence(failureReason(f)))
 	}
 	m.Code = f.Message
-	m.Context = fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))
+	m.Context = bot.Textf("%s · exit %s", durationOf(rec), exitCode(rec))
 	return m
 }
 
@@ -123,7 +123,9 @@ func failureAt(f *gitlab.MigrateFailure, before gitlab.DownBefore) string {
 	return at
 }
 
-// failureReason says in a few words why a migrate stopped.
+// failureReason says in a few words why a migrate stopped, as a sentence
+// (bot.Sentence: GitLab's own line quoted as code). It is also a verdict's
+// reason, stored with the request.
 func failureReason(f *gitlab.MigrateFailure) string {
 	switch f.Kind {
 	case gitlab.FailureUnfinishedBBM:
@@ -152,20 +154,20 @@ func finalizeMessage(host string, rec agent.JobRecord, res gitlab.FinalizeResult
 	if res.OK() && rec.State == agent.StateSucceeded {
 		// GitLab prints Done. even when nothing matched; the follow-up
 		// status check says whether anything was finalized.
-		return bot.Message{Title: pendingTitle("finalize", host, rec), Text: finalizeDoneText, Tone: bot.ToneInfo,
-			Context: fmt.Sprintf("%s · exit 0", durationOf(rec))}
+		return bot.Message{Title: pendingTitle("finalize", host, rec), Text: bot.Plain(finalizeDoneText), Tone: bot.ToneInfo,
+			Context: bot.Plain(durationOf(rec) + " · exit 0")}
 	}
-	m := bot.Message{Title: pendingTitle("finalize", host, rec), Tone: bot.ToneDanger, Context: fmt.Sprintf("%s · exit %s", durationOf(rec), exitCode(rec))}
+	m := bot.Message{Title: pendingTitle("finalize", host, rec), Tone: bot.ToneDanger, Context: bot.Textf("%s · exit %s", durationOf(rec), exitCode(rec))}
 	if f := res.Failure; f != nil {
 		// A sentence with the next step; GitLab's own line, where it helps
 		// the administrator, as the code block.
-		m.Text = strings.TrimSpace(sentenceOf(finalizeFailureReason(f)) + " " + finalizeNextStep(f))
+		m.Text = bot.Sentence(strings.TrimSpace(sentenceOf(finalizeFailureReason(f)) + " " + finalizeNextStep(f)))
 		if f.Kind != gitlab.FinalizeSpecifyDatabase {
 			m.Code = f.Message
 		}
 		return m
 	}
-	m.Text = fmt.Sprintf("The job %s (exit %s).", rec.State, exitCode(rec))
+	m.Text = bot.Textf("The job %s (exit %s).", rec.State, exitCode(rec))
 	m.Code = tail(out, 15)
 	return m
 }
@@ -189,13 +191,14 @@ func finalizeFailureReason(f *gitlab.FinalizeFailure) string {
 	return "GitLab stopped the finalize with an error"
 }
 
-// finalizeNextStep is what to do after a failed finalize.
+// finalizeNextStep is what to do after a failed finalize, as a sentence
+// (bot.Sentence).
 func finalizeNextStep(f *gitlab.FinalizeFailure) string {
 	switch f.Kind {
 	case gitlab.FinalizeSpecifyDatabase:
 		return ""
 	case gitlab.FinalizeUnknownTask:
-		return "Use --db main or --db ci only on an install with separate databases (/gitlab-migrations status shows which it has)."
+		return "Use --db main or --db ci only on an install with separate databases (`/gitlab-migrations status` shows which it has)."
 	case gitlab.FinalizeMissingArgument, gitlab.FinalizeJSONParse:
 		return "Request it again with the line GitLab printed, pasted as it stands (`/gitlab-migrations help finalize` shows the forms)."
 	case gitlab.FinalizeFailedToFinalize:
@@ -218,26 +221,26 @@ func restartMessage(host string, rec agent.JobRecord, res gitlab.CtlRestart) bot
 	if len(failed) == 0 && rec.State == agent.StateSucceeded {
 		switch len(res.Services) {
 		case 0:
-			return bot.Message{Title: "restart on " + host + ": nothing restarted", Text: "gitlab-ctl printed nothing: it skips names it does not know and disabled services.", Tone: bot.ToneDanger}
+			return bot.Message{Title: bot.Plain("restart on " + host + ": nothing restarted"), Text: bot.Plain("gitlab-ctl printed nothing: it skips names it does not know and disabled services."), Tone: bot.ToneDanger}
 		case 1:
-			return bot.Message{Title: pendingTitle("restart", host, rec), Text: res.Services[0].Name + " restarted.", Tone: bot.ToneInfo}
+			return bot.Message{Title: pendingTitle("restart", host, rec), Text: bot.Plain(res.Services[0].Name + " restarted."), Tone: bot.ToneInfo}
 		}
-		return bot.Message{Title: pendingTitle("restart", host, rec), Text: fmt.Sprintf("%d services restarted.", len(res.Services)), Tone: bot.ToneInfo}
+		return bot.Message{Title: pendingTitle("restart", host, rec), Text: bot.Textf("%d services restarted.", len(res.Services)), Tone: bot.ToneInfo}
 	}
-	var lines []string
+	var lines []bot.Text
 	for _, l := range failed {
-		lines = append(lines, fmt.Sprintf("• *%s*: %s (%s)", l.Name, l.Outcome, l.State))
+		lines = append(lines, bot.Textf("• %s: %s (%s)", bot.Bold(l.Name), l.Outcome, l.State))
 	}
 	if len(lines) == 0 {
-		lines = append(lines, fmt.Sprintf("gitlab-ctl %s (exit %s).", rec.State, exitCode(rec)))
+		lines = append(lines, bot.Textf("gitlab-ctl %s (exit %s).", rec.State, exitCode(rec)))
 	}
-	return bot.Message{Title: "restart on " + host + ": not everything restarted", Text: strings.Join(lines, "\n"), Tone: bot.ToneDanger}
+	return bot.Message{Title: bot.Plain("restart on " + host + ": not everything restarted"), Text: bot.JoinWith("\n", lines...), Tone: bot.ToneDanger}
 }
 
 // pendingTitle is a result's title until the check after the run settles
 // it: what the job did, not yet what that achieved.
-func pendingTitle(label, host string, rec agent.JobRecord) string {
-	return fmt.Sprintf("%s on %s exited %s; checking…", label, host, exitCode(rec))
+func pendingTitle(label, host string, rec agent.JobRecord) bot.Text {
+	return bot.Textf("%s on %s exited %s; checking…", label, host, exitCode(rec))
 }
 
 // resultLabel names operation op in a result's title (the operation
@@ -259,24 +262,58 @@ func settled(op, host string, m bot.Message, v verdict, jobOK bool) bot.Message 
 	if !ok {
 		label = op
 	}
-	m.Title, m.Tone = label+" on "+host+" succeeded", verdictTone(v)
+	m.Title, m.Tone = bot.Plain(label+" on "+host+" succeeded"), verdictTone(v)
 	if row, ok := operationFor(op); ok && row.settle != nil {
 		m = row.settle(m, v)
 	}
 	if v.kind != verdictSucceeded {
-		m.Title = label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind])
+		m.Title = bot.Plain(label + " on " + host + ": " + strings.ToLower(verdictTitles[v.kind]))
 	}
 	if jobOK && v.kind != verdictSucceeded && v.why != "" {
-		m.Text = joinLines(m.Text, fmt.Sprintf("*%s*: %s", v.kind, fullStop(v.why)))
+		m.Text = joinLines(m.Text, bot.Textf("%s: %s", bot.Bold(string(v.kind)), bot.Sentence(fullStop(v.why))))
 	}
 	return m
 }
 
-func joinLines(a, b string) string {
-	if a == "" || b == "" {
-		return a + b
+// joinLines puts b on a line after a, either alone when the other is
+// empty.
+func joinLines(a, b bot.Text) bot.Text {
+	if a.IsEmpty() || b.IsEmpty() {
+		return bot.Join(a, b)
 	}
-	return a + "\n" + b
+	return bot.Join(a, bot.Plain("\n"), b)
+}
+
+// cutPlainPrefix is strings.CutPrefix on text that starts with a plain
+// span.
+func cutPlainPrefix(t bot.Text, prefix string) (bot.Text, bool) {
+	if len(t) == 0 || t[0].Kind != bot.SpanPlain {
+		return t, false
+	}
+	rest, ok := strings.CutPrefix(t[0].Text, prefix)
+	if !ok {
+		return t, false
+	}
+	return bot.Join(bot.Plain(rest), t[1:]), true
+}
+
+// cutPlainPrefixOr is t without prefix, or t when it does not start with
+// it.
+func cutPlainPrefixOr(t bot.Text, prefix string) bot.Text {
+	rest, _ := cutPlainPrefix(t, prefix)
+	return rest
+}
+
+// trimLeadingSpace drops the white space that starts t.
+func trimLeadingSpace(t bot.Text) bot.Text {
+	for len(t) > 0 && t[0].Kind == bot.SpanPlain {
+		s := strings.TrimLeft(t[0].Text, " \t\n")
+		if s != "" {
+			return bot.Join(bot.Plain(s), t[1:])
+		}
+		t = t[1:]
+	}
+	return t
 }
 
 func durationOf(rec agent.JobRecord) string {

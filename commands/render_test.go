@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"encoding/json"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"os"
 	"path/filepath"
@@ -18,11 +17,7 @@ const fixtures = "../../shared/fixtures/gitlab"
 
 func checkMessage(t *testing.T, name string, m bot.Message) {
 	t.Helper()
-	got, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden.Check(t, name, append(got, '\n'))
+	golden.Check(t, name, golden.Message(m))
 }
 
 func fixture(t *testing.T, name string) []byte {

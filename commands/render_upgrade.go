@@ -1,9 +1,6 @@
 package commands
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
@@ -11,35 +8,35 @@ import (
 // verdict, every reason with the line that fixes it (in the order to fix
 // them), then what each part found.
 func upgradeMessage(v UpgradeVerdict) bot.Message {
-	m := bot.Message{Title: fmt.Sprintf("Upgrade check on %s: %s", v.Host, v.Verdict)}
-	var lines []string
+	m := bot.Message{Title: bot.Textf("Upgrade check on %s: %s", v.Host, v.Verdict)}
+	var lines []bot.Text
 	switch v.Verdict {
 	case UpgradeReady:
 		m.Tone = bot.ToneSuccess
-		lines = append(lines, "*READY*: no schema migration is down, every batched background migration is finished and every service runs.")
+		lines = append(lines, bot.Join(bot.Bold("READY"), bot.Plain(": no schema migration is down, every batched background migration is finished and every service runs.")))
 	case UpgradeNotReady:
 		m.Tone = bot.ToneDanger
 		fix := "fix them top to bottom"
 		if len(v.Reasons) == 1 {
 			fix = "fix it"
 		}
-		lines = append(lines, fmt.Sprintf("*NOT READY*: %s; %s, then check again.", plural(len(v.Reasons), "reason"), fix))
+		lines = append(lines, bot.Textf("%s: %s; %s, then check again.", bot.Bold("NOT READY"), plural(len(v.Reasons), "reason"), fix))
 	default:
 		m.Tone = bot.ToneWarning
-		lines = append(lines, "*NOT READY (cannot tell)*: nothing found blocks an upgrade, but not everything could be checked, so this is no READY.")
+		lines = append(lines, bot.Join(bot.Bold("NOT READY (cannot tell)"), bot.Plain(": nothing found blocks an upgrade, but not everything could be checked, so this is no READY.")))
 	}
 	for _, r := range v.Reasons {
-		lines = append(lines, "• "+r.Text)
+		lines = append(lines, bot.Join(bot.Plain("• "), r.Text))
 		switch {
 		case r.Fix != "":
-			lines = append(lines, "   → `"+r.Fix+"`")
+			lines = append(lines, bot.Join(bot.Plain("   → "), bot.Code(r.Fix)))
 		case r.OnHost != "":
-			lines = append(lines, fmt.Sprintf("   → on %s: `%s`", v.Host, r.OnHost))
+			lines = append(lines, bot.Textf("   → on %s: %s", v.Host, bot.Code(r.OnHost)))
 		}
 	}
-	m.Text = strings.Join(lines, "\n")
+	m.Text = bot.JoinWith("\n", lines...)
 	for _, p := range v.Parts {
-		m.Fields = append(m.Fields, bot.Field{Label: titleCase(p.Name), Value: p.Found, Short: true})
+		m.Fields = append(m.Fields, bot.Field{Label: titleCase(p.Name), Value: bot.Sentence(p.Found), Short: true})
 	}
 	if !v.Taken.IsZero() {
 		m.Context = takenAt(v.Taken, false)

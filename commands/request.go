@@ -57,7 +57,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	}
 	r.queued(ctx, chat, cmd, "open "+inv.Sub, func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
-			Text: fmt.Sprintf("⏳ %s asks to run *%s* on *%s*; preparing the approval request…", cmd.User.Name, op.Name, host.Name),
+			Text: bot.Textf("⏳ %s asks to run %s on %s; preparing the approval request…", cmd.User.Name, bot.Bold(op.Name), bot.Bold(host.Name)),
 		})
 		if err != nil {
 			r.logger(ctx).Error("posting root message", "err", err)
@@ -82,15 +82,15 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 				Actor: user.ID, ActorName: user.Name, Action: approvals.ActionCommandRefused,
 				Host: host.Name, Operation: op.Name, Argv: c.Argv(), Detail: "pre-flight: " + refusal.Error(),
 			})
-			r.updateRoot(ctx, chat, root, bot.Message{Title: fmt.Sprintf("No %s request opened", op.Name), Text: refusal.Error(), Tone: bot.ToneDanger,
-				Context: fmt.Sprintf("pre-flight check on %s, asked by %s", host.Name, cmd.User.Name)})
+			r.updateRoot(ctx, chat, root, bot.Message{Title: bot.Textf("No %s request opened", op.Name), Text: bot.Sentence(refusal.Error()), Tone: bot.ToneDanger,
+				Context: bot.Textf("pre-flight check on %s, asked by %s", host.Name, cmd.User.Name)})
 			return
 		}
 		nr.Params = preflightParams(nr.Params, notes)
 		req, err := r.opt.Approvals.Open(ctx, nr)
 		if err != nil {
 			r.logger(ctx).Error("opening request", "host", host.Name, "operation", op.Name, "err", err)
-			r.updateRoot(ctx, chat, root, bot.Message{Title: "No request opened", Text: workflowProblem(err), Tone: bot.ToneDanger})
+			r.updateRoot(ctx, chat, root, bot.Message{Title: bot.Plain("No request opened"), Text: bot.Sentence(workflowProblem(err)), Tone: bot.ToneDanger})
 			return
 		}
 		ctx = r.withRequestLog(ctx, req.ID)
@@ -162,12 +162,12 @@ func (r *Router) prepareMigrate(ctx context.Context, chat bot.Chat, root bot.Ref
 	if err != nil {
 		r.logger(ctx).Error("status before a migrate request", "host", host.Name, "err", err)
 		m := problemMessage("No migrate request opened", host.Name, err, "")
-		m.Text = "I need the migration status to know what would be approved, and could not get it. " + m.Text
+		m.Text = bot.Join(bot.Plain("I need the migration status to know what would be approved, and could not get it. "), m.Text)
 		r.updateRoot(ctx, chat, root, m)
 		return false
 	}
 	if s.AllUp() {
-		r.updateRoot(ctx, chat, root, bot.Message{Title: "Nothing to migrate on " + host.Name, Text: statusMessage(host.Name, s).Text + "\nNo request was opened.", Tone: bot.ToneSuccess})
+		r.updateRoot(ctx, chat, root, bot.Message{Title: bot.Plain("Nothing to migrate on " + host.Name), Text: joinLines(statusMessage(host.Name, s).Text, bot.Plain("No request was opened.")), Tone: bot.ToneSuccess})
 		return false
 	}
 	nr.Fingerprint, nr.FingerprintInfo = statusFingerprint(s)

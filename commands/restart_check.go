@@ -38,7 +38,7 @@ func (r *Router) restartCheck(ctx context.Context, host Host, cr gitlab.CtlResta
 					verdict{verdictUnverified, "gitlab-ctl restart ended, but I could not check the services after it; check with /gitlab-migrations services"}
 			}
 			msg := servicesMessage(host.Name, s)
-			msg.Title = "Services on " + host.Name + " after the restart"
+			msg.Title = bot.Plain("Services on " + host.Name + " after the restart")
 			return msg, restartVerdict(s, restarted, notRestarted, r.opt.RestartWait)
 		}
 		_ = sleepCtx(ctx, r.opt.RestartPoll) // an ended ctx ends the loop above

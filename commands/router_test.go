@@ -153,7 +153,7 @@ func TestBadInputIsRefusedToTheUserAndAudited(t *testing.T) {
 			t.Errorf("%q: want a refusal, got %v", c.text, err)
 			continue
 		}
-		if !strings.Contains(ref.Message.Text, c.says) {
+		if !strings.Contains(ref.Message.Text.String(), c.says) {
 			t.Errorf("%q: refusal %q does not mention %q", c.text, ref.Message.Text, c.says)
 		}
 	}
@@ -313,7 +313,7 @@ func TestExpiredRequestLosesItsButtons(t *testing.T) {
 	clock.Advance(16 * time.Minute)
 	s.Router.ExpireNow(context.Background())
 	m := rec.message(root)
-	if len(m.Buttons) != 0 || !strings.Contains(m.Title, "Expired") {
+	if len(m.Buttons) != 0 || !strings.Contains(m.Title.String(), "Expired") {
 		t.Errorf("expired request message: %q with %d buttons", m.Title, len(m.Buttons))
 	}
 	if err := command(t, s, rec, bob, "approve "+id); err == nil {
@@ -360,7 +360,7 @@ func TestRecoveryMarksForgottenJobInterrupted(t *testing.T) {
 	rec := newRecorder()
 	s.Router.Register(rec)
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	req := runningRequest(t, s, root.ID, "20260101T000000Z-deadbeef")
 	s.Run(t)
 	s.Router.Wait()
@@ -379,7 +379,7 @@ func TestRecoveryReattachesToFinishedJob(t *testing.T) {
 	rec := newRecorder()
 	s.Router.Register(rec)
 	ctx := context.Background()
-	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: "approval"})
+	root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval")})
 	job, err := s.Client.Run(ctx, s.Approved(t, agent.RunRequest{Operation: "migrate", RequestID: "before-the-crash"}), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func (r *Router) Run(ctx context.Context, s schedule.Schedule) (schedule.Result,
 		if host == "" {
 			host = "the default host"
 		}
-		failed := []scheduledRun{{answer: hostAnswer{Host: host, Tone: bot.ToneDanger, Line: "could not run: " + sentenceOf(why)}}}
+		failed := []scheduledRun{{answer: hostAnswer{Host: host, Tone: bot.ToneDanger, Line: bot.Join(bot.Plain("could not run: "), bot.Sentence(sentenceOf(why)))}}}
 		post := func(ctx context.Context, p schedule.Post) error {
 			return r.postScheduled(ctx, s, commands, failed, p)
 		}
@@ -60,7 +60,7 @@ func (r *Router) Run(ctx context.Context, s schedule.Schedule) (schedule.Result,
 	by := bot.User{ID: approvals.ActorScheduler, Name: approvals.ActorScheduler + ": schedule " + s.ID}
 	runs := make([]scheduledRun, len(hosts))
 	for i, h := range hosts {
-		runs[i] = scheduledRun{answer: hostAnswer{Host: h.Name, Tone: bot.ToneDanger, Line: "the bot failed inside while asking; its log has the details"},
+		runs[i] = scheduledRun{answer: hostAnswer{Host: h.Name, Tone: bot.ToneDanger, Line: bot.Plain("the bot failed inside while asking; its log has the details")},
 			failed: true, reason: "the bot failed inside while asking"}
 	}
 	r.eachHost(ctx, hosts, func(ctx context.Context, i int, h Host) {
@@ -77,34 +77,34 @@ func (r *Router) Run(ctx context.Context, s schedule.Schedule) (schedule.Result,
 // commands it runs (for the post). Only read-only subcommands qualify:
 // schedule.Validate refuses the others, and this refuses them again so
 // that no stored or configured schedule can ever reach a destructive one.
-func (r *Router) scheduledAsk(what string) (func(ctx context.Context, h Host, by bot.User) scheduledRun, string, error) {
+func (r *Router) scheduledAsk(what string) (func(ctx context.Context, h Host, by bot.User) scheduledRun, bot.Text, error) {
 	row, ok := operationOf(what)
 	if ok && row.schedulable && row.scheduled != nil {
 		return func(ctx context.Context, h Host, by bot.User) scheduledRun { return row.scheduled(r, ctx, h, by) }, row.commands, nil
 	}
 	if !ok || !row.schedulable || destructive(what) || row.op == "" {
-		return nil, "", refuse("a schedule cannot run %q: only %s", echo(what), andList(schedulableSubs()))
+		return nil, nil, refuse("a schedule cannot run %q: only %s", echo(what), andList(schedulableSubs()))
 	}
 	op, args, err := readOnlyOp(Invocation{Sub: what})
 	if err != nil || op.Kind != gitlab.ReadOnly {
-		return nil, "", refuse("a schedule cannot run %q: it is not a read-only subcommand", echo(what))
+		return nil, nil, refuse("a schedule cannot run %q: it is not a read-only subcommand", echo(what))
 	}
 	c, _ := op.Command(args) // validated by readOnlyOp
 	return func(ctx context.Context, h Host, by bot.User) scheduledRun {
 		a := r.readOnlyAnswer(ctx, by, h, op, args, nil)
 		return scheduledFacts(h, op.Name, a)
-	}, "`" + c.String() + "`", nil
+	}, bot.Code(c.String()), nil
 }
 
 // scheduledUpgradeCheck is upgrade-check on one host, as a scheduled run.
 func (r *Router) scheduledUpgradeCheck(ctx context.Context, h Host, by bot.User) scheduledRun {
 	v, err := r.upgradeCheck(ctx, h, approvals.User{ID: by.ID, Name: by.Name}, nil)
 	if err != nil {
-		return scheduledRun{answer: hostAnswer{Host: h.Name, Err: err, Tone: bot.ToneWarning, Line: "the bot stopped before the answer came"},
+		return scheduledRun{answer: hostAnswer{Host: h.Name, Err: err, Tone: bot.ToneWarning, Line: bot.Plain("the bot stopped before the answer came")},
 			failed: true, reason: "the bot stopped before the answer came"}
 	}
 	m := upgradeMessage(v)
-	a := hostAnswer{Host: h.Name, Msg: m, Tone: m.Tone, Line: strings.TrimPrefix(v.Summary(), v.Host+": ")}
+	a := hostAnswer{Host: h.Name, Msg: m, Tone: m.Tone, Line: bot.Sentence(strings.TrimPrefix(v.Summary(), v.Host+": "))}
 	return scheduledRun{answer: a, facts: v.Facts(), problem: v.Problem(), failed: v.Failed(), reason: v.FailReason()}
 }
 
@@ -230,7 +230,7 @@ func resultOf(runs []scheduledRun, several bool) schedule.Result {
 // then gives each host's answer in a line; each host's full answer (and
 // its output, when long) follows in the thread, as the typed command
 // gives it.
-func (r *Router) postScheduled(ctx context.Context, s schedule.Schedule, commands string, runs []scheduledRun, p schedule.Post) error {
+func (r *Router) postScheduled(ctx context.Context, s schedule.Schedule, commands bot.Text, runs []scheduledRun, p schedule.Post) error {
 	chat, ok := r.chat(s.Platform)
 	if !ok {
 		return fmt.Errorf("schedule %s posts to %s, which this bot is not connected to", s.ID, s.Platform)
@@ -244,7 +244,7 @@ func (r *Router) postScheduled(ctx context.Context, s schedule.Schedule, command
 		return fmt.Errorf("posting schedule %s into %s: %w", s.ID, s.Channel, err)
 	}
 	for _, a := range answers {
-		if a.Msg.Title == "" && a.Msg.Text == "" {
+		if a.Msg.Title.IsEmpty() && a.Msg.Text.IsEmpty() {
 			continue // its line says all there is
 		}
 		name := s.What
@@ -257,43 +257,43 @@ func (r *Router) postScheduled(ctx context.Context, s schedule.Schedule, command
 }
 
 // scheduledMessage is the root post of a scheduled run.
-func scheduledMessage(s schedule.Schedule, commands string, answers []hostAnswer, p schedule.Post) bot.Message {
+func scheduledMessage(s schedule.Schedule, commands bot.Text, answers []hostAnswer, p schedule.Post) bot.Message {
 	on := "every host"
 	if s.Host != schedule.AllHosts {
 		on = answers[0].Host
 	}
-	var lines []string
+	var lines []bot.Text
 	switch {
 	case p.Manual:
-		lines = append(lines, fmt.Sprintf("Run now by hand (`schedules run %s`).", s.ID))
+		lines = append(lines, bot.Textf("Run now by hand (%s).", bot.Code("schedules run "+s.ID)))
 	case p.CatchUp:
-		lines = append(lines, "*Catch-up*: the bot was down when this schedule was due; this run makes up for the runs it missed.")
+		lines = append(lines, bot.Textf("%s: the bot was down when this schedule was due; this run makes up for the runs it missed.", bot.Bold("Catch-up")))
 	}
 	if p.Recovered {
-		lines = append(lines, "✅ *Recovered*: the last post reported a problem, and this run finds none.")
+		lines = append(lines, bot.Textf("✅ %s: the last post reported a problem, and this run finds none.", bot.Bold("Recovered")))
 	}
 	if len(p.Changes) > 0 {
-		lines = append(lines, "*Changed*:")
+		lines = append(lines, bot.Textf("%s:", bot.Bold("Changed")))
 		for _, c := range p.Changes {
-			lines = append(lines, "• "+c)
+			lines = append(lines, bot.Join(bot.Plain("• "), bot.Sentence(c)))
 		}
 	}
 	m := combinedMessage(answers)
 	if len(answers) == 1 {
 		m.Text = answers[0].Line
 	}
-	m.Title = fmt.Sprintf("Scheduled %s on %s (schedule %s)", s.What, on, s.ID)
-	m.Text = strings.Join(append(lines, m.Text), "\n")
-	m.Context = joinContext(joinContext(scheduleTiming(s), "when "+s.When), commands+" · details in the thread")
+	m.Title = bot.Textf("Scheduled %s on %s (schedule %s)", s.What, on, s.ID)
+	m.Text = bot.JoinWith("\n", append(lines, m.Text)...)
+	m.Context = joinSmallPrint(joinSmallPrint(scheduleTiming(s), bot.Plain("when "+s.When)), bot.Join(commands, bot.Plain(" · details in the thread")))
 	return m
 }
 
 // scheduleTiming is a schedule's spec and zone as people read them:
-// "`0 8 * * 1-5` Europe/Berlin".
-func scheduleTiming(s schedule.Schedule) string {
+// "0 8 * * 1-5" (as code) and "Europe/Berlin".
+func scheduleTiming(s schedule.Schedule) bot.Text {
 	tz := s.TZ
 	if tz == "" {
 		tz = "UTC"
 	}
-	return "`" + s.Spec + "` " + tz
+	return bot.Join(bot.Code(s.Spec), bot.Plain(" "+tz))
 }

@@ -167,7 +167,7 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 	}
 	r.audit(ctx, approvals.AuditEntry{
 		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionScheduleAdded,
-		Host: added.Host, Operation: added.What, Detail: describeSchedule(added),
+		Host: added.Host, Operation: added.What, Detail: describeSchedule(added).PlainString(),
 	})
 	next := ""
 	if entries, err := sched.List(ctx); err == nil {
@@ -178,8 +178,9 @@ func (r *Router) addSchedule(ctx context.Context, chat bot.Chat, cmd bot.Command
 		}
 	}
 	return bot.Say(bot.Message{Tone: bot.ToneSuccess,
-		Title: "Schedule " + added.ID + " added",
-		Text:  describeSchedule(added) + "." + next + fmt.Sprintf(" Try it now with `/gitlab-migrations schedules run %s`; remove it with `schedules remove %s`.", added.ID, added.ID)}), nil
+		Title: bot.Plain("Schedule " + added.ID + " added"),
+		Text: bot.Textf("%s.%s Try it now with %s; remove it with %s.", describeSchedule(added), next,
+			bot.Code("/gitlab-migrations schedules run "+added.ID), bot.Code("schedules remove "+added.ID))}), nil
 }
 
 // removeSchedule removes a chat-defined schedule and audits it, with what
@@ -205,10 +206,10 @@ func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Comm
 	}
 	r.audit(ctx, approvals.AuditEntry{
 		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionScheduleRemoved,
-		Host: gone.Host, Operation: gone.What, Detail: describeSchedule(gone),
+		Host: gone.Host, Operation: gone.What, Detail: describeSchedule(gone).PlainString(),
 	})
 	return bot.Say(bot.Message{Tone: bot.ToneSuccess,
-		Title: "Schedule " + id + " removed", Text: describeSchedule(gone) + ". It will not run again."}), nil
+		Title: bot.Plain("Schedule " + id + " removed"), Text: bot.Join(describeSchedule(gone), bot.Plain(". It will not run again."))}), nil
 }
 
 // scheduleRunFailed tells the person who typed `schedules run` why
@@ -216,20 +217,21 @@ func (r *Router) removeSchedule(ctx context.Context, chat bot.Chat, cmd bot.Comm
 func (r *Router) scheduleRunFailed(ctx context.Context, id string, err error) bot.Message {
 	for _, known := range []error{schedule.ErrNotFound, schedule.ErrBusy, schedule.ErrInvalid} {
 		if errors.Is(err, known) {
-			return bot.Message{Tone: bot.ToneDanger, Text: sentenceOf(err.Error())}
+			return bot.Message{Tone: bot.ToneDanger, Text: bot.Sentence(sentenceOf(err.Error()))}
 		}
 	}
 	var rd bot.Readable
 	if errors.As(err, &rd) {
-		return bot.Message{Tone: bot.ToneDanger, Text: rd.UserText()}
+		return bot.Message{Tone: bot.ToneDanger, Text: bot.Sentence(rd.UserText())}
 	}
 	r.logger(ctx).Error("schedules run", "schedule", id, "err", err)
-	return bot.Message{Tone: bot.ToneDanger, Text: fmt.Sprintf("Schedule %s ran, but I could not post or record its result; the bot's log has the details.", echo(id))}
+	return bot.Message{Tone: bot.ToneDanger, Text: bot.Textf("Schedule %s ran, but I could not post or record its result; the bot's log has the details.", echo(id))}
 }
 
 // describeSchedule is a schedule in one line: "s3: status on gitlab-1 at
-// `0 8 * * 1-5` Europe/Berlin, when changed, into C0123 (slack)".
-func describeSchedule(s schedule.Schedule) string {
+// 0 8 * * 1-5 Europe/Berlin, when changed, into C0123 (slack)", the spec
+// as code.
+func describeSchedule(s schedule.Schedule) bot.Text {
 	host := s.Host
 	switch host {
 	case "":
@@ -237,9 +239,9 @@ func describeSchedule(s schedule.Schedule) string {
 	case schedule.AllHosts:
 		host = "every host"
 	}
-	d := fmt.Sprintf("%s: %s on %s at %s, when %s, into %s (%s)", s.ID, s.What, host, scheduleTiming(s), cmpWhen(s.When), s.Channel, s.Platform)
+	d := bot.Textf("%s: %s on %s at %s, when %s, into %s (%s)", s.ID, s.What, host, scheduleTiming(s), cmpWhen(s.When), s.Channel, s.Platform)
 	if s.CatchUp {
-		d += ", catching up missed runs"
+		d = bot.Join(d, bot.Plain(", catching up missed runs"))
 	}
 	return d
 }
@@ -266,32 +268,32 @@ func whenText(t time.Time, tz string) string {
 // schedulesMessage lists every schedule: what it runs where, its next run
 // in its own zone, its last result; configuration ones marked read-only.
 func schedulesMessage(entries []schedule.Entry, now time.Time) bot.Message {
-	m := bot.Message{Title: "Schedules", Tone: bot.ToneInfo}
+	m := bot.Message{Title: bot.Plain("Schedules"), Tone: bot.ToneInfo}
 	if len(entries) == 0 {
-		m.Text = "No schedules. Admins add one with `/gitlab-migrations schedules add \"0 8 * * 1-5\" status --when changed` (it posts into the channel it was typed in); the configuration file's `schedules:` defines others."
+		m.Text = bot.Textf("No schedules. Admins add one with %s (it posts into the channel it was typed in); the configuration file's %s defines others.", bot.Code(`/gitlab-migrations schedules add "0 8 * * 1-5" status --when changed`), bot.Code("schedules:"))
 		return m
 	}
-	lines := make([]string, 0, len(entries))
+	lines := make([]bot.Text, 0, len(entries))
 	for _, e := range entries {
 		s := e.Schedule
-		line := "• *" + s.ID + "*: " + strings.TrimPrefix(describeSchedule(s), s.ID+": ")
+		line := bot.Join(bot.Plain("• "), bot.Bold(s.ID), bot.Plain(": "), cutPlainPrefixOr(describeSchedule(s), s.ID+": "))
 		if s.Source == schedule.SourceConfig {
-			line += " · from the bot's configuration (read-only here)"
+			line = bot.Join(line, bot.Plain(" · from the bot's configuration (read-only here)"))
 		}
 		switch {
 		case e.Problem != "":
-			line += "\n  ⚠️ " + e.Problem
+			line = bot.Join(line, bot.Plain("\n  ⚠️ "), bot.Sentence(e.Problem))
 		case !e.Next.IsZero():
-			line += "\n  next: " + whenText(e.Next, s.TZ)
+			line = bot.Join(line, bot.Plain("\n  next: "+whenText(e.Next, s.TZ)))
 		}
 		if e.Running {
-			line += " · running now"
+			line = bot.Join(line, bot.Plain(" · running now"))
 		}
-		line += "\n  last: " + lastResultText(e, now)
+		line = bot.Join(line, bot.Plain("\n  last: "), bot.Sentence(lastResultText(e, now)))
 		lines = append(lines, line)
 	}
-	m.Text = strings.Join(lines, "\n")
-	m.Context = "`schedules run <id>` runs one now; admins: `schedules add …`, `schedules remove <id>`"
+	m.Text = bot.JoinWith("\n", lines...)
+	m.Context = bot.Textf("%s runs one now; admins: %s, %s", bot.Code("schedules run <id>"), bot.Code("schedules add …"), bot.Code("schedules remove <id>"))
 	return m
 }
 

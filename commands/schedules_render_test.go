@@ -13,18 +13,18 @@ import (
 // the summary; several hosts get a line each.
 func TestScheduledMessageGolden(t *testing.T) {
 	daily := schedule.Schedule{ID: "daily-status", Spec: "0 8 * * 1-5", TZ: "Europe/Berlin", What: "status", When: schedule.WhenChanged, Platform: "slack", Channel: "C0OPS"}
-	one := []hostAnswer{{Host: "gitlab-1", Line: "main: all 1,523 up · ci: all 908 up", Tone: bot.ToneSuccess}}
-	checkMessage(t, "scheduled-recovered", scheduledMessage(daily, "`gitlab-rake db:migrate:status`", one,
+	one := []hostAnswer{{Host: "gitlab-1", Line: bot.Plain("main: all 1,523 up · ci: all 908 up"), Tone: bot.ToneSuccess}}
+	checkMessage(t, "scheduled-recovered", scheduledMessage(daily, bot.Plain("`gitlab-rake db:migrate:status`"), one,
 		schedule.Post{Changes: []string{"main: 2 down → all up"}, Recovered: true}))
 	every := schedule.Schedule{ID: "s4", Spec: "@every 30m", Host: schedule.AllHosts, What: "services", When: schedule.WhenProblems, Platform: "slack", Channel: "C0OPS", CatchUp: true}
 	several := []hostAnswer{
-		{Host: "gitlab-1", Line: "all 15 services running", Tone: bot.ToneSuccess},
-		{Host: "gitlab-2", Line: "1 of 15 services not running: puma", Tone: bot.ToneDanger},
-		{Host: "gitlab-3", Line: "could not run: gitlab-3's agent is not answering; check `systemctl status gitlab-chatops-agent` on it.", Tone: bot.ToneDanger},
+		{Host: "gitlab-1", Line: bot.Plain("all 15 services running"), Tone: bot.ToneSuccess},
+		{Host: "gitlab-2", Line: bot.Plain("1 of 15 services not running: puma"), Tone: bot.ToneDanger},
+		{Host: "gitlab-3", Line: bot.Plain("could not run: gitlab-3's agent is not answering; check `systemctl status gitlab-chatops-agent` on it."), Tone: bot.ToneDanger},
 	}
-	checkMessage(t, "scheduled-catchup-all", scheduledMessage(every, "`gitlab-ctl status`", several,
+	checkMessage(t, "scheduled-catchup-all", scheduledMessage(every, bot.Plain("`gitlab-ctl status`"), several,
 		schedule.Post{CatchUp: true, Changes: []string{"gitlab-2 services: all running → not running: puma"}}))
-	checkMessage(t, "scheduled-manual", scheduledMessage(daily, "`gitlab-rake db:migrate:status`", one, schedule.Post{Manual: true}))
+	checkMessage(t, "scheduled-manual", scheduledMessage(daily, bot.Plain("`gitlab-rake db:migrate:status`"), one, schedule.Post{Manual: true}))
 }
 
 // TestSchedulesListGolden: `schedules` gives each schedule's next run in

@@ -86,7 +86,7 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 	const add = `schedules add "0 8 * * 1-5" status --when changed --tz Europe/Berlin`
 
 	err := command(t, s, rec, alice, add)
-	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, "Only the bot's admins may add or remove schedules; ask one of them (policy.admins: U-carol).") {
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), "Only the bot's admins may add or remove schedules; ask one of them (policy.admins: U-carol).") {
 		t.Fatalf("a non-admin's add: %v", err)
 	}
 	if stored, _ := s.DB.Schedules(ctx); len(stored) != 0 {
@@ -109,12 +109,12 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 	contains(t, rec.notesFor(carol.ID), "Next run: ")
 	got := auditOf(t, s, approvals.ActionScheduleAdded)
 	if len(got) != 1 || got[0].Actor != approvals.Qualify(rec.Platform(), carol.ID) || got[0].Operation != "status" ||
-		!strings.Contains(got[0].Detail, "s1: status on the default host at `0 8 * * 1-5` Europe/Berlin, when changed, into C1") {
+		!strings.Contains(got[0].Detail, "s1: status on the default host at 0 8 * * 1-5 Europe/Berlin, when changed, into C1") {
 		t.Fatalf("schedule.added entries: %+v", got)
 	}
 
 	err = command(t, s, rec, alice, "schedules remove s1")
-	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, "Only the bot's admins") {
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), "Only the bot's admins") {
 		t.Fatalf("a non-admin's remove: %v", err)
 	}
 	if stored, _ := s.DB.Schedules(ctx); len(stored) != 1 {
@@ -141,7 +141,7 @@ func TestSchedulesAdminsOnly(t *testing.T) {
 		t.Fatalf("schedule.removed entries: %+v", got)
 	}
 	err = command(t, s, rec, carol, "schedules remove s1")
-	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, `There is no schedule "s1"`) {
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), `There is no schedule "s1"`) {
 		t.Fatalf("removing it again: %v", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestSchedulesNoAdmins(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	withScheduler(t, s, nil)
 	err := command(t, s, rec, alice, "schedules add @hourly status")
-	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, "no policy.admins is configured") {
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), "no policy.admins is configured") {
 		t.Fatalf("add without admins: %v", err)
 	}
 }
@@ -171,7 +171,7 @@ func TestSchedulesAddRefusesBadInput(t *testing.T) {
 		{`schedules add "@every 10s" status`, "runs more often than once a minute"},
 	} {
 		err := command(t, s, rec, carol, c.line)
-		if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, c.says) {
+		if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), c.says) {
 			t.Errorf("%s: %v; want %q", c.line, err, c.says)
 		}
 	}
@@ -330,7 +330,7 @@ func TestSchedulesAddNeedsAHost(t *testing.T) {
 	s, rec := severalHosts(t, simtest.Options{Policy: approvals.Policy{Admins: []string{carol.ID}}})
 	withScheduler(t, s, nil)
 	err := command(t, s, rec, carol, "schedules add @hourly status")
-	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text, "none is the default: name the one this schedule is for with --host NAME, or --host all") {
+	if m, _, _ := bot.Refusal(err); !strings.Contains(m.Text.String(), "none is the default: name the one this schedule is for with --host NAME, or --host all") {
 		t.Fatalf("add without a host: %v", err)
 	}
 	for _, line := range []string{"schedules add @hourly status --host all", "schedules add @hourly bbm --host gitlab-2"} {

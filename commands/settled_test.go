@@ -27,7 +27,7 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 	}
 	restart := restartMessage("gitlab-1", ok, restarted)
 	for _, m := range []bot.Message{migrated, nothing, stopped, done, restart} {
-		if strings.Contains(m.Title, "succeeded") || m.Tone == bot.ToneSuccess {
+		if strings.Contains(m.Title.String(), "succeeded") || m.Tone == bot.ToneSuccess {
 			t.Errorf("before the check, %q already claims success", m.Title)
 		}
 	}
@@ -51,19 +51,19 @@ func TestSettledResultAgreesWithTheVerdict(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := settled(tc.op, "gitlab-1", tc.m, tc.v, tc.jobOK)
 			checkMessage(t, "settled-"+tc.name, got)
-			if got.Title != tc.title || got.Tone != verdictTone(tc.v) {
+			if got.Title.String() != tc.title || got.Tone != verdictTone(tc.v) {
 				t.Errorf("title %q tone %s, want %q and the card's tone", got.Title, got.Tone, tc.title)
 			}
-			if tc.v.kind != verdictSucceeded && (strings.Contains(got.Title, "succeeded") || got.Tone == bot.ToneSuccess) {
+			if tc.v.kind != verdictSucceeded && (strings.Contains(got.Title.String(), "succeeded") || got.Tone == bot.ToneSuccess) {
 				t.Errorf("%s result reads as a success: %+v", tc.v.kind, got)
 			}
-			if tc.op == gitlab.OpFinalize && tc.v.kind == verdictSucceeded && (strings.Contains(got.Text, "even when no migration matched") || !strings.Contains(got.Text, "Verified with gitlab:background_migrations:status: "+tc.v.why)) {
+			if tc.op == gitlab.OpFinalize && tc.v.kind == verdictSucceeded && (strings.Contains(got.Text.String(), "even when no migration matched") || !strings.Contains(got.Text.String(), "Verified with gitlab:background_migrations:status: "+tc.v.why)) {
 				t.Errorf("a verified finalize does not say what was verified: %q", got.Text)
 			}
-			if tc.op == gitlab.OpFinalize && strings.Contains(got.Text, finalizeDoneText) {
+			if tc.op == gitlab.OpFinalize && strings.Contains(got.Text.String(), finalizeDoneText) {
 				t.Errorf("a settled finalize still shows the provisional text: %q", got.Text)
 			}
-			if tc.jobOK && tc.v.kind != verdictSucceeded && !strings.Contains(got.Text, string(tc.v.kind)) {
+			if tc.jobOK && tc.v.kind != verdictSucceeded && !strings.Contains(got.Text.String(), string(tc.v.kind)) {
 				t.Errorf("a clean exit with verdict %s does not say why: %q", tc.v.kind, got.Text)
 			}
 		})
@@ -89,7 +89,7 @@ func TestFinalizeFailuresReadAsSentences(t *testing.T) {
 			}
 			m := finalizeMessage("gitlab-1", failed, res, nil)
 			checkMessage(t, "finalize-failed-"+name, m)
-			if strings.Contains(m.Text, "::") || strings.Contains(m.Text, "rake aborted") || !strings.HasSuffix(m.Text, ".") {
+			if strings.Contains(m.Text.String(), "::") || strings.Contains(m.Text.String(), "rake aborted") || !strings.HasSuffix(m.Text.String(), ".") {
 				t.Errorf("text is not our sentence: %q", m.Text)
 			}
 			if why := finalizeFailureReason(res.Failure); strings.Contains(why, "::") || strings.HasSuffix(why, ".") {
@@ -112,7 +112,7 @@ func TestMigrateGenericFailureReadsAsASentence(t *testing.T) {
 	}
 	m := migrateMessage("gitlab-1", failed, res, before, nil)
 	checkMessage(t, "migrate-failed-generic", m)
-	if strings.Contains(m.Text, "PG::") || !strings.Contains(m.Code, "PG::DuplicateColumn") {
+	if strings.Contains(m.Text.String(), "PG::") || !strings.Contains(m.Code, "PG::DuplicateColumn") {
 		t.Errorf("GitLab's error belongs in the code block only: %+v", m)
 	}
 	if why := failureReason(res.Failure); !strings.HasPrefix(why, "the migration raised `") || strings.Contains(why, "\n") {
@@ -124,7 +124,7 @@ func TestMigrateGenericFailureReadsAsASentence(t *testing.T) {
 // subcommand people typed, not the catalogue's operation name.
 func TestAgentErrorNamesTheSubcommand(t *testing.T) {
 	for op, want := range map[string]string{gitlab.OpMigrateStatus: "Could not run status on gitlab-1", gitlab.OpBBMStatus: "Could not run bbm on gitlab-1", gitlab.OpServices: "Could not run services on gitlab-1"} {
-		if got := agentErrorMessage("gitlab-1", op, agent.ErrJobNotFound).Title; got != want {
+		if got := agentErrorMessage("gitlab-1", op, agent.ErrJobNotFound).Title.String(); got != want {
 			t.Errorf("%s: %q, want %q", op, got, want)
 		}
 	}

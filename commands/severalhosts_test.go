@@ -283,8 +283,8 @@ func TestHostAllHangingAgent(t *testing.T) {
 	}
 	roots := rec.roots()
 	m := rec.message(roots[len(roots)-1])
-	contains(t, []string{m.Text}, "• *gitlab-hang*: could not run: gitlab-hang's agent did not answer in time")
-	contains(t, []string{m.Text}, "• *"+simtest.HostName+"*: main: ")
+	contains(t, []string{m.Text.String()}, "• *gitlab-hang*: could not run: gitlab-hang's agent did not answer in time")
+	contains(t, []string{m.Text.String()}, "• *"+simtest.HostName+"*: main: ")
 }
 
 // hangingAgent is the address of an agent that accepts connections and

@@ -49,7 +49,7 @@ func (r *Router) show(ctx context.Context, chat bot.Chat, cmd bot.Command, id st
 		}
 		m := showMessage(req, history, link)
 		if err != nil {
-			m.Text = strings.TrimSpace(m.Text + "\n⚠️ The audit trail could not be read, so the history is missing; the bot's log says why.")
+			m.Text = joinLines(m.Text, bot.Plain("⚠️ The audit trail could not be read, so the history is missing; the bot's log says why."))
 		}
 		if err := chat.Notify(ctx, cmd.Channel, cmd.User, m); err != nil {
 			r.logger(ctx).Error("answering show", "err", err)
@@ -115,47 +115,47 @@ func (r *Router) requestHistory(ctx context.Context, req *approvals.Request) ([]
 // platform gives one); then each audit entry of it.
 func showMessage(req *approvals.Request, history []approvals.AuditEntry, link string) bot.Message {
 	m := bot.Message{
-		Title: fmt.Sprintf("Request %s: %s on %s, %s", req.ID, req.Operation, req.Host, strings.ToUpper(string(req.State))),
+		Title: bot.Textf("Request %s: %s on %s, %s", req.ID, req.Operation, req.Host, strings.ToUpper(string(req.State))),
 		Fields: []bot.Field{
-			{Label: "Asked by", Value: fmt.Sprintf("%s at %s", userAndID(req.Requester), when(req.CreatedAt))},
-			{Label: "Runs", Value: commandText(req.Argv) + " on " + req.Host},
+			{Label: "Asked by", Value: bot.Textf("%s at %s", userAndID(req.Requester), when(req.CreatedAt))},
+			{Label: "Runs", Value: bot.Join(commandText(req.Argv), bot.Plain(" on "+req.Host))},
 		},
 	}
 	if req.Reason != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: literal(req.Reason)})
+		m.Fields = append(m.Fields, bot.Field{Label: "Reason", Value: bot.Plain(oneLine(req.Reason))})
 	}
 	if req.FingerprintInfo != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: req.FingerprintInfo})
+		m.Fields = append(m.Fields, bot.Field{Label: "Based on", Value: bot.Plain(req.FingerprintInfo)})
 	}
 	if req.FromRequest != "" {
-		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: "failed request " + req.FromRequest})
+		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: bot.Plain("failed request " + req.FromRequest)})
 	}
-	var decisions []string
+	var decisions []bot.Text
 	for _, d := range req.Decisions {
-		l := fmt.Sprintf("%s %s at %s", verdictPast[d.Verdict], d.User, when(d.At))
+		l := bot.Textf("%s %s at %s", verdictPast[d.Verdict], d.User, when(d.At))
 		if d.Verdict == approvals.VerdictExpire {
-			l = "expired at " + when(d.At)
+			l = bot.Join(bot.Plain("expired at "), when(d.At))
 		}
 		if d.Reason != "" {
-			l += ": " + literal(d.Reason)
+			l = bot.Join(l, bot.Plain(": "+oneLine(d.Reason)))
 		}
-		decisions = append(decisions, "• "+l)
+		decisions = append(decisions, bot.Join(bot.Plain("• "), l))
 	}
 	if len(decisions) == 0 {
-		decisions = []string{fmt.Sprintf("none yet (%d of %d approvals; expires at %s)", 0, req.Required, when(req.ExpiresAt))}
+		decisions = []bot.Text{bot.Textf("none yet (%d of %d approvals; expires at %s)", 0, req.Required, when(req.ExpiresAt))}
 	}
-	m.Fields = append(m.Fields, bot.Field{Label: "Decisions", Value: strings.Join(decisions, "\n")})
+	m.Fields = append(m.Fields, bot.Field{Label: "Decisions", Value: bot.JoinWith("\n", decisions...)})
 	m.Fields = append(m.Fields, bot.Field{Label: "Outcome", Value: showOutcome(req)})
 	if req.JobID != "" {
-		job := "agent job " + req.JobID
+		job := bot.Plain("agent job " + req.JobID)
 		if !req.StartedAt.IsZero() {
-			job += ", started at " + when(req.StartedAt)
+			job = bot.Join(job, bot.Plain(", started at "), when(req.StartedAt))
 		}
 		m.Fields = append(m.Fields, bot.Field{Label: "Job", Value: job})
 	}
 	for _, e := range slices.Backward(history) {
 		if e.Action == ActionJobOutput && e.OutputDigest != "" {
-			m.Fields = append(m.Fields, bot.Field{Label: "Output", Value: fmt.Sprintf("digest `%s` (%s)", e.OutputDigest, e.Detail)})
+			m.Fields = append(m.Fields, bot.Field{Label: "Output", Value: bot.Textf("digest %s (%s)", bot.Code(e.OutputDigest), e.Detail)})
 			break
 		}
 	}
@@ -167,15 +167,15 @@ func showMessage(req *approvals.Request, history []approvals.AuditEntry, link st
 	if len(lines) > showHistoryMax {
 		more := len(lines) - showHistoryMax
 		lines = slices.Concat(lines[:showHistoryMax/2],
-			[]string{fmt.Sprintf("… %d more entries of this request (`gitlab-chatops audit export` on the bot's host has them all) …", more)},
+			[]string{fmt.Sprintf("… %d more entries of this request (gitlab-chatops audit export on the bot's host has them all) …", more)},
 			lines[len(lines)-showHistoryMax/2:])
 	}
 	if len(lines) == 0 {
-		m.Text = "The audit trail has no entries of this request."
+		m.Text = bot.Plain("The audit trail has no entries of this request.")
 	} else {
 		m.Code = strings.Join(lines, "\n")
 	}
-	m.Context = fmt.Sprintf("request %s · %d audit entries", req.ID, len(history))
+	m.Context = bot.Textf("request %s · %d audit entries", req.ID, len(history))
 	return m
 }
 
@@ -185,14 +185,14 @@ var verdictPast = map[approvals.Verdict]string{
 }
 
 // showOutcome says where the request stands, and why it ended as it did.
-func showOutcome(req *approvals.Request) string {
+func showOutcome(req *approvals.Request) bot.Text {
 	switch req.State {
 	case approvals.StatePending:
-		return fmt.Sprintf("waiting for approval (%d of %d), until %s", len(req.Approvals()), req.Required, when(req.ExpiresAt))
+		return bot.Textf("waiting for approval (%d of %d), until %s", len(req.Approvals()), req.Required, when(req.ExpiresAt))
 	case approvals.StateApproved, approvals.StateRunning:
-		s := "running"
+		s := bot.Plain("running")
 		if req.Note != "" {
-			s += ": " + req.Note
+			s = bot.Join(s, bot.Plain(": "), bot.Sentence(req.Note))
 		}
 		return s
 	case approvals.StateSucceeded, approvals.StateFailed, approvals.StateInterrupted:
@@ -203,25 +203,25 @@ func showOutcome(req *approvals.Request) string {
 				v.why = req.Outcome
 			}
 		}
-		s := fmt.Sprintf("*%s* at %s", v.kind, when(req.EndedAt))
+		s := bot.Textf("%s at %s", bot.Bold(string(v.kind)), when(req.EndedAt))
 		if v.why != "" {
-			s += ": " + fullStop(v.why)
+			s = bot.Join(s, bot.Plain(": "), bot.Sentence(fullStop(v.why)))
 		}
 		return s
 	}
-	return string(req.State) + "; nothing ran"
+	return bot.Plain(string(req.State) + "; nothing ran")
 }
 
 // threadText points at the request's thread: a link where the platform
 // gives one, else its platform, channel and root message ID.
-func threadText(req *approvals.Request, link string) string {
+func threadText(req *approvals.Request, link string) bot.Text {
 	if req.Thread == "" {
-		return "no thread was posted (" + req.Platform + ")"
+		return bot.Plain("no thread was posted (" + req.Platform + ")")
 	}
 	if link != "" {
-		return link
+		return bot.Link(link, "")
 	}
-	return fmt.Sprintf("%s channel %s, message %s", req.Platform, req.Channel, req.Thread)
+	return bot.Textf("%s channel %s, message %s", req.Platform, req.Channel, req.Thread)
 }
 
 // historyLine is one audit entry of a request, as `show` lists it.
@@ -231,7 +231,7 @@ func historyLine(e approvals.AuditEntry) string {
 		l += " → " + e.Outcome
 	}
 	if e.Detail != "" {
-		l += ": " + literal(e.Detail)
+		l += ": " + oneLine(e.Detail)
 	}
 	return l
 }
@@ -245,10 +245,11 @@ func userAndID(u approvals.User) string {
 	return u.Name + " (" + u.ID + ")"
 }
 
-// when is a time as `show` writes it.
-func when(t time.Time) string {
+// when is a time as `show` writes it: date and time, in the reader's
+// time zone where the platform can.
+func when(t time.Time) bot.Text {
 	if t.IsZero() {
-		return "an unknown time"
+		return bot.Plain("an unknown time")
 	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	return bot.Time(t, bot.DateClock)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
@@ -50,8 +51,8 @@ const (
 type UpgradeReason struct {
 	Part string `json:"part"`
 	// Text says what was found (or why the part could not be checked), as
-	// one markdown sentence or two, without the fix.
-	Text string `json:"text"`
+	// a sentence or two, without the fix.
+	Text bot.Text `json:"text"`
 	// Fix is the exact /gitlab-migrations line that fixes it, pasteable
 	// as it stands; "" when no subcommand can.
 	Fix string `json:"fix,omitempty"`
@@ -111,7 +112,7 @@ func (v UpgradeVerdict) FailReason() string {
 	var s []string
 	for _, r := range v.Reasons {
 		if r.Unchecked {
-			s = append(s, r.Text)
+			s = append(s, r.Text.String()) // `code` stays readable as a sentence (bot.Sentence)
 		}
 	}
 	return strings.Join(s, " ")
@@ -234,7 +235,7 @@ type upgradeOutcome struct {
 func unchecked(part, text, onHost string) upgradeOutcome {
 	return upgradeOutcome{
 		part:    UpgradePart{Name: part, Found: "could not be checked", Facts: map[string]string{part: "not checked"}, Unchecked: true},
-		reasons: []UpgradeReason{{Part: part, Text: text, OnHost: onHost, Unchecked: true}},
+		reasons: []UpgradeReason{{Part: part, Text: bot.Sentence(text), OnHost: onHost, Unchecked: true}},
 	}
 }
 
@@ -285,10 +286,10 @@ func servicesOutcome(host Host, s gitlab.CtlStatus) upgradeOutcome {
 		switch b.Kind {
 		case gitlab.BlockerSupervisorDown:
 			o.part.Facts[PartServices] = "supervisor down"
-			reason.Text = fmt.Sprintf("runit's supervisor is not running on %s: all %d services say `runsv not running`, so no service runs and a restart cannot help.", host.Name, len(b.Services))
+			reason.Text = bot.Textf("runit's supervisor is not running on %s: all %d services say %s, so no service runs and a restart cannot help.", host.Name, len(b.Services), bot.Code("runsv not running"))
 		default:
 			svc := b.Services[0]
-			reason.Text = "Not running: " + describeDown(svc) + "."
+			reason.Text = bot.Plain("Not running: " + describeDown(svc) + ".")
 			if reason.OnHost == "" {
 				reason.Fix = restartCommand(host, svc.Name)
 			}
@@ -381,7 +382,7 @@ func migrationsOutcome(host Host, s gitlab.MigrateStatus) upgradeOutcome {
 		}
 	}
 	o.reasons = append(o.reasons, UpgradeReason{Part: PartMigrations, Blockers: blockers,
-		Text: "Schema migrations are down: " + strings.Join(dbs, "; ") + ".", Fix: migrateCommand(host)})
+		Text: bot.Sentence("Schema migrations are down: " + strings.Join(dbs, "; ") + "."), Fix: migrateCommand(host)})
 	return o
 }
 
@@ -446,12 +447,12 @@ func bbmOutcome(host Host, blockers []gitlab.UpgradeBlocker, total int) upgradeO
 		case b.BBM != nil:
 			m := b.BBM
 			ids = append(ids, fmt.Sprintf("%s%s %s.%s %s %s", dbPrefix(b.Database), m.JobClass, m.Table, m.Column, m.JobArguments, m.Status))
-			reason.Text = fmt.Sprintf("Batched background migration `%s` %s.%s `%s`%s is *%s*.", m.JobClass, m.Table, m.Column, m.JobArguments, on, m.Status)
+			reason.Text = bot.Textf("Batched background migration %s %s.%s %s%s is %s.", bot.Code(m.JobClass), m.Table, m.Column, bot.Code(m.JobArguments), on, bot.Bold(m.Status))
 			reason.Fix = finalizeFix(host, b)
 		default:
 			l := b.Listed
 			ids = append(ids, fmt.Sprintf("%s %s %s", l.ID, l.JobClass, l.Status))
-			reason.Text = fmt.Sprintf("Batched background migration %s `%s` on %s%s is *%s*. GitLab's list does not print the column and job arguments finalize needs: `show[%s]` prints them; then request `/gitlab-migrations finalize --host %s <job class> <table> <column> '<job arguments>'`.", l.ID, l.JobClass, l.Table, on, l.Status, l.ID, host.Name)
+			reason.Text = bot.Textf("Batched background migration %s %s on %s%s is %s. GitLab's list does not print the column and job arguments finalize needs: %s prints them; then request %s.", l.ID, bot.Code(l.JobClass), l.Table, on, bot.Bold(l.Status), bot.Code("show["+l.ID+"]"), bot.Code("/gitlab-migrations finalize --host "+host.Name+" <job class> <table> <column> '<job arguments>'"))
 		}
 		o.reasons = append(o.reasons, reason)
 	}

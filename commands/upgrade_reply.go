@@ -2,21 +2,22 @@ package commands
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // upgradeCheckCommands are the commands an upgrade-check runs, for its
 // root post.
-const upgradeCheckCommands = "`gitlab-ctl status` · `gitlab-rake gitlab:background_migrations:status` · `gitlab-rake db:migrate:status`"
+func upgradeCheckCommands() bot.Text {
+	return bot.JoinWith(" · ", bot.Code("gitlab-ctl status"), bot.Code("gitlab-rake gitlab:background_migrations:status"), bot.Code("gitlab-rake db:migrate:status"))
+}
 
 // runUpgradeCheck answers `upgrade-check` in chat: a root post, then the
 // verdict as a thread reply (upgradeMessage).
 func (r *Router) runUpgradeCheck(ctx context.Context, chat bot.Chat, cmd bot.Command, host Host) {
 	root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
-		Text:    fmt.Sprintf("*upgrade-check* on *%s*, asked by %s", host.Name, cmd.User.Name),
-		Context: upgradeCheckCommands,
+		Text:    bot.Textf("%s on %s, asked by %s", bot.Bold("upgrade-check"), bot.Bold(host.Name), cmd.User.Name),
+		Context: upgradeCheckCommands(),
 	})
 	if err != nil {
 		r.logger(ctx).Error("posting root message", "err", err)

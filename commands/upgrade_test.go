@@ -2,7 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -41,12 +40,7 @@ func upgradeGolden(t *testing.T, name string, v commands.UpgradeVerdict) {
 		fmt.Fprintf(&b, "fact %s = %s\n", k, facts[k])
 	}
 	fmt.Fprintf(&b, "problem=%v failed=%v\n", v.Problem(), v.Failed())
-	m, err := json.MarshalIndent(commands.UpgradeMessage(v), "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Write(m)
-	b.WriteByte('\n')
+	b.Write(golden.Message(commands.UpgradeMessage(v)))
 	// The simulated host's gitlab-rake and gitlab-ctl are this test binary
 	// (simtest); GitLab's sentences name the command it ran.
 	exe, err := os.Executable()
@@ -201,7 +195,7 @@ func TestUpgradeCheckIncompleteOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Verdict != commands.UpgradeCannotTell || len(v.Reasons) != 1 || !strings.Contains(v.Reasons[0].Text, "Output incomplete: I received") {
+	if v.Verdict != commands.UpgradeCannotTell || len(v.Reasons) != 1 || !strings.Contains(v.Reasons[0].Text.String(), "Output incomplete: I received") {
 		t.Errorf("verdict %s, reasons %+v: want %s because the status output is incomplete", v.Verdict, v.Reasons, commands.UpgradeCannotTell)
 	}
 }

@@ -56,7 +56,7 @@ func refusal(t *testing.T, err error) string {
 	if !errors.As(err, &re) || !re.Refused {
 		t.Fatalf("want a refusal, got %v", err)
 	}
-	return re.Message.Text
+	return re.Message.Text.String()
 }
 
 // TestUnprefixedDecomposedMigrateNamesDatabasesFromStatus: GitLab before
@@ -252,7 +252,7 @@ func TestFinalizeThatMatchedNothingHasNoEffect(t *testing.T) {
 		t.Fatalf("ended %s %q", done.State, done.Error)
 	}
 	m := rec.message(root.ID)
-	if !strings.HasPrefix(m.Title, "No effect: finalize on gitlab-sim") || strings.Contains(text(m), "SUCCEEDED") {
+	if !strings.HasPrefix(m.Title.String(), "No effect: finalize on gitlab-sim") || strings.Contains(text(m), "SUCCEEDED") {
 		t.Errorf("card: %s", text(m))
 	}
 }
@@ -356,7 +356,7 @@ func TestExpiryRepliesInThread(t *testing.T) {
 	contains(t, rec.thread(root)[1:], "Expired: no approval within 15m0s. Nothing ran.")
 }
 
-func text2msg(s string) bot.Message { return bot.Message{Text: s} }
+func text2msg(s string) bot.Message { return bot.Message{Text: bot.Plain(s)} }
 
 // TestRestartOfNothingHasNoEffect: should a restart of a service the host
 // does not have get past the pre-flight (opened past the router here), it

@@ -181,7 +181,7 @@ func testClick(t *testing.T, h Harness) {
 	}
 	const text = "Request r7k2qxa9 is no longer waiting for approval: it expired at 10:15 UTC."
 	hd.answer(&commands.Refusal{Msg: text})
-	root, err := c.Chat.PostRoot(context.Background(), c.Channel, bot.Message{Text: "Approval needed", Buttons: []bot.Button{
+	root, err := c.Chat.PostRoot(context.Background(), c.Channel, bot.Message{Text: bot.Plain("Approval needed"), Buttons: []bot.Button{
 		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
 		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
 	}})
@@ -222,13 +222,13 @@ func testClick(t *testing.T, h Harness) {
 func testThread(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Title: "Root title", Text: "root text"})
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Title: bot.Plain("Root title"), Text: bot.Plain("root text")})
 	if err != nil {
 		t.Fatalf("PostRoot: %v", err)
 	}
 	var replies []bot.Ref
 	for _, s := range []string{"first reply", "second reply"} {
-		r, err := c.Chat.Reply(ctx, root, bot.Message{Text: s})
+		r, err := c.Chat.Reply(ctx, root, bot.Message{Text: bot.Plain(s)})
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
 		}
@@ -248,7 +248,7 @@ func testThread(t *testing.T, h Harness) {
 	// A thread has one level: a reply under a reply is refused (and
 	// posts nothing) or goes into the root's thread.
 	before := len(c.Seen())
-	nested, err := c.Chat.Reply(ctx, replies[0], bot.Message{Text: "nested"})
+	nested, err := c.Chat.Reply(ctx, replies[0], bot.Message{Text: bot.Plain("nested")})
 	if err != nil {
 		if n := len(c.Seen()); n != before {
 			t.Errorf("a refused nested reply still posted (%d posts, was %d)", n, before)
@@ -265,7 +265,7 @@ func testThread(t *testing.T, h Harness) {
 func testUpdate(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: "⏳ waiting for approval", Buttons: []bot.Button{
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("⏳ waiting for approval"), Buttons: []bot.Button{
 		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
 		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
 	}})
@@ -273,7 +273,7 @@ func testUpdate(t *testing.T, h Harness) {
 		t.Fatalf("PostRoot: %v", err)
 	}
 	before := len(c.Seen())
-	if err := c.Chat.Update(ctx, root, bot.Message{Text: "approved by bob", Tone: bot.ToneSuccess}); err != nil {
+	if err := c.Chat.Update(ctx, root, bot.Message{Text: bot.Plain("approved by bob"), Tone: bot.ToneSuccess}); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	seen := c.Seen()
@@ -297,7 +297,7 @@ func testUpdate(t *testing.T, h Harness) {
 func testUpload(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: "status"})
+	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("status")})
 	if err != nil {
 		t.Fatalf("PostRoot: %v", err)
 	}

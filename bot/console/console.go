@@ -296,7 +296,11 @@ func (c *Console) deliver(ctx context.Context, user bot.User, rp bot.Reply) {
 	}
 	m := *rp.Message
 	if len(rp.Approvers) > 0 {
-		m.Text += "\nWho may approve: @" + strings.Join(rp.Approvers, ", @")
+		who := make([]bot.Text, len(rp.Approvers))
+		for i, id := range rp.Approvers {
+			who[i] = bot.Mention(id)
+		}
+		m.Text = bot.Join(m.Text, bot.Plain("\nWho may approve: "), bot.JoinWith(", ", who...))
 	}
 	_ = c.Notify(ctx, c.channel, user, m)
 }

@@ -15,11 +15,11 @@ import (
 )
 
 var approval = bot.Message{
-	Title: "Approval needed: migrate on gitlab-1",
-	Text:  "Someone other than alice must approve before anything runs.",
+	Title: bot.Plain("Approval needed: migrate on gitlab-1"),
+	Text:  bot.Plain("Someone other than alice must approve before anything runs."),
 	Fields: []bot.Field{
-		{Label: "Command", Value: "`gitlab-rake db:migrate`"},
-		{Label: "Requested by", Value: "alice", Short: true},
+		{Label: "Command", Value: bot.Code("gitlab-rake db:migrate")},
+		{Label: "Requested by", Value: bot.Plain("alice"), Short: true},
 	},
 	Tone:     bot.ToneWarning,
 	Mentions: []string{"bob", "carol"},
@@ -27,16 +27,16 @@ var approval = bot.Message{
 		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
 		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
 	},
-	Context: "request r7k2qxa9",
+	Context: bot.Plain("request r7k2qxa9"),
 }
 
 func TestRenderGolden(t *testing.T) {
 	cases := map[string]bot.Message{
 		"approval": approval,
-		"status": {Title: "Migration status on gitlab-1", Tone: bot.ToneWarning,
-			Text: "*main (gitlabhq_production)*: 1,523 up, 2 down\n    • `20250611093054` Create project compliance violations\n*ci (gitlabhq_production_ci)*: all 908 up"},
-		"failure": {Title: "db:migrate on gitlab-1 failed", Tone: bot.ToneDanger, Text: "Stopped at 20250612101733.", Code: "PG::DuplicateColumn: ERROR:  column \"x\" already exists\n", Context: "took 3.1s · exit 1"},
-		"plain":   {Text: "No requests are waiting for approval."},
+		"status": {Title: bot.Plain("Migration status on gitlab-1"), Tone: bot.ToneWarning,
+			Text: bot.Textf("%s: 1,523 up, 2 down\n    • %s Create project compliance violations\n%s: all 908 up", bot.Bold("main (gitlabhq_production)"), bot.Code("20250611093054"), bot.Bold("ci (gitlabhq_production_ci)"))},
+		"failure": {Title: bot.Plain("db:migrate on gitlab-1 failed"), Tone: bot.ToneDanger, Text: bot.Plain("Stopped at 20250612101733."), Code: "PG::DuplicateColumn: ERROR:  column \"x\" already exists\n", Context: bot.Plain("took 3.1s · exit 1")},
+		"plain":   {Text: bot.Plain("No requests are waiting for approval.")},
 	}
 	for name, m := range cases {
 		golden.Check(t, "render-"+name, []byte(Render(m, "  ")))
@@ -138,19 +138,19 @@ func TestThreadsAndEdits(t *testing.T) {
 	var out bytes.Buffer
 	c := NewTagged(&out, "#ops", "k.")
 	ctx := context.Background()
-	root, _ := c.PostRoot(ctx, "#ops", bot.Message{Text: "root"})
-	reply, err := c.Reply(ctx, root, bot.Message{Text: "reply"})
+	root, _ := c.PostRoot(ctx, "#ops", bot.Message{Text: bot.Plain("root")})
+	reply, err := c.Reply(ctx, root, bot.Message{Text: bot.Plain("reply")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Reply(ctx, reply, bot.Message{Text: "nested"}); err == nil {
+	if _, err := c.Reply(ctx, reply, bot.Message{Text: bot.Plain("nested")}); err == nil {
 		t.Error("a reply under a reply was accepted; threads hang under the root only")
 	}
-	if err := c.Update(ctx, root, bot.Message{Text: "edited"}); err != nil {
+	if err := c.Update(ctx, root, bot.Message{Text: bot.Plain("edited")}); err != nil {
 		t.Fatal(err)
 	}
 	// A root of an earlier run (restart recovery) can be replied to.
-	if _, err := c.Reply(ctx, bot.Ref{Channel: "#ops", ID: "old.3"}, bot.Message{Text: "recovered"}); err != nil {
+	if _, err := c.Reply(ctx, bot.Ref{Channel: "#ops", ID: "old.3"}, bot.Message{Text: bot.Plain("recovered")}); err != nil {
 		t.Errorf("reply under an earlier run's post: %v", err)
 	}
 	golden.Check(t, "thread", []byte(out.String()))

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
@@ -24,16 +25,17 @@ func Render(m bot.Message, indent string) string {
 			b.WriteByte('\n')
 		}
 	}
-	if m.Title != "" {
-		line(tonePrefix[m.Tone] + strings.ToUpper(m.Title))
-	} else if p := tonePrefix[m.Tone]; p != "" && m.Text != "" {
-		m.Text = p + m.Text
+	text := Text(m.Text)
+	if !m.Title.IsEmpty() {
+		line(tonePrefix[m.Tone] + strings.ToUpper(Text(m.Title)))
+	} else if p := tonePrefix[m.Tone]; p != "" && text != "" {
+		text = p + text
 	}
-	if m.Text != "" {
-		line(m.Text)
+	if text != "" {
+		line(text)
 	}
 	for _, f := range m.Fields {
-		line(fmt.Sprintf("%s: %s", f.Label, f.Value))
+		line(fmt.Sprintf("%s: %s", f.Label, Text(f.Value)))
 	}
 	if m.Code != "" {
 		line("```")
@@ -51,8 +53,37 @@ func Render(m bot.Message, indent string) string {
 		}
 		line(strings.Join(btns, " ") + "   (type: NAME: " + strings.Join(how, " | ") + ")")
 	}
-	if m.Context != "" {
-		line("· " + m.Context)
+	if !m.Context.IsEmpty() {
+		line("· " + Text(m.Context))
 	}
 	return b.String()
+}
+
+// Text renders structured text for a terminal: plain text as it is, bold
+// as *bold* (plain-text emphasis), code in backticks, a link as "label (URL)", a mention as @ID,
+// a time in UTC. A terminal formats nothing, but it obeys control
+// characters: those (an escape sequence in a name or a reason) are
+// dropped, line breaks and tabs kept.
+func Text(t bot.Text) string {
+	var b strings.Builder
+	for _, s := range t {
+		switch s.Kind {
+		case bot.SpanBold:
+			b.WriteString("*" + s.Text + "*")
+		case bot.SpanCode:
+			b.WriteString("`" + s.Text + "`")
+		case bot.SpanPre:
+			b.WriteString("```\n" + strings.Trim(s.Text, "\n") + "\n```")
+		default:
+			b.WriteString(bot.Text{s}.PlainString())
+		}
+	}
+	return strings.Map(noControl, b.String())
+}
+
+func noControl(r rune) rune {
+	if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+		return r
+	}
+	return -1
 }

@@ -84,10 +84,10 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 		var texts []string
 		if !rp.IsZero() {
 			if rp.Refused || rp.Err != nil {
-				a.log.Info("button click refused", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "text", rp.Message.Text)
+				a.log.Info("button click refused", "request_id", act.Value, "user", act.User.ID, "post", act.Message.ID, "action", act.ActionID, "text", rp.Message.Text.String())
 			}
 			m := a.replyNotice(ctx, rp)
-			texts = append(texts, markdownText(m, a.mentions(ctx, m.Mentions)))
+			texts = append(texts, markdownText(m, a.people(ctx, m)))
 		}
 		writeJSON(w, a.log, http.StatusOK, &model.PostActionIntegrationResponse{
 			EphemeralText:    noSlackLinks(truncateRunes(strings.Join(texts, "\n\n"), maxMessageRunes)),

@@ -170,7 +170,7 @@ func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error 
 		// attachment alone, so buttons still go and outcomes still show.
 		a.log.Warn("Mattermost's PostEditTimeLimit refuses message edits; updating the attachment only", "post", ref.ID)
 		if len(r.attachments) == 0 {
-			props[model.PostPropsAttachments] = []*model.MessageAttachment{attachmentOf(m, nil)}
+			props[model.PostPropsAttachments] = []*model.MessageAttachment{a.people(ctx, m).attachmentOf(m, nil)}
 		}
 		err = a.patch(ctx, ref.ID, &model.PostPatch{Props: &props})
 	}
@@ -221,9 +221,9 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	}); err != nil {
 		return err
 	}
-	msg := markdown(strings.TrimSpace(comment))
+	msg := people{}.markdownOf(bot.Sentence(strings.TrimSpace(comment)))
 	if f.Title != "" {
-		msg = joinNonEmpty(" · ", "**"+f.Title+"**", msg)
+		msg = joinNonEmpty(" · ", wrapMarker("**", escapeMarkdown(f.Title, false)), msg)
 	}
 	post := &model.Post{
 		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),

@@ -28,7 +28,7 @@ var approveButtons = []bot.Button{
 // post ID the server handed out.
 func TestButtonsOnANewPostAreBoundToIt(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
-	ref, err := a.PostRoot(context.Background(), channelID, bot.Message{Title: "Approve?", Buttons: approveButtons})
+	ref, err := a.PostRoot(context.Background(), channelID, bot.Message{Title: bot.Plain("Approve?"), Buttons: approveButtons})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +55,11 @@ func TestButtonsOnANewPostAreBoundToIt(t *testing.T) {
 func TestUpdateReplacesPropsSoButtonsGoAndTheBotBadgeStays(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()
-	ref, err := a.PostRoot(ctx, channelID, bot.Message{Title: "Approve?", Buttons: approveButtons})
+	ref, err := a.PostRoot(ctx, channelID, bot.Message{Title: bot.Plain("Approve?"), Buttons: approveButtons})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Update(ctx, ref, bot.Message{Title: "Approved", Tone: bot.ToneSuccess}); err != nil {
+	if err := a.Update(ctx, ref, bot.Message{Title: bot.Plain("Approved"), Tone: bot.ToneSuccess}); err != nil {
 		t.Fatal(err)
 	}
 	p := mm.post(ref.ID)
@@ -70,7 +70,7 @@ func TestUpdateReplacesPropsSoButtonsGoAndTheBotBadgeStays(t *testing.T) {
 		t.Errorf("from_bot was lost in the patch: %+v", p.GetProps())
 	}
 	// An update to a plain message removes the attachment altogether.
-	if err := a.Update(ctx, ref, bot.Message{Text: "plain"}); err != nil {
+	if err := a.Update(ctx, ref, bot.Message{Text: bot.Plain("plain")}); err != nil {
 		t.Fatal(err)
 	}
 	if p := mm.post(ref.ID); len(p.Attachments()) != 0 || p.Message != "plain" {
@@ -83,18 +83,18 @@ func TestUpdateReplacesPropsSoButtonsGoAndTheBotBadgeStays(t *testing.T) {
 func TestUpdateAfterTheEditTimeLimit(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()
-	ref, err := a.PostRoot(ctx, channelID, bot.Message{Title: "Approve?", Buttons: approveButtons})
+	ref, err := a.PostRoot(ctx, channelID, bot.Message{Title: bot.Plain("Approve?"), Buttons: approveButtons})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mm.set(func(f *fakeMM) { f.noMsgEdits = true })
-	if err := a.Update(ctx, ref, bot.Message{Title: "Denied", Tone: bot.ToneDanger}); err != nil {
+	if err := a.Update(ctx, ref, bot.Message{Title: bot.Plain("Denied"), Tone: bot.ToneDanger}); err != nil {
 		t.Fatal(err)
 	}
 	if p := mm.post(ref.ID); hasActions(p) || attachmentTitle(p) != "Denied" {
 		t.Errorf("the attachment should carry the update: %+v", p.GetProps())
 	}
-	if err := a.Update(ctx, ref, bot.Message{Text: "plain now"}); err != nil {
+	if err := a.Update(ctx, ref, bot.Message{Text: bot.Plain("plain now")}); err != nil {
 		t.Fatal(err)
 	}
 	if p := mm.post(ref.ID); attachmentText(p) != "plain now" {
@@ -107,11 +107,11 @@ func TestUpdateAfterTheEditTimeLimit(t *testing.T) {
 func TestPostsFromBeforeARestart(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply, err := a.Reply(ctx, root, bot.Message{Text: "reply"})
+	reply, err := a.Reply(ctx, root, bot.Message{Text: bot.Plain("reply")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,14 +121,14 @@ func TestPostsFromBeforeARestart(t *testing.T) {
 	}
 	// Replying "under" a reply threads under its root: Mattermost refuses a
 	// reply's ID as RootId.
-	again, err := fresh.Reply(ctx, reply, bot.Message{Text: "second"})
+	again, err := fresh.Reply(ctx, reply, bot.Message{Text: bot.Plain("second")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := mm.post(again.ID); p.RootId != root.ID {
 		t.Errorf("root_id %q, want the thread's root %q", p.RootId, root.ID)
 	}
-	if err := fresh.Update(ctx, root, bot.Message{Text: "edited"}); err != nil {
+	if err := fresh.Update(ctx, root, bot.Message{Text: bot.Plain("edited")}); err != nil {
 		t.Fatal(err)
 	}
 	if p := mm.post(root.ID); p.GetProp(model.PostPropsFromBot) != "true" || p.Message != "edited" {
@@ -142,7 +142,7 @@ func TestPostsFromBeforeARestart(t *testing.T) {
 func TestUploadGoesIntoTheThread(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestMentionsAreUsernamesFromACache(t *testing.T) {
 	ctx := context.Background()
 	mm.addUser(bob.ID, "bob")
 	mm.addUser(carol.ID, "carol")
-	m := bot.Message{Title: "Approval needed", Mentions: []string{bob.ID, carol.ID, bob.ID, fixedID("ghost")}}
+	m := bot.Message{Title: bot.Plain("Approval needed"), Mentions: []string{bob.ID, carol.ID, bob.ID, fixedID("ghost")}}
 	for range 3 {
 		ref, err := a.PostRoot(ctx, channelID, m)
 		if err != nil {
@@ -190,7 +190,7 @@ func TestMentionsAreUsernamesFromACache(t *testing.T) {
 
 func TestNotifyOutsideARequest(t *testing.T) {
 	ctx := context.Background()
-	m := bot.Message{Text: "I could not post in this channel", Tone: bot.ToneDanger}
+	m := bot.Message{Text: bot.Plain("I could not post in this channel"), Tone: bot.ToneDanger}
 
 	t.Run("ephemeral post", func(t *testing.T) {
 		a, mm := newAdapterOnly(t, Options{})
@@ -198,7 +198,7 @@ func TestNotifyOutsideARequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		eph := mm.ephemeralPosts()
-		if len(eph) != 1 || eph[0].UserID != alice.ID || eph[0].Post.ChannelId != channelID || attachmentText(eph[0].Post) != m.Text {
+		if len(eph) != 1 || eph[0].UserID != alice.ID || eph[0].Post.ChannelId != channelID || attachmentText(eph[0].Post) != m.Text.String() {
 			t.Errorf("want one ephemeral post for alice: %+v", eph)
 		}
 	})
@@ -214,7 +214,7 @@ func TestNotifyOutsideARequest(t *testing.T) {
 		dmID := mm.dms[dm]
 		mm.mu.Unlock()
 		posts := mm.channelPosts(dmID)
-		if dmID == "" || len(posts) != 1 || attachmentText(posts[0]) != m.Text || !strings.Contains(posts[0].Message, "Only you were meant to see this, in ~upgrades;") {
+		if dmID == "" || len(posts) != 1 || attachmentText(posts[0]) != m.Text.String() || !strings.Contains(posts[0].Message, "Only you were meant to see this, in ~upgrades;") {
 			t.Errorf("want the message as a DM from the bot, naming the channel: %+v", posts)
 		}
 	})
@@ -251,13 +251,13 @@ func TestChatRefusesWhatMattermostWouldNot(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	ctx := context.Background()
 	bad := []bot.Button{{ActionID: "approve_1", Label: "Approve", Value: "x"}}
-	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: "x", Buttons: bad}); err == nil {
+	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("x"), Buttons: bad}); err == nil {
 		t.Error("an action ID with an underscore would 404 on click and must be refused")
 	}
-	if _, err := a.PostRoot(ctx, "general", bot.Message{Text: "x"}); err == nil {
+	if _, err := a.PostRoot(ctx, "general", bot.Message{Text: bot.Plain("x")}); err == nil {
 		t.Error("a channel name is not a channel ID")
 	}
-	if _, err := a.Reply(ctx, bot.Ref{}, bot.Message{Text: "x"}); err == nil {
+	if _, err := a.Reply(ctx, bot.Ref{}, bot.Message{Text: bot.Plain("x")}); err == nil {
 		t.Error("a reply needs a root")
 	}
 	if n := len(mm.allPostIDs()); n != 0 {
@@ -271,7 +271,7 @@ func TestChatRefusesWhatMattermostWouldNot(t *testing.T) {
 func TestUploadOverTheLimitIsCut(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{MaxUploadBytes: 300})
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}

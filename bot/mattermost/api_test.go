@@ -37,7 +37,7 @@ func TestRateLimitedPostIsRetriedAfterRetryAfter(t *testing.T) {
 	a.sleep = w.sleep
 	mm.rateLimit("POST /api/v4/posts", 2, "7")
 
-	ref, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: "hello"})
+	ref, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("hello")})
 	if err != nil {
 		t.Fatalf("the post should go through once the limit lifts: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestRateLimitOnEveryCallKind(t *testing.T) {
 	a, mm := newAdapterOnly(t, Options{})
 	a.sleep = (&waits{}).sleep
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRateLimitOnEveryCallKind(t *testing.T) {
 	}
 	mm.addUser(bob.ID, "bob")
 	mm.addMember(approverCh, bob.ID)
-	if err := a.Update(ctx, root, bot.Message{Text: "edited", Mentions: []string{bob.ID}}); err != nil {
+	if err := a.Update(ctx, root, bot.Message{Text: bot.Plain("edited"), Mentions: []string{bob.ID}}); err != nil {
 		t.Errorf("update: %v", err)
 	}
 	if err := a.Upload(ctx, root, bot.BytesFile("out.txt", "", []byte("x\n")), "1 line"); err != nil {
@@ -85,7 +85,7 @@ func TestRateLimitThatNeverLiftsIsAnError(t *testing.T) {
 	a.sleep = (&waits{}).sleep
 	mm.rateLimit("POST /api/v4/posts", -1, "1")
 
-	_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: "hello"})
+	_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("hello")})
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("want an error wrapping ErrRateLimited, got %v", err)
 	}
@@ -103,7 +103,7 @@ func TestRetryAfterBeyondTheLongestWaitFailsAtOnce(t *testing.T) {
 	a.sleep = w.sleep
 	mm.rateLimit("POST /api/v4/posts", -1, "3600")
 
-	_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: "hello"})
+	_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("hello")})
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("want ErrRateLimited, got %v", err)
 	}
@@ -118,7 +118,7 @@ func TestRateLimitWithoutRetryAfterBacksOff(t *testing.T) {
 	a.sleep = w.sleep
 	mm.rateLimit("POST /api/v4/posts", 2, "")
 
-	if _, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: "hello"}); err != nil {
+	if _, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("hello")}); err != nil {
 		t.Fatal(err)
 	}
 	got := w.list()
@@ -134,7 +134,7 @@ func TestEveryCallHasADeadline(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: "hello"})
+		_, err := a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("hello")})
 		done <- err
 	}()
 	select {
@@ -149,7 +149,7 @@ func TestEveryCallHasADeadline(t *testing.T) {
 
 func TestAPIErrorsAreWrappedWithTheStatus(t *testing.T) {
 	a, _ := newAdapterOnly(t, Options{})
-	err := a.Update(context.Background(), bot.Ref{Channel: channelID, ID: fixedID("nosuchpost")}, bot.Message{Text: "x"})
+	err := a.Update(context.Background(), bot.Ref{Channel: channelID, ID: fixedID("nosuchpost")}, bot.Message{Text: bot.Plain("x")})
 	if err == nil {
 		t.Fatal("patching a missing post should fail")
 	}

@@ -131,7 +131,7 @@ func (a *Adapter) commandResponse(ctx context.Context, msgs []bot.Message) *mode
 	resp := &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, SkipSlackParsing: true}
 	for i, m := range msgs {
 		m.Buttons = nil // ephemeral posts are never edited, so they carry no buttons
-		r := renderMessage(m, a.mentions(ctx, m.Mentions), nil)
+		r := renderMessage(m, a.people(ctx, m), nil)
 		one := resp
 		if i > 0 {
 			one = &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, SkipSlackParsing: true}
@@ -151,8 +151,13 @@ func (a *Adapter) replyNotice(ctx context.Context, rp bot.Reply) bot.Message {
 		a.log.Error("handler failed", "err", rp.Err)
 	}
 	m := *rp.Message
-	if who := a.mentions(ctx, rp.Approvers); len(who) > 0 {
-		m.Text += "\nWho may approve: " + strings.Join(who, ", ")
+	if len(rp.Approvers) > 0 {
+		// Mention spans: people() resolves them to @user and ~channel.
+		who := make([]bot.Text, len(rp.Approvers))
+		for i, id := range rp.Approvers {
+			who[i] = bot.Mention(id)
+		}
+		m.Text = bot.Join(m.Text, bot.Plain("\nWho may approve: "), bot.JoinWith(", ", who...))
 	}
 	return m
 }

@@ -27,15 +27,15 @@ func TestConformance(t *testing.T) {
 		Render: func(m bot.Message) ([]byte, error) {
 			// Mentions are shown as the IDs they are: resolving them to
 			// usernames is an API call, tested in adapter_test.go.
-			mentions := make([]string, len(m.Mentions))
+			p := people{cc: make([]string, len(m.Mentions))}
 			for i, id := range m.Mentions {
-				mentions[i] = "@" + id
+				p.cc[i] = "@" + id
 			}
 			var actions []*model.PostAction
 			if len(m.Buttons) > 0 {
 				actions = signer.actions(m.Buttons, binding{postID: fixedID("post"), channelID: channelID})
 			}
-			r := renderMessage(m, mentions, actions)
+			r := renderMessage(m, p, actions)
 			b, err := json.MarshalIndent(map[string]any{"message": r.message, "attachments": r.attachments}, "", "  ")
 			if err != nil {
 				return nil, fmt.Errorf("mattermost render: %w", err)

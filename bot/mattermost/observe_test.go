@@ -17,11 +17,11 @@ func TestAPIObserverCountsCallsAttemptsAndFailures(t *testing.T) {
 	a.sleep = (&waits{}).sleep
 	ctx := context.Background()
 	mm.rateLimit("POST /api/v4/posts", 2, "1")
-	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: "after two 429s"}); err != nil {
+	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("after two 429s")}); err != nil {
 		t.Fatal(err)
 	}
 	mm.rateLimit("POST /api/v4/posts", -1, "1")
-	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: "never"}); err == nil {
+	if _, err := a.PostRoot(ctx, channelID, bot.Message{Text: bot.Plain("never")}); err == nil {
 		t.Fatal("a post rate-limited for ever succeeded")
 	}
 	want := []string{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -60,7 +59,7 @@ func (a *Adapter) render(ctx context.Context, m bot.Message, b *binding) (render
 		}
 		actions = a.actions(m.Buttons, *b)
 	}
-	return renderMessage(m, a.mentions(ctx, m.Mentions), actions), nil
+	return renderMessage(m, a.people(ctx, m), actions), nil
 }
 
 // renderMessage is the pure renderer. A message that is only text (and
@@ -70,11 +69,11 @@ func (a *Adapter) render(ctx context.Context, m bot.Message, b *binding) (render
 // above the card: the server looks for mentions there on every version
 // (in attachments only in pretext and text), and a later edit without
 // them leaves a clean card.
-func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction) rendered {
-	body := bodyMarkdown(m)
+func renderMessage(m bot.Message, p people, actions []*model.PostAction) rendered {
+	body := p.bodyMarkdown(m)
 	mention := ""
-	if len(mentions) > 0 {
-		mention = "cc " + strings.Join(mentions, " ")
+	if len(p.cc) > 0 {
+		mention = "cc " + strings.Join(p.cc, " ")
 	}
 	if !needsAttachment(m) {
 		msg := joinNonEmpty("\n\n", body, mention)
@@ -83,23 +82,23 @@ func renderMessage(m bot.Message, mentions []string, actions []*model.PostAction
 		}
 		return rendered{message: noSlackLinks(truncateRunes(msg, maxMessageRunes))}
 	}
-	return rendered{message: mention, attachments: []*model.MessageAttachment{attachmentOf(m, actions)}}
+	return rendered{message: mention, attachments: []*model.MessageAttachment{p.attachmentOf(m, actions)}}
 }
 
 // attachmentOf renders m as one attachment, whatever it holds.
-func attachmentOf(m bot.Message, actions []*model.PostAction) *model.MessageAttachment {
+func (p people) attachmentOf(m bot.Message, actions []*model.PostAction) *model.MessageAttachment {
 	att := &model.MessageAttachment{
-		Fallback: fallback(m),
+		Fallback: p.fallback(m),
 		Color:    toneColor(m.Tone),
-		Title:    m.Title,
-		Text:     noSlackLinks(bodyMarkdown(m)),
-		Footer:   smallPrint(m.Context),
+		Title:    p.plainOf(m.Title),
+		Text:     noSlackLinks(p.bodyMarkdown(m)),
+		Footer:   smallPrint(p.plainOf(m.Context)),
 		Actions:  actions,
 	}
 	for _, f := range m.Fields {
 		att.Fields = append(att.Fields, &model.MessageAttachmentField{
 			Title: f.Label,
-			Value: noSlackLinks(truncateRunes(markdown(f.Value), maxFieldRunes)),
+			Value: noSlackLinks(truncateRunes(p.markdownOf(f.Value), maxFieldRunes)),
 			Short: model.SlackCompatibleBool(f.Short),
 		})
 	}
@@ -107,12 +106,12 @@ func attachmentOf(m bot.Message, actions []*model.PostAction) *model.MessageAtta
 }
 
 func needsAttachment(m bot.Message) bool {
-	return m.Title != "" || len(m.Fields) > 0 || m.Tone != bot.ToneNone || m.Context != "" || len(m.Buttons) > 0
+	return !m.Title.IsEmpty() || len(m.Fields) > 0 || m.Tone != bot.ToneNone || !m.Context.IsEmpty() || len(m.Buttons) > 0
 }
 
 // bodyMarkdown is the text followed by the code block.
-func bodyMarkdown(m bot.Message) string {
-	text := truncateRunes(markdown(strings.TrimRight(m.Text, "\n")), maxTextRunes)
+func (p people) bodyMarkdown(m bot.Message) string {
+	text := truncateRunes(strings.TrimRight(p.markdownOf(m.Text), "\n"), maxTextRunes)
 	return joinNonEmpty("\n", text, codeBlock(m.Code))
 }
 
@@ -133,124 +132,38 @@ func codeBlock(code string) string {
 
 // markdownText renders the whole message as one markdown text, for the
 // places that take only text (ephemeral_text of a button response).
-func markdownText(m bot.Message, mentions []string) string {
+func markdownText(m bot.Message, p people) string {
 	var parts []string
-	if m.Title != "" {
-		parts = append(parts, "**"+m.Title+"**")
+	if !m.Title.IsEmpty() {
+		parts = append(parts, wrapMarker("**", escapeMarkdown(p.plainOf(m.Title), false)))
 	}
-	parts = append(parts, bodyMarkdown(m))
+	parts = append(parts, p.bodyMarkdown(m))
 	for _, f := range m.Fields {
-		parts = append(parts, fmt.Sprintf("**%s:** %s", f.Label, truncateRunes(markdown(f.Value), maxFieldRunes)))
+		parts = append(parts, fmt.Sprintf("**%s:** %s", escapeMarkdown(f.Label, false), truncateRunes(p.markdownOf(f.Value), maxFieldRunes)))
 	}
-	if m.Context != "" {
-		parts = append(parts, "_"+smallPrint(m.Context)+"_")
+	if !m.Context.IsEmpty() {
+		parts = append(parts, wrapMarker("_", p.markdownOf(m.Context)))
 	}
-	if len(mentions) > 0 {
-		parts = append(parts, "cc "+strings.Join(mentions, " "))
+	if len(p.cc) > 0 {
+		parts = append(parts, "cc "+strings.Join(p.cc, " "))
 	}
 	return noSlackLinks(truncateRunes(joinNonEmpty("\n", parts...), maxMessageRunes))
 }
 
 // fallback is the plain text shown where attachments are not (push
 // notifications, some clients).
-func fallback(m bot.Message) string {
-	s := m.Title
+func (p people) fallback(m bot.Message) string {
+	s := p.plainOf(m.Title)
 	if s == "" {
-		s, _, _ = strings.Cut(strings.TrimSpace(m.Text), "\n")
+		s, _, _ = strings.Cut(strings.TrimSpace(p.plainOf(m.Text)), "\n")
 	}
-	s = strings.NewReplacer("*", "", "`", "").Replace(s)
 	return truncateRunes(s, maxFallback)
 }
 
 // smallPrint is the context line for an attachment footer, which clients
-// show as plain text: backticks would show as such.
+// show as plain text.
 func smallPrint(s string) string {
-	return truncateRunes(strings.ReplaceAll(strings.TrimSpace(s), "`", ""), maxFallback)
-}
-
-// markdown turns the common markup of bot.Message (Slack-style *bold*)
-// into Mattermost markdown, where single asterisks mean italics. Code
-// spans and fenced blocks are left alone.
-func markdown(s string) string {
-	if !strings.Contains(s, "*") {
-		return s
-	}
-	lines := strings.Split(s, "\n")
-	fenced := false
-	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimSpace(l), "```") {
-			fenced = !fenced
-			continue
-		}
-		if !fenced {
-			lines[i] = boldLine(l)
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// boldLine rewrites *x* as **x** outside `code` spans on one line.
-func boldLine(l string) string {
-	var b strings.Builder
-	for i := 0; i < len(l); {
-		switch {
-		case l[i] == '`':
-			end := strings.IndexByte(l[i+1:], '`')
-			if end < 0 {
-				b.WriteString(l[i:])
-				return b.String()
-			}
-			b.WriteString(l[i : i+end+2])
-			i += end + 2
-		case strings.HasPrefix(l[i:], "**"):
-			b.WriteString("**")
-			i += 2
-		case l[i] == '*' && opensEmphasis(l, i):
-			if j := closesEmphasis(l, i); j > 0 {
-				b.WriteString("**" + l[i+1:j] + "**")
-				i = j + 1
-				continue
-			}
-			b.WriteByte('*')
-			i++
-		default:
-			b.WriteByte(l[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-func opensEmphasis(l string, i int) bool {
-	if i+1 >= len(l) || l[i+1] == ' ' || l[i+1] == '*' {
-		return false
-	}
-	if i == 0 {
-		return true
-	}
-	r, _ := utf8.DecodeLastRuneInString(l[:i])
-	return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-}
-
-// closesEmphasis returns the index of the asterisk closing the one at i,
-// or -1: not preceded by a space, not followed by a letter or digit.
-func closesEmphasis(l string, i int) int {
-	for j := i + 2; j < len(l); j++ {
-		if l[j] == '`' {
-			return -1
-		}
-		if l[j] != '*' || l[j-1] == ' ' {
-			continue
-		}
-		if j+1 < len(l) {
-			r, _ := utf8.DecodeRuneInString(l[j+1:])
-			if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '*' {
-				continue
-			}
-		}
-		return j
-	}
-	return -1
+	return truncateRunes(strings.TrimSpace(s), maxFallback)
 }
 
 func longestRun(s string, c byte) int {

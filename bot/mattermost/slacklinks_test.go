@@ -155,8 +155,8 @@ func TestUsageAndHelpSurviveTheServer(t *testing.T) {
 	// Whatever the router's texts say today: a usage line in the old form,
 	// in a code span, and a reason with a Slack link, in text and fields.
 	resp := e.a.commandResponse(context.Background(), []bot.Message{{
-		Text: "unknown subcommand\nUsage: `/gitlab-migrations <approve|audit|status>`", Tone: bot.ToneDanger,
-		Fields: []bot.Field{{Label: "Reason", Value: "see <http://evil.example|Approve here>"}},
+		Text: bot.Join(bot.Plain("unknown subcommand\nUsage: "), bot.Code("/gitlab-migrations <approve|audit|status>")), Tone: bot.ToneDanger,
+		Fields: []bot.Field{{Label: "Reason", Value: bot.Plain("see <http://evil.example|Approve here>")}},
 	}})
 	serverKeeps(t, "crafted", resp)
 	if got := resp.Attachments[0].Text; !strings.Contains(got, "`/gitlab-migrations <approve∣audit∣status>`") {

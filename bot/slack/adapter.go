@@ -185,7 +185,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 			FileSize:        int(f.Size),
 			Filename:        name,
 			Title:           f.Title,
-			InitialComment:  escape(comment),
+			InitialComment:  Mrkdwn(bot.Sentence(comment)),
 			Channel:         root.Channel,
 			ThreadTimestamp: root.ID,
 		})

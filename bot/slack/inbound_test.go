@@ -91,7 +91,7 @@ func TestHelpAnswersInTheBody(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
 	h := &stubHandler{onCommand: func(context.Context, bot.Command) bot.Reply {
-		return bot.Say(bot.Message{Title: "Help", Text: "usage"})
+		return bot.Say(bot.Message{Title: bot.Plain("Help"), Text: bot.Plain("usage")})
 	}}
 	srv := httptest.NewServer(a.HTTPHandler(h))
 	defer srv.Close()

@@ -19,13 +19,13 @@ func TestAPIObserverCountsCallsAttemptsAndFailures(t *testing.T) {
 	a := newTestAdapter(t, fake, WithRetry(3, 5*time.Millisecond), WithAPIObserver(obs))
 	ctx := context.Background()
 	fake.failNext("chat.postMessage", fakeFailure{status: 502})
-	if _, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "retried once"}); err != nil {
+	if _, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("retried once")}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
 		fake.failNext("chat.postMessage", fakeFailure{status: 503})
 	}
-	if _, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "never"}); err == nil {
+	if _, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("never")}); err == nil {
 		t.Fatal("a post that failed 3 times of 3 succeeded")
 	}
 	want := []string{

@@ -20,15 +20,15 @@ func TestThreadRepliesUseTheRootTS(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1, err := a.Reply(ctx, root, bot.Message{Text: "one"})
+	r1, err := a.Reply(ctx, root, bot.Message{Text: bot.Plain("one")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := a.Reply(ctx, root, bot.Message{Text: "two"})
+	r2, err := a.Reply(ctx, root, bot.Message{Text: bot.Plain("two")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestThreadRepliesUseTheRootTS(t *testing.T) {
 		t.Errorf("replies = %d, want 2", len(fake.replies(root.ID)))
 	}
 	// Threading under a reply is refused before Slack is asked.
-	if _, err := a.Reply(ctx, r1, bot.Message{Text: "nested"}); err == nil {
+	if _, err := a.Reply(ctx, r1, bot.Message{Text: bot.Plain("nested")}); err == nil {
 		t.Error("Reply under a reply was accepted")
 	}
 	if err := a.Upload(ctx, r1, bot.BytesFile("x.txt", "", []byte("x")), ""); err == nil {
@@ -87,7 +87,7 @@ func TestRateLimitedWithRetryAfterIsRetried(t *testing.T) {
 	a := newTestAdapter(t, fake)
 	// Retry-After is in whole seconds; one second is the smallest Slack sends.
 	fake.failNext("chat.postMessage", fakeFailure{status: 429, retryAfter: "1"})
-	ref, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: "hello"})
+	ref, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: bot.Plain("hello")})
 	if err != nil {
 		t.Fatalf("PostRoot after a 429: %v", err)
 	}
@@ -117,7 +117,7 @@ func TestRetriedFailures(t *testing.T) {
 			fake := newFakeSlack(t)
 			a := newTestAdapter(t, fake)
 			fake.failNext("chat.postMessage", tc.fail...)
-			if _, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: "x"}); err != nil {
+			if _, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: bot.Plain("x")}); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(fake.callsTo("chat.postMessage")); n != len(tc.fail)+1 {
@@ -133,7 +133,7 @@ func TestNoSilentDropWhenRetriesRunOut(t *testing.T) {
 	for range 10 {
 		fake.failNext("chat.postMessage", fakeFailure{status: 502})
 	}
-	_, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: "x"})
+	_, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: bot.Plain("x")})
 	var sc slackgo.StatusCodeError
 	if !errors.As(err, &sc) || sc.Code != 502 {
 		t.Fatalf("error = %v, want the wrapped 502", err)
@@ -146,7 +146,7 @@ func TestNoSilentDropWhenRetriesRunOut(t *testing.T) {
 	}
 	// A permanent error is not retried and is returned as is.
 	fake.failNext("chat.update", fakeFailure{slackErr: "cant_update_message"})
-	err = a.Update(context.Background(), bot.Ref{Channel: testChannel, ID: "1.000001"}, bot.Message{Text: "x"})
+	err = a.Update(context.Background(), bot.Ref{Channel: testChannel, ID: "1.000001"}, bot.Message{Text: bot.Plain("x")})
 	var se slackgo.SlackErrorResponse
 	if !errors.As(err, &se) || se.Err != "cant_update_message" {
 		t.Fatalf("error = %v", err)
@@ -160,7 +160,7 @@ func TestRetryAfterPastTheDeadlineFailsAtOnce(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake, WithSendTimeout(500*time.Millisecond))
 	fake.failNext("chat.postMessage", fakeFailure{status: 429, retryAfter: "30"})
-	_, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: "x"})
+	_, err := a.PostRoot(context.Background(), testChannel, bot.Message{Text: bot.Plain("x")})
 	var rl *slackgo.RateLimitedError
 	if !errors.As(err, &rl) || rl.RetryAfter != 30*time.Second {
 		t.Fatalf("error = %v, want the RateLimitedError", err)
@@ -175,11 +175,11 @@ func TestProgressUpdatesAreMerged(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	progress, err := a.Reply(ctx, root, bot.Message{Text: "progress 0"})
+	progress, err := a.Reply(ctx, root, bot.Message{Text: bot.Plain("progress 0")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestProgressUpdatesAreMerged(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- a.Update(ctx, ref, bot.Message{Text: text})
+			errs <- a.Update(ctx, ref, bot.Message{Text: bot.Plain(text)})
 		}()
 	}
 	update(progress, "progress 1")
@@ -244,7 +244,7 @@ func TestChannelPacingAndNothingDropped(t *testing.T) {
 	const interval = 50 * time.Millisecond
 	a := newTestAdapter(t, fake, WithChannelInterval(interval), WithRetry(5, 60*time.Millisecond))
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestChannelPacingAndNothingDropped(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := a.Reply(ctx, root, bot.Message{Text: fmt.Sprintf("reply %d", i)})
+			_, err := a.Reply(ctx, root, bot.Message{Text: bot.Textf("reply %d", i)})
 			errs <- err
 		}()
 	}
@@ -290,7 +290,7 @@ func TestUploadIntoThread(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestNotifyIsEphemeral(t *testing.T) {
 	a := newTestAdapter(t, fake)
 	alice := bot.User{ID: "U0ALICE", Name: "alice"}
 	// Outside a handler: chat.postEphemeral to that user.
-	if err := a.Notify(context.Background(), testChannel, alice, bot.Message{Text: "only you"}); err != nil {
+	if err := a.Notify(context.Background(), testChannel, alice, bot.Message{Text: bot.Plain("only you")}); err != nil {
 		t.Fatal(err)
 	}
 	eph := fake.allEphemerals()
@@ -335,20 +335,20 @@ func TestNotifyIsEphemeral(t *testing.T) {
 		t.Fatalf("ephemerals = %+v", eph)
 	}
 	// A Reply delivered after the answer: alice's response_url.
-	a.deliver(context.Background(), responder{url: fake.responseURL("cmd-1"), user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: "via response_url"}))
+	a.deliver(context.Background(), responder{url: fake.responseURL("cmd-1"), user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: bot.Plain("via response_url")}))
 	rs := fake.allResponses()
 	if len(rs) != 1 || rs[0].Body["response_type"] != "ephemeral" || rs[0].Body["replace_original"] != false {
 		t.Fatalf("responses = %+v", rs)
 	}
 	// Background work has no response_url: bob's note is ephemeral.
-	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: "bob"}); err != nil {
+	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: bot.Plain("bob")}); err != nil {
 		t.Fatal(err)
 	}
 	if len(fake.allResponses()) != 1 || len(fake.allEphemerals()) != 2 {
 		t.Errorf("bob's note went to alice's response_url")
 	}
 	// A response_url that is not Slack's is refused; postEphemeral is used.
-	a.deliver(context.Background(), responder{url: "http://127.0.0.1:1/not-slack", user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: "x"}))
+	a.deliver(context.Background(), responder{url: "http://127.0.0.1:1/not-slack", user: "U0ALICE", channel: testChannel}, testChannel, alice, bot.Say(bot.Message{Text: bot.Plain("x")}))
 	if len(fake.allEphemerals()) != 3 {
 		t.Errorf("no fallback to chat.postEphemeral")
 	}
@@ -365,7 +365,7 @@ func TestNotifyWhereTheBotIsNotAMember(t *testing.T) {
 	a := newTestAdapter(t, fake)
 	a.recent.put(responder{url: fake.responseURL("recent"), user: "U0ALICE", channel: testChannel})
 	fake.failNext("chat.postEphemeral", fakeFailure{slackErr: "channel_not_found"})
-	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0ALICE"}, bot.Message{Text: "invite me"}); err != nil {
+	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0ALICE"}, bot.Message{Text: bot.Plain("invite me")}); err != nil {
 		t.Fatal(err)
 	}
 	rs := fake.allResponses()
@@ -374,7 +374,7 @@ func TestNotifyWhereTheBotIsNotAMember(t *testing.T) {
 	}
 	// Nobody else's response_url is used: bob gets the error.
 	fake.failNext("chat.postEphemeral", fakeFailure{slackErr: "channel_not_found"})
-	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: "x"}); err == nil {
+	if err := a.Notify(context.Background(), testChannel, bot.User{ID: "U0BOB"}, bot.Message{Text: bot.Plain("x")}); err == nil {
 		t.Error("Notify to bob succeeded without any way to reach him")
 	}
 }

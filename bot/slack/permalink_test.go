@@ -14,7 +14,7 @@ func TestPermalink(t *testing.T) {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
 	ctx := context.Background()
-	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: "root"})
+	root, err := a.PostRoot(ctx, testChannel, bot.Message{Text: bot.Plain("root")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func TestNotifyFailureInTheSlashAnswerIsASentence(t *testing.T) {
 			var notifyErr error
 			// The router passes a Notify error on as its Reply.
 			h := &stubHandler{onCommand: func(ctx context.Context, cmd bot.Command) bot.Reply {
-				notifyErr = a.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Title: "Help", Text: "usage"})
+				notifyErr = a.Notify(ctx, cmd.Channel, cmd.User, bot.Message{Title: bot.Plain("Help"), Text: bot.Plain("usage")})
 				return bot.ReplyFor(notifyErr)
 			}}
 			srv := httptest.NewServer(a.HTTPHandler(h))

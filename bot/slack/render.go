@@ -54,14 +54,14 @@ type Rendered struct {
 func Render(m bot.Message) Rendered {
 	var blocks []slackgo.Block
 	marker := toneMarker(m.Tone)
-	if m.Title != "" {
+	if !m.Title.IsEmpty() {
 		// plain_text is never parsed for mentions or markup, so the title
 		// needs no escaping; emoji:true renders the tone marker.
-		blocks = append(blocks, slackgo.NewHeaderBlock(plain(cut(marker+m.Title, maxHeaderChars))))
+		blocks = append(blocks, slackgo.NewHeaderBlock(plain(cut(marker+m.Title.PlainString(), maxHeaderChars))))
 	}
-	if m.Text != "" {
-		text := escape(m.Text)
-		if m.Title == "" {
+	if !m.Text.IsEmpty() {
+		text := Mrkdwn(m.Text)
+		if m.Title.IsEmpty() {
 			text = marker + text
 		}
 		for _, chunk := range split(text, maxSectionChars) {
@@ -78,8 +78,8 @@ func Render(m bot.Message) Rendered {
 	if len(m.Buttons) > 0 {
 		blocks = append(blocks, buttonBlock(m.Buttons))
 	}
-	if m.Context != "" {
-		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(cut(escape(m.Context), maxContextChars))))
+	if !m.Context.IsEmpty() {
+		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(cut(Mrkdwn(m.Context), maxContextChars))))
 	}
 	if len(blocks) == 0 {
 		// Slack refuses a message with neither text nor blocks.
@@ -98,12 +98,12 @@ func Render(m bot.Message) Rendered {
 // show. Mentions go here too, so that approvers are notified.
 func fallback(m bot.Message, marker string) string {
 	var parts []string
-	if m.Title != "" {
-		parts = append(parts, escape(marker+m.Title))
+	if !m.Title.IsEmpty() {
+		parts = append(parts, marker+escapePlain(m.Title.PlainString()))
 	}
-	if m.Text != "" {
-		t := escape(m.Text)
-		if m.Title == "" {
+	if !m.Text.IsEmpty() {
+		t := Mrkdwn(m.Text)
+		if m.Title.IsEmpty() {
 			t = marker + t
 		}
 		parts = append(parts, t)
@@ -111,8 +111,8 @@ func fallback(m bot.Message, marker string) string {
 	if len(parts) == 0 && m.Code != "" {
 		parts = append(parts, escape(firstLine(m.Code)))
 	}
-	if len(parts) == 0 && m.Context != "" {
-		parts = append(parts, escape(m.Context))
+	if len(parts) == 0 && !m.Context.IsEmpty() {
+		parts = append(parts, Mrkdwn(m.Context))
 	}
 	text := cut(strings.Join(parts, "\n"), maxFallback)
 	if mentions := mentionText(m.Mentions); mentions != "" {
@@ -138,7 +138,7 @@ func fieldBlocks(fields []bot.Field) []slackgo.Block {
 		}
 	}
 	for _, f := range fields {
-		text := "*" + escape(f.Label) + "*\n" + escape(f.Value)
+		text := "*" + escapePlain(f.Label) + "*\n" + Mrkdwn(f.Value)
 		if !f.Short {
 			flush()
 			out = append(out, slackgo.NewSectionBlock(mrkdwn(cut(text, maxSectionChars)), nil, nil))
@@ -217,8 +217,8 @@ func isSlackID(s string) bool {
 	return true
 }
 
-// escape applies Slack's three mrkdwn escapes. The neutral model's markup
-// (*bold*, `code`, _italic_) is mrkdwn already and passes through.
+// escape applies Slack's three mrkdwn escapes, which is all preformatted
+// text (a code block) needs.
 func escape(s string) string {
 	return mrkdwnEscaper.Replace(s)
 }

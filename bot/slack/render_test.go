@@ -15,70 +15,70 @@ import (
 // render_gitlab.go), with fixed IDs and times so the output is stable.
 var goldenMessages = map[string]bot.Message{
 	"approval_pending": {
-		Title: "Approval needed: migrate on gitlab-prod",
+		Title: bot.Plain("Approval needed: migrate on gitlab-prod"),
 		Tone:  bot.ToneWarning,
-		Text:  "Someone other than Alice must approve before anything runs.",
+		Text:  bot.Plain("Someone other than Alice must approve before anything runs."),
 		Fields: []bot.Field{
-			{Label: "Command", Value: "`gitlab-rake db:migrate`"},
-			{Label: "Host", Value: "gitlab-prod", Short: true},
-			{Label: "Requested by", Value: "Alice", Short: true},
-			{Label: "Reason", Value: "upgrade to 17.5 <finish it> & check"},
-			{Label: "Based on", Value: "main: 6 down (20240101000000 … 20240601000000)"},
-			{Label: "Approvals", Value: "0 of 1", Short: true},
-			{Label: "Expires", Value: "12:15 UTC (in 15m0s)", Short: true},
+			{Label: "Command", Value: bot.Code("gitlab-rake db:migrate")},
+			{Label: "Host", Value: bot.Plain("gitlab-prod"), Short: true},
+			{Label: "Requested by", Value: bot.Plain("Alice"), Short: true},
+			{Label: "Reason", Value: bot.Plain("upgrade to 17.5 <finish it> & check")},
+			{Label: "Based on", Value: bot.Plain("main: 6 down (20240101000000 … 20240601000000)")},
+			{Label: "Approvals", Value: bot.Plain("0 of 1"), Short: true},
+			{Label: "Expires", Value: bot.Plain("12:15 UTC (in 15m0s)"), Short: true},
 		},
 		Mentions: []string{"U0BOB", "U0CAROL"},
 		Buttons: []bot.Button{
 			{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
 			{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
 		},
-		Context: "request r7k2qxa9 · or type /gitlab-migrations approve r7k2qxa9",
+		Context: bot.Plain("request r7k2qxa9 · or type /gitlab-migrations approve r7k2qxa9"),
 	},
 	"approved_running": {
-		Title: "Approved: migrate on gitlab-prod is running",
+		Title: bot.Plain("Approved: migrate on gitlab-prod is running"),
 		Tone:  bot.ToneInfo,
-		Text:  "Approved by Bob. Progress is in the thread.",
+		Text:  bot.Plain("Approved by Bob. Progress is in the thread."),
 		Fields: []bot.Field{
-			{Label: "Command", Value: "`gitlab-rake db:migrate`"},
-			{Label: "Host", Value: "gitlab-prod", Short: true},
-			{Label: "Requested by", Value: "Alice", Short: true},
+			{Label: "Command", Value: bot.Code("gitlab-rake db:migrate")},
+			{Label: "Host", Value: bot.Plain("gitlab-prod"), Short: true},
+			{Label: "Requested by", Value: bot.Plain("Alice"), Short: true},
 		},
-		Context: "request r7k2qxa9",
+		Context: bot.Plain("request r7k2qxa9"),
 	},
 	"succeeded": {
-		Title: "Done: migrate on gitlab-prod succeeded",
+		Title: bot.Plain("Done: migrate on gitlab-prod succeeded"),
 		Tone:  bot.ToneSuccess,
-		Text:  "Approved by Bob; finished at 12:03:10 UTC.",
+		Text:  bot.Plain("Approved by Bob; finished at 12:03:10 UTC."),
 		Fields: []bot.Field{
-			{Label: "Command", Value: "`gitlab-rake db:migrate`"},
-			{Label: "Host", Value: "gitlab-prod", Short: true},
-			{Label: "Requested by", Value: "Alice", Short: true},
+			{Label: "Command", Value: bot.Code("gitlab-rake db:migrate")},
+			{Label: "Host", Value: bot.Plain("gitlab-prod"), Short: true},
+			{Label: "Requested by", Value: bot.Plain("Alice"), Short: true},
 		},
-		Context: "request r7k2qxa9",
+		Context: bot.Plain("request r7k2qxa9"),
 	},
 	"denied": {
-		Title: "Denied: migrate on gitlab-prod",
+		Title: bot.Plain("Denied: migrate on gitlab-prod"),
 		Tone:  bot.ToneDanger,
-		Text:  "Denied by Bob at 12:01:00 UTC. Reason: not during peak <!channel> hours. Nothing ran.",
+		Text:  bot.Plain("Denied by Bob at 12:01:00 UTC. Reason: not during peak <!channel> hours. Nothing ran."),
 		Fields: []bot.Field{
-			{Label: "Command", Value: "`gitlab-rake db:migrate`"},
-			{Label: "Host", Value: "gitlab-prod", Short: true},
-			{Label: "Requested by", Value: "Alice", Short: true},
+			{Label: "Command", Value: bot.Code("gitlab-rake db:migrate")},
+			{Label: "Host", Value: bot.Plain("gitlab-prod"), Short: true},
+			{Label: "Requested by", Value: bot.Plain("Alice"), Short: true},
 		},
-		Context: "request r7k2qxa9",
+		Context: bot.Plain("request r7k2qxa9"),
 	},
 	"status_summary": {
-		Title: "Migration status on gitlab-prod",
+		Title: bot.Plain("Migration status on gitlab-prod"),
 		Tone:  bot.ToneWarning,
-		Text:  "*main (gitlabhq_production)*: 2,218,412 up, 6 down\n    • `20240101000000` AddIndexToIssues\n    • `20240601000000` BackfillNamespaces",
+		Text:  bot.Textf("%s: 2,218,412 up, 6 down\n    • %s AddIndexToIssues\n    • %s BackfillNamespaces", bot.Bold("main (gitlabhq_production)"), bot.Code("20240101000000"), bot.Code("20240601000000")),
 		Code:  "database: gitlabhq_production\n\n Status   Migration ID    Migration Name\n--------------------------------------------------\n  down    20240101000000  Add index to issues",
 	},
 	"error_notice": {
-		Text: "You opened request r7k2qxa9 yourself; a different person must approve it.",
+		Text: bot.Plain("You opened request r7k2qxa9 yourself; a different person must approve it."),
 		Tone: bot.ToneDanger,
 	},
 	"progress": {
-		Text: "⏳ Running `gitlab-rake db:migrate` on gitlab-prod: 12s elapsed, 40 lines\nLast line: `== 20240601000000 BackfillNamespaces: migrating`\n_agent job j-42_",
+		Text: bot.Textf("⏳ Running %s on gitlab-prod: 12s elapsed, 40 lines\nLast line: %s\nagent job j-42", bot.Code("gitlab-rake db:migrate"), bot.Code("== 20240601000000 BackfillNamespaces: migrating")),
 		Tone: bot.ToneInfo,
 	},
 }
@@ -111,7 +111,7 @@ func TestRenderApprovalButtonsCarryOnlyTheRequestID(t *testing.T) {
 }
 
 func TestRenderEscapesPeopleText(t *testing.T) {
-	r := Render(bot.Message{Text: "<!channel> & <@U0EVE>", Fields: []bot.Field{{Label: "Reason", Value: "<!here>"}}, Context: "<http://x|y>"})
+	r := Render(bot.Message{Text: bot.Plain("<!channel> & <@U0EVE>"), Fields: []bot.Field{{Label: "Reason", Value: bot.Plain("<!here>")}}, Context: bot.Plain("<http://x|y>")})
 	s := string(marshalPlain(t, r, ""))
 	for _, bad := range []string{"<!channel>", "<!here>", "<@U0EVE>", "<http://x|y>"} {
 		if strings.Contains(s, bad) {
@@ -128,7 +128,7 @@ func TestRenderEscapesPeopleText(t *testing.T) {
 
 func TestRenderLimits(t *testing.T) {
 	long := strings.Repeat("line of text with & in it\n", 400) // ~10k characters
-	r := Render(bot.Message{Title: strings.Repeat("T", 300), Text: long, Code: long + "THE END"})
+	r := Render(bot.Message{Title: bot.Plain(strings.Repeat("T", 300)), Text: bot.Plain(long), Code: long + "THE END"})
 	raw, _ := json.Marshal(r.Blocks)
 	var blocks []map[string]any
 	if err := json.Unmarshal(raw, &blocks); err != nil {
@@ -156,9 +156,9 @@ func TestRenderLimits(t *testing.T) {
 		t.Errorf("fallback text has %d characters", utf8.RuneCountInString(r.Text))
 	}
 
-	many := bot.Message{Buttons: []bot.Button{{ActionID: "approve", Label: "Approve", Value: "r7k2qxa9"}}, Context: "request r7k2qxa9"}
+	many := bot.Message{Buttons: []bot.Button{{ActionID: "approve", Label: "Approve", Value: "r7k2qxa9"}}, Context: bot.Plain("request r7k2qxa9")}
 	for range 80 {
-		many.Fields = append(many.Fields, bot.Field{Label: "L", Value: "v"})
+		many.Fields = append(many.Fields, bot.Field{Label: "L", Value: bot.Plain("v")})
 	}
 	r = Render(many)
 	if len(r.Blocks) > maxBlocks {

@@ -316,7 +316,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if len(lines) > excerptLines {
 		lines = lines[:excerptLines]
 	}
-	text := fmt.Sprintf("%s: %s (%d bytes; this chat takes no files, so here are its first %d lines)\n```\n%s\n```", comment, f.Name, f.Size, len(lines), strings.Join(lines, "\n"))
+	text := bot.Join(bot.Textf("%s: %s (%d bytes; this chat takes no files, so here are its first %d lines)\n", comment, f.Name, f.Size, len(lines)), bot.Pre(strings.Join(lines, "\n")))
 	_, err = a.Reply(ctx, root, bot.Message{Text: text})
 	return err
 }
