@@ -13,7 +13,7 @@ func TestReplyFor(t *testing.T) {
 		t.Errorf("ReplyFor(nil) = %+v, want NoReply", r)
 	}
 	r := ReplyFor(fmt.Errorf("deciding: %w", approversErr{[]string{"U1", "S2"}}))
-	if r.IsZero() || !r.Refused || r.Err != nil || r.Message.Text != "You may not approve this." || r.Message.Tone != ToneDanger {
+	if r.IsZero() || !r.Refused || r.Err != nil || r.Message.Text.String() != "You may not approve this." || r.Message.Tone != ToneDanger {
 		t.Errorf("a refusal = %+v", r)
 	}
 	if m := r.WithApprovers(); !slices.Equal(m.Mentions, []string{"U1", "S2"}) {
@@ -21,10 +21,10 @@ func TestReplyFor(t *testing.T) {
 	}
 	goErr := errors.New("dial tcp 127.0.0.1:9: connection refused")
 	r = ReplyFor(goErr)
-	if r.Refused || r.Err != goErr || r.Message.Text != FailedText {
+	if r.Refused || r.Err != goErr || r.Message.Text.String() != FailedText {
 		t.Errorf("a Go error = %+v; want FailedText, the cause kept for the log", r)
 	}
-	if r := Say(Message{Text: "help"}); r.IsZero() || r.Refused || r.WithApprovers().Text != "help" {
+	if r := Say(Message{Text: Plain("help")}); r.IsZero() || r.Refused || r.WithApprovers().Text.String() != "help" {
 		t.Errorf("Say = %+v", r)
 	}
 }

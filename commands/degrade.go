@@ -102,11 +102,11 @@ func (d *degraded) nameOf(root bot.Ref) string {
 // its first line) and the first part of its small print, where a request
 // card names its request ("request r7k2qxa9").
 func about(m bot.Message) string {
-	s := m.Title
+	s := m.Title.PlainString()
 	if s == "" {
-		s, _, _ = strings.Cut(m.Text, "\n")
+		s, _, _ = strings.Cut(m.Text.PlainString(), "\n")
 	}
-	small, _, _ := strings.Cut(m.Context, "\n")
+	small, _, _ := strings.Cut(m.Context.PlainString(), "\n")
 	if small, _, _ = strings.Cut(small, " · "); strings.TrimSpace(small) != "" {
 		s = strings.TrimSpace(s) + " · " + strings.TrimSpace(small)
 	}
@@ -129,7 +129,7 @@ func (d *degraded) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot.
 		if name == "" {
 			name = "an earlier post"
 		}
-		m.Context = strings.TrimSpace("Re: " + name + "\n" + m.Context)
+		m.Context = joinLines(bot.Plain("Re: "+name), m.Context)
 		ref, err := d.Chat.PostRoot(ctx, root.Channel, m)
 		if err == nil {
 			d.remember(ref, root, nil)
@@ -171,7 +171,7 @@ func (d *degraded) Upload(ctx context.Context, root bot.Ref, f bot.File, comment
 	if cut {
 		text += fmt.Sprintf(" This chat takes no files, so only its first lines (at most %d) follow; the rest was cut.", excerptLines)
 	}
-	_, err = d.Reply(ctx, root, bot.Message{Text: text, Code: excerpt})
+	_, err = d.Reply(ctx, root, bot.Message{Text: bot.Plain(text), Code: excerpt})
 	return err
 }
 
@@ -209,7 +209,7 @@ func (d *degraded) Notify(ctx context.Context, channel string, user bot.User, m 
 		return d.Chat.Notify(ctx, channel, user, m)
 	}
 	m.Mentions = append([]string{user.ID}, m.Mentions...)
-	m.Context = strings.TrimSpace("For " + displayName(user) + " (this chat cannot show a message to one person)\n" + m.Context)
+	m.Context = joinLines(bot.Plain("For "+displayName(user)+" (this chat cannot show a message to one person)"), m.Context)
 	_, err := d.Chat.PostRoot(ctx, channel, m)
 	return err
 }
@@ -220,11 +220,11 @@ func (d *degraded) shape(m bot.Message) bot.Message {
 	if d.caps.Buttons || len(m.Buttons) == 0 {
 		return m
 	}
-	var typed []string
+	var typed []bot.Text
 	for _, b := range m.Buttons {
-		typed = append(typed, fmt.Sprintf("`%s %s %s`", commandWord, b.ActionID, b.Value))
+		typed = append(typed, bot.Code(fmt.Sprintf("%s %s %s", commandWord, b.ActionID, b.Value)))
 	}
 	m.Buttons = nil
-	m.Text = strings.TrimSpace(m.Text + "\nType " + strings.Join(typed, " or ") + ".")
+	m.Text = joinLines(m.Text, bot.Join(bot.Plain("Type "), bot.JoinWith(" or ", typed...), bot.Plain(".")))
 	return m
 }

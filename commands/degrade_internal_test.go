@@ -35,7 +35,7 @@ func (c *capsChat) log(format string, args ...any) string {
 
 func shown(m bot.Message) string {
 	var parts []string
-	for _, p := range []string{m.Title, m.Text, m.Code, m.Context} {
+	for _, p := range []string{m.Title.String(), m.Text.String(), m.Code, m.Context.String()} {
 		if p != "" {
 			parts = append(parts, p)
 		}
@@ -99,7 +99,7 @@ func without(f func(*bot.Capabilities)) bot.Capabilities {
 // can show, one capability at a time.
 func TestDegrade(t *testing.T) {
 	ctx := context.Background()
-	card := bot.Message{Title: "migrate on gitlab-1, request r7k2qxa9", Text: "alice asks", Buttons: []bot.Button{{ActionID: bot.ActionApprove, Value: "r7k2qxa9"}, {ActionID: bot.ActionDeny, Value: "r7k2qxa9"}}}
+	card := bot.Message{Title: bot.Plain("migrate on gitlab-1, request r7k2qxa9"), Text: bot.Plain("alice asks"), Buttons: []bot.Button{{ActionID: bot.ActionApprove, Value: "r7k2qxa9"}, {ActionID: bot.ActionDeny, Value: "r7k2qxa9"}}}
 	var lines []string
 	for i := range 100 {
 		lines = append(lines, fmt.Sprintf("line %d", i))
@@ -166,15 +166,15 @@ func TestDegrade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			progress, err := chat.Reply(ctx, root, bot.Message{Text: "progress 1"})
+			progress, err := chat.Reply(ctx, root, bot.Message{Text: bot.Plain("progress 1")})
 			if err != nil {
 				t.Fatal(err)
 			}
 			steps := []error{
-				chat.Update(ctx, progress, bot.Message{Text: "progress 2"}),
-				chat.Update(ctx, root, bot.Message{Title: "migrate on gitlab-1, request r7k2qxa9", Text: "approved"}),
+				chat.Update(ctx, progress, bot.Message{Text: bot.Plain("progress 2")}),
+				chat.Update(ctx, root, bot.Message{Title: bot.Plain("migrate on gitlab-1, request r7k2qxa9"), Text: bot.Plain("approved")}),
 				chat.Upload(ctx, root, output, "full output"),
-				chat.Notify(ctx, "C1", bot.User{ID: "U1", Name: "alice"}, bot.Message{Text: "only you"}),
+				chat.Notify(ctx, "C1", bot.User{ID: "U1", Name: "alice"}, bot.Message{Text: bot.Plain("only you")}),
 			}
 			for i, err := range steps {
 				if err != nil {
