@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"io"
 	"regexp"
 	"strconv"
@@ -48,15 +47,12 @@ func startConsole(t *testing.T, h bot.Handler) *bottest.Conn {
 	c := New(term, "ops")
 	in, typed := io.Pipe()
 	done := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = c.Feed(ctx, in, h, func() { done <- struct{}{} })
-	}()
-	t.Cleanup(func() { cancel(); _ = typed.Close(); <-stopped })
+	c.SetInput(in, func() { done <- struct{}{} })
+	// Closing the input makes Run return (EOF), after the suite's end.
+	t.Cleanup(func() { _ = typed.Close() })
+	bottest.Serve(t, c, h, nil)
 	return &bottest.Conn{
-		Chat: c, Channel: "ops", User: bot.User{ID: "alice", Name: "alice"}, Approver: bot.User{ID: "bob", Name: "bob"},
+		Adapter: c, Chat: c.Chat(), Channel: "ops", User: bot.User{ID: "alice", Name: "alice"}, Approver: bot.User{ID: "bob", Name: "bob"},
 		Command: func(text string) (string, error) {
 			if _, err := io.WriteString(typed, "alice: /gitlab-migrations "+text+"\n"); err != nil {
 				return "", err

@@ -7,6 +7,7 @@ package console
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,7 +74,11 @@ func (c *Console) Run(ctx context.Context, h bot.Handler) error {
 		<-ctx.Done()
 		return nil
 	}
-	return c.Feed(ctx, c.in, h, c.after)
+	err := c.Feed(ctx, c.in, h, c.after)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil // stopped, as bot.Adapter's Run does when ctx ends
+	}
+	return err
 }
 
 // Name implements bot.Adapter.

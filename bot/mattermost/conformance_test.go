@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -51,20 +51,22 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 	mm.addUser(alice.ID, alice.Name)
 	mm.addUser(bob.ID, bob.Name)
 	mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
-	srv := httptest.NewUnstartedServer(nil)
-	t.Cleanup(srv.Close)
-	const token = "conformance-command-token"
-	a, err := New(Config{
-		URL: mm.URL(), BotToken: mm.token, CommandTokens: []string{token}, ActionSecret: actionSecret,
-		CallbackURL: "http://" + srv.Listener.Addr().String() + ActionsPath,
-	}, Options{Logger: testLogger(t)})
+	// The buttons carry the callback URL, so the listener comes first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = a.HTTPHandler(h)
-	srv.Start()
+	const token = "conformance-command-token"
+	a, err := NewAdapter(Config{
+		URL: mm.URL(), BotToken: mm.token, CommandTokens: []string{token}, ActionSecret: actionSecret,
+		CallbackURL: "http://" + ln.Addr().String() + ActionsPath,
+	}, bot.Setup{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := bottest.Serve(t, a, h, ln)
 	send := func(path, contentType, auth, body string) (int, string, error) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
 		if err != nil {
 			return 0, "", err
 		}
@@ -89,7 +91,7 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 		Type: model.PostActionTypeButton, Context: map[string]any{ctxRequest: "r7k2qxa9", ctxAction: "approve", ctxSig: "v1.AAAA"},
 	})
 	return &bottest.Conn{
-		Chat: a, Channel: channelID, User: bot.User{ID: alice.ID, Name: alice.Name}, Approver: bot.User{ID: bob.ID, Name: bob.Name},
+		Adapter: a, Chat: a.Chat(), Channel: channelID, User: bot.User{ID: alice.ID, Name: alice.Name}, Approver: bot.User{ID: bob.ID, Name: bob.Name},
 		Command: func(text string) (string, error) {
 			status, body, err := send(CommandPath, "application/x-www-form-urlencoded", token, slash(text))
 			if err == nil && status != http.StatusOK {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -36,11 +35,10 @@ func TestConformance(t *testing.T) {
 func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 	fake := newFakeSlack(t)
 	a := newTestAdapter(t, fake)
-	srv := httptest.NewServer(a.HTTPHandler(h))
-	t.Cleanup(srv.Close)
+	base := bottest.Serve(t, a, h, nil)
 	user := botUser()
 	post := func(path, body, secret string) (int, string, error) {
-		req := signedRequest(t, srv.URL+path, body, secret, time.Now())
+		req := signedRequest(t, base+path, body, secret, time.Now())
 		resp, err := (&http.Client{Timeout: patience}).Do(req)
 		if err != nil {
 			return 0, "", fmt.Errorf("posting to the adapter: %w", err)
@@ -59,7 +57,7 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 		}
 	}
 	return &bottest.Conn{
-		Chat: a, Channel: "C0OPS", User: user, Approver: bot.User{ID: "U0BOB", Name: "bob"},
+		Adapter: a, Chat: a.Chat(), Channel: "C0OPS", User: user, Approver: bot.User{ID: "U0BOB", Name: "bob"},
 		Command: func(text string) (string, error) {
 			status, body, err := post(PathCommands, slashForm(user.ID, user.Name, "C0OPS", text, fake.responseURL("cmd")), testSecret)
 			if err == nil && status != http.StatusOK {

@@ -2,10 +2,8 @@ package webhookchat
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,25 +32,11 @@ func TestConformance(t *testing.T) {
 
 func start(t *testing.T, h bot.Handler) *bottest.Conn {
 	chat := newFakeChat(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token, Listener: ln}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The adapter's own lifecycle: Run serves until the test ends.
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- a.Run(ctx, h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	srvURL := "http://" + ln.Addr().String()
+	srvURL := bottest.Serve(t, a, h, nil) + CommandPath
 	user := bot.User{ID: "u-alice", Name: "alice"}
 	body := func(tok, text string) []byte {
 		b, _ := json.Marshal(outgoing{Token: tok, ChannelID: "GENERAL", ChannelName: "general", UserID: user.ID, UserName: user.Name, Text: "/gitlab-migrations " + text, MessageID: "x1"})
@@ -112,7 +96,7 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 // integration (its token differs) reaches nothing.
 func TestWrongTokenIsRefused(t *testing.T) {
 	chat := newFakeChat(t)
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token, Listen: "127.0.0.1:0"}, nil, nil)
+	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,9 @@
 //     tmid} (tmid: the root of the thread), answered with
 //     {"success": true, "message": {"_id": …}}.
 //
-// The Adapter is a bot.Adapter: Run serves the outgoing webhook on its
-// own listener; Capabilities says threads only, so the router degrades.
+// The Adapter is a bot.Adapter and bot.HTTPServed (the program mounts its
+// endpoint like Slack's); Capabilities says threads only, so the router
+// degrades.
 // It has no edits, files, buttons or ephemeral posts, and degrades itself
 // too when called for them anyway: an
 // update is posted anew in the thread, a file as an excerpt, a button as
@@ -32,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -59,11 +59,9 @@ type Config struct {
 	Secret, Token string
 	// Trigger is the word commands start with (default /gitlab-migrations).
 	Trigger string
-	// Listen is where Run serves the outgoing webhook (host:port);
-	// Listener, if set, is used instead (bound by the caller, so that a
-	// taken port fails before anything starts).
-	Listen   string
-	Listener net.Listener
+	// Listen is a listener of the adapter's own for the outgoing webhook
+	// (host:port), or "" for the program's main one.
+	Listen string
 }
 
 // Adapter implements bot.Chat over the two webhooks.
@@ -77,9 +75,10 @@ type Adapter struct {
 }
 
 var (
-	_ bot.Chat    = (*Adapter)(nil)
-	_ bot.Adapter = (*Adapter)(nil)
-	_ bot.Capable = (*Adapter)(nil)
+	_ bot.Chat       = (*Adapter)(nil)
+	_ bot.Adapter    = (*Adapter)(nil)
+	_ bot.Capable    = (*Adapter)(nil)
+	_ bot.HTTPServed = (*Adapter)(nil)
 )
 
 // capabilities: a plain webhook chat has threads and nothing else.
@@ -89,9 +88,6 @@ var capabilities = bot.Capabilities{Threads: true}
 func New(cfg Config, client *http.Client, log *slog.Logger) (*Adapter, error) {
 	if cfg.IncomingURL == "" || cfg.Secret == "" || cfg.Token == "" {
 		return nil, errors.New("webhookchat: incoming URL, secret and token are all required; without the last two nothing inbound can be trusted")
-	}
-	if cfg.Listen == "" && cfg.Listener == nil {
-		return nil, errors.New("webhookchat: listen (host:port) is required: it is where the platform's outgoing webhook posts")
 	}
 	if cfg.Trigger == "" {
 		cfg.Trigger = "/gitlab-migrations"
@@ -120,31 +116,28 @@ func (a *Adapter) Groups() bot.GroupResolver { return nil }
 // Capabilities implements bot.Adapter and bot.Capable.
 func (a *Adapter) Capabilities() bot.Capabilities { return capabilities }
 
-// Run implements bot.Adapter: it serves the outgoing webhook on its
-// listener until ctx ends, then waits for the commands being handled.
-func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
-	ln := a.cfg.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
-			return fmt.Errorf("webhookchat: listening on %s: %w", a.cfg.Listen, err)
-		}
-	}
-	srv := &http.Server{Handler: a.Handler(h), ReadHeaderTimeout: 10 * time.Second}
-	stopped := make(chan error, 1)
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		stopped <- srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("webhookchat: serving: %w", err)
-	}
-	if err := <-stopped; err != nil {
-		return fmt.Errorf("webhookchat: stopping: %w", err)
-	}
+// Run implements bot.Adapter. The input arrives on HTTPHandler, which
+// the program mounts (bot.HTTPServed); Run only waits for ctx.
+func (a *Adapter) Run(ctx context.Context, _ bot.Handler) error {
+	<-ctx.Done()
 	return nil
+}
+
+// CommandPath is where the outgoing webhook posts (under HTTPPrefix).
+const CommandPath = "/webhook/command"
+
+// HTTPPrefix implements bot.HTTPServed.
+func (a *Adapter) HTTPPrefix() string { return "/webhook/" }
+
+// HTTPListen implements bot.HTTPServed: Config.Listen, or "" for the
+// program's main listener.
+func (a *Adapter) HTTPListen() string { return a.cfg.Listen }
+
+// HTTPHandler implements bot.HTTPServed: CommandPath, through Handler.
+func (a *Adapter) HTTPHandler(h bot.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(CommandPath, a.Handler(h))
+	return mux
 }
 
 // outgoing is the platform's outgoing webhook body.
