@@ -74,8 +74,10 @@ func checkLocked(t *testing.T, err error, path string, took time.Duration) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q does not contain %q", err, want)
 	}
-	if took > 3*time.Second {
-		t.Errorf("second Open took %s with a 300ms timeout", took)
+	// "Open never waits forever": a hang guard, not a timing target (a
+	// busy machine may deschedule the lock's retry loop for a while).
+	if took > 20*time.Second {
+		t.Errorf("second Open took %s with a 300ms timeout: it does not honour Options.Timeout", took)
 	}
 }
 
