@@ -141,6 +141,13 @@ func Fixtures() []Fixture {
 	return fs
 }
 
+// Degrade is chat as the router posts on it (degrade.go): chat itself
+// when its platform can show everything, else wrapped so that what the
+// platform lacks is degraded. bot/bottest runs its suite through it, so
+// an adapter is tested as the router uses it. Nothing at run time calls
+// it.
+func Degrade(chat bot.Chat) bot.Chat { return degrade(chat) }
+
 // fixtureVerdict puts outcomes together as upgradeCheck does.
 func fixtureVerdict(host string, v Readiness, outs []upgradeOutcome, taken time.Time) UpgradeVerdict {
 	u := UpgradeVerdict{Host: host, Verdict: v, Taken: taken}

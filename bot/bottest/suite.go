@@ -222,13 +222,15 @@ func testClick(t *testing.T, h Harness) {
 func testThread(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Title: bot.Plain("Root title"), Text: bot.Plain("root text")})
+	// As the router posts: degraded where the platform lacks something.
+	rc := commands.Degrade(c.Chat)
+	root, err := rc.PostRoot(ctx, c.Channel, bot.Message{Title: bot.Plain("Root title"), Text: bot.Plain("root text")})
 	if err != nil {
 		t.Fatalf("PostRoot: %v", err)
 	}
 	var replies []bot.Ref
 	for _, s := range []string{"first reply", "second reply"} {
-		r, err := c.Chat.Reply(ctx, root, bot.Message{Text: bot.Plain(s)})
+		r, err := rc.Reply(ctx, root, bot.Message{Text: bot.Plain(s)})
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
 		}
@@ -248,7 +250,7 @@ func testThread(t *testing.T, h Harness) {
 	// A thread has one level: a reply under a reply is refused (and
 	// posts nothing) or goes into the root's thread.
 	before := len(c.Seen())
-	nested, err := c.Chat.Reply(ctx, replies[0], bot.Message{Text: bot.Plain("nested")})
+	nested, err := rc.Reply(ctx, replies[0], bot.Message{Text: bot.Plain("nested")})
 	if err != nil {
 		if n := len(c.Seen()); n != before {
 			t.Errorf("a refused nested reply still posted (%d posts, was %d)", n, before)
@@ -261,11 +263,14 @@ func testThread(t *testing.T, h Harness) {
 }
 
 // testUpdate: an update replaces a post's content and buttons in place,
-// or, where the platform cannot edit, shows the new content in the thread.
+// or, where the platform cannot edit, the router shows the new content in
+// the thread.
 func testUpdate(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("⏳ waiting for approval"), Buttons: []bot.Button{
+	// As the router posts: degraded where the platform lacks something.
+	rc := commands.Degrade(c.Chat)
+	root, err := rc.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("⏳ waiting for approval"), Buttons: []bot.Button{
 		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
 		{ActionID: bot.ActionDeny, Label: "Deny", Value: "r7k2qxa9", Style: bot.StyleDanger},
 	}})
@@ -273,7 +278,7 @@ func testUpdate(t *testing.T, h Harness) {
 		t.Fatalf("PostRoot: %v", err)
 	}
 	before := len(c.Seen())
-	if err := c.Chat.Update(ctx, root, bot.Message{Text: bot.Plain("approved by bob"), Tone: bot.ToneSuccess}); err != nil {
+	if err := rc.Update(ctx, root, bot.Message{Text: bot.Plain("approved by bob"), Tone: bot.ToneSuccess}); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	seen := c.Seen()
@@ -287,17 +292,31 @@ func testUpdate(t *testing.T, h Harness) {
 		}
 		return
 	}
-	if _, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, "approved by bob") }); !ok {
-		t.Errorf("the platform cannot edit, and the update's content was shown nowhere: %+v", seen)
+	p, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, "approved by bob") })
+	if !ok {
+		t.Fatalf("the platform cannot edit, and the update's content was shown nowhere: %+v", seen)
+	}
+	if p.Root != root.ID {
+		t.Errorf("the update was shown as %+v; want it in the thread of %s", p, root.ID)
+	}
+	// Called anyway, the adapter's own Update refuses or shows it: it
+	// never drops a message silently.
+	before = len(c.Seen())
+	if err := c.Chat.Update(ctx, root, bot.Message{Text: bot.Plain("denied by carol")}); err == nil {
+		if _, ok := waitFor(c, func(p Post) bool { return strings.Contains(p.Text, "denied by carol") }); !ok {
+			t.Errorf("the adapter's Update returned nil and showed nothing (%d posts, was %d)", len(c.Seen()), before)
+		}
 	}
 }
 
 // testUpload: a file goes into the thread whole, or, where the platform
-// takes no files, an excerpt of it does.
+// takes no files, the router posts an excerpt of it there.
 func testUpload(t *testing.T, h Harness) {
 	c := h.Start(t, &handler{})
 	ctx := context.Background()
-	root, err := c.Chat.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("status")})
+	// As the router posts: degraded where the platform lacks something.
+	rc := commands.Degrade(c.Chat)
+	root, err := rc.PostRoot(ctx, c.Channel, bot.Message{Text: bot.Plain("status")})
 	if err != nil {
 		t.Fatalf("PostRoot: %v", err)
 	}
@@ -305,7 +324,7 @@ func testUpload(t *testing.T, h Harness) {
 	for i := range 200 {
 		fmt.Fprintf(&content, "   up     2025050419%04d  Migration number %d\n", i, i)
 	}
-	if err := c.Chat.Upload(ctx, root, bot.BytesFile("status-gitlab-1.txt", "db:migrate:status", content.Bytes()), "full output"); err != nil {
+	if err := rc.Upload(ctx, root, bot.BytesFile("status-gitlab-1.txt", "db:migrate:status", content.Bytes()), "full output"); err != nil {
 		t.Fatalf("Upload: %v", err)
 	}
 	if h.Caps.Uploads {

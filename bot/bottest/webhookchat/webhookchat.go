@@ -15,10 +15,10 @@
 // The Adapter is a bot.Adapter and bot.HTTPServed (the program mounts its
 // endpoint like Slack's); Capabilities says threads only, so the router
 // degrades.
-// It has no edits, files, buttons or ephemeral posts, and degrades itself
-// too when called for them anyway: an
-// update is posted anew in the thread, a file as an excerpt, a button as
-// the command to type, and a note for one user as a post naming them.
+// It has no edits, files, buttons or ephemeral posts: the router degrades
+// (an update is posted anew in the thread, a file as an excerpt, a button
+// as the command to type, a note for one user as a post naming them), and
+// the adapter refuses those calls rather than drop a message.
 package webhookchat
 
 import (
@@ -275,50 +275,24 @@ func (a *Adapter) Reply(ctx context.Context, root bot.Ref, m bot.Message) (bot.R
 	return ref, err
 }
 
-// Update implements bot.Chat without edits: the new version is posted in
-// the thread of the post it replaces.
-func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error {
-	a.mu.Lock()
-	root, isReply := a.replies[ref.ID]
-	a.mu.Unlock()
-	if !isReply {
-		root = ref.ID
-	}
-	_, err := a.post(ctx, ref.Channel, root, "(updated) "+Render(m))
-	return err
+// The platform cannot edit, attach files or show a note to one user; its
+// Capabilities say so, and the router degrades instead of calling these
+// (commands/degrade.go). Should anything call them anyway, they refuse
+// rather than drop the message.
+
+// Update implements bot.Chat: the platform cannot edit.
+func (a *Adapter) Update(context.Context, bot.Ref, bot.Message) error {
+	return fmt.Errorf("webhookchat: the platform cannot edit a post: %w", errors.ErrUnsupported)
 }
 
-// excerptLines is how much of a file is shown in its place.
-const excerptLines = 20
-
-// Upload implements bot.Chat without files: the first lines are posted in
-// the thread, saying the rest was not attached.
-func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment string) error {
-	if f.Empty() {
-		return nil
-	}
-	rd, err := f.Open()
-	if err != nil {
-		return fmt.Errorf("webhookchat: opening %s: %w", f.Name, err)
-	}
-	head, err := io.ReadAll(io.LimitReader(rd, 8<<10))
-	if err != nil {
-		return fmt.Errorf("webhookchat: reading %s: %w", f.Name, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(head), "\n"), "\n")
-	if len(lines) > excerptLines {
-		lines = lines[:excerptLines]
-	}
-	text := bot.Join(bot.Textf("%s: %s (%d bytes; this chat takes no files, so here are its first %d lines)\n", comment, f.Name, f.Size, len(lines)), bot.Pre(strings.Join(lines, "\n")))
-	_, err = a.Reply(ctx, root, bot.Message{Text: text})
-	return err
+// Upload implements bot.Chat: the platform takes no files.
+func (a *Adapter) Upload(context.Context, bot.Ref, bot.File, string) error {
+	return fmt.Errorf("webhookchat: the platform takes no files: %w", errors.ErrUnsupported)
 }
 
-// Notify implements bot.Chat without ephemeral posts: a post in channel
-// that names user.
-func (a *Adapter) Notify(ctx context.Context, channel string, user bot.User, m bot.Message) error {
-	_, err := a.post(ctx, channel, "", mention(user.Name)+" "+Render(m))
-	return err
+// Notify implements bot.Chat: the platform has no ephemeral posts.
+func (a *Adapter) Notify(context.Context, string, bot.User, bot.Message) error {
+	return fmt.Errorf("webhookchat: the platform cannot show a post to one user: %w", errors.ErrUnsupported)
 }
 
 func mention(name string) string { return "@" + name }
