@@ -2,11 +2,13 @@ package webhookchat
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +34,9 @@ func TestConformance(t *testing.T) {
 
 func start(t *testing.T, h bot.Handler) *bottest.Conn {
 	chat := newFakeChat(t)
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
+	var refusals atomic.Int32
+	a, err := NewAdapter(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token},
+		bot.Setup{OnRefused: func(context.Context, string, *http.Request) { refusals.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +67,10 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 			if garbage {
 				b = []byte(`{"token": 7,`)
 			}
+			before := refusals.Load()
 			status, _, err := send(b, sig(b))
-			return status == http.StatusUnauthorized, err
+			// Refused, and told to the hook serve audits refusals with.
+			return status == http.StatusUnauthorized && refusals.Load() == before+1, err
 		}
 	}
 	return &bottest.Conn{
@@ -96,7 +102,9 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 // integration (its token differs) reaches nothing.
 func TestWrongTokenIsRefused(t *testing.T) {
 	chat := newFakeChat(t)
-	a, err := New(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token}, nil, nil)
+	var reasons []string
+	a, err := NewAdapter(Config{IncomingURL: chat.srv.URL, Secret: secret, Token: token},
+		bot.Setup{OnRefused: func(_ context.Context, reason string, _ *http.Request) { reasons = append(reasons, reason) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +119,7 @@ func TestWrongTokenIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || called {
-		t.Errorf("wrong token: status %d, handler called %v; want 401 and no call", resp.StatusCode, called)
+	if resp.StatusCode != http.StatusUnauthorized || called || len(reasons) != 1 || reasons[0] != "bad token" {
+		t.Errorf("wrong token: status %d, handler called %v, refusals told %q; want 401, no call, one \"bad token\"", resp.StatusCode, called, reasons)
 	}
 }

@@ -13,9 +13,8 @@
 //     {"success": true, "message": {"_id": …}}.
 //
 // The Adapter is a bot.Adapter and bot.HTTPServed (the program mounts its
-// endpoint like Slack's); Capabilities says threads only, so the router
-// degrades.
-// It has no edits, files, buttons or ephemeral posts: the router degrades
+// endpoint like Slack's), built from a bot.Setup by NewAdapter as serve
+// builds every adapter. It has no edits, files, buttons or ephemeral posts: the router degrades
 // (an update is posted anew in the thread, a file as an excerpt, a button
 // as the command to type, a note for one user as a post naming them), and
 // the adapter refuses those calls rather than drop a message.
@@ -69,6 +68,9 @@ type Adapter struct {
 	cfg    Config
 	client *http.Client
 	log    *slog.Logger
+	// refused is told about every inbound request refused before it was
+	// parsed (bot.Setup.OnRefused); nil: nobody.
+	refused func(ctx context.Context, reason string, r *http.Request)
 
 	mu      sync.Mutex
 	replies map[string]string // reply ID -> its root
@@ -83,6 +85,17 @@ var (
 
 // capabilities: a plain webhook chat has threads and nothing else.
 var capabilities = bot.Capabilities{Threads: true}
+
+// NewAdapter is New with the program's Setup, as serve builds every
+// adapter (its logger and refusal hook).
+func NewAdapter(cfg Config, s bot.Setup) (*Adapter, error) {
+	a, err := New(cfg, nil, s.Logger)
+	if err != nil {
+		return nil, err
+	}
+	a.refused = s.OnRefused
+	return a, nil
+}
 
 // New checks cfg and returns an adapter posting through client.
 func New(cfg Config, client *http.Client, log *slog.Logger) (*Adapter, error) {
@@ -166,7 +179,7 @@ func (a *Adapter) Handler(h bot.Handler) http.Handler {
 			return
 		}
 		if !a.signed(r.Header.Get(SignatureHeader), body) {
-			a.log.Warn("refused outgoing webhook: bad signature", "remote", r.RemoteAddr)
+			a.refuse(r, "bad signature")
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
@@ -176,7 +189,7 @@ func (a *Adapter) Handler(h bot.Handler) http.Handler {
 			return
 		}
 		if subtle.ConstantTimeCompare([]byte(in.Token), []byte(a.cfg.Token)) != 1 {
-			a.log.Warn("refused outgoing webhook: bad token", "remote", r.RemoteAddr)
+			a.refuse(r, "bad token")
 			http.Error(w, "bad token", http.StatusUnauthorized)
 			return
 		}
@@ -197,6 +210,15 @@ func (a *Adapter) Handler(h bot.Handler) http.Handler {
 		}
 		_, _ = io.WriteString(w, "{}")
 	})
+}
+
+// refuse logs a refused webhook and tells the refusal hook; reason never
+// holds a secret or the body.
+func (a *Adapter) refuse(r *http.Request, reason string) {
+	a.log.Warn("refused outgoing webhook", "reason", reason, "remote", r.RemoteAddr)
+	if a.refused != nil {
+		a.refused(r.Context(), reason, r)
+	}
 }
 
 func (a *Adapter) signed(header string, body []byte) bool {
