@@ -167,15 +167,21 @@ func TestClickerLookupFailureDecidesNothing(t *testing.T) {
 	e.nothingMoved(root, patches, posts)
 }
 
-// TestApproveByCommandButtonsAnswerWithTheCommand: in strict mode a click
-// decides nothing and says what to type.
+// TestApproveByCommandButtonsAnswerWithTheCommand: in strict mode the
+// approval post shows the commands to type and no buttons; a click on an
+// older post's button decides nothing and says what to type.
 func TestApproveByCommandButtonsAnswerWithTheCommand(t *testing.T) {
 	e := newEnv(t, envOpts{config: func(c *Config) { c.ApproveBy = ApproveByCommand }})
 	root := e.openMigrate(alice, "migrate")
 	id := e.request(root.Id).ID
+	if got := attachmentText(root) + root.Message; !strings.Contains(got, "/gitlab-migrations approve "+id) || !strings.Contains(got, "/gitlab-migrations deny "+id) {
+		t.Errorf("the approval post does not show the commands to type: %q", got)
+	}
 	patches, posts := len(e.mm.patchesOf(root.Id)), len(e.mm.allPostIDs())
 	for _, action := range []string{"approve", "deny"} {
-		status, resp := e.mm.click(t, root.Id, action, bob)
+		// A button of a post made before strict mode was turned on.
+		ctx := map[string]any{ctxRequest: id, ctxAction: action, ctxSig: e.a.signer.sign(id, action, root.Id, root.ChannelId)}
+		status, resp := e.mm.callback(t, e.actionsURL(), callbackFor(root, bob, ctx))
 		if want := "`/gitlab-migrations " + action + " " + id + "`"; status != http.StatusOK || !strings.Contains(resp.EphemeralText, want) {
 			t.Errorf("%s click: want %s in the answer, got %d %q", action, want, status, resp.EphemeralText)
 		}

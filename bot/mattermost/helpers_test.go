@@ -223,8 +223,10 @@ func (e *env) openMigrate(u mmUser, text string) *model.Post {
 	}
 	e.settle()
 	root := e.lastRoot()
-	if !hasActions(root) {
-		e.t.Fatalf("the approval post has no buttons: %s", e.dump())
+	// In strict mode (approve_by: command) the post shows the commands
+	// to type instead of buttons.
+	if strict := e.a.cfg.ApproveBy == ApproveByCommand; hasActions(root) == strict {
+		e.t.Fatalf("the approval post has buttons %v in strict mode %v: %s", hasActions(root), strict, e.dump())
 	}
 	return root
 }

@@ -38,8 +38,14 @@ func (a *Adapter) Chat() bot.Chat { return a }
 func (a *Adapter) Groups() bot.GroupResolver { return a }
 
 // Capabilities implements bot.Adapter and bot.Capable: Mattermost shows
-// everything.
-func (a *Adapter) Capabilities() bot.Capabilities { return bot.AllCapabilities }
+// everything, except buttons with approve_by "command" (strict mode),
+// where a click decides nothing: the router then shows the commands to
+// type instead of buttons that could only say so.
+func (a *Adapter) Capabilities() bot.Capabilities {
+	c := bot.AllCapabilities
+	c.Buttons = a.cfg.ApproveBy != ApproveByCommand
+	return c
+}
 
 // HTTPPrefix implements bot.HTTPServed: CommandPath and ActionsPath are
 // under it.
