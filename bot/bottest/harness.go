@@ -69,6 +69,11 @@ type Conn struct {
 	// platform delivers a click, and returns the text the user saw in the
 	// platform's answer (as Command). Nil when the platform has no buttons.
 	Click func(ref bot.Ref, actionID string) (answer string, err error)
+	// StallAPI makes the platform's API (posting, ephemeral messages)
+	// hang from now until the test ends, so that an adapter that called
+	// it before answering a command would miss its budget. Nil when the
+	// platform has no API (a terminal).
+	StallAPI func()
 	// Seen is everything the platform shows now, in posting order.
 	Seen func() []Post
 	// Forgeries are inbound requests with bad credentials. An adapter

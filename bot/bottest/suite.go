@@ -114,18 +114,28 @@ func (h *handler) calls() ([]bot.Command, []bot.Action) {
 const commandText = `status --db ci -- "quoted" <tag> & *bold*`
 
 // testAck: a command reaches the handler as typed, by the user and in the
-// channel it came from, and the platform has the adapter's answer within
-// its budget.
+// channel it came from, and the platform has the adapter's answer, with
+// the handler's Reply in it, within its budget even while the platform's
+// API hangs (the Reply is delivered in the answer, not by a later call).
 func testAck(t *testing.T, h Harness) {
+	const text = "Unknown option --db ci; try /gitlab-migrations help status."
 	hd := &handler{}
 	c := h.Start(t, hd)
+	hd.answer(&commands.Refusal{Msg: text})
+	if c.StallAPI != nil {
+		c.StallAPI()
+	}
 	start := time.Now()
-	if _, err := c.Command(commandText); err != nil {
+	answer, err := c.Command(commandText)
+	if err != nil {
 		t.Fatalf("command: %v", err)
 	}
 	took := time.Since(start)
 	if b := h.Caps.AckBudget; b > 0 && took > b {
 		t.Errorf("the platform had the answer after %s, past its budget of %s", took, b)
+	}
+	if c.StallAPI != nil && !strings.Contains(answer, text) {
+		t.Errorf("with the platform's API hanging, the answer %q does not carry the Reply %q", answer, text)
 	}
 	cmds, _ := hd.calls()
 	if len(cmds) != 1 {

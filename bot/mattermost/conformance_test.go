@@ -106,6 +106,11 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 			return resp.EphemeralText, nil
 		},
+		StallAPI: func() {
+			for _, r := range []string{"POST /api/v4/posts", "POST /api/v4/posts/ephemeral", "PUT /api/v4/posts/{id}/patch"} {
+				mm.stallRoute(r) // until the test ends
+			}
+		},
 		Seen: func() []bottest.Post { return mattermostSeen(mm) },
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a wrong token", Send: func(garbage bool) (bool, error) {

@@ -81,6 +81,11 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 			return "", fmt.Errorf("message %s has no button %s", ref.ID, actionID)
 		},
+		StallAPI: func() {
+			for _, m := range []string{"chat.postMessage", "chat.postEphemeral", "chat.update"} {
+				fake.hold(m) // released when the fake stops
+			}
+		},
 		Seen: func() []bottest.Post { return slackSeen(fake, user.ID) },
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a bad signature", Send: forge(PathCommands, slashForm(user.ID, user.Name, "C0OPS", "status", fake.responseURL("x")))},

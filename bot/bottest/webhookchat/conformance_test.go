@@ -83,6 +83,7 @@ func start(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 			return answer, err
 		},
+		StallAPI: chat.stall,
 		Seen: func() []bottest.Post {
 			var out []bottest.Post
 			for _, p := range chat.all() {

@@ -14,6 +14,9 @@ import (
 // channel (threads have one level), and keeps every post in order.
 type fakeChat struct {
 	srv *httptest.Server
+	// stalled: every post waits for quit (the test's end).
+	stalled bool
+	quit    chan struct{}
 
 	mu    sync.Mutex
 	seq   int
@@ -23,13 +26,28 @@ type fakeChat struct {
 type fakePost struct{ ID, Channel, Root, Text string }
 
 func newFakeChat(t *testing.T) *fakeChat {
-	f := &fakeChat{}
+	f := &fakeChat{quit: make(chan struct{})}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.incoming))
-	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { close(f.quit); f.srv.Close() })
 	return f
 }
 
+// stall makes every later post hang until the test ends.
+func (f *fakeChat) stall() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stalled = true
+}
+
 func (f *fakeChat) incoming(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	stalled := f.stalled
+	f.mu.Unlock()
+	if stalled {
+		<-f.quit
+		http.Error(w, "stalled", http.StatusServiceUnavailable)
+		return
+	}
 	var in struct{ Channel, Text, Tmid string }
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&in) != nil || in.Channel == "" || in.Text == "" {
