@@ -60,12 +60,11 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 	case "help":
 		return bot.Say(helpMessage(inv)), nil
 	case "hosts":
-		r.queued(ctx, chat, cmd, "hosts", func(ctx context.Context) {
+		return r.queued(ctx, cmd, "hosts", func(ctx context.Context) {
 			if err := chat.Notify(ctx, cmd.Channel, cmd.User, r.hostsMessage(ctx)); err != nil {
 				r.log.Error("answering hosts", "err", err)
 			}
-		})
-		return bot.NoReply, nil
+		}), nil
 	case "pending":
 		m, err := r.pendingMessage(ctx)
 		if err != nil {
@@ -119,27 +118,24 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		if err != nil {
 			return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 		}
-		r.queued(ctx, chat, cmd, inv.Sub+" on every host", func(ctx context.Context) {
+		return r.queued(ctx, cmd, inv.Sub+" on every host", func(ctx context.Context) {
 			r.runOnEveryHost(ctx, chat, cmd, f)
-		})
-		return bot.NoReply, nil
+		}), nil
 	}
 	host, err := r.host(inv.Host)
 	if err != nil {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
 	if row, _ := operationOf(inv.Sub); row.runOne != nil {
-		r.queued(ctx, chat, cmd, inv.Sub, func(ctx context.Context) { row.runOne(r, ctx, chat, cmd, host) })
-		return bot.NoReply, nil
+		return r.queued(ctx, cmd, inv.Sub, func(ctx context.Context) { row.runOne(r, ctx, chat, cmd, host) }), nil
 	}
 	op, args, err := readOnlyOp(inv)
 	if err != nil {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
 	}
-	r.queued(ctx, chat, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
+	return r.queued(ctx, cmd, "read-only "+inv.Sub, func(ctx context.Context) {
 		r.runReadOnly(ctx, chat, cmd, inv.Sub, host, op, args)
-	})
-	return bot.NoReply, nil
+	}), nil
 }
 
 // handleAction is bot.Handler's HandleAction for the Approve and Deny

@@ -136,12 +136,12 @@ func (p *pool) admit() {
 	}
 }
 
-// queued runs fn for cmd on the router's pool. The command is already
-// acknowledged; when QueueNotice or more commands wait before it, its user
-// is told that it is queued and that the answer will come (in a goroutine
-// of its own: the acknowledgement never waits for chat). ctx is the
-// handler's: only its values (the adapter's reply route) are kept.
-func (r *Router) queued(ctx context.Context, chat bot.Chat, cmd bot.Command, name string, fn func(ctx context.Context)) {
+// queued runs fn for cmd on the router's pool and returns the handler's
+// Reply: nothing, or, when QueueNotice or more commands wait before it,
+// that it is queued and that the answer will come. The notice rides on
+// the acknowledgement itself (no chat call). ctx is the handler's: only
+// its values are kept.
+func (r *Router) queued(ctx context.Context, cmd bot.Command, name string, fn func(ctx context.Context)) bot.Reply {
 	base := r.baseContext()
 	r.work.Add(1)
 	ahead := r.pool.submit(func() {
@@ -154,17 +154,10 @@ func (r *Router) queued(ctx context.Context, chat bot.Chat, cmd bot.Command, nam
 		r.guarded(base, name, fn)
 	})
 	if ahead < r.opt.QueueNotice {
-		return
+		return bot.NoReply
 	}
 	r.logger(ctx).Warn("background work queued", "work", name, "ahead", ahead, "workers", r.opt.Workers)
-	nctx := context.WithoutCancel(ctx)
-	r.background("queued notice", func(context.Context) {
-		ctx, cancel := context.WithTimeout(nctx, 30*time.Second)
-		defer cancel()
-		if err := chat.Notify(ctx, cmd.Channel, cmd.User, queuedMessage(ahead)); err != nil {
-			r.logger(ctx).Error("telling a user their command is queued", "user", cmd.User.ID, "err", err)
-		}
-	})
+	return bot.Say(queuedMessage(ahead))
 }
 
 // queuedMessage tells a user that their command waits behind others.

@@ -55,7 +55,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
 	}
-	r.queued(ctx, chat, cmd, "open "+inv.Sub, func(ctx context.Context) {
+	return r.queued(ctx, cmd, "open "+inv.Sub, func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
 			Text: bot.Textf("⏳ %s asks to run %s on %s; preparing the approval request…", cmd.User.Name, bot.Bold(op.Name), bot.Bold(host.Name)),
 		})
@@ -96,8 +96,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		ctx = r.withRequestLog(ctx, req.ID)
 		r.logger(ctx).Info("request opened", "operation", req.Operation, "host", req.Host, "requester", req.Requester.ID)
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
-	})
-	return bot.NoReply, nil
+	}), nil
 }
 
 // finalizeFrom builds finalize arguments from the suggestion stored on a
