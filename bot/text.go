@@ -327,3 +327,14 @@ func Sentence(s string) Text {
 	}
 	return out.Append(Plain(s)...)
 }
+
+// Enclose puts an adapter's formatting marker around s, outside the
+// spaces at its ends: markdown and mrkdwn format "*x* " but not "*x *".
+func Enclose(marker, s string) string {
+	inner := strings.TrimSpace(s)
+	if inner == "" {
+		return s
+	}
+	i := strings.Index(s, inner)
+	return s[:i] + marker + inner + marker + s[i+len(inner):]
+}

@@ -41,3 +41,11 @@ func TestPlainString(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestEnclose(t *testing.T) {
+	for in, want := range map[string]string{"x": "*x*", " x y ": " *x y* ", "  ": "  ", "": ""} {
+		if got := Enclose("*", in); got != want {
+			t.Errorf("Enclose(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

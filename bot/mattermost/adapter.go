@@ -223,7 +223,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	}
 	msg := people{}.markdownOf(bot.Sentence(strings.TrimSpace(comment)))
 	if f.Title != "" {
-		msg = joinNonEmpty(" · ", wrapMarker("**", escapeMarkdown(f.Title, false)), msg)
+		msg = joinNonEmpty(" · ", bot.Enclose("**", escapeMarkdown(f.Title, false)), msg)
 	}
 	post := &model.Post{
 		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),

@@ -135,14 +135,14 @@ func codeBlock(code string) string {
 func markdownText(m bot.Message, p people) string {
 	var parts []string
 	if !m.Title.IsEmpty() {
-		parts = append(parts, wrapMarker("**", escapeMarkdown(p.plainOf(m.Title), false)))
+		parts = append(parts, bot.Enclose("**", escapeMarkdown(p.plainOf(m.Title), false)))
 	}
 	parts = append(parts, p.bodyMarkdown(m))
 	for _, f := range m.Fields {
 		parts = append(parts, fmt.Sprintf("**%s:** %s", escapeMarkdown(f.Label, false), truncateRunes(p.markdownOf(f.Value), maxFieldRunes)))
 	}
 	if !m.Context.IsEmpty() {
-		parts = append(parts, wrapMarker("_", p.markdownOf(m.Context)))
+		parts = append(parts, bot.Enclose("_", p.markdownOf(m.Context)))
 	}
 	if len(p.cc) > 0 {
 		parts = append(parts, "cc "+strings.Join(p.cc, " "))

@@ -53,7 +53,7 @@ func (p people) markdownOf(t bot.Text) string {
 		case bot.SpanPlain:
 			b.WriteString(escapeMarkdown(s.Text, lineStart))
 		case bot.SpanBold:
-			b.WriteString(wrapMarker("**", escapeMarkdown(s.Text, false)))
+			b.WriteString(bot.Enclose("**", escapeMarkdown(s.Text, false)))
 		case bot.SpanCode:
 			b.WriteString(codeSpan(s.Text))
 		case bot.SpanLink:
@@ -93,17 +93,6 @@ func (p people) plainOf(t bot.Text) string {
 		b.WriteString(bot.Text{s}.PlainString())
 	}
 	return b.String()
-}
-
-// wrapMarker puts marker around s, outside the spaces at its ends
-// (markdown does not take "** x **" for bold).
-func wrapMarker(marker, s string) string {
-	inner := strings.TrimSpace(s)
-	if inner == "" {
-		return s
-	}
-	i := strings.Index(s, inner)
-	return s[:i] + marker + inner + marker + s[i+len(inner):]
 }
 
 // codeSpan fences s with more backticks than it holds in a row.

@@ -21,11 +21,11 @@ func Mrkdwn(t bot.Text) string {
 		case bot.SpanPlain:
 			b.WriteString(escapePlain(s.Text))
 		case bot.SpanBold:
-			b.WriteString(wrap("*", escapePlain(s.Text)))
+			b.WriteString(bot.Enclose("*", escapePlain(s.Text)))
 		case bot.SpanCode:
 			// Inside a code span nothing formats; only a backtick would
 			// end it early.
-			b.WriteString(wrap("`", strings.ReplaceAll(escape(s.Text), "`", "ˋ")))
+			b.WriteString(bot.Enclose("`", strings.ReplaceAll(escape(s.Text), "`", "ˋ")))
 		case bot.SpanLink:
 			b.WriteString(link(s.URL, s.Text))
 		case bot.SpanMention:
@@ -37,17 +37,6 @@ func Mrkdwn(t bot.Text) string {
 		}
 	}
 	return b.String()
-}
-
-// wrap puts a formatting marker around s, outside the spaces at its ends
-// (Slack formats *x* but not "* x *").
-func wrap(marker, s string) string {
-	inner := strings.TrimSpace(s)
-	if inner == "" {
-		return s
-	}
-	i := strings.Index(s, inner)
-	return s[:i] + marker + inner + marker + s[i+len(inner):]
 }
 
 // escapePlain makes text inert in mrkdwn: the three entities, and *, ~
