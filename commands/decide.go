@@ -57,11 +57,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 		ctx = r.withRequestLog(ctx, id)
 		r.logger(ctx).Info("request "+string(req.State), "by", user.ID)
 		r.updateRoot(ctx, rootChat, root, requestMessage(req, r.opt.Clock()))
-		text := fmt.Sprintf("%s by %s.", titleCase(string(req.State)), u.Name)
-		if reason != "" {
-			text += " Denied because: " + fullStop(oneLine(reason))
-		}
-		if _, err := rootChat.Reply(ctx, root, bot.Message{Text: bot.Plain(text + " Nothing ran."), Tone: bot.ToneDanger}); err != nil {
+		if _, err := rootChat.Reply(ctx, root, decidedReply(req.State, u.Name, reason)); err != nil {
 			r.logger(ctx).Error("replying in thread", "err", err)
 		}
 	})
@@ -112,7 +108,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 	r.logger(ctx).Info("approval recorded", "approver", user.ID, "state", approved.State)
 	if approved.State != approvals.StateApproved {
 		r.updateRoot(ctx, rootChat, root, requestMessage(approved, r.opt.Clock()))
-		_, _ = rootChat.Reply(ctx, root, bot.Message{Text: bot.Textf("%s approved (%d of %d).", u.Name, len(approved.Approvals()), approved.Required)})
+		_, _ = rootChat.Reply(ctx, root, approvedReply(u.Name, len(approved.Approvals()), approved.Required))
 		return
 	}
 	// execute updates the root post once the request is running.
@@ -179,4 +175,20 @@ func decisionRefused(err error, req *approvals.Request, platform string) error {
 		ref.Who = mentionable(platform, approversOf(req))
 	}
 	return ref
+}
+
+// decidedReply is what a request's thread is told when it was denied or
+// cancelled (state) by name, with the denial's reason.
+func decidedReply(state approvals.State, name, reason string) bot.Message {
+	text := fmt.Sprintf("%s by %s.", titleCase(string(state)), name)
+	if reason != "" {
+		text += " Denied because: " + fullStop(oneLine(reason))
+	}
+	return bot.Message{Text: bot.Plain(text + " Nothing ran."), Tone: bot.ToneDanger}
+}
+
+// approvedReply is what the thread is told of an approval that is not the
+// last one needed.
+func approvedReply(name string, have, need int) bot.Message {
+	return bot.Message{Text: bot.Textf("%s approved (%d of %d).", name, have, need)}
 }

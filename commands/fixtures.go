@@ -84,6 +84,8 @@ func Fixtures() []Fixture {
 	refused := &agent.APIError{Status: 409, Message: "another mutating job is running"}
 	add("agent-error", agentErrorMessage("gitlab-1", "status", refused))
 	add("outcome-unknown", unreachableMessage("gitlab-1", now, refused))
+	add("approved-reply", approvedReply("bob", 1, 2))
+	add("denied-reply", decidedReply(approvals.StateDenied, "carol", "not during *business* hours <!here>"))
 	expiring := base
 	expiring.State = approvals.StateExpired
 	add("expired-reply", expiredReply(&expiring))
