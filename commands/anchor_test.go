@@ -165,7 +165,11 @@ func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
 	t.Run("a manual anchor moves the schedule", func(t *testing.T) {
 		clock := approvalstest.NewClock(t0)
 		s, rec := start(t, clock, nil)
-		eventually(t, "an anchor at start", func() bool { return daily(rec) == 1 })
+		// The schedule counts from the newest audit.anchored entry, which
+		// an anchor records after its post: alice's must come after it.
+		eventually(t, "an anchor at start, posted and recorded", func() bool {
+			return daily(rec) == 1 && len(auditOf(t, s, commands.ActionAuditAnchored)) == 1
+		})
 		clock.Advance(12 * time.Hour)
 		manual(s)
 		clock.Advance(12 * time.Hour)
