@@ -17,12 +17,17 @@ import (
 //
 // Invariants: at most one run per key is in flight; a failed run is never
 // reused; entries older than their reuse window are dropped on the next
-// call, so the map holds only live keys.
+// call, so the map holds only live keys. A run is shared only within one
+// generation of its host: when a mutating job starts or ends there
+// (changed), every earlier answer about that host, finished or still in
+// flight, stops being given to new callers, so nobody is told "6 down"
+// from before a migrate that has just succeeded.
 type flights struct {
 	now func() time.Time
 
 	mu    sync.Mutex
 	calls map[string]*flight
+	gen   map[string]uint64 // by host name
 }
 
 // flight is one shared run. done is closed once res is set; busy is closed
@@ -33,6 +38,8 @@ type flight struct {
 	busy     chan struct{}
 	busyOnce sync.Once
 	reuse    time.Duration
+	host     string
+	gen      uint64
 	res      flightResult
 	ended    time.Time
 }
@@ -48,7 +55,15 @@ type flightResult struct {
 }
 
 func newFlights(now func() time.Time) *flights {
-	return &flights{now: now, calls: map[string]*flight{}}
+	return &flights{now: now, calls: map[string]*flight{}, gen: map[string]uint64{}}
+}
+
+// changed starts a new generation for host: a mutating job starts or ended
+// there, so what read-only runs said before no longer holds.
+func (fs *flights) changed(host string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.gen[host]++
 }
 
 // markBusy closes f.busy once.
@@ -56,8 +71,9 @@ func (f *flight) markBusy() { f.busyOnce.Do(func() { close(f.busy) }) }
 
 // join returns the flight for key and whether the caller leads it (and so
 // must run it with lead). A finished flight is joined while it is younger
-// than its reuse window and succeeded.
-func (fs *flights) join(key string, reuse time.Duration) (*flight, bool) {
+// than its reuse window and succeeded; any flight only while its host has
+// not changed since it started.
+func (fs *flights) join(key, host string, reuse time.Duration) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	now := fs.now()
@@ -66,10 +82,12 @@ func (fs *flights) join(key string, reuse time.Duration) (*flight, bool) {
 			delete(fs.calls, k)
 		}
 	}
-	if f, ok := fs.calls[key]; ok {
+	if f, ok := fs.calls[key]; ok && f.gen == fs.gen[host] {
 		return f, false
 	}
-	f := &flight{done: make(chan struct{}), busy: make(chan struct{}), reuse: reuse}
+	// A flight of an older generation is left to its callers; the new one
+	// takes its key (finish never removes a successor).
+	f := &flight{done: make(chan struct{}), busy: make(chan struct{}), reuse: reuse, host: host, gen: fs.gen[host]}
 	fs.calls[key] = f
 	return f, true
 }
@@ -78,8 +96,8 @@ func (fs *flights) join(key string, reuse time.Duration) (*flight, bool) {
 func (fs *flights) finish(key string, f *flight, res flightResult) {
 	fs.mu.Lock()
 	f.res, f.ended = res, fs.now()
-	if res.Err != nil || f.reuse <= 0 {
-		delete(fs.calls, key) // a failure is nobody else's answer
+	if (res.Err != nil || f.reuse <= 0 || f.gen != fs.gen[f.host]) && fs.calls[key] == f {
+		delete(fs.calls, key) // a failure, or a stale answer, is nobody else's
 	}
 	fs.mu.Unlock()
 	close(f.done)
@@ -91,8 +109,8 @@ func (fs *flights) finish(key string, f *flight, res flightResult) {
 // background work covers it); the others wait. onBusy (may be nil) is
 // called, once per caller, if the run has to wait for the agent. A waiting
 // caller whose ctx ends stops waiting; the run goes on for the others.
-func (fs *flights) do(ctx context.Context, key string, reuse time.Duration, onBusy func(), fn func(onBusy func()) flightResult) (flightResult, bool) {
-	f, leader := fs.join(key, reuse)
+func (fs *flights) do(ctx context.Context, key, host string, reuse time.Duration, onBusy func(), fn func(onBusy func()) flightResult) (flightResult, bool) {
+	f, leader := fs.join(key, host, reuse)
 	if leader {
 		// The deferred finish also releases the waiters if fn panics.
 		res := flightResult{Err: errors.New("the shared agent run stopped unexpectedly"), Taken: fs.now()}

@@ -111,7 +111,7 @@ func readOnlyKey(host, op string, args gitlab.Args) string {
 // sharedRun runs req on host once for every concurrent caller with the
 // same key (see flights), waiting out a busy agent (see runWaiting).
 func (r *Router) sharedRun(ctx context.Context, host Host, req agent.RunRequest, key string, reuse time.Duration, onBusy func()) (flightResult, bool) {
-	return r.flights.do(ctx, key, reuse, onBusy, func(onBusy func()) flightResult {
+	return r.flights.do(ctx, key, host.Name, reuse, onBusy, func(onBusy func()) flightResult {
 		rec, out, err := r.runWaiting(ctx, host, req, onBusy)
 		taken := rec.Started
 		if taken.IsZero() {

@@ -467,3 +467,32 @@ func TestDecomposedFinalizeUsesDatabaseTask(t *testing.T) {
 	contains(t, th, "All up on gitlab-sim")
 	contains(t, th, "*ci (gitlabhq_production_ci)*: all")
 }
+
+// TestStatusAfterMigrateIsNotTheOneBefore: a status answered just before a
+// migrate is not reused for a status (or upgrade-check) asked right after
+// the migrate succeeded, even within the reuse window.
+func TestStatusAfterMigrateIsNotTheOneBefore(t *testing.T) {
+	s, rec := setup(t, simtest.Options{})
+	if err := command(t, s, rec, alice, "status"); err != nil {
+		t.Fatal(err)
+	}
+	s.Router.Wait()
+	id, root := openMigrate(t, s, rec)
+	if err := click(context.Background(), s.Router, rec, bot.Action{Platform: rec.Platform(), User: bob, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id}); err != nil {
+		t.Fatal(err)
+	}
+	s.Router.Wait()
+	contains(t, rec.thread(root), "Done: migrate on gitlab-sim succeeded")
+	if err := command(t, s, rec, alice, "status"); err != nil {
+		t.Fatal(err)
+	}
+	s.Router.Wait()
+	roots := rec.roots()
+	th := rec.thread(roots[len(roots)-1])
+	for _, line := range th {
+		if strings.Contains(line, "6 down") {
+			t.Fatalf("the status after the migrate reused the one from before it:\n%s", strings.Join(th, "\n"))
+		}
+	}
+	contains(t, th, "all 54 up")
+}

@@ -138,6 +138,12 @@ func (r *Router) runJob(ctx context.Context, host Host, req agent.RunRequest, w 
 		w.maxFailures = readOnlyMaxFailures
 	}
 	ctx = r.withJobLog(ctx)
+	if req.RequestID != "" {
+		// A mutating job changes what read-only runs on this host say:
+		// answers from before it (or during it) are never shared after.
+		r.flights.changed(host.Name)
+		defer r.flights.changed(host.Name)
+	}
 	f, err := r.newFollower(ctx, host, w, req.RequestID != "")
 	if err != nil {
 		return agent.JobRecord{}, memoryOutput(), err
@@ -223,6 +229,7 @@ func (r *Router) runWaiting(ctx context.Context, host Host, req agent.RunRequest
 // attachJob follows a job that is already running (restart recovery).
 func (r *Router) attachJob(ctx context.Context, host Host, jobID string, w jobWatch) (agent.JobRecord, *output, error) {
 	ctx = r.withJobLog(ctx)
+	defer r.flights.changed(host.Name) // see runJob
 	f, err := r.newFollower(ctx, host, w, true)
 	if err != nil {
 		return agent.JobRecord{}, memoryOutput(), err
