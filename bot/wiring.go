@@ -44,9 +44,10 @@ type Drainer interface{ Wait() }
 
 // Setup is what the program gives every adapter it builds: where to log,
 // who is told about inbound requests refused before parsing (serve audits
-// them, counted per source and minute), and who observes chat API calls
-// (metrics). Zero fields are fine: the adapter logs to slog.Default and
-// tells nobody.
+// them, counted per source and minute), who observes chat API calls
+// (metrics), and what carries those calls. Zero fields are fine: the
+// adapter logs to slog.Default, tells nobody and uses Go's default
+// transport.
 type Setup struct {
 	Logger *slog.Logger
 	// OnRefused is told about every inbound request refused before it was
@@ -54,4 +55,9 @@ type Setup struct {
 	// secret.
 	OnRefused   func(ctx context.Context, reason string, r *http.Request)
 	APIObserver APIObserver
+	// HTTPTransport carries the adapter's calls to its platform's API;
+	// the adapter puts its own timeout around it. serve passes the shared
+	// tuned transport (internal/transport: enough idle connections for a
+	// burst, HTTP/2, unread bodies drained); nil is http.DefaultTransport.
+	HTTPTransport http.RoundTripper
 }

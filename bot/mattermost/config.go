@@ -12,8 +12,6 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
-	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
-	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
 // Platform is the adapter's platform name, as bot.Command.Platform and
@@ -97,15 +95,15 @@ func (c Config) LogValue() slog.Value {
 
 // Validate reports every problem with c, in words that say what to fix.
 func (c Config) Validate() error {
-	p := configcheck.New("")
-	c.Check(p, "mattermost")
+	var p bot.ConfigErrors
+	c.Check(&p, "mattermost")
 	return p.Err()
 }
 
 // Check records every problem with c in p, under the key path of the
 // mattermost section. No message quotes a token or the action secret.
-func (c Config) Check(p *configcheck.Problems, path string) {
-	key := func(k string) string { return configcheck.Join(path, k) }
+func (c Config) Check(p bot.ConfigProblems, path string) {
+	key := func(k string) string { return bot.ConfigKey(path, k) }
 	if c.URL == "" {
 		p.Addf(key("url"), "missing: the Mattermost server, e.g. https://mattermost.example.com")
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -119,7 +117,7 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 	}
 	for i, t := range c.CommandTokens {
 		if strings.TrimSpace(t) == "" {
-			p.Addf(configcheck.Index(key("command_tokens"), i), "is empty")
+			p.Addf(bot.ConfigIndex(key("command_tokens"), i), "is empty")
 		}
 	}
 	switch n := len(c.ActionSecret); {
@@ -143,7 +141,7 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 	}
 	for i, src := range c.CallbackSources {
 		if _, err := parseSource(src); err != nil {
-			p.Addf(configcheck.Index(key("callback_sources"), i), "%q is %v", src, err)
+			p.Addf(bot.ConfigIndex(key("callback_sources"), i), "%q is %v", src, err)
 		}
 	}
 	switch c.ApproveBy {
@@ -156,8 +154,9 @@ func (c Config) Check(p *configcheck.Problems, path string) {
 // Options tune an Adapter; the zero value is usable.
 type Options struct {
 	Logger *slog.Logger
-	// HTTPClient carries the API calls. The default has a 2 minute timeout
-	// as a backstop; every call also has its own deadline (CallTimeout).
+	// HTTPClient carries the API calls. The default (NewAdapter: on
+	// bot.Setup.HTTPTransport) has a 2 minute timeout as a backstop; every
+	// call also has its own deadline (CallTimeout).
 	HTTPClient *http.Client
 	// OnRefused, if set, is called for every inbound request refused
 	// before it reached the bot.Handler (wrong slash token, button without
@@ -194,9 +193,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.HTTPClient == nil {
-		// The shared tuned transport: enough idle connections for a burst
-		// of posts, HTTP/2 when the server offers it.
-		o.HTTPClient = transport.Client(transport.Options{}, 2*time.Minute)
+		o.HTTPClient = apiClient(nil)
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 15 * time.Second
@@ -220,6 +217,12 @@ func (o Options) withDefaults() Options {
 		o.UserCacheTTL = 10 * time.Minute
 	}
 	return o
+}
+
+// apiClient is the HTTP client of the API calls on rt (nil: Go's default
+// transport), with a 2 minute timeout as a backstop.
+func apiClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, Timeout: 2 * time.Minute}
 }
 
 // IsID reports whether s has the shape of a Mattermost ID (user, channel,

@@ -249,7 +249,7 @@ var (
 // NewAdapter is New with the program's Setup, as serve builds every
 // adapter.
 func NewAdapter(cfg Config, s bot.Setup) (*Adapter, error) {
-	opts := []Option{WithAPIObserver(s.APIObserver)}
+	opts := []Option{WithAPIObserver(s.APIObserver), WithHTTPClient(apiClient(s.HTTPTransport))}
 	if s.Logger != nil {
 		opts = append(opts, WithLogger(s.Logger))
 	}

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // Mode is how Slack reaches the bot.
@@ -96,17 +96,17 @@ func (c Config) withDefaults() Config {
 // Validate reports every problem with c (after defaults), saying what to
 // fix. It never includes a secret in its message.
 func (c Config) Validate() error {
-	p := configcheck.New("")
-	c.Check(p, "slack")
+	var p bot.ConfigErrors
+	c.Check(&p, "slack")
 	return p.Err()
 }
 
 // Check records every problem with c (after defaults) in p, under the key
 // path of the slack section. No message quotes a token or secret.
-func (c Config) Check(p *configcheck.Problems, path string) {
+func (c Config) Check(p bot.ConfigProblems, path string) {
 	apiURL := c.APIURL // as written, for the message
 	c = c.withDefaults()
-	key := func(k string) string { return configcheck.Join(path, k) }
+	key := func(k string) string { return bot.ConfigKey(path, k) }
 	switch {
 	case c.BotToken == "":
 		p.Addf(key("bot_token"), "missing (set it or %s): the xoxb- token from OAuth & Permissions", EnvBotToken)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
-	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 )
 
 // RefusedFunc is told about every inbound HTTP request the adapter refuses
@@ -51,11 +50,9 @@ func defaultOptions() options {
 	return options{
 		logger: slog.Default(),
 		clock:  time.Now,
-		// slack-go's client has no timeout by default; a hung Slack must
-		// not hang a thread of the bot. The tuned transport keeps enough
-		// idle connections for a burst of sends (Go's default keeps 2 per
-		// host, so a burst paid a new TLS handshake per call).
-		httpClient:     transport.Client(transport.Options{}, 30*time.Second),
+		// NewAdapter puts it on bot.Setup.HTTPTransport, the tuned
+		// transport serve passes.
+		httpClient:     apiClient(nil),
 		maxBody:        128 << 10,
 		replayCapacity: 100_000,
 		// Slack gives up after 3 s; answer well before.
@@ -72,6 +69,13 @@ func defaultOptions() options {
 		responseURLOK:   isSlackResponseURL,
 		socketRetryBase: time.Second,
 	}
+}
+
+// apiClient is the HTTP client of the Web API calls on rt (nil: Go's
+// default transport). slack-go's client has no timeout by default; a hung
+// Slack must not hang a thread of the bot.
+func apiClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, Timeout: 30 * time.Second}
 }
 
 // WithLogger sets the logger (default slog.Default()).

@@ -16,6 +16,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
@@ -125,7 +126,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// Every configured platform's adapter, built and wired the same way
 	// (platforms.go): no platform is named below.
 	adapters, err := buildAdapters(cfg, func(platform string) bot.Setup {
-		return bot.Setup{Logger: log, OnRefused: refused(platform), APIObserver: m}
+		return bot.Setup{Logger: log, OnRefused: refused(platform), APIObserver: m, HTTPTransport: transport.RoundTripper(transport.Options{})}
 	})
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@
 // with its key path (hosts[1].agent) and, where the file says, its line, so
 // that an operator fixes them all in one round instead of one per start.
 //
-// It imports nothing of ours, so the bot, the agent and the chat adapters
-// all report through it. Invariant: a message never quotes the value of a
+// It imports only bot (stdlib only), whose ConfigProblems interface
+// *Problems satisfies: the chat adapters report through that interface,
+// the bot and the agent through Problems. The value rules adapters share
+// (bot.ParseHTTPSURL, bot.CheckListenAddress) live in bot for that reason. Invariant: a message never quotes the value of a
 // secret; callers word secret problems without the value, and Decode never
 // quotes any value.
 package configcheck
@@ -14,6 +16,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -44,6 +48,9 @@ type Problems struct {
 	badShape map[string]bool // key paths whose shape Decode found wrong
 	list     []Problem
 }
+
+// The chat adapters' Config.Check reports into a *Problems through this.
+var _ bot.ConfigProblems = (*Problems)(nil)
 
 // New returns a collector for the file named file ("" when the
 // configuration does not come from a file).
@@ -97,17 +104,10 @@ func parentPath(path string) string {
 }
 
 // Join returns the key path of key under parent ("" is the top level).
-func Join(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
+func Join(parent, key string) string { return bot.ConfigKey(parent, key) }
 
 // Index returns the key path of the i-th item of the list at parent.
-func Index(parent string, i int) string {
-	return fmt.Sprintf("%s[%d]", parent, i)
-}
+func Index(parent string, i int) string { return bot.ConfigIndex(parent, i) }
 
 // lineOf finds the line of path, or of its nearest enclosing key.
 func (p *Problems) lineOf(path string) int {

@@ -2,14 +2,14 @@ package configcheck
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
 // Duration parses s, the value at path, as a positive duration and records
@@ -57,29 +57,14 @@ func (p *Problems) File(key, path, missing string) bool {
 }
 
 // ListenAddress records why s, the value at path, is not an address to
-// listen on (host:port or :port, the port a number up to 65535). example
-// (e.g. ":8080") shows the form.
+// listen on (bot.CheckListenAddress: host:port or :port, the port a number
+// up to 65535). example (e.g. ":8080") shows the form.
 func (p *Problems) ListenAddress(path, s, example string) bool {
-	host, port, err := net.SplitHostPort(s)
-	if err == nil {
-		n, perr := strconv.ParseUint(port, 10, 16)
-		if perr == nil && (n > 0 || host != "") {
-			return true
-		}
-		err = errors.New("the port is not a number from 1 to 65535")
+	if err := bot.CheckListenAddress(s, example); err != nil {
+		p.Addf(path, "%s", err)
+		return false
 	}
-	p.Addf(path, "%q is not an address to listen on (%v); write host:port or :port, e.g. %s", s, unquoteAddrErr(err), example)
-	return false
-}
-
-// unquoteAddrErr drops the address that net.AddrError repeats (the message
-// quotes it already).
-func unquoteAddrErr(err error) string {
-	var ae *net.AddrError
-	if errors.As(err, &ae) {
-		return ae.Err
-	}
-	return err.Error()
+	return true
 }
 
 // HTTPSURL parses s, the value at path, as an https URL, or plain http
@@ -95,31 +80,10 @@ func (p *Problems) HTTPSURL(path, s, example string) (*url.URL, bool) {
 }
 
 // ParseHTTPSURL is the one rule for a URL the bot calls (Slack's api_url,
-// an agent): https, or plain http only on a loopback host (127.0.0.1,
-// ::1, localhost: a test, a local proxy or a development agent); a host,
-// and no user, query or fragment. Its error is a sentence that quotes s;
-// example shows the form.
-func ParseHTTPSURL(s, example string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-	case u.Scheme == "https":
-		return u, nil
-	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
-		return u, nil
-	case u.Scheme == "http":
-		return nil, fmt.Errorf("%q is plain http; use https (plain http only on a loopback host: 127.0.0.1, ::1, localhost)", s)
-	}
-	return nil, fmt.Errorf("%q is not an https URL, e.g. %s", s, example)
-}
+// an agent); it lives in bot (bot.ParseHTTPSURL) so that the chat
+// adapters, which import nothing else of ours, apply it too.
+func ParseHTTPSURL(s, example string) (*url.URL, error) { return bot.ParseHTTPSURL(s, example) }
 
-// IsLoopbackHost accepts only literal loopback addresses and "localhost":
-// a name that merely resolves to loopback today could resolve elsewhere
-// tomorrow.
-func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopbackHost accepts only literal loopback addresses and "localhost"
+// (bot.IsLoopbackHost).
+func IsLoopbackHost(host string) bool { return bot.IsLoopbackHost(host) }

@@ -98,8 +98,13 @@ func New(o Options) *http.Transport {
 // reused, and slack-go leaves some unread (a file upload's answer), which
 // cost a new TLS connection per call.
 func Client(o Options, timeout time.Duration) *http.Client {
-	return &http.Client{Transport: draining{New(o)}, Timeout: timeout}
+	return &http.Client{Transport: RoundTripper(o), Timeout: timeout}
 }
+
+// RoundTripper is Client's transport without a client around it, for a
+// caller that sets its own timeout (a chat adapter, given it through
+// bot.Setup.HTTPTransport).
+func RoundTripper(o Options) http.RoundTripper { return draining{New(o)} }
 
 // DrainLimit bounds what Close reads of an unread response body; a longer
 // rest is dropped with its connection.
