@@ -72,6 +72,34 @@ type Config struct {
 	ApproveBy string `yaml:"approve_by" json:"approve_by"`
 }
 
+// Environment variables that Config.FromEnv reads; the YAML wins where
+// both are set.
+const (
+	EnvBotToken      = "MATTERMOST_BOT_TOKEN"
+	EnvCommandTokens = "MATTERMOST_COMMAND_TOKENS" // comma-separated
+	EnvActionSecret  = "MATTERMOST_ACTION_SECRET"
+)
+
+// FromEnv returns c with empty secrets filled from the environment (getenv
+// is os.Getenv in production; tests pass a map lookup), as
+// docs/mattermost.md describes.
+func (c Config) FromEnv(getenv func(string) string) Config {
+	if c.BotToken == "" {
+		c.BotToken = getenv(EnvBotToken)
+	}
+	if len(c.CommandTokens) == 0 && getenv(EnvCommandTokens) != "" {
+		for _, t := range strings.Split(getenv(EnvCommandTokens), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.CommandTokens = append(c.CommandTokens, t)
+			}
+		}
+	}
+	if c.ActionSecret == "" {
+		c.ActionSecret = getenv(EnvActionSecret)
+	}
+	return c
+}
+
 // The values of Config.ApproveBy.
 const (
 	ApproveByButton  = "button"

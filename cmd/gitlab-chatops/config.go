@@ -33,7 +33,7 @@ type fileConfig struct {
 	// Channel is the console's channel name.
 	Channel string `yaml:"channel"`
 	// Slack and Mattermost configure the chat platforms `serve` connects
-	// to; at least one is needed there.
+	// to; at least one is needed there. Each has its row in platforms.go.
 	Slack      *slack.Config      `yaml:"slack"`
 	Mattermost *mattermost.Config `yaml:"mattermost"`
 	// Audit keys and anchors the audit trail.
@@ -103,6 +103,15 @@ type config struct {
 	grace time.Duration
 	// schedules are fileConfig.Schedules, checked.
 	schedules []schedule.Schedule
+	// chats are the names of the chat platforms serve connects to.
+	chats []string
+}
+
+// ownListen is a platform's listener of its own, which must not take the
+// port of serve's listen:.
+type ownListen struct {
+	ids  idRules
+	addr string
 }
 
 // loadConfig reads and checks the configuration at path for u. Every
@@ -148,27 +157,27 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			p.Addf("audit.key_file", "%v", err)
 		}
 	}
+	// The chat platforms serve connects to, in platforms.go's order: each
+	// configured section, its secrets filled from the environment, checked.
 	var (
-		platforms     []idRules
-		platformNames []string // the chat platforms serve connects to
+		chats      []idRules
+		chatNames  []string
+		ownListens []ownListen
 	)
 	if u.serve {
-		if fc.Slack == nil && fc.Mattermost == nil {
-			p.Addf("", "neither slack: nor mattermost: is configured; serve needs at least one (or use console)")
+		for _, pf := range platforms {
+			listen, ok := pf.load(&fc, p, getenv)
+			if !ok {
+				continue
+			}
+			chats = append(chats, pf.ids)
+			chatNames = append(chatNames, pf.name)
+			if listen != "" {
+				ownListens = append(ownListens, ownListen{pf.ids, listen})
+			}
 		}
-		if fc.Slack != nil {
-			sc := fc.Slack.FromEnv(getenv)
-			sc.Check(p, "slack")
-			fc.Slack = &sc
-			platforms = append(platforms, slackIDs)
-			platformNames = append(platformNames, slack.Platform)
-		}
-		if fc.Mattermost != nil {
-			mc := mattermostFromEnv(*fc.Mattermost, getenv)
-			mc.Check(p, "mattermost")
-			fc.Mattermost = &mc
-			platforms = append(platforms, mattermostIDs)
-			platformNames = append(platformNames, mattermost.Platform)
+		if len(chats) == 0 {
+			p.Addf("", "%s is configured; serve needs at least one (or use console)", noneOf(platformNames()))
 		}
 	}
 	if sock := adminSocketPath(fc.AdminSocket, fc.Store); strings.TrimSpace(fc.Store) != "" && len(sock) > maxSocketPath {
@@ -178,7 +187,7 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 		}
 		p.Addf(key, "the admin socket %s is %d bytes long, and a Unix socket path has at most %d: set admin_socket to a shorter path, e.g. /run/gitlab-chatops/admin.sock", sock, len(sock), maxSocketPath)
 	}
-	checkID(p, "audit.channel", fc.Audit.Channel, platforms, channelID)
+	checkID(p, "audit.channel", fc.Audit.Channel, chats, channelID)
 	grace := DefaultShutdownGrace
 	if fc.ShutdownGrace != "" {
 		if d, ok := p.Duration("shutdown_grace", fc.ShutdownGrace, "30s"); ok {
@@ -190,30 +199,13 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	} else {
 		p.ListenAddress("listen", fc.Listen, DefaultListen)
 	}
-	if u.serve && fc.Mattermost != nil && listenersClash(fc.Mattermost.Listen, fc.Listen) {
-		p.Addf("mattermost.listen", "%q takes the port of listen: %q, so serve could not bind both: leave mattermost.listen out to serve Mattermost's endpoints on listen:, or give it a port of its own", fc.Mattermost.Listen, fc.Listen)
-	}
-	schedules := checkSchedules(p, fc.Schedules, scheduleHosts(fc.Hosts, u.simulate), platformNames)
-	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, platforms), grace: grace, schedules: schedules}
-}
-
-// mattermostFromEnv fills empty Mattermost secrets from the environment,
-// as docs/mattermost.md describes; the YAML wins where both are set.
-func mattermostFromEnv(c mattermost.Config, getenv func(string) string) mattermost.Config {
-	if c.BotToken == "" {
-		c.BotToken = getenv("MATTERMOST_BOT_TOKEN")
-	}
-	if len(c.CommandTokens) == 0 && getenv("MATTERMOST_COMMAND_TOKENS") != "" {
-		for _, t := range strings.Split(getenv("MATTERMOST_COMMAND_TOKENS"), ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.CommandTokens = append(c.CommandTokens, t)
-			}
+	for _, o := range ownListens {
+		if listenersClash(o.addr, fc.Listen) {
+			p.Addf(o.ids.name+".listen", "%q takes the port of listen: %q, so serve could not bind both: leave %s.listen out to serve %s's endpoints on listen:, or give it a port of its own", o.addr, fc.Listen, o.ids.name, o.ids.platform)
 		}
 	}
-	if c.ActionSecret == "" {
-		c.ActionSecret = getenv("MATTERMOST_ACTION_SECRET")
-	}
-	return c
+	schedules := checkSchedules(p, fc.Schedules, scheduleHosts(fc.Hosts, u.simulate), chatNames)
+	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, chats), grace: grace, schedules: schedules, chats: chatNames}
 }
 
 // listenersClash reports whether listening on a and on b would collide:

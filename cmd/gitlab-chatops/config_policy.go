@@ -8,8 +8,6 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
@@ -81,23 +79,6 @@ type idRules struct {
 	// forms describe the shapes for the message, by kind.
 	forms [3]string
 }
-
-var (
-	slackIDs = idRules{
-		name:     slack.Platform,
-		platform: "Slack",
-		valid:    [3]func(string) bool{slack.IsUserID, slack.IsUserGroup, slack.IsChannelID},
-		forms:    [3]string{"user ID (U… or W…)", "user group ID (S…) or handle (db-approvers)", "channel ID (C… or G…)"},
-	}
-	// On Mattermost, approver groups are channels.
-	mattermostIDs = idRules{
-		name:     mattermost.Platform,
-		platform: "Mattermost",
-		valid:    [3]func(string) bool{mattermost.IsID, mattermost.IsID, mattermost.IsID},
-		forms: [3]string{"user ID (26 lowercase letters and digits)",
-			"channel ID (26 lowercase letters and digits)", "channel ID (26 lowercase letters and digits)"},
-	}
-)
 
 // checkIDs records each ID of list that has the shape of no platform.
 // Empty IDs are left to approvals.Policy.Check.

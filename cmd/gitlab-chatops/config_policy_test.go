@@ -14,6 +14,11 @@ import (
 // path, every one of them.
 func TestPolicyIDsQualified(t *testing.T) {
 	const mmUser = "8j3n5pzm1fbq7c6yy9qfg5w4xr"
+	slackIDs, okS := idRulesOf("slack")
+	mattermostIDs, okM := idRulesOf("mattermost")
+	if !okS || !okM {
+		t.Fatal("platforms.go has no row for slack or mattermost")
+	}
 	cases := []struct {
 		name      string
 		platforms []idRules

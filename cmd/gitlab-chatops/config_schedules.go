@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot/console"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
-	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
@@ -90,8 +88,8 @@ func checkSchedules(p *configcheck.Problems, list []scheduleConfig, hosts []stri
 func checkSchedulePlatform(p *configcheck.Problems, key func(string) string, sc scheduleConfig, platforms []string) string {
 	if len(platforms) == 0 {
 		// The console stands in for every platform.
-		if sc.Platform != "" && !slices.Contains([]string{slack.Platform, mattermost.Platform, console.Platform}, sc.Platform) {
-			p.Addf(key("platform"), "%q is not a chat platform: use %s or %s", sc.Platform, slack.Platform, mattermost.Platform)
+		if sc.Platform != "" && !slices.Contains(append(platformNames(), console.Platform), sc.Platform) {
+			p.Addf(key("platform"), "%q is not a chat platform: use %s", sc.Platform, strings.Join(platformNames(), " or "))
 		}
 		return sc.Platform
 	}
@@ -108,10 +106,10 @@ func checkSchedulePlatform(p *configcheck.Problems, key func(string) string, sc 
 	switch {
 	case strings.TrimSpace(sc.Channel) == "":
 		p.Addf(key("channel"), "missing: the ID of the channel to post into (invite the bot there)")
-	case platform == slack.Platform:
-		checkID(p, key("channel"), sc.Channel, []idRules{slackIDs}, channelID)
-	case platform == mattermost.Platform:
-		checkID(p, key("channel"), sc.Channel, []idRules{mattermostIDs}, channelID)
+	default:
+		if ids, ok := idRulesOf(platform); ok {
+			checkID(p, key("channel"), sc.Channel, []idRules{ids}, channelID)
+		}
 	}
 	return platform
 }

@@ -60,8 +60,8 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// hasPlatform reports whether the file at path has a slack: or mattermost:
-// section; loadConfig reports whatever else is wrong with it.
+// hasPlatform reports whether the file at path has the section of a chat
+// platform (platforms.go); loadConfig reports whatever else is wrong with it.
 func hasPlatform(path string) bool {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -69,19 +69,18 @@ func hasPlatform(path string) bool {
 	}
 	var fc fileConfig
 	configcheck.New(path).Decode(data, &fc)
-	return fc.Slack != nil || fc.Mattermost != nil
+	var none configcheck.Problems // this look only asks which sections there are
+	for _, pf := range platforms {
+		if _, ok := pf.load(&fc, &none, func(string) string { return "" }); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func describeUse(cfg config, u use) string {
 	if !u.serve {
 		return fmt.Sprintf("the console; %d host(s)", len(cfg.Hosts))
 	}
-	var platforms []string
-	if cfg.Slack != nil {
-		platforms = append(platforms, "slack")
-	}
-	if cfg.Mattermost != nil {
-		platforms = append(platforms, "mattermost")
-	}
-	return fmt.Sprintf("serve: %s; %d host(s)", strings.Join(platforms, " and "), len(cfg.Hosts))
+	return fmt.Sprintf("serve: %s; %d host(s)", strings.Join(cfg.chats, " and "), len(cfg.Hosts))
 }
