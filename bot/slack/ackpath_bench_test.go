@@ -20,7 +20,7 @@ import (
 // answers nothing at once, against "bare", which only reads the body and
 // verifies the signature. No network: what is left is the CPU and the
 // allocations the adapter adds to every ack (form parsing, replay check,
-// the log line, the handler's goroutine and deadline).
+// the log line, the handler's deadline and the ack guard).
 //
 //	go test -run '^$' -bench CommandAck -benchmem ./bot/slack/
 func BenchmarkCommandAck(b *testing.B) {

@@ -44,11 +44,7 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 			http.Error(w, "unreadable form", http.StatusBadRequest)
 			return
 		}
-		if reply := a.command(r.Context(), h, sc); !reply.IsZero() {
-			writeJSON(w, ephemeralBody(a.replyMessage(reply)))
-			return
-		}
-		w.WriteHeader(http.StatusOK)
+		a.commandHTTP(w, r, h, sc)
 	})
 }
 

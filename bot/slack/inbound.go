@@ -21,27 +21,51 @@ import (
 // under its audit write), Slack is answered empty when the ack budget is
 // spent and the Reply follows through response_url.
 func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashCommand) bot.Reply {
-	if sc.Command != a.cfg.Command {
-		a.log.Warn("unexpected slash command", "command", sc.Command)
-		return bot.ReplyFor(refusalText(fmt.Sprintf("This app answers %s, not %s.", a.cfg.Command, sc.Command)))
+	in, refusal := a.slashInput(sc)
+	if !refusal.IsZero() {
+		return refusal
 	}
-	if sc.UserID == "" || sc.ChannelID == "" {
-		return bot.ReplyFor(refusalText("Slack sent this command without a user or channel; try again."))
-	}
-	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
-	cmd := bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(unescapeText(sc.Text))}
-	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
-	a.recent.put(rp)
-	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.Text)
 	reply, done := a.inTime(base, func(ctx context.Context) bot.Reply {
-		return h.HandleCommand(ctx, cmd)
-	}, func(ctx context.Context, reply bot.Reply) {
-		a.deliver(ctx, rp, sc.ChannelID, user, reply)
-	})
+		return h.HandleCommand(ctx, in.cmd)
+	}, in.late(a))
 	if !done {
 		return bot.NoReply
 	}
 	return reply
+}
+
+// slashInput is a checked slash command: what the handler gets and where
+// a late Reply goes.
+type slashInput struct {
+	cmd bot.Command
+	rp  responder
+}
+
+// late delivers a Reply that missed the acknowledgement.
+func (in slashInput) late(a *Adapter) func(context.Context, bot.Reply) {
+	return func(ctx context.Context, reply bot.Reply) {
+		a.deliver(ctx, in.rp, in.cmd.Channel, in.cmd.User, reply)
+	}
+}
+
+// slashInput checks sc and turns it into a command; a command this app
+// cannot take comes back as a refusal Reply instead.
+func (a *Adapter) slashInput(sc slackgo.SlashCommand) (slashInput, bot.Reply) {
+	if sc.Command != a.cfg.Command {
+		a.log.Warn("unexpected slash command", "command", sc.Command)
+		return slashInput{}, bot.ReplyFor(refusalText(fmt.Sprintf("This app answers %s, not %s.", a.cfg.Command, sc.Command)))
+	}
+	if sc.UserID == "" || sc.ChannelID == "" {
+		return slashInput{}, bot.ReplyFor(refusalText("Slack sent this command without a user or channel; try again."))
+	}
+	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
+	in := slashInput{
+		cmd: bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(unescapeText(sc.Text))},
+		rp:  responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID},
+	}
+	a.recent.put(in.rp)
+	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", in.cmd.Text)
+	return in, bot.NoReply
 }
 
 // slackUnescaper undoes the only escaping Slack applies to the text it
@@ -128,21 +152,28 @@ func (a *Adapter) background(base context.Context, fn func(context.Context) bot.
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), a.opt.handlerTimeout)
-		defer cancel()
-		reply := func() (reply bot.Reply) {
-			defer func() {
-				if p := recover(); p != nil {
-					a.log.Error("handler panicked", "panic", p)
-					reply = bot.ReplyFor(refusalText(bot.FailedText))
-				}
-			}()
-			return fn(ctx)
-		}()
-		if after != nil {
-			after(ctx, reply)
-		}
+		a.run(base, fn, after)
 	}()
+}
+
+// run calls fn with its own deadline, detached from the inbound request's
+// cancellation, then passes its Reply to after. A panic in fn is logged
+// and becomes bot.FailedText rather than ending the process.
+func (a *Adapter) run(base context.Context, fn func(context.Context) bot.Reply, after func(context.Context, bot.Reply)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(base), a.opt.handlerTimeout)
+	defer cancel()
+	reply := func() (reply bot.Reply) {
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("handler panicked", "panic", p)
+				reply = bot.ReplyFor(refusalText(bot.FailedText))
+			}
+		}()
+		return fn(ctx)
+	}()
+	if after != nil {
+		after(ctx, reply)
+	}
 }
 
 // deliver shows a Reply that could not ride on the request's own answer
