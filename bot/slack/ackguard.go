@@ -17,7 +17,8 @@ import (
 // with time.AfterFunc: should the handler still be working when the ack
 // budget is spent (a stalled disk under its audit write), the guard writes
 // a complete empty 200 (Content-Length 0, flushed) so Slack is answered,
-// and the handler's Reply then follows through response_url.
+// and the handler's Reply then follows through response_url. The
+// command's log line is written after the ack is flushed (logCommand).
 //
 // Invariant: exactly one of the guard and the request goroutine writes to
 // w; ackOnce decides under its lock, and the guard's write happens under
@@ -30,11 +31,14 @@ func (a *Adapter) commandHTTP(w http.ResponseWriter, r *http.Request, h bot.Hand
 	}
 	var once ackOnce
 	guard := time.AfterFunc(a.opt.ackBudget, func() {
-		once.do(func() {
+		if once.do(func() {
 			w.Header().Set("Content-Length", "0")
 			w.WriteHeader(http.StatusOK)
-			_ = http.NewResponseController(w).Flush()
-		})
+			flush(w)
+		}) {
+			// A stalled command shows in the log now, not when it ends.
+			a.logCommand(in)
+		}
 	})
 	a.bg.Add(1)
 	defer a.bg.Done()
@@ -42,7 +46,11 @@ func (a *Adapter) commandHTTP(w http.ResponseWriter, r *http.Request, h bot.Hand
 		return h.HandleCommand(ctx, in.cmd)
 	}, func(_ context.Context, reply bot.Reply) {
 		guard.Stop()
-		if once.do(func() { writeReply(a, w, reply) }) {
+		if once.do(func() {
+			writeReply(a, w, reply)
+			flush(w)
+		}) {
+			a.logCommand(in)
 			return
 		}
 		a.log.Warn("handler answered after the ack budget; its reply follows through response_url")
@@ -80,4 +88,13 @@ func (o *ackOnce) do(write func()) bool {
 	o.done = true
 	write()
 	return true
+}
+
+// flush sends what w holds now. The writers net/http gives handlers are
+// http.Flushers; a type assertion, unlike http.NewResponseController,
+// allocates nothing.
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }

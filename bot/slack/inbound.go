@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ func (a *Adapter) command(base context.Context, h bot.Handler, sc slackgo.SlashC
 	if !refusal.IsZero() {
 		return refusal
 	}
+	a.logCommand(in)
 	reply, done := a.inTime(base, func(ctx context.Context) bot.Reply {
 		return h.HandleCommand(ctx, in.cmd)
 	}, in.late(a))
@@ -64,8 +66,17 @@ func (a *Adapter) slashInput(sc slackgo.SlashCommand) (slashInput, bot.Reply) {
 		rp:  responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID},
 	}
 	a.recent.put(in.rp)
-	a.log.Info("slash command", "user", sc.UserID, "channel", sc.ChannelID, "text", in.cmd.Text)
 	return in, bot.NoReply
+}
+
+// logCommand is the operations line of each slash command as typed
+// ("slash command": user, channel, text). Over HTTP it is written after
+// the acknowledgement (or by the ack guard when the handler is late), so
+// its write is not on the ack's path. LogAttrs spares the boxing of
+// key-value arguments.
+func (a *Adapter) logCommand(in slashInput) {
+	a.log.LogAttrs(context.Background(), slog.LevelInfo, "slash command",
+		slog.String("user", in.cmd.User.ID), slog.String("channel", in.cmd.Channel), slog.String("text", in.cmd.Text))
 }
 
 // slackUnescaper undoes the only escaping Slack applies to the text it
