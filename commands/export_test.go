@@ -64,3 +64,11 @@ func AddReadOnlyOperation(t testing.TB, o ReadOnlyOperation) {
 
 // HelpMessage is the answer to help (args: a subcommand). For tests only.
 func HelpMessage(args ...string) bot.Message { return helpMessage(Invocation{Sub: "help", Args: args}) }
+
+// PoolRunning is how many of r's pool workers are busy: a task's own
+// bookkeeping (Router.Wait) ends a moment before its worker is free.
+func PoolRunning(r *Router) int {
+	r.pool.mu.Lock()
+	defer r.pool.mu.Unlock()
+	return r.pool.running
+}
