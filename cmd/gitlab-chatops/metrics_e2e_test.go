@@ -1,20 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics/metricstest"
 )
 
@@ -24,71 +18,17 @@ import (
 // named metric has the value those give, and every metric the example
 // alert rules use is exposed.
 func TestServeMetrics(t *testing.T) {
-	dir := t.TempDir()
-	agentDir := filepath.Join(dir, "agent")
-	agentPort, port := freePort(t), freePort(t)
-	startAgentSpeed(t, agentDir, agentPort, "0")
-	fm := newFakeMattermostAPI(t)
 	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
-	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
-listen: 127.0.0.1:%d
-audit: {key_file: %s}
-approval_key: %s
-hosts:
-  - name: gitlab-sim
-    agent: http://127.0.0.1:%d
-mattermost:
-  url: %s
-  bot_token: mm-bot-token
-  command_tokens: [%s]
-  action_secret: %s
-  callback_url: http://127.0.0.1:%d/mattermost/actions
-policy:
-  approvers: [%s]
-schedules:
+	srv := startMMServe(t, bob, fmt.Sprintf(`schedules:
   - id: hourly-status
     spec: "@hourly"
     channel: %s
     what: status
-`, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
-		fm.srv.URL, shutMMToken, shutMMSecret, port, bob, channel)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	waitListening(t, port)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+`, channel))
+	fm, logs, base := srv.fm, srv.logs, srv.base
 	started := time.Now()
-
-	slash := func(user, text string) {
-		t.Helper()
-		form := url.Values{"token": {shutMMToken}, "user_id": {user}, "user_name": {"someone"}, "channel_id": {channel}, "text": {text}}
-		if a := send(mustRequest(t, "POST", base+"/mattermost/command", "application/x-www-form-urlencoded", form.Encode())); a.err != nil || a.status != 200 {
-			t.Fatalf("/gitlab-migrations %s: %+v", text, a)
-		}
-	}
-	waitChat := func(want string) {
-		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(fm.text(), want); {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the chat:\n%s\nlog:\n%s", want, fm.text(), logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	slash := func(user, text string) { t.Helper(); srv.slash(t, user, channel, text) }
+	waitChat := func(want string) { t.Helper(); srv.waitChat(t, want) }
 	slash(alice, "status")
 	waitChat("48 up, 6 down")
 	slash(alice, "schedules run hourly-status")
@@ -142,7 +82,7 @@ schedules:
 		w("requests", 0, "state", "approved"),
 		w("requests", 0, "state", "running"),
 		w("pending_request_oldest_age_seconds", 0),
-		w("approval_ttl_seconds", cfg.approval.WithDefaults().TTL.Seconds()),
+		w("approval_ttl_seconds", approvals.DefaultTTL.Seconds()), // no request_ttl configured
 		w("agent_job_duration_seconds_count", 1, "host", "gitlab-sim", "operation", "migrate", "state", "succeeded"),
 		w("agent_up", 1, "host", "gitlab-sim"),
 		// The after-check's status: nothing down any more.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+)
+
+// mmServe is a running serve with Mattermost on its one listener (a fake
+// Mattermost API) and one real agent over the instant simulator: the setup
+// the serve end-to-end tests share.
+type mmServe struct {
+	base string // http://127.0.0.1:PORT
+	fm   *fakeMattermostAPI
+	logs *lockedBuffer
+}
+
+// startMMServe writes a serve configuration with the fake Mattermost, the
+// agent as host gitlab-sim and policy.approvers [approver], followed by
+// extra (more YAML, e.g. schedules:), and runs serve until the test ends.
+func startMMServe(t *testing.T, approver, extra string) *mmServe {
+	t.Helper()
+	dir := t.TempDir()
+	agentDir := filepath.Join(dir, "agent")
+	agentPort, port := freePort(t), freePort(t)
+	startAgentSpeed(t, agentDir, agentPort, "0")
+	fm := newFakeMattermostAPI(t)
+	p := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
+listen: 127.0.0.1:%d
+audit: {key_file: %s}
+approval_key: %s
+hosts:
+  - name: gitlab-sim
+    agent: http://127.0.0.1:%d
+mattermost:
+  url: %s
+  bot_token: mm-bot-token
+  command_tokens: [%s]
+  action_secret: %s
+  callback_url: http://127.0.0.1:%d/mattermost/actions
+policy:
+  approvers: [%s]
+%s`, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
+		fm.srv.URL, shutMMToken, shutMMSecret, port, approver, extra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p, use{serve: true}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &mmServe{base: fmt.Sprintf("http://127.0.0.1:%d", port), fm: fm, logs: &lockedBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(s.logs, nil)), noEnv) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitListening(t, port)
+	return s
+}
+
+// slash sends `/gitlab-migrations text` as user in channel and returns the
+// command response's body.
+func (s *mmServe) slash(t *testing.T, user, channel, text string) string {
+	t.Helper()
+	form := url.Values{"token": {shutMMToken}, "user_id": {user}, "user_name": {"someone"}, "channel_id": {channel}, "text": {text}}
+	a := send(mustRequest(t, "POST", s.base+"/mattermost/command", "application/x-www-form-urlencoded", form.Encode()))
+	if a.err != nil || a.status != 200 {
+		t.Fatalf("/gitlab-migrations %s: %+v", text, a)
+	}
+	return a.body
+}
+
+// waitChat waits (60 s at most) until the bot posted want somewhere.
+func (s *mmServe) waitChat(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(s.fm.text(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the chat:\n%s\nlog:\n%s", want, s.fm.text(), s.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
