@@ -32,15 +32,21 @@ func Say(m Message) Reply { return Reply{Message: &m} }
 // IsZero reports whether r shows nothing.
 func (r Reply) IsZero() bool { return r.Message == nil }
 
-// WithApprovers is m as an adapter shows it: the approvers, if any, as
-// mentions under the text (Message.Mentions).
+// WithApprovers is the message as an adapter shows it: after a refusal
+// that names who may approve instead, a line "Who may approve: …" of
+// mention spans, which each adapter renders in its own syntax (Slack
+// <@U…> and user groups, Mattermost @user and ~channel).
 func (r Reply) WithApprovers() Message {
 	if r.Message == nil {
 		return Message{}
 	}
 	m := *r.Message
 	if len(r.Approvers) > 0 {
-		m.Mentions = append(append([]string(nil), m.Mentions...), r.Approvers...)
+		who := make([]Text, len(r.Approvers))
+		for i, id := range r.Approvers {
+			who[i] = Mention(id)
+		}
+		m.Text = Join(m.Text, Plain("\nWho may approve: "), JoinWith(", ", who...))
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -16,8 +17,14 @@ func TestReplyFor(t *testing.T) {
 	if r.IsZero() || !r.Refused || r.Err != nil || r.Message.Text.String() != "You may not approve this." || r.Message.Tone != ToneDanger {
 		t.Errorf("a refusal = %+v", r)
 	}
-	if m := r.WithApprovers(); !slices.Equal(m.Mentions, []string{"U1", "S2"}) {
-		t.Errorf("WithApprovers mentions %v, want the approvers", m.Mentions)
+	var named []string
+	for _, sp := range r.WithApprovers().Text {
+		if sp.Kind == SpanMention {
+			named = append(named, sp.ID)
+		}
+	}
+	if !slices.Equal(named, []string{"U1", "S2"}) || !strings.Contains(r.WithApprovers().Text.String(), "Who may approve: ") {
+		t.Errorf("WithApprovers names %v in %q, want the approvers after \"Who may approve: \"", named, r.WithApprovers().Text.String())
 	}
 	goErr := errors.New("dial tcp 127.0.0.1:9: connection refused")
 	r = ReplyFor(goErr)

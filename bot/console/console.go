@@ -299,14 +299,7 @@ func (c *Console) deliver(ctx context.Context, user bot.User, rp bot.Reply) {
 	if rp.Err != nil {
 		c.log.Error("handler failed", "err", rp.Err)
 	}
-	m := *rp.Message
-	if len(rp.Approvers) > 0 {
-		who := make([]bot.Text, len(rp.Approvers))
-		for i, id := range rp.Approvers {
-			who[i] = bot.Mention(id)
-		}
-		m.Text = bot.Join(m.Text, bot.Plain("\nWho may approve: "), bot.JoinWith(", ", who...))
-	}
+	m := rp.WithApprovers()
 	_ = c.Notify(ctx, c.channel, user, m)
 }
 

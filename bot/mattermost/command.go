@@ -150,16 +150,8 @@ func (a *Adapter) replyNotice(ctx context.Context, rp bot.Reply) bot.Message {
 	if rp.Err != nil {
 		a.log.Error("handler failed", "err", rp.Err)
 	}
-	m := *rp.Message
-	if len(rp.Approvers) > 0 {
-		// Mention spans: people() resolves them to @user and ~channel.
-		who := make([]bot.Text, len(rp.Approvers))
-		for i, id := range rp.Approvers {
-			who[i] = bot.Mention(id)
-		}
-		m.Text = bot.Join(m.Text, bot.Plain("\nWho may approve: "), bot.JoinWith(", ", who...))
-	}
-	return m
+	// Mention spans: people() resolves them to @user and ~channel.
+	return rp.WithApprovers()
 }
 
 // decision reports whether text may approve or deny a request: whether

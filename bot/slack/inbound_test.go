@@ -188,7 +188,7 @@ func TestRefusalNamesWhoMayApprove(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.body), &got); err != nil {
 		t.Fatalf("answer is not JSON: %q", resp.body)
 	}
-	if !strings.Contains(got.Text, "you are not an approver") || !strings.Contains(got.Text, "cc <@U0BOB> <!subteam^S0DBA>") {
+	if !strings.Contains(got.Text, "you are not an approver") || !strings.Contains(got.Text, "Who may approve: <@U0BOB>, <!subteam^S0DBA>") {
 		t.Errorf("the refusal should mention who may approve: %q", got.Text)
 	}
 }
