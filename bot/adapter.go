@@ -50,13 +50,24 @@ type GroupResolver interface {
 //     thread, saying it was cut;
 //   - no Buttons: the message shows the commands to type
 //     (`/gitlab-migrations approve <id>`);
-//   - no Threads: replies are root posts that name their request.
+//   - no Threads: replies are root posts that name their request;
+//   - no Forms: instead of a dialog asking for a value, the user is told
+//     the command to type with it (`approve <id> --code NNNNNN`);
+//   - no DirectFiles: a Reply's Files are not sent; the Message says what
+//     they held in words (an enrolment's otpauth:// URI without its QR
+//     code).
 type Capabilities struct {
 	Ephemeral bool `json:"ephemeral"`
 	Edits     bool `json:"edits"`
 	Uploads   bool `json:"uploads"`
 	Buttons   bool `json:"buttons"`
 	Threads   bool `json:"threads"`
+	// Forms: the adapter opens a Reply's Form (a modal or dialog) for the
+	// user it answers, and hands its submission to the Handler.
+	Forms bool `json:"forms,omitempty"`
+	// DirectFiles: the adapter sends a Reply's Files to that user alone
+	// (a direct message from the bot).
+	DirectFiles bool `json:"direct_files,omitempty"`
 }
 
 // AllCapabilities is a platform that can show everything (Slack,

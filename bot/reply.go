@@ -20,6 +20,19 @@ type Reply struct {
 	// Err is the bot's own failure behind a FailedText reply, for the
 	// adapter's log (never shown); nil otherwise.
 	Err error `json:"-"`
+	// Form, when set, is opened for the user instead of showing Message,
+	// by an adapter with Capabilities.Forms (the router sets it only
+	// then). If the platform refuses to open it (its trigger expired),
+	// the adapter shows Message, which must therefore say what to type
+	// instead. A Reply to a form's submission that is Refused is shown in
+	// the open dialog where the platform can (Slack's response_action
+	// errors, Mattermost's dialog error), so the user can try again.
+	Form *Form `json:"form,omitempty"`
+	// Files go to the user alone, by an adapter with
+	// Capabilities.DirectFiles (a direct message from the bot), after the
+	// Reply's Message is shown; the router sets them only then. Sending
+	// them is the adapter's work after the ack.
+	Files []File `json:"files,omitempty"`
 }
 
 // NoReply is a Reply that shows nothing: the command was accepted and its

@@ -38,6 +38,10 @@ type Action struct {
 	// is the opaque request ID it carries. Nothing else comes from a button.
 	ActionID string
 	Value    string
+	// Fields are the values of a Form's submission, by FormField.Name;
+	// nil for a click. A submission is an Action with the Form's ActionID
+	// and Value.
+	Fields map[string]string
 }
 
 // Button action IDs. They are letters only, which both platforms accept

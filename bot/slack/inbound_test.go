@@ -7,6 +7,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestClickIsTranslated(t *testing.T) {
 	eventually(t, "the click handled", func() bool { return len(h.actions()) == 1 })
 	want := bot.Action{Platform: Platform, User: bot.User{ID: "U0BOB", Name: "bob"},
 		Message: bot.Ref{Channel: testChannel, ID: "1700000000.000042"}, ActionID: bot.ActionApprove, Value: "r7k2qxa9"}
-	if got := h.actions()[0]; got != want {
+	if got := h.actions()[0]; !reflect.DeepEqual(got, want) {
 		t.Errorf("action = %+v, want %+v", got, want)
 	}
 	eventually(t, "the refusal shown to bob alone", func() bool { return len(fake.allResponses()) == 1 })

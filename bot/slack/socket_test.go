@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -135,7 +136,7 @@ func TestSocketModeClickAck(t *testing.T) {
 	ackFor(t, s, "env-3")
 	eventually(t, "the click handled", func() bool { return len(h.actions()) == 1 })
 	want := bot.Action{Platform: Platform, User: bot.User{ID: bob, Name: "bob"}, Message: bot.Ref{Channel: testChannel, ID: "1700000000.000007"}, ActionID: "deny", Value: "r7k2qxa9"}
-	if got := h.actions()[0]; got != want {
+	if got := h.actions()[0]; !reflect.DeepEqual(got, want) {
 		t.Errorf("action = %+v, want %+v", got, want)
 	}
 }

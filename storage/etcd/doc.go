@@ -1,0 +1,32 @@
+// Package etcd keeps gitlab-chatops's state in etcd, for several bot
+// replicas (bbolt, package storage, stays the one-machine default). It
+// uses go.etcd.io/etcd/client/v3 only; nothing here is a home-made
+// consensus: every guarantee below is an etcd transaction or lease.
+//
+// A Cluster is one replica's connection (Dial). On it:
+//   - Store implements storage.Backend with the guarantees of the bbolt
+//     file, proven by the same conformance suites: a request change and
+//     its audit entries commit in one Txn; a request transition is a
+//     compare-and-swap on the key's mod revision (Apply retries, as the
+//     approvals.Store contract allows); the audit chain is appended under
+//     a compare-and-swap on its head, so two replicas never fork it; the
+//     stored entries are byte for byte what bbolt stores.
+//   - Election implements leader.Leadership with concurrency.Election on
+//     the replica's session lease.
+//   - The shared once-only keys (a Slack envelope seen by any replica, the
+//     one replica that follows a running job) are lease-bound keys
+//     created with a CreateRevision == 0 compare.
+//
+// Key layout under the configured prefix (default /gitlab-chatops/):
+//
+//	meta/schema_version      the layout version (storage.SchemaVersion)
+//	meta/audit_head          auditchain head: seq and hash of the last entry
+//	meta/schedule_seq        last chat-defined schedule number (s1, s2, …)
+//	requests/<id>            JSON of approvals.Request
+//	audit/<seq, 20 digits>   the entry as auditchain stores it
+//	schedules/<id>           JSON of schedule.Schedule
+//	schedule_results/<id>    JSON of the last and last-posted results
+//	election/                concurrency.Election's keys
+//	owners/<request id>      the replica following a running job (session lease)
+//	seen/<platform>/<key>    an inbound envelope already handled (its own lease)
+package etcd
