@@ -121,7 +121,14 @@ func (c *Cluster) Session(ctx context.Context) (*concurrency.Session, error) {
 			return c.session, nil
 		}
 	}
-	s, err := concurrency.NewSession(c.client, concurrency.WithTTL(int(c.ttl/time.Second)), concurrency.WithContext(context.WithoutCancel(ctx)))
+	// The lease is granted under ctx (bounded by the caller: while etcd
+	// cannot be reached this fails instead of blocking with c.mu held);
+	// its renewals live as long as the Cluster, not ctx.
+	lease, err := c.client.Grant(ctx, int64(c.ttl/time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("etcd session: granting its lease: %w", err)
+	}
+	s, err := concurrency.NewSession(c.client, concurrency.WithLease(lease.ID), concurrency.WithTTL(int(c.ttl/time.Second)), concurrency.WithContext(context.WithoutCancel(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("etcd session: %w", err)
 	}

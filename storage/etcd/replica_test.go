@@ -1,0 +1,260 @@
+package etcd_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
+)
+
+// testTTL is the replicas' lease TTL in these tests: short, so failover
+// tests take seconds, yet long enough that a busy machine still renews.
+const testTTL = 3 * time.Second
+
+// dialReplica connects one replica to endpoints under prefix; it is closed
+// when the test ends (closing it twice is harmless).
+func dialReplica(t *testing.T, endpoints []string, prefix string) *etcd.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: endpoints, Prefix: prefix, LeaseTTL: testTTL})
+	if err != nil {
+		t.Fatalf("dial etcd: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// crash ends a replica as SIGKILL would: its connection closes and its
+// lease is NOT revoked, so what is bound to it lives until the TTL.
+func crash(t *testing.T, c *etcd.Cluster) {
+	t.Helper()
+	if err := c.Client().Close(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("closing the crashed replica's client: %v", err)
+	}
+}
+
+// proxy is a loopback TCP proxy in front of etcd: cutting it partitions
+// the replicas that reach etcd through it (their connections drop, new
+// ones are refused), while etcd and the other replicas go on.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy listen: %v", err)
+	}
+	p := &proxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(p.Cut)
+	return p
+}
+
+// Endpoints are the client URLs that go through the proxy.
+func (p *proxy) Endpoints() []string { return []string{"http://" + p.ln.Addr().String()} }
+
+func (p *proxy) serve() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			in.Close()
+			out.Close()
+			return
+		}
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(out, in); out.Close() }()
+		go func() { _, _ = io.Copy(in, out); in.Close() }()
+	}
+}
+
+// Cut partitions: the listener and every connection close.
+func (p *proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// terms records the terms of leadership of several replicas on one
+// timeline, and checks that two never overlap.
+type terms struct {
+	t  *testing.T
+	mu sync.Mutex
+	// active is the replica whose term runs ("" when none).
+	active  string
+	overlap []string
+	started chan string // each term's replica, as it begins
+	ended   map[string]time.Time
+	begun   map[string]time.Time
+}
+
+func newTerms(t *testing.T) *terms {
+	return &terms{t: t, started: make(chan string, 64), ended: map[string]time.Time{}, begun: map[string]time.Time{}}
+}
+
+// run is the fn a replica runs while leader.
+func (ts *terms) run(name string) func(context.Context) {
+	return func(ctx context.Context) {
+		ts.mu.Lock()
+		if ts.active != "" {
+			ts.overlap = append(ts.overlap, ts.active+" and "+name)
+		}
+		ts.active = name
+		ts.begun[name] = time.Now()
+		ts.mu.Unlock()
+		ts.started <- name
+		<-ctx.Done()
+		ts.mu.Lock()
+		if ts.active == name {
+			ts.active = ""
+		}
+		ts.ended[name] = time.Now()
+		ts.mu.Unlock()
+	}
+}
+
+// next waits for the next term to begin and returns its replica.
+func (ts *terms) next(within time.Duration) string {
+	ts.t.Helper()
+	select {
+	case name := <-ts.started:
+		return name
+	case <-time.After(within):
+		ts.t.Fatalf("no replica became leader within %s", within)
+		return ""
+	}
+}
+
+func (ts *terms) check() {
+	ts.t.Helper()
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if len(ts.overlap) > 0 {
+		ts.t.Errorf("terms of leadership overlapped: %v", ts.overlap)
+	}
+}
+
+// elect runs an Election for replica name on c until the test ends.
+func elect(t *testing.T, c *etcd.Cluster, name string, ts *terms) *etcd.Election {
+	t.Helper()
+	e := etcd.NewElection(c, name, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.RunWhileLeader(ctx, ts.run(name))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+func TestElection(t *testing.T) {
+	srv := etcdtest.Start(t)
+
+	t.Run("one leader among three, another after its crash", func(t *testing.T) {
+		prefix := "/election-crash/"
+		ts := newTerms(t)
+		clusters := map[string]*etcd.Cluster{}
+		elections := map[string]*etcd.Election{}
+		for _, name := range []string{"a", "b", "c"} {
+			clusters[name] = dialReplica(t, srv.Endpoints(), prefix)
+			elections[name] = elect(t, clusters[name], name, ts)
+		}
+		first := ts.next(10 * time.Second)
+		// Leadership stays put while everyone renews.
+		select {
+		case name := <-ts.started:
+			t.Fatalf("%s became leader while %s led and renewed its lease", name, first)
+		case <-time.After(testTTL):
+		}
+		leaders := 0
+		for _, e := range elections {
+			if e.IsLeader() {
+				leaders++
+			}
+		}
+		if leaders != 1 || !elections[first].IsLeader() {
+			t.Fatalf("IsLeader is true on %d replicas (want only %s)", leaders, first)
+		}
+		killed := time.Now()
+		crash(t, clusters[first])
+		second := ts.next(4 * testTTL)
+		took := time.Since(killed)
+		if second == first {
+			t.Fatalf("the crashed replica %s led again", first)
+		}
+		// The crashed leader's lease lived on until it expired: the next
+		// leader comes after about the TTL, not at once.
+		if took < testTTL/2 || took > 3*testTTL {
+			t.Errorf("the next leader came %s after the crash; want about the lease TTL (%s)", took, testTTL)
+		}
+		t.Logf("failover after a crash: %s (lease TTL %s)", took.Round(10*time.Millisecond), testTTL)
+		ts.check()
+	})
+
+	t.Run("a partitioned leader stops before its lease expires", func(t *testing.T) {
+		prefix := "/election-partition/"
+		ts := newTerms(t)
+		px := startProxy(t, srv.Addr())
+		cut := dialReplica(t, px.Endpoints(), prefix)
+		cutElection := elect(t, cut, "cut", ts)
+		if name := ts.next(10 * time.Second); name != "cut" {
+			t.Fatalf("%s led; want the only replica, cut", name)
+		}
+		other := elect(t, dialReplica(t, srv.Endpoints(), prefix), "other", ts)
+		time.Sleep(testTTL / 3) // the other replica campaigns, and waits
+		cutAt := time.Now()
+		px.Cut()
+		if name := ts.next(4 * testTTL); name != "other" {
+			t.Fatalf("%s led after the partition; want other", name)
+		}
+		ts.mu.Lock()
+		stopped, ok := ts.ended["cut"]
+		otherBegan := ts.begun["other"]
+		ts.mu.Unlock()
+		if !ok {
+			t.Fatal("the partitioned leader's term never ended")
+		}
+		if d := stopped.Sub(cutAt); d >= testTTL {
+			t.Errorf("the partitioned leader stopped %s after the partition; want before its lease TTL (%s)", d, testTTL)
+		}
+		if !stopped.Before(otherBegan) {
+			t.Errorf("the partitioned leader stopped at %s, after the other began leading at %s", stopped.Format(time.StampMilli), otherBegan.Format(time.StampMilli))
+		}
+		if cutElection.IsLeader() || !other.IsLeader() {
+			t.Errorf("IsLeader: partitioned %v, other %v; want false, true", cutElection.IsLeader(), other.IsLeader())
+		}
+		t.Logf("partitioned leader stopped %s after the cut; the other led %s after it (lease TTL %s)",
+			stopped.Sub(cutAt).Round(10*time.Millisecond), otherBegan.Sub(cutAt).Round(10*time.Millisecond), testTTL)
+		ts.check()
+	})
+}
