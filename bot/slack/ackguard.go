@@ -44,19 +44,26 @@ func (a *Adapter) commandHTTP(w http.ResponseWriter, r *http.Request, h bot.Hand
 	defer a.bg.Done()
 	a.run(r.Context(), func(ctx context.Context) bot.Reply {
 		return h.HandleCommand(ctx, in.cmd)
-	}, func(_ context.Context, reply bot.Reply) {
+	}, func(ctx context.Context, reply bot.Reply) {
 		guard.Stop()
+		now, later, follows := splitReply(reply)
 		if once.do(func() {
-			writeReply(a, w, reply)
+			writeReply(a, w, now)
 			flush(w)
 		}) {
 			a.logCommand(in)
+			if follows {
+				// After the ack is flushed: a form is opened (its
+				// trigger_id is good for 3 s from the command), files go
+				// by direct message.
+				a.deliver(ctx, in.rp, in.cmd.Channel, in.cmd.User, later)
+			}
 			return
 		}
 		a.log.Warn("handler answered after the ack budget; its reply follows through response_url")
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.opt.sendTimeout)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.opt.sendTimeout)
 		defer cancel()
-		in.late(a)(ctx, reply)
+		in.late(a)(lctx, reply)
 	})
 }
 

@@ -167,6 +167,11 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if err := a.checkRoot(root); err != nil {
 		return err
 	}
+	return a.upload(ctx, root.Channel, root.ID, f, comment)
+}
+
+// upload shares f into channel, under the thread threadTS ("" for none).
+func (a *Adapter) upload(ctx context.Context, channel, threadTS string, f bot.File, comment string) error {
 	if f.Empty() {
 		return fmt.Errorf("slack: file %q is empty; Slack refuses empty uploads", f.Name)
 	}
@@ -174,7 +179,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if name == "" {
 		name = "output.txt"
 	}
-	_, err := a.out.send(ctx, root.Channel, "files.upload", "", func(ctx context.Context) (string, error) {
+	_, err := a.out.send(ctx, channel, "files.upload", "", func(ctx context.Context) (string, error) {
 		// A fresh reader per attempt: a retry must send the whole file.
 		content, err := f.Open()
 		if err != nil {
@@ -186,8 +191,8 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 			Filename:        name,
 			Title:           f.Title,
 			InitialComment:  Mrkdwn(bot.Sentence(comment)),
-			Channel:         root.Channel,
-			ThreadTimestamp: root.ID,
+			Channel:         channel,
+			ThreadTimestamp: threadTS,
 		})
 		if err != nil {
 			return "", err
@@ -269,8 +274,13 @@ func (a *Adapter) Chat() bot.Chat { return a }
 func (a *Adapter) Groups() bot.GroupResolver { return a }
 
 // Capabilities implements bot.Adapter and bot.Capable: Slack shows
-// everything.
-func (a *Adapter) Capabilities() bot.Capabilities { return bot.AllCapabilities }
+// everything, opens forms as modals (form.go) and sends files to one user
+// by direct message (direct.go).
+func (a *Adapter) Capabilities() bot.Capabilities {
+	c := bot.AllCapabilities
+	c.Forms, c.DirectFiles = true, true
+	return c
+}
 
 // HTTPPrefix implements bot.HTTPServed: PathCommands and PathInteractions
 // are under it.

@@ -20,7 +20,7 @@ import (
 // following the documented request and response shapes: chat.postMessage,
 // chat.update, chat.postEphemeral, files.getUploadURLExternal, the upload
 // URL, files.completeUploadExternal, usergroups.users.list, usergroups.list,
-// and response_url endpoints. Unlike slacktest it hands out distinct,
+// views.open, conversations.open and response_url endpoints. Unlike slacktest it hands out distinct,
 // increasing ts values, records every call, keeps message state across
 // chat.update (blocks left out of an update are kept, as Slack does), and
 // can answer 429 with Retry-After, 5xx or ok:false on demand. It listens
@@ -43,12 +43,32 @@ type fakeSlack struct {
 	failures   map[string][]fakeFailure
 	holds      map[string]chan struct{}
 	violations []string
+	triggers   map[string]fakeTrigger // trigger_id -> whose, until when
+	views      []fakeView
+	ims        map[string]string // DM channel ID -> its user
+}
+
+// fakeTrigger is a trigger_id Slack handed out with a command or click:
+// good once, for 3 seconds, for its user.
+type fakeTrigger struct {
+	user  string
+	until time.Time
+	used  bool
+}
+
+// fakeView is a modal opened with views.open, as Slack keeps it.
+type fakeView struct {
+	ID   string
+	User string
+	View json.RawMessage
 }
 
 type fakeCall struct {
 	Method string
 	Form   url.Values
-	At     time.Time
+	// JSON is the body of a method called with a JSON body (views.open).
+	JSON json.RawMessage
+	At   time.Time
 }
 
 type fakeMsg struct {
@@ -89,6 +109,7 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		msgs: map[string]*fakeMsg{}, files: map[string]*fakeFile{},
 		groups: map[string][]string{}, handles: map[string]string{},
 		failures: map[string][]fakeFailure{}, holds: map[string]chan struct{}{},
+		triggers: map[string]fakeTrigger{}, ims: map[string]string{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(func() {
@@ -158,6 +179,15 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request, method stri
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	var raw json.RawMessage
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+		b, err := io.ReadAll(r.Body)
+		if err != nil || !json.Valid(b) {
+			http.Error(w, "invalid JSON", http.StatusBadRequest)
+			return
+		}
+		raw = b
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -166,7 +196,7 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request, method stri
 		r.PostForm = r.Form
 	}
 	f.mu.Lock()
-	f.calls = append(f.calls, fakeCall{Method: method, Form: r.PostForm, At: time.Now()})
+	f.calls = append(f.calls, fakeCall{Method: method, Form: r.PostForm, JSON: raw, At: time.Now()})
 	hold := f.holds[method]
 	var fail *fakeFailure
 	if q := f.failures[method]; len(q) > 0 {
@@ -217,6 +247,17 @@ func (f *fakeSlack) serveAPI(w http.ResponseWriter, r *http.Request, method stri
 		}
 		reply(w, map[string]any{"ok": true, "channel": m.Channel,
 			"permalink": "https://fake.slack.com/archives/" + m.Channel + "/p" + strings.ReplaceAll(m.TS, ".", "")})
+	case "views.open":
+		reply(w, f.openView(raw))
+	case "conversations.open":
+		users := strings.Split(r.PostForm.Get("users"), ",")
+		if len(users) != 1 || users[0] == "" {
+			reply(w, map[string]any{"ok": false, "error": "users_list_not_supplied"})
+			return
+		}
+		id := "D" + strings.TrimPrefix(users[0], "U")
+		f.ims[id] = users[0]
+		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": id, "is_im": true, "user": users[0]}})
 	case "usergroups.users.list":
 		users, ok := f.groups[r.PostForm.Get("usergroup")]
 		if !ok {
@@ -312,6 +353,99 @@ func (f *fakeSlack) postEphemeral(form url.Values) map[string]any {
 	blocks, _ := checkBlocks(form.Get("blocks"))
 	f.ephemerals = append(f.ephemerals, fakeEphemeral{Channel: ch, User: user, Text: form.Get("text"), Blocks: blocks})
 	return map[string]any{"ok": true, "message_ts": f.nextTS()}
+}
+
+// newTrigger is a trigger_id for user's next command or click, good for
+// 3 seconds, once.
+func (f *fakeSlack) newTrigger(user string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	id := fmt.Sprintf("%d.%d.fake%06d", 1700000000+f.seq, f.seq, f.seq)
+	f.triggers[id] = fakeTrigger{user: user, until: time.Now().Add(3 * time.Second)}
+	return id
+}
+
+// openView is views.open: a JSON body {trigger_id, view}, the view a
+// modal with a title, at most 100 blocks, input blocks with distinct
+// block IDs, private_metadata of at most 3000 characters.
+func (f *fakeSlack) openView(raw json.RawMessage) map[string]any {
+	var req struct {
+		TriggerID string `json:"trigger_id"`
+		View      struct {
+			Type            string            `json:"type"`
+			Title           map[string]any    `json:"title"`
+			Blocks          []json.RawMessage `json:"blocks"`
+			PrivateMetadata string            `json:"private_metadata"`
+		} `json:"view"`
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return map[string]any{"ok": false, "error": "invalid_arguments"}
+	}
+	tr, ok := f.triggers[req.TriggerID]
+	switch {
+	case !ok:
+		return map[string]any{"ok": false, "error": "invalid_trigger_id"}
+	case tr.used || time.Now().After(tr.until):
+		return map[string]any{"ok": false, "error": "expired_trigger_id"}
+	case req.View.Type != "modal" || req.View.Title == nil || len(req.View.Blocks) == 0 || len(req.View.Blocks) > 100 || len(req.View.PrivateMetadata) > 3000:
+		f.violations = append(f.violations, "views.open with an invalid modal: "+string(raw))
+		return map[string]any{"ok": false, "error": "invalid_arguments"}
+	}
+	tr.used = true
+	f.triggers[req.TriggerID] = tr
+	f.seq++
+	id := fmt.Sprintf("V%06d", f.seq)
+	var view json.RawMessage
+	_ = json.Unmarshal(raw, &struct {
+		View *json.RawMessage `json:"view"`
+	}{&view})
+	f.views = append(f.views, fakeView{ID: id, User: tr.user, View: view})
+	return map[string]any{"ok": true, "view": map[string]any{"id": id, "type": "modal"}}
+}
+
+// openedViews are the modals opened so far.
+func (f *fakeSlack) openedViews() []fakeView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeView(nil), f.views...)
+}
+
+// submission is the interaction payload Slack posts when user submits
+// the view id with values (input block ID -> text), as a form body: the
+// view's callback_id and private_metadata as Slack kept them.
+func (f *fakeSlack) submission(id, user string, values map[string]string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range f.views {
+		if v.ID != id {
+			continue
+		}
+		var view map[string]any
+		if err := json.Unmarshal(v.View, &view); err != nil {
+			return "", err
+		}
+		state := map[string]any{}
+		for k, val := range values {
+			state[k] = map[string]any{k: map[string]any{"type": "plain_text_input", "value": val}}
+		}
+		view["id"], view["state"] = id, map[string]any{"values": state}
+		f.seq++
+		p := map[string]any{
+			"type":       "view_submission",
+			"team":       map[string]any{"id": "T0TEAM", "domain": "example"},
+			"user":       map[string]any{"id": user, "username": "u", "name": "u", "team_id": "T0TEAM"},
+			"api_app_id": "A0APP",
+			"trigger_id": fmt.Sprintf("%d.%d.sub", 1700000000+f.seq, f.seq),
+			"view":       view,
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return "", err
+		}
+		return url.Values{"payload": {string(b)}}.Encode(), nil
+	}
+	return "", fmt.Errorf("no view %s was opened", id)
 }
 
 func (f *fakeSlack) getUploadURL(form url.Values) map[string]any {

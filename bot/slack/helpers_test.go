@@ -216,6 +216,7 @@ type stubHandler struct {
 	actErr    error
 	gate      chan struct{} // if set, HandleCommand waits on it
 	onCommand func(ctx context.Context, cmd bot.Command) bot.Reply
+	onAction  func(ctx context.Context, act bot.Action) bot.Reply
 }
 
 func (s *stubHandler) HandleCommand(ctx context.Context, cmd bot.Command) bot.Reply {
@@ -232,11 +233,15 @@ func (s *stubHandler) HandleCommand(ctx context.Context, cmd bot.Command) bot.Re
 	return bot.ReplyFor(s.cmdErr)
 }
 
-func (s *stubHandler) HandleAction(_ context.Context, act bot.Action) bot.Reply {
+func (s *stubHandler) HandleAction(ctx context.Context, act bot.Action) bot.Reply {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.acts = append(s.acts, act)
-	return bot.ReplyFor(s.actErr)
+	on, err := s.onAction, s.actErr
+	s.mu.Unlock()
+	if on != nil {
+		return on(ctx, act)
+	}
+	return bot.ReplyFor(err)
 }
 
 func (s *stubHandler) commands() []bot.Command {

@@ -49,9 +49,10 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 	})
 }
 
-// InteractionsHandler serves button clicks: verified, acknowledged with an
-// empty 200 (Slack ignores its body), the handler's Reply following
-// through response_url.
+// InteractionsHandler serves button clicks and form submissions:
+// verified, then a click is acknowledged with an empty 200 (Slack ignores
+// its body), the handler's Reply following through response_url; a form
+// submission is answered within the ack budget (submission).
 func (a *Adapter) InteractionsHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := a.verified(w, r)
@@ -69,6 +70,17 @@ func (a *Adapter) InteractionsHandler(h bot.Handler) http.Handler {
 		if err != nil {
 			a.log.Warn("unreadable interaction payload", "err", err)
 			http.Error(w, "unreadable payload", http.StatusBadRequest)
+			return
+		}
+		if ic.Type == slackgo.InteractionTypeViewSubmission {
+			// The answer keeps the modal open with an error on its field,
+			// or (empty) closes it.
+			if resp := a.submission(r.Context(), h, ic); resp != nil {
+				writeJSON(w, resp)
+				return
+			}
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 		a.interaction(r.Context(), h, ic)

@@ -63,7 +63,7 @@ func (a *Adapter) slashInput(sc slackgo.SlashCommand) (slashInput, bot.Reply) {
 	user := bot.User{ID: sc.UserID, Name: displayName(sc.UserName, sc.UserID)}
 	in := slashInput{
 		cmd: bot.Command{Platform: Platform, User: user, Channel: sc.ChannelID, Text: strings.TrimSpace(unescapeText(sc.Text))},
-		rp:  responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID},
+		rp:  responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID, trigger: sc.TriggerID},
 	}
 	a.recent.put(in.rp)
 	return in, bot.NoReply
@@ -111,7 +111,7 @@ func (a *Adapter) interaction(base context.Context, h bot.Handler, ic slackgo.In
 		ts = ic.Message.Timestamp
 	}
 	user := bot.User{ID: ic.User.ID, Name: displayName(ic.User.Name, ic.User.ID)}
-	rp := responder{url: ic.ResponseURL, user: ic.User.ID, channel: channel}
+	rp := responder{url: ic.ResponseURL, user: ic.User.ID, channel: channel, trigger: ic.TriggerID}
 	a.recent.put(rp)
 	if len(ic.ActionCallback.BlockActions) == 0 {
 		a.log.Warn("block_actions payload without block actions; ignored", "user", user.ID)
@@ -188,13 +188,29 @@ func (a *Adapter) run(base context.Context, fn func(context.Context) bot.Reply, 
 }
 
 // deliver shows a Reply that could not ride on the request's own answer
-// (a click's, or one later than the ack budget) to its user alone: through
-// the request's response_url, which works in channels the bot has not
-// joined, else through Notify.
+// (a click's, or one later than the ack budget) to its user alone: its
+// Form opened with the request's trigger_id, else its Message through the
+// request's response_url, which works in channels the bot has not joined,
+// else through Notify; then its Files by direct message.
 func (a *Adapter) deliver(ctx context.Context, rp responder, channel string, user bot.User, reply bot.Reply) {
-	if reply.IsZero() {
-		return
+	if reply.Form != nil {
+		if err := a.openForm(ctx, rp.trigger, channel, user, *reply.Form); err != nil {
+			a.log.Warn("could not open a form; showing its message instead", "user", user.ID, "err", err)
+		} else {
+			reply.Message = nil
+		}
 	}
+	if !reply.IsZero() {
+		a.showReply(ctx, rp, channel, user, reply)
+	}
+	if len(reply.Files) > 0 {
+		if err := a.sendDirect(ctx, user, reply.Files); err != nil {
+			a.log.Error("could not send files to their user by direct message", "user", user.ID, "err", err)
+		}
+	}
+}
+
+func (a *Adapter) showReply(ctx context.Context, rp responder, channel string, user bot.User, reply bot.Reply) {
 	m := a.replyMessage(reply)
 	if rp.url != "" {
 		err := a.respond(ctx, rp.url, m)
@@ -206,6 +222,25 @@ func (a *Adapter) deliver(ctx context.Context, rp responder, channel string, use
 	if err := a.Notify(ctx, channel, user, m); err != nil {
 		a.log.Error("could not show a reply to its user", "user", user.ID, "channel", channel, "err", err)
 	}
+}
+
+// splitReply divides a Reply answered in the acknowledgement itself (a
+// slash command's) into what rides on the ack (its Message, unless a Form
+// is to be opened instead) and what follows it (the Form, with the
+// Message kept for when it cannot be opened, and the Files); later is
+// zero when nothing follows.
+func splitReply(reply bot.Reply) (now, later bot.Reply, follows bool) {
+	if reply.Form == nil && len(reply.Files) == 0 {
+		return reply, bot.Reply{}, false
+	}
+	now, later = reply, reply
+	now.Form, now.Files = nil, nil
+	if reply.Form != nil {
+		now = bot.NoReply
+	} else {
+		later.Message, later.Err = nil, nil
+	}
+	return now, later, true
 }
 
 // refusalText is a refusal the adapter itself writes for people; it reads

@@ -22,6 +22,9 @@ type responder struct {
 	url     string
 	user    string
 	channel string
+	// trigger is the request's trigger_id, with which a Reply's Form is
+	// opened (3 seconds, once); "" where there is none.
+	trigger string
 }
 
 // respond posts m to a response_url as an ephemeral message for its user

@@ -145,7 +145,22 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 			if !ok || evt.Request == nil || duplicate(evt.Request.EnvelopeID) {
 				continue
 			}
-			a.ack(ctx, client, evt.Request.EnvelopeID, nil)
+			env := evt.Request.EnvelopeID
+			if ic.Type == slackgo.InteractionTypeViewSubmission {
+				// The ack carries the answer (errors keep the modal open),
+				// so it waits for the handler, within the ack budget.
+				a.bg.Add(1)
+				go func() {
+					defer a.bg.Done()
+					var payload any
+					if resp := a.submission(hctx, h, ic); resp != nil {
+						payload = resp
+					}
+					a.ack(ctx, client, env, payload)
+				}()
+				continue
+			}
+			a.ack(ctx, client, env, nil)
 			a.interaction(hctx, h, ic)
 		case socketmode.EventTypeEventsAPI:
 			// The app subscribes to no events; ack anyway so that Slack
@@ -160,6 +175,12 @@ func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h
 // ackCommand acknowledges a slash command envelope, with the handler's
 // Reply as the ephemeral response when there is one.
 func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env string, sc slackgo.SlashCommand, reply bot.Reply) {
+	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID, trigger: sc.TriggerID}
+	user := bot.User{ID: sc.UserID, Name: sc.UserName}
+	reply, later, follows := splitReply(reply)
+	if follows {
+		defer a.deliver(context.WithoutCancel(ctx), rp, sc.ChannelID, user, later)
+	}
 	if reply.IsZero() {
 		a.ack(ctx, client, env, nil)
 		return
@@ -172,9 +193,8 @@ func (a *Adapter) ackCommand(ctx context.Context, client *socketmode.Client, env
 	}
 	a.log.Warn("socket mode ack with payload failed; acking empty", "err", err)
 	a.ack(ctx, client, env, nil)
-	rp := responder{url: sc.ResponseURL, user: sc.UserID, channel: sc.ChannelID}
 	reply.Err = nil // logged once, above
-	a.deliver(ctx, rp, sc.ChannelID, bot.User{ID: sc.UserID, Name: sc.UserName}, reply)
+	a.deliver(ctx, rp, sc.ChannelID, user, reply)
 }
 
 func (a *Adapter) ack(ctx context.Context, client *socketmode.Client, env string, payload any) {
