@@ -57,6 +57,7 @@ func IsRefusal(err error) bool {
 		ErrSelfApproval, ErrNotApprover, ErrNotRequester, ErrDuplicateApproval,
 		ErrExpired, ErrAlreadyDecided, ErrStateChanged,
 		ErrNotApproved, ErrAlreadyStarted, ErrNotRunning,
+		ErrCodeRequired, ErrNotEnrolled, ErrWrongCode, ErrCodeReused, ErrLockedOut,
 	} {
 		if errors.Is(err, e) {
 			return true

@@ -53,6 +53,28 @@ type Policy struct {
 	// (`schedules add|remove`). Empty: nobody may; schedules then come
 	// from the configuration file alone.
 	Admins []string
+	// Reauth maps an operation (e.g. "migrate") to the re-authentication
+	// its approvers must give: ReauthTOTP or ReauthNone (the default for
+	// an operation not listed).
+	Reauth map[string]string
+}
+
+// ReauthFor is the re-authentication method approving operation needs.
+func (p Policy) ReauthFor(operation string) string {
+	if m := p.Reauth[operation]; m != "" {
+		return m
+	}
+	return ReauthNone
+}
+
+// reauthUsed reports whether any operation needs TOTP.
+func (p Policy) reauthUsed() bool {
+	for _, m := range p.Reauth {
+		if m == ReauthTOTP {
+			return true
+		}
+	}
+	return false
 }
 
 // WithDefaults returns p with zero ApprovalsRequired and TTL replaced by
@@ -108,6 +130,14 @@ func (p Policy) Check(c *configcheck.Problems, path string) {
 	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}, {"admins", p.Admins, "user ID"}} {
 		if i := slices.Index(l.list, ""); i >= 0 {
 			c.Addf(configcheck.Index(key(l.key), i), "is an empty %s", l.what)
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(p.Reauth)) {
+		switch m := p.Reauth[op]; {
+		case strings.TrimSpace(op) == "":
+			c.Addf(key("reauth"), "has an entry with an empty operation name")
+		case m != ReauthNone && m != ReauthTOTP:
+			c.Addf(key("reauth."+op), "is %q; use %s or %s", m, ReauthTOTP, ReauthNone)
 		}
 	}
 	if len(p.ApproverGroups) == 0 && len(p.Approvers) > 0 {

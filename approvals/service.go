@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -29,6 +30,10 @@ type Service struct {
 	groups map[string]GroupResolver
 	now    func() time.Time
 	newID  func() (string, error)
+	// reauth, reauthKey, reauthRand: TOTP re-authentication (WithReauth).
+	reauth     ReauthStore
+	reauthKey  ReauthKey
+	reauthRand io.Reader
 }
 
 // Option configures a Service.
@@ -87,6 +92,9 @@ func NewService(store Store, policy Policy, opts ...Option) (*Service, error) {
 	if err := s.policy.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.checkReauthSetup(); err != nil {
+		return nil, err
+	}
 	var unresolved []string
 	for _, g := range s.policy.ApproverGroups {
 		if p, _ := SplitID(g); s.groups[p] == nil && s.groups[""] == nil && (p != "" || len(s.groups) == 0) {
@@ -111,6 +119,7 @@ func (s *Service) Policy() Policy {
 	p.ApproverGroups = slices.Clone(p.ApproverGroups)
 	p.Channels = slices.Clone(p.Channels)
 	p.Admins = slices.Clone(p.Admins)
+	p.Reauth = maps.Clone(p.Reauth)
 	return p
 }
 
@@ -256,15 +265,27 @@ func (s *Service) CheckApprover(ctx context.Context, id string, user User) error
 // cannot count the same user twice or approve a request another user just
 // denied. Group membership is resolved before the transaction (it may need
 // the network) from the policy in force.
-func (s *Service) Approve(ctx context.Context, id string, user User, currentFingerprint string) (*Request, error) {
+//
+// When the policy asks for re-authentication for the request's operation
+// (Policy.Reauth), the approval counts only with WithProof of a code
+// Reauthenticate accepted for this request and user; without it, it is
+// refused with ErrCodeRequired and audited.
+func (s *Service) Approve(ctx context.Context, id string, user User, currentFingerprint string, opts ...ApproveOption) (*Request, error) {
 	if err := user.validate("approve"); err != nil {
 		return nil, err
+	}
+	var o approveOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	allowed, err := s.mayApprove(ctx, user)
 	if err != nil {
 		return nil, err
 	}
 	return s.decide(ctx, id, user, VerdictApprove, allowed, func(r *Request, now time.Time) error {
+		if err := s.checkProof(r, user, o.proof, now); err != nil {
+			return err
+		}
 		if r.Fingerprint != "" && currentFingerprint != r.Fingerprint {
 			was := ""
 			if r.FingerprintInfo != "" {

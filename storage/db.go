@@ -39,6 +39,8 @@ const (
 	// it: Open adds it to an existing file, and a read-only Open of a file
 	// without it reads as "no results yet" (see check).
 	bucketScheduleResults = "schedule_results"
+	// bucketReauth (approvers' TOTP enrolments) came the same way.
+	bucketReauth = "reauth"
 
 	keySchemaVersion = "schema_version"
 	keyAuditHead     = "audit_head"
@@ -46,7 +48,7 @@ const (
 
 // allBuckets are the buckets a read-write Open creates.
 func allBuckets() []string {
-	return append(requiredBuckets(), bucketScheduleResults)
+	return append(requiredBuckets(), bucketScheduleResults, bucketReauth)
 }
 
 // requiredBuckets are the buckets every file of this schema version has

@@ -3,6 +3,8 @@
 // bucket with the schema version and the audit head.
 //
 // A DB implements approvals.Store (requests and audit, written together),
+// approvals.ReauthStore (approvers' TOTP enrolments, each update written
+// with its audit entries),
 // auditchain.Reader (for `audit verify`) and schedule.Store (chat-defined
 // schedules and results). It imports approvals and schedule (types) and
 // approvals/auditchain (the chain format) only.
@@ -40,6 +42,9 @@
 //	           schedule ID (configured or chat-defined) -> JSON of the
 //	           last result and the last posted one; added to version 2
 //	           files by Open (no schema change: older versions ignore it)
+//	reauth     qualified user ID -> JSON of approvals.Enrolment (the TOTP
+//	           secret sealed with the reauth key, the last accepted step,
+//	           recent wrong codes, a lockout); added like schedule_results
 //	meta       "schema_version" -> big-endian uint64 (2: keyed audit chain)
 //	           "audit_head" -> big-endian uint64 seq ++ 32-byte HMAC of that entry
 package storage

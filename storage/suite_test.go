@@ -27,3 +27,12 @@ func TestBboltStoreConforms(t *testing.T) {
 			}}
 	})
 }
+
+// TestBboltReauthStoreConforms: the bbolt store passes the
+// re-authentication store suite, on a real file.
+func TestBboltReauthStoreConforms(t *testing.T) {
+	approvalstest.RunReauthStoreSuite(t, func(t *testing.T) approvalstest.ReauthHarness {
+		db, _ := openTest(t)
+		return approvalstest.ReauthHarness{Store: db, Reader: db, Key: approvalstest.Key}
+	})
+}

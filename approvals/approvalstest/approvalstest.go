@@ -26,10 +26,12 @@ var Key = auditchain.Key("approvalstest-audit-key-0123456789abcdef")
 // audit chain is sealed with package auditchain, as the bbolt store does,
 // so Verify works on it.
 type Store struct {
-	mu     sync.Mutex
-	reqs   map[string]*approvals.Request
-	stored [][]byte // audit entries as stored; seq n is stored[n-1]
-	head   auditchain.Head
+	mu   sync.Mutex
+	reqs map[string]*approvals.Request
+	// enrolments are the re-authentication records (reauth.go).
+	enrolments map[string]*approvals.Enrolment
+	stored     [][]byte // audit entries as stored; seq n is stored[n-1]
+	head       auditchain.Head
 
 	// Fail, when set, is called before each write with the operation
 	// ("create", "apply", "append") and the request about to be written

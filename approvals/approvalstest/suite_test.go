@@ -14,3 +14,12 @@ func TestMemoryStoreConforms(t *testing.T) {
 		return approvalstest.Harness{Store: s, Reader: s, Key: approvalstest.Key, Tamper: s.Tamper}
 	})
 }
+
+// TestMemoryReauthStoreConforms: the in-memory store passes the
+// re-authentication store suite.
+func TestMemoryReauthStoreConforms(t *testing.T) {
+	approvalstest.RunReauthStoreSuite(t, func(t *testing.T) approvalstest.ReauthHarness {
+		s := &approvalstest.Store{}
+		return approvalstest.ReauthHarness{Store: s, Reader: s, Key: approvalstest.Key}
+	})
+}
