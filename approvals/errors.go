@@ -46,6 +46,9 @@ var (
 	// ErrNotRunning: SetJob or Finish was called on a request that is not
 	// running.
 	ErrNotRunning = errors.New("not running")
+	// ErrOutsideWindow: destructive operations may not start now
+	// (policy.windows: outside the allow windows, or in a freeze).
+	ErrOutsideWindow = errors.New("outside the change windows")
 )
 
 // IsRefusal reports whether err is a refusal by the workflow or the policy
@@ -56,7 +59,7 @@ func IsRefusal(err error) bool {
 		ErrNotFound, ErrInvalid, ErrNotAllowed, ErrReasonRequired,
 		ErrSelfApproval, ErrNotApprover, ErrNotRequester, ErrDuplicateApproval,
 		ErrExpired, ErrAlreadyDecided, ErrStateChanged,
-		ErrNotApproved, ErrAlreadyStarted, ErrNotRunning,
+		ErrNotApproved, ErrAlreadyStarted, ErrNotRunning, ErrOutsideWindow,
 		ErrCodeRequired, ErrNotEnrolled, ErrWrongCode, ErrCodeReused, ErrLockedOut,
 	} {
 		if errors.Is(err, e) {

@@ -57,6 +57,15 @@ type Policy struct {
 	// its approvers must give: ReauthTOTP or ReauthNone (the default for
 	// an operation not listed).
 	Reauth map[string]string
+	// EmergencyApprovers are chat groups whose members may approve an
+	// emergency (break-glass) request alone; without them an emergency
+	// request needs ApprovalsRequired + 1 approvals. Membership is asked of
+	// the group resolvers, as for ApproverGroups.
+	EmergencyApprovers []string
+	// Windows says when destructive operations may start (policy.windows);
+	// nil: at any time. Checked when a request is opened and at the
+	// approval that would start it; an emergency request bypasses it.
+	Windows Windows
 }
 
 // ReauthFor is the re-authentication method approving operation needs.
@@ -127,7 +136,7 @@ func (p Policy) Check(c *configcheck.Problems, path string) {
 		key  string
 		list []string
 		what string
-	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}, {"admins", p.Admins, "user ID"}} {
+	}{{"approvers", p.Approvers, "user ID"}, {"approver_groups", p.ApproverGroups, "group"}, {"channels", p.Channels, "channel ID"}, {"admins", p.Admins, "user ID"}, {"emergency_approvers", p.EmergencyApprovers, "group"}} {
 		if i := slices.Index(l.list, ""); i >= 0 {
 			c.Addf(configcheck.Index(key(l.key), i), "is an empty %s", l.what)
 		}

@@ -76,6 +76,20 @@ type Request struct {
 	// migrate a finalize was offered for.
 	FromRequest string `json:"from_request,omitempty"`
 
+	// Emergency marks a break-glass request (`--emergency`): it bypasses
+	// the change windows, needs one more approval than the policy (or one
+	// from policy.emergency_approvers) and, once it ran, a post-incident
+	// review (ReviewDue, Review; see review.go).
+	Emergency bool `json:"emergency,omitempty"`
+	// ReviewDue is when the post-incident review of an emergency request
+	// that ran is due (set by Finish); zero for any other request.
+	ReviewDue time.Time `json:"review_due,omitzero"`
+	// Review is the admin's acknowledgement of that review, once given.
+	Review *Review `json:"review,omitempty"`
+	// ReviewReminded is when the audit channel was reminded of an overdue
+	// review (once).
+	ReviewReminded time.Time `json:"review_reminded,omitzero"`
+
 	// Version is bumped by the store on every successful Store.Apply.
 	Version int64 `json:"version"`
 }
@@ -97,6 +111,9 @@ type Decision struct {
 	Verdict Verdict   `json:"verdict"`
 	At      time.Time `json:"at"`
 	Reason  string    `json:"reason,omitempty"`
+	// EmergencyApprover: an approval of an emergency request by a member
+	// of policy.emergency_approvers, which alone approves it.
+	EmergencyApprover bool `json:"emergency_approver,omitempty"`
 }
 
 // SystemUser is the user the bot acts as (expiry, start, finish).
@@ -153,6 +170,17 @@ func (r *Request) Final() (Decision, bool) {
 	return r.Decisions[len(r.Decisions)-1], true
 }
 
+// Enough reports whether r's approvals suffice: Required distinct
+// approvers, or, for an emergency request, one emergency approver.
+func (r *Request) Enough() bool {
+	if len(r.Approvals()) >= r.Required {
+		return true
+	}
+	return r.Emergency && slices.ContainsFunc(r.Decisions, func(d Decision) bool {
+		return d.Verdict == VerdictApprove && d.EmergencyApprover
+	})
+}
+
 // Due reports whether r is pending and its approval window has passed.
 func (r *Request) Due(now time.Time) bool {
 	return r.State == StatePending && !now.Before(r.ExpiresAt)
@@ -170,6 +198,10 @@ func (r *Request) Clone() *Request {
 	c.ApproverIDs = slices.Clone(r.ApproverIDs)
 	c.ApproverGroups = slices.Clone(r.ApproverGroups)
 	c.Decisions = slices.Clone(r.Decisions)
+	if r.Review != nil {
+		rv := *r.Review
+		c.Review = &rv
+	}
 	return &c
 }
 
@@ -193,6 +225,10 @@ type NewRequest struct {
 	FingerprintInfo string
 
 	FromRequest string
+
+	// Emergency opens a break-glass request (see Request.Emergency); it
+	// needs a Reason.
+	Emergency bool
 }
 
 // RequestFilter selects requests from a Store.
@@ -201,9 +237,16 @@ type RequestFilter struct {
 	States []State
 	// Limit caps the number returned; 0 means no limit.
 	Limit int
+	// ReviewOpen keeps only emergency requests whose post-incident review
+	// is due and not yet acknowledged.
+	ReviewOpen bool
 }
 
-// Match reports whether r passes the filter's States.
+// Match reports whether r passes the filter's States and ReviewOpen.
+// Every store filters with it, so a new criterion needs no store change.
 func (f RequestFilter) Match(r *Request) bool {
+	if f.ReviewOpen && !r.ReviewOpen() {
+		return false
+	}
 	return len(f.States) == 0 || slices.Contains(f.States, r.State)
 }

@@ -96,7 +96,7 @@ func NewService(store Store, policy Policy, opts ...Option) (*Service, error) {
 		return nil, err
 	}
 	var unresolved []string
-	for _, g := range s.policy.ApproverGroups {
+	for _, g := range slices.Concat(s.policy.ApproverGroups, s.policy.EmergencyApprovers) {
 		if p, _ := SplitID(g); s.groups[p] == nil && s.groups[""] == nil && (p != "" || len(s.groups) == 0) {
 			unresolved = append(unresolved, g)
 		}
@@ -120,6 +120,7 @@ func (s *Service) Policy() Policy {
 	p.Channels = slices.Clone(p.Channels)
 	p.Admins = slices.Clone(p.Admins)
 	p.Reauth = maps.Clone(p.Reauth)
+	p.EmergencyApprovers = slices.Clone(p.EmergencyApprovers)
 	return p
 }
 
@@ -178,11 +179,17 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 	if err := s.policy.CheckRequester(nr.Operation, Qualify(nr.Platform, nr.Channel), nr.Requester.ID); err != nil {
 		return refused(err)
 	}
-	if s.policy.RequireReason && strings.TrimSpace(nr.Reason) == "" {
+	if (s.policy.RequireReason || nr.Emergency) && strings.TrimSpace(nr.Reason) == "" {
+		if nr.Emergency {
+			return refused(fmt.Errorf("breaking glass needs a reason: repeat the command with the reason after --, e.g. `%s --emergency -- INC-123 database down`: %w", nr.Operation, ErrReasonRequired))
+		}
 		return refused(fmt.Errorf("a reason is required for %s: repeat the command and say why: %w", nr.Operation, ErrReasonRequired))
 	}
-
 	now := s.now()
+	if err := s.checkWindow(nr.Operation, nr.Emergency, now); err != nil {
+		return refused(err)
+	}
+
 	r := &Request{
 		Platform: nr.Platform, Channel: nr.Channel, Thread: nr.Thread,
 		Host: nr.Host, Operation: nr.Operation,
@@ -196,11 +203,16 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 		ExpiresAt:      now.Add(s.policy.TTL),
 		State:          StatePending,
 		FromRequest:    nr.FromRequest,
+		Emergency:      nr.Emergency,
 		Version:        1,
 	}
 	detail := "reason: " + r.Reason
 	if r.Reason == "" {
 		detail = "no reason given"
+	}
+	if r.Emergency {
+		r.Required++
+		detail = "EMERGENCY (break-glass, change windows bypassed; " + emergencyNeeds(r, s.policy) + "); " + detail
 	}
 	if r.FingerprintInfo != "" {
 		detail += "; based on: " + r.FingerprintInfo
@@ -239,11 +251,15 @@ func (s *Service) CheckApprover(ctx context.Context, id string, user User) error
 		}
 		return err
 	}
-	allowed, err := s.mayApprove(ctx, user)
+	allowed, emergency, err := s.mayApproveRequest(ctx, r, user)
 	if err != nil {
 		return err
 	}
-	expire, err := s.checkDecision(r, user, VerdictApprove, allowed, s.now())
+	now := s.now()
+	expire, err := s.checkDecision(r, user, VerdictApprove, allowed, now)
+	if err == nil && !expire {
+		err = s.checkFinalApproval(r, user, emergency, now)
+	}
 	if expire {
 		if _, xerr := s.Expire(ctx, id); xerr != nil && !IsRefusal(xerr) {
 			err = errors.Join(err, xerr)
@@ -278,11 +294,22 @@ func (s *Service) Approve(ctx context.Context, id string, user User, currentFing
 	for _, opt := range opts {
 		opt(&o)
 	}
-	allowed, err := s.mayApprove(ctx, user)
+	var (
+		allowed, emergency bool
+		err                error
+	)
+	if r, rerr := s.store.Request(ctx, id); rerr == nil {
+		allowed, emergency, err = s.mayApproveRequest(ctx, r, user)
+	} else {
+		allowed, err = s.mayApprove(ctx, user) // decide reports the missing request
+	}
 	if err != nil {
 		return nil, err
 	}
 	return s.decide(ctx, id, user, VerdictApprove, allowed, func(r *Request, now time.Time) error {
+		if err := s.checkFinalApproval(r, user, emergency && r.Emergency, now); err != nil {
+			return err
+		}
 		if err := s.checkProof(r, user, o.proof, now); err != nil {
 			return err
 		}
@@ -294,8 +321,8 @@ func (s *Service) Approve(ctx context.Context, id string, user User, currentFing
 			return fmt.Errorf("what request %s was based on has changed since it was opened%s, so it cannot be approved; %s should check the state and open a new request: %w",
 				r.ID, was, r.Requester, ErrStateChanged)
 		}
-		r.Decisions = append(r.Decisions, Decision{User: user, Verdict: VerdictApprove, At: now})
-		if len(r.Approvals()) >= r.Required {
+		r.Decisions = append(r.Decisions, Decision{User: user, Verdict: VerdictApprove, At: now, EmergencyApprover: emergency && r.Emergency})
+		if r.Enough() {
 			r.State = StateApproved
 		}
 		return nil
@@ -394,6 +421,9 @@ func decisionDetail(r *Request, v Verdict) string {
 	case VerdictApprove:
 		n := len(r.Approvals())
 		detail := fmt.Sprintf("approval %d of %d", n, r.Required)
+		if r.Decisions[len(r.Decisions)-1].EmergencyApprover {
+			detail += " by an emergency approver, which suffices"
+		}
 		if r.State == StatePending {
 			detail += fmt.Sprintf("; waiting for %d more", r.Required-n)
 		}
@@ -426,7 +456,11 @@ func (s *Service) Start(ctx context.Context, id string) (*Request, error) {
 			for _, d := range r.Approvals() {
 				names = append(names, d.User.String())
 			}
-			return []AuditEntry{s.entry(r, SystemUser(), ActionRequestStarted, "approved by "+list(names), true)}, nil
+			detail := "approved by " + list(names)
+			if r.Emergency {
+				detail = "EMERGENCY (break-glass): " + detail + "; reason: " + r.Reason
+			}
+			return []AuditEntry{s.entry(r, SystemUser(), ActionRequestStarted, detail, true)}, nil
 		case r.State.Started() && !r.StartedAt.IsZero():
 			return nil, fmt.Errorf("request %s was already started at %s (it is %s now); it runs only once: %w",
 				r.ID, when(r.StartedAt, now), r.State, ErrAlreadyStarted)
@@ -500,7 +534,12 @@ func (s *Service) Finish(ctx context.Context, id string, outcome State, detail s
 		} else {
 			r.Error = detail
 		}
-		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestFinished, detail, false)}, nil
+		entry := s.entry(r, SystemUser(), ActionRequestFinished, detail, false)
+		if r.Emergency {
+			r.ReviewDue = now.Add(ReviewWithin)
+			entry.Detail += "; EMERGENCY request: post-incident review by an admin due by " + r.ReviewDue.Format("2006-01-02 15:04 UTC")
+		}
+		return []AuditEntry{entry}, nil
 	})
 }
 
@@ -557,6 +596,12 @@ func (s *Service) Expire(ctx context.Context, id string) (*Request, error) {
 // a refusal: nothing is written, it is audited as request.refused and
 // returned as is.
 func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Request, time.Time) ([]AuditEntry, error)) (*Request, error) {
+	return s.changeAs(ctx, id, SystemUser(), attempted, fn)
+}
+
+// changeAs is change on behalf of actor, whose refusals are audited as
+// theirs.
+func (s *Service) changeAs(ctx context.Context, id string, actor User, attempted string, fn func(*Request, time.Time) ([]AuditEntry, error)) (*Request, error) {
 	var (
 		refusal error
 		before  *Request
@@ -571,7 +616,7 @@ func (s *Service) change(ctx context.Context, id, attempted string, fn func(*Req
 	case err != nil && errors.Is(refusal, errUnchanged) && err == refusal:
 		return nil, refusal
 	case err != nil && refusal != nil && err == refusal:
-		return nil, s.recordRefusal(ctx, refusalEntry(before, id, SystemUser(), attempted), err)
+		return nil, s.recordRefusal(ctx, refusalEntry(before, id, actor, attempted), err)
 	case err != nil:
 		return nil, s.storeErr(id, attempted, err)
 	}
@@ -685,8 +730,14 @@ func (s *Service) mayApprove(ctx context.Context, user User) (bool, error) {
 	if s.policy.anyoneMayApprove() || containsID(s.policy.Approvers, user.ID) {
 		return true, nil
 	}
+	return s.inGroups(ctx, s.policy.ApproverGroups, user, "approver group")
+}
+
+// inGroups reports whether user is a member of any of groups (what names
+// them in an error).
+func (s *Service) inGroups(ctx context.Context, groups []string, user User, what string) (bool, error) {
 	up, local := SplitID(user.ID)
-	for _, g := range s.policy.ApproverGroups {
+	for _, g := range groups {
 		gp, group := SplitID(g)
 		r := s.resolver(gp, up)
 		if r == nil {
@@ -694,7 +745,7 @@ func (s *Service) mayApprove(ctx context.Context, user User) (bool, error) {
 		}
 		ok, err := r.IsMember(ctx, group, local)
 		if err != nil {
-			return false, fmt.Errorf("could not check whether %s is in approver group %s; try again in a moment: %w", user, g, err)
+			return false, fmt.Errorf("could not check whether %s is in %s %s; try again in a moment: %w", user, what, g, err)
 		}
 		if ok {
 			return true, nil
