@@ -34,7 +34,7 @@ func (db *DB) Append(ctx context.Context, entries ...approvals.AuditEntry) ([]ap
 	if err := db.writable("append to the audit log"); err != nil {
 		return nil, err
 	}
-	prepared, err := prepare(entries)
+	prepared, err := auditchain.PrepareAll(entries)
 	if err != nil {
 		return nil, fmt.Errorf("append to the audit log: %w", err)
 	}
@@ -56,18 +56,6 @@ func (db *DB) Append(ctx context.Context, entries ...approvals.AuditEntry) ([]ap
 	db.appending.Add(-1)
 	if err != nil {
 		return nil, fmt.Errorf("append to the audit log in %s: %w", db.path, err)
-	}
-	return out, nil
-}
-
-func prepare(entries []approvals.AuditEntry) ([]auditchain.Prepared, error) {
-	out := make([]auditchain.Prepared, len(entries))
-	for i, e := range entries {
-		p, err := auditchain.Prepare(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = p
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
 var _ approvals.Store = (*DB)(nil)
@@ -26,7 +27,7 @@ func (db *DB) Create(ctx context.Context, r *approvals.Request, entries ...appro
 	if err != nil {
 		return fmt.Errorf("encode request %s: %w", r.ID, err)
 	}
-	prepared, err := prepare(entries)
+	prepared, err := auditchain.PrepareAll(entries)
 	if err != nil {
 		return fmt.Errorf("store request %s: %w", r.ID, err)
 	}
@@ -84,7 +85,7 @@ func (db *DB) Apply(ctx context.Context, id string, fn func(*approvals.Request) 
 		if err := bucket(tx, bucketRequests).Put([]byte(id), v); err != nil {
 			return fmt.Errorf("write request %s: %w", id, err)
 		}
-		prepared, err := prepare(entries)
+		prepared, err := auditchain.PrepareAll(entries)
 		if err != nil {
 			return fmt.Errorf("request %s: %w", id, err)
 		}

@@ -13,8 +13,10 @@ import (
 
 var _ schedule.Store = (*DB)(nil)
 
-// storedResults is the value of a schedule in the schedule_results bucket.
-type storedResults struct {
+// ScheduleResults is the stored value of a schedule's results (the
+// schedule_results bucket, and etcd's schedule_results/ keys): the same JSON
+// in every backend.
+type ScheduleResults struct {
 	Last   schedule.Result  `json:"last"`
 	Posted *schedule.Result `json:"posted,omitempty"`
 }
@@ -92,7 +94,7 @@ func (db *DB) LastResult(ctx context.Context, id string) (last, posted schedule.
 		if v == nil {
 			return nil
 		}
-		var r storedResults
+		var r ScheduleResults
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("the stored results are damaged: %w", err)
 		}
@@ -122,12 +124,12 @@ func (db *DB) PutResult(ctx context.Context, id string, r schedule.Result) error
 			return schedule.ErrNotFound
 		}
 		b := bucket(tx, bucketScheduleResults)
-		var stored storedResults
+		var stored ScheduleResults
 		if v := b.Get([]byte(id)); v != nil {
 			// A damaged record is replaced: the new result is all that
 			// matters from now on.
 			if json.Unmarshal(v, &stored) != nil {
-				stored = storedResults{}
+				stored = ScheduleResults{}
 			}
 		}
 		stored.Last = r

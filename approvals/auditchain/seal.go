@@ -120,6 +120,19 @@ func Prepare(e approvals.AuditEntry) (Prepared, error) {
 	return p, nil
 }
 
+// PrepareAll prepares entries in order (the entries of one write).
+func PrepareAll(entries []approvals.AuditEntry) ([]Prepared, error) {
+	out := make([]Prepared, len(entries))
+	for i, e := range entries {
+		p, err := Prepare(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
 // Sealed is an entry as it is stored after head.
 type Sealed struct {
 	// Stored is the bytes to store under Entry.Seq.

@@ -19,14 +19,35 @@
 //
 // Key layout under the configured prefix (default /gitlab-chatops/):
 //
-//	meta/schema_version      the layout version (storage.SchemaVersion)
+//	meta/schema_version      the layout version (storage.SchemaVersion), decimal;
+//	                         OpenStore records it and refuses a newer one
 //	meta/audit_head          auditchain head: seq and hash of the last entry
-//	meta/schedule_seq        last chat-defined schedule number (s1, s2, …)
-//	requests/<id>            JSON of approvals.Request
-//	audit/<seq, 20 digits>   the entry as auditchain stores it
+//	                         (auditchain.Head.Encode, the bytes bbolt keeps)
+//	meta/schedule_seq        last chat-defined schedule number (s1, s2, …),
+//	                         decimal, moved under a compare: IDs never reused
+//	meta/probe               the time of the last readiness probe
+//	requests/<id>            JSON of approvals.Request (as bbolt stores it)
+//	audit/<seq, 20 digits>   the entry as auditchain stores it, byte for byte
 //	schedules/<id>           JSON of schedule.Schedule
-//	schedule_results/<id>    JSON of the last and last-posted results
+//	schedule_results/<id>    JSON of storage.ScheduleResults
 //	election/                concurrency.Election's keys
 //	owners/<request id>      the replica following a running job (session lease)
 //	seen/<platform>/<key>    an inbound envelope already handled (its own lease)
+//
+// Store's writes and their guards (each one Txn):
+//
+//	Create      If request CreateRevision == 0 and head ModRevision == read
+//	            Then request, entries, head          (lost on the head: reseal)
+//	Apply       If request ModRevision == read and head ModRevision == read
+//	            Then request, entries, head          (lost: fn runs again)
+//	Append      If head ModRevision == read Then entries, head
+//	            (concurrent appends of one process grouped into one Txn)
+//	AddSchedule If schedule_seq ModRevision == read Then counter, schedule
+//
+// A Txn holds at most StoreOptions.MaxTxnOps writes (etcd's --max-txn-ops,
+// 128 by default) and MaxTxnBytes (a margin under --max-request-bytes,
+// 1.5 MiB): grouped appends are split between Txns, and one call's entries
+// that cannot fit in one are refused with approvals.ErrInvalid, writing
+// nothing. A round trip that fails (not a lost compare) is returned, not
+// retried: its outcome is unknown.
 package etcd
