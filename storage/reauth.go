@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 )
 
 var _ approvals.ReauthStore = (*DB)(nil)
@@ -45,7 +46,7 @@ func (db *DB) UpdateReauth(ctx context.Context, userID string, fn func(*approval
 		if err != nil {
 			return fmt.Errorf("encode the enrolment of %s: %w", userID, err)
 		}
-		prepared, err := prepare(entries)
+		prepared, err := auditchain.PrepareAll(entries)
 		if err != nil {
 			return err
 		}
