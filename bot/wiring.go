@@ -60,4 +60,9 @@ type Setup struct {
 	// tuned transport (internal/transport: enough idle connections for a
 	// burst, HTTP/2, unread bodies drained); nil is http.DefaultTransport.
 	HTTPTransport http.RoundTripper
+	// Seen remembers the once-only keys of inbound requests (replayed
+	// signatures, redelivered envelopes). serve passes one shared by the
+	// replicas when they share etcd; nil is a MemorySeen of the adapter's
+	// own (one process).
+	Seen Seen
 }

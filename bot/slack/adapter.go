@@ -24,7 +24,7 @@ type Adapter struct {
 	log      *slog.Logger
 	api      *slackgo.Client
 	verifier *Verifier // nil when no signing secret is configured
-	replays  *replayCache
+	seen     bot.Seen  // once-only keys: signatures, envelope IDs
 	retry    retrier
 	out      *sender
 	groups   *groupCache
@@ -55,7 +55,7 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 		cfg:     cfg,
 		opt:     o,
 		log:     o.logger.With("platform", Platform),
-		replays: newReplayCache(SignatureWindow, o.replayCapacity),
+		seen:    o.seen,
 		replies: newReplySet(10_000),
 		recent:  newRecentResponders(o.clock, 10_000),
 	}
@@ -65,6 +65,9 @@ func New(cfg Config, opts ...Option) (*Adapter, error) {
 			return nil, err
 		}
 		a.verifier = v
+	}
+	if a.seen == nil {
+		a.seen = bot.NewMemorySeen(o.replayCapacity, o.clock)
 	}
 	a.retry = retrier{attempts: o.maxAttempts, base: o.backoffBase, max: o.backoffMax, log: a.log, obs: o.apiObserver}
 	a.out = newSender(o.channelInterval, o.sendTimeout, a.retry)
@@ -254,7 +257,7 @@ var (
 // NewAdapter is New with the program's Setup, as serve builds every
 // adapter.
 func NewAdapter(cfg Config, s bot.Setup) (*Adapter, error) {
-	opts := []Option{WithAPIObserver(s.APIObserver), WithHTTPClient(apiClient(s.HTTPTransport))}
+	opts := []Option{WithAPIObserver(s.APIObserver), WithHTTPClient(apiClient(s.HTTPTransport)), WithSeen(s.Seen)}
 	if s.Logger != nil {
 		opts = append(opts, WithLogger(s.Logger))
 	}

@@ -6,11 +6,14 @@
 //     (HTTPHandler, which the caller mounts on its own server: serve's one
 //     listener). Every request is size-limited,
 //     checked against the signing secret by our own Verifier (HMAC-SHA256
-//     v0, constant-time, 5-minute window, injectable clock) and against a
-//     replay cache before anything else is parsed; refusals are logged
-//     and reported to the WithOnRefused hook for the audit trail.
+//     v0, constant-time, 5-minute window, injectable clock) and against
+//     the signatures seen (a bot.Seen: in memory, or shared by the
+//     replicas in etcd) before anything else is parsed; refusals are
+//     logged and reported to the WithOnRefused hook for the audit trail.
+//     A Seen that cannot be asked refuses the request (503).
 //   - Socket Mode: a WebSocket opened with the app-level token
-//     (RunSocketMode), same handlers, every envelope acknowledged.
+//     (RunSocketMode), same handlers, every envelope acknowledged; the
+//     same Seen keeps a redelivered envelope from running twice.
 //
 // Either way the bot answers within Slack's 3 seconds: the handler runs in
 // the background, and a refusal is shown to the one user concerned, in the

@@ -131,7 +131,14 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		a.refused(w, r, http.StatusUnauthorized, "signature: "+err.Error())
 		return nil, false
 	}
-	if err := a.replays.check(s, a.opt.clock()); err != nil {
+	if err := a.firstSeen(r.Context(), keySignature+s.Signature, a.signatureTTL(s)); err != nil {
+		if errors.Is(err, ErrReplayCheck) {
+			// Not the request's fault: nothing to audit as a refusal.
+			// Slack shows the user an error; typing it again is safe.
+			a.log.Error("inbound request refused: cannot tell whether it is a replay", "path", r.URL.Path, "err", err)
+			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+			return nil, false
+		}
 		status := http.StatusUnauthorized
 		if errors.Is(err, ErrReplaysFull) {
 			status = http.StatusServiceUnavailable

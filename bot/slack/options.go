@@ -32,6 +32,8 @@ type options struct {
 
 	maxBody        int64
 	replayCapacity int
+	seen           bot.Seen
+	seenTimeout    time.Duration
 	ackBudget      time.Duration
 	handlerTimeout time.Duration
 
@@ -55,6 +57,9 @@ func defaultOptions() options {
 		httpClient:     apiClient(nil),
 		maxBody:        128 << 10,
 		replayCapacity: 100_000,
+		// A shared Seen is one etcd round trip; a second is far beyond
+		// it and still leaves most of Slack's 3 s for the handler.
+		seenTimeout: time.Second,
 		// Slack gives up after 3 s; answer well before.
 		ackBudget:      2 * time.Second,
 		handlerTimeout: time.Minute,
@@ -137,6 +142,12 @@ func WithReplayCapacity(n int) Option {
 		}
 	}
 }
+
+// WithSeen sets the memory of once-only keys (request signatures,
+// Socket Mode envelope IDs): one shared by the replicas (storage/etcd)
+// recognises a replay or redelivery that reaches another replica. nil
+// keeps the default, a bot.MemorySeen of WithReplayCapacity's size.
+func WithSeen(s bot.Seen) Option { return func(o *options) { o.seen = s } }
 
 // WithAckBudget sets how long a slash command may wait for the handler
 // before Slack is answered anyway (default 2 s of Slack's 3 s). A refusal

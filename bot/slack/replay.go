@@ -1,59 +1,58 @@
 package slack
 
 import (
+	"context"
 	"errors"
-	"sync"
+	"fmt"
 	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 )
 
-// Replay-cache refusals.
+// Replay-check refusals.
 var (
-	ErrReplay      = errors.New("request already seen (replay)")
-	ErrReplaysFull = errors.New("replay cache full")
+	ErrReplay = errors.New("request already seen (replay)")
+	// ErrReplaysFull: the per-process memory (bot.MemorySeen) is full of
+	// unexpired keys.
+	ErrReplaysFull = bot.ErrSeenFull
+	// ErrReplayCheck: the shared memory (etcd) could not be asked; the
+	// request is refused rather than risk handling a replay.
+	ErrReplayCheck = errors.New("replay check unavailable")
 )
 
-// replayCache remembers the signatures of verified requests until their
-// timestamps leave the signature window: a valid signature stays valid for
-// five minutes, so without this the same request could be sent again and
-// again (and each slash command would run again).
+// Once-only keys, by kind: a verified request's signature lives as long
+// as the verifier accepts it (SignatureWindow either side of now, plus a
+// second: a request exactly at the edge is still accepted); an envelope
+// ID as long as Slack may redeliver it.
+const (
+	keySignature = "sig/"
+	keyEnvelope  = "env/"
+	envelopeTTL  = 10 * time.Minute
+)
+
+// firstSeen records key in the adapter's Seen for ttl and says whether
+// it was new: nil, ErrReplay, ErrReplaysFull or an error wrapping
+// ErrReplayCheck. The check is bounded by seenTimeout, as it sits in the
+// ack path.
 //
-// It is bounded: when it is full of unexpired entries it refuses new
-// requests instead of forgetting old ones, because forgetting would let a
-// replay through. Only requests with a valid signature get in, so only
-// Slack (or whoever holds the signing secret) can fill it.
-type replayCache struct {
-	mu      sync.Mutex
-	window  time.Duration
-	max     int
-	seen    map[string]time.Time // signature -> when it stops being acceptable
-	sweepAt int                  // sweep expired entries when len(seen) reaches this
-}
-
-func newReplayCache(window time.Duration, max int) *replayCache {
-	return &replayCache{window: window, max: max, seen: map[string]time.Time{}, sweepAt: min(max, 1024)}
-}
-
-// check records s and reports whether it is new.
-func (c *replayCache) check(s Signed, now time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until, ok := c.seen[s.Signature]; ok && now.Before(until) {
+// With several replicas the Seen is shared, so a request replayed to, or
+// an envelope redelivered on, another replica is recognised there too.
+func (a *Adapter) firstSeen(ctx context.Context, key string, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opt.seenTimeout)
+	defer cancel()
+	first, err := a.seen.FirstSeen(ctx, key, max(ttl, time.Second))
+	switch {
+	case errors.Is(err, bot.ErrSeenFull):
+		return ErrReplaysFull
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReplayCheck, err)
+	case !first:
 		return ErrReplay
 	}
-	if len(c.seen) >= c.sweepAt {
-		for k, until := range c.seen {
-			if !now.Before(until) {
-				delete(c.seen, k)
-			}
-		}
-		// Amortise: the next sweep comes when the map has doubled.
-		c.sweepAt = min(c.max, max(1024, 2*len(c.seen)))
-		if len(c.seen) >= c.max {
-			return ErrReplaysFull
-		}
-	}
-	// One second past the window: the verifier still accepts a request
-	// whose age is exactly the window.
-	c.seen[s.Signature] = s.Timestamp.Add(c.window + time.Second)
 	return nil
+}
+
+// signatureTTL is how long from now the verifier accepts s again.
+func (a *Adapter) signatureTTL(s Signed) time.Duration {
+	return s.Timestamp.Add(SignatureWindow + time.Second).Sub(a.opt.clock())
 }

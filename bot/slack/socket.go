@@ -55,15 +55,12 @@ func (a *Adapter) RunSocketMode(ctx context.Context, h bot.Handler) error {
 		return errors.New("slack: socket mode needs an app-level token (app_token / " + EnvAppToken + ")")
 	}
 	client := socketmode.New(a.api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))
-	// Slack redelivers an envelope whose ack it did not get (retry_attempt
-	// > 0); remembering envelope IDs keeps a command from running twice.
-	seen := newReplayCache(10*time.Minute, a.opt.replayCapacity)
 	var connected atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.socketEvents(ctx, client, h, seen, &connected)
+		a.socketEvents(ctx, client, h, &connected)
 	}()
 	wait := a.opt.socketRetryBase
 	for ctx.Err() == nil {
@@ -96,11 +93,21 @@ var refusedToken = map[string]bool{
 
 // socketEvents reads the client's events without ever blocking on a
 // handler: the read loop stalls everything if it waits.
-func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h bot.Handler, seen *replayCache, connected *atomic.Bool) {
+func (a *Adapter) socketEvents(ctx context.Context, client *socketmode.Client, h bot.Handler, connected *atomic.Bool) {
+	// Slack redelivers an envelope whose ack it did not get (retry_attempt
+	// > 0), possibly to another replica's connection; the adapter's Seen
+	// (shared by the replicas) keeps a command from running twice.
 	// duplicate acks a redelivered envelope again (so Slack stops) and
-	// reports that it must not be handled a second time.
+	// reports that it must not be handled a second time. When the Seen
+	// cannot be asked, the envelope is not acked either: Slack delivers
+	// it again, and by then the Seen may answer.
 	duplicate := func(env string) bool {
-		if err := seen.check(Signed{Timestamp: a.opt.clock(), Signature: env}, a.opt.clock()); err != nil {
+		err := a.firstSeen(ctx, keyEnvelope+env, envelopeTTL)
+		switch {
+		case errors.Is(err, ErrReplayCheck):
+			a.log.Error("socket mode envelope not handled nor acked, for Slack to redeliver: cannot tell whether it was handled already", "envelope", env, "err", err)
+			return true
+		case err != nil:
 			a.log.Warn("socket mode envelope not handled", "envelope", env, "reason", err)
 			a.ack(ctx, client, env, nil)
 			return true

@@ -16,7 +16,7 @@ import (
 
 // startSocket runs the adapter in Socket Mode against slacktest, which
 // serves apps.connections.open and a WebSocket on 127.0.0.1.
-func startSocket(t *testing.T, h bot.Handler) *slacktest.Server {
+func startSocket(t *testing.T, h bot.Handler, opts ...Option) *slacktest.Server {
 	t.Helper()
 	s := slacktest.NewTestServer()
 	s.Start()
@@ -34,7 +34,7 @@ func startSocket(t *testing.T, h bot.Handler) *slacktest.Server {
 		}
 	}()
 	a, err := New(Config{Mode: ModeSocket, BotToken: "xoxb-test", AppToken: "xapp-1-test"},
-		WithAPIURL(s.GetAPIURL()), WithLogger(testLogger(t)))
+		append([]Option{WithAPIURL(s.GetAPIURL()), WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

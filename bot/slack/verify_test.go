@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"testing"
@@ -84,29 +85,40 @@ func TestVerifierWrongSecret(t *testing.T) {
 	}
 }
 
-func TestReplayCache(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	c := newReplayCache(SignatureWindow, 2)
-	a := Signed{Timestamp: now, Signature: "aa"}
-	if err := c.check(a, now); err != nil {
+// TestReplayWindow: a verified request's signature is remembered for as
+// long as the verifier would accept it again, up to its window's edge;
+// when the memory is full of live ones, new requests are refused rather
+// than an old one forgotten.
+func TestReplayWindow(t *testing.T) {
+	ctx := context.Background()
+	start := time.Unix(1_700_000_000, 0)
+	now := start
+	a, err := New(Config{Mode: ModeHTTP, BotToken: "xoxb-test", SigningSecret: testSecret},
+		WithClock(func() time.Time { return now }), WithReplayCapacity(2), WithLogger(testLogger(t)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.check(a, now.Add(time.Minute)); !errors.Is(err, ErrReplay) {
-		t.Fatalf("replay within the window: %v", err)
+	check := func(sig string, ts time.Time) error {
+		s := Signed{Timestamp: ts, Signature: sig}
+		return a.firstSeen(ctx, keySignature+s.Signature, a.signatureTTL(s))
 	}
-	if err := c.check(a, now.Add(SignatureWindow)); !errors.Is(err, ErrReplay) {
-		t.Fatalf("replay at the window's edge (the verifier still accepts it): %v", err)
-	}
-	if err := c.check(Signed{Timestamp: now, Signature: "bb"}, now); err != nil {
-		t.Fatal(err)
-	}
-	// Full of live entries: refuse rather than forget one.
-	if err := c.check(Signed{Timestamp: now, Signature: "cc"}, now); !errors.Is(err, ErrReplaysFull) {
-		t.Fatalf("third entry in a cache of two: %v", err)
-	}
-	// Once the old ones expire they are swept and room is made.
-	later := now.Add(SignatureWindow + 2*time.Second)
-	if err := c.check(Signed{Timestamp: later, Signature: "cc"}, later); err != nil {
-		t.Fatalf("after expiry: %v", err)
+	for _, step := range []struct {
+		name string
+		at   time.Time
+		sig  string
+		ts   time.Time
+		want error
+	}{
+		{"first", start, "aa", start, nil},
+		{"replay within the window", start.Add(time.Minute), "aa", start, ErrReplay},
+		{"replay at the window's edge (the verifier still accepts it)", start.Add(SignatureWindow), "aa", start, ErrReplay},
+		{"another request", start.Add(SignatureWindow), "bb", start.Add(SignatureWindow), nil},
+		{"full of live entries", start.Add(SignatureWindow), "cc", start.Add(SignatureWindow), ErrReplaysFull},
+		{"room once the old one expired", start.Add(SignatureWindow + 2*time.Second), "cc", start.Add(SignatureWindow), nil},
+	} {
+		now = step.at
+		if err := check(step.sig, step.ts); !errors.Is(err, step.want) || (step.want == nil && err != nil) {
+			t.Errorf("%s: %v, want %v", step.name, err, step.want)
+		}
 	}
 }

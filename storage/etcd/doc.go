@@ -32,7 +32,9 @@
 //	schedule_results/<id>    JSON of storage.ScheduleResults
 //	election/                concurrency.Election's keys
 //	owners/<request id>      the replica following a running job (session lease)
-//	seen/<platform>/<key>    an inbound envelope already handled (its own lease)
+//	seen/<platform>/<hash>   a once-only key seen (bot.Seen: a Slack signature or
+//	                         envelope ID), hex SHA-256 of the key; bound to the
+//	                         lease of its expiry's time slot (Seen), not the session's
 //
 // Store's writes and their guards (each one Txn):
 //
