@@ -80,7 +80,7 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			return
 		}
 		act.User = user
-		rp := h.HandleAction(ctx, act)
+		rp := a.withForm(ctx, req.TriggerId, act.Message.Channel, act.User, h.HandleAction(ctx, act))
 		var texts []string
 		if !rp.IsZero() {
 			if rp.Refused || rp.Err != nil {
@@ -93,6 +93,9 @@ func (a *Adapter) ActionHandler(h bot.Handler) http.Handler {
 			EphemeralText:    noSlackLinks(truncateRunes(strings.Join(texts, "\n\n"), maxMessageRunes)),
 			SkipSlackParsing: true,
 		})
+		if len(rp.Files) > 0 {
+			a.later(r.Context(), func(ctx context.Context) { a.sendFiles(ctx, act.User, rp.Files) })
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -33,6 +34,11 @@ type Adapter struct {
 	users *userCache // user ID -> username
 	chans *userCache // approver channel ID -> channel name
 	me    *botIdentity
+
+	states signer      // seals and checks dialog states (state.go)
+	used   *usedStates // dialog states already submitted
+
+	bg sync.WaitGroup // work after a response was written (direct files)
 
 	// sleep waits between retries; tests replace it to record the waits
 	// without spending them.
@@ -78,6 +84,8 @@ func New(cfg Config, opt Options) (*Adapter, error) {
 		users:  newUserCache(1024, opt.UserCacheTTL, time.Now),
 		chans:  newUserCache(256, opt.UserCacheTTL, time.Now),
 		me:     &botIdentity{},
+		states: newStateSigner(cfg.ActionSecret),
+		used:   newUsedStates(100_000),
 		sleep:  sleepCtx,
 	}
 	a.sources = sources
@@ -195,6 +203,12 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	if root.IsZero() || !model.IsValidId(root.Channel) {
 		return fmt.Errorf("mattermost: cannot upload %q: no root post and channel", f.Name)
 	}
+	return a.upload(ctx, root.Channel, a.threadRoot(ctx, root.ID), f, comment)
+}
+
+// upload puts f into channel, in a post in the thread of rootID ("": a
+// post of its own) that carries comment.
+func (a *Adapter) upload(ctx context.Context, channel, rootID string, f bot.File, comment string) error {
 	if f.Empty() {
 		return fmt.Errorf("mattermost: %q is empty; there is nothing to upload", f.Name)
 	}
@@ -205,7 +219,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 	// sends the whole file.
 	var info *model.FileInfo
 	if _, err := a.call(ctx, "upload file", retryAll, a.opt.UploadTimeout, func(ctx context.Context) (*model.Response, error) {
-		us, resp, err := a.client.CreateUpload(ctx, &model.UploadSession{Type: model.UploadTypeAttachment, ChannelId: root.Channel, Filename: name, FileSize: size})
+		us, resp, err := a.client.CreateUpload(ctx, &model.UploadSession{Type: model.UploadTypeAttachment, ChannelId: channel, Filename: name, FileSize: size})
 		if err != nil {
 			return resp, err
 		}
@@ -226,7 +240,7 @@ func (a *Adapter) Upload(ctx context.Context, root bot.Ref, f bot.File, comment 
 		msg = joinNonEmpty(" · ", bot.Enclose("**", escapeMarkdown(f.Title, false)), msg)
 	}
 	post := &model.Post{
-		ChannelId: root.Channel, RootId: a.threadRoot(ctx, root.ID), Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),
+		ChannelId: channel, RootId: rootID, Message: noSlackLinks(truncateRunes(msg, maxMessageRunes)),
 		FileIds: model.StringArray{info.Id}, PendingPostId: model.NewId(),
 	}
 	_, err := a.call(ctx, "create file post", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {

@@ -20,7 +20,8 @@ import (
 // (exists, active, not a bot; the name is the API's): the token alone is
 // not proof of who decides. The command then goes to h, whose refusal,
 // and whatever it shows the user alone meanwhile, comes back as an
-// ephemeral command response. Everything slow runs in the
+// ephemeral command response; a Reply's Form is opened as a dialog
+// instead (dialog.go), and its Files follow by direct message (direct.go). Everything slow runs in the
 // router's background, so the answer comes well inside Mattermost's
 // timeout (30 s by default).
 func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
@@ -79,7 +80,7 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 			}
 			cmd.User = user
 		}
-		rp := h.HandleCommand(ctx, cmd)
+		rp := a.withForm(ctx, r.Form.Get("trigger_id"), cmd.Channel, cmd.User, h.HandleCommand(ctx, cmd))
 		var msgs []bot.Message
 		if !rp.IsZero() {
 			if rp.Refused || rp.Err != nil {
@@ -88,6 +89,9 @@ func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 			msgs = append(msgs, a.replyNotice(ctx, rp))
 		}
 		writeJSON(w, a.log, http.StatusOK, a.commandResponse(ctx, msgs))
+		if len(rp.Files) > 0 {
+			a.later(r.Context(), func(ctx context.Context) { a.sendFiles(ctx, cmd.User, rp.Files) })
+		}
 	})
 }
 

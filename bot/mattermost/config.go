@@ -214,6 +214,10 @@ type Options struct {
 	// APIObserver, if set, is told about every API call (op, attempts,
 	// error), for metrics.
 	APIObserver bot.APIObserver
+	// DialogTTL is how long a dialog the bot opened may be submitted
+	// (default 10 min); Now is the clock that says so (default time.Now).
+	DialogTTL time.Duration
+	Now       func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -243,6 +247,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UserCacheTTL <= 0 {
 		o.UserCacheTTL = 10 * time.Minute
+	}
+	if o.DialogTTL <= 0 {
+		o.DialogTTL = 10 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }

@@ -7,7 +7,10 @@
 // server's own addresses (sources.go), every button carries, in its
 // server-side context, an HMAC that binds the request ID and the action to
 // the post and channel holding the button (sign.go), and the clicker is
-// confirmed through the API before anything is decided (clicker.go).
+// confirmed through the API before anything is decided (clicker.go). A
+// Reply's Form opens as an interactive dialog whose submissions
+// (DialogPath) are checked the same way, with an HMAC-sealed state bound
+// to the user, an expiry and one accepted use (dialog.go, state.go).
 //
 // Outbound, it implements bot.Chat with the REST API v4 (model.Client4)
 // and the bot account's token: the bot creates its own root posts (a custom
@@ -22,7 +25,8 @@
 // bot.Chat), render.go (bot.Message to post and attachment), sign.go
 // (button HMAC), sources.go (who may call back), clicker.go (who
 // clicked), inbound.go, command.go and action.go (the endpoints),
-// notify.go (messages for one user), api.go (deadlines and retries),
+// notify.go (messages for one user), dialog.go and state.go (forms),
+// direct.go (files for one user, by direct channel), api.go (deadlines and retries),
 // posts.go (thread roots, props kept across edits), users.go (mention
 // names), groups.go (approver channels).
 package mattermost

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -53,6 +54,24 @@ type fakeMM struct {
 	limits      map[string]*limit         // route -> 429s still to answer
 	stall       map[string]bool           // route -> hang until the client gives up
 	quit        chan struct{}             // closed when the test ends, ending stalls
+	triggers    map[string]mmTrigger      // trigger_id -> whose, until when
+	dialogs     []fakeDialog              // opened with OpenInteractiveDialog
+	// expireTriggers issues trigger_ids that have expired already.
+	expireTriggers bool
+}
+
+// mmTrigger is a trigger_id the server handed out with a command or
+// click: good for 3 seconds (InteractiveDialogTriggerTimeout), for its
+// user.
+type mmTrigger struct {
+	user  string
+	until time.Time
+}
+
+// fakeDialog is a dialog the bot opened, for the user of its trigger.
+type fakeDialog struct {
+	User string
+	Req  model.OpenDialogRequest
 }
 
 type patchRecord struct {
@@ -73,6 +92,7 @@ func newFakeMM(t testing.TB) *fakeMM {
 		users: map[string]*model.User{}, userGets: map[string]int{}, members: map[string]map[string]bool{},
 		dms: map[string]string{}, pending: map[string]string{}, limits: map[string]*limit{}, stall: map[string]bool{},
 		channels: map[string]*model.Channel{}, readOnly: map[string]bool{},
+		triggers: map[string]mmTrigger{},
 	}
 	f.users[f.bot.Id] = f.bot
 	mux := http.NewServeMux()
@@ -86,6 +106,7 @@ func newFakeMM(t testing.TB) *fakeMM {
 	mux.HandleFunc("POST /api/v4/channels/direct", f.directChannel)
 	mux.HandleFunc("GET /api/v4/users/{uid}", f.getUser)
 	mux.HandleFunc("GET /api/v4/channels/{cid}", f.getChannel)
+	mux.HandleFunc("POST /api/v4/actions/dialogs/open", f.openDialog)
 	f.quit = make(chan struct{})
 	f.srv = httptest.NewServer(f.middleware(mux))
 	t.Cleanup(f.srv.Close)
@@ -386,6 +407,94 @@ func (f *fakeMM) directChannel(w http.ResponseWriter, r *http.Request) {
 	writeObj(w, http.StatusCreated, &model.Channel{Id: id, Name: name, Type: model.ChannelTypeDirect})
 }
 
+// newTrigger is a trigger_id for user's next command or click.
+func (f *fakeMM) newTrigger(user string) string {
+	id := model.NewId()
+	f.mu.Lock()
+	until := time.Now().Add(3 * time.Second)
+	if f.expireTriggers {
+		until = time.Now().Add(-time.Second)
+	}
+	f.triggers[id] = mmTrigger{user: user, until: until}
+	f.mu.Unlock()
+	return id
+}
+
+// openDialog is POST /actions/dialogs/open: a trigger_id the server
+// issued, not expired, a URL, and a dialog its own validator accepts.
+func (f *fakeMM) openDialog(w http.ResponseWriter, r *http.Request) {
+	var req model.OpenDialogRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		appError(w, http.StatusBadRequest, "api.context.invalid_body_param.app_error", "dialog")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tr, ok := f.triggers[req.TriggerId]
+	switch {
+	case !ok:
+		appError(w, http.StatusBadRequest, "interactive_message.decode_trigger_id.base64_decode_failed", "bad trigger_id")
+		return
+	case time.Now().After(tr.until):
+		appError(w, http.StatusBadRequest, "interactive_message.decode_trigger_id.expired", "trigger_id expired")
+		return
+	case !model.IsValidHTTPURL(req.URL):
+		appError(w, http.StatusBadRequest, "interactive_message.open_dialog.url", "url")
+		return
+	}
+	if err := req.Dialog.IsValid(); err != nil {
+		appError(w, http.StatusBadRequest, "interactive_message.open_dialog.invalid", err.Error())
+		return
+	}
+	f.dialogs = append(f.dialogs, fakeDialog{User: tr.user, Req: req})
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"status":"OK"}`)
+}
+
+// openedDialogs are the dialogs opened so far.
+func (f *fakeMM) openedDialogs() []fakeDialog {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeDialog(nil), f.dialogs...)
+}
+
+// submitDialog plays u submitting d with values: the server POSTs the
+// dialog's callback_id and state, with the user and channel it fills in
+// itself, to the dialog's URL.
+func (f *fakeMM) submitDialog(t testing.TB, d fakeDialog, u mmUser, values map[string]string) (int, *model.SubmitDialogResponse) {
+	t.Helper()
+	sub := map[string]any{}
+	for k, v := range values {
+		sub[k] = v
+	}
+	return f.dialogRequest(t, d.Req.URL, &model.SubmitDialogRequest{
+		Type: "dialog_submission", URL: d.Req.URL, CallbackId: d.Req.Dialog.CallbackId, State: d.Req.Dialog.State,
+		UserId: u.ID, ChannelId: channelID, TeamId: teamID, Submission: sub,
+	})
+}
+
+// dialogRequest POSTs any submission body, forged ones included.
+func (f *fakeMM) dialogRequest(t testing.TB, target string, body *model.SubmitDialogRequest) (int, *model.SubmitDialogResponse) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	status, raw := do(t, req)
+	var resp model.SubmitDialogResponse
+	if status == http.StatusOK {
+		if err := json.Unmarshal(raw, &resp); err != nil {
+			t.Fatalf("dialog answer is not JSON: %v: %s", err, raw)
+		}
+	}
+	return status, &resp
+}
+
 func (f *fakeMM) getUser(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -574,7 +683,7 @@ func (f *fakeMM) commandWith(t testing.TB, client *http.Client, target, token st
 	form := url.Values{
 		"token": {token}, "team_id": {teamID}, "team_domain": {"ops"}, "channel_id": {channel}, "channel_name": {"upgrades"},
 		"user_id": {u.ID}, "user_name": {u.Name}, "command": {"/gitlab-migrations"}, "text": {text},
-		"response_url": {f.srv.URL + "/hooks/commands/" + model.NewId()}, "trigger_id": {model.NewId()},
+		"response_url": {f.srv.URL + "/hooks/commands/" + model.NewId()}, "trigger_id": {f.newTrigger(u.ID)},
 	}
 	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -602,7 +711,7 @@ func (f *fakeMM) click(t testing.TB, postID, actionID string, u mmUser) (int, *m
 	}
 	return f.callback(t, act.Integration.URL, &model.PostActionIntegrationRequest{
 		UserId: u.ID, UserName: u.Name, ChannelId: p.ChannelId, ChannelName: "upgrades", TeamId: teamID, TeamName: "ops",
-		PostId: postID, TriggerId: model.NewId(), Type: model.PostActionTypeButton, Context: act.Integration.Context,
+		PostId: postID, TriggerId: f.newTrigger(u.ID), Type: model.PostActionTypeButton, Context: act.Integration.Context,
 	})
 }
 

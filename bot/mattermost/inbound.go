@@ -13,13 +13,14 @@ import (
 // are small forms or JSON documents.
 const maxInboundBody = 64 << 10
 
-// HTTPHandler serves CommandPath and ActionsPath, handing verified
+// HTTPHandler serves CommandPath, ActionsPath and DialogPath, handing verified
 // requests to h. Mount it on a listener the Mattermost server can reach
 // (Config.Listen); nothing else needs to reach it.
 func (a *Adapter) HTTPHandler(h bot.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(CommandPath, a.CommandHandler(h))
 	mux.Handle(ActionsPath, a.ActionHandler(h))
+	mux.Handle(DialogPath, a.DialogHandler(h))
 	return mux
 }
 

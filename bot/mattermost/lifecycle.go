@@ -13,6 +13,7 @@ var (
 	_ bot.Adapter    = (*Adapter)(nil)
 	_ bot.HTTPServed = (*Adapter)(nil)
 	_ bot.Reacher    = (*Adapter)(nil)
+	_ bot.Drainer    = (*Adapter)(nil)
 )
 
 // NewAdapter is New with the program's Setup, as serve builds every
@@ -38,12 +39,16 @@ func (a *Adapter) Chat() bot.Chat { return a }
 func (a *Adapter) Groups() bot.GroupResolver { return a }
 
 // Capabilities implements bot.Adapter and bot.Capable: Mattermost shows
-// everything, except buttons with approve_by "command" (strict mode),
-// where a click decides nothing: the router then shows the commands to
-// type instead of buttons that could only say so.
+// everything, opens forms as interactive dialogs (dialog.go) and sends
+// files to one user by direct message (direct.go), except buttons and
+// forms with approve_by "command" (strict mode), where a click or a
+// dialog decides nothing (neither is signed by Mattermost): the router
+// then shows the commands to type instead.
 func (a *Adapter) Capabilities() bot.Capabilities {
 	c := bot.AllCapabilities
 	c.Buttons = a.cfg.ApproveBy != ApproveByCommand
+	c.Forms = c.Buttons
+	c.DirectFiles = true
 	return c
 }
 

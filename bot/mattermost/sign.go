@@ -38,8 +38,13 @@ const sigVersion = "v1."
 type signer struct{ key []byte }
 
 func newSigner(secret string) signer {
+	return deriveSigner(secret, "gitlab-chatops mattermost button context v1")
+}
+
+// deriveSigner is a signer whose key is the secret's HMAC over purpose.
+func deriveSigner(secret, purpose string) signer {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("gitlab-chatops mattermost button context v1"))
+	m.Write([]byte(purpose))
 	return signer{key: m.Sum(nil)}
 }
 

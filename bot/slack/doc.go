@@ -20,6 +20,12 @@
 // slash command's immediate answer if it comes in time, otherwise through
 // response_url or chat.postEphemeral.
 //
+// A Reply's Form opens as a modal (views.open with the trigger_id of the
+// command or click, form.go); its view_submission, verified like every
+// request, reaches the handler as an Action with Fields, and a refusal is
+// answered with response_action errors so the modal stays open. A Reply's
+// Files go to its user alone by direct message (direct.go).
+//
 // Outbound, the Adapter implements bot.Chat: the bot posts each root with
 // chat.postMessage and threads every result under the root's ts; Update is
 // chat.update with the whole block list (so buttons left out disappear);
