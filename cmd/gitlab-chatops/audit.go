@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
 
-// runAudit implements `gitlab-chatops audit verify|export|tail`. It opens
-// the database read-only; while a bot holds the file's lock, it reads
-// through that bot's admin socket instead (openAudit), with the same
-// output and exit codes.
+// runAudit implements `gitlab-chatops audit verify|export|tail`. On a
+// bbolt file it opens the database read-only; while a bot holds the
+// file's lock, it reads through that bot's admin socket instead
+// (openAudit), with the same output and exit codes. When --config keeps
+// the trail in etcd, it reads etcd directly (openEtcd): replicas
+// hold no lock, and every read is of one revision.
 func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return exitError{2, fmt.Errorf("audit needs verify, export or tail")}
@@ -32,10 +35,14 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	socket := ""
+	var etcdCfg *etcd.Config
 	if *configPath != "" {
 		cfg, err := loadConfig(*configPath, use{}, os.Getenv)
 		if err != nil {
 			return err
+		}
+		if etcdCfg = cfg.etcd; etcdCfg != nil && *dbPath != "" {
+			return exitError{2, fmt.Errorf("audit %s: --db names a bbolt file, but %s keeps the trail in etcd (storage.backend: etcd); leave --db out to read etcd", verb, *configPath)}
 		}
 		if *dbPath == "" {
 			*dbPath = cfg.Store
@@ -47,12 +54,23 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 			socket = cfg.AdminSocket
 		}
 	}
-	if *dbPath == "" {
+	if *dbPath == "" && etcdCfg == nil {
 		return exitError{2, fmt.Errorf("audit %s needs --db FILE (or --config FILE)", verb)}
 	}
-	db, err := openAudit(ctx, *dbPath, adminSocketPath(socket, *dbPath))
-	if err != nil {
-		return err
+	var db auditSource
+	if etcdCfg != nil {
+		key, err := auditKey(*keyFile, os.Getenv)
+		if err != nil {
+			return exitError{2, err}
+		}
+		if db, err = openEtcd(ctx, *etcdCfg, key, true); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if db, err = openAudit(ctx, *dbPath, adminSocketPath(socket, *dbPath)); err != nil {
+			return err
+		}
 	}
 	defer db.Close()
 	switch verb {
@@ -89,7 +107,7 @@ func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
 		if *since != "" {
 			if d, derr := time.ParseDuration(*since); derr == nil {
 				t = time.Now().Add(-d)
-			} else if t, err = time.Parse(time.RFC3339, *since); err != nil {
+			} else if t, derr = time.Parse(time.RFC3339, *since); derr != nil {
 				return exitError{2, fmt.Errorf("--since %q is neither RFC 3339 time nor a duration", *since)}
 			}
 		}

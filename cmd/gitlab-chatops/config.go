@@ -15,14 +15,21 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
 
 // fileConfig is the bot's YAML configuration.
 type fileConfig struct {
-	// Store is the bbolt file holding requests, audit and schedules.
+	// Store is the bbolt file holding requests, audit and schedules: the
+	// short form of Storage {backend: bolt, path: …}; one of the two is
+	// given (config_storage.go).
 	Store string `yaml:"store"`
+	// Storage is where the bot keeps its state: a bbolt file, or etcd
+	// for several replicas (config_storage.go).
+	Storage *storageConfig `yaml:"storage"`
 	// AdminSocket is where serve answers `audit verify|export|tail`
-	// while it holds the store (default: the store's path with .sock).
+	// while it holds the bbolt store (default: the store's path with
+	// .sock).
 	AdminSocket string       `yaml:"admin_socket"`
 	Hosts       []hostConfig `yaml:"hosts"`
 	// ApprovalKey is the ed25519 key (approval-key.pem) that signs the
@@ -92,6 +99,8 @@ type use struct {
 	serve bool
 	// simulate: console --simulate brings its own store.
 	simulate bool
+	// console: the console runs on a bbolt file only.
+	console bool
 }
 
 // config is a checked configuration, ready to wire.
@@ -105,6 +114,9 @@ type config struct {
 	schedules []schedule.Schedule
 	// chats are the names of the chat platforms serve connects to.
 	chats []string
+	// etcd is how to reach the etcd store when storage.backend is etcd;
+	// nil for the bbolt file, whose path is then fileConfig.Store.
+	etcd *etcd.Config
 }
 
 // ownListen is a platform's listener of its own, which must not take the
@@ -138,9 +150,7 @@ func loadConfig(path string, u use, getenv func(string) string) (config, error) 
 // check records every problem of fc for u in p and returns the
 // configuration as it will be used.
 func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) string) config {
-	if strings.TrimSpace(fc.Store) == "" && !u.simulate {
-		p.Addf("store", "missing: the bbolt file for requests and audit, e.g. /var/lib/gitlab-chatops/chatops.db")
-	}
+	etcdCfg := checkStorage(p, &fc, u)
 	if len(fc.Hosts) == 0 && !u.simulate {
 		p.Addf("hosts", "missing: at least one GitLab host with its agent (name, agent URL, ca, cert, key)")
 	}
@@ -182,7 +192,11 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 	}
 	if sock := adminSocketPath(fc.AdminSocket, fc.Store); strings.TrimSpace(fc.Store) != "" && len(sock) > maxSocketPath {
 		key := "admin_socket"
-		if fc.AdminSocket == "" {
+		switch {
+		case fc.AdminSocket != "":
+		case fc.Storage != nil:
+			key = "storage.path"
+		default:
 			key = "store"
 		}
 		p.Addf(key, "the admin socket %s is %d bytes long, and a Unix socket path has at most %d: set admin_socket to a shorter path, e.g. /run/gitlab-chatops/admin.sock", sock, len(sock), maxSocketPath)
@@ -205,7 +219,7 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 		}
 	}
 	schedules := checkSchedules(p, fc.Schedules, scheduleHosts(fc.Hosts, u.simulate), chatNames)
-	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, chats), grace: grace, schedules: schedules, chats: chatNames}
+	return config{fileConfig: fc, approval: checkPolicy(p, fc.Policy, u.serve, chats), grace: grace, schedules: schedules, chats: chatNames, etcd: etcdCfg}
 }
 
 // listenersClash reports whether listening on a and on b would collide:

@@ -44,8 +44,10 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		u.serve = true
 	case "console":
+		u.console = true
 	case "":
 		u.serve = hasPlatform(path)
+		u.console = !u.serve
 	default:
 		return exitError{2, fmt.Errorf("config check --for %q: use serve or console", *purpose)}
 	}

@@ -55,7 +55,7 @@ func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout,
 	cfg := config{approval: approvals.Policy{}.WithDefaults()}
 	if *configPath != "" {
 		var err error
-		if cfg, err = loadConfig(*configPath, use{simulate: *simulate}, os.Getenv); err != nil {
+		if cfg, err = loadConfig(*configPath, use{simulate: *simulate, console: true}, os.Getenv); err != nil {
 			return err
 		}
 	}

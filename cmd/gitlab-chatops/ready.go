@@ -143,11 +143,22 @@ func (c *cachedCheck) result(ctx context.Context) string {
 	return v.(string)
 }
 
-// dbCheck is the database's write probe.
-func dbCheck(probe func(context.Context) error, log *slog.Logger) *cachedCheck {
+// storeCheck is the store's write probe: "database" for the bbolt file,
+// "etcd" for etcd (a write through the replica's connection, so a replica
+// cut off from etcd is not ready).
+func storeCheck(kind string, probe func(context.Context) error, log *slog.Logger) *cachedCheck {
+	name := "database"
+	if kind == backendEtcd {
+		name = "etcd"
+	}
 	return &cachedCheck{
-		name: "database", ttl: dbProbeTTL, timeout: dbProbeTimeout, run: probe, log: log,
-		why: func(error) string { return "not writable; the bot's log has the error" },
+		name: name, ttl: dbProbeTTL, timeout: dbProbeTimeout, run: probe, log: log,
+		why: func(err error) string {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Sprintf("no write within %s; the bot's log has the error", dbProbeTimeout)
+			}
+			return "not writable; the bot's log has the error"
+		},
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
-	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 // runServe connects the bot to Slack and/or Mattermost as configured and
@@ -90,7 +89,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// the end.
 	var closing stack
 	defer closing.run()
-	db, err := storage.Open(cfg.Store, storage.Options{AuditKey: key})
+	// The store: the bbolt file, or etcd (backend.go). Nothing below
+	// names which.
+	db, err := openBackend(ctx, cfg, key)
 	if err != nil {
 		return err
 	}
@@ -137,9 +138,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		}
 	}
 	// One leadership gates the once-only work: recovery, the expiry sweep
-	// and anchors (router), scheduled posts (scheduler). One process is
-	// always leader; a replicated deployment plugs its election in here.
+	// and anchors (router), scheduled posts (scheduler). On bbolt the one
+	// process is always leader.
 	var lead leader.Leadership = leader.Always{}
+	if err := m.WatchLeader(lead.IsLeader); err != nil {
+		return err
+	}
 	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m, Leadership: lead})
 	if err != nil {
 		return err
@@ -173,14 +177,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 			own[a.Name()] = ln
 		}
 	}
-	// The audit commands read the trail through this socket while serve
-	// holds the store's lock; it stops with the group, before the store
-	// closes.
-	admin, err := listenAdmin(db, log, adminSocketPath(cfg.AdminSocket, cfg.Store))
-	if err != nil {
-		return err
+	// The audit commands read a bbolt trail through this socket while
+	// serve holds the file's lock; it stops with the group, before the
+	// store closes. On etcd they read etcd themselves.
+	var admin *adminServer
+	if db.db != nil {
+		if admin, err = listenAdmin(db.db, log, adminSocketPath(cfg.AdminSocket, cfg.Store)); err != nil {
+			return err
+		}
+		closing.push(func() { _ = admin.ln.Close() }) // closed already, unless serving never began
 	}
-	closing.push(func() { _ = admin.ln.Close() }) // closed already, unless serving never began
 
 	// The router's work outlives ctx until the adapters have drained: a
 	// click in flight at SIGTERM still finds its router. router.Close
@@ -197,7 +203,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	h := &drainingHandler{h: router, calls: calls}
 	closing.push(calls.drain)
 	grp := newGroup(ctx, log)
-	ready := &readiness{checks: []*cachedCheck{dbCheck(db.Probe, log)}}
+	ready := &readiness{checks: []*cachedCheck{storeCheck(db.kind, db.Probe, log)}}
 	probes := map[string]metrics.Probe{} // agent_up shares /readyz's cached health calls
 	for _, host := range hosts {
 		c := agentCheck(host.Name, host.Agent, log)
@@ -219,12 +225,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	}
 	srv := newHTTPServer(ctx, mux, log)
 	grp.Serve("listen "+cfg.Listen, func(ctx context.Context) error { return serveHTTP(ctx, srv, main, cfg.grace) })
-	grp.Serve("admin socket", admin.run)
+	if admin != nil {
+		grp.Serve("admin socket", admin.run)
+	}
 	grp.Serve("scheduler", sched.Run) // fires schedules while leader; returns once ctx ended and its runs are done
 	// Further goroutines of serve's lifetime join the group here:
 	// grp.Serve(name, run) for loops that run until the group stops.
 
-	log.Info("gitlab-chatops serving", "listen", main.Addr().String(), "platforms", adapterNames(adapters), "own_listeners", len(own), "hosts", len(hosts), "shutdown_grace", cfg.grace.String())
+	log.Info("gitlab-chatops serving", "listen", main.Addr().String(), "platforms", adapterNames(adapters), "own_listeners", len(own), "hosts", len(hosts), "storage", db.kind, "storage_at", db.where, "shutdown_grace", cfg.grace.String())
 	err = grp.Wait()
 	left := grp.left(cfg.grace)
 	log.Info("gitlab-chatops stopping: listeners closed; waiting for the calls in flight, then closing the router and the store", "err", err, "grace_left", left.Round(time.Millisecond).String())

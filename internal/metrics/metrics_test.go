@@ -3,8 +3,10 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +135,33 @@ gitlab_chatops_requests{state="running"} 1
 	}
 	if strings.Contains(body, "gitlab_chatops_requests{") {
 		t.Errorf("requests reported although the store could not be read:\n%s", body)
+	}
+}
+
+// TestLeaderGauge: gitlab_chatops_leader follows the leadership at each
+// scrape (1 while leader, 0 after losing it).
+func TestLeaderGauge(t *testing.T) {
+	b := NewBot()
+	var leading atomic.Bool
+	if err := b.WatchLeader(leading.Load); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WatchLeader(nil); err == nil {
+		t.Error("WatchLeader(nil) accepted")
+	}
+	for _, lead := range []bool{false, true, false} {
+		leading.Store(lead)
+		v := 0
+		if lead {
+			v = 1
+		}
+		want := fmt.Sprintf(`
+# HELP gitlab_chatops_leader 1 while this replica is the leader that runs the once-only work (recovery, the expiry sweep, scheduled posts), else 0.
+# TYPE gitlab_chatops_leader gauge
+gitlab_chatops_leader %d
+`, v)
+		if err := testutil.GatherAndCompare(b.reg, strings.NewReader(want), "gitlab_chatops_leader"); err != nil {
+			t.Errorf("leader %v: %v", lead, err)
+		}
 	}
 }
