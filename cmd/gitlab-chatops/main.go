@@ -27,6 +27,7 @@ Usage:
   gitlab-chatops console [--config FILE] [--simulate [--scenario NAME]]
   gitlab-chatops config check [--for serve|console] FILE
   gitlab-chatops audit verify|export|tail (--config FILE | --db FILE [--key-file FILE]) [--anchor HASH] [--since TIME] [-n N]
+  gitlab-chatops storage copy --from bolt:PATH|etcd:ENDPOINTS --to bolt:PATH|etcd:ENDPOINTS [--config FILE | --key-file FILE] [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]
   gitlab-chatops version
 
 serve       connect to Slack and/or Mattermost as configured
@@ -34,6 +35,7 @@ console     chat from the terminal: type "alice: /gitlab-migrations status"
             (--simulate runs an in-process agent over a simulated GitLab)
 config      check a configuration file: every problem at once, with its key path
 audit       check, export or show the tamper-evident audit trail
+storage     copy everything from one store to another (bolt to etcd, or back)
 `
 
 func main() {
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runConfig(args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout)
+	case "storage":
+		err = runStorage(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gitlab-chatops", version)
 	case "gitlab-sim":

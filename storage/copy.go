@@ -1,0 +1,169 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/schedule"
+)
+
+// ErrNotEmpty: `storage copy` refuses a target that already holds data.
+var ErrNotEmpty = errors.New("the target store is not empty")
+
+// copyBatch is how many audit entries Copy hands the target at a time; the
+// target splits them further to fit its transactions.
+const copyBatch = 256
+
+// Dumper is what Copy reads from a backend besides Backend: the state no
+// Backend method lists (the schedule counter, every schedule's results).
+type Dumper interface {
+	Backend
+	// ScheduleSeq is the last chat-defined schedule number handed out (0
+	// when none was): the next schedule is s<ScheduleSeq+1>.
+	ScheduleSeq(ctx context.Context) (uint64, error)
+	// EachResult calls fn with every stored schedule result, configured
+	// and chat-defined schedules alike.
+	EachResult(ctx context.Context, fn func(id string, r ScheduleResults) error) error
+}
+
+// AuditRecord is one audit entry as stored: its seq and its bytes.
+type AuditRecord struct {
+	Seq    uint64
+	Stored []byte
+}
+
+// Importer is a backend Copy can fill. Its imports store what they are
+// given as it is, an import path and not a re-seal: the audit entries keep
+// their seqs and bytes, so the chain and its head are the source's.
+type Importer interface {
+	Dumper
+	// Contents names what the store holds ("" when it is empty: no
+	// request, audit entry, schedule, result or schedule number).
+	Contents(ctx context.Context) (string, error)
+	// ImportAudit stores records right after the store's head (the first
+	// must be head+1, each the next) and moves the head to the last one,
+	// its hash computed with the store's audit key. Each transaction it
+	// commits leaves a whole chain.
+	ImportAudit(ctx context.Context, records []AuditRecord) error
+	// ImportRequest stores r as it is (its Version too); an ID already
+	// stored wraps approvals.ErrExists.
+	ImportRequest(ctx context.Context, r *approvals.Request) error
+	// ImportSchedules stores chat-defined schedules under their IDs and
+	// sets the schedule counter to seq.
+	ImportSchedules(ctx context.Context, ss []schedule.Schedule, seq uint64) error
+	// ImportResult stores a schedule's results as they are.
+	ImportResult(ctx context.Context, id string, r ScheduleResults) error
+}
+
+// CopyReport is what Copy copied.
+type CopyReport struct {
+	Requests, Schedules, Results int
+	// Entries is the audit entries copied; Head the chain's head, the
+	// same on both sides after the copy.
+	Entries uint64
+	Head    auditchain.Head
+}
+
+// Copy copies everything from one backend to another: requests, the audit
+// chain byte for byte (same seqs, same head), the chat-defined schedules
+// with their IDs and the schedule counter, and every schedule's results.
+//
+// It writes nothing unless the target is empty (ErrNotEmpty) and the
+// source's chain verifies with key; after the copy it verifies the
+// target's chain with key and checks that its head is the source's. The
+// source must not change meanwhile (stop the bot first). A copy that fails
+// half-way leaves a partial target: the error says so, and the copy can be
+// repeated once the target was emptied.
+func Copy(ctx context.Context, from Dumper, to Importer, key auditchain.Key) (CopyReport, error) {
+	var rep CopyReport
+	what, err := to.Contents(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("check that the target is empty: %w", err)
+	}
+	if what != "" {
+		return rep, fmt.Errorf("the target already holds %s; copy only into an empty store (a new etcd prefix, a new file), nothing was written: %w", what, ErrNotEmpty)
+	}
+	src, err := auditchain.Verify(ctx, from, key, nil)
+	if err != nil {
+		return rep, fmt.Errorf("the source's audit chain does not verify with this key, nothing was written: %w", err)
+	}
+	partial := func(doing string, err error) error {
+		return fmt.Errorf("%s: %w (the target is now partly written: empty it before copying again)", doing, err)
+	}
+
+	var batch []AuditRecord
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := to.ImportAudit(ctx, batch); err != nil {
+			return err
+		}
+		rep.Entries += uint64(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	head, err := from.ReadAudit(ctx, func(seq uint64, stored []byte) error {
+		batch = append(batch, AuditRecord{Seq: seq, Stored: append([]byte(nil), stored...)})
+		if len(batch) == copyBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return rep, partial("copy the audit chain", err)
+	}
+	if head != src.Head {
+		return rep, partial("copy the audit chain", fmt.Errorf("the source's head moved from %s to %s during the copy: stop the bot before copying", src.Head, head))
+	}
+
+	reqs, err := from.Requests(ctx, approvals.RequestFilter{})
+	if err != nil {
+		return rep, partial("read the requests", err)
+	}
+	for _, r := range reqs {
+		if err := to.ImportRequest(ctx, r); err != nil {
+			return rep, partial("copy request "+r.ID, err)
+		}
+		rep.Requests++
+	}
+
+	ss, err := from.Schedules(ctx)
+	if err != nil {
+		return rep, partial("read the schedules", err)
+	}
+	seq, err := from.ScheduleSeq(ctx)
+	if err != nil {
+		return rep, partial("read the schedule counter", err)
+	}
+	if err := to.ImportSchedules(ctx, ss, seq); err != nil {
+		return rep, partial("copy the schedules", err)
+	}
+	rep.Schedules = len(ss)
+	err = from.EachResult(ctx, func(id string, r ScheduleResults) error {
+		if err := to.ImportResult(ctx, id, r); err != nil {
+			return fmt.Errorf("schedule %s: %w", id, err)
+		}
+		rep.Results++
+		return nil
+	})
+	if err != nil {
+		return rep, partial("copy the schedule results", err)
+	}
+
+	dst, err := auditchain.Verify(ctx, to, key, nil)
+	if err != nil {
+		return rep, partial("verify the copied audit chain", err)
+	}
+	if dst.Head != src.Head || dst.Entries != src.Entries {
+		return rep, partial("verify the copied audit chain", fmt.Errorf("the target has %d entries, head %s; the source %d, head %s", dst.Entries, dst.Head, src.Entries, src.Head))
+	}
+	rep.Head = dst.Head
+	return rep, nil
+}
