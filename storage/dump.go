@@ -128,4 +128,3 @@ func (db *DB) ImportResult(ctx context.Context, id string, r ScheduleResults) er
 		return bucket(tx, bucketScheduleResults).Put([]byte(id), v)
 	})
 }
-
