@@ -25,6 +25,10 @@ type Harness struct {
 	// Render is the adapter's own rendering of m, as its platform
 	// receives it (JSON for an API, text for a terminal), for the goldens.
 	Render func(m bot.Message) ([]byte, error)
+	// RenderForm is the adapter's rendering of a Form as its platform
+	// receives it (a Slack modal, a Mattermost dialog), for the goldens;
+	// nil for a platform without forms.
+	RenderForm func(f bot.Form) ([]byte, error)
 	// Start starts the adapter against its platform with h as the
 	// handler of everything that comes in; it stops at the test's end.
 	Start func(t *testing.T, h bot.Handler) *Conn
@@ -79,6 +83,25 @@ type Conn struct {
 	// Forgeries are inbound requests with bad credentials. An adapter
 	// whose input does not come over a network (a terminal) has none.
 	Forgeries []Forgery
+	// Forms lists the forms the platform opened, in order; Submit submits
+	// one as User with the values typed into its fields, as the platform
+	// delivers a submission, and returns the text the user saw in the
+	// platform's answer (an error shown in the open form); ForgeSubmit
+	// sends a submission of it with bad credentials (a wrong signature,
+	// an altered state) and reports whether the adapter refused it as
+	// forged. All nil when the platform has no forms.
+	Forms       func() []OpenForm
+	Submit      func(f OpenForm, fields map[string]string) (answer string, err error)
+	ForgeSubmit func(f OpenForm) (refused bool, err error)
+}
+
+// OpenForm is a form the platform opened.
+type OpenForm struct {
+	// ID is the platform's handle of the open form (a view ID, an index).
+	ID string
+	// User is whom it was opened for.
+	User  string
+	Title string
 }
 
 // Post is one thing the platform shows.
@@ -101,6 +124,9 @@ type Post struct {
 	Content []byte
 	// Edits is how often the post was edited in place.
 	Edits int
+	// Direct: the post is in a direct message between the bot and User,
+	// which nobody else sees.
+	Direct bool
 }
 
 // Forgery is one kind of inbound request with bad credentials (a wrong

@@ -29,6 +29,9 @@ func RunAdapterSuite(t *testing.T, h Harness) {
 	t.Run("UpdateOrDegrade", func(t *testing.T) { testUpdate(t, h) })
 	t.Run("UploadOrDegrade", func(t *testing.T) { testUpload(t, h) })
 	t.Run("ForgedInputRefusedBeforeParsing", func(t *testing.T) { testForged(t, h) })
+	t.Run("FormGolden", func(t *testing.T) { testFormGolden(t, h) })
+	t.Run("FormOrMessage", func(t *testing.T) { testForm(t, h) })
+	t.Run("DirectFilesToThatUserAlone", func(t *testing.T) { testDirectFiles(t, h) })
 }
 
 // testGoldens renders every message the router builds with the adapter's
@@ -82,12 +85,18 @@ type handler struct {
 	cmds    []bot.Command
 	actions []bot.Action
 	err     error
+	// cmdReply and actReply, when set, answer instead of err.
+	cmdReply func(bot.Command) bot.Reply
+	actReply func(bot.Action) bot.Reply
 }
 
 func (h *handler) HandleCommand(_ context.Context, cmd bot.Command) bot.Reply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cmds = append(h.cmds, cmd)
+	if h.cmdReply != nil {
+		return h.cmdReply(cmd)
+	}
 	return bot.ReplyFor(h.err)
 }
 
@@ -95,6 +104,9 @@ func (h *handler) HandleAction(_ context.Context, act bot.Action) bot.Reply {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.actions = append(h.actions, act)
+	if h.actReply != nil {
+		return h.actReply(act)
+	}
 	return bot.ReplyFor(h.err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,15 @@ func TestConformance(t *testing.T) {
 				return nil, fmt.Errorf("mattermost render: %w", err)
 			}
 			return b, nil
+		},
+		RenderForm: func(f bot.Form) ([]byte, error) {
+			// The state is sealed afresh with a nonce each time; a fixed
+			// one keeps the golden stable.
+			d, err := Dialog(f, "https://chatops.internal:8443"+DialogPath, "v1.STATE.MAC")
+			if err != nil {
+				return nil, err
+			}
+			return json.MarshalIndent(d, "", "  ")
 		},
 		Start: startMattermost,
 	})
@@ -84,8 +94,25 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 		return resp.StatusCode, b.String(), err
 	}
 	slash := func(text string) string {
-		return "team_id=" + teamID + "&channel_id=" + channelID + "&user_id=" + alice.ID + "&user_name=alice&command=%2Fgitlab-migrations&text=" + urlEscape(text)
+		return "team_id=" + teamID + "&channel_id=" + channelID + "&user_id=" + alice.ID + "&user_name=alice&command=%2Fgitlab-migrations&text=" + urlEscape(text) +
+			"&trigger_id=" + mm.newTrigger(alice.ID)
 	}
+	dialogs := func() []fakeDialog { return mm.openedDialogs() }
+	dialogOf := func(f bottest.OpenForm) (fakeDialog, error) {
+		ds := dialogs()
+		i, err := strconv.Atoi(f.ID)
+		if err != nil || i < 0 || i >= len(ds) {
+			return fakeDialog{}, fmt.Errorf("no dialog %q was opened", f.ID)
+		}
+		return ds[i], nil
+	}
+	forgedState, _ := newStateSigner("not-the-action-secret-but-as-long-as-it").seal(dialogState{
+		Action: bot.ActionApprove, Value: "r7k2qxa9", Channel: channelID, User: alice.ID, Field: "code", Expires: time.Now().Add(time.Hour).Unix(),
+	})
+	forgedDialog, _ := json.Marshal(&model.SubmitDialogRequest{
+		Type: "dialog_submission", CallbackId: DialogCallbackID, State: forgedState, UserId: alice.ID, ChannelId: channelID, TeamId: teamID,
+		Submission: map[string]any{"code": "123456"},
+	})
 	callback, _ := json.Marshal(&model.PostActionIntegrationRequest{
 		UserId: alice.ID, UserName: alice.Name, ChannelId: channelID, TeamId: teamID, PostId: fixedID("post"),
 		Type: model.PostActionTypeButton, Context: map[string]any{ctxRequest: "r7k2qxa9", ctxAction: "approve", ctxSig: "v1.AAAA"},
@@ -112,6 +139,37 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 		},
 		Seen: func() []bottest.Post { return mattermostSeen(mm) },
+		Forms: func() []bottest.OpenForm {
+			var out []bottest.OpenForm
+			for i, d := range dialogs() {
+				out = append(out, bottest.OpenForm{ID: strconv.Itoa(i), User: d.User, Title: d.Req.Dialog.Title})
+			}
+			return out
+		},
+		Submit: func(f bottest.OpenForm, fields map[string]string) (string, error) {
+			d, err := dialogOf(f)
+			if err != nil {
+				return "", err
+			}
+			status, resp := mm.submitDialog(t, d, alice, fields)
+			if status != http.StatusOK {
+				return "", fmt.Errorf("dialog submission answered %d", status)
+			}
+			answer := resp.Error
+			for _, e := range resp.Errors {
+				answer += "\n" + e
+			}
+			return answer, nil
+		},
+		ForgeSubmit: func(f bottest.OpenForm) (bool, error) {
+			d, err := dialogOf(f)
+			if err != nil {
+				return false, err
+			}
+			d.Req.Dialog.State = forgedState
+			status, resp := mm.submitDialog(t, d, alice, map[string]string{"code": "123456"})
+			return status == http.StatusOK && strings.Contains(resp.Error, "could not verify"), nil
+		},
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a wrong token", Send: func(garbage bool) (bool, error) {
 				body := slash("status")
@@ -129,6 +187,19 @@ func startMattermost(t *testing.T, h bot.Handler) *bottest.Conn {
 					body = `{"post_id": 7`
 				}
 				status, resp, err := send(ActionsPath, "application/json", "", body)
+				if garbage {
+					return status == http.StatusBadRequest, err
+				}
+				return status == http.StatusOK && strings.Contains(resp, "could not verify"), err
+			}},
+			// The state travels in the submission's JSON body, as a
+			// button's HMAC does.
+			{Name: "dialog submission with a forged state", Send: func(garbage bool) (bool, error) {
+				body := string(forgedDialog)
+				if garbage {
+					body = `{"state": 7`
+				}
+				status, resp, err := send(DialogPath, "application/json", "", body)
 				if garbage {
 					return status == http.StatusBadRequest, err
 				}
@@ -174,10 +245,21 @@ func mattermostSeen(f *fakeMM) []bottest.Post {
 		}
 		return strings.Join(parts, "\n"), buttons
 	}
+	dmUser := map[string]string{} // DM channel ID -> the user the bot talks to there
+	for name, id := range f.dms {
+		a, b, _ := strings.Cut(name, "__")
+		if a == f.bot.Id {
+			a = b
+		}
+		dmUser[id] = a
+	}
 	for _, id := range f.order {
 		p := f.posts[id]
 		t, buttons := text(p)
 		post := bottest.Post{ID: p.Id, Channel: p.ChannelId, Root: p.RootId, Text: t, Buttons: buttons, Edits: edits[p.Id]}
+		if u, ok := dmUser[p.ChannelId]; ok {
+			post.Direct, post.User = true, u
+		}
 		for _, fid := range p.FileIds {
 			if info, ok := f.files[fid]; ok {
 				post.File, post.Size = info.Name, info.Size

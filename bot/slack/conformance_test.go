@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -27,6 +28,13 @@ func TestConformance(t *testing.T) {
 				return nil, fmt.Errorf("slack render: %w", err)
 			}
 			return b, nil
+		},
+		RenderForm: func(f bot.Form) ([]byte, error) {
+			v, err := Modal(f, formMeta{Channel: "C0OPS", User: botUser().ID})
+			if err != nil {
+				return nil, err
+			}
+			return json.MarshalIndent(v, "", "  ")
 		},
 		Start: startSlack,
 	})
@@ -59,7 +67,9 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 	return &bottest.Conn{
 		Adapter: a, Chat: a.Chat(), Channel: "C0OPS", User: user, Approver: bot.User{ID: "U0BOB", Name: "bob"},
 		Command: func(text string) (string, error) {
-			status, body, err := post(PathCommands, slashForm(user.ID, user.Name, "C0OPS", text, fake.responseURL("cmd")), testSecret)
+			form, _ := url.ParseQuery(slashForm(user.ID, user.Name, "C0OPS", text, fake.responseURL("cmd")))
+			form.Set("trigger_id", fake.newTrigger(user.ID))
+			status, body, err := post(PathCommands, form.Encode(), testSecret)
 			if err == nil && status != http.StatusOK {
 				err = fmt.Errorf("slash command answered %d: %s", status, body)
 			}
@@ -87,9 +97,40 @@ func startSlack(t *testing.T, h bot.Handler) *bottest.Conn {
 			}
 		},
 		Seen: func() []bottest.Post { return slackSeen(fake, user.ID) },
+		Forms: func() []bottest.OpenForm {
+			var out []bottest.OpenForm
+			for _, v := range fake.openedViews() {
+				var view struct {
+					Title struct{ Text string } `json:"title"`
+				}
+				_ = json.Unmarshal(v.View, &view)
+				out = append(out, bottest.OpenForm{ID: v.ID, User: v.User, Title: view.Title.Text})
+			}
+			return out
+		},
+		Submit: func(f bottest.OpenForm, fields map[string]string) (string, error) {
+			body, err := fake.submission(f.ID, user.ID, fields)
+			if err != nil {
+				return "", err
+			}
+			status, answer, err := post(PathInteractions, body, testSecret)
+			if err == nil && status != http.StatusOK {
+				err = fmt.Errorf("submission answered %d: %s", status, answer)
+			}
+			return answer, err
+		},
+		ForgeSubmit: func(f bottest.OpenForm) (bool, error) {
+			body, err := fake.submission(f.ID, user.ID, map[string]string{"code": "123456"})
+			if err != nil {
+				return false, err
+			}
+			status, _, err := post(PathInteractions, body, "not-the-signing-secret")
+			return status == http.StatusUnauthorized, err
+		},
 		Forgeries: []bottest.Forgery{
 			{Name: "slash command with a bad signature", Send: forge(PathCommands, slashForm(user.ID, user.Name, "C0OPS", "status", fake.responseURL("x")))},
 			{Name: "button click with a bad signature", Send: forge(PathInteractions, clickForm(user.ID, user.Name, "C0OPS", "1700000000.000001", bot.ActionApprove, "r7k2qxa9", fake.responseURL("y")))},
+			{Name: "form submission with a bad signature", Send: forge(PathInteractions, viewSubmissionForm(user.ID, formMeta{Action: bot.ActionApprove, Value: "r7k2qxa9", Channel: "C0OPS", User: user.ID, Field: "code"}, "123456"))},
 		},
 	}
 }
@@ -117,7 +158,11 @@ func slackSeen(f *fakeSlack, user string) []bottest.Post {
 	var files []bottest.Post
 	for _, file := range f.files {
 		if file.Completed {
-			files = append(files, bottest.Post{ID: file.ID, Channel: file.Channel, Root: file.ThreadTS, File: file.Name, Size: int64(len(file.Content)), Content: file.Content, Text: file.Comment})
+			p := bottest.Post{ID: file.ID, Channel: file.Channel, Root: file.ThreadTS, File: file.Name, Size: int64(len(file.Content)), Content: file.Content, Text: file.Comment}
+			if owner, ok := f.ims[file.Channel]; ok {
+				p.Direct, p.User = true, owner
+			}
+			files = append(files, p)
 		}
 	}
 	f.mu.Unlock()

@@ -131,6 +131,26 @@ func clickForm(user, userName, channel, messageTS, actionID, value, responseURL 
 	return url.Values{"payload": {string(b)}}.Encode()
 }
 
+// viewSubmissionForm is a view_submission of one of this app's modals
+// with meta, the field meta.Field holding value, form-wrapped as Slack
+// sends it over HTTP.
+func viewSubmissionForm(user string, meta formMeta, value string) string {
+	pm, _ := json.Marshal(meta)
+	p := map[string]any{
+		"type":       "view_submission",
+		"user":       map[string]any{"id": user, "username": "u", "name": "u", "team_id": "T0TEAM"},
+		"api_app_id": "A0APP",
+		"team":       map[string]any{"id": "T0TEAM", "domain": "example"},
+		"trigger_id": "1.2.4",
+		"view": map[string]any{
+			"id": "V0FORGED", "type": "modal", "callback_id": ModalCallbackID, "private_metadata": string(pm),
+			"state": map[string]any{"values": map[string]any{meta.Field: map[string]any{meta.Field: map[string]any{"type": "plain_text_input", "value": value}}}},
+		},
+	}
+	b, _ := json.Marshal(p)
+	return url.Values{"payload": {string(b)}}.Encode()
+}
+
 // eventually polls cond until it holds or patience runs out.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
