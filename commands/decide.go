@@ -92,6 +92,17 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			return
 		}
 	}
+	// An approval that may be the last one is recorded under the job's
+	// claim: from the moment the request is approved a live follower holds
+	// it, so a leader's recovery on another replica, which ends the
+	// approved requests nobody holds, never ends this one.
+	claimed := false
+	if len(req.Approvals())+1 >= req.Required {
+		if cctx, release, ok := r.take(ctx, req.ID); ok {
+			defer release()
+			ctx, claimed = cctx, true
+		}
+	}
 	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current)
 	switch {
 	case errors.Is(err, approvals.ErrStateChanged):
@@ -111,7 +122,11 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		_, _ = rootChat.Reply(ctx, root, approvedReply(u.Name, len(approved.Approvals()), approved.Required))
 		return
 	}
-	// execute updates the root post once the request is running.
+	// The start updates the root post once the request is running.
+	if claimed {
+		r.start(ctx, rootChat, approved)
+		return
+	}
 	r.execute(ctx, rootChat, approved)
 }
 

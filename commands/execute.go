@@ -25,11 +25,39 @@ func (r *Router) execute(ctx context.Context, chat bot.Chat, req *approvals.Requ
 	// The claim is taken before the start, so the sweep never sees this
 	// request running without its follower (see owner.go).
 	ctx = r.withRequestLog(ctx, req.ID)
-	ctx, release, ok := r.followers.take(ctx, req.ID)
+	ctx, release, ok := r.takeApproved(ctx, req.ID)
 	if !ok {
-		return // another goroutine of this process has it
+		return // another follower has it, or etcd cannot say (the deadline sweep ends it)
 	}
 	defer release()
+	r.start(ctx, chat, req)
+}
+
+// takeApproved takes approved request id's claim for its start. Another
+// follower may hold it for a moment: the one that approved it at the same
+// time on another replica, before its own approval was refused (decide.go
+// approve); so a held claim is asked for again for up to claimWait.
+func (r *Router) takeApproved(ctx context.Context, id string) (context.Context, func(), bool) {
+	deadline := time.Now().Add(claimWait)
+	for {
+		cctx, release, ok := r.take(ctx, id)
+		if ok || time.Now().After(deadline) {
+			return cctx, release, ok
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, false
+		case <-time.After(claimWait / 20):
+		}
+	}
+}
+
+// claimWait is how long takeApproved asks again for a held claim.
+const claimWait = 2 * time.Second
+
+// start starts approved request req and follows its job; the caller
+// holds its claim (Owners.Take).
+func (r *Router) start(ctx context.Context, chat bot.Chat, req *approvals.Request) {
 	started, err := r.opt.Approvals.Start(ctx, req.ID)
 	if err != nil {
 		switch {
@@ -210,7 +238,7 @@ func (r *Router) stopping(ctx context.Context, req *approvals.Request) bool {
 		return false
 	}
 	if takenOver(ctx) {
-		r.logger(ctx).Warn("this follower was stuck and another took the request over")
+		r.logger(ctx).Warn("this follower lost its claim (the sweep took the request over, or this replica lost its etcd lease); another follows the job")
 		return true
 	}
 	r.logger(ctx).Info("bot stopping: request left running for the next start to re-attach")
@@ -250,7 +278,7 @@ func (r *Router) complete(ctx context.Context, chat bot.Chat, req *approvals.Req
 		r.logger(ctx).Error("updating progress message", "err", err)
 	}
 	if takenOver(ctx) {
-		r.logger(ctx).Warn("this follower was stuck and another took the request over; it records nothing")
+		r.logger(ctx).Warn("this follower lost its claim (the sweep took the request over, or this replica lost its etcd lease); it records nothing")
 		return
 	}
 	r.attachOutput(ctx, chat, bot.Ref{Channel: req.Channel, ID: req.Thread}, req.Operation+"-"+req.ID+".txt", "Full output of "+req.Operation, out)

@@ -33,12 +33,23 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 			continue
 		}
 		if req.State == approvals.StateApproved {
-			r.abandon(ctx, chat, req, "the bot restarted after the approval and before starting the job")
+			// A live replica that recorded the approval holds its claim
+			// (taken before the approval, decide.go): it starts it now.
+			// Only an approval nobody holds was left by a dead process.
+			held, err := r.owners.Held(ctx, req.ID)
+			switch {
+			case err != nil:
+				r.logger(ctx).Error("asking who starts an approved request; the expiry sweep ends it if nobody does", "err", err)
+			case held:
+				r.logger(ctx).Info("approved request is being started by a live follower; recovery leaves it")
+			default:
+				r.abandon(ctx, chat, req, "the bot restarted after the approval and before starting the job")
+			}
 			continue
 		}
 		// Claimed now, before the sweep can run, so that nobody else
-		// follows it meanwhile.
-		fctx, release, ok := r.followers.take(ctx, req.ID)
+		// follows it meanwhile; a request a live replica follows is its.
+		fctx, release, ok := r.take(ctx, req.ID)
 		if !ok {
 			continue
 		}
@@ -60,7 +71,7 @@ const whyRestarted = "the bot restarted"
 // stopped between the run and recording it) is looked up by request ID,
 // so it is re-attached all the same. While the agent cannot be reached,
 // the request stays running and the bot keeps trying for as long as it
-// runs. The caller holds the request's claim (followers.take).
+// runs. The caller holds the request's claim (Owners.Take).
 func (r *Router) reattach(ctx context.Context, chat bot.Chat, req *approvals.Request, why string) {
 	ctx = r.withJobLog(r.withRequestLog(ctx, req.ID))
 	scopeOf(ctx).setJob(req.JobID)

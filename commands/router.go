@@ -110,6 +110,9 @@ type Options struct {
 	// restart recovery, the expiry sweep and the daily anchor (default
 	// leader.Always{}: one process, always leader).
 	Leadership leader.Leadership
+	// Owners says which follower follows each running request (default:
+	// this process's memory; several replicas share one, see owner.go).
+	Owners Owners
 }
 
 // Router implements bot.Handler. Slow work (agent calls, executions) runs in
@@ -122,9 +125,9 @@ type Router struct {
 	// flights shares identical read-only runs (status commands, approval
 	// checks) among concurrent callers.
 	flights *flights
-	// followers are the running requests this process follows; the sweep
-	// adopts the others (owner.go).
-	followers *followers
+	// owners holds who follows each running request (Options.Owners); the
+	// sweep adopts those nobody holds (owner.go).
+	owners Owners
 	// pool runs queueable work with a bound (pool.go).
 	pool *pool
 
@@ -200,7 +203,10 @@ func New(opt Options) (*Router, error) {
 	if opt.Leadership == nil {
 		opt.Leadership = leader.Always{}
 	}
-	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), followers: newFollowers(), pool: newPool(opt.Workers, opt.StartRate, opt.StartBurst)}
+	if opt.Owners == nil {
+		opt.Owners = newFollowers()
+	}
+	r := &Router{opt: opt, hosts: map[string]Host{}, log: opt.Logger, chats: map[string]bot.Chat{}, flights: newFlights(time.Now), owners: opt.Owners, pool: newPool(opt.Workers, opt.StartRate, opt.StartBurst)}
 	for _, h := range opt.Hosts {
 		if h.Name == "" || h.Agent == nil {
 			return nil, fmt.Errorf("commands: host %q has no name or no agent", h.Name)

@@ -258,3 +258,172 @@ func TestElection(t *testing.T) {
 		ts.check()
 	})
 }
+
+func TestOwners(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+
+	t.Run("exclusive across two replicas, released only by its holder", func(t *testing.T) {
+		prefix := "/owners-exclusive/"
+		a := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "a", nil)
+		b := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "b", nil)
+		actx, release, ok, err := a.Take(ctx, "r1")
+		if err != nil || !ok {
+			t.Fatalf("a takes r1: ok %v, err %v", ok, err)
+		}
+		for _, o := range []*etcd.Owners{a, b} {
+			if _, _, ok, err := o.Take(ctx, "r1"); ok || err != nil {
+				t.Fatalf("a second Take of r1 (held by a): ok %v, err %v; want false, nil", ok, err)
+			}
+			if held, err := o.Held(ctx, "r1"); !held || err != nil {
+				t.Fatalf("Held(r1) = %v, %v; want true", held, err)
+			}
+		}
+		release()
+		if actx.Err() == nil {
+			t.Error("the released claim's context is still live")
+		}
+		bctx, releaseB, ok, err := b.Take(ctx, "r1")
+		if err != nil || !ok {
+			t.Fatalf("b takes r1 after a released it: ok %v, err %v", ok, err)
+		}
+		release() // a's release again: b's claim is not a's to free
+		if held, _ := a.Held(ctx, "r1"); !held || bctx.Err() != nil {
+			t.Fatalf("a's second release freed b's claim (held %v, b's ctx %v)", held, bctx.Err())
+		}
+		releaseB()
+		if held, _ := a.Held(ctx, "r1"); held {
+			t.Error("r1 is still held after its holder released it")
+		}
+	})
+
+	t.Run("many takers at once: exactly one holds it", func(t *testing.T) {
+		prefix := "/owners-race/"
+		var owners []*etcd.Owners
+		for _, name := range []string{"a", "b", "c"} {
+			owners = append(owners, etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), name, nil))
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 30 {
+			wg.Go(func() {
+				_, _, ok, err := owners[i%3].Take(ctx, "r2")
+				if err != nil {
+					t.Errorf("Take: %v", err)
+				}
+				if ok {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Errorf("%d of 30 concurrent Takes on 3 replicas won; want exactly 1", won)
+		}
+	})
+
+	t.Run("a crashed replica's claim vanishes with its lease", func(t *testing.T) {
+		prefix := "/owners-crash/"
+		dead := dialReplica(t, srv.Endpoints(), prefix)
+		if _, _, ok, err := etcd.NewOwners(dead, "dead", nil).Take(ctx, "r3"); !ok || err != nil {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		live := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "live", nil)
+		crashed := time.Now()
+		crash(t, dead)
+		if held, _ := live.Held(ctx, "r3"); !held {
+			t.Fatal("the claim vanished at once; a crash without revoke leaves it until the lease TTL")
+		}
+		for {
+			held, err := live.Held(ctx, "r3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !held {
+				break
+			}
+			if time.Since(crashed) > 4*testTTL {
+				t.Fatalf("the crashed replica's claim is still there %s after the crash", time.Since(crashed))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, release, ok, err := live.Take(ctx, "r3"); !ok || err != nil {
+			t.Fatalf("the live replica takes the dead one's job: %v %v", ok, err)
+		} else {
+			release()
+		}
+	})
+
+	t.Run("Drop on one replica ends the follower on another", func(t *testing.T) {
+		prefix := "/owners-drop/"
+		holder := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "holder", nil)
+		sweeper := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "sweeper", nil)
+		hctx, release, ok, err := holder.Take(ctx, "r4")
+		if !ok || err != nil {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		defer release()
+		if err := sweeper.Drop(ctx, "r4"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-hctx.Done():
+			if !errors.Is(context.Cause(hctx), etcd.ErrOwnershipLost) {
+				t.Errorf("cause %v; want ErrOwnershipLost", context.Cause(hctx))
+			}
+		case <-time.After(testTTL):
+			t.Fatal("the follower on the other replica was not cancelled after Drop")
+		}
+		if _, r, ok, err := sweeper.Take(ctx, "r4"); !ok || err != nil {
+			t.Fatalf("the sweeper takes the dropped job: %v %v", ok, err)
+		} else {
+			defer r()
+		}
+	})
+
+	t.Run("a partitioned replica stops following before its lease expires", func(t *testing.T) {
+		prefix := "/owners-partition/"
+		px := startProxy(t, srv.Addr())
+		cut := etcd.NewOwners(dialReplica(t, px.Endpoints(), prefix), "cut", nil)
+		other := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "other", nil)
+		cctx, release, ok, err := cut.Take(ctx, "r5")
+		if !ok || err != nil {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		defer release()
+		cutAt := time.Now()
+		px.Cut()
+		select {
+		case <-cctx.Done():
+		case <-time.After(4 * testTTL):
+			t.Fatal("the partitioned replica's follower was never cancelled")
+		}
+		stopped := time.Since(cutAt)
+		if stopped >= testTTL {
+			t.Errorf("the partitioned follower stopped %s after the cut; want before the lease TTL (%s)", stopped, testTTL)
+		}
+		// Only after the follower stopped may the other replica take over.
+		if held, _ := other.Held(ctx, "r5"); !held {
+			t.Error("the claim was gone before the partitioned follower stopped")
+		}
+		deadline := time.Now().Add(4 * testTTL)
+		for {
+			_, r, ok, err := other.Take(ctx, "r5")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				r()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the other replica never took the partitioned replica's job over")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("partitioned follower stopped %s after the cut; its claim expired %s after it", stopped.Round(10*time.Millisecond), time.Since(cutAt).Round(10*time.Millisecond))
+	})
+}
