@@ -218,6 +218,10 @@ type Options struct {
 	// (default 10 min); Now is the clock that says so (default time.Now).
 	DialogTTL time.Duration
 	Now       func() time.Time
+	// Seen remembers the dialog submissions received (replay protection),
+	// shared by the replicas when they share etcd; nil: a bot.MemorySeen
+	// of the adapter's own.
+	Seen bot.Seen
 }
 
 func (o Options) withDefaults() Options {
@@ -253,6 +257,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Seen == nil {
+		o.Seen = bot.NewMemorySeen(100_000, o.Now)
 	}
 	return o
 }

@@ -2,12 +2,16 @@ package mattermost
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -163,11 +167,18 @@ func (a *Adapter) DialogHandler(h bot.Handler) http.Handler {
 		if err == nil {
 			err = a.used.claim(st, a.opt.Now())
 		}
+		if err == nil {
+			if err = a.firstSubmission(r.Context(), st, &req); err != nil {
+				a.used.release(st)
+			}
+		}
 		if err != nil {
 			a.refuse(r.Context(), r, err.Error())
-			writeJSON(w, a.log, http.StatusOK, &model.SubmitDialogResponse{
-				Error: "I could not verify this dialog, so nothing was done. Close it and start again, or type the command instead.",
-			})
+			text := "I could not verify this dialog, so nothing was done. Close it and start again, or type the command instead."
+			if errors.Is(err, errReplayed) {
+				text = "This dialog was already submitted with these values, so nothing was done again. Close it and start again if you need to."
+			}
+			writeJSON(w, a.log, http.StatusOK, &model.SubmitDialogResponse{Error: text})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.opt.HandlerTimeout)
@@ -214,6 +225,37 @@ func (a *Adapter) DialogHandler(h bot.Handler) http.Handler {
 			})
 		}
 	})
+}
+
+// firstSubmission records this exact submission (its state and what was
+// typed) in the Seen until the state expires, and refuses it if it was
+// recorded before: with a Seen shared by the replicas, a submission
+// replayed to another replica is refused there too (the per-process
+// usedStates also refuses a state already accepted here with other
+// values). A Seen that cannot be asked refuses: a replay let through is
+// worse than a user asked to submit again.
+func (a *Adapter) firstSubmission(ctx context.Context, st dialogState, req *model.SubmitDialogRequest) error {
+	h := sha256.New()
+	h.Write([]byte(req.State))
+	names := make([]string, 0, len(req.Submission))
+	for k := range req.Submission {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		fmt.Fprintf(h, "\x00%s\x00%v", k, req.Submission[k])
+	}
+	ttl := time.Unix(st.Expires, 0).Sub(a.opt.Now()) + time.Second
+	ctx, cancel := context.WithTimeout(ctx, a.opt.CallTimeout)
+	defer cancel()
+	first, err := a.opt.Seen.FirstSeen(ctx, "mattermost/dialog/"+hex.EncodeToString(h.Sum(nil)), ttl)
+	switch {
+	case err != nil:
+		return fmt.Errorf("dialog submission not checked against replays, so refused: %w", err)
+	case !first:
+		return fmt.Errorf("%w (this exact submission was received before)", errReplayed)
+	}
+	return nil
 }
 
 // maxDialogError bounds an error shown in a dialog.

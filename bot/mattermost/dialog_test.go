@@ -140,7 +140,13 @@ func (h *formHandler) actions() []bot.Action {
 
 func startDialogRig(t *testing.T) *dialogRig {
 	t.Helper()
-	r := &dialogRig{mm: newFakeMM(t), rec: &simtest.Refusals{}, h: &formHandler{}, now: time.Now()}
+	return startDialogRigOn(t, newFakeMM(t), nil)
+}
+
+// startDialogRigOn starts a replica on mm with seen (nil: its own).
+func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen) *dialogRig {
+	t.Helper()
+	r := &dialogRig{mm: mm, rec: &simtest.Refusals{}, h: &formHandler{}, now: time.Now()}
 	r.mm.addUser(alice.ID, alice.Name)
 	r.mm.addUser(bob.ID, bob.Name)
 	r.mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
@@ -150,7 +156,7 @@ func startDialogRig(t *testing.T) *dialogRig {
 	r.a, err = New(Config{
 		URL: r.mm.URL(), BotToken: r.mm.token, CommandTokens: []string{"cmdtoken"}, ActionSecret: actionSecret,
 		CallbackURL: "http://" + r.srv.Listener.Addr().String() + ActionsPath,
-	}, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock})
+	}, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock, Seen: seen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +246,7 @@ func TestDialogFromCommand(t *testing.T) {
 
 	// The accepted state again: a replay, refused and audited.
 	status, resp = r.mm.submitDialog(t, ds[0], alice, map[string]string{"code": "123456"})
-	if status != http.StatusOK || !strings.Contains(resp.Error, "could not verify") {
+	if status != http.StatusOK || !strings.Contains(resp.Error, "already submitted") {
 		t.Errorf("a replayed submission was answered %d %+v", status, resp)
 	}
 	if n := len(r.h.actions()); n != 2 {
@@ -354,4 +360,53 @@ func refusedWith(rec *simtest.Refusals, part string) bool {
 		}
 	}
 	return false
+}
+
+// TestDialogReplayAcrossReplicas: two replicas sharing a Seen (as they
+// share etcd's): a submission accepted by one and replayed to the other
+// is refused there, and reported; the same code typed again after a
+// refusal is refused as already submitted, a corrected one is taken.
+func TestDialogReplayAcrossReplicas(t *testing.T) {
+	mm := newFakeMM(t)
+	seen := bot.NewMemorySeen(100, nil)
+	one := startDialogRigOn(t, mm, seen)
+	two := startDialogRigOn(t, mm, seen)
+	one.askForm(t)
+	one.command(t, "approve r7k2qxa9")
+	ds := mm.openedDialogs()
+	if len(ds) != 1 {
+		t.Fatalf("dialogs opened: %+v", ds)
+	}
+	for _, r := range []*dialogRig{one, two} {
+		r.h.onAction = func(act bot.Action) bot.Reply {
+			if act.Fields["code"] != "123456" {
+				return bot.ReplyFor(&commands.Refusal{Msg: "That code is not valid."})
+			}
+			return bot.Say(bot.Message{Text: bot.Plain("Approved r7k2qxa9.")})
+		}
+	}
+	submitTo := func(r *dialogRig, code string) *model.SubmitDialogResponse {
+		d := ds[0]
+		d.Req.URL = "http://" + r.srv.Listener.Addr().String() + DialogPath
+		_, resp := mm.submitDialog(t, d, alice, map[string]string{"code": code})
+		return resp
+	}
+	if resp := submitTo(one, "000000"); !strings.Contains(resp.Errors["code"], "not valid") {
+		t.Fatalf("a wrong code was answered %+v", resp)
+	}
+	if resp := submitTo(two, "000000"); !strings.Contains(resp.Error, "already submitted") {
+		t.Errorf("the same wrong code again, on the other replica, was answered %+v", resp)
+	}
+	if resp := submitTo(one, "123456"); resp.Error != "" || len(resp.Errors) != 0 {
+		t.Fatalf("the right code was answered %+v", resp)
+	}
+	if resp := submitTo(two, "123456"); !strings.Contains(resp.Error, "already submitted") {
+		t.Errorf("the accepted submission replayed to the other replica was answered %+v", resp)
+	}
+	if n1, n2 := len(one.h.actions()), len(two.h.actions()); n1 != 2 || n2 != 0 {
+		t.Errorf("the handlers got %d and %d submissions; want 2 on the first replica, none on the second", n1, n2)
+	}
+	if !refusedWith(two.rec, "replayed") {
+		t.Errorf("the replay was not reported on the second replica: %v", two.rec.List())
+	}
 }

@@ -19,7 +19,7 @@ var (
 // NewAdapter is New with the program's Setup, as serve builds every
 // adapter.
 func NewAdapter(cfg Config, s bot.Setup) (*Adapter, error) {
-	return New(cfg, Options{Logger: s.Logger, OnRefused: s.OnRefused, APIObserver: s.APIObserver, HTTPClient: apiClient(s.HTTPTransport)})
+	return New(cfg, Options{Logger: s.Logger, OnRefused: s.OnRefused, APIObserver: s.APIObserver, HTTPClient: apiClient(s.HTTPTransport), Seen: s.Seen})
 }
 
 // Name implements bot.Adapter.

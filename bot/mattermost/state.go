@@ -97,6 +97,9 @@ func newUsedStates(max int) *usedStates {
 	return &usedStates{max: max, m: map[string]time.Time{}}
 }
 
+// errReplayed: a dialog state, or the very same submission, came again.
+var errReplayed = errors.New("dialog submission replayed")
+
 // errStatesFull: too many live dialogs to remember another.
 var errStatesFull = errors.New("too many open dialogs to check this one against replays")
 
@@ -105,7 +108,7 @@ func (u *usedStates) claim(st dialogState, now time.Time) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, ok := u.m[st.Nonce]; ok {
-		return errors.New("dialog submission replayed (its state was already used, or is being used now)")
+		return fmt.Errorf("%w (its state was already used, or is being used now)", errReplayed)
 	}
 	if len(u.m) >= u.max {
 		for n, until := range u.m {
