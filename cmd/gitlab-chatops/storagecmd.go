@@ -24,13 +24,18 @@ type storeSpec struct {
 	kind      string // "bolt" or "etcd"
 	path      string
 	endpoints []string
+	prefix    string // etcd: the key prefix, once known
 }
 
 func (s storeSpec) String() string {
 	if s.kind == "bolt" {
 		return "bolt:" + s.path
 	}
-	return "etcd:" + strings.Join(s.endpoints, ",")
+	out := "etcd:" + strings.Join(s.endpoints, ",")
+	if s.prefix != "" {
+		out += " (prefix " + s.prefix + ")"
+	}
+	return out
 }
 
 // parseStoreSpec reads bolt:PATH or etcd:ENDPOINT[,ENDPOINT…]; an
@@ -45,6 +50,9 @@ func parseStoreSpec(flagName, v string) (storeSpec, error) {
 		return storeSpec{}, bad("missing")
 	case !ok || (kind != "bolt" && kind != "etcd"):
 		return storeSpec{}, bad("the store must start with bolt: or etcd:")
+	case rest == "" && kind == "etcd":
+		// The endpoints of the configuration's storage section (--config).
+		return storeSpec{kind: kind}, nil
 	case rest == "":
 		return storeSpec{}, bad("nothing after " + kind + ":")
 	case kind == "bolt":
@@ -79,10 +87,10 @@ func runStorage(ctx context.Context, args []string, stdout io.Writer) error {
 	configPath := fs.String("config", "", "the bot's configuration `FILE`: its audit.key_file")
 	keyFile := fs.String("key-file", "", "the audit key `FILE` (audit.key_file; default $"+envAuditKey+")")
 	var ec etcd.Config
-	fs.StringVar(&ec.Prefix, "etcd-prefix", etcd.DefaultPrefix, "etcd: the key `PREFIX` of the bot's data")
-	fs.StringVar(&ec.CA, "etcd-ca", "", "etcd: the CA `FILE` that signed etcd's certificate")
-	fs.StringVar(&ec.Cert, "etcd-cert", "", "etcd: this client's certificate `FILE`")
-	fs.StringVar(&ec.Key, "etcd-key", "", "etcd: this client's private key `FILE`")
+	fs.StringVar(&ec.Prefix, "etcd-prefix", etcd.DefaultPrefix, "etcd: the key `PREFIX` of the bot's data (storage.prefix)")
+	fs.StringVar(&ec.CA, "etcd-ca", "", "etcd: the CA `FILE` that signed etcd's certificate (storage.tls.ca)")
+	fs.StringVar(&ec.Cert, "etcd-cert", "", "etcd: this client's certificate `FILE` (storage.tls.cert)")
+	fs.StringVar(&ec.Key, "etcd-key", "", "etcd: this client's private key `FILE` (storage.tls.key)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError{2, err}
 	}
@@ -97,15 +105,31 @@ func runStorage(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return exitError{2, err}
 	}
-	if src.String() == dst.String() {
-		return exitError{2, fmt.Errorf("--from and --to are the same store %s", src)}
-	}
-	if *configPath != "" && *keyFile == "" {
+	if *configPath != "" {
 		cfg, err := loadConfig(*configPath, use{}, os.Getenv)
 		if err != nil {
 			return err
 		}
-		*keyFile = cfg.Audit.KeyFile
+		if *keyFile == "" {
+			*keyFile = cfg.Audit.KeyFile
+		}
+		if cfg.etcd != nil {
+			ec = configuredEtcd(fs, ec, *cfg.etcd)
+		}
+	}
+	for _, s := range []*storeSpec{&src, &dst} {
+		if s.kind == "etcd" && len(s.endpoints) == 0 {
+			if len(ec.Endpoints) == 0 {
+				return exitError{2, fmt.Errorf("etcd: without endpoints needs --config FILE with a storage: section of backend etcd; or use %s", storeSpecForm)}
+			}
+			s.endpoints = ec.Endpoints
+		}
+		if s.kind == "etcd" {
+			s.prefix = ec.Prefix
+		}
+	}
+	if src.String() == dst.String() {
+		return exitError{2, fmt.Errorf("--from and --to are the same store %s", src)}
 	}
 	key, err := auditKey(*keyFile, os.Getenv)
 	if err != nil {
@@ -132,6 +156,24 @@ func runStorage(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "copied %s to %s: %d requests, %d audit entries (head %s), %d schedules, %d schedule results; the audit chain verifies on both sides\n",
 		src, dst, rep.Requests, rep.Entries, rep.Head, rep.Schedules, rep.Results)
 	return nil
+}
+
+// configuredEtcd is the configuration's etcd settings (storage: section)
+// with the --etcd-* flags given on the command line over them.
+func configuredEtcd(fs *flag.FlagSet, flags, cfg etcd.Config) etcd.Config {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "etcd-prefix":
+			cfg.Prefix = flags.Prefix
+		case "etcd-ca":
+			cfg.CA = flags.CA
+		case "etcd-cert":
+			cfg.Cert = flags.Cert
+		case "etcd-key":
+			cfg.Key = flags.Key
+		}
+	})
+	return cfg
 }
 
 // openCopyStore opens one side of a copy. A bolt source is opened

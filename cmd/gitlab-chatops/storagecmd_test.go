@@ -55,21 +55,13 @@ func TestStorageCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: "/moved/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	dst, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	dst, c := openEtcdCopy(t, srv, "/moved/", key)
 	sameStores(t, src, dst, key)
 
 	// The prefix is no longer empty: refused, with nothing written (etcd's
 	// revision does not move).
-	before, err := c.Client().Get(ctx, "/")
+	cli := c.Client()
+	before, err := cli.Get(ctx, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +69,7 @@ func TestStorageCopy(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "not empty") || !strings.Contains(out, "307 audit") || !strings.Contains(out, "nothing was written") {
 		t.Fatalf("copy into a non-empty prefix: exit %d\n%s", code, out)
 	}
-	after, err := c.Client().Get(ctx, "/")
+	after, err := cli.Get(ctx, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +93,21 @@ func TestStorageCopy(t *testing.T) {
 	if out, code := copyCmd("etcd:"+endpoints, "bolt:"+boltPath, "--etcd-prefix", "/moved/"); code != 2 || !strings.Contains(out, "not empty") {
 		t.Fatalf("copy into a non-empty file: exit %d\n%s", code, out)
 	}
+	// With --config: the storage: section's endpoints and prefix, and its
+	// audit key.
+	cfgPath := filepath.Join(dir, "bot.yaml")
+	cfgYAML := "approval_key: " + testApprovalKey(t, dir) + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\nstorage: {backend: etcd, endpoints: [\"" + srv.Endpoints()[0] + "\"], prefix: /from-config/}\naudit: {key_file: " + keyPath + "}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var o1, e1 bytes.Buffer
+	code = run(ctx, []string{"storage", "copy", "--config", cfgPath, "--from", "bolt:" + back, "--to", "etcd:"}, strings.NewReader(""), &o1, &e1)
+	if code != 0 || !strings.Contains(o1.String(), "(prefix /from-config/): 3 requests, 307 audit entries") {
+		t.Fatalf("storage copy --config … --to etcd: exit %d\n%s%s", code, o1.String(), e1.String())
+	}
+	fromCfg, _ := openEtcdCopy(t, srv, "/from-config/", key)
+	sameStores(t, db, fromCfg, key)
+
 	// The wrong key is refused before anything is written, and leaves no
 	// new file behind.
 	other := filepath.Join(dir, "other.key")
@@ -116,6 +123,24 @@ func TestStorageCopy(t *testing.T) {
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Fatalf("a refused copy left %s behind: %v", fresh, err)
 	}
+}
+
+// openEtcdCopy opens the store under prefix on srv, closed when the test
+// ends.
+func openEtcdCopy(t *testing.T, srv *etcdtest.Server, prefix string, key auditchain.Key) (*etcd.Store, *etcd.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, c
 }
 
 // TestStorageCopyBadSpecs: every malformed store is refused with the form
@@ -134,6 +159,7 @@ func TestStorageCopyBadSpecs(t *testing.T) {
 		{[]string{"copy", "--from", "bolt:x.db", "--to", "etcd:ftp://127.0.0.1:2379"}, "is not http(s)://HOST:PORT"},
 		{[]string{"copy", "--from", "bolt:x.db", "--to", "etcd:https://127.0.0.1:2379,"}, `endpoint "" has no HOST:PORT`},
 		{[]string{"copy", "--from", "bolt:x.db", "--to", "bolt:x.db"}, "are the same store"},
+		{[]string{"copy", "--from", "bolt:x.db", "--to", "etcd:"}, "etcd: without endpoints needs --config FILE with a storage: section"},
 		{[]string{"copy", "--from", "bolt:x.db", "--to", "bolt:y.db", "extra"}, `unexpected "extra"`},
 		{[]string{"move"}, "storage needs a subcommand: storage copy"},
 	} {
