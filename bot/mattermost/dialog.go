@@ -119,7 +119,7 @@ func (a *Adapter) openDialog(ctx context.Context, trigger, channel string, user 
 // show: without its Message once the dialog is open, with it (saying what
 // to type instead) when it could not be.
 func (a *Adapter) withForm(ctx context.Context, trigger, channel string, user bot.User, rp bot.Reply) bot.Reply {
-	if rp.Form == nil {
+	if rp.Form == nil || !a.Capabilities().Forms {
 		return rp
 	}
 	if err := a.openDialog(ctx, trigger, channel, user, *rp.Form); err != nil {

@@ -143,8 +143,9 @@ func startDialogRig(t *testing.T) *dialogRig {
 	return startDialogRigOn(t, newFakeMM(t), nil)
 }
 
-// startDialogRigOn starts a replica on mm with seen (nil: its own).
-func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen) *dialogRig {
+// startDialogRigOn starts a replica on mm with seen (nil: its own), its
+// configuration changed by cfgs.
+func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen, cfgs ...func(*Config)) *dialogRig {
 	t.Helper()
 	r := &dialogRig{mm: mm, rec: &simtest.Refusals{}, h: &formHandler{}, now: time.Now()}
 	r.mm.addUser(alice.ID, alice.Name)
@@ -153,10 +154,14 @@ func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen) *dialogRig {
 	r.srv = httptest.NewUnstartedServer(nil)
 	t.Cleanup(r.srv.Close)
 	var err error
-	r.a, err = New(Config{
+	cfg := Config{
 		URL: r.mm.URL(), BotToken: r.mm.token, CommandTokens: []string{"cmdtoken"}, ActionSecret: actionSecret,
 		CallbackURL: "http://" + r.srv.Listener.Addr().String() + ActionsPath,
-	}, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock, Seen: seen})
+	}
+	for _, f := range cfgs {
+		f(&cfg)
+	}
+	r.a, err = New(cfg, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock, Seen: seen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,5 +413,67 @@ func TestDialogReplayAcrossReplicas(t *testing.T) {
 	}
 	if !refusedWith(two.rec, "replayed") {
 		t.Errorf("the replay was not reported on the second replica: %v", two.rec.List())
+	}
+}
+
+// TestDialogFromClick: a click answered with a Form opens the dialog with
+// the click's trigger_id, and the callback's answer shows nothing else.
+func TestDialogFromClick(t *testing.T) {
+	r := startDialogRig(t)
+	r.h.onAction = func(act bot.Action) bot.Reply {
+		if act.Fields != nil {
+			return bot.NoReply
+		}
+		f := codeForm()
+		return bot.Reply{Message: &bot.Message{Text: bot.Plain("Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN instead.")}, Form: &f}
+	}
+	root, err := r.a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("Approval needed"), Buttons: []bot.Button{
+		{ActionID: bot.ActionApprove, Label: "Approve", Value: "r7k2qxa9", Style: bot.StylePrimary},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, resp := r.mm.click(t, root.ID, bot.ActionApprove, alice)
+	if status != http.StatusOK || resp.EphemeralText != "" {
+		t.Errorf("the click was answered %d %q; want nothing shown (the dialog is the answer)", status, resp.EphemeralText)
+	}
+	ds := r.mm.openedDialogs()
+	if len(ds) != 1 || ds[0].User != alice.ID || ds[0].Req.Dialog.Title != "Approve r7k2qxa9" {
+		t.Fatalf("dialogs opened: %+v; want the form for alice", ds)
+	}
+	if status, resp := r.mm.submitDialog(t, ds[0], alice, map[string]string{"code": "123456"}); status != http.StatusOK || resp.Error != "" {
+		t.Errorf("the submission was answered %d %+v", status, resp)
+	}
+	acts := r.h.actions()
+	if len(acts) != 2 || acts[1].Fields["code"] != "123456" || acts[1].Message.Channel != channelID {
+		t.Errorf("the handler got %+v; want the click, then the submission with the code", acts)
+	}
+}
+
+// TestNoDialogsInStrictMode: with approve_by command, the adapter claims
+// no forms, opens none (the Reply's Message says what to type), and a
+// dialog submission, even with a valid state, decides nothing.
+func TestNoDialogsInStrictMode(t *testing.T) {
+	r := startDialogRigOn(t, newFakeMM(t), nil, func(c *Config) { c.ApproveBy = ApproveByCommand })
+	r.mm.addUser(alice.ID, alice.Name)
+	r.askForm(t)
+	if r.a.Capabilities().Forms {
+		t.Errorf("Capabilities %+v claim forms with approve_by command", r.a.Capabilities())
+	}
+	if resp := r.command(t, "approve r7k2qxa9"); !strings.Contains(resp.Text, "--code NNNNNN") {
+		t.Errorf("the response shows %q; want the Reply's message", resp.Text)
+	}
+	if ds := r.mm.openedDialogs(); len(ds) != 0 {
+		t.Fatalf("dialogs opened in strict mode: %+v", ds)
+	}
+	state, err := r.a.states.seal(dialogState{Action: "approve", Value: "r7k2qxa9", Channel: channelID, User: alice.ID, Field: "code", Expires: time.Now().Add(time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, resp := r.mm.submitDialog(t, fakeDialog{User: alice.ID, Req: model.OpenDialogRequest{
+		URL: "http://" + r.srv.Listener.Addr().String() + DialogPath, Dialog: model.Dialog{CallbackId: DialogCallbackID, State: state},
+	}}, alice, map[string]string{"code": "123456"})
+	if status != http.StatusOK || !strings.Contains(resp.Error, "typed") || len(r.h.actions()) != 0 {
+		t.Errorf("a dialog submission in strict mode was answered %d %+v and the handler got %+v", status, resp, r.h.actions())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -165,5 +166,39 @@ func TestSocketModeRedeliveryRunsOnce(t *testing.T) {
 	}
 	if strings.Join(texts, ",") != "status,hosts" {
 		t.Errorf("handler got %q, want the redelivered status only once", texts)
+	}
+}
+
+// TestSocketModeFormSubmission: over Socket Mode, a view_submission is
+// acked with the handler's refusal as response_action errors on the
+// field (the modal stays open), and an accepted one with an empty ack.
+func TestSocketModeFormSubmission(t *testing.T) {
+	h := &stubHandler{onAction: func(_ context.Context, act bot.Action) bot.Reply {
+		if act.Fields["code"] != "123456" {
+			return bot.ReplyFor(refusalText("That code is not valid."))
+		}
+		return bot.NoReply
+	}}
+	s := startSocket(t, h)
+	sub := func(value string) map[string]any {
+		var p map[string]any
+		v, _ := url.ParseQuery(viewSubmissionForm(alice, formMeta{Action: bot.ActionApprove, Value: "r7k2qxa9", Channel: testChannel, User: alice, Field: "code"}, value))
+		_ = json.Unmarshal([]byte(v.Get("payload")), &p)
+		return p
+	}
+	s.SendToWebsocket(envelope("env-6", "interactive", sub("000000")))
+	ack := ackFor(t, s, "env-6")
+	p, _ := ack["payload"].(map[string]any)
+	errs, _ := p["errors"].(map[string]any)
+	if p["response_action"] != "errors" || !strings.Contains(fmt.Sprint(errs["code"]), "not valid") {
+		t.Errorf("a refused submission was acked %v; want response_action errors on the code field", ack)
+	}
+	s.SendToWebsocket(envelope("env-7", "interactive", sub("123456")))
+	if ack := ackFor(t, s, "env-7"); ack["payload"] != nil {
+		t.Errorf("an accepted submission was acked %v; want an empty ack (closing the modal)", ack)
+	}
+	acts := h.actions()
+	if len(acts) != 2 || acts[1].Fields["code"] != "123456" || acts[1].Value != "r7k2qxa9" || acts[1].User.ID != alice {
+		t.Errorf("the handler got %+v", acts)
 	}
 }
