@@ -11,6 +11,10 @@ import (
 // time to meta/probe (a quorum write) and reads it back. It touches no
 // request and no audit entry.
 func (s *Store) Probe(ctx context.Context) error {
+	if err := s.begin(); err != nil {
+		return fmt.Errorf("etcd %s: %w", s.c.Prefix(), err)
+	}
+	defer s.writes.Done()
 	k := s.c.Key(keyProbe)
 	v := strconv.FormatInt(time.Now().UnixNano(), 10)
 	if _, err := s.kv.Put(ctx, k, v); err != nil {

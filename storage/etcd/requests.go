@@ -24,6 +24,10 @@ func (s *Store) requestKey(id string) string { return s.c.Key(dirRequests + id) 
 // seals again; losing on the request is approvals.ErrExists, with nothing
 // written.
 func (s *Store) Create(ctx context.Context, r *approvals.Request, entries ...approvals.AuditEntry) error {
+	if err := s.begin(); err != nil {
+		return fmt.Errorf("store request: %w", err)
+	}
+	defer s.writes.Done()
 	if r == nil || r.ID == "" {
 		return fmt.Errorf("store request: the request has no ID: %w", approvals.ErrInvalid)
 	}
@@ -86,6 +90,10 @@ func (s *Store) Request(ctx context.Context, id string) (*approvals.Request, err
 // that lost writes nothing. A failed round trip is returned, not retried:
 // its outcome is unknown, and retrying could apply fn twice.
 func (s *Store) Apply(ctx context.Context, id string, fn func(*approvals.Request) ([]approvals.AuditEntry, error)) (*approvals.Request, error) {
+	if err := s.begin(); err != nil {
+		return nil, fmt.Errorf("update request %s: %w", id, err)
+	}
+	defer s.writes.Done()
 	k := s.requestKey(id)
 	resp, err := s.kv.Txn(ctx).Then(clientv3.OpGet(k), s.headGet()).Commit()
 	if err != nil {

@@ -38,6 +38,10 @@ func (s *Store) Schedules(ctx context.Context) ([]schedule.Schedule, error) {
 // taken under a compare on the counter's mod revision, so two replicas
 // never hand out one ID and a removed ID is never reused (schedule.Store).
 func (s *Store) AddSchedule(ctx context.Context, sc schedule.Schedule) (schedule.Schedule, error) {
+	if err := s.begin(); err != nil {
+		return schedule.Schedule{}, fmt.Errorf("store schedule: %w", err)
+	}
+	defer s.writes.Done()
 	seqKey := s.c.Key(keyScheduleSeq)
 	resp, err := s.kv.Get(ctx, seqKey)
 	for {
@@ -76,6 +80,10 @@ func (s *Store) AddSchedule(ctx context.Context, sc schedule.Schedule) (schedule
 // RemoveSchedule deletes a chat-defined schedule and its results in one
 // Txn; a missing ID wraps schedule.ErrNotFound (schedule.Store).
 func (s *Store) RemoveSchedule(ctx context.Context, id string) error {
+	if err := s.begin(); err != nil {
+		return fmt.Errorf("remove schedule %q: %w", id, err)
+	}
+	defer s.writes.Done()
 	k := s.scheduleKey(id)
 	t, err := s.kv.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), ">", 0)).
@@ -115,6 +123,10 @@ func (s *Store) LastResult(ctx context.Context, id string) (last, posted schedul
 // chat-defined schedule, on the schedule still existing, so a concurrent
 // RemoveSchedule leaves no record (schedule.Store).
 func (s *Store) PutResult(ctx context.Context, id string, r schedule.Result) error {
+	if err := s.begin(); err != nil {
+		return fmt.Errorf("store result of schedule %q: %w", id, err)
+	}
+	defer s.writes.Done()
 	if id == "" {
 		return fmt.Errorf("store schedule result: empty schedule id")
 	}

@@ -60,6 +60,11 @@ type Store struct {
 
 	appends *appender
 
+	// writes counts the writes in flight, which Close waits for; closed
+	// refuses new ones.
+	mu        sync.Mutex
+	closed    bool
+	writes    sync.WaitGroup
 	closeOnce sync.Once
 }
 
@@ -126,10 +131,29 @@ func (s *Store) initSchema(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the appends in flight and stops taking new ones. It
-// does not close the Cluster, which the election and other keys share.
+// Close stops taking writes and waits for those in flight (appends
+// included). It does not close the Cluster, which the election and other
+// keys share: close it after the Store.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.appends.close)
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.writes.Wait()
+		s.appends.close()
+	})
+	return nil
+}
+
+// begin admits a write, or refuses it after Close; end it with
+// s.writes.Done().
+func (s *Store) begin() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.writes.Add(1)
 	return nil
 }
 

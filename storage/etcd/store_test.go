@@ -274,6 +274,12 @@ func TestStore(t *testing.T) {
 		if _, err := s.Append(ctx, entries(1)...); err == nil || !strings.Contains(err.Error(), "closed") {
 			t.Fatalf("Append after Close = %v", err)
 		}
+		if err := s.Create(ctx, &approvals.Request{ID: "closed00"}); err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Fatalf("Create after Close = %v", err)
+		}
+		if err := s.Probe(ctx); err == nil {
+			t.Fatal("Probe after Close succeeded")
+		}
 	})
 }
 
