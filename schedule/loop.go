@@ -93,7 +93,7 @@ func (s *Scheduler) fireDue(ctx context.Context, wg *sync.WaitGroup, all []plann
 			n = p.t.Next(now)
 		}
 		if !n.IsZero() && !n.After(now) {
-			s.start(ctx, wg, p.s, Post{})
+			s.start(ctx, wg, p.s, Post{}, n)
 			// From now, not from n: after a long stall (a suspended
 			// machine) the missed times collapse into the run just started.
 			n = p.t.Next(now)
@@ -131,18 +131,46 @@ func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, all []plann
 		if !ok {
 			continue
 		}
-		if due := p.t.Next(last.At); due.IsZero() || due.After(now) {
+		// The first due time missed stands for the run caught up: if
+		// another replica (the leader before) fired it or a later one,
+		// there is nothing to catch up and ClaimTick says so.
+		due := p.t.Next(last.At)
+		if due.IsZero() || due.After(now) {
 			continue
 		}
 		s.log.Info("schedule: catching up a run missed while the bot was down", "schedule", p.s.ID, "last_run", last.At)
-		s.start(ctx, wg, p.s, Post{CatchUp: true})
+		s.start(ctx, wg, p.s, Post{CatchUp: true}, due)
 	}
 }
 
-// start runs sc in its own goroutine unless a run of it is in progress.
-func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, p Post) {
-	if !s.claim(sc.ID) {
-		s.log.Warn("schedule: due while its previous run is still going; skipping this one", "schedule", sc.ID)
+// start runs sc's run due at due in its own goroutine, unless that due
+// time was fired already (by another replica) or a run of sc is in
+// progress.
+func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, p Post, due time.Time) {
+	log := s.log.With("schedule", sc.ID, "due", due)
+	fire, err := s.claims.ClaimTick(ctx, sc.ID, due)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		// Firing without knowing could fire it twice.
+		log.Error("schedule: cannot tell whether this run was started already; not starting it", "error", err)
+		s.emit(sc, OutcomeError)
+		return
+	case !fire:
+		log.Info("schedule: this run was started already (by another replica, or before a change of leader)")
+		return
+	}
+	release, ok, err := s.claim(ctx, sc.ID)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		log.Error("schedule: cannot claim the run; not starting it", "error", err)
+		s.emit(sc, OutcomeError)
+		return
+	case !ok:
+		log.Warn("schedule: due while its previous run is still going; skipping this one")
 		s.emit(sc, OutcomeSkipped)
 		return
 	}
@@ -150,7 +178,7 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, 
 	go func() {
 		defer wg.Done()
 		outcome, _ := s.runOnce(ctx, sc, p) // runOnce logs its errors
-		s.release(sc.ID)
+		release()
 		s.emit(sc, outcome)
 	}()
 }

@@ -15,7 +15,7 @@ type Entry struct {
 	// Last is its newest result; HasLast is false when it never ran.
 	Last    Result
 	HasLast bool
-	// Running: a run is in progress in this process.
+	// Running: a run is in progress (on any replica sharing the Claims).
 	Running bool
 	// Problem, when set, says why the schedule cannot run and what to do.
 	Problem string
@@ -31,7 +31,11 @@ func (s *Scheduler) List(ctx context.Context) ([]Entry, error) {
 	now := s.clock.Now()
 	out := make([]Entry, 0, len(all))
 	for _, p := range all {
-		e := Entry{Schedule: p.s, Running: s.isRunning(p.s.ID)}
+		running, err := s.claims.Running(ctx, p.s.ID)
+		if err != nil {
+			return nil, fmt.Errorf("whether schedule %s is running: %w", p.s.ID, err)
+		}
+		e := Entry{Schedule: p.s, Running: running}
 		if p.err != nil {
 			e.Problem = p.err.Error()
 		} else {
@@ -109,11 +113,15 @@ func (s *Scheduler) RunNow(ctx context.Context, id string) error {
 	if p.err != nil {
 		return p.err
 	}
-	if !s.claim(id) {
+	release, ok, err := s.claim(ctx, id)
+	if err != nil {
+		return fmt.Errorf("schedule %s: cannot tell whether it is running now, so it was not started: %w", id, err)
+	}
+	if !ok {
 		return &userError{kind: ErrBusy, msg: fmt.Sprintf("schedule %s is running now; its result will be posted when it finishes", id)}
 	}
 	outcome, err := s.runOnce(ctx, p.s, Post{Manual: true})
-	s.release(id)
+	release()
 	s.emit(p.s, outcome)
 	return err
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +61,10 @@ type Config struct {
 	Runner Runner
 	// Leadership gates the loop (Run); nil is leader.Always.
 	Leadership leader.Leadership
+	// Claims keep runs of one schedule from overlapping and a due time
+	// from firing twice; nil is NewMemoryClaims (one process). Replicas
+	// share theirs (storage/etcd.ScheduleClaims).
+	Claims Claims
 	// Clock: nil is the system clock.
 	Clock Clock
 	// Logger: nil discards.
@@ -76,9 +79,14 @@ type Config struct {
 // List, Add, Remove and RunNow while Run loops.
 //
 // Invariants:
-//   - Runs of one schedule never overlap: a schedule is claimed before its
-//     run starts (by the loop or RunNow) and released after its result is
-//     stored; a due time that finds it claimed is skipped.
+//   - Runs of one schedule never overlap, across the replicas sharing
+//     Claims: a schedule is claimed before its run starts (by the loop or
+//     RunNow) and released after its result is stored; a due time that
+//     finds it claimed is skipped.
+//   - A due time fires at most once across those replicas: the loop
+//     claims the tick (Claims.ClaimTick) before it claims the run, so a
+//     new leader, or one whose clock lags, never fires a tick the old
+//     leader fired, nor catches up a run the old leader is making.
 //   - A run never delays another schedule: each run has its own goroutine.
 //   - Only the leader fires schedules (Run); RunNow, Add and Remove work
 //     on every replica, through the Store.
@@ -99,8 +107,7 @@ type Scheduler struct {
 	// looping is set while Run runs.
 	looping atomic.Bool
 
-	mu      sync.Mutex
-	running map[string]bool
+	claims Claims
 }
 
 // New checks the configuration's schedules and returns a Scheduler. The
@@ -123,7 +130,10 @@ func New(cfg Config) (*Scheduler, error) {
 		log:     cfg.Logger,
 		observe: cfg.Observe,
 		wake:    make(chan struct{}, 1),
-		running: make(map[string]bool),
+		claims:  cfg.Claims,
+	}
+	if s.claims == nil {
+		s.claims = NewMemoryClaims()
 	}
 	if s.leader == nil {
 		s.leader = leader.Always{}
@@ -228,27 +238,23 @@ func (s *Scheduler) find(ctx context.Context, id string) (planned, error) {
 	return planned{}, &userError{kind: ErrNotFound, msg: fmt.Sprintf("there is no schedule %q: `schedules` lists them with their ids", id)}
 }
 
-// claim marks id running; false if it already is.
-func (s *Scheduler) claim(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.running[id] {
-		return false
+// claim takes id's run claim: a release (which logs its own failure),
+// or false when a run holds it already. An error means it could not
+// tell; the caller does not run.
+func (s *Scheduler) claim(ctx context.Context, id string) (func(), bool, error) {
+	release, ok, err := s.claims.Claim(ctx, id)
+	if err != nil || !ok {
+		return nil, false, err
 	}
-	s.running[id] = true
-	return true
-}
-
-func (s *Scheduler) release(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.running, id)
-}
-
-func (s *Scheduler) isRunning(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.running[id]
+	return func() {
+		// Not cut short by the end of leadership: a claim left behind
+		// would hold the schedule until this replica's lease ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if err := release(rctx); err != nil {
+			s.log.Error("schedule: cannot release the run claim; it ends with this replica's lease", "schedule", id, "error", err)
+		}
+	}, true, nil
 }
 
 // poke wakes the loop to re-read the schedules.

@@ -13,9 +13,13 @@
 //     stored entries are byte for byte what bbolt stores.
 //   - Election implements leader.Leadership with concurrency.Election on
 //     the replica's session lease.
-//   - The shared once-only keys (a Slack envelope seen by any replica, the
-//     one replica that follows a running job) are lease-bound keys
-//     created with a CreateRevision == 0 compare.
+//   - The shared once-only keys (a Slack envelope seen by any replica:
+//     Seen, implementing bot.Seen; the one replica that follows a running
+//     job; the one run of a schedule in progress: ScheduleClaims) are
+//     lease-bound keys created with a CreateRevision == 0 compare.
+//   - ScheduleClaims (schedule.Claims) also records each schedule's last
+//     fired due time, moved forward only, so a tick fires once across
+//     the replicas and across a change of leader.
 //
 // Key layout under the configured prefix (default /gitlab-chatops/):
 //
@@ -32,6 +36,10 @@
 //	schedule_results/<id>    JSON of storage.ScheduleResults
 //	election/                concurrency.Election's keys
 //	owners/<request id>      the replica following a running job (session lease)
+//	schedule_runs/<id>       a run of schedule id in progress (ScheduleClaims;
+//	                         session lease, deleted only by its creator)
+//	schedule_ticks/<id>      the latest due time of id fired, RFC 3339 UTC, only
+//	                         moved forward under a compare on its revision
 //	seen/<platform>/<hash>   a once-only key seen (bot.Seen: a Slack signature or
 //	                         envelope ID), hex SHA-256 of the key; bound to the
 //	                         lease of its expiry's time slot (Seen), not the session's

@@ -16,19 +16,6 @@ import (
 
 var _ bot.Seen = (*etcd.Seen)(nil)
 
-// dialTest connects one replica to srv under prefix.
-func dialTest(t testing.TB, srv *etcdtest.Server, prefix string) *etcd.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: prefix, LeaseTTL: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func newSeen(t testing.TB, c *etcd.Cluster, platform string, slot time.Duration) *etcd.Seen {
 	t.Helper()
 	s, err := etcd.NewSeen(c, platform, etcd.SeenOptions{Slot: slot})
@@ -47,9 +34,9 @@ func TestSeen(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("once across two replicas", func(t *testing.T) {
-		a := newSeen(t, dialTest(t, srv, "/once/"), "slack", 0)
-		b := newSeen(t, dialTest(t, srv, "/once/"), "slack", 0)
-		other := newSeen(t, dialTest(t, srv, "/once/"), "mattermost", 0)
+		a := newSeen(t, dialReplica(t, srv.Endpoints(), "/once/"), "slack", 0)
+		b := newSeen(t, dialReplica(t, srv.Endpoints(), "/once/"), "slack", 0)
+		other := newSeen(t, dialReplica(t, srv.Endpoints(), "/once/"), "mattermost", 0)
 		for _, step := range []struct {
 			name  string
 			seen  *etcd.Seen
@@ -71,9 +58,9 @@ func TestSeen(t *testing.T) {
 
 	t.Run("concurrent deliveries: exactly one first", func(t *testing.T) {
 		replicas := []*etcd.Seen{
-			newSeen(t, dialTest(t, srv, "/race/"), "slack", 0),
-			newSeen(t, dialTest(t, srv, "/race/"), "slack", 0),
-			newSeen(t, dialTest(t, srv, "/race/"), "slack", 0),
+			newSeen(t, dialReplica(t, srv.Endpoints(), "/race/"), "slack", 0),
+			newSeen(t, dialReplica(t, srv.Endpoints(), "/race/"), "slack", 0),
+			newSeen(t, dialReplica(t, srv.Endpoints(), "/race/"), "slack", 0),
 		}
 		var firsts atomic.Int32
 		var wg sync.WaitGroup
@@ -97,7 +84,7 @@ func TestSeen(t *testing.T) {
 	})
 
 	t.Run("forgotten after its ttl", func(t *testing.T) {
-		c := dialTest(t, srv, "/ttl/")
+		c := dialReplica(t, srv.Endpoints(), "/ttl/")
 		s := newSeen(t, c, "slack", time.Second)
 		if first, err := s.FirstSeen(ctx, "k", time.Second); !first || err != nil {
 			t.Fatalf("FirstSeen = %v, %v", first, err)
@@ -127,7 +114,7 @@ func TestSeen(t *testing.T) {
 	})
 
 	t.Run("keys share a lease per slot", func(t *testing.T) {
-		c := dialTest(t, srv, "/slots/")
+		c := dialReplica(t, srv.Endpoints(), "/slots/")
 		s := newSeen(t, c, "slack", time.Hour)
 		for i := range 50 {
 			if _, err := s.FirstSeen(ctx, "sig/"+string(rune('a'+i%26))+string(rune('a'+i/26)), 5*time.Minute); err != nil {
@@ -142,7 +129,7 @@ func TestSeen(t *testing.T) {
 	})
 
 	t.Run("etcd down: an error, never a first sighting", func(t *testing.T) {
-		s := newSeen(t, dialTest(t, srv, "/down/"), "slack", 0)
+		s := newSeen(t, dialReplica(t, srv.Endpoints(), "/down/"), "slack", 0)
 		if _, err := s.FirstSeen(ctx, "warm", time.Minute); err != nil {
 			t.Fatal(err)
 		}
