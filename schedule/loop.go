@@ -131,15 +131,40 @@ func (s *Scheduler) catchUp(ctx context.Context, wg *sync.WaitGroup, all []plann
 		if !ok {
 			continue
 		}
-		// The first due time missed stands for the run caught up: if
-		// another replica (the leader before) fired it or a later one,
-		// there is nothing to catch up and ClaimTick says so.
-		due := p.t.Next(last.At)
-		if due.IsZero() || due.After(now) {
+		// The latest due time missed stands for the run caught up (the
+		// missed runs collapse into it): if another replica, the leader
+		// before, fired it, it was not missed, and ClaimTick says so.
+		due := lastDue(p.t, last.At, now)
+		if due.IsZero() {
 			continue
 		}
 		s.log.Info("schedule: catching up a run missed while the bot was down", "schedule", p.s.ID, "last_run", last.At)
 		s.start(ctx, wg, p.s, Post{CatchUp: true}, due)
+	}
+}
+
+// lastDue is the latest due time of t in (after, now], or zero when there
+// is none. Timing only says what comes next, so it first finds a point
+// shortly before now with a due time after it (looking back twice as far
+// each time, never behind after), then walks forward: a few steps, not
+// one per run missed during a long downtime.
+func lastDue(t Timing, after, now time.Time) time.Time {
+	d := t.Next(after)
+	if d.IsZero() || d.After(now) {
+		return time.Time{}
+	}
+	for w := time.Minute; now.Add(-w).After(after); w *= 2 {
+		if n := t.Next(now.Add(-w)); !n.IsZero() && !n.After(now) {
+			d = n // n is in (after, now], so no earlier than Next(after)
+			break
+		}
+	}
+	for {
+		n := t.Next(d)
+		if n.IsZero() || n.After(now) {
+			return d
+		}
+		d = n
 	}
 }
 
