@@ -9,7 +9,6 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
-	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
 
 // BenchmarkSeenFirstSeen is what the replay check adds to a Slack ack:
@@ -20,17 +19,12 @@ import (
 func BenchmarkSeenFirstSeen(b *testing.B) {
 	ctx := context.Background()
 	srv := etcdtest.Start(b)
-	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: "/bench/"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	seens := []struct {
 		name string
 		seen bot.Seen
 	}{
 		{"memory", bot.NewMemorySeen(1<<22, nil)},
-		{"etcd", newSeen(b, c, "slack", 0)},
+		{"etcd", newSeen(b, dialTest(b, srv, "/bench-seen/"), "slack", 0)},
 	}
 	for _, s := range seens {
 		b.Run(s.name, func(b *testing.B) {

@@ -16,6 +16,20 @@ import (
 
 var _ bot.Seen = (*etcd.Seen)(nil)
 
+// dialTest connects one replica to srv under prefix, for tests and
+// benchmarks alike (dialReplica takes a *testing.T).
+func dialTest(t testing.TB, srv *etcdtest.Server, prefix string) *etcd.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: prefix, LeaseTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func newSeen(t testing.TB, c *etcd.Cluster, platform string, slot time.Duration) *etcd.Seen {
 	t.Helper()
 	s, err := etcd.NewSeen(c, platform, etcd.SeenOptions{Slot: slot})
