@@ -1,13 +1,17 @@
 package slack
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack/slacktest"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
@@ -96,6 +100,29 @@ func TestReplicasShareTheReplayCheck(t *testing.T) {
 		}
 	})
 
+	t.Run("socket mode with etcd down: not acked, handled once when redelivered", func(t *testing.T) {
+		var logs lockedBuffer
+		h := &stubHandler{}
+		c := startSocket(t, h, WithSeen(replicaSeen(t, srv, "/socket-down/")), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		c.SendToWebsocket(envelope("env-d0", "slash_commands", slashPayload("hosts")))
+		ackFor(t, c, "env-d0") // connected, and etcd answered
+		srv.Stop()
+		c.SendToWebsocket(envelope("env-d1", "slash_commands", slashPayload("status")))
+		eventually(t, "the envelope left unacked", func() bool { return strings.Contains(logs.String(), "not handled nor acked") })
+		srv.Restart()
+		// Slack redelivers what it got no ack for, until one is acked.
+		eventually(t, "a redelivery acked", func() bool {
+			c.SendToWebsocket(envelope("env-d1", "slash_commands", slashPayload("status")))
+			time.Sleep(500 * time.Millisecond)
+			return acks(c, "env-d1") > 0
+		})
+		eventually(t, "the command handled", func() bool { return len(h.commands()) == 2 })
+		time.Sleep(500 * time.Millisecond) // redeliveries still in flight are acked, not handled
+		if got := texts(h.commands()); got != "hosts,status" {
+			t.Errorf("handled %q, want hosts,status (status once)", got)
+		}
+	})
+
 	t.Run("etcd down: refused, not handled", func(t *testing.T) {
 		fake := newFakeSlack(t)
 		h := &stubHandler{}
@@ -120,4 +147,33 @@ func texts(cmds []bot.Command) string {
 		out = append(out, c.Text)
 	}
 	return strings.Join(out, ",")
+}
+
+// acks counts the frames the adapter sent for envelope id.
+func acks(s *slacktest.Server, id string) int {
+	n := 0
+	for _, m := range s.GetSeenInboundMessages() {
+		if strings.Contains(m, `"`+id+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// lockedBuffer is a log destination safe to read while the adapter writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

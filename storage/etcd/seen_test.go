@@ -142,6 +142,29 @@ func TestSeen(t *testing.T) {
 		}
 	})
 
+	t.Run("a lease gone early is replaced", func(t *testing.T) {
+		c := dialReplica(t, srv.Endpoints(), "/revoked/")
+		s := newSeen(t, c, "slack", time.Hour)
+		if first, err := s.FirstSeen(ctx, "a", time.Minute); !first || err != nil {
+			t.Fatalf("FirstSeen = %v, %v", first, err)
+		}
+		r, err := c.Client().Get(ctx, c.Key("seen/"), clientv3.WithPrefix())
+		if err != nil || len(r.Kvs) != 1 {
+			t.Fatalf("keys under seen/: %v, %v", r, err)
+		}
+		// Revoked by hand (an operator, a wiped prefix): its key goes, and
+		// the next key of the slot gets a new lease instead of an error.
+		if _, err := c.Client().Revoke(ctx, clientv3.LeaseID(r.Kvs[0].Lease)); err != nil {
+			t.Fatal(err)
+		}
+		if first, err := s.FirstSeen(ctx, "b", time.Minute); !first || err != nil {
+			t.Errorf("after the slot's lease was revoked FirstSeen = %v, %v; want a first sighting", first, err)
+		}
+		if n := keyLeases(t, c, 1); n != 1 {
+			t.Errorf("%d leases", n)
+		}
+	})
+
 	t.Run("etcd down: an error, never a first sighting", func(t *testing.T) {
 		s := newSeen(t, dialReplica(t, srv.Endpoints(), "/down/"), "slack", 0)
 		if _, err := s.FirstSeen(ctx, "warm", time.Minute); err != nil {
