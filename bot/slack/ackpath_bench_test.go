@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
 
 // BenchmarkCommandAck is the adapter's own share of a slash command's
@@ -84,4 +87,49 @@ func ackRequests(b *testing.B) []*http.Request {
 		reqs[i] = signedRequest(b, "http://bot"+PathCommands, body, testSecret, now)
 	}
 	return reqs
+}
+
+// BenchmarkCommandAckSharedSeen is BenchmarkCommandAck's "adapter" with
+// the replicas' replay check: the bot.Seen in a real etcd on loopback
+// (one Txn per command) instead of the process's memory. The difference
+// from "adapter" is what several replicas add to every ack.
+//
+//	go test -run '^$' -bench CommandAckSharedSeen -benchtime 2000x ./bot/slack/
+func BenchmarkCommandAckSharedSeen(b *testing.B) {
+	srv := etcdtest.Start(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: "/bench-ack/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	seen, err := etcd.NewSeen(c, Platform, etcd.SeenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(Config{Mode: ModeHTTP, BotToken: "xoxb-bench", SigningSecret: testSecret},
+		WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))), WithSeen(seen))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.CommandsHandler(noReply{})
+	reqs := ackRequests(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		w := httptest.NewRecorder()
+		t0 := time.Now()
+		h.ServeHTTP(w, reqs[i])
+		lat = append(lat, time.Since(t0))
+		if w.Code != http.StatusOK || w.Body.Len() > 0 {
+			b.Fatalf("ack %d %q", w.Code, w.Body)
+		}
+	}
+	b.StopTimer()
+	a.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/1e3, "p50-us")
+	b.ReportMetric(float64(lat[len(lat)*99/100])/1e3, "p99-us")
 }
