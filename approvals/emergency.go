@@ -13,10 +13,10 @@ const ReviewWithin = 24 * time.Hour
 
 // emergencyNeeds says what an emergency request r needs, for its audit
 // entry and card.
-func emergencyNeeds(r *Request, p Policy) string {
+func emergencyNeeds(r *Request) string {
 	needs := plural(r.Required, "approval")
-	if len(p.EmergencyApprovers) > 0 {
-		needs += " or one from " + strings.Join(p.EmergencyApprovers, ", ")
+	if len(r.EmergencyApprovers) > 0 {
+		needs += " or one from " + strings.Join(r.EmergencyApprovers, ", ")
 	}
 	return "needs " + needs
 }

@@ -81,6 +81,10 @@ type Request struct {
 	// from policy.emergency_approvers) and, once it ran, a post-incident
 	// review (ReviewDue, Review; see review.go).
 	Emergency bool `json:"emergency,omitempty"`
+	// EmergencyApprovers are the groups one of whose members approves an
+	// emergency request alone, copied from the policy when it was opened
+	// (for its card and mentions; the policy in force decides).
+	EmergencyApprovers []string `json:"emergency_approvers,omitempty"`
 	// ReviewDue is when the post-incident review of an emergency request
 	// that ran is due (set by Finish); zero for any other request.
 	ReviewDue time.Time `json:"review_due,omitzero"`
@@ -198,6 +202,7 @@ func (r *Request) Clone() *Request {
 	c.ApproverIDs = slices.Clone(r.ApproverIDs)
 	c.ApproverGroups = slices.Clone(r.ApproverGroups)
 	c.Decisions = slices.Clone(r.Decisions)
+	c.EmergencyApprovers = slices.Clone(r.EmergencyApprovers)
 	if r.Review != nil {
 		rv := *r.Review
 		c.Review = &rv

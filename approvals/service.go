@@ -212,7 +212,8 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 	}
 	if r.Emergency {
 		r.Required++
-		detail = "EMERGENCY (break-glass, change windows bypassed; " + emergencyNeeds(r, s.policy) + "); " + detail
+		r.EmergencyApprovers = slices.Clone(s.policy.EmergencyApprovers)
+		detail = "EMERGENCY (break-glass, change windows bypassed; " + emergencyNeeds(r) + "); " + detail
 	}
 	if r.FingerprintInfo != "" {
 		detail += "; based on: " + r.FingerprintInfo

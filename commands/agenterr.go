@@ -88,7 +88,7 @@ func workflowText(err error, failed string) string {
 var workflowSentinels = []error{approvals.ErrNotFound, approvals.ErrExists, approvals.ErrInvalid, approvals.ErrNotAllowed,
 	approvals.ErrReasonRequired, approvals.ErrSelfApproval, approvals.ErrNotApprover, approvals.ErrNotRequester,
 	approvals.ErrDuplicateApproval, approvals.ErrExpired, approvals.ErrAlreadyDecided, approvals.ErrStateChanged,
-	approvals.ErrNotApproved, approvals.ErrAlreadyStarted, approvals.ErrNotRunning}
+	approvals.ErrNotApproved, approvals.ErrAlreadyStarted, approvals.ErrNotRunning, approvals.ErrOutsideWindow}
 
 // refusalSentence is a workflow refusal as people read it. The Service
 // ends each with its sentinel for errors.Is ("…; ask one of its

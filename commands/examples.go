@@ -13,7 +13,8 @@ var examples = withOperationExamples(map[string][]example{
 	"approve": {{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"}},
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
-	"pending": {{"/gitlab-migrations pending", "requests waiting for approval, and running ones"}},
+	"pending": {{"/gitlab-migrations pending", "requests waiting for approval, running ones, and open post-incident reviews"}},
+	"review":  {{"/gitlab-migrations review r7k2qxa9 -- INC-1234 postmortem: https://wiki.example.com/pm/1234", "admins: acknowledges the post-incident review of emergency request r7k2qxa9"}},
 	"audit": {
 		{"/gitlab-migrations audit 20", "the last 20 audit entries"},
 		{"/gitlab-migrations audit 500", "the last 500, as an attached file; the answer names the next page"},

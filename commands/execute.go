@@ -75,6 +75,9 @@ func (r *Router) start(ctx context.Context, chat bot.Chat, req *approvals.Reques
 	r.logger(ctx).Info("request started", "operation", started.Operation, "host", started.Host)
 	root := bot.Ref{Channel: started.Channel, ID: started.Thread}
 	r.updateRoot(ctx, chat, root, requestMessage(started, r.opt.Clock()))
+	if started.Emergency {
+		r.emergencyNotice(ctx, chat, started, "running")
+	}
 	host, err := r.host(started.Host)
 	if err != nil {
 		r.finish(ctx, chat, started, approvals.StateFailed, err.Error())
@@ -337,6 +340,9 @@ func (r *Router) finish(ctx context.Context, chat bot.Chat, req *approvals.Reque
 	}
 	r.logger(ctx).Info("request finished", "state", done.State)
 	r.updateRoot(ctx, chat, bot.Ref{Channel: done.Channel, ID: done.Thread}, requestMessage(done, r.opt.Clock()))
+	if done.ReviewOpen() {
+		r.askForReview(ctx, chat, done)
+	}
 }
 
 // outcomeOf maps an agent job's end to the request's outcome.

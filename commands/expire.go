@@ -32,10 +32,13 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
 }
 
 // ExpireNow is the sweep, at once: it expires due requests and updates
-// their messages, ends approved requests left unstarted, and gives every
-// running request an owner and a deadline (sweepRunning).
+// their messages, ends approved requests left unstarted, gives every
+// running request an owner and a deadline (sweepRunning), and reminds the
+// audit channel of overdue post-incident reviews, once each
+// (remindReviews).
 func (r *Router) ExpireNow(ctx context.Context) {
 	defer r.sweepRunning(ctx)
+	defer r.remindReviews(ctx)
 	expired, err := r.opt.Approvals.ExpireDue(ctx)
 	if err != nil {
 		r.logger(ctx).Error("expiring requests", "err", err)

@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,13 @@ type Invocation struct {
 	// When and TZ are `schedules add`'s --when and --tz.
 	When string
 	TZ   string
+	// Emergency is --emergency: a break-glass request (migrate, finalize,
+	// restart), which needs a Reason.
+	Emergency bool
 }
+
+// switches are the flags that take no value.
+var switches = []string{"emergency"}
 
 // UsageError is a refusal of malformed input. Its message says what is wrong
 // and carries the usage line of the subcommand.
@@ -106,6 +113,17 @@ func Parse(text string) (Invocation, error) {
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(w.Text, "--"), "=")
 		if !spec.allows(name) {
 			return inv, &UsageError{Msg: fmt.Sprintf("%s does not take --%s", inv.Sub, echo(name)), Usage: usage}
+		}
+		if slices.Contains(switches, name) {
+			if hasValue {
+				return inv, &UsageError{Msg: fmt.Sprintf("--%s takes no value; the reason goes after --", name), Usage: usage}
+			}
+			if _, twice := given[name]; twice {
+				return inv, &UsageError{Msg: fmt.Sprintf("--%s is given twice: give it once", name), Usage: usage}
+			}
+			given[name] = ""
+			inv.Emergency = true
+			continue
 		}
 		if !hasValue {
 			if i+1 >= len(words) || reasonSeparator(words[i+1]) {

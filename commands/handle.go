@@ -98,6 +98,8 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		return r.show(ctx, chat, cmd, id)
 	case "schedules":
 		return r.handleSchedules(ctx, chat, cmd, inv)
+	case "review":
+		return r.review(ctx, cmd, inv)
 	case "approve", "deny", "cancel":
 		id, err := parseID(inv.Args[0])
 		if err != nil {

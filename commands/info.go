@@ -34,7 +34,7 @@ func helpMessage(inv Invocation) bot.Message {
 	// The operations in their table's order, then the usual order; a
 	// subcommand neither names yet follows, so that none is ever missing
 	// from the help.
-	order := append(ops, "approve", "deny", "cancel", "pending", "show", "audit", "hosts", "help")
+	order := append(ops, "approve", "deny", "cancel", "pending", "review", "show", "audit", "hosts", "help")
 	for _, n := range subcommandNames() {
 		if !slices.Contains(order, n) {
 			order = append(order, n)
@@ -55,7 +55,24 @@ func (r *Router) pendingMessage(ctx context.Context) (bot.Message, error) {
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("listing pending requests: %w", err)
 	}
-	return pendingList(reqs, r.opt.Clock()), nil
+	reviews, err := r.opt.Approvals.OpenReviews(ctx)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("listing open post-incident reviews: %w", err)
+	}
+	return withReviews(pendingList(reqs, r.opt.Clock()), reviews, r.opt.Clock()), nil
+}
+
+// withReviews adds the open post-incident reviews to pending's answer m.
+func withReviews(m bot.Message, reviews []*approvals.Request, now time.Time) bot.Message {
+	if len(reviews) == 0 {
+		return m
+	}
+	m.Title = bot.Plain("Waiting for approval")
+	m.Text = bot.Join(m.Text, bot.Plain("\n\nPost-incident reviews to acknowledge (admins: /gitlab-migrations review <id> -- <note>):\n"), bot.JoinWith("\n", reviewLines(reviews, now)...))
+	if slices.ContainsFunc(reviews, func(q *approvals.Request) bool { return q.ReviewOverdue(now) }) {
+		m.Tone = bot.ToneWarning
+	}
+	return m
 }
 
 // auditInline is the most audit entries an answer shows in the message

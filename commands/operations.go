@@ -133,8 +133,9 @@ var operations = []operation{
 	{
 		sub: "migrate", op: gitlab.OpMigrate,
 		examples: []example{{"/gitlab-migrations migrate -- upgrade to 17.5", "asks for approval to run gitlab-rake db:migrate"},
-			{"/gitlab-migrations migrate --host gitlab-2 -- upgrade to 17.5", "with several hosts a change always names its host"}},
-		usage: "/gitlab-migrations migrate [--host NAME] [-- reason]", summary: "run pending migrations (needs approval)", flags: []string{"host"},
+			{"/gitlab-migrations migrate --host gitlab-2 -- upgrade to 17.5", "with several hosts a change always names its host"},
+			{"/gitlab-migrations migrate --emergency -- INC-1234 deploy blocked", "break glass outside the change windows: one more approval, a notice in the audit channel, an admin's review afterwards"}},
+		usage: "/gitlab-migrations migrate [--host NAME] [--emergency] [-- reason]", summary: "run pending migrations (needs approval)", flags: []string{"host", "emergency"},
 		prepare: (*Router).prepareMigrate,
 		label:   "db:migrate",
 		result: func(req *approvals.Request, host string, rec agent.JobRecord, out *output) (bot.Message, any) {
@@ -156,8 +157,8 @@ var operations = []operation{
 				"or give the four values: job class, table, column, JSON job arguments"},
 			{"/gitlab-migrations finalize --from r7k2qxa9 -- as GitLab asked", "or the finalize a failed migrate request suggested"},
 		},
-		usage:   "/gitlab-migrations finalize [--host NAME] [--db main|ci] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]",
-		summary: "finish a batched background migration (needs approval)", flags: []string{"host", "db", "from"}, maxArgs: 4,
+		usage:   "/gitlab-migrations finalize [--host NAME] [--db main|ci] [--emergency] <GitLab's finalize command as it printed it, or JobClass table column 'json args'> [-- reason]  |  finalize --from <request-id> [--db main|ci] [-- reason]",
+		summary: "finish a batched background migration (needs approval)", flags: []string{"host", "db", "from", "emergency"}, maxArgs: 4,
 		checkArgs: checkFinalizeArgs,
 		args:      finalizeArgs,
 		from: func(r *Router, ctx context.Context, inv Invocation) (gitlab.Args, string, Host, error) {
@@ -176,7 +177,7 @@ var operations = []operation{
 	{
 		sub: "restart", op: gitlab.OpRestart, argsName: "service name",
 		examples: []example{{"/gitlab-migrations restart sidekiq -- jobs are stuck", "asks for approval to run gitlab-ctl restart sidekiq"}, {"/gitlab-migrations restart -- after the upgrade", "every service (a short outage)"}},
-		usage:    "/gitlab-migrations restart [--host NAME] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", flags: []string{"host"}, maxArgs: 1,
+		usage:    "/gitlab-migrations restart [--host NAME] [--emergency] [service] [-- reason]", summary: "restart GitLab's services, or one (needs approval)", flags: []string{"host", "emergency"}, maxArgs: 1,
 		args: func(inv Invocation) gitlab.Args {
 			if len(inv.Args) == 1 {
 				return gitlab.Args{Service: inv.Args[0]}

@@ -12,8 +12,8 @@ import (
 // requestMessage renders a request's root post in its current state:
 // pending requests carry Approve and Deny buttons (with only the request
 // ID), every later state shows who decided and when, without buttons.
-func requestMessage(req *approvals.Request, now time.Time) bot.Message {
-	m := bot.Message{
+func requestMessage(req *approvals.Request, now time.Time) (m bot.Message) {
+	m = bot.Message{
 		Fields: []bot.Field{
 			{Label: "Command", Value: commandText(req.Argv)},
 			{Label: "Host", Value: bot.Plain(req.Host), Short: true},
@@ -37,6 +37,7 @@ func requestMessage(req *approvals.Request, now time.Time) bot.Message {
 		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: bot.Plain("failed request " + req.FromRequest)})
 	}
 	approvedBy := names(req.Approvals())
+	defer func() { m = emergencyCard(m, req, now) }()
 	switch req.State {
 	case approvals.StatePending:
 		m.Title = bot.Textf("Approval needed: %s on %s", req.Operation, req.Host)
@@ -179,5 +180,5 @@ func titleCase(s string) string {
 // and the approver groups (a Slack user group, a Mattermost channel), so
 // that a policy of groups alone still names someone.
 func approversOf(req *approvals.Request) []string {
-	return append(slices.Clone(req.ApproverIDs), req.ApproverGroups...)
+	return slices.Concat(req.ApproverIDs, req.ApproverGroups, req.EmergencyApprovers)
 }

@@ -55,6 +55,9 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 	if r.opt.Approvals.Policy().RequireReason && inv.Reason == "" {
 		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, &UsageError{Msg: "a reason is required for " + inv.Sub + ": add it after --", Usage: subcommands[inv.Sub].usage})
 	}
+	if err := r.checkEmergency(inv, op.Name); err != nil {
+		return bot.NoReply, r.refused(ctx, cmd, inv.Sub, err)
+	}
 	return r.queued(ctx, cmd, "open "+inv.Sub, func(ctx context.Context) {
 		root, err := chat.PostRoot(ctx, cmd.Channel, bot.Message{
 			Text: bot.Textf("⏳ %s asks to run %s on %s; preparing the approval request…", cmd.User.Name, bot.Bold(op.Name), bot.Bold(host.Name)),
@@ -67,7 +70,7 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 		nr := approvals.NewRequest{
 			Platform: chat.Platform(), Channel: cmd.Channel, Thread: root.ID,
 			Host: host.Name, Operation: op.Name, Params: paramsOf(args), Argv: c.Argv(),
-			Requester: user, Reason: inv.Reason, FromRequest: from,
+			Requester: user, Reason: inv.Reason, FromRequest: from, Emergency: inv.Emergency,
 		}
 		if row.prepare != nil && !row.prepare(r, ctx, chat, root, host, &nr) {
 			return
@@ -94,8 +97,11 @@ func (r *Router) openRequest(ctx context.Context, chat bot.Chat, cmd bot.Command
 			return
 		}
 		ctx = r.withRequestLog(ctx, req.ID)
-		r.logger(ctx).Info("request opened", "operation", req.Operation, "host", req.Host, "requester", req.Requester.ID)
+		r.logger(ctx).Info("request opened", "operation", req.Operation, "host", req.Host, "requester", req.Requester.ID, "emergency", req.Emergency)
 		r.updateRoot(ctx, chat, root, requestMessage(req, r.opt.Clock()))
+		if req.Emergency {
+			r.emergencyNotice(ctx, chat, req, "opened")
+		}
 	}), nil
 }
 

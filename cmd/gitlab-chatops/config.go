@@ -87,8 +87,14 @@ type policyConfig struct {
 	ApprovalsRequired int      `yaml:"approvals_required"`
 	RequestTTL        string   `yaml:"request_ttl"`
 	RequireReason     bool     `yaml:"require_reason"`
-	// Admins may add and remove schedules from chat.
+	// Admins may add and remove schedules from chat, and acknowledge the
+	// post-incident review of an emergency request.
 	Admins []string `yaml:"admins"`
+	// EmergencyApprovers are groups whose members may approve an
+	// emergency (break-glass) request alone.
+	EmergencyApprovers []string `yaml:"emergency_approvers"`
+	// Windows are the change windows and freezes (config_changewindows.go).
+	Windows windowsConfig `yaml:"windows"`
 }
 
 // use says what a configuration is checked for.

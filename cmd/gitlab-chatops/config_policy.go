@@ -48,7 +48,11 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 		ApproverGroups:    qualifyIDs(p, "policy.approver_groups", pc.ApproverGroups, platforms, groupID),
 		Channels:          qualifyIDs(p, "policy.channels", pc.Channels, platforms, channelID),
 		ApprovalsRequired: pc.ApprovalsRequired, RequireReason: pc.RequireReason,
-		Admins: qualifyIDs(p, "policy.admins", pc.Admins, platforms, userID),
+		Admins:             qualifyIDs(p, "policy.admins", pc.Admins, platforms, userID),
+		EmergencyApprovers: qualifyIDs(p, "policy.emergency_approvers", pc.EmergencyApprovers, platforms, groupID),
+	}
+	if w, ok := checkWindows(p, pc.Windows); ok {
+		pol.Windows = w
 	}
 	if pc.RequestTTL != "" {
 		if ttl, ok := p.Duration("policy.request_ttl", pc.RequestTTL, "15m"); ok {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
+)
+
+// checkPolicyYAML decodes a policy section as the bot's file would hold
+// it and checks it, returning the problems by key path.
+func checkPolicyYAML(t *testing.T, doc string) (map[string]string, policyConfig) {
+	t.Helper()
+	p := configcheck.New("bot.yaml")
+	var fc struct {
+		Policy policyConfig `yaml:"policy"`
+	}
+	if !p.Decode([]byte(doc), &fc) {
+		t.Fatalf("decode: %v", p.Err())
+	}
+	checkPolicy(p, fc.Policy, false, nil)
+	got := map[string]string{}
+	for _, q := range p.List() {
+		got[q.Path] = q.String()
+	}
+	return got, fc.Policy
+}
+
+func TestPolicyWindowsConfig(t *testing.T) {
+	valid := `
+policy:
+  approvers: [bob, carol]
+  emergency_approvers: [oncall]
+  windows:
+    allow:
+      - spec: "0 9 * * 1-5"
+        duration: 8h
+        tz: Europe/Berlin
+    freeze:
+      - name: year-end freeze
+        from: 2026-12-19
+        to: "2027-01-04 08:00"
+        tz: Europe/Berlin
+      - spec: "0 0 * * 6"
+        duration: 48h
+`
+	problems, _ := checkPolicyYAML(t, valid)
+	if len(problems) != 0 {
+		t.Fatalf("valid windows refused: %v", problems)
+	}
+	p := configcheck.New("bot.yaml")
+	var fc struct {
+		Policy policyConfig `yaml:"policy"`
+	}
+	p.Decode([]byte(valid), &fc)
+	pol := checkPolicy(p, fc.Policy, false, nil)
+	if pol.Windows == nil || !slices.Equal(pol.EmergencyApprovers, []string{"console:oncall"}) {
+		t.Fatalf("policy: windows %v, emergency approvers %v", pol.Windows, pol.EmergencyApprovers)
+	}
+	// Tue 2026-12-22 10:00 UTC: inside a weekday window, but frozen.
+	why, next, closed := pol.Windows.Closed(time.Date(2026, 12, 22, 10, 0, 0, 0, time.UTC))
+	if !closed || !strings.Contains(why, "year-end freeze") || pol.Windows.Format(next) != "Mon 2027-01-04 09:00 CET (Europe/Berlin), 08:00 UTC" {
+		t.Fatalf("Closed = %q, %s, %v", why, pol.Windows.Format(next), closed)
+	}
+
+	for _, tc := range []struct {
+		name, windows string
+		want          map[string]string // key path → words of its problem
+	}{
+		{"every field wrong at once", `
+    allow:
+      - spec: "@every 1h"
+        duration: 0s
+        tz: Mars/Olympus
+      - spec: "0 9 * * 1-5"
+    freeze:
+      - from: 24.12.2026
+        to: 2027-01-04
+      - from: 2027-01-04
+        to: 2026-12-24
+`, map[string]string{
+			"policy.windows.allow[0].spec":     "starts no window at a fixed time",
+			"policy.windows.allow[0].duration": "must be positive",
+			"policy.windows.allow[0].tz":       "unknown time zone",
+			"policy.windows.allow[1].duration": "missing",
+			"policy.windows.freeze[0].from":    "is not a date",
+			"policy.windows.freeze[1].to":      "must be after from",
+		}},
+		{"both forms, or neither", `
+    freeze:
+      - spec: "0 0 * * 6"
+        duration: 48h
+        from: 2026-12-24
+      - name: nothing
+`, map[string]string{
+			"policy.windows.freeze[0]": "not both",
+			"policy.windows.freeze[1]": "is empty",
+		}},
+		{"a fixed period needs both ends; a duration is a Go duration", `
+    allow:
+      - spec: "0 9 * * *"
+        duration: 8 hours
+    freeze:
+      - from: 2026-12-24
+`, map[string]string{
+			"policy.windows.allow[0].duration": "8h",
+			"policy.windows.freeze[0].to":      "missing",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := checkPolicyYAML(t, "policy:\n  anyone_may_approve: true\n  windows:"+tc.windows)
+			if len(got) != len(tc.want) {
+				t.Errorf("problems %v, want %d", got, len(tc.want))
+			}
+			for path, words := range tc.want {
+				if !strings.Contains(got[path], words) {
+					t.Errorf("%s: %q, want it to say %q", path, got[path], words)
+				}
+			}
+		})
+	}
+	got, _ := checkPolicyYAML(t, "policy:\n  windows:\n    allow:\n      - spec: \"0 9 * * *\"\n        lasts: 8h\n")
+	if !strings.Contains(got["policy.windows.allow[0].lasts"], "unknown") {
+		t.Errorf("an unknown key is not refused at its path: %v", got)
+	}
+}
