@@ -24,7 +24,8 @@ func watchBot(m *metrics.Bot, svc *approvals.Service, probes map[string]metrics.
 }
 
 // openRequests reads the requests that have not ended, for
-// gitlab_chatops_requests and the oldest pending request's age.
+// gitlab_chatops_requests and the oldest pending request's age, and the
+// open post-incident reviews (open and overdue).
 func openRequests(svc *approvals.Service, now func() time.Time) func(ctx context.Context) (metrics.OpenRequests, error) {
 	open := []approvals.State{approvals.StatePending, approvals.StateApproved, approvals.StateRunning}
 	return func(ctx context.Context) (metrics.OpenRequests, error) {
@@ -41,6 +42,16 @@ func openRequests(svc *approvals.Service, now func() time.Time) func(ctx context
 			out.ByState[string(r.State)]++
 			if age := t.Sub(r.CreatedAt); r.State == approvals.StatePending && age > out.OldestPendingAge {
 				out.OldestPendingAge = age
+			}
+		}
+		reviews, err := svc.OpenReviews(ctx)
+		if err != nil {
+			return metrics.OpenRequests{}, err
+		}
+		for _, r := range reviews {
+			out.ReviewsOpen++
+			if r.ReviewOverdue(t) {
+				out.ReviewsOverdue++
 			}
 		}
 		return out, nil

@@ -90,7 +90,7 @@ func TestScrapeTimeReaders(t *testing.T) {
 		if fail {
 			return OpenRequests{}, errors.New("store closed")
 		}
-		return OpenRequests{ByState: map[string]int{"pending": 2, "approved": 0, "running": 1}, OldestPendingAge: 7 * time.Minute}, nil
+		return OpenRequests{ByState: map[string]int{"pending": 2, "approved": 0, "running": 1}, OldestPendingAge: 7 * time.Minute, ReviewsOpen: 3, ReviewsOverdue: 1}, nil
 	}, 15*time.Minute, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +112,12 @@ gitlab_chatops_agent_up{host="up-host"} 1
 # HELP gitlab_chatops_approval_ttl_seconds The approval window of a new request (the policy's request_ttl).
 # TYPE gitlab_chatops_approval_ttl_seconds gauge
 gitlab_chatops_approval_ttl_seconds 900
+# HELP gitlab_chatops_emergency_reviews_open Emergency (break-glass) requests that ran and whose post-incident review no admin has acknowledged (read at scrape time).
+# TYPE gitlab_chatops_emergency_reviews_open gauge
+gitlab_chatops_emergency_reviews_open 3
+# HELP gitlab_chatops_emergency_reviews_overdue Of those, the ones past their due time, 24 hours after the run (read at scrape time).
+# TYPE gitlab_chatops_emergency_reviews_overdue gauge
+gitlab_chatops_emergency_reviews_overdue 1
 # HELP gitlab_chatops_pending_request_oldest_age_seconds How long the oldest pending request has waited for approval (read at scrape time; 0 when none is pending).
 # TYPE gitlab_chatops_pending_request_oldest_age_seconds gauge
 gitlab_chatops_pending_request_oldest_age_seconds 420
@@ -122,7 +128,7 @@ gitlab_chatops_requests{state="pending"} 2
 gitlab_chatops_requests{state="running"} 1
 `
 	if err := testutil.GatherAndCompare(b.reg, strings.NewReader(want), "gitlab_chatops_agent_up", "gitlab_chatops_approval_ttl_seconds",
-		"gitlab_chatops_pending_request_oldest_age_seconds", "gitlab_chatops_requests"); err != nil {
+		"gitlab_chatops_pending_request_oldest_age_seconds", "gitlab_chatops_requests", "gitlab_chatops_emergency_reviews_open", "gitlab_chatops_emergency_reviews_overdue"); err != nil {
 		t.Error(err)
 	}
 

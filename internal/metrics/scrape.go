@@ -23,6 +23,10 @@ type OpenRequests struct {
 	// OldestPendingAge is how long the oldest pending request has waited
 	// for its approvals; zero when none is pending.
 	OldestPendingAge time.Duration
+	// ReviewsOpen counts emergency requests that ran and whose
+	// post-incident review no admin acknowledged yet; ReviewsOverdue
+	// those of them past their due time (24 h after the run).
+	ReviewsOpen, ReviewsOverdue int
 }
 
 // WatchRequests reports, at each scrape, the open requests read (each
@@ -31,6 +35,8 @@ type OpenRequests struct {
 //	gitlab_chatops_requests{state}
 //	gitlab_chatops_pending_request_oldest_age_seconds
 //	gitlab_chatops_approval_ttl_seconds
+//	gitlab_chatops_emergency_reviews_open
+//	gitlab_chatops_emergency_reviews_overdue
 func (b *Bot) WatchRequests(read func(ctx context.Context) (OpenRequests, error), ttl, timeout time.Duration) error {
 	if read == nil {
 		return errNoReader
@@ -42,6 +48,10 @@ func (b *Bot) WatchRequests(read func(ctx context.Context) (OpenRequests, error)
 		count: prometheus.NewDesc(name("requests"), "Requests in the store by state (read at scrape time; only states not yet ended).", []string{"state"}, nil),
 		oldest: prometheus.NewDesc(name("pending_request_oldest_age_seconds"),
 			"How long the oldest pending request has waited for approval (read at scrape time; 0 when none is pending).", nil, nil),
+		reviewsOpen: prometheus.NewDesc(name("emergency_reviews_open"),
+			"Emergency (break-glass) requests that ran and whose post-incident review no admin has acknowledged (read at scrape time).", nil, nil),
+		reviewsOverdue: prometheus.NewDesc(name("emergency_reviews_overdue"),
+			"Of those, the ones past their due time, 24 hours after the run (read at scrape time).", nil, nil),
 	}
 	if err := b.reg.Register(ttlGauge); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -53,12 +63,17 @@ func (b *Bot) WatchRequests(read func(ctx context.Context) (OpenRequests, error)
 }
 
 type requestsCollector struct {
-	read          func(ctx context.Context) (OpenRequests, error)
-	timeout       time.Duration
-	count, oldest *prometheus.Desc
+	read                                       func(ctx context.Context) (OpenRequests, error)
+	timeout                                    time.Duration
+	count, oldest, reviewsOpen, reviewsOverdue *prometheus.Desc
 }
 
-func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.count; ch <- c.oldest }
+func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.count
+	ch <- c.oldest
+	ch <- c.reviewsOpen
+	ch <- c.reviewsOverdue
+}
 
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
@@ -68,12 +83,16 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 		err = fmt.Errorf("reading open requests: %w", err)
 		ch <- prometheus.NewInvalidMetric(c.count, err)
 		ch <- prometheus.NewInvalidMetric(c.oldest, err)
+		ch <- prometheus.NewInvalidMetric(c.reviewsOpen, err)
+		ch <- prometheus.NewInvalidMetric(c.reviewsOverdue, err)
 		return
 	}
 	for state, n := range open.ByState {
 		ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(n), state)
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, open.OldestPendingAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.reviewsOpen, prometheus.GaugeValue, float64(open.ReviewsOpen))
+	ch <- prometheus.MustNewConstMetric(c.reviewsOverdue, prometheus.GaugeValue, float64(open.ReviewsOverdue))
 }
 
 // Probe is one agent's health call.
