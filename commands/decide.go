@@ -15,8 +15,9 @@ import (
 
 // decide handles approve, deny and cancel, typed or clicked. messageID is
 // the message carrying a clicked button ("" when typed): a button only acts
-// on the request whose root post carries it.
-func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason string) (bot.Reply, error) {
+// on the request whose root post carries it. code is the authenticator
+// code given with an approval (typed --code, or the Form's field).
+func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bot.User, verb, id, messageID, reason, code string) (bot.Reply, error) {
 	ctx = r.withRequestLog(ctx, id)
 	user := qualifiedUser(chat.Platform(), u)
 	req, err := r.opt.Approvals.Request(ctx, id)
@@ -39,8 +40,20 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 			r.auditUnrecorded(ctx, user, req, err)
 			return bot.NoReply, decisionRefused(err, req, chat.Platform())
 		}
+		// The code is checked now, so a wrong one is refused where it
+		// was typed; the approval counts only with the proof.
+		var proof approvals.ReauthProof
+		if r.opt.Approvals.NeedsReauth(req.Operation) {
+			if strings.TrimSpace(code) == "" {
+				return r.codePrompt(ctx, chat, user, req)
+			}
+			if proof, err = r.opt.Approvals.Reauthenticate(ctx, id, user, code); err != nil {
+				r.auditUnrecorded(ctx, user, req, err)
+				return bot.NoReply, decisionRefused(err, req, chat.Platform())
+			}
+		}
 		r.background("approve "+id, func(ctx context.Context) {
-			r.approve(ctx, rootChat, chat, channel, u, req)
+			r.approve(ctx, rootChat, chat, channel, u, req, proof)
 		})
 		return bot.NoReply, nil
 	case "deny":
@@ -66,7 +79,7 @@ func (r *Router) decide(ctx context.Context, chat bot.Chat, channel string, u bo
 
 // approve checks that what the request was based on still holds, records
 // the approval and, once enough approvals are in, runs the request.
-func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel string, u bot.User, req *approvals.Request) {
+func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel string, u bot.User, req *approvals.Request, proof approvals.ReauthProof) {
 	ctx = r.withRequestLog(ctx, req.ID)
 	user := qualifiedUser(chat.Platform(), u)
 	root := bot.Ref{Channel: req.Channel, ID: req.Thread}
@@ -103,7 +116,7 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			ctx, claimed = cctx, true
 		}
 	}
-	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current)
+	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current, approvals.WithProof(proof))
 	switch {
 	case errors.Is(err, approvals.ErrStateChanged):
 		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: bot.Plain("Approval refused: the state changed"),

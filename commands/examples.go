@@ -10,7 +10,14 @@ type example struct {
 // the operation table's rows bring their own (operations.go).
 // TestHelpExamplesParse parses every one, so none can rot.
 var examples = withOperationExamples(map[string][]example{
-	"approve": {{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"}},
+	"approve": {
+		{"/gitlab-migrations approve r7k2qxa9", "approves request r7k2qxa9 (the ID on its approval message); the requester cannot"},
+		{"/gitlab-migrations approve r7k2qxa9 --code 123456", "with your authenticator's current code, where policy.reauth asks for one (a code counts once)"},
+	},
+	"enroll": {
+		{"/gitlab-migrations enroll", "your authenticator secret (link, key, QR code), shown to you alone"},
+		{"/gitlab-migrations enroll --code 123456", "replaces an enrolled secret, proven with its current code"},
+	},
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},
 	"pending": {{"/gitlab-migrations pending", "requests waiting for approval, running ones, and open post-incident reviews"}},

@@ -14,6 +14,10 @@ import (
 type Fixture struct {
 	Name    string
 	Message bot.Message
+	// Form, when set, is the form Message stands in for where no form
+	// can be opened (a Reply carrying both), for adapters that render
+	// forms.
+	Form *bot.Form
 }
 
 // Fixtures returns one message of every kind the router builds, each made
@@ -24,7 +28,7 @@ type Fixture struct {
 func Fixtures() []Fixture {
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	var fs []Fixture
-	add := func(name string, m bot.Message) { fs = append(fs, Fixture{name, m}) }
+	add := func(name string, m bot.Message) { fs = append(fs, Fixture{Name: name, Message: m}) }
 
 	base := approvals.Request{
 		ID: "r7k2qxa9", Host: "gitlab-1", Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"},
@@ -85,6 +89,11 @@ func Fixtures() []Fixture {
 	add("agent-error", agentErrorMessage("gitlab-1", "status", refused))
 	add("outcome-unknown", unreachableMessage("gitlab-1", now, refused))
 	add("approved-reply", approvedReply("bob", 1, 2))
+	codeReq := base
+	form := codeForm(&codeReq)
+	fs = append(fs, Fixture{"approve-code", codePromptMessage(&codeReq), &form})
+	add("enrolment", enrolMessage("otpauth://totp/gitlab-chatops:bob?algorithm=SHA1&digits=6&issuer=gitlab-chatops&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", true,
+		approvals.Policy{Reauth: map[string]string{"migrate": approvals.ReauthTOTP, "finalize": approvals.ReauthTOTP}}))
 	add("denied-reply", decidedReply(approvals.StateDenied, "carol", "not during *business* hours <!here>"))
 	expiring := base
 	expiring.State = approvals.StateExpired

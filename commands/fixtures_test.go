@@ -28,7 +28,7 @@ func TestFixtures(t *testing.T) {
 		"result-no-effect", "result-not-verified", "denied", "expired", "status-summary", "bbm", "services",
 		"upgrade-check-ready", "upgrade-check-not-ready", "migrate-result-failed", "finalize-offer", "audit-page", "show",
 		"help", "usage-error", "unknown-subcommand", "schedules-list", "scheduled-post-changes", "scheduled-post-catch-up",
-		"progress", "progress-problem", "agent-error", "outcome-unknown", "expired-reply", "pending", "hosts", "approved-reply", "denied-reply"} {
+		"progress", "progress-problem", "agent-error", "outcome-unknown", "expired-reply", "pending", "hosts", "approved-reply", "denied-reply", "approve-code", "enrolment"} {
 		if !seen[want] {
 			t.Errorf("no fixture %q", want)
 		}

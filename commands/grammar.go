@@ -27,6 +27,9 @@ type Invocation struct {
 	// Emergency is --emergency: a break-glass request (migrate, finalize,
 	// restart), which needs a Reason.
 	Emergency bool
+	// Code is approve's and enroll's --code: an authenticator's current
+	// code (policy.reauth).
+	Code string
 }
 
 // switches are the flags that take no value.
@@ -149,6 +152,8 @@ func Parse(text string) (Invocation, error) {
 			inv.When = value
 		case "tz":
 			inv.TZ = value
+		case "code":
+			inv.Code = value
 		}
 	}
 	switch {

@@ -109,7 +109,9 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		if inv.Sub == "deny" && len(inv.Args) > 1 {
 			reason = strings.TrimSpace(strings.Join(inv.Args[1:], " ") + " " + reason)
 		}
-		return r.decide(ctx, chat, cmd.Channel, cmd.User, inv.Sub, id, "", reason)
+		return r.decide(ctx, chat, cmd.Channel, cmd.User, inv.Sub, id, "", reason, inv.Code)
+	case "enroll":
+		return r.enroll(ctx, chat, cmd, inv.Code)
 	}
 
 	if destructive(inv.Sub) {
@@ -141,7 +143,8 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 }
 
 // handleAction is bot.Handler's HandleAction for the Approve and Deny
-// buttons (observe.go counts it). The button carries only the request ID;
+// buttons and the approve Form's submission, which carries the code in
+// Fields (observe.go counts it). The button carries only the request ID;
 // the request's stored argv and host are what will run.
 func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action) (bot.Reply, error) {
 	act.User.Name = displayName(act.User)
@@ -160,7 +163,11 @@ func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action
 		r.audit(ctx, approvals.AuditEntry{Actor: approvals.Qualify(act.Platform, act.User.ID), ActorName: act.User.Name, Action: approvals.ActionCommandRefused, Detail: "button with a malformed request ID"})
 		return bot.NoReply, refuse("This button does not carry a valid request ID.")
 	}
-	return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, act.Message.ID, "")
+	if act.Fields != nil {
+		// A form's submission: it belongs to no message of its own.
+		return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, "", "", act.Fields[codeField])
+	}
+	return r.decide(ctx, chat, act.Message.Channel, act.User, verb, id, act.Message.ID, "", "")
 }
 
 // refused audits a refused command and returns the refusal for the user.

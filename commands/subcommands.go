@@ -26,7 +26,8 @@ type subcommand struct {
 // subcommands are the operation table's subcommands (operations.go) and
 // the router's own.
 var subcommands = withOperations(map[string]subcommand{
-	"approve": {usage: "/gitlab-migrations approve <request-id>", summary: "approve someone else's request", minArgs: 1, maxArgs: 1},
+	"approve": {usage: "/gitlab-migrations approve <request-id> [--code NNNNNN]", summary: "approve someone else's request (--code: your authenticator's current code, where policy.reauth asks for one)", flags: []string{"code"}, minArgs: 1, maxArgs: 1},
+	"enroll":  {usage: "/gitlab-migrations enroll [--code NNNNNN]", summary: "enrol your authenticator app for approvals that need a code (answered to you alone; --code: the current code, to replace an enrolled secret)", flags: []string{"code"}},
 	"deny":    {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
 	"cancel":  {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
 	"pending": {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, running ones, and open post-incident reviews"},

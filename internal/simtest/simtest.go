@@ -86,6 +86,10 @@ type Options struct {
 	WrapListener func(net.Listener) net.Listener
 	// Default marks the simulated host HostName as the default host.
 	Default bool
+	// Reauth gives the approvals service TOTP re-authentication over the
+	// bbolt store, keyed with approvalstest.ReauthKey (Policy.Reauth says
+	// which operations need it).
+	Reauth bool
 	// More are further hosts, each a real agent over its own simulator
 	// (configured after HostName, before Router.Hosts), for tests of
 	// several hosts. They share the certificates and approval key.
@@ -154,6 +158,9 @@ func Start(t testing.TB, opt Options) *Stack {
 	}
 	if opt.Groups != nil {
 		aopts = append(aopts, approvals.WithGroupResolver("", opt.Groups))
+	}
+	if opt.Reauth {
+		aopts = append(aopts, approvals.WithReauth(s.DB, approvalstest.ReauthKey, nil))
 	}
 	var store approvals.Store = s.DB
 	if opt.WrapStore != nil {
