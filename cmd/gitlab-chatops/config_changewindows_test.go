@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,36 @@ policy:
 	got, _ := checkPolicyYAML(t, "policy:\n  windows:\n    allow:\n      - spec: \"0 9 * * *\"\n        lasts: 8h\n")
 	if !strings.Contains(got["policy.windows.allow[0].lasts"], "unknown") {
 		t.Errorf("an unknown key is not refused at its path: %v", got)
+	}
+}
+
+// TestREADMEWindowsPolicy: the README's example policy of "Change windows,
+// freezes and break-glass" is valid, and its refusal example is what the
+// bot says on its freeze.
+func TestREADMEWindowsPolicy(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Change windows, freezes and break-glass\n")
+	if !ok {
+		t.Fatal("the README has no section on change windows")
+	}
+	_, block, _ := strings.Cut(section, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	problems, _ := checkPolicyYAML(t, block)
+	if len(problems) != 0 {
+		t.Fatalf("the README's example policy is refused: %v", problems)
+	}
+	p := configcheck.New("README")
+	var fc struct {
+		Policy policyConfig `yaml:"policy"`
+	}
+	p.Decode([]byte(block), &fc)
+	pol := checkPolicy(p, fc.Policy, false, nil)
+	why, next, closed := pol.Windows.Closed(time.Date(2026, 12, 22, 10, 0, 0, 0, time.UTC))
+	said := strings.Join(strings.Fields(section), " ")
+	if !closed || !strings.Contains(said, strings.Join(strings.Fields(why), " ")) || !strings.Contains(said, "The next allowed time is "+pol.Windows.Format(next)+".") {
+		t.Fatalf("the README's refusal is not what the bot says: %q, next %s", why, pol.Windows.Format(next))
 	}
 }
