@@ -3,8 +3,6 @@ package etcd_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +30,9 @@ func dialReplica(t *testing.T, endpoints []string, prefix string) *etcd.Cluster 
 }
 
 // crash ends a replica as SIGKILL would: its connection closes and its
-// lease is NOT revoked, so what is bound to it lives until the TTL.
+// lease is NOT revoked, so what is bound to it lives until the TTL. A
+// request in flight at that moment (a resign of the replica's own) may
+// still reach etcd; kill is the exact SIGKILL.
 func crash(t *testing.T, c *etcd.Cluster) {
 	t.Helper()
 	if err := c.Client().Close(); err != nil && !errors.Is(err, context.Canceled) {
@@ -40,68 +40,13 @@ func crash(t *testing.T, c *etcd.Cluster) {
 	}
 }
 
-// proxy is a loopback TCP proxy in front of etcd: cutting it partitions
-// the replicas that reach etcd through it (their connections drop, new
-// ones are refused), while etcd and the other replicas go on.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns []net.Conn
-	cut   bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
+// kill ends a replica reaching etcd through px as SIGKILL would: not one
+// more request reaches etcd (no resign, no revoke), so what is bound to
+// its lease lives until the TTL.
+func kill(t *testing.T, px *etcdtest.Proxy, c *etcd.Cluster) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy listen: %v", err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(p.Cut)
-	return p
-}
-
-// Endpoints are the client URLs that go through the proxy.
-func (p *proxy) Endpoints() []string { return []string{"http://" + p.ln.Addr().String()} }
-
-func (p *proxy) serve() {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			in.Close()
-			out.Close()
-			return
-		}
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(out, in); out.Close() }()
-		go func() { _, _ = io.Copy(in, out); in.Close() }()
-	}
-}
-
-// Cut partitions: the listener and every connection close.
-func (p *proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
+	px.Cut()
+	crash(t, c)
 }
 
 // terms records the terms of leadership of several replicas on one
@@ -184,9 +129,11 @@ func TestElection(t *testing.T) {
 		prefix := "/election-crash/"
 		ts := newTerms(t)
 		clusters := map[string]*etcd.Cluster{}
+		proxies := map[string]*etcdtest.Proxy{}
 		elections := map[string]*etcd.Election{}
 		for _, name := range []string{"a", "b", "c"} {
-			clusters[name] = dialReplica(t, srv.Endpoints(), prefix)
+			proxies[name] = etcdtest.NewProxy(t, srv)
+			clusters[name] = dialReplica(t, proxies[name].Endpoints(), prefix)
 			elections[name] = elect(t, clusters[name], name, ts)
 		}
 		first := ts.next(10 * time.Second)
@@ -206,7 +153,7 @@ func TestElection(t *testing.T) {
 			t.Fatalf("IsLeader is true on %d replicas (want only %s)", leaders, first)
 		}
 		killed := time.Now()
-		crash(t, clusters[first])
+		kill(t, proxies[first], clusters[first])
 		second := ts.next(4 * testTTL)
 		took := time.Since(killed)
 		if second == first {
@@ -224,7 +171,7 @@ func TestElection(t *testing.T) {
 	t.Run("a partitioned leader stops before its lease expires", func(t *testing.T) {
 		prefix := "/election-partition/"
 		ts := newTerms(t)
-		px := startProxy(t, srv.Addr())
+		px := etcdtest.NewProxy(t, srv)
 		cut := dialReplica(t, px.Endpoints(), prefix)
 		cutElection := elect(t, cut, "cut", ts)
 		if name := ts.next(10 * time.Second); name != "cut" {
@@ -327,13 +274,14 @@ func TestOwners(t *testing.T) {
 
 	t.Run("a crashed replica's claim vanishes with its lease", func(t *testing.T) {
 		prefix := "/owners-crash/"
-		dead := dialReplica(t, srv.Endpoints(), prefix)
+		px := etcdtest.NewProxy(t, srv)
+		dead := dialReplica(t, px.Endpoints(), prefix)
 		if _, _, ok, err := etcd.NewOwners(dead, "dead", nil).Take(ctx, "r3"); !ok || err != nil {
 			t.Fatalf("take: %v %v", ok, err)
 		}
 		live := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "live", nil)
 		crashed := time.Now()
-		crash(t, dead)
+		kill(t, px, dead)
 		if held, _ := live.Held(ctx, "r3"); !held {
 			t.Fatal("the claim vanished at once; a crash without revoke leaves it until the lease TTL")
 		}
@@ -386,7 +334,7 @@ func TestOwners(t *testing.T) {
 
 	t.Run("a partitioned replica stops following before its lease expires", func(t *testing.T) {
 		prefix := "/owners-partition/"
-		px := startProxy(t, srv.Addr())
+		px := etcdtest.NewProxy(t, srv)
 		cut := etcd.NewOwners(dialReplica(t, px.Endpoints(), prefix), "cut", nil)
 		other := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "other", nil)
 		cctx, release, ok, err := cut.Take(ctx, "r5")

@@ -1,0 +1,223 @@
+package commands_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/commands"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
+)
+
+// replicaTTL is the replicas' lease TTL in these tests.
+const replicaTTL = 3 * time.Second
+
+// replica is one bot replica on etcd: its connection, store, approvals
+// service and router (with the etcd Election and Owners), sharing the
+// agent of s and the chat rec with the other replicas.
+type replica struct {
+	name      string
+	proxy     *etcdtest.Proxy
+	cluster   *etcd.Cluster
+	store     *etcd.Store
+	approvals *approvals.Service
+	router    *commands.Router
+	election  *etcd.Election
+}
+
+// startReplica starts replica name; it reaches etcd through a proxy of
+// its own (replica.proxy), which the test may cut.
+func startReplica(t *testing.T, name string, srv *etcdtest.Server, s *simtest.Stack, rec bot.Chat) *replica {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	px := etcdtest.NewProxy(t, srv)
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: px.Endpoints(), Prefix: "/replicas/", LeaseTTL: replicaTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	store, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: approvalstest.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := approvals.NewService(store, approvals.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("replica", name)
+	}
+	r := &replica{name: name, proxy: px, cluster: c, store: store, approvals: svc, election: etcd.NewElection(c, name, log)}
+	r.router, err = commands.New(commands.Options{Hosts: []commands.Host{s.Host}, Approvals: svc, Audit: store, Logger: log,
+		Leadership: r.election, Owners: etcd.NewOwners(c, name, log), ExpireEvery: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.router.Register(rec)
+	rctx, stop := context.WithCancel(context.Background())
+	if err := r.router.Start(rctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(); r.router.Close() })
+	return r
+}
+
+// TestReplicaFailoverReattachesRunningMigrate: two replicas on one etcd
+// and one real agent. The leader opens, wins the approval of and runs a
+// slow migrate; it dies mid-run (cut from etcd, then its client closed:
+// no resign, no revoke, as a SIGKILL leaves it). The other replica becomes leader after
+// the lease TTL, re-attaches to the job, and posts its outcome in the
+// original thread; migrate ran once and the audit chain verifies.
+func TestReplicaFailoverReattachesRunningMigrate(t *testing.T) {
+	srv := etcdtest.Start(t)
+	s := simtest.Start(t, simtest.Options{Agent: func(cfg *agent.Config) { simtest.SimSpeed(cfg, "1") }})
+	chat := newSweepChat() // keeps every reply as first posted
+	rec := chat.recorder
+	a := startReplica(t, "a", srv, s, chat)
+	eventually(t, "replica a leading", a.election.IsLeader)
+	b := startReplica(t, "b", srv, s, chat)
+	ctx := context.Background()
+
+	if err := handle(ctx, a.router, rec, bot.Command{Platform: rec.Platform(), User: alice, Channel: "C1", Text: "migrate -- upgrade to 17.5"}); err != nil {
+		t.Fatal(err)
+	}
+	a.router.Wait()
+	pending, err := b.store.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("replica b sees %d pending requests (%v); want the one opened on a", len(pending), err)
+	}
+	id, root := pending[0].ID, pending[0].Thread
+	if err := handle(ctx, a.router, rec, bot.Command{Platform: rec.Platform(), User: bob, Channel: "C1", Text: "approve " + id}); err != nil {
+		t.Fatal(err)
+	}
+	var running *approvals.Request
+	eventually(t, "the migrate running with its agent job", func() bool {
+		running, _ = b.store.Request(ctx, id)
+		return running != nil && running.State == approvals.StateRunning && running.JobID != ""
+	})
+	// While a lives, b's sweeps (b is not leader) and a's own leave it be.
+	time.Sleep(replicaTTL / 2)
+	if held, err := etcd.NewOwners(b.cluster, "probe", nil).Held(ctx, id); err != nil || !held {
+		t.Fatalf("the running request has no owner in etcd (held %v, %v)", held, err)
+	}
+
+	// a dies as SIGKILL leaves it: not one more request reaches etcd.
+	crashed := time.Now()
+	a.proxy.Cut()
+	if err := a.cluster.Client().Close(); err != nil {
+		t.Logf("closing a's client: %v", err)
+	}
+	eventually(t, "replica b leading", b.election.IsLeader)
+	tookOver := time.Since(crashed)
+	if tookOver < replicaTTL/2 {
+		t.Errorf("b led %s after a's crash; a's lease (TTL %s) should have kept it out until it expired", tookOver, replicaTTL)
+	}
+	eventually(t, "the request finished", func() bool {
+		got, _ := b.store.Request(ctx, id)
+		return got != nil && got.State.Terminal()
+	})
+	b.router.Wait()
+	got, _ := b.store.Request(ctx, id)
+	if got.State != approvals.StateSucceeded {
+		t.Fatalf("request %s (%s), want succeeded", got.State, got.Error)
+	}
+	if job, err := s.Client.Job(ctx, running.JobID); err != nil || job.State != agent.StateSucceeded {
+		t.Fatalf("agent job %s: %s, %v", running.JobID, job.State, err)
+	}
+	// b's messages are replies in the original thread.
+	contains(t, chat.replies(), "The bot restarted; following the job again.")
+	contains(t, rec.thread(root), "All up on gitlab-sim")
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times on the agent; want once", n)
+	}
+	rep, err := auditchain.Verify(ctx, b.store, approvalstest.Key, nil)
+	if err != nil {
+		t.Fatalf("audit verify after the failover: %v (%+v)", err, rep)
+	}
+	finished := 0
+	entries, err := b.store.TailAudit(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.RequestID == id && e.Action == approvals.ActionRequestFinished {
+			finished++
+		}
+	}
+	if finished != 1 {
+		t.Errorf("%d request.finished entries for %s; want 1", finished, id)
+	}
+	t.Logf("failover: b led %s after a's crash (lease TTL %s)", tookOver.Round(10*time.Millisecond), replicaTTL)
+}
+
+// TestLeaderRecoveryLeavesLiveReplicasApproved: a replica that becomes
+// leader abandons the approved requests nobody holds (left by a dead
+// process) but never one a live replica holds to start it.
+func TestLeaderRecoveryLeavesLiveReplicasApproved(t *testing.T) {
+	srv := etcdtest.Start(t)
+	s := simtest.Start(t, simtest.Options{})
+	ctx := context.Background()
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: "/replicas/", LeaseTTL: replicaTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	store, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: approvalstest.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := approvals.NewService(store, approvals.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	approved := func(thread string) (string, string) {
+		root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval " + thread)})
+		req, err := svc.Open(ctx, approvals.NewRequest{Platform: "test", Channel: "C1", Thread: root.ID, Host: simtest.HostName,
+			Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"}, Requester: approvals.User{ID: "U-alice", Name: "alice"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Approve(ctx, req.ID, approvals.User{ID: "U-bob", Name: "bob"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		return req.ID, root.ID
+	}
+	live, liveRoot := approved("live")
+	orphan, orphanRoot := approved("orphan")
+	// The live replica holds its request's claim, about to start it.
+	if _, release, ok, err := etcd.NewOwners(c, "live", nil).Take(ctx, live); !ok || err != nil {
+		t.Fatalf("the live replica takes its request: %v %v", ok, err)
+	} else {
+		defer release()
+	}
+	leader := startReplica(t, "leader", srv, s, rec)
+	eventually(t, "the new replica leading", leader.election.IsLeader)
+	eventually(t, "the orphaned approval abandoned", func() bool {
+		got, _ := store.Request(ctx, orphan)
+		return got != nil && got.State == approvals.StateInterrupted
+	})
+	leader.router.Wait()
+	if got, err := store.Request(ctx, live); err != nil {
+		t.Fatalf("reading the live replica's request: %v", err)
+	} else if got.State != approvals.StateApproved {
+		t.Errorf("the live replica's approved request is %s (%s); recovery must leave it approved", got.State, got.Error)
+	}
+	contains(t, rec.thread(orphanRoot), "Nothing ran")
+	if th := rec.thread(liveRoot); len(th) != 1 || !strings.Contains(th[0], "approval live") {
+		t.Errorf("the leader touched the live replica's request in chat: %q", th)
+	}
+}
