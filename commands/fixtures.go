@@ -100,7 +100,23 @@ func Fixtures() []Fixture {
 	add("expired-reply", expiredReply(&expiring))
 	running := base
 	running.ID, running.State, running.StartedAt, running.Note = "q4m8zt2b", approvals.StateRunning, now.Add(-3*time.Minute), "outcome unknown: agent unreachable since 09:58 UTC"
-	add("pending", pendingList([]*approvals.Request{&base, &running}, now))
+	emergency := base
+	emergency.ID, emergency.Emergency, emergency.Required, emergency.EmergencyApprovers = "e3v9wq5k", true, 2, []string{"S4"}
+	emergency.Reason = "INC-1234 deploy blocked *now*"
+	add("emergency-pending", requestMessage(&emergency, now))
+	add("emergency-notice-opened", emergencyMessage(&emergency, "opened"))
+	ran := emergency
+	ran.State, ran.Decisions, ran.StartedAt, ran.EndedAt = approvals.StateSucceeded, []approvals.Decision{bob, {User: approvals.User{ID: "U3", Name: "carol"}, Verdict: approvals.VerdictApprove, At: now.Add(3 * time.Minute)}}, now.Add(4*time.Minute), ended
+	ran.Outcome, ran.ReviewDue = "SUCCEEDED: 6 migrated; every migration is up", ended.Add(approvals.ReviewWithin)
+	add("emergency-notice-running", emergencyMessage(&ran, "running"))
+	add("emergency-result-review-due", requestMessage(&ran, now))
+	add("review-reminder", reviewReminder(&ran))
+	reviewed := ran
+	reviewed.Review = &approvals.Review{By: approvals.User{ID: "U9", Name: "dave"}, At: ended.Add(time.Hour), Note: "postmortem PM-7 <!here>"}
+	add("emergency-result-reviewed", requestMessage(&reviewed, now))
+	overdue := ran
+	overdue.ID, overdue.ReviewDue = "m2x7kd4p", now.Add(-time.Hour)
+	add("pending", withReviews(pendingList([]*approvals.Request{&base, &running}, now), []*approvals.Request{&ran, &overdue}, now))
 	add("pending-none", pendingList(nil, now))
 	add("hosts", hostsList([]hostCheck{
 		{Host: Host{Name: "gitlab-1", Default: true}, Version: "1.4.0", Latency: 12 * time.Millisecond},
