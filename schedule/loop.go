@@ -175,8 +175,8 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, 
 	log := s.log.With("schedule", sc.ID, "due", due)
 	fire, err := s.claims.ClaimTick(ctx, sc.ID, due)
 	switch {
-	case ctx.Err() != nil:
-		return
+	case err != nil && ctx.Err() != nil:
+		return // stopping, or leadership lost: nothing may start now
 	case err != nil:
 		// Firing without knowing could fire it twice.
 		log.Error("schedule: cannot tell whether this run was started already; not starting it", "error", err)
@@ -186,9 +186,11 @@ func (s *Scheduler) start(ctx context.Context, wg *sync.WaitGroup, sc Schedule, 
 		log.Info("schedule: this run was started already (by another replica, or before a change of leader)")
 		return
 	}
+	// Once claimed, the run starts even if ctx has just ended: runOnce
+	// stops at once then, and the claim is released.
 	release, ok, err := s.claim(ctx, sc.ID)
 	switch {
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
 		return
 	case err != nil:
 		log.Error("schedule: cannot claim the run; not starting it", "error", err)
