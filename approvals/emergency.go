@@ -53,3 +53,25 @@ func (s *Service) checkFinalApproval(r *Request, user User, emergency bool, now 
 	}
 	return nil
 }
+
+// checkEmergencyApprovable refuses an emergency request that nobody could
+// approve: with approvers listed by ID alone (no groups, no emergency
+// approvers), fewer of them than approvals_required + 1 besides the
+// requester.
+func (s *Service) checkEmergencyApprovable(requester User) error {
+	p := s.policy
+	if p.anyoneMayApprove() || len(p.ApproverGroups) > 0 || len(p.EmergencyApprovers) > 0 {
+		return nil
+	}
+	others := 0
+	for _, id := range uniq(p.Approvers) {
+		if !SameID(id, requester.ID) {
+			others++
+		}
+	}
+	if need := p.ApprovalsRequired + 1; others < need {
+		return fmt.Errorf("an emergency request needs %s, but only %s could approve yours; ask an administrator to list more approvers or an emergency_approvers group, or open an ordinary request: %w",
+			plural(need, "approval"), plural(others, "approver"), ErrNotAllowed)
+	}
+	return nil
+}

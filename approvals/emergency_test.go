@@ -197,3 +197,14 @@ func TestPostIncidentReview(t *testing.T) {
 		t.Error("no reminder entry")
 	}
 }
+
+func TestEmergencyNobodyCouldApproveIsRefused(t *testing.T) {
+	f := newFixture(t, approvals.Policy{Approvers: []string{alice.ID, bob.ID}})
+	_, err := f.svc.Open(context.Background(), emergency(alice, "INC-45"))
+	if !errors.Is(err, approvals.ErrNotAllowed) || !strings.Contains(err.Error(), "needs 2 approvals, but only 1 approver could approve yours") {
+		t.Fatalf("emergency with one possible approver = %v", err)
+	}
+	if _, err := f.svc.Open(context.Background(), emergency(carol, "INC-45")); err != nil {
+		t.Fatalf("emergency with two possible approvers = %v", err)
+	}
+}

@@ -189,6 +189,11 @@ func (s *Service) Open(ctx context.Context, nr NewRequest) (*Request, error) {
 	if err := s.checkWindow(nr.Operation, nr.Emergency, now); err != nil {
 		return refused(err)
 	}
+	if nr.Emergency {
+		if err := s.checkEmergencyApprovable(nr.Requester); err != nil {
+			return refused(err)
+		}
+	}
 
 	r := &Request{
 		Platform: nr.Platform, Channel: nr.Channel, Thread: nr.Thread,
