@@ -105,16 +105,17 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 			return
 		}
 	}
-	// An approval that may be the last one is recorded under the job's
-	// claim: from the moment the request is approved a live follower holds
-	// it, so a leader's recovery on another replica, which ends the
-	// approved requests nobody holds, never ends this one.
+	// An approval is recorded under the job's claim (any approval may be
+	// the last: an emergency approver's suffices): from the moment the
+	// request is approved a live follower holds it, so a leader's recovery
+	// on another replica, which ends the approved requests nobody holds,
+	// never ends this one. An approver whose claim is held by another
+	// approving at the same time records the approval without it; if that
+	// one is the last, execute asks for the claim again (takeApproved).
 	claimed := false
-	if len(req.Approvals())+1 >= req.Required {
-		if cctx, release, ok := r.take(ctx, req.ID); ok {
-			defer release()
-			ctx, claimed = cctx, true
-		}
+	if cctx, release, ok := r.take(ctx, req.ID); ok {
+		defer release()
+		ctx, claimed = cctx, true
 	}
 	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current, approvals.WithProof(proof))
 	switch {

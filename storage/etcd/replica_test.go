@@ -168,6 +168,31 @@ func TestElection(t *testing.T) {
 		ts.check()
 	})
 
+	t.Run("etcd restarted: the leader stops while it is down, one leads again after", func(t *testing.T) {
+		prefix := "/election-restart/"
+		ts := newTerms(t)
+		a := elect(t, dialReplica(t, srv.Endpoints(), prefix), "a", ts)
+		if name := ts.next(10 * time.Second); name != "a" {
+			t.Fatalf("%s led; want a", name)
+		}
+		b := elect(t, dialReplica(t, srv.Endpoints(), prefix), "b", ts)
+		time.Sleep(testTTL / 3)
+		srv.Stop()
+		stoppedAt := time.Now()
+		eventuallyTrue(t, "a stops leading while etcd is down", func() bool { return !a.IsLeader() })
+		if d := time.Since(stoppedAt); d >= testTTL {
+			t.Errorf("a stopped leading %s after etcd stopped; want within its lease TTL (%s)", d, testTTL)
+		}
+		time.Sleep(testTTL / 2)
+		srv.Restart()
+		name := ts.next(6 * testTTL)
+		time.Sleep(testTTL) // no second leader while the first renews
+		if a.IsLeader() == b.IsLeader() {
+			t.Errorf("after the restart IsLeader is a=%v b=%v; want exactly one (%s began a term)", a.IsLeader(), b.IsLeader(), name)
+		}
+		ts.check()
+	})
+
 	t.Run("a partitioned leader stops before its lease expires", func(t *testing.T) {
 		prefix := "/election-partition/"
 		ts := newTerms(t)
