@@ -17,11 +17,15 @@ import (
 //
 // Every backend keeps the same guarantees (approvals.Store's, schedule.Store's,
 // and the audit chain's), proven by the same conformance suites
-// (approvalstest.RunStoreSuite, scheduletest.RunStoreSuite), and stores
+// (approvalstest.RunStoreSuite, approvalstest.RunReauthStoreSuite,
+// scheduletest.RunStoreSuite), and stores
 // the audit chain byte for byte alike, so `audit verify` and an export
 // read the same on both.
 type Backend interface {
 	approvals.Store
+	// ReauthStore keeps the approvers' TOTP enrolments (policy.reauth),
+	// each update written with its audit entries, shared by the replicas.
+	approvals.ReauthStore
 	schedule.Store
 	// ReadAudit (auditchain.Reader) walks the whole chain from one
 	// consistent view and returns its head as of that view.

@@ -47,21 +47,27 @@ func auditKey(keyFile string, getenv func(string) string) (auditchain.Key, error
 }
 
 // readKeyFile reads the audit key file, refusing one that every user may
-// read: whoever reads the key can rewrite the trail consistently. The mode
-// is that of the file read (one open), not of whatever the path names a
-// moment later.
+// read: whoever reads the key can rewrite the trail consistently.
 func readKeyFile(keyFile string) ([]byte, error) {
+	return readSecretFile(keyFile, "audit key", "audit.key_file", "rewrite the audit trail")
+}
+
+// readSecretFile reads a key file (what it holds, at configuration key
+// key), refusing one that every user may read, since whoever reads it can
+// do risk. The mode is that of the file read (one open), not of whatever
+// the path names a moment later.
+func readSecretFile(keyFile, what, key, risk string) ([]byte, error) {
 	f, err := os.Open(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
+		return nil, fmt.Errorf("%s: %w (%s)", what, err, key)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o007 != 0 {
-		return nil, fmt.Errorf("audit key file %s can be read by every user (mode %04o): whoever reads it can rewrite the audit trail; chmod 600 it", keyFile, fi.Mode().Perm())
+		return nil, fmt.Errorf("%s file %s can be read by every user (mode %04o): whoever reads it can %s; chmod 600 it", what, keyFile, fi.Mode().Perm(), risk)
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("audit key: %w (audit.key_file)", err)
+		return nil, fmt.Errorf("%s: %w (%s)", what, err, key)
 	}
 	return b, nil
 }

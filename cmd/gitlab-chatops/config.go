@@ -45,6 +45,9 @@ type fileConfig struct {
 	Mattermost *mattermost.Config `yaml:"mattermost"`
 	// Audit keys and anchors the audit trail.
 	Audit auditConfig `yaml:"audit"`
+	// Reauth holds the key approvers' TOTP secrets are sealed with
+	// (policy.reauth says which operations need a code).
+	Reauth reauthConfig `yaml:"reauth"`
 	// Listen is serve's one HTTP listener (default DefaultListen): the
 	// Slack endpoints, Mattermost's unless mattermost.listen gives them
 	// their own, /healthz, /readyz and whatever else serve mounts.
@@ -95,6 +98,9 @@ type policyConfig struct {
 	EmergencyApprovers []string `yaml:"emergency_approvers"`
 	// Windows are the change windows and freezes (config_changewindows.go).
 	Windows windowsConfig `yaml:"windows"`
+	// Reauth maps a destructive subcommand to the re-authentication its
+	// approvers give: totp or none (the default).
+	Reauth map[string]string `yaml:"reauth"`
 }
 
 // use says what a configuration is checked for.
@@ -173,6 +179,7 @@ func (fc fileConfig) check(p *configcheck.Problems, u use, getenv func(string) s
 			p.Addf("audit.key_file", "%v", err)
 		}
 	}
+	checkReauth(p, fc, getenv)
 	// The chat platforms serve connects to, in platforms.go's order: each
 	// configured section, its secrets filled from the environment, checked.
 	var (

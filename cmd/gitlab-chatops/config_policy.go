@@ -51,6 +51,12 @@ func checkPolicy(p *configcheck.Problems, pc policyConfig, serve bool, platforms
 		Admins:             qualifyIDs(p, "policy.admins", pc.Admins, platforms, userID),
 		EmergencyApprovers: qualifyIDs(p, "policy.emergency_approvers", pc.EmergencyApprovers, platforms, groupID),
 	}
+	for _, sub := range slices.Sorted(maps.Keys(pc.Reauth)) {
+		if sub != "" && !slices.Contains(valid, sub) {
+			p.Addf("policy.reauth."+sub, "%q is not a subcommand that needs approval; use %s", sub, strings.Join(valid, ", "))
+		}
+	}
+	pol.Reauth = maps.Clone(pc.Reauth)
 	if w, ok := checkWindows(p, pc.Windows); ok {
 		pol.Windows = w
 	}

@@ -129,7 +129,15 @@ func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout,
 			}
 		}()
 	}
-	svc, err := approvals.NewService(db, policy)
+	var sopts []approvals.Option
+	rkey, err := reauthKey(cfg.Reauth.KeyFile, os.Getenv)
+	if err != nil {
+		return exitError{2, err}
+	}
+	if rkey != nil {
+		sopts = append(sopts, approvals.WithReauth(db, rkey, nil))
+	}
+	svc, err := approvals.NewService(db, policy, sopts...)
 	if err != nil {
 		return err
 	}

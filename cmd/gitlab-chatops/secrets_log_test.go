@@ -13,12 +13,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
@@ -34,6 +36,7 @@ const (
 	secMMCommand     = "mattermost-command-token-secret-5b6c7d8e9f"
 	secMMAction      = "mattermost-action-secret-0123456789abcdef0123456789abcdef"
 	secAuditKey      = "audit-key-secret-a1b2c3d4e5f60718293a4b5c6d7e8f90"
+	secReauthKey     = "reauth-key-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 	secSlackAlice    = "U0SLACKALI"
 	secSlackApprover = "U0SLACKBOB"
 )
@@ -93,16 +96,22 @@ func TestServeLogsNoSecrets(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(secAuditKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	reauthKeyFile := filepath.Join(dir, "reauth.key")
+	if err := os.WriteFile(reauthKeyFile, []byte(secReauthKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	approvalKey := filepath.Join(agentDir, agent.ApprovalKeyFile)
 	yaml := fmt.Sprintf(`store: %s
 listen: 127.0.0.1:%d
 audit: {key_file: %s}
+reauth: {key_file: %s}
 approval_key: %s
 hosts:
   - name: gitlab-sim
     agent: http://127.0.0.1:%d
 policy:
   approvers: [slack:%s]
+  reauth: {migrate: totp}
 slack:
   mode: http
   api_url: %s
@@ -115,7 +124,7 @@ mattermost:
   action_secret: %s
   callback_url: http://127.0.0.1:%d/mattermost/actions
   listen: 127.0.0.1:%d
-`, store, slackPort, keyFile, approvalKey, agentPort, secSlackApprover, fs.apiURL(), secSlackBot, secSlackSigning,
+`, store, slackPort, keyFile, reauthKeyFile, approvalKey, agentPort, secSlackApprover, fs.apiURL(), secSlackBot, secSlackSigning,
 		fm.srv.URL, secMMBot, secMMCommand, secMMAction, mmPort, mmPort)
 	p := filepath.Join(dir, "bot.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
@@ -158,7 +167,22 @@ mattermost:
 		}
 	}
 	id := waitAudit("the migrate request", func(e approvals.AuditEntry) bool { return e.Action == approvals.ActionRequestOpened }).RequestID
-	ok("approve", send(slackSigned(t, slackPort, secSlackSigning, secSlackApprover, "approve "+id)))
+	// migrate needs the approver's authenticator code (policy.reauth):
+	// enrol, then approve with the current code.
+	enrolled := send(slackSigned(t, slackPort, secSlackSigning, secSlackApprover, "enroll"))
+	if enrolled.err != nil || enrolled.status != http.StatusOK {
+		t.Fatalf("enroll: %+v", enrolled)
+	}
+	m := regexp.MustCompile(`secret=([A-Z2-7]+)`).FindStringSubmatch(enrolled.body)
+	if m == nil {
+		t.Fatalf("the enrolment reply has no otpauth secret:\n%s", enrolled.body)
+	}
+	totpSecret := m[1]
+	code, err := totp.GenerateCode(totpSecret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok("approve", send(slackSigned(t, slackPort, secSlackSigning, secSlackApprover, "approve "+id+" --code "+code)))
 	waitAudit("the migrate's end", func(e approvals.AuditEntry) bool {
 		return e.RequestID == id && e.Action == approvals.ActionRequestFinished
 	})
@@ -202,7 +226,7 @@ mattermost:
 	secrets := map[string]string{
 		"slack.signing_secret": secSlackSigning, "slack.bot_token": secSlackBot,
 		"mattermost.bot_token": secMMBot, "mattermost.command_tokens": secMMCommand, "mattermost.action_secret": secMMAction,
-		"audit key": secAuditKey,
+		"audit key": secAuditKey, "reauth key": secReauthKey, "TOTP secret": totpSecret,
 	}
 	pem, err := os.ReadFile(approvalKey)
 	if err != nil {

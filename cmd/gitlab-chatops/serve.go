@@ -103,7 +103,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// The metrics of this process (/metrics): every observed package
 	// reports into m, through its own observer interface.
 	m := metrics.NewBot()
-	svc, err := approvals.NewService(db, policy, append(groups.options(platformNames()), approvals.WithObserver(m))...)
+	sopts := append(groups.options(platformNames()), approvals.WithObserver(m))
+	// Approvers' TOTP enrolments live in the store, their secrets sealed
+	// with the reauth key (never logged); without a key, enroll is off
+	// (the configuration check refused a policy.reauth asking for TOTP).
+	rkey, err := reauthKey(cfg.Reauth.KeyFile, getenv)
+	if err != nil {
+		return exitError{2, err}
+	}
+	if rkey != nil {
+		sopts = append(sopts, approvals.WithReauth(db, rkey, nil))
+	}
+	svc, err := approvals.NewService(db, policy, sopts...)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@
 //	meta/probe               the time of the last readiness probe
 //	requests/<id>            JSON of approvals.Request (as bbolt stores it)
 //	audit/<seq, 20 digits>   the entry as auditchain stores it, byte for byte
+//	reauth/<user id>         JSON of approvals.Enrolment (the approver's TOTP secret
+//	                         sealed with the reauth key, last accepted step, recent
+//	                         wrong codes, lockout); the qualified ID path-escaped
 //	schedules/<id>           JSON of schedule.Schedule
 //	schedule_results/<id>    JSON of storage.ScheduleResults
 //	election/                concurrency.Election's keys
@@ -52,6 +55,8 @@
 //	            Then request, entries, head          (lost: fn runs again)
 //	Append      If head ModRevision == read Then entries, head
 //	            (concurrent appends of one process grouped into one Txn)
+//	UpdateReauth If reauth/<user> ModRevision == read (0: none yet) and head
+//	            ModRevision == read Then record, entries, head (lost: fn runs again)
 //	AddSchedule If schedule_seq ModRevision == read Then counter, schedule
 //
 // A Txn holds at most StoreOptions.MaxTxnOps writes (etcd's --max-txn-ops,

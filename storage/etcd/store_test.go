@@ -82,6 +82,11 @@ func TestStoreConforms(t *testing.T) {
 	scheduletest.RunStoreSuite(t, func(t *testing.T) schedule.Store {
 		return openStore(t, dial(t, srv, p.next(t)), etcd.StoreOptions{})
 	})
+	approvalstest.RunReauthStoreSuite(t, func(t *testing.T) approvalstest.ReauthHarness {
+		s := openStore(t, dial(t, srv, p.next(t)), etcd.StoreOptions{})
+		return approvalstest.ReauthHarness{Store: s, Reader: s, Key: approvalstest.Key}
+	})
+	t.Run("two replicas share each approver's record", func(t *testing.T) { testReauthReplicas(t, srv, p.next(t)) })
 }
 
 // TestStore covers what the suites do not: the chain is byte for byte

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReauthConfig: policy.reauth takes totp or none for the subcommands
+// that need approval; TOTP needs a usable key (reauth.key_file, or the
+// environment), kept from other users; every problem at its key path.
+func TestReauthConfig(t *testing.T) {
+	clearChatEnv(t)
+	t.Setenv(envReauthKey, "")
+	dir := t.TempDir()
+	store := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + testApprovalKey(t, dir) + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n"
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("reauth.key", strings.Repeat("ab", 32)+"\n", 0o600)
+	open := write("open.key", strings.Repeat("ab", 32)+"\n", 0o644)
+	short := write("short.key", "tooshort\n", 0o600)
+	cases := []struct {
+		name string
+		yaml string
+		env  string
+		want string // "" = accepted
+	}{
+		{"totp with a key file", "policy: {reauth: {migrate: totp, finalize: totp, restart: none}}\nreauth: {key_file: " + good + "}\n", "", ""},
+		{"totp with the key in the environment", "policy: {reauth: {migrate: totp}}\n", strings.Repeat("cd", 32), ""},
+		{"a key without totp (enrol ahead)", "reauth: {key_file: " + good + "}\n", "", ""},
+		{"none needs no key", "policy: {reauth: {restart: none}}\n", "", ""},
+		{"totp without a key", "policy: {reauth: {migrate: totp}}\n", "",
+			"reauth.key_file: missing (set it or GITLAB_CHATOPS_REAUTH_KEY): policy.reauth.migrate asks for TOTP"},
+		{"unknown method", "policy: {reauth: {migrate: sms}}\n", "", `policy.reauth.migrate: is "sms"; use totp or none`},
+		{"read-only subcommand", "policy: {reauth: {status: totp}}\nreauth: {key_file: " + good + "}\n", "",
+			`policy.reauth.status: "status" is not a subcommand that needs approval; use finalize, migrate, restart`},
+		{"key file readable by everyone", "policy: {reauth: {migrate: totp}}\nreauth: {key_file: " + open + "}\n", "",
+			"reauth.key_file: re-authentication key file " + open + " can be read by every user (mode 0644)"},
+		{"key too short", "reauth: {key_file: " + short + "}\n", "", "reauth.key_file: the re-authentication key is 8 bytes; use at least 32"},
+		{"key file missing", "reauth: {key_file: " + filepath.Join(dir, "nope.key") + "}\n", "",
+			"reauth.key_file: " + filepath.Join(dir, "nope.key") + " does not exist (create it with `openssl rand -hex 32 > "},
+		{"misspelt section key", "reauth: {keyfile: x}\n", "", "reauth.keyfile: unknown key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(envReauthKey, tc.env)
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(store+tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"config", "check", "--for", "console", p}, nil, &stdout, &stderr)
+			if tc.want == "" {
+				if code != 0 {
+					t.Fatalf("refused (exit %d):\n%s", code, stderr.String())
+				}
+				return
+			}
+			if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr.String(), tc.want)
+			}
+			if strings.Contains(stderr.String(), strings.Repeat("ab", 16)) {
+				t.Fatalf("the key was echoed:\n%s", stderr.String())
+			}
+		})
+	}
+}
