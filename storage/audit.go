@@ -129,8 +129,16 @@ func (db *DB) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, err
 // AuditBefore returns up to n entries numbered below before (the newest
 // ones when before is 0), oldest first: one page of the trail, for chat.
 func (db *DB) AuditBefore(ctx context.Context, before uint64, n int) ([]approvals.AuditEntry, error) {
+	return DecodedPage(ctx, db, before, n)
+}
+
+// DecodedPage is AuditBefore for any backend: the entries of
+// p.AuditPage(before, n), decoded.
+func DecodedPage(ctx context.Context, p interface {
+	AuditPage(ctx context.Context, before uint64, n int, fn func(seq uint64, stored []byte) error) error
+}, before uint64, n int) ([]approvals.AuditEntry, error) {
 	var out []approvals.AuditEntry
-	err := db.AuditPage(ctx, before, n, func(seq uint64, stored []byte) error {
+	err := p.AuditPage(ctx, before, n, func(seq uint64, stored []byte) error {
 		e, err := auditchain.Decode(stored)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", seq, err)

@@ -120,13 +120,20 @@ func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*appro
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
+	return NewestFirst(out, f.Limit), nil
+}
+
+// NewestFirst orders requests as approvals.Store's Requests returns them
+// (newest CreatedAt first, then by ID) and keeps the first limit (all
+// when limit is 0): the order of every backend.
+func NewestFirst(out []*approvals.Request, limit int) []*approvals.Request {
 	slices.SortFunc(out, func(a, b *approvals.Request) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
 	}
-	return out, nil
+	return out
 }
 
 func getRequest(tx *bolt.Tx, id string) (*approvals.Request, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 // auditRange is the whole audit directory.
@@ -52,19 +53,7 @@ func (s *Store) TailAudit(ctx context.Context, n int) ([]approvals.AuditEntry, e
 // AuditBefore returns up to n entries numbered below before (the newest
 // ones when before is 0), oldest first.
 func (s *Store) AuditBefore(ctx context.Context, before uint64, n int) ([]approvals.AuditEntry, error) {
-	var out []approvals.AuditEntry
-	err := s.AuditPage(ctx, before, n, func(seq uint64, stored []byte) error {
-		e, err := auditchain.Decode(stored)
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", seq, err)
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("tail audit log: %w", err)
-	}
-	return out, nil
+	return storage.DecodedPage(ctx, s, before, n)
 }
 
 // AuditPage calls fn with the stored bytes of up to n entries numbered

@@ -1,12 +1,10 @@
 package etcd
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 
 	"fmt"
-	"slices"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 func (s *Store) requestKey(id string) string { return s.c.Key(dirRequests + id) }
@@ -167,13 +166,7 @@ func (s *Store) Requests(ctx context.Context, f approvals.RequestFilter) ([]*app
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
-	slices.SortFunc(out, func(a, b *approvals.Request) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	return storage.NewestFirst(out, f.Limit), nil
 }
 
 func decodeRequest(id string, v []byte) (*approvals.Request, error) {
