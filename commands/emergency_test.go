@@ -194,4 +194,10 @@ func TestEmergencyBreakGlassAndReview(t *testing.T) {
 	if acts := auditActions(t, s); count(acts, approvals.ActionRequestReviewed) != 1 || count(acts, approvals.ActionReviewReminded) != 1 {
 		t.Fatalf("audit: %v", acts)
 	}
+	if err := command(t, s, rec.recorder, carol, "show "+id); err != nil {
+		t.Fatal(err)
+	}
+	notes := rec.notesFor(carol.ID)
+	contains(t, notes[len(notes)-1:], "Break-glass: emergency request: bypassed the change windows; needs 2 approvals (one more than usual); post-incident review acknowledged by dave")
+	contains(t, notes[len(notes)-1:], "request.review_reminded")
 }

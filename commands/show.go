@@ -130,6 +130,9 @@ func showMessage(req *approvals.Request, history []approvals.AuditEntry, link st
 	if req.FromRequest != "" {
 		m.Fields = append(m.Fields, bot.Field{Label: "Suggested by", Value: bot.Plain("failed request " + req.FromRequest)})
 	}
+	if req.Emergency {
+		m.Fields = append(m.Fields, bot.Field{Label: "Break-glass", Value: showEmergency(req)})
+	}
 	var decisions []bot.Text
 	for _, d := range req.Decisions {
 		l := bot.Textf("%s %s at %s", verdictPast[d.Verdict], d.User, when(d.At))
@@ -177,6 +180,19 @@ func showMessage(req *approvals.Request, history []approvals.AuditEntry, link st
 	}
 	m.Context = bot.Textf("request %s · %d audit entries", req.ID, len(history))
 	return m
+}
+
+// showEmergency says what `show` knows of an emergency request: what
+// approves it and its post-incident review.
+func showEmergency(req *approvals.Request) bot.Text {
+	t := bot.Plain("emergency request: bypassed the change windows; needs " + emergencyNeeds(req))
+	switch {
+	case req.Review != nil:
+		return bot.Join(t, bot.Textf("; post-incident review acknowledged by %s at %s: %s", userAndID(req.Review.By), when(req.Review.At), oneLine(req.Review.Note)))
+	case req.ReviewOpen():
+		return bot.Join(t, bot.Textf("; post-incident review open, due by %s", when(req.ReviewDue)))
+	}
+	return t
 }
 
 var verdictPast = map[approvals.Verdict]string{
