@@ -106,17 +106,46 @@ func (o *Owners) Take(parent context.Context, id string) (context.Context, func(
 	release := func() {
 		o.forget(id, cl)
 		end(nil)
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(parent), o.c.LeaseTTL()/2)
-		defer cancel()
-		if _, err := o.c.Client().Txn(dctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
-			Then(clientv3.OpDelete(key)).
-			Commit(); err != nil {
-			// The key stays until this replica's lease ends.
-			o.log.Warn("releasing ownership of a job in etcd", "request", id, "err", err)
+		if err := o.unclaim(key, rev); err != nil {
+			// The key must not outlive the claim while this replica's
+			// lease lives on (etcd restarted, say): nobody would adopt the
+			// job. Try again until it is gone, or goes with the lease.
+			o.log.Warn("releasing ownership of a job in etcd; trying again in the background", "request", id, "err", err)
+			go o.unclaimLater(id, key, rev, sess)
 		}
 	}
 	return ctx, release, true, nil
+}
+
+// unclaim deletes key if it is still the claim created at revision rev.
+func (o *Owners) unclaim(key string, rev int64) error {
+	ctx, cancel := context.WithTimeout(o.c.Client().Ctx(), o.c.LeaseTTL()/2)
+	defer cancel()
+	_, err := o.c.Client().Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
+		Then(clientv3.OpDelete(key)).
+		Commit()
+	return err
+}
+
+// unclaimLater retries unclaim until it succeeds, or the session's lease
+// (and the key with it) ends, or the client closes.
+func (o *Owners) unclaimLater(id, key string, rev int64, sess *concurrency.Session) {
+	tick := time.NewTicker(o.c.LeaseTTL() / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-sess.Done():
+			return
+		case <-o.c.Client().Ctx().Done():
+			return
+		case <-tick.C:
+		}
+		if err := o.unclaim(key, rev); err == nil {
+			o.log.Info("released ownership of a job in etcd", "request", id)
+			return
+		}
+	}
 }
 
 // Held reports whether any replica holds request id.

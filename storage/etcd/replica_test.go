@@ -399,4 +399,28 @@ func TestOwners(t *testing.T) {
 		}
 		t.Logf("partitioned follower stopped %s after the cut; its claim expired %s after it", stopped.Round(10*time.Millisecond), time.Since(cutAt).Round(10*time.Millisecond))
 	})
+
+	// Last: it stops the shared server.
+	t.Run("a claim released while etcd is down is deleted once it is back", func(t *testing.T) {
+		prefix := "/owners-restart/"
+		o := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "o", nil)
+		cctx, release, ok, err := o.Take(ctx, "r6")
+		if !ok || err != nil {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		srv.Stop()
+		select {
+		case <-cctx.Done():
+		case <-time.After(2 * testTTL):
+			t.Fatal("the follower went on while etcd was down past half the lease TTL")
+		}
+		release() // fails now: etcd is down
+		srv.Restart()
+		// The replica lives on, and with it the lease (etcd keeps leases
+		// across a restart): only the retried release frees the job.
+		eventuallyTrue(t, "the released claim deleted after etcd came back", func() bool {
+			held, err := o.Held(ctx, "r6")
+			return err == nil && !held
+		})
+	})
 }
