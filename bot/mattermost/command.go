@@ -15,13 +15,15 @@ import (
 
 // CommandHandler serves the custom slash command. The token is checked
 // before anything else of the request is looked at. A command that
-// approves or denies must also come from Config.CallbackSources (403
+// decides as its user (decision: approve, deny, review, enroll) must also
+// come from Config.CallbackSources (403
 // otherwise), and its user must be confirmed by the API like a clicker
 // (exists, active, not a bot; the name is the API's): the token alone is
 // not proof of who decides. The command then goes to h, whose refusal,
 // and whatever it shows the user alone meanwhile, comes back as an
 // ephemeral command response; a Reply's Form is opened as a dialog
-// instead (dialog.go), and its Files follow by direct message (direct.go). Everything slow runs in the
+// instead (dialog.go), and its Files follow by direct message
+// (direct.go). Everything slow runs in the
 // router's background, so the answer comes well inside Mattermost's
 // timeout (30 s by default).
 func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
@@ -158,15 +160,21 @@ func (a *Adapter) replyNotice(ctx context.Context, rp bot.Reply) bot.Message {
 	return rp.WithApprovers()
 }
 
-// decision reports whether text may approve or deny a request: whether
-// any of its words is one of those subcommands, in any case. It errs on
-// the side of checking: the grammar skips a shell prompt and comment lines
-// ("# note\napprove ID" approves), so looking at the first word alone would
-// let such a decision past the checks; a reason that merely mentions
-// "approve" is checked too, which costs one API call.
+// decision reports whether text may decide something as its user, so
+// that the server must vouch for who typed it: approve or deny a request,
+// acknowledge a review, or enroll (whose answer, the user's new
+// authenticator secret, goes to whoever sent the request: with a leaked
+// command token alone, someone could otherwise enroll as anybody and read
+// the secret). It is whether any of its words is one of those
+// subcommands, in any case. It errs on the side of checking: the grammar
+// skips a shell prompt and comment lines ("# note\napprove ID" approves),
+// so looking at the first word alone would let such a decision past the
+// checks; a reason that merely mentions "approve" is checked too, which
+// costs one API call.
 func decision(text string) bool {
 	for _, w := range strings.Fields(text) {
-		if w = strings.ToLower(w); w == "approve" || w == "deny" {
+		switch strings.ToLower(w) {
+		case "approve", "deny", "enroll", "review":
 			return true
 		}
 	}

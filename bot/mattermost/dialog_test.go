@@ -477,3 +477,37 @@ func TestNoDialogsInStrictMode(t *testing.T) {
 		t.Errorf("a dialog submission in strict mode was answered %d %+v and the handler got %+v", status, resp, r.h.actions())
 	}
 }
+
+// TestEnrollNeedsTheServer: enroll answers with the user's new
+// authenticator secret, so with a valid command token from elsewhere than
+// the Mattermost server it is refused (403) before the handler, and from
+// the server it names a real user, confirmed by the API.
+func TestEnrollNeedsTheServer(t *testing.T) {
+	r := startDialogRig(t)
+	var (
+		mu  sync.Mutex
+		got []bot.Command
+	)
+	r.h.onCmd = func(cmd bot.Command) bot.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, cmd)
+		return bot.Say(bot.Message{Text: bot.Plain("otpauth://totp/…")})
+	}
+	if status, raw := r.mm.commandWith(t, clientFrom(t, "127.0.0.2"), r.srv.URL+CommandPath, "cmdtoken", alice, channelID, "enroll"); status != http.StatusForbidden {
+		t.Errorf("enroll from 127.0.0.2 was answered %d %s; want 403", status, raw)
+	}
+	if !refusedWith(r.rec, "127.0.0.2") {
+		t.Errorf("the refusal was not reported: %v", r.rec.List())
+	}
+	mallory := mmUser{ID: fixedID("mallory"), Name: "mallory"}
+	if status, raw := r.mm.command(t, r.srv.URL+CommandPath, "cmdtoken", mallory, channelID, "enroll"); status != http.StatusOK || !strings.Contains(string(raw), "could not confirm") {
+		t.Errorf("enroll as a user who does not exist was answered %d %s", status, raw)
+	}
+	resp := r.command(t, "enroll")
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(resp.Text, "otpauth") || len(got) != 1 || got[0].User.ID != alice.ID {
+		t.Errorf("alice's enroll from the server: %q, the handler got %+v", resp.Text, got)
+	}
+}
