@@ -71,13 +71,42 @@ type CopyReport struct {
 // chain byte for byte (same seqs, same head), the chat-defined schedules
 // with their IDs and the schedule counter, and every schedule's results.
 //
-// It writes nothing unless the target is empty (ErrNotEmpty) and the
-// source's chain verifies with key; after the copy it verifies the
-// target's chain with key and checks that its head is the source's. The
-// source must not change meanwhile (stop the bot first). A copy that fails
+// It writes nothing unless the source's chain verifies with key and the
+// target is empty (ErrNotEmpty); after the copy it verifies the target's
+// chain with key and checks that its head is the source's. The source
+// must not change meanwhile (stop the bot first). A copy that fails
 // half-way leaves a partial target: the error says so, and the copy can be
 // repeated once the target was emptied.
 func Copy(ctx context.Context, from Dumper, to Importer, key auditchain.Key) (CopyReport, error) {
+	src, err := CheckSource(ctx, from, key)
+	if err != nil {
+		return CopyReport{}, err
+	}
+	return src.CopyTo(ctx, to)
+}
+
+// Source is a backend whose audit chain verified, ready to be copied.
+type Source struct {
+	from Dumper
+	key  auditchain.Key
+	rep  auditchain.Report
+}
+
+// CheckSource verifies from's audit chain with key: the first half of
+// Copy, for a caller that opens the target only once the source is known
+// good (opening an etcd target records its schema version).
+func CheckSource(ctx context.Context, from Dumper, key auditchain.Key) (*Source, error) {
+	rep, err := auditchain.Verify(ctx, from, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the source's audit chain does not verify with this key, nothing was written: %w", err)
+	}
+	return &Source{from: from, key: key, rep: rep}, nil
+}
+
+// CopyTo copies the source into to, which must be empty: the second half
+// of Copy.
+func (s *Source) CopyTo(ctx context.Context, to Importer) (CopyReport, error) {
+	from, key, src := s.from, s.key, s.rep
 	var rep CopyReport
 	what, err := to.Contents(ctx)
 	if err != nil {
@@ -85,10 +114,6 @@ func Copy(ctx context.Context, from Dumper, to Importer, key auditchain.Key) (Co
 	}
 	if what != "" {
 		return rep, fmt.Errorf("the target already holds %s; copy only into an empty store (a new etcd prefix, a new file), nothing was written: %w", what, ErrNotEmpty)
-	}
-	src, err := auditchain.Verify(ctx, from, key, nil)
-	if err != nil {
-		return rep, fmt.Errorf("the source's audit chain does not verify with this key, nothing was written: %w", err)
 	}
 	partial := func(doing string, err error) error {
 		return fmt.Errorf("%s: %w (the target is now partly written: empty it before copying again)", doing, err)

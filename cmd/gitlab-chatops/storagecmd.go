@@ -141,11 +141,17 @@ func runStorage(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--from %s: %w", src, err)
 	}
 	defer closeSrc(false)
+	// The source first: a target is opened (a new file created, an etcd
+	// prefix given its schema version) only for a source that verifies.
+	checked, err := storage.CheckSource(ctx, source, key)
+	if err != nil {
+		return fmt.Errorf("--from %s: %w", src, err)
+	}
 	target, closeDst, err := openCopyStore(ctx, dst, ec, key, false)
 	if err != nil {
 		return fmt.Errorf("--to %s: %w", dst, err)
 	}
-	rep, err := storage.Copy(ctx, source, target, key)
+	rep, err := checked.CopyTo(ctx, target)
 	closeDst(err != nil)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotEmpty) {

@@ -123,6 +123,19 @@ func TestStorageCopy(t *testing.T) {
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Fatalf("a refused copy left %s behind: %v", fresh, err)
 	}
+	o.Reset()
+	e.Reset()
+	before, err = cli.Get(ctx, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = run(ctx, []string{"storage", "copy", "--from", "bolt:" + boltPath, "--to", "etcd:" + endpoints, "--etcd-prefix", "/unused/", "--key-file", other}, strings.NewReader(""), &o, &e)
+	if code == 0 || !strings.Contains(e.String(), "does not verify") {
+		t.Fatalf("copy to etcd with another key: exit %d\n%s%s", code, o.String(), e.String())
+	}
+	if after, err := cli.Get(ctx, "/"); err != nil || after.Header.Revision != before.Header.Revision {
+		t.Fatalf("the refused copy wrote to etcd (revision %d → %v, %v)", before.Header.Revision, after, err)
+	}
 }
 
 // openEtcdCopy opens the store under prefix on srv, closed when the test
