@@ -12,11 +12,15 @@
 //     a compare-and-swap on its head, so two replicas never fork it; the
 //     stored entries are byte for byte what bbolt stores.
 //   - Election implements leader.Leadership with concurrency.Election on
-//     the replica's session lease.
+//     the replica's session lease. A replica stops acting as leader when
+//     no renewal of its lease succeeded for TTL/2 (renewals.go), so one
+//     cut off from etcd has stopped before its lease expires and another
+//     is elected.
 //   - The shared once-only keys (a Slack envelope seen by any replica:
 //     Seen, implementing bot.Seen; the one replica that follows a running
-//     job; the one run of a schedule in progress: ScheduleClaims) are
-//     lease-bound keys created with a CreateRevision == 0 compare.
+//     job: Owners, implementing commands.Owners; the one run of a schedule
+//     in progress: ScheduleClaims) are lease-bound keys created with a
+//     CreateRevision == 0 compare.
 //   - ScheduleClaims (schedule.Claims) also records each schedule's last
 //     fired due time, moved forward only, so a tick fires once across
 //     the replicas and across a change of leader.
