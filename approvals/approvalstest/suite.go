@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,61 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) Harness) {
 	t.Run("100 concurrent approvals start once", func(t *testing.T) { suiteStartOnce(t, newStore(t)) })
 	t.Run("optimistic retry", func(t *testing.T) { suiteRetry(t, newStore(t)) })
 	t.Run("audit chain under concurrent appends", func(t *testing.T) { suiteChain(t, newStore(t)) })
+	t.Run("emergency request and its review", func(t *testing.T) { suiteEmergency(t, newStore(t)) })
+}
+
+// suiteEmergency: an emergency request keeps what makes it one through
+// the store (Emergency, the emergency approver's decision, ReviewDue, the
+// Review), and RequestFilter.ReviewOpen finds it until it is reviewed.
+func suiteEmergency(t *testing.T, h Harness) {
+	ctx := context.Background()
+	f := newSuiteFixture(t, h, approvals.Policy{}) // its clock and verify
+	svc, err := approvals.NewService(h.Store, approvals.Policy{Approvers: []string{suiteBob.ID}, Admins: []string{suiteCarol.ID}, EmergencyApprovers: []string{"oncall"}},
+		approvals.WithClock(f.clock.Now), approvals.WithGroupResolver("", Groups{Members: map[string][]string{"oncall": {suiteCarol.ID}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr := suiteRequest()
+	nr.Emergency, nr.Reason = true, "INC-1"
+	r, err := svc.Open(ctx, nr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Approve(ctx, r.ID, suiteCarol, "fp-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Start(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Finish(ctx, r.ID, approvals.StateSucceeded, "done"); err != nil {
+		t.Fatal(err)
+	}
+	open, err := h.Store.Requests(ctx, approvals.RequestFilter{ReviewOpen: true})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("ReviewOpen: %d requests, %v; want 1", len(open), err)
+	}
+	got := open[0]
+	if !got.Emergency || got.Required != 2 || len(got.Approvals()) != 1 || !got.Approvals()[0].EmergencyApprover ||
+		!got.ReviewDue.Equal(suiteT0.Add(approvals.ReviewWithin)) || !slices.Equal(got.EmergencyApprovers, []string{"oncall"}) {
+		t.Fatalf("stored emergency request lost what makes it one: %+v", got)
+	}
+	f.clock.Advance(approvals.ReviewWithin)
+	if _, err := svc.MarkReviewReminded(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Review(ctx, r.ID, suiteCarol, "postmortem"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = h.Store.Request(ctx, r.ID)
+	if err != nil || got.Review == nil || got.Review.Note != "postmortem" || got.ReviewReminded.IsZero() {
+		t.Fatalf("after the review: %+v, %v", got, err)
+	}
+	if open, err := h.Store.Requests(ctx, approvals.RequestFilter{ReviewOpen: true}); err != nil || len(open) != 0 {
+		t.Fatalf("ReviewOpen after the review: %d, %v", len(open), err)
+	}
+	if rep := f.verify(t); rep.Break != nil || rep.Entries < 6 {
+		t.Fatalf("audit chain after the emergency: %+v", rep)
+	}
 }
 
 var (
