@@ -16,16 +16,15 @@ import (
 // CommandHandler serves the custom slash command. The token is checked
 // before anything else of the request is looked at. A command that
 // decides as its user (decision: approve, deny, review, enroll) must also
-// come from Config.CallbackSources (403
-// otherwise), and its user must be confirmed by the API like a clicker
-// (exists, active, not a bot; the name is the API's): the token alone is
-// not proof of who decides. The command then goes to h, whose refusal,
-// and whatever it shows the user alone meanwhile, comes back as an
-// ephemeral command response; a Reply's Form is opened as a dialog
-// instead (dialog.go), and its Files follow by direct message
-// (direct.go). Everything slow runs in the
-// router's background, so the answer comes well inside Mattermost's
-// timeout (30 s by default).
+// come from Config.CallbackSources (403 otherwise), and its user must be
+// confirmed by the API like a clicker (exists, active, not a bot; the
+// name is the API's): the token alone is not proof of who decides. The
+// command then goes to h, whose refusal, and whatever it shows the user
+// alone meanwhile, comes back as an ephemeral command response; a Reply's
+// Form is opened as a dialog instead (dialog.go), and its Files follow by
+// direct message (direct.go). Everything slow runs in the router's
+// background, so the answer comes well inside Mattermost's timeout (30 s
+// by default).
 func (a *Adapter) CommandHandler(h bot.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer a.recoverTo(w, r, func(text string) any {
