@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
@@ -65,7 +67,7 @@ func openEtcd(ctx context.Context, ec etcd.Config, key auditchain.Key, existing 
 			return nil, exitError{2, fmt.Errorf("etcd at %s holds no gitlab-chatops data under the prefix %s (no %s): check storage.prefix, or copy a bbolt store there first with `gitlab-chatops storage copy`", strings.Join(ec.Endpoints, ","), c.Prefix(), etcdSchemaKey)}
 		}
 	}
-	s, err := openEtcdStore(ctx, c, key)
+	s, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: key})
 	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("storage (etcd): %w", err)
@@ -76,6 +78,29 @@ func openEtcd(ctx context.Context, ec etcd.Config, key auditchain.Key, existing 
 // etcdSchemaKey is the key (under the prefix) every initialised store has
 // (storage/etcd's key layout, doc.go).
 const etcdSchemaKey = "meta/schema_version"
+
+// seen is the once-only keys of platform's inbound requests: shared by
+// the replicas on etcd, nil (the adapter's own memory) on bolt.
+func (b *backend) seen(platform string) (bot.Seen, error) {
+	if b.cluster == nil {
+		return nil, nil
+	}
+	s, err := etcd.NewSeen(b.cluster, platform, etcd.SeenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// replicaName names this replica in etcd (its election key's value), for
+// operators reading etcd: the host name and process ID.
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
 
 // Close closes the store, then (etcd) the replica's connection: its
 // session lease is revoked, so its election key and the jobs it followed

@@ -21,6 +21,9 @@ type mmServe struct {
 	base string // http://127.0.0.1:PORT
 	fm   *fakeMattermostAPI
 	logs *lockedBuffer
+	// config is the configuration file serve runs with (for the audit
+	// commands' --config).
+	config string
 }
 
 // startMMServe writes a serve configuration with the fake Mattermost, the
@@ -28,14 +31,24 @@ type mmServe struct {
 // extra (more YAML, e.g. schedules:), and runs serve until the test ends.
 func startMMServe(t *testing.T, approver, extra string) *mmServe {
 	t.Helper()
+	return startMMServeOn(t, "", "0", approver, extra)
+}
+
+// startMMServeOn is startMMServe with storage (YAML: a storage: section)
+// instead of a bbolt file in the test's directory when it is not "", and
+// the simulator at speed (startAgentSpeed; "0" is instant).
+func startMMServeOn(t *testing.T, storage, speed, approver, extra string) *mmServe {
+	t.Helper()
 	dir := t.TempDir()
+	if storage == "" {
+		storage = "store: " + filepath.Join(dir, "chatops.db") + "\n"
+	}
 	agentDir := filepath.Join(dir, "agent")
 	agentPort, port := freePort(t), freePort(t)
-	startAgentSpeed(t, agentDir, agentPort, "0")
+	startAgentSpeed(t, agentDir, agentPort, speed)
 	fm := newFakeMattermostAPI(t)
 	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
-listen: 127.0.0.1:%d
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(`%slisten: 127.0.0.1:%d
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -49,15 +62,15 @@ mattermost:
   callback_url: http://127.0.0.1:%d/mattermost/actions
 policy:
   approvers: [%s]
-%s`, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
+%s`, storage, port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
 		fm.srv.URL, shutMMToken, shutMMSecret, port, approver, extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s := &mmServe{base: fmt.Sprintf("http://127.0.0.1:%d", port), fm: fm, logs: &lockedBuffer{}, config: p}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &mmServe{base: fmt.Sprintf("http://127.0.0.1:%d", port), fm: fm, logs: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(s.logs, nil)), noEnv) }()

@@ -19,6 +19,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/internal/transport"
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
+	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
 
 // runServe connects the bot to Slack and/or Mattermost as configured and
@@ -137,10 +138,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	}
 	// Every configured platform's adapter, built and wired the same way
 	// (platforms.go): no platform is named below.
+	// On etcd, replayed and redelivered inbound requests are recognised
+	// by every replica (the adapters' Seen).
+	var seenErr error
 	adapters, err := buildAdapters(cfg, func(platform string) bot.Setup {
-		return bot.Setup{Logger: log, OnRefused: refused(platform), APIObserver: m, HTTPTransport: transport.RoundTripper(transport.Options{})}
+		seen, err := db.seen(platform)
+		seenErr = errors.Join(seenErr, err)
+		return bot.Setup{Logger: log, OnRefused: refused(platform), APIObserver: m, HTTPTransport: transport.RoundTripper(transport.Options{}), Seen: seen}
 	})
-	if err != nil {
+	if err = errors.Join(err, seenErr); err != nil {
 		return err
 	}
 	for _, a := range adapters {
@@ -150,8 +156,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	}
 	// One leadership gates the once-only work: recovery, the expiry sweep
 	// and anchors (router), scheduled posts (scheduler). On bbolt the one
-	// process is always leader.
-	var lead leader.Leadership = leader.Always{}
+	// process is always leader; on etcd the replicas elect one (one
+	// campaign per replica, shared by the router and the scheduler; it
+	// runs in the group below).
+	var (
+		lead     leader.Leadership = leader.Always{}
+		election *leader.Shared
+	)
+	if db.cluster != nil {
+		election = leader.NewShared(etcd.NewElection(db.cluster, replicaName(), log))
+		lead = election
+	}
 	if err := m.WatchLeader(lead.IsLeader); err != nil {
 		return err
 	}
@@ -238,6 +253,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	grp.Serve("listen "+cfg.Listen, func(ctx context.Context) error { return serveHTTP(ctx, srv, main, cfg.grace) })
 	if admin != nil {
 		grp.Serve("admin socket", admin.run)
+	}
+	if election != nil {
+		// Ends the terms, and resigns, when the group stops.
+		grp.Serve("leader election", func(ctx context.Context) error {
+			if err := election.Run(ctx); ctx.Err() == nil {
+				return err
+			}
+			return nil
+		})
 	}
 	grp.Serve("scheduler", sched.Run) // fires schedules while leader; returns once ctx ended and its runs are done
 	// Further goroutines of serve's lifetime join the group here:
