@@ -84,5 +84,9 @@ func describeUse(cfg config, u use) string {
 	if !u.serve {
 		return fmt.Sprintf("the console; %d host(s)", len(cfg.Hosts))
 	}
-	return fmt.Sprintf("serve: %s; %d host(s)", strings.Join(cfg.chats, " and "), len(cfg.Hosts))
+	out := fmt.Sprintf("serve: %s; %d host(s)", strings.Join(cfg.chats, " and "), len(cfg.Hosts))
+	if cfg.etcd != nil {
+		out += fmt.Sprintf("; storage on etcd, %d endpoint(s)", len(cfg.etcd.Endpoints))
+	}
+	return out
 }

@@ -108,3 +108,47 @@ func TestBotUnitMatchesExample(t *testing.T) {
 		t.Errorf("TimeoutStopSec=%s leaves no room after shutdown_grace %s", stop, grace[1])
 	}
 }
+
+// TestBotExampleEtcdSectionPasses: the example's commented storage:
+// section for etcd, uncommented in place of store:, is accepted by
+// `config check --for serve` with real certificate files at its paths.
+func TestBotExampleEtcdSectionPasses(t *testing.T) {
+	clearChatEnv(t)
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-example-test")
+	t.Setenv("SLACK_SIGNING_SECRET", "example-signing-secret")
+	data, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?m)^# storage:\n(^#   .*\n)+`).Find(data)
+	if block == nil {
+		t.Fatal("the example has no commented storage: section")
+	}
+	section := regexp.MustCompile(`(?m)^# `).ReplaceAll(block, nil)
+	withEtcd := regexp.MustCompile(`(?m)^store: .*\n`).ReplaceAll(data, section)
+	etc := t.TempDir()
+	for _, dir := range []string{etc, filepath.Join(etc, "etcd")} {
+		if err := agent.GenerateCerts(dir, []string{"gitlab-1.example.com"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for from, to := range map[string]string{agent.BotFile: "client.pem", agent.BotKeyFile: "client-key.pem"} {
+		if err := os.Rename(filepath.Join(etc, "etcd", from), filepath.Join(etc, "etcd", to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(etc, "audit.key"), []byte("example-audit-key-0123456789abcdef0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bot.yaml")
+	if err := os.WriteFile(p, bytes.ReplaceAll(withEtcd, []byte("/etc/gitlab-chatops/"), []byte(etc+"/")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", "--for", "serve", p}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("config check exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "no problems found (checked for serve: slack; 1 host(s); storage on etcd, 3 endpoint(s))") {
+		t.Errorf("config check said %q", stdout.String())
+	}
+}
