@@ -499,21 +499,32 @@ func (s *Service) Abandon(ctx context.Context, id, why string) (*Request, error)
 }
 
 // SetJob records the agent's job ID on running request id. Recording the
-// same job ID again is allowed; a different one is refused.
+// same job ID again (a follower that re-attached to it, on this replica or
+// another) is allowed and writes nothing, so the trail records each job
+// once; a different one is refused.
 func (s *Service) SetJob(ctx context.Context, id, jobID string) (*Request, error) {
 	if strings.TrimSpace(jobID) == "" {
 		return nil, fmt.Errorf("request %s: empty job ID: %w", id, ErrInvalid)
 	}
-	return s.change(ctx, id, "set job", func(r *Request, now time.Time) ([]AuditEntry, error) {
+	var same *Request
+	r, err := s.change(ctx, id, "set job", func(r *Request, now time.Time) ([]AuditEntry, error) {
 		if r.State != StateRunning {
 			return nil, fmt.Errorf("request %s is %s, not running; a job can only be recorded for a running request: %w", r.ID, r.State, ErrNotRunning)
 		}
-		if r.JobID != "" && r.JobID != jobID {
+		if r.JobID == jobID {
+			same = r.Clone()
+			return nil, errUnchanged
+		}
+		if r.JobID != "" {
 			return nil, fmt.Errorf("request %s already has job %s; it cannot be given job %s: %w", r.ID, r.JobID, jobID, ErrInvalid)
 		}
 		r.JobID = jobID
 		return []AuditEntry{s.entry(r, SystemUser(), ActionRequestJob, "agent job "+jobID, false)}, nil
 	})
+	if same != nil {
+		return same, nil
+	}
+	return r, err
 }
 
 // Finish records how running request id ended: outcome is StateSucceeded,

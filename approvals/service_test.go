@@ -592,7 +592,15 @@ func TestRunningAndFinish(t *testing.T) {
 		t.Fatalf("Running = %+v", running)
 	}
 	must(f.svc.SetJob(ctx, a.ID, "job-7"))(t)
-	must(f.svc.SetJob(ctx, a.ID, "job-7"))(t) // same job again is fine
+	entries := len(f.audit.Entries())
+	// The same job again (a re-attached follower) is fine, and not
+	// recorded twice.
+	if again := must(f.svc.SetJob(ctx, a.ID, "job-7"))(t); again.JobID != "job-7" {
+		t.Fatalf("SetJob(same job) = %+v", again)
+	}
+	if n := len(f.audit.Entries()); n != entries {
+		t.Errorf("recording the same job again appended %d audit entries, want none", n-entries)
+	}
 	if _, err := f.svc.SetJob(ctx, a.ID, "job-8"); !errors.Is(err, approvals.ErrInvalid) {
 		t.Fatalf("SetJob(other job) = %v", err)
 	}

@@ -161,7 +161,7 @@ func runConsoleWith(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if err != nil {
 		return err
 	}
-	sched, err := newScheduler(scheds, db, router, nil, clock, log, nil)
+	sched, err := newScheduler(scheds, db, router, nil, nil, clock, log, nil)
 	if err != nil {
 		return err
 	}

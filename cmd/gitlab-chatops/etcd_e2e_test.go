@@ -24,8 +24,10 @@ import (
 // (storage.backend: etcd) with a real agent whose migrate takes a few
 // seconds, and stops and restarts etcd while that migrate runs: /readyz
 // says etcd is not ready meanwhile and ready again after; the replica
-// reconnects by itself; the migrate's outcome is recorded and posted
-// once; commands typed after the restart work; and the audit trail,
+// stops leading (gitlab_chatops_leader 0) and following the job while it
+// cannot renew its lease, reconnects by itself, is elected again and
+// re-attaches to the job; the migrate's outcome is recorded and posted
+// once (and its job ID recorded once); commands typed after the restart work; and the audit trail,
 // read from etcd by `audit verify|export --config`, verifies and holds
 // every step of each request exactly once.
 func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
@@ -56,7 +58,9 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 	// ... when etcd goes away, for a few seconds.
 	etcdSrv.Stop()
 	waitReady(t, srv, false)
-	time.Sleep(2 * time.Second)
+	// Unable to renew its lease, the replica stops leading (and following
+	// the job) before the lease could expire.
+	waitMetric(t, srv, "gitlab_chatops_leader", nil, 0)
 	etcdSrv.Restart()
 	waitReady(t, srv, true)
 	waitMetric(t, srv, "gitlab_chatops_leader", nil, 1) // leading again

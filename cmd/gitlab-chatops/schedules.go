@@ -16,11 +16,12 @@ import (
 // posting through the router, and gives it to the router for `schedules`.
 // Its loop (Run) joins serve's or the console's lifetime and fires
 // schedules only while lead says this process is leader; nil lead is
-// leader.Always, nil clock the system clock; observe (may be nil) is told
-// each run's outcome (metrics).
-func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, lead leader.Leadership, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
+// leader.Always, nil claims this process's own (replicas share theirs),
+// nil clock the system clock; observe (may be nil) is told each run's
+// outcome (metrics).
+func newScheduler(configured []schedule.Schedule, store schedule.Store, router *commands.Router, lead leader.Leadership, claims schedule.Claims, clock schedule.Clock, log *slog.Logger, observe func(schedule.Schedule, string)) (*schedule.Scheduler, error) {
 	sched, err := schedule.New(schedule.Config{
-		Schedules: configured, Hosts: router.HostNames(), Whats: commands.ScheduleWhats(), Store: store, Runner: router, Leadership: lead, Clock: clock, Logger: log,
+		Schedules: configured, Hosts: router.HostNames(), Whats: commands.ScheduleWhats(), Store: store, Runner: router, Leadership: lead, Claims: claims, Clock: clock, Logger: log,
 		Observe: observe,
 	})
 	if err != nil {

@@ -159,18 +159,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 	// process is always leader; on etcd the replicas elect one (one
 	// campaign per replica, shared by the router and the scheduler; it
 	// runs in the group below).
+	// On etcd the replicas also share who follows each running job (one
+	// replica each; the leader adopts a job whose follower died) and the
+	// schedules' run and tick claims (a tick fires once across replicas).
 	var (
 		lead     leader.Leadership = leader.Always{}
 		election *leader.Shared
+		owners   commands.Owners // nil: this process's own
+		claims   schedule.Claims // nil: this process's own
 	)
 	if db.cluster != nil {
-		election = leader.NewShared(etcd.NewElection(db.cluster, replicaName(), log))
+		name := replicaName()
+		election = leader.NewShared(etcd.NewElection(db.cluster, name, log))
 		lead = election
+		owners = etcd.NewOwners(db.cluster, name, log)
+		claims = etcd.NewScheduleClaims(db.cluster)
 	}
 	if err := m.WatchLeader(lead.IsLeader); err != nil {
 		return err
 	}
-	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m, Leadership: lead})
+	router, err := commands.New(commands.Options{Hosts: hosts, Approvals: svc, Audit: db, AuditChannel: cfg.Audit.Channel, Logger: log, Observer: m, Leadership: lead, Owners: owners})
 	if err != nil {
 		return err
 	}
@@ -178,7 +186,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, getenv func(string
 		router.Register(a.Chat())
 	}
 	// Scheduled posts: the configuration's, and those added from chat.
-	sched, err := newScheduler(cfg.schedules, db, router, lead, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
+	sched, err := newScheduler(cfg.schedules, db, router, lead, claims, nil, log, func(sc schedule.Schedule, outcome string) { m.ScheduledRun(sc.ID, outcome) })
 	if err != nil {
 		return err
 	}
