@@ -2,10 +2,12 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,8 +218,72 @@ func TestLeaderRecoveryLeavesLiveReplicasApproved(t *testing.T) {
 	} else if got.State != approvals.StateApproved {
 		t.Errorf("the live replica's approved request is %s (%s); recovery must leave it approved", got.State, got.Error)
 	}
-	contains(t, rec.thread(orphanRoot), "Nothing ran")
+	// The thread is told after the state is recorded.
+	eventually(t, "the orphaned approval's thread told", func() bool {
+		return strings.Contains(strings.Join(rec.thread(orphanRoot), "\n"), "Nothing ran")
+	})
 	if th := rec.thread(liveRoot); len(th) != 1 || !strings.Contains(th[0], "approval live") {
 		t.Errorf("the leader touched the live replica's request in chat: %q", th)
+	}
+}
+
+// TestConcurrentApprovalsAcrossReplicasRunOnce: 100 approvals of one
+// migrate, by ten users, clicked and typed, split across two replicas on
+// one etcd: exactly one migrate reaches the agent and the request
+// succeeds (the claim taken before an approval never leaves the winner
+// unable to start it).
+func TestConcurrentApprovalsAcrossReplicasRunOnce(t *testing.T) {
+	srv := etcdtest.Start(t)
+	s := simtest.Start(t, simtest.Options{})
+	rec := newRecorder()
+	replicas := []*replica{startReplica(t, "a", srv, s, rec), startReplica(t, "b", srv, s, rec)}
+	ctx := context.Background()
+	if err := handle(ctx, replicas[1].router, rec, bot.Command{Platform: rec.Platform(), User: alice, Channel: "C1", Text: "migrate -- upgrade to 17.5"}); err != nil {
+		t.Fatal(err)
+	}
+	replicas[1].router.Wait()
+	pending, err := replicas[0].store.Requests(ctx, approvals.RequestFilter{States: []approvals.State{approvals.StatePending}})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("%d pending requests (%v); want 1", len(pending), err)
+	}
+	id, root := pending[0].ID, pending[0].Thread
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			r := replicas[i%2].router
+			u := bot.User{ID: fmt.Sprintf("U-%d", i%10), Name: fmt.Sprintf("user%d", i%10)}
+			if i%4 < 2 {
+				_ = click(ctx, r, rec, bot.Action{Platform: rec.Platform(), User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id})
+			} else {
+				_ = handle(ctx, r, rec, bot.Command{Platform: rec.Platform(), User: u, Channel: "C1", Text: "approve " + id})
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, "the request finished", func() bool {
+		got, _ := replicas[0].store.Request(ctx, id)
+		return got != nil && got.State.Terminal()
+	})
+	for _, r := range replicas {
+		r.router.Wait()
+	}
+	if got, _ := replicas[0].store.Request(ctx, id); got.State != approvals.StateSucceeded {
+		t.Fatalf("request %s (%s); want succeeded", got.State, got.Error)
+	}
+	if n := agentJobs(t, s, "migrate"); n != 1 {
+		t.Fatalf("migrate ran %d times on the agent; want exactly 1", n)
+	}
+	entries, err := replicas[0].store.TailAudit(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	for _, e := range entries {
+		if e.RequestID == id && e.Action == approvals.ActionRequestStarted {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d request.started entries; want 1", started)
 	}
 }
