@@ -27,6 +27,9 @@ type Dumper interface {
 	// EachResult calls fn with every stored schedule result, configured
 	// and chat-defined schedules alike.
 	EachResult(ctx context.Context, fn func(id string, r ScheduleResults) error) error
+	// EachEnrolment calls fn with every stored re-authentication record
+	// (approvals.ReauthStore), its secret still sealed.
+	EachEnrolment(ctx context.Context, fn func(*approvals.Enrolment) error) error
 }
 
 // AuditRecord is one audit entry as stored: its seq and its bytes.
@@ -41,7 +44,8 @@ type AuditRecord struct {
 type Importer interface {
 	Dumper
 	// Contents names what the store holds ("" when it is empty: no
-	// request, audit entry, schedule, result or schedule number).
+	// request, audit entry, schedule, result, schedule number or
+	// enrolment).
 	Contents(ctx context.Context) (string, error)
 	// ImportAudit stores records right after the store's head (the first
 	// must be head+1, each the next) and moves the head to the last one,
@@ -56,11 +60,14 @@ type Importer interface {
 	ImportSchedules(ctx context.Context, ss []schedule.Schedule, seq uint64) error
 	// ImportResult stores a schedule's results as they are.
 	ImportResult(ctx context.Context, id string, r ScheduleResults) error
+	// ImportEnrolment stores a re-authentication record as it is (its
+	// Version too; the secret stays sealed with the same reauth key).
+	ImportEnrolment(ctx context.Context, e *approvals.Enrolment) error
 }
 
 // CopyReport is what Copy copied.
 type CopyReport struct {
-	Requests, Schedules, Results int
+	Requests, Schedules, Results, Enrolments int
 	// Entries is the audit entries copied; Head the chain's head, the
 	// same on both sides after the copy.
 	Entries uint64
@@ -69,7 +76,8 @@ type CopyReport struct {
 
 // Copy copies everything from one backend to another: requests, the audit
 // chain byte for byte (same seqs, same head), the chat-defined schedules
-// with their IDs and the schedule counter, and every schedule's results.
+// with their IDs and the schedule counter, every schedule's results, and
+// the approvers' re-authentication enrolments.
 //
 // It writes nothing unless the source's chain verifies with key and the
 // target is empty (ErrNotEmpty); after the copy it verifies the target's
@@ -180,6 +188,16 @@ func (s *Source) CopyTo(ctx context.Context, to Importer) (CopyReport, error) {
 	})
 	if err != nil {
 		return rep, partial("copy the schedule results", err)
+	}
+	err = from.EachEnrolment(ctx, func(e *approvals.Enrolment) error {
+		if err := to.ImportEnrolment(ctx, e); err != nil {
+			return fmt.Errorf("user %s: %w", e.UserID, err)
+		}
+		rep.Enrolments++
+		return nil
+	})
+	if err != nil {
+		return rep, partial("copy the re-authentication enrolments", err)
 	}
 
 	dst, err := auditchain.Verify(ctx, to, key, nil)

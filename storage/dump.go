@@ -46,7 +46,7 @@ func (db *DB) EachResult(ctx context.Context, fn func(id string, r ScheduleResul
 func (db *DB) Contents(ctx context.Context) (string, error) {
 	var held []string
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketRequests, bucketAudit, bucketSchedules, bucketScheduleResults} {
+		for _, name := range []string{bucketRequests, bucketAudit, bucketSchedules, bucketScheduleResults, bucketReauth} {
 			if b := bucket(tx, name); b != nil && b.Stats().KeyN > 0 {
 				held = append(held, fmt.Sprintf("%d %s", b.Stats().KeyN, name))
 			}
@@ -126,5 +126,37 @@ func (db *DB) ImportResult(ctx context.Context, id string, r ScheduleResults) er
 	}
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		return bucket(tx, bucketScheduleResults).Put([]byte(id), v)
+	})
+}
+
+// EachEnrolment calls fn with every stored re-authentication record
+// (Dumper).
+func (db *DB) EachEnrolment(ctx context.Context, fn func(*approvals.Enrolment) error) error {
+	return db.view(ctx, func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketReauth)
+		if b == nil {
+			return nil // a read-only open of a file from before the bucket
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var e approvals.Enrolment
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("the enrolment of %q is damaged: %w", k, err)
+			}
+			return fn(&e)
+		})
+	})
+}
+
+// ImportEnrolment stores e as it is (Importer).
+func (db *DB) ImportEnrolment(ctx context.Context, e *approvals.Enrolment) error {
+	if e.UserID == "" {
+		return fmt.Errorf("import enrolment: no user ID: %w", approvals.ErrInvalid)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode the enrolment of %s: %w", e.UserID, err)
+	}
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		return bucket(tx, bucketReauth).Put([]byte(e.UserID), v)
 	})
 }

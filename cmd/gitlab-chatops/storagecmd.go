@@ -159,8 +159,8 @@ func runStorage(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("storage copy from %s to %s: %w", src, dst, err)
 	}
-	fmt.Fprintf(stdout, "copied %s to %s: %d requests, %d audit entries (head %s), %d schedules, %d schedule results; the audit chain verifies on both sides\n",
-		src, dst, rep.Requests, rep.Entries, rep.Head, rep.Schedules, rep.Results)
+	fmt.Fprintf(stdout, "copied %s to %s: %d requests, %d audit entries (head %s), %d schedules, %d schedule results, %d re-authentication enrolments; the audit chain verifies on both sides\n",
+		src, dst, rep.Requests, rep.Entries, rep.Head, rep.Schedules, rep.Results, rep.Enrolments)
 	return nil
 }
 

@@ -191,7 +191,8 @@ func TestStorageCopyBadSpecs(t *testing.T) {
 
 // fillBolt writes a store with history: 3 requests (succeeded, denied,
 // pending), 300 read-only entries, two chat schedules of three numbered
-// (s2 removed), results of a chat and of a configured schedule.
+// (s2 removed), results of a chat and of a configured schedule, an
+// approver's re-authentication enrolment.
 func fillBolt(t *testing.T, path string, key auditchain.Key) {
 	t.Helper()
 	ctx := context.Background()
@@ -248,6 +249,15 @@ func fillBolt(t *testing.T, path string, key auditchain.Key) {
 	if err := db.PutResult(ctx, "s3", schedule.Result{At: clock.Now(), Facts: map[string]string{"main": "2 down"}, Problem: true}); err != nil {
 		t.Fatal(err)
 	}
+	// An approver enrolled for re-authentication (the secret as sealed,
+	// opaque to the store), with a wrong code counted.
+	if _, err := db.UpdateReauth(ctx, "console:bob", func(e *approvals.Enrolment) ([]approvals.AuditEntry, error) {
+		e.Secret, e.EnrolledAt, e.LastStep = []byte("sealed-secret-bytes"), clock.Now(), 59_000_000
+		e.Failures = []time.Time{clock.Now()}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // sameStores checks that b holds what a holds: the audit export byte for
@@ -291,7 +301,11 @@ func sameStores(t *testing.T, a, b storage.Dumper, key auditchain.Key) {
 		if err := s.EachResult(ctx, func(id string, r storage.ScheduleResults) error { results[id] = r; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		j, err := json.Marshal(map[string]any{"requests": reqs, "schedules": ss, "seq": seq, "results": results})
+		var enrolments []*approvals.Enrolment
+		if err := s.EachEnrolment(ctx, func(e *approvals.Enrolment) error { enrolments = append(enrolments, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		j, err := json.Marshal(map[string]any{"requests": reqs, "schedules": ss, "seq": seq, "results": results, "enrolments": enrolments})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +315,7 @@ func sameStores(t *testing.T, a, b storage.Dumper, key auditchain.Key) {
 	if ja != jb {
 		t.Fatalf("the stores differ:\nsource %s\ncopy   %s", ja, jb)
 	}
-	for _, want := range []string{`"seq":3`, `"s1"`, `"s3"`, `"daily-status"`, `"succeeded"`, `"denied"`, `"pending"`} {
+	for _, want := range []string{`"seq":3`, `"s1"`, `"s3"`, `"daily-status"`, `"succeeded"`, `"denied"`, `"pending"`, `"user_id":"console:bob"`} {
 		if !strings.Contains(ja, want) {
 			t.Fatalf("the source lacks %s: the test's history is not what it says\n%s", want, ja)
 		}

@@ -53,7 +53,7 @@ func (s *Store) EachResult(ctx context.Context, fn func(id string, r storage.Sch
 // Contents names what the prefix holds, "" when empty (storage.Importer).
 func (s *Store) Contents(ctx context.Context) (string, error) {
 	var ops []clientv3.Op
-	dirs := []string{dirRequests, dirAudit, dirSchedules, dirResults}
+	dirs := []string{dirRequests, dirAudit, dirSchedules, dirResults, dirReauth}
 	for _, d := range dirs {
 		ops = append(ops, clientv3.OpGet(s.c.Key(d), clientv3.WithPrefix(), clientv3.WithCountOnly()))
 	}
@@ -184,6 +184,41 @@ func (s *Store) ImportResult(ctx context.Context, id string, r storage.ScheduleR
 	}
 	if _, err := s.kv.Put(ctx, s.resultKey(id), string(v)); err != nil {
 		return fmt.Errorf("import results of schedule %s into etcd: %w", id, err)
+	}
+	return nil
+}
+
+// EachEnrolment calls fn with every stored re-authentication record
+// (storage.Dumper).
+func (s *Store) EachEnrolment(ctx context.Context, fn func(*approvals.Enrolment) error) error {
+	from := s.c.Key(dirReauth)
+	_, err := s.scan(ctx, from, clientv3.GetPrefixRangeEnd(from), 0, func(k, v []byte) error {
+		var e approvals.Enrolment
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("the enrolment under %q is damaged: %w", k, err)
+		}
+		return fn(&e)
+	})
+	return err
+}
+
+// ImportEnrolment stores e as it is, if the user has no record yet
+// (storage.Importer).
+func (s *Store) ImportEnrolment(ctx context.Context, e *approvals.Enrolment) error {
+	if e.UserID == "" {
+		return fmt.Errorf("import enrolment: no user ID: %w", approvals.ErrInvalid)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode the enrolment of %s: %w", e.UserID, err)
+	}
+	k := s.reauthKey(e.UserID)
+	resp, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, string(v))).Commit()
+	switch {
+	case err != nil:
+		return fmt.Errorf("import the enrolment of %s into etcd: %w", e.UserID, err)
+	case !resp.Succeeded:
+		return fmt.Errorf("the enrolment of %s is already in etcd: %w", e.UserID, approvals.ErrExists)
 	}
 	return nil
 }
