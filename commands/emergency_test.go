@@ -128,6 +128,12 @@ func TestEmergencyBreakGlassAndReview(t *testing.T) {
 		t.Fatalf("audit channel after opening: %q", audit)
 	}
 
+	if err := command(t, s, rec.recorder, carol, "pending"); err != nil {
+		t.Fatal(err)
+	}
+	notes := rec.notesFor(carol.ID)
+	contains(t, notes[len(notes)-1:], "🚨 emergency migrate on gitlab-sim by alice, 0 of 2 approvals")
+
 	approve := func(u bot.User) {
 		t.Helper()
 		if err := click(ctx, s.Router, rec, bot.Action{Platform: rec.Platform(), User: u, Message: bot.Ref{Channel: "C1", ID: root}, ActionID: bot.ActionApprove, Value: id}); err != nil {
@@ -197,7 +203,7 @@ func TestEmergencyBreakGlassAndReview(t *testing.T) {
 	if err := command(t, s, rec.recorder, carol, "show "+id); err != nil {
 		t.Fatal(err)
 	}
-	notes := rec.notesFor(carol.ID)
+	notes = rec.notesFor(carol.ID)
 	contains(t, notes[len(notes)-1:], "Break-glass: emergency request: bypassed the change windows; needs 2 approvals (one more than usual); post-incident review acknowledged by dave")
 	contains(t, notes[len(notes)-1:], "request.review_reminded")
 }

@@ -178,7 +178,11 @@ func pendingList(reqs []*approvals.Request, now time.Time) bot.Message {
 			running = append(running, l)
 		case q.Due(now):
 		default:
-			waiting = append(waiting, bot.Textf("• %s %s on %s by %s, %d of %d approvals, expires in %s", bot.Code(q.ID), q.Operation, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
+			op := q.Operation
+			if q.Emergency {
+				op = "🚨 emergency " + op
+			}
+			waiting = append(waiting, bot.Textf("• %s %s on %s by %s, %d of %d approvals, expires in %s", bot.Code(q.ID), op, q.Host, q.Requester, len(q.Approvals()), q.Required, until(q.ExpiresAt, now)))
 		}
 	}
 	if len(waiting) == 0 && len(running) == 0 {
