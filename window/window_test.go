@@ -33,6 +33,30 @@ func utc(s string) time.Time {
 	return t
 }
 
+// checkClosed asks p at now (UTC, "2006-01-02 15:04") and checks whether
+// it is closed, why (words it holds) and the next allowed time (Format, or
+// "zero").
+func checkClosed(t *testing.T, p Policy, now string, wantClosed bool, wantWhy, wantNext string) {
+	t.Helper()
+	why, next, closed := p.Closed(utc(now))
+	if closed != wantClosed {
+		t.Fatalf("closed = %v (%s), want %v", closed, why, wantClosed)
+	}
+	if !closed {
+		return
+	}
+	if !strings.Contains(why, wantWhy) {
+		t.Errorf("why = %q, want it to hold %q", why, wantWhy)
+	}
+	got := "zero"
+	if !next.IsZero() {
+		got = Format(next)
+	}
+	if got != wantNext {
+		t.Errorf("next = %s, want %s", got, wantNext)
+	}
+}
+
 // Europe/Berlin moves to summer time on Sun 2026-03-29 (02:00 CET →
 // 03:00 CEST) and back on Sun 2026-10-25 (03:00 CEST → 02:00 CET).
 func TestClosedAcrossDST(t *testing.T) {
@@ -59,19 +83,7 @@ func TestClosedAcrossDST(t *testing.T) {
 		{"and ends there", early, "2026-03-29 03:00", true, "Mon 2026-03-30 01:00 CEST (Europe/Berlin), Sun 23:00 UTC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			why, next, closed := tc.p.Closed(utc(tc.now))
-			if closed != tc.closed {
-				t.Fatalf("closed = %v (%s), want %v", closed, why, tc.closed)
-			}
-			if !closed {
-				return
-			}
-			if !strings.Contains(why, "outside the change windows") {
-				t.Errorf("why = %q", why)
-			}
-			if got := Format(next); got != tc.next {
-				t.Errorf("next = %s, want %s", got, tc.next)
-			}
+			checkClosed(t, tc.p, tc.now, tc.closed, "outside the change windows", tc.next)
 		})
 	}
 }
@@ -104,23 +116,7 @@ func TestFreezeNamesTheNextAllowedTime(t *testing.T) {
 			"outside the change windows (2020-01-01 to 2020-01-02 (UTC))", "zero"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			why, next, closed := tc.p.Closed(utc(tc.now))
-			if closed != tc.closed {
-				t.Fatalf("closed = %v (%s), want %v", closed, why, tc.closed)
-			}
-			if !closed {
-				return
-			}
-			if !strings.Contains(why, tc.why) {
-				t.Errorf("why = %q, want it to hold %q", why, tc.why)
-			}
-			got := "zero"
-			if !next.IsZero() {
-				got = Format(next)
-			}
-			if got != tc.next {
-				t.Errorf("next = %s, want %s", got, tc.next)
-			}
+			checkClosed(t, tc.p, tc.now, tc.closed, tc.why, tc.next)
 		})
 	}
 }

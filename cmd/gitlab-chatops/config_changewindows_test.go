@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/configcheck"
 )
 
 // checkPolicyYAML decodes a policy section as the bot's file would hold
-// it and checks it, returning the problems by key path.
-func checkPolicyYAML(t *testing.T, doc string) (map[string]string, policyConfig) {
+// it and checks it, returning the problems by key path and the policy.
+func checkPolicyYAML(t *testing.T, doc string) (map[string]string, approvals.Policy) {
 	t.Helper()
 	p := configcheck.New("bot.yaml")
 	var fc struct {
@@ -21,12 +22,12 @@ func checkPolicyYAML(t *testing.T, doc string) (map[string]string, policyConfig)
 	if !p.Decode([]byte(doc), &fc) {
 		t.Fatalf("decode: %v", p.Err())
 	}
-	checkPolicy(p, fc.Policy, false, nil)
+	pol := checkPolicy(p, fc.Policy, false, nil)
 	got := map[string]string{}
 	for _, q := range p.List() {
 		got[q.Path] = q.String()
 	}
-	return got, fc.Policy
+	return got, pol
 }
 
 func TestPolicyWindowsConfig(t *testing.T) {
@@ -47,16 +48,10 @@ policy:
       - spec: "0 0 * * 6"
         duration: 48h
 `
-	problems, _ := checkPolicyYAML(t, valid)
+	problems, pol := checkPolicyYAML(t, valid)
 	if len(problems) != 0 {
 		t.Fatalf("valid windows refused: %v", problems)
 	}
-	p := configcheck.New("bot.yaml")
-	var fc struct {
-		Policy policyConfig `yaml:"policy"`
-	}
-	p.Decode([]byte(valid), &fc)
-	pol := checkPolicy(p, fc.Policy, false, nil)
 	if pol.Windows == nil || !slices.Equal(pol.EmergencyApprovers, []string{"console:oncall"}) {
 		t.Fatalf("policy: windows %v, emergency approvers %v", pol.Windows, pol.EmergencyApprovers)
 	}
@@ -142,16 +137,10 @@ func TestREADMEWindowsPolicy(t *testing.T) {
 	}
 	_, block, _ := strings.Cut(section, "```yaml\n")
 	block, _, _ = strings.Cut(block, "```")
-	problems, _ := checkPolicyYAML(t, block)
+	problems, pol := checkPolicyYAML(t, block)
 	if len(problems) != 0 {
 		t.Fatalf("the README's example policy is refused: %v", problems)
 	}
-	p := configcheck.New("README")
-	var fc struct {
-		Policy policyConfig `yaml:"policy"`
-	}
-	p.Decode([]byte(block), &fc)
-	pol := checkPolicy(p, fc.Policy, false, nil)
 	why, next, closed := pol.Windows.Closed(time.Date(2026, 12, 22, 10, 0, 0, 0, time.UTC))
 	said := strings.Join(strings.Fields(section), " ")
 	if !closed || !strings.Contains(said, strings.Join(strings.Fields(why), " ")) || !strings.Contains(said, "The next allowed time is "+pol.Windows.Format(next)+".") {
