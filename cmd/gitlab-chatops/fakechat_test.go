@@ -132,10 +132,11 @@ type fakeMattermostAPI struct {
 
 	mu      sync.Mutex
 	posts   map[string]*model.Post
+	created []*model.Post    // every post as it was created, in order
 	patched chan *model.Post // every patched post
 }
 
-func newFakeMattermostAPI(t *testing.T) *fakeMattermostAPI {
+func newFakeMattermostAPI(t testing.TB) *fakeMattermostAPI {
 	f := &fakeMattermostAPI{posts: map[string]*model.Post{}, patched: make(chan *model.Post, 100)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v4/posts", func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +148,7 @@ func newFakeMattermostAPI(t *testing.T) *fakeMattermostAPI {
 		p.Id, p.CreateAt = model.NewId(), model.GetMillis()
 		f.mu.Lock()
 		f.posts[p.Id] = &p
+		f.created = append(f.created, p.Clone())
 		f.mu.Unlock()
 		writeJSONStatus(w, http.StatusCreated, &p)
 	})
@@ -237,7 +239,7 @@ func (f *fakeMattermostAPI) text() string {
 
 // approveContext waits for a post patched with an Approve button and
 // returns the post and the button's integration context.
-func (f *fakeMattermostAPI) approveContext(t *testing.T) (*model.Post, map[string]any) {
+func (f *fakeMattermostAPI) approveContext(t testing.TB) (*model.Post, map[string]any) {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
@@ -254,6 +256,20 @@ func (f *fakeMattermostAPI) approveContext(t *testing.T) (*model.Post, map[strin
 			t.Fatal("the bot never posted a request with an Approve button")
 		}
 	}
+}
+
+// createdWith returns the posts whose message or attachments contained s
+// when they were created (a progress post is later edited into a result).
+func (f *fakeMattermostAPI) createdWith(s string) []*model.Post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*model.Post
+	for _, p := range f.created {
+		if j, _ := json.Marshal(p); strings.Contains(string(j), s) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // postsWith returns the posts whose message or attachments contain s.

@@ -42,7 +42,7 @@ func (w *lineWatcher) String() string {
 	return w.buf.String()
 }
 
-func (w *lineWatcher) wait(t *testing.T, re *regexp.Regexp) []string {
+func (w *lineWatcher) wait(t testing.TB, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
@@ -74,7 +74,7 @@ func startAgent(t *testing.T, dir string, port int) {
 
 // startAgentSpeed is startAgent with the simulator's --sim-speed (at 2 a
 // migrate takes about 15 s).
-func startAgentSpeed(t *testing.T, dir string, port int, speed string) {
+func startAgentSpeed(t testing.TB, dir string, port int, speed string) {
 	t.Helper()
 	cmd := exec.Command(agentBinary, "--simulate", "--port", fmt.Sprint(port), "--state-dir", dir, "--sim-speed", speed, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
@@ -86,7 +86,7 @@ func startAgentSpeed(t *testing.T, dir string, port int, speed string) {
 }
 
 // waitHealthy waits until the agent on port answers.
-func waitHealthy(t *testing.T, port int) {
+func waitHealthy(t testing.TB, port int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -285,7 +285,7 @@ func waitHeld(t *testing.T, what string, g *gate, n int, logs *lockedBuffer) {
 	}
 }
 
-func mustRequest(t *testing.T, method, target, contentType, body string) *http.Request {
+func mustRequest(t testing.TB, method, target, contentType, body string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, target, strings.NewReader(body))
 	if err != nil {

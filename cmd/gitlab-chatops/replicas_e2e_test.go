@@ -1,0 +1,184 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+)
+
+// The replica end-to-end tests (issue 13): real serve processes (the built
+// binary) on one real etcd, one real agent over the simulator and a fake
+// Mattermost API (replicas_test.go). Each is bounded in time by its waits.
+
+// TestReplicasHundredApprovalsOneExecution: two replicas, one migrate
+// request and 100 approvers approving it at once, half on each replica,
+// half by the card's button and half by typing `approve <id>`: exactly one
+// approval counts, the request starts once, the agent runs migrate once and
+// its outcome is posted once; every other attempt is refused and audited;
+// the audit trail, read from etcd, verifies.
+func TestReplicasHundredApprovalsOneExecution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, an agent and two serve processes")
+	}
+	channel, alice := model.NewId(), model.NewId()
+	approvers := make([]string, 100)
+	for i := range approvers {
+		approvers[i] = model.NewId()
+	}
+	s := startReplicas(t, replicaOptions{n: 2, speed: "0", leaseTTL: "4s", approvers: approvers})
+	card, actx, id := s.openMigrate(t, s.reps[0], alice, channel)
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, u := range approvers {
+		r := s.reps[i%2]
+		typed := i/2%2 == 1
+		wg.Go(func() {
+			<-start
+			var err error
+			if typed {
+				_, err = r.slash(t, u, channel, "approve "+id)
+			} else {
+				_, err = r.click(t, u, channel, card, actx)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	done := s.waitPost(t, "Done: migrate on gitlab-sim succeeded", 90*time.Second)
+	if done.Id != card.Id && done.RootId != card.Id {
+		t.Errorf("the outcome was posted outside the request's thread (post %s, root %q; the card is %s)", done.Id, done.RootId, card.Id)
+	}
+
+	// Every attempt reached a decision: one approval and 99 refusals,
+	// each audited once, and one start, one job and one outcome.
+	var actions map[string]int
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		actions = s.auditActions(t, id)
+		if actions[approvals.ActionRequestApproved]+actions[approvals.ActionRequestRefused] >= len(approvers) &&
+			actions[approvals.ActionRequestFinished] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every approval attempt was decided and audited: %v\nlogs:\n%s", actions, s.logs())
+		}
+	}
+	want := map[string]int{
+		approvals.ActionRequestOpened: 1, approvals.ActionRequestApproved: 1, approvals.ActionRequestRefused: len(approvers) - 1,
+		approvals.ActionRequestStarted: 1, approvals.ActionRequestJob: 1, approvals.ActionRequestFinished: 1,
+	}
+	for a, n := range want {
+		if actions[a] != n {
+			t.Errorf("%d %s entries for request %s, want %d (all: %v)", actions[a], a, id, n, actions)
+		}
+	}
+	if n := migrateJobs(t, s.agentDir); n != 1 {
+		t.Errorf("the agent ran migrate %d times, want exactly once", n)
+	}
+	if n := len(s.fm.postsWith("Done: migrate on gitlab-sim")); n != 1 {
+		t.Errorf("the outcome was posted %d times, want once:\n%s", n, s.fm.text())
+	}
+	s.auditVerify(t)
+}
+
+// TestReplicasLeaderKilledMidMigrate: two replicas; the leader records the
+// approval of a migrate and follows its job; it is killed (SIGKILL: no
+// lease revoked, nothing flushed) while the migrate runs. The other
+// replica becomes leader once the dead one's lease has expired,
+// re-attaches to the job through the agent, says so in the request's
+// thread, and posts the after-check's "All up" and the outcome there, in
+// the ORIGINAL thread. The agent ran migrate once and the audit trail,
+// read from etcd, verifies with one start and one outcome.
+func TestReplicasLeaderKilledMidMigrate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, an agent and two serve processes")
+	}
+	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
+	// At speed 2 a migrate takes about 15 s: time to kill the leader
+	// within it.
+	s := startReplicas(t, replicaOptions{n: 2, speed: "2", leaseTTL: "4s", approvers: []string{bob}})
+	f := failover(t, s, alice, bob, channel)
+	t.Logf("leader killed; the other replica re-attached after %s (lease TTL 4s)", f.took.Round(time.Millisecond))
+
+	if !f.survivor.leads(t) {
+		t.Errorf("%s re-attached without being the leader", f.survivor.name)
+	}
+	if f.reattach.RootId != f.card.Id {
+		t.Errorf("the re-attach note is not in the request's thread (root %q, card %s)", f.reattach.RootId, f.card.Id)
+	}
+	allUp := s.waitPost(t, "All up on gitlab-sim", 90*time.Second)
+	if allUp.RootId != f.card.Id {
+		t.Errorf("\"All up\" was posted outside the original thread (root %q, card %s):\n%s", allUp.RootId, f.card.Id, s.fm.text())
+	}
+	done := s.waitPost(t, "Done: migrate on gitlab-sim succeeded", 90*time.Second)
+	if done.Id != f.card.Id && done.RootId != f.card.Id {
+		t.Errorf("the outcome was posted outside the original thread (post %s, root %q, card %s)", done.Id, done.RootId, f.card.Id)
+	}
+	if n := migrateJobs(t, s.agentDir); n != 1 {
+		t.Errorf("the agent ran migrate %d times, want exactly once", n)
+	}
+	var actions map[string]int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if actions = s.auditActions(t, f.id); actions[approvals.ActionRequestFinished] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outcome was never audited: %v", actions)
+		}
+	}
+	for _, a := range []string{approvals.ActionRequestApproved, approvals.ActionRequestStarted, approvals.ActionRequestFinished} {
+		if actions[a] != 1 {
+			t.Errorf("%d %s entries, want 1 (all: %v)", actions[a], a, actions)
+		}
+	}
+	s.auditVerify(t)
+}
+
+// failedOver is what failover observed.
+type failedOver struct {
+	card     *model.Post // the request's card: its thread is the original one
+	id       string      // the request
+	survivor *replica    // the replica that took over
+	reattach *model.Post // its "following the job again" note
+	took     time.Duration
+}
+
+// failover has alice open a migrate on the leader, bob approve it there
+// (so the leader follows the job), kills the leader (SIGKILL) once the
+// agent runs the migrate, and waits for the other replica's re-attach
+// note. took is from the kill to that note: the failover time. On bbolt
+// (one replica) the killed process is started again at once instead.
+func failover(t testing.TB, s *replicaSet, alice, bob, channel string) failedOver {
+	t.Helper()
+	lead := s.leader(t)
+	card, actx, id := s.openMigrate(t, lead, alice, channel)
+	if _, err := lead.click(t, bob, channel, card, actx); err != nil {
+		t.Fatal(err)
+	}
+	lead.logs.wait(t, regexp.MustCompile(`"msg":"agent job started"`))
+	killed := time.Now()
+	lead.stop(os.Kill)
+	if len(s.fm.postsWith("Done: migrate")) > 0 {
+		t.Fatal("the migrate finished before the leader was killed; the test proves nothing (slow the simulator down)")
+	}
+	survivor := s.other(lead)
+	if s.etcd == nil {
+		// One bbolt file, one process: its failover is the restart
+		// (systemd's Restart=always), on the same file.
+		lead.start(t)
+		survivor = lead
+	}
+	// The note becomes the progress post, then the result: as created.
+	note := s.waitCreated(t, "following the job again", 90*time.Second)
+	return failedOver{card: card, id: id, survivor: survivor, reattach: note,
+		took: time.UnixMilli(note.CreateAt).Sub(killed)}
+}
