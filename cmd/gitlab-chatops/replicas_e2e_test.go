@@ -72,6 +72,7 @@ func TestReplicasHundredApprovalsOneExecution(t *testing.T) {
 			t.Fatalf("not every approval attempt was decided and audited: %v\nlogs:\n%s", actions, s.logs())
 		}
 	}
+	t.Logf("request %s audited: %v", id, actions)
 	want := map[string]int{
 		approvals.ActionRequestOpened: 1, approvals.ActionRequestApproved: 1, approvals.ActionRequestRefused: len(approvers) - 1,
 		approvals.ActionRequestStarted: 1, approvals.ActionRequestJob: 1, approvals.ActionRequestFinished: 1,
