@@ -274,20 +274,30 @@ func (s *replicaSet) auditVerify(t testing.TB) string {
 	return string(out)
 }
 
-// auditActions counts the audit trail's entries of request id by action
-// (`audit export --config`, read from etcd).
-func (s *replicaSet) auditActions(t testing.TB, id string) map[string]int {
+// auditEntries is the audit trail (`audit export --config`, read from
+// etcd).
+func (s *replicaSet) auditEntries(t testing.TB) []approvals.AuditEntry {
 	t.Helper()
 	out, err := exec.Command(binary, "audit", "export", "--config", s.reps[0].config).Output()
 	if err != nil {
 		t.Fatalf("audit export --config: %v", err)
 	}
-	counts := map[string]int{}
+	var entries []approvals.AuditEntry
 	for line := range strings.Lines(string(out)) {
 		var e approvals.AuditEntry
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("export line %q: %v", line, err)
 		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// auditActions counts the audit trail's entries of request id by action.
+func (s *replicaSet) auditActions(t testing.TB, id string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for _, e := range s.auditEntries(t) {
 		if e.RequestID == id {
 			counts[e.Action]++
 		}
