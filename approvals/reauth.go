@@ -38,6 +38,7 @@ const (
 	ActionReauthVerified = "reauth.verified" // a code was accepted
 	ActionReauthFailed   = "reauth.failed"   // a wrong or reused code was refused (Detail: how many in the window)
 	ActionReauthLocked   = "reauth.locked"   // the approver is locked out (Detail: until when)
+	ActionReauthReset    = "reauth.reset"    // an admin removed an approver's enrolment (a lost phone)
 )
 
 // Re-authentication refusals (each a refusal: IsRefusal is true).

@@ -94,7 +94,7 @@ func (s *Service) checkProof(r *Request, user User, p ReauthProof, now time.Time
 		return fmt.Errorf("approving %s needs the current code of your authenticator app: type /gitlab-migrations approve %s --code NNNNNN: %w", r.Operation, r.ID, ErrCodeRequired)
 	}
 	if now.Sub(p.at) > ProofTTL {
-		return fmt.Errorf("your code for request %s was checked at %s, over %s ago; approve again with a new code: %w", r.ID, when(p.at, now), ProofTTL, ErrCodeRequired)
+		return fmt.Errorf("your code for request %s was checked at %s, over %s ago; approve again with a new code: %w", r.ID, when(p.at, now), minutes(ProofTTL), ErrCodeRequired)
 	}
 	return nil
 }
@@ -185,6 +185,47 @@ func (s *Service) Enroll(ctx context.Context, user User, code string) (*otp.Key,
 	return key, nil
 }
 
+// ResetEnrolment removes userID's authenticator, for an approver who lost
+// it: they enrol again from scratch. Only an admin (policy.admins) may, and
+// never for themselves (a borrowed admin session could otherwise replace
+// its own second factor); replays of old codes stay refused. Audited as
+// reauth.reset by admin, in the same transaction.
+func (s *Service) ResetEnrolment(ctx context.Context, admin User, userID string) error {
+	if err := admin.validate("reset an enrolment"); err != nil {
+		return err
+	}
+	refused := func(err error) error {
+		return s.recordRefusal(ctx, AuditEntry{Actor: admin.ID, ActorName: admin.Name, Action: ActionCommandRefused, Operation: "enroll", Outcome: "reset", Detail: userID}, err)
+	}
+	if strings.TrimSpace(userID) == "" {
+		return refused(fmt.Errorf("say whose enrolment to reset: /gitlab-migrations enroll --reset <user ID>: %w", ErrInvalid))
+	}
+	if err := s.policy.CheckAdmin(admin.ID); err != nil {
+		return refused(fmt.Errorf("only the bot's admins (policy.admins) may reset an approver's authenticator: %w", ErrNotAllowed))
+	}
+	if SameID(admin.ID, userID) {
+		return refused(fmt.Errorf("you cannot reset your own authenticator; ask another admin: %w", ErrNotAllowed))
+	}
+	if s.reauth == nil {
+		return refused(fmt.Errorf("re-authentication is not set up on this bot, so there is nothing to reset: %w", ErrNotAllowed))
+	}
+	_, err := s.reauth.UpdateReauth(ctx, userID, func(e *Enrolment) ([]AuditEntry, error) {
+		if !e.Enrolled() {
+			return nil, fmt.Errorf("%s has no authenticator enrolled, so there is nothing to reset (IDs are qualified, e.g. slack:U0123ABCD): %w", userID, ErrNotEnrolled)
+		}
+		e.Secret, e.EnrolledAt, e.Failures, e.LockedUntil = nil, time.Time{}, nil, time.Time{}
+		return []AuditEntry{{Actor: admin.ID, ActorName: admin.Name, Action: ActionReauthReset, Operation: "enroll", Outcome: "reset",
+			Detail: "enrolment of " + userID + " removed; they must enrol again"}}, nil
+	})
+	switch {
+	case err != nil && IsRefusal(err):
+		return refused(err)
+	case err != nil:
+		return fmt.Errorf("reset the enrolment of %s: %w", userID, err)
+	}
+	return nil
+}
+
 // verifyCode checks code against user's enrolled secret in one
 // UpdateReauth, recording the outcome with base's fields (base.Outcome is
 // what was attempted, for a refusal's entry; forWhat: words for the
@@ -233,10 +274,10 @@ func (s *Service) verifyCode(ctx context.Context, user User, code string, base A
 		e.Failures = append(recentFailures(e.Failures, now), now)
 		if len(e.Failures) >= MaxWrongCodes {
 			e.LockedUntil, e.Failures = now.Add(Lockout), nil
-			refusal = fmt.Errorf("%d wrong codes within %s: you are locked out of approvals that need a code until %s: %w", MaxWrongCodes, WrongCodeWindow, when(e.LockedUntil, now), ErrLockedOut)
+			refusal = fmt.Errorf("%d wrong codes within %s: you are locked out of approvals that need a code until %s: %w", MaxWrongCodes, minutes(WrongCodeWindow), when(e.LockedUntil, now), ErrLockedOut)
 			return []AuditEntry{withAction(base, ActionReauthLocked, "refused", fmt.Sprintf("%s; locked out until %s", refusal.Error(), e.LockedUntil.Format(time.RFC3339)))}, nil
 		}
-		return []AuditEntry{withAction(base, ActionReauthFailed, "refused", fmt.Sprintf("%s (%d of %d within %s)", refusal.Error(), len(e.Failures), MaxWrongCodes, WrongCodeWindow))}, nil
+		return []AuditEntry{withAction(base, ActionReauthFailed, "refused", fmt.Sprintf("%s (%d of %d within %s)", refusal.Error(), len(e.Failures), MaxWrongCodes, minutes(WrongCodeWindow)))}, nil
 	})
 	switch {
 	case err != nil && IsRefusal(err):
@@ -284,4 +325,9 @@ func matchStep(secret, code string, now time.Time) (int64, bool) {
 		}
 	}
 	return step, found
+}
+
+// minutes words d, a whole number of minutes, for people: "10 minutes".
+func minutes(d time.Duration) string {
+	return plural(int(d/time.Minute), "minute")
 }

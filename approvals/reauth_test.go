@@ -188,3 +188,50 @@ func TestSealedSecretBoundToUserAndKey(t *testing.T) {
 		t.Fatalf("another key = %v; want a clear error", err)
 	}
 }
+
+// TestResetEnrolment: an admin removes an approver's lost authenticator
+// (audited); the approver enrols again without a code; nobody else may,
+// nor an admin for themselves.
+func TestResetEnrolment(t *testing.T) {
+	ctx := context.Background()
+	f := &fixture{store: &approvalstest.Store{}, clock: approvalstest.NewClock(t0)}
+	f.audit = f.store
+	pol := reauthPolicy
+	pol.Admins = []string{dave.ID}
+	f.svc = must(approvals.NewService(f.store, pol, approvals.WithClock(f.clock.Now), approvals.WithReauth(f.store, approvalstest.ReauthKey, nil)))(t)
+	must(f.svc.Enroll(ctx, bob, ""))(t)
+	must(f.svc.Enroll(ctx, dave, ""))(t)
+	for _, tc := range []struct {
+		name      string
+		by        approvals.User
+		user, err string
+	}{
+		{"not an admin", carol, bob.ID, "only the bot's admins"},
+		{"an admin for themselves", dave, dave.ID, "cannot reset your own"},
+		{"nobody named", dave, " ", "say whose enrolment"},
+		{"not enrolled", dave, eve.ID, "has no authenticator enrolled"},
+	} {
+		if err := f.svc.ResetEnrolment(ctx, tc.by, tc.user); !approvals.IsRefusal(err) || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %v; want a refusal saying %q", tc.name, err, tc.err)
+		}
+	}
+	if err := f.svc.ResetEnrolment(ctx, dave, bob.ID); err != nil {
+		t.Fatalf("the admin's reset: %v", err)
+	}
+	if ok, _ := f.svc.Enrolled(ctx, bob); ok {
+		t.Fatal("bob is still enrolled after the reset")
+	}
+	must(f.svc.Enroll(ctx, bob, ""))(t) // no code needed: there is no secret
+	var resets, refusals int
+	for _, e := range f.audit.Entries() {
+		switch {
+		case e.Action == approvals.ActionReauthReset && e.Actor == dave.ID:
+			resets++
+		case e.Action == approvals.ActionCommandRefused && e.Outcome == "reset":
+			refusals++
+		}
+	}
+	if resets != 1 || refusals != 4 {
+		t.Fatalf("audited %d resets and %d refused resets; want 1 and 4", resets, refusals)
+	}
+}

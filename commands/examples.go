@@ -17,6 +17,7 @@ var examples = withOperationExamples(map[string][]example{
 	"enroll": {
 		{"/gitlab-migrations enroll", "your authenticator secret (link, key, QR code), shown to you alone"},
 		{"/gitlab-migrations enroll --code 123456", "replaces an enrolled secret, proven with its current code"},
+		{"/gitlab-migrations enroll --reset U0123ABCD", "an admin removes the authenticator of an approver who lost it; they enrol again"},
 	},
 	"deny":    {{"/gitlab-migrations deny r7k2qxa9 not during business hours", "one deny is a veto; the reason is shown in the thread"}},
 	"cancel":  {{"/gitlab-migrations cancel r7k2qxa9", "withdraws your own pending request"}},

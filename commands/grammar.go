@@ -30,6 +30,9 @@ type Invocation struct {
 	// Code is approve's and enroll's --code: an authenticator's current
 	// code (policy.reauth).
 	Code string
+	// Reset is enroll's --reset: the user whose enrolment an admin
+	// removes.
+	Reset string
 }
 
 // switches are the flags that take no value.
@@ -154,6 +157,8 @@ func Parse(text string) (Invocation, error) {
 			inv.TZ = value
 		case "code":
 			inv.Code = value
+		case "reset":
+			inv.Reset = value
 		}
 	}
 	switch {

@@ -111,6 +111,9 @@ func (r *Router) handleCommand(ctx context.Context, chat bot.Chat, cmd bot.Comma
 		}
 		return r.decide(ctx, chat, cmd.Channel, cmd.User, inv.Sub, id, "", reason, inv.Code)
 	case "enroll":
+		if inv.Reset != "" {
+			return r.resetEnrolment(ctx, cmd, inv)
+		}
 		return r.enroll(ctx, chat, cmd, inv.Code)
 	}
 

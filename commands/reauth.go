@@ -56,6 +56,25 @@ func (r *Router) enroll(ctx context.Context, chat bot.Chat, cmd bot.Command, cod
 	return reply, nil
 }
 
+// resetEnrolment answers `enroll --reset <user-id>`: an admin removes an
+// approver's authenticator (a lost phone). An unqualified ID is the
+// admin's platform's.
+func (r *Router) resetEnrolment(ctx context.Context, cmd bot.Command, inv Invocation) (bot.Reply, error) {
+	if inv.Code != "" {
+		return bot.NoReply, r.refused(ctx, cmd, "enroll", &UsageError{Msg: "--reset and --code do not go together", Usage: subcommands["enroll"].usage})
+	}
+	admin := qualifiedUser(cmd.Platform, cmd.User)
+	who := approvals.QualifyDefault(cmd.Platform, strings.TrimSpace(inv.Reset))
+	if err := r.opt.Approvals.ResetEnrolment(ctx, admin, who); err != nil {
+		if approvals.IsRefusal(err) {
+			return bot.NoReply, &Refusal{Msg: refusalSentence(err)} // audited by the Service
+		}
+		r.logger(ctx).Error("resetting an enrolment", "err", err)
+		return bot.NoReply, &Refusal{Msg: "I could not reset that enrolment, so nothing changed; the bot's log has the details. Try again."}
+	}
+	return bot.Say(bot.Message{Text: bot.Join(bot.Plain("The authenticator of "+who+" is removed. They enrol again with "), bot.Code("/gitlab-migrations enroll"), bot.Plain(" before approving anything that needs a code."))}), nil
+}
+
 // qrPNG is the enrolment's QR code as a PNG.
 func qrPNG(key *otp.Key) ([]byte, error) {
 	img, err := key.Image(qrSize, qrSize)

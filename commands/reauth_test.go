@@ -262,9 +262,11 @@ func TestReauthTypedCodes(t *testing.T) {
 
 // TestReauthRefusals: an approver who never enrolled is told to; a
 // platform that cannot answer one user alone is never sent a secret;
-// re-enrolling needs the current code.
+// re-enrolling needs the current code; an admin resets a lost one.
 func TestReauthRefusals(t *testing.T) {
-	s, rec, clock := reauthSetup(t, false, simtest.Options{})
+	pol := totpPolicy
+	pol.Admins = []string{alice.ID}
+	s, rec, clock := reauthSetup(t, false, simtest.Options{Policy: pol})
 	id, _ := openMigrate(t, s, rec)
 	if err := command(t, s, rec, carol, "approve "+id); err == nil || !strings.Contains(err.Error(), "/gitlab-migrations enroll") {
 		t.Fatalf("approve by someone not enrolled: %v; want a refusal saying how to enrol", err)
@@ -280,6 +282,18 @@ func TestReauthRefusals(t *testing.T) {
 	}
 	if strings.Contains(rp.Message.Text.String(), key.Secret()) {
 		t.Fatal("re-enrolling kept the old secret")
+	}
+
+	// A lost phone: only an admin resets it, then the approver is asked
+	// to enrol again.
+	if err := command(t, s, rec, carol, "enroll --reset "+bob.ID); err == nil || !strings.Contains(err.Error(), "Only the bot's admins") {
+		t.Fatalf("a reset by someone not an admin: %v", err)
+	}
+	if err := command(t, s, rec, alice, "enroll --reset "+bob.ID); err != nil {
+		t.Fatalf("the admin's reset: %v", err)
+	}
+	if err := command(t, s, rec, bob, "approve "+id); err == nil || !strings.Contains(err.Error(), "you have not enrolled") {
+		t.Fatalf("approve after the reset: %v; want to be told to enrol", err)
 	}
 
 	public := &noEphemeral{rec}

@@ -27,7 +27,7 @@ type subcommand struct {
 // the router's own.
 var subcommands = withOperations(map[string]subcommand{
 	"approve": {usage: "/gitlab-migrations approve <request-id> [--code NNNNNN]", summary: "approve someone else's request (--code: your authenticator's current code, where policy.reauth asks for one)", flags: []string{"code"}, minArgs: 1, maxArgs: 1},
-	"enroll":  {usage: "/gitlab-migrations enroll [--code NNNNNN]", summary: "enrol your authenticator app for approvals that need a code (answered to you alone; --code: the current code, to replace an enrolled secret)", flags: []string{"code"}},
+	"enroll":  {usage: "/gitlab-migrations enroll [--code NNNNNN]  |  enroll --reset <user-id>", summary: "enrol your authenticator app for approvals that need a code (answered to you alone; --code: the current code, to replace an enrolled secret); --reset: an admin removes a lost one", flags: []string{"code", "reset"}},
 	"deny":    {usage: "/gitlab-migrations deny <request-id> [reason]", summary: "deny a request (one deny is a veto)", minArgs: 1, maxArgs: -1},
 	"cancel":  {usage: "/gitlab-migrations cancel <request-id>", summary: "withdraw your own pending request", minArgs: 1, maxArgs: 1},
 	"pending": {usage: "/gitlab-migrations pending", summary: "requests waiting for approval, running ones, and open post-incident reviews"},

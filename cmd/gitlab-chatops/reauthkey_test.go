@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gitlab-chatops/gitlab-chatops/approvals"
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 )
 
 // TestReauthConfig: policy.reauth takes totp or none for the subcommands
@@ -74,5 +81,65 @@ func TestReauthConfig(t *testing.T) {
 				t.Fatalf("the key was echoed:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+// TestREADMEReauthPolicy: the README's example of "Approver
+// re-authentication (TOTP)" is a valid configuration once its key file
+// exists, and its lockout line is what the bot says.
+func TestREADMEReauthPolicy(t *testing.T) {
+	clearChatEnv(t)
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Approver re-authentication (TOTP)\n")
+	if !ok {
+		t.Fatal("the README has no section on re-authentication")
+	}
+	_, block, _ := strings.Cut(section, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "reauth.key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	block = strings.Replace(block, "/etc/gitlab-chatops/reauth.key", key, 1)
+	store := "store: " + filepath.Join(dir, "bot.db") + "\napproval_key: " + testApprovalKey(t, dir) + "\nhosts: [{name: gitlab-1, agent: \"http://127.0.0.1:1\"}]\n"
+	p := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(p, []byte(store+block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", "--for", "console", p}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("the README's example is refused (exit %d):\n%s", code, stderr.String())
+	}
+	// The lockout as the Service words it, up to the time it names.
+	ctx := context.Background()
+	mem := &approvalstest.Store{}
+	svc, err := approvals.NewService(mem, approvals.Policy{Reauth: map[string]string{"migrate": approvals.ReauthTOTP}}, approvals.WithReauth(mem, approvalstest.ReauthKey, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := approvals.User{ID: "console:bob", Name: "bob"}
+	k, err := svc.Enroll(ctx, bob, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Open(ctx, approvals.NewRequest{Platform: "console", Channel: "ops", Host: "gitlab-1", Operation: "migrate", Argv: []string{"gitlab-rake", "db:migrate"}, Requester: approvals.User{ID: "console:alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	if c, _ := totp.GenerateCode(k.Secret(), time.Now()); c == wrong {
+		wrong = "111111"
+	}
+	var last error
+	for range approvals.MaxWrongCodes {
+		_, last = svc.Reauthenticate(ctx, r.ID, bob, wrong)
+	}
+	said, _, _ := strings.Cut(last.Error(), " until ")
+	if !errors.Is(last, approvals.ErrLockedOut) || !strings.Contains(section, said+" until ") {
+		t.Fatalf("the README's lockout line is not what the bot says: %q", said)
 	}
 }
