@@ -27,7 +27,8 @@ import (
 // stops leading (gitlab_chatops_leader 0) and following the job while it
 // cannot renew its lease, reconnects by itself, is elected again and
 // re-attaches to the job; the migrate's outcome is recorded and posted
-// once (and its job ID recorded once); commands typed after the restart work; and the audit trail,
+// once (and its job ID recorded once); a status typed while etcd is down
+// is answered and audited (once); commands typed after the restart work; and the audit trail,
 // read from etcd by `audit verify|export --config`, verifies and holds
 // every step of each request exactly once.
 func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
@@ -61,15 +62,17 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 	// Unable to renew its lease, the replica stops leading (and following
 	// the job) before the lease could expire.
 	waitMetric(t, srv, "gitlab_chatops_leader", nil, 0)
+	// A command typed meanwhile waits for etcd: it is answered, and
+	// audited, once etcd is back (counted below).
+	srv.slash(t, alice, channel, "status")
 	etcdSrv.Restart()
 	waitReady(t, srv, true)
 	waitMetric(t, srv, "gitlab_chatops_leader", nil, 1) // leading again
 	srv.waitChat(t, "Done: migrate on gitlab-sim succeeded")
 
-	// After the restart the replica works as before: a read-only command
-	// and another approved operation.
-	srv.slash(t, alice, channel, "status")
-	srv.waitChat(t, "all 54 up")
+	// The status typed while etcd was down is answered.
+	srv.waitChat(t, "**status** on **gitlab-sim**")
+	// After the restart the replica works as before.
 	srv.slash(t, alice, channel, "restart puma -- after the etcd restart")
 	approve(2)
 	srv.waitChat(t, "Done: restart")
@@ -92,10 +95,14 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 		t.Fatalf("audit export: exit %d\n%s", code, errOut.String())
 	}
 	steps := map[string]map[string]int{} // request → action → count
+	statuses := 0
 	for line := range strings.Lines(out.String()) {
 		var e approvals.AuditEntry
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("export line %q: %v", line, err)
+		}
+		if e.Action == approvals.ActionReadOnlyRun && e.Operation == "migrate-status" {
+			statuses++
 		}
 		if e.RequestID == "" {
 			continue
@@ -104,6 +111,9 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 			steps[e.RequestID] = map[string]int{}
 		}
 		steps[e.RequestID][e.Action]++
+	}
+	if statuses != 1 {
+		t.Errorf("%d status runs audited, want 1 (typed while etcd was down):\n%s", statuses, out.String())
 	}
 	if len(steps) != 2 {
 		t.Fatalf("the trail names %d requests, want 2:\n%s", len(steps), out.String())
