@@ -28,6 +28,9 @@ import (
 //     before etcd expires the lease and another replica is elected.
 //   - Errors of etcd (unreachable, restarted) never end RunWhileLeader:
 //     it campaigns again, after a pause, until its ctx ends.
+//   - It resigns (deletes its key) only when its ctx ends; a lost term
+//     leaves the key to its lease, so a hiccup does not hand leadership
+//     over while a real partition does, after the TTL.
 type Election struct {
 	c      *Cluster
 	value  string
@@ -117,10 +120,16 @@ func (e *Election) term(ctx context.Context, fn func(ctx context.Context)) error
 	<-tctx.Done()
 	stop()
 	e.leader.Store(false)
-	e.resign(el)
-	if ctx.Err() == nil {
-		e.log.Warn("leadership lost", "cause", context.Cause(tctx))
+	if ctx.Err() != nil {
+		// Stopping: hand over at once rather than after the TTL.
+		e.resign(el)
+		return nil
 	}
+	// Lost: the key is gone, or stays bound to a lease that may expire.
+	// It is not deleted: after a mere hiccup this replica campaigns again
+	// with the same key and leads again at once; cut off for good, its
+	// lease expires and another replica is elected.
+	e.log.Warn("leadership lost", "cause", context.Cause(tctx))
 	return nil
 }
 
@@ -147,8 +156,7 @@ func (e *Election) campaign(ctx context.Context, sess *concurrency.Session, ren 
 		return ctx.Err()
 	}
 	if ren.isLost() {
-		e.resign(el)
-		return ErrLeaseNotRenewed
+		return ErrLeaseNotRenewed // the key stays; see term
 	}
 	return nil
 }
