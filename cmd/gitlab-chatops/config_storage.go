@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
@@ -153,19 +152,14 @@ func checkEtcdEndpoints(p *configcheck.Problems, sc *storageConfig) {
 			continue
 		}
 		scheme = u.Scheme
-		checkEtcdScheme(p, key, u, sc.TLS)
 	}
-}
-
-// checkEtcdScheme: https needs storage.tls.ca (etcd's CA); plain http
-// (loopback only, ParseHTTPSURL's rule) must not have TLS files, which it
-// would not use.
-func checkEtcdScheme(p *configcheck.Problems, key string, u *url.URL, t etcdTLSConfig) {
+	// https needs etcd's CA; plain http (loopback only, ParseHTTPSURL's
+	// rule) must not have TLS files, which it would not use.
 	switch {
-	case u.Scheme == "https" && t.CA == "":
-		p.Addf("storage.tls.ca", "missing: the CA that signed etcd's server certificates (https endpoints such as %s)", u.Redacted())
-	case u.Scheme == "http" && t.set():
-		p.Addf(key, "%q is plain http (a development etcd on loopback) but storage.tls is set; use https://", u.Redacted())
+	case scheme == "https" && sc.TLS.CA == "":
+		p.Addf("storage.tls.ca", "missing: the CA that signed etcd's server certificates (the endpoints are https)")
+	case scheme == "http" && sc.TLS.set():
+		p.Addf("storage.tls", "set, but the endpoints are plain http (a development etcd on loopback): use https:// endpoints, or remove storage.tls")
 	}
 }
 

@@ -43,6 +43,9 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 	srv := startMMServeOn(t, storage, "1", bob, "")
 	waitReady(t, srv, true)
 	waitMetric(t, srv, "gitlab_chatops_leader", nil, 1) // the one replica is elected
+	if !strings.Contains(srv.logs.String(), `"storage":"etcd","storage_at":"`+etcdSrv.Endpoints()[0]+` /restart-test/"`) {
+		t.Errorf("the start log does not name the etcd backend:\n%s", srv.logs.String())
+	}
 
 	approve := func(nth int) {
 		t.Helper()

@@ -85,6 +85,7 @@ func TestServeMetrics(t *testing.T) {
 		w("approval_ttl_seconds", approvals.DefaultTTL.Seconds()), // no request_ttl configured
 		w("agent_job_duration_seconds_count", 1, "host", "gitlab-sim", "operation", "migrate", "state", "succeeded"),
 		w("agent_up", 1, "host", "gitlab-sim"),
+		w("leader", 1), // one bbolt process is always leader
 		// The after-check's status: nothing down any more.
 		w("migrations_down", 0, "host", "gitlab-sim", "database", "main"),
 		w("audit_entries_appended_total", 1, "action", "request.opened"),
