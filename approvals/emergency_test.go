@@ -37,7 +37,7 @@ func TestWindowsCheckedAtOpenAndAtTheStartingApproval(t *testing.T) {
 	if !errors.Is(err, approvals.ErrOutsideWindow) {
 		t.Fatalf("Open at 10:30 = %v, want ErrOutsideWindow", err)
 	}
-	for _, want := range []string{"migrate is not allowed now", "outside the change windows (0 12 * * * for 1h (UTC))", "The next allowed time is Tue 2025-03-04 12:00 UTC", "--emergency -- <reason>"} {
+	for _, want := range []string{"migrate is not allowed now", "outside the change windows (0 12 * * * for 1h (UTC))", "The next allowed time is Tue 2025-03-04 12:00 UTC, in 1 hour 30 minutes.", "--emergency -- <reason>"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
@@ -60,7 +60,7 @@ func TestWindowsCheckedAtOpenAndAtTheStartingApproval(t *testing.T) {
 		t.Fatalf("CheckApprover after the window = %v, want ErrOutsideWindow", err)
 	}
 	_, err = f.svc.Approve(ctx, r.ID, carol, "fp-1")
-	if !errors.Is(err, approvals.ErrOutsideWindow) || !strings.Contains(err.Error(), "the approval would start it") || !strings.Contains(err.Error(), "Wed 2025-03-05 12:00 UTC") {
+	if !errors.Is(err, approvals.ErrOutsideWindow) || !strings.Contains(err.Error(), "the approval would start it") || !strings.Contains(err.Error(), "Wed 2025-03-05 12:00 UTC, in 23 hours.") {
 		t.Fatalf("the starting approval after the window = %v", err)
 	}
 	if got := f.state(t, r.ID); got != approvals.StatePending {

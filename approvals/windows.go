@@ -35,8 +35,26 @@ func (s *Service) checkWindow(operation string, emergency bool, now time.Time) e
 	}
 	when := "No allowed time comes within the next two years: an admin must change policy.windows."
 	if !next.IsZero() {
-		when = "The next allowed time is " + s.policy.Windows.Format(next) + "."
+		when = "The next allowed time is " + s.policy.Windows.Format(next) + ", " + inWords(next.Sub(now)) + "."
 	}
 	return fmt.Errorf("%s is not allowed now: %s. %s In an emergency, break glass with `/gitlab-migrations %s --emergency -- <reason>` (it needs one more approval and a review afterwards): %w",
 		operation, why, when, operation, ErrOutsideWindow)
+}
+
+// inWords says how far ahead d is as people say it: "in 45 minutes", "in
+// 3 hours 10 minutes", "in 12 days".
+func inWords(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch h, m := int(d.Hours()), int(d.Minutes())%60; {
+	case d < time.Minute:
+		return "in less than a minute"
+	case d < time.Hour:
+		return "in " + plural(m, "minute")
+	case d < 48*time.Hour && m == 0:
+		return "in " + plural(h, "hour")
+	case d < 48*time.Hour:
+		return "in " + plural(h, "hour") + " " + plural(m, "minute")
+	default:
+		return "in " + plural(int(d/(24*time.Hour)), "day")
+	}
 }

@@ -63,7 +63,7 @@ func TestWindowsRestrictDestructiveOnly(t *testing.T) {
 	s, rec, clock := windowStack(t, approvals.Policy{Approvers: []string{bob.ID}})
 
 	err := command(t, s, rec.recorder, alice, "migrate -- upgrade to 17.5")
-	if err == nil || !strings.Contains(err.Error(), "Migrate is not allowed now: it is outside the change windows (0 12 * * * for 1h (UTC))") || !strings.Contains(err.Error(), "The next allowed time is Tue 2025-03-04 12:00 UTC") ||
+	if err == nil || !strings.Contains(err.Error(), "Migrate is not allowed now: it is outside the change windows (0 12 * * * for 1h (UTC))") || !strings.Contains(err.Error(), "The next allowed time is Tue 2025-03-04 12:00 UTC, in 1 hour 30 minutes.") ||
 		!strings.Contains(err.Error(), "--emergency -- <reason>") {
 		t.Fatalf("migrate outside the window: %v", err)
 	}
