@@ -48,22 +48,7 @@ func startMMServeOn(t *testing.T, storage, speed, approver, extra string) *mmSer
 	startAgentSpeed(t, agentDir, agentPort, speed)
 	fm := newFakeMattermostAPI(t)
 	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(`%slisten: 127.0.0.1:%d
-audit: {key_file: %s}
-approval_key: %s
-hosts:
-  - name: gitlab-sim
-    agent: http://127.0.0.1:%d
-mattermost:
-  url: %s
-  bot_token: mm-bot-token
-  command_tokens: [%s]
-  action_secret: %s
-  callback_url: http://127.0.0.1:%d/mattermost/actions
-policy:
-  approvers: [%s]
-%s`, storage, port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
-		fm.srv.URL, shutMMToken, shutMMSecret, port, approver, extra)), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(mmServeYAML(storage, port, writeAuditKey(t, dir), agentDir, agentPort, fm, approver, extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := &mmServe{base: fmt.Sprintf("http://127.0.0.1:%d", port), fm: fm, logs: &lockedBuffer{}, config: p}
@@ -82,6 +67,31 @@ policy:
 	})
 	waitListening(t, port)
 	return s
+}
+
+// mmServeYAML is a serve configuration on its own listener port with
+// storage (a store: line or a storage: section), the audit key at
+// keyFile, the agent in agentDir on agentPort as host gitlab-sim, the fake
+// Mattermost fm calling back to port, policy.approvers approvers (a
+// comma-separated list), followed by extra.
+func mmServeYAML(storage string, port int, keyFile, agentDir string, agentPort int, fm *fakeMattermostAPI, approvers, extra string) string {
+	return fmt.Sprintf(`%s
+listen: 127.0.0.1:%d
+audit: {key_file: %s}
+approval_key: %s
+hosts:
+  - name: gitlab-sim
+    agent: http://127.0.0.1:%d
+mattermost:
+  url: %s
+  bot_token: mm-bot-token
+  command_tokens: [%s]
+  action_secret: %s
+  callback_url: http://127.0.0.1:%d/mattermost/actions
+policy:
+  approvers: [%s]
+%s`, strings.TrimSuffix(storage, "\n"), port, keyFile, filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
+		fm.srv.URL, shutMMToken, shutMMSecret, port, approvers, extra)
 }
 
 // slash sends `/gitlab-migrations text` as user in channel and returns the

@@ -16,7 +16,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/metrics/metricstest"
@@ -84,23 +83,7 @@ func startReplicas(t testing.TB, o replicaOptions) *replicaSet {
 		if !o.bolt {
 			store = fmt.Sprintf("storage: {backend: etcd, endpoints: [%q], prefix: /replicas/, lease_ttl: %s}", s.etcd.Endpoints()[0], o.leaseTTL)
 		}
-		yaml := fmt.Sprintf(`%s
-listen: 127.0.0.1:%d
-audit: {key_file: %s}
-approval_key: %s
-hosts:
-  - name: gitlab-sim
-    agent: http://127.0.0.1:%d
-mattermost:
-  url: %s
-  bot_token: mm-bot-token
-  command_tokens: [%s]
-  action_secret: %s
-  callback_url: http://127.0.0.1:%d/mattermost/actions
-policy:
-  approvers: [%s]
-%s`, store, port, key, filepath.Join(s.agentDir, agent.ApprovalKeyFile), agentPort,
-			s.fm.srv.URL, shutMMToken, shutMMSecret, port, strings.Join(o.approvers, ", "), o.extra)
+		yaml := mmServeYAML(store, port, key, s.agentDir, agentPort, s.fm, strings.Join(o.approvers, ", "), o.extra)
 		if err := os.WriteFile(r.config, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
