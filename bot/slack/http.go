@@ -41,8 +41,10 @@ func (a *Adapter) CommandsHandler(h bot.Handler) http.Handler {
 		}
 		sc, err := parseSlashCommand(body)
 		if err != nil {
-			a.log.Warn("unreadable slash command", "err", err)
-			http.Error(w, "unreadable form", http.StatusBadRequest)
+			// Signed but unreadable: refused and audited like a forgery
+			// (the reason never quotes the body).
+			a.log.Debug("unreadable slash command", "err", err)
+			a.refused(w, r, http.StatusBadRequest, "slash command with an unreadable form")
 			return
 		}
 		a.commandHTTP(w, r, h, sc)
@@ -68,8 +70,8 @@ func (a *Adapter) InteractionsHandler(h bot.Handler) http.Handler {
 		}
 		ic, err := slackgo.InteractionCallbackParse(r)
 		if err != nil {
-			a.log.Warn("unreadable interaction payload", "err", err)
-			http.Error(w, "unreadable payload", http.StatusBadRequest)
+			a.log.Debug("unreadable interaction payload", "err", err)
+			a.refused(w, r, http.StatusBadRequest, "interaction with an unreadable payload")
 			return
 		}
 		if ic.Type == slackgo.InteractionTypeViewSubmission {

@@ -114,13 +114,20 @@ func signedSlackCommand(t *testing.T, port int, user, text string) *http.Request
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	m := hmac.New(sha256.New, []byte(shutSlackSecret))
-	m.Write([]byte("v0:" + ts + ":" + body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(slack.HeaderTimestamp, ts)
-	req.Header.Set(slack.HeaderSignature, "v0="+hex.EncodeToString(m.Sum(nil)))
+	signSlack(req, shutSlackSecret, time.Now(), body)
 	return req
+}
+
+// signSlack signs req (whose body is body) as Slack signs with secret at
+// ts: X-Slack-Request-Timestamp and X-Slack-Signature = "v0=" +
+// hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)).
+func signSlack(req *http.Request, secret string, ts time.Time, body string) {
+	unix := strconv.FormatInt(ts.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("v0:" + unix + ":" + body))
+	req.Header.Set(slack.HeaderTimestamp, unix)
+	req.Header.Set(slack.HeaderSignature, "v0="+hex.EncodeToString(m.Sum(nil)))
 }
 
 type answer struct {
@@ -129,8 +136,11 @@ type answer struct {
 	err    error
 }
 
-func send(req *http.Request) answer {
-	resp, err := http.DefaultClient.Do(req)
+func send(req *http.Request) answer { return sendWith(http.DefaultClient, req) }
+
+// sendWith is send through c.
+func sendWith(c *http.Client, req *http.Request) answer {
+	resp, err := c.Do(req)
 	if err != nil {
 		return answer{err: err}
 	}
