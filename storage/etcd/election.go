@@ -86,15 +86,23 @@ func (e *Election) term(ctx context.Context, fn func(ctx context.Context)) error
 	if err != nil {
 		return err
 	}
-	// One watch of the lease per campaign: it covers the wait, so a term
-	// never begins on a lease that stopped being renewed meanwhile.
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	ren := watchRenewals(wctx, e.c.Client(), sess.Lease(), ttl)
 	el := concurrency.NewElection(sess, e.c.Key("election"))
-	if err := e.campaign(wctx, sess, ren, el); err != nil {
+	if err := e.campaign(ctx, sess, el); err != nil {
 		return err
 	}
+	// Elected. The term begins on a renewal made now, and the watch of the
+	// renewals counts from when it was sent: a lease that was not renewed
+	// while the campaign waited begins no term.
+	sent := time.Now()
+	kctx, kcancel := context.WithTimeout(ctx, ttl/4)
+	_, err = e.c.Client().KeepAliveOnce(kctx, sess.Lease())
+	kcancel()
+	if err != nil {
+		return fmt.Errorf("etcd election: renewing the lease before leading: %w", err) // the key stays; see below
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	ren := watchRenewals(wctx, e.c.Client(), sess.Lease(), ttl, sent)
 	tctx, end := context.WithCancelCause(ctx)
 	defer end(nil)
 	if err := e.watchKey(tctx, end, el); err != nil {
@@ -133,12 +141,14 @@ func (e *Election) term(ctx context.Context, fn func(ctx context.Context)) error
 	return nil
 }
 
-// campaign waits until elected. It gives up when the lease stops being
-// renewed or the session ends. It does not wait for Campaign itself to
-// return after ctx ends: concurrency.Election resigns with the client's
-// context then, which blocks while etcd is unreachable; that goroutine
-// ends with the client.
-func (e *Election) campaign(ctx context.Context, sess *concurrency.Session, ren *renewals, el *concurrency.Election) error {
+// campaign waits until elected, or the session ends. Missed renewals do
+// not end the wait (only a term needs them): cancelling a Campaign makes
+// concurrency.Election delete the campaign key, and a cancelled one that
+// completes late would delete the same key (same lease) of a later term.
+// It does not wait for Campaign itself to return after ctx ends:
+// concurrency.Election resigns with the client's context then, which
+// blocks while etcd is unreachable; that goroutine ends with the client.
+func (e *Election) campaign(ctx context.Context, sess *concurrency.Session, el *concurrency.Election) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -148,17 +158,12 @@ func (e *Election) campaign(ctx context.Context, sess *concurrency.Session, ren 
 		if err != nil {
 			return fmt.Errorf("etcd election: campaigning: %w", err)
 		}
-	case <-ren.Lost():
-		return ErrLeaseNotRenewed
+		return nil
 	case <-sess.Done():
 		return errLeadershipLost
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if ren.isLost() {
-		return ErrLeaseNotRenewed // the key stays; see term
-	}
-	return nil
 }
 
 // watchKey checks that the campaign key is still the one elected (it may

@@ -183,9 +183,9 @@ func (o *Owners) forget(id string, cl *ownerClaim) {
 	}
 }
 
-// session is the replica's session and the watch of its renewals. A
-// watch that saw the renewals stop is replaced only after a renewal has
-// succeeded again, so no claim is taken on a lease about to expire.
+// session is the replica's session and the watch of its renewals. A new
+// watch (a new session, or one that saw the renewals stop) begins on a
+// renewal made now, so no claim is taken on a lease about to expire.
 func (o *Owners) session(ctx context.Context) (*concurrency.Session, *renewals, error) {
 	ttl := o.c.LeaseTTL()
 	sctx, cancel := context.WithTimeout(ctx, ttl/2)
@@ -199,16 +199,15 @@ func (o *Owners) session(ctx context.Context) (*concurrency.Session, *renewals, 
 	if o.sess == sess && !o.ren.isLost() {
 		return sess, o.ren, nil
 	}
-	if o.sess == sess {
-		if _, err := o.c.Client().KeepAliveOnce(sctx, sess.Lease()); err != nil {
-			return nil, nil, fmt.Errorf("renewing the replica's lease: %w", err)
-		}
+	sent := time.Now()
+	if _, err := o.c.Client().KeepAliveOnce(sctx, sess.Lease()); err != nil {
+		return nil, nil, fmt.Errorf("renewing the replica's lease: %w", err)
 	}
 	if o.stopRen != nil {
 		o.stopRen()
 	}
 	rctx, stop := context.WithCancel(o.c.Client().Ctx())
-	o.sess, o.ren, o.stopRen = sess, watchRenewals(rctx, o.c.Client(), sess.Lease(), ttl), stop
+	o.sess, o.ren, o.stopRen = sess, watchRenewals(rctx, o.c.Client(), sess.Lease(), ttl, sent), stop
 	return sess, o.ren, nil
 }
 

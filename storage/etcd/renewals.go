@@ -25,12 +25,11 @@ type renewals struct {
 }
 
 // watchRenewals starts watching lease id (of TTL ttl) until ctx ends. The
-// lease counts as renewed at the start: the caller has just obtained it,
-// or seen it renewed (a session's lease is renewed every TTL/3, so at
-// worst it lives TTL*2/3 from now, still more than the TTL/2 allowed).
-func watchRenewals(ctx context.Context, c *clientv3.Client, id clientv3.LeaseID, ttl time.Duration) *renewals {
+// lease counts as renewed at since: when the caller sent a renewal that
+// succeeded, or granted the lease.
+func watchRenewals(ctx context.Context, c *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, since time.Time) *renewals {
 	r := &renewals{lost: make(chan struct{})}
-	go r.run(ctx, c, id, ttl)
+	go r.run(ctx, c, id, ttl, since)
 	return r
 }
 
@@ -47,11 +46,11 @@ func (r *renewals) isLost() bool {
 	}
 }
 
-func (r *renewals) run(ctx context.Context, c *clientv3.Client, id clientv3.LeaseID, ttl time.Duration) {
+func (r *renewals) run(ctx context.Context, c *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, since time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grace := ttl / 2
-	deadline := time.NewTimer(grace)
+	deadline := time.NewTimer(time.Until(since.Add(grace)))
 	defer deadline.Stop()
 	renewed := make(chan time.Time)
 	gone := make(chan struct{})
