@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -37,20 +36,7 @@ func TestServeGroupsAnswerForTheirOwnPlatform(t *testing.T) {
 	startAgent(t, filepath.Join(dir, "agent"), agentPort)
 	cfg, _ := shutdownConfig(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fs.apiURL(), fm.srv.URL, mmChannel, slackPort, mmPort)
 	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	}
-	defer stop()
+	stop := startServe(t, cfg, logs)
 	waitListening(t, slackPort)
 	waitListening(t, mmPort)
 

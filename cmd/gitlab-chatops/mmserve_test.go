@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,17 +57,30 @@ func startMMServeOn(t *testing.T, storage, speed, approver, extra string) *mmSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(s.logs, nil)), noEnv) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	startServe(t, cfg, s.logs)
 	waitListening(t, port)
 	return s
+}
+
+// startServe runs serve with cfg in this process, logging JSON into logs,
+// and returns stop, which ends it and waits for it (serve must return
+// nil); stop is safe to call more than once and runs at the test's end.
+func startServe(t *testing.T, cfg config, logs *lockedBuffer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // mmServeYAML is a serve configuration on its own listener port with

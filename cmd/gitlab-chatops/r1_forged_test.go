@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/mattermost"
@@ -69,56 +67,32 @@ func TestR1ForgedInputRefused(t *testing.T) {
 	port, agentPort := freePort(t), freePort(t)
 	agentDir := filepath.Join(dir, "agent")
 	startAgentSpeed(t, agentDir, agentPort, "0")
-	p := filepath.Join(dir, "bot.yaml")
-	store := filepath.Join(dir, "chatops.db")
 	// Two approvers, one approval needed: any accepted forgery below
 	// would start the migrate. Mattermost callbacks are accepted from all
 	// of 127.0.0.0/8, so that each row may come from an address of its own
 	// and still reach the check under test.
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
-listen: 127.0.0.1:%d
-audit: {key_file: %s}
-approval_key: %s
-hosts:
-  - name: gitlab-sim
-    agent: http://127.0.0.1:%d
-policy:
-  approvers: [slack:%s, mattermost:%s]
-slack:
+	store := filepath.Join(dir, "chatops.db")
+	yaml := mmServeYAML("store: "+store, port, writeAuditKey(t, dir), agentDir, agentPort, fm,
+		fmt.Sprintf("slack:%s, mattermost:%s", r1SlackBob, mmBob), fmt.Sprintf(`slack:
   mode: http
   api_url: %s
   bot_token: xoxb-r1-test
   signing_secret: %s
-mattermost:
-  url: %s
-  bot_token: mm-bot-token
-  command_tokens: [%s]
-  action_secret: %s
-  callback_url: http://127.0.0.1:%d/mattermost/actions
-  callback_sources: [127.0.0.0/8]
-`, store, port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort,
-		r1SlackBob, mmBob, fs.apiURL(), shutSlackSecret, fm.srv.URL, shutMMToken, shutMMSecret, port)), 0o600); err != nil {
+`, fs.apiURL(), shutSlackSecret))
+	const callbacks = "/mattermost/actions\n"
+	if !strings.Contains(yaml, callbacks) {
+		t.Fatalf("no mattermost.callback_url to add callback_sources after:\n%s", yaml)
+	}
+	yaml = strings.Replace(yaml, callbacks, callbacks+"  callback_sources: [127.0.0.0/8]\n", 1)
+	p := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)), noEnv) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	}
-	defer stop()
+	stop := startServe(t, cfg, &lockedBuffer{})
 	waitListening(t, port)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
