@@ -87,6 +87,7 @@ func TestStoreConforms(t *testing.T) {
 		return approvalstest.ReauthHarness{Store: s, Reader: s, Key: approvalstest.Key}
 	})
 	t.Run("two replicas share each approver's record", func(t *testing.T) { testReauthReplicas(t, srv, p.next(t)) })
+	t.Run("a code is accepted once across replicas, and wrong ones count together", func(t *testing.T) { testReauthReplicaReplay(t, srv, p.next(t)) })
 }
 
 // TestStore covers what the suites do not: the chain is byte for byte
