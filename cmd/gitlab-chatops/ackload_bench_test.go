@@ -69,7 +69,9 @@ import (
 // bot's CPU profile (serve-*.pprof) and allocations (serve-*.heap);
 // ACK_BENCH_TRACE=DIR an execution trace of every target (go tool trace:
 // collections, mark assists and who ran during a round); ACK_BENCH_KEEP=DIR
-// keeps the targets' logs.
+// keeps the targets' logs. ACK_BENCH_NO_TARGET=1 reports the figures
+// without judging the ratios (scripts/bench, figure P1, judges them over
+// its rounds).
 func BenchmarkAckUnderLoad(b *testing.B) {
 	clients := envInt(b, "ACK_BENCH_CLIENTS", 200)
 	perClient := envInt(b, "ACK_BENCH_COMMANDS", 3)
@@ -121,8 +123,18 @@ func BenchmarkAckUnderLoad(b *testing.B) {
 	slowRatio := medSlow.Seconds() / medBare.Seconds()
 	b.ReportMetric(medBare.Seconds()*1000, "bare-p99-ms")
 	b.ReportMetric(medServe.Seconds()*1000, "serve-p99-ms")
+	b.ReportMetric(medSlow.Seconds()*1000, "slow-agent-p99-ms")
 	b.ReportMetric(ratio, "p99-ratio")
 	b.ReportMetric(slowRatio, "slow-agent-p99-ratio")
+	// p50 and max as the issue lists them (medians over rounds likewise),
+	// for scripts/bench's table.
+	allBareRounds := slices.Concat(bareRounds, slowBare)
+	b.ReportMetric(median(ackField(allBareRounds, func(r ackRound) time.Duration { return r.p50 })).Seconds()*1000, "bare-p50-ms")
+	b.ReportMetric(median(ackField(serveRounds, func(r ackRound) time.Duration { return r.p50 })).Seconds()*1000, "serve-p50-ms")
+	b.ReportMetric(median(ackField(slowRounds, func(r ackRound) time.Duration { return r.p50 })).Seconds()*1000, "slow-agent-p50-ms")
+	b.ReportMetric(median(ackField(allBareRounds, func(r ackRound) time.Duration { return r.max })).Seconds()*1000, "bare-max-ms")
+	b.ReportMetric(median(ackField(serveRounds, func(r ackRound) time.Duration { return r.max })).Seconds()*1000, "serve-max-ms")
+	b.ReportMetric(median(ackField(slowRounds, func(r ackRound) time.Duration { return r.max })).Seconds()*1000, "slow-agent-max-ms")
 	b.ReportMetric(median(perThousand(serveRounds, func(r ackRound) int64 { return r.slackConns })), "slack-TLS/1k")
 	b.ReportMetric(median(perThousand(serveRounds, func(r ackRound) int64 { return r.agentConns })), "agent-TLS/1k")
 	// The summary first: testing keeps only the first 10 lines of a
@@ -156,6 +168,12 @@ func BenchmarkAckUnderLoad(b *testing.B) {
 	fake.mu.Lock()
 	b.Logf("queued notices: %d of %d ephemeral messages", fake.queued, fake.notices)
 	fake.mu.Unlock()
+	if os.Getenv("ACK_BENCH_NO_TARGET") != "" {
+		// scripts/bench judges the ratio itself, on the median over its
+		// own rounds: a failed benchmark would hide this round's figures.
+		// Errors and non-status answers above still fail.
+		return
+	}
 	if ratio > maxAckRatio {
 		b.Errorf("serve's ack p99 is %.2f× the bare handler's (medians of %d rounds), want ≤ %.1f×", ratio, len(serveRounds), maxAckRatio)
 	}
@@ -729,9 +747,13 @@ func loadavg() string {
 }
 
 func p99s(rs []ackRound) []time.Duration {
+	return ackField(rs, func(r ackRound) time.Duration { return r.p99 })
+}
+
+func ackField(rs []ackRound, f func(ackRound) time.Duration) []time.Duration {
 	out := make([]time.Duration, len(rs))
 	for i, r := range rs {
-		out[i] = r.p99
+		out[i] = f(r)
 	}
 	return out
 }

@@ -22,12 +22,14 @@ func TestTableGolden(t *testing.T) {
 		What: "64 writers", Goal: "≥ 5,000/s", Unit: PerSecond, Measured: "appends", Baseline: "raw", BaselineWhat: "raw Batch",
 		Met: func(m, b float64) bool { return m >= 5000 && m >= 0.7*b },
 	}}}
-	idle := Figure{ID: "P6", Name: "idle", Rows: []Row{{What: "bot RSS", Goal: "≤ 40 MiB", Unit: MiB, Measured: "rss", Met: below(40)}}}
+	idle := Figure{ID: "P6", Name: "idle", Rows: []Row{{What: "bot RSS", Goal: "≤ 40 MiB", Unit: MiB, Measured: "rss", Met: below(40)},
+		{What: "bot RSS, max", Goal: "—", Unit: MiB, Measured: "max"}}}
 	broken := Figure{ID: "P7", Name: "many requests", Rows: []Row{{What: "pending | audit", Goal: "≤ 50 ms", Unit: Millis, Measured: "pending", Met: below(50)}}}
 	results := []Result{
 		{Figure: appends, Row: appends.Rows[0], Measured: summarise([]float64{9758, 7023, 12510}), Baseline: summarise([]float64{11000, 12000, 13000})},
 		{Figure: fast, Row: fast.Rows[0], Measured: summarise([]float64{0.86, 0.6, 0.7}), Baseline: summarise([]float64{0.13, 0.1, 0.12})},
 		{Figure: idle, Row: idle.Rows[0], Measured: summarise([]float64{31.25, 30, 33})},
+		{Figure: idle, Row: idle.Rows[1], Measured: summarise([]float64{50})},
 		{Figure: broken, Row: broken.Rows[0], Err: errors.New("round 1: ./cmd -bench X: exit status 1:\n--- FAIL: | boom")},
 	}
 	var b bytes.Buffer

@@ -30,7 +30,9 @@ type Row struct {
 	// BaselineWhat names the baseline in the table ("bufio.Scanner line count").
 	BaselineWhat string
 	// Met reports whether the goal is met, given the medians over rounds
-	// of the measured value and of the baseline (0 without one).
+	// of the measured value and of the baseline (0 without one). nil: the
+	// row is shown for context (a p50 beside the p99 the goal is on) and
+	// has no goal of its own.
 	Met func(measured, baseline float64) bool
 }
 
@@ -73,7 +75,7 @@ func (r Result) Met() bool {
 	if r.Err != nil || r.Measured.N == 0 || (r.Row.Baseline != "" && r.Baseline.N == 0) {
 		return false
 	}
-	return r.Row.Met(r.Measured.Median, r.Baseline.Median)
+	return r.Row.Met == nil || r.Row.Met(r.Measured.Median, r.Baseline.Median)
 }
 
 // measure runs fig's rounds and summarises each row. A failed round stops

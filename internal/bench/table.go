@@ -33,6 +33,8 @@ func writeTable(w io.Writer, results []Result) error {
 			met = "**no**: " + cell(r.Err.Error())
 		case !r.Met():
 			met = "**no**"
+		case r.Row.Met == nil:
+			met = "—"
 		}
 		fmt.Fprintf(&b, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Figure.ID, cell(r.Figure.Name), cell(r.Row.What), cell(r.Row.Goal), min, med, max, cell(base), ratio, met)
