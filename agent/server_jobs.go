@@ -57,9 +57,10 @@ func refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, re.httpStatus(), re.msg, re.field)
 }
 
-// decodeJSONBody reads one JSON value into v strictly: a body over limit
-// is refused with 413, a key named twice (see checkNoDuplicateKeys), an
-// unknown field or trailing data with 400. An empty body is allowed when
+// decodeJSONBody reads one JSON object into v strictly: a body over
+// limit is refused with 413, a key named twice (see
+// checkNoDuplicateKeys), another JSON value (null, an array), an unknown
+// field or trailing data with 400. An empty body is allowed when
 // allowEmpty. Nothing of the request is acted on unless all of it is
 // well-formed.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any, allowEmpty bool) error {
@@ -83,6 +84,12 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, limit int64, v any, 
 	}
 	if err := checkNoDuplicateKeys(data); err != nil {
 		return err
+	}
+	// encoding/json decodes null into a struct as "nothing to do", which
+	// would leave v empty and the refusal about its first missing field;
+	// every request is an object (found by FuzzDecodeRunRequest).
+	if bytes.TrimSpace(data)[0] != '{' {
+		return &requestError{msg: "request body is not a JSON object: send one, e.g. {\"operation\": \"migrate-status\"}"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
