@@ -349,8 +349,15 @@ func (r *Router) Close() {
 	}
 	r.work.Wait()
 	r.loops.Wait()
-	r.logHead(context.Background(), "at stop")
+	// Bounded: a store that cannot be reached (etcd down at SIGTERM)
+	// must not hold the shutdown; the head is then simply not logged.
+	ctx, cancel := context.WithTimeout(context.Background(), stopHeadTimeout)
+	defer cancel()
+	r.logHead(ctx, "at stop")
 }
+
+// stopHeadTimeout bounds reading the audit head to log it at Close.
+const stopHeadTimeout = 2 * time.Second
 
 // background runs fn in a goroutine bound to the router's lifetime, not
 // to the inbound request's. It never queues: use it for work that must

@@ -135,6 +135,28 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 	}
 }
 
+// TestServeOnEtcdStopsWhileEtcdIsDown: serve on etcd stops cleanly and
+// within shutdown_grace when etcd is gone at SIGTERM: nothing waits for
+// etcd without bound (resigning, releasing, revoking the lease).
+func TestServeOnEtcdStopsWhileEtcdIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, an agent and serve")
+	}
+	etcdSrv := etcdtest.Start(t)
+	storage := fmt.Sprintf("storage: {backend: etcd, endpoints: [%q], prefix: /stop-test/, lease_ttl: 4s}\n", etcdSrv.Endpoints()[0])
+	srv := startMMServeOn(t, storage, "0", model.NewId(), "shutdown_grace: 20s\n")
+	waitMetric(t, srv, "gitlab_chatops_leader", nil, 1)
+	etcdSrv.Stop()
+	waitReady(t, srv, false)
+	start := time.Now()
+	srv.stop() // fails the test if serve returns an error
+	d := time.Since(start)
+	if d > 20*time.Second {
+		t.Errorf("serve took %s to stop, beyond its shutdown_grace of 20s", d)
+	}
+	t.Logf("serve stopped in %s with etcd down", d.Round(time.Millisecond))
+}
+
 // waitReady waits (60 s at most) until serve's /readyz says ready (200) or,
 // when !ready, that etcd is not ready (503 naming etcd).
 func waitReady(t *testing.T, srv *mmServe, ready bool) {

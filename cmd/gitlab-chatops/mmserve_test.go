@@ -25,6 +25,9 @@ type mmServe struct {
 	// config is the configuration file serve runs with (for the audit
 	// commands' --config).
 	config string
+	// stop stops serve (SIGTERM) and waits for it, failing the test if
+	// serve returns an error; the test's end calls it too.
+	stop func()
 }
 
 // startMMServe writes a serve configuration with the fake Mattermost, the
@@ -57,7 +60,7 @@ func startMMServeOn(t *testing.T, storage, speed, approver, extra string) *mmSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	startServe(t, cfg, s.logs)
+	s.stop = startServe(t, cfg, s.logs)
 	waitListening(t, port)
 	return s
 }
