@@ -214,10 +214,12 @@ func TestButtonOfAnotherMessageIsRefused(t *testing.T) {
 	}
 }
 
-// TestConcurrentApprovalsRunOnce: 100 goroutines approve one request, by
-// button and by command, as different users and as the same user; exactly
-// one migrate reaches the agent.
-func TestConcurrentApprovalsRunOnce(t *testing.T) {
+// TestR3ConcurrentApprovalsRunOnce (issue 15, R3: one run per request;
+// across replicas: TestConcurrentApprovalsAcrossReplicasRunOnce): 100
+// goroutines approve one request, half by button and half by typed
+// command, as different users and as the same user; exactly one migrate
+// reaches the agent, one start is audited and the request succeeds.
+func TestR3ConcurrentApprovalsRunOnce(t *testing.T) {
 	s, rec := setup(t, simtest.Options{})
 	id, root := openMigrate(t, s, rec)
 	var wg sync.WaitGroup

@@ -127,7 +127,7 @@ func (p *outageProxy) restore(t *testing.T) {
 // outcome is unknown; once traffic passes again the bot re-attaches from
 // the last line it had, and the thread ends SUCCEEDED with the full output
 // (every line, digest verified, else the request would fail). migrate ran
-// exactly once. TestAgentDownDuringRun is the crash case.
+// exactly once. TestR4AgentKilledMidMigrate is the crash case.
 func TestAgentUnreachableDuringRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes over 20 s")

@@ -233,12 +233,18 @@ func TestConnectionCutBeforeJobEvent(t *testing.T) {
 	mustContain(t, auditVerifyFile(t, store), "audit trail intact")
 }
 
-// TestAgentDownDuringRun: the agent dies while the migrate runs and is
-// back 20 s later on the same state directory and port. Meanwhile the
-// request stays running and the thread says the outcome is unknown and
-// what to check; then the bot re-attaches and the thread ends with the
-// outcome the agent recorded. migrate ran once.
-func TestAgentDownDuringRun(t *testing.T) {
+// TestR4AgentKilledMidMigrate (issue 15, R4: a killed agent is reported
+// with a next step; the bot's side is TestR4BotKilledMidMigrate): the
+// agent is kill -9ed while the migrate runs and is back 20 s later on the
+// same state directory and port. Meanwhile the request stays running, the
+// thread says the outcome is unknown and what to check (the agent's
+// systemd unit and journal; not to run it again by hand), and the request
+// card says it too, audited as the request's note. Then the bot
+// re-attaches and the request ends interrupted, as the agent recorded it:
+// the thread says what to do next (check the host before running it
+// again) and shows what is still down; the stored request is interrupted
+// and its end is audited. migrate ran once.
+func TestR4AgentKilledMidMigrate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes over 20 s")
 	}
@@ -274,11 +280,43 @@ func TestAgentDownDuringRun(t *testing.T) {
 		"answers again",
 		"INTERRUPTED: MIGRATE ON GITLAB-SIM",
 		"the agent stopped while the job ran",
+		"check the host's state before running it again",
+		"STILL DOWN ON GITLAB-SIM",
 	)
 	mustContain(t, auditVerifyFile(t, store), "audit trail intact")
+	// The request ended interrupted, in the store and in the audit trail.
+	id, outcome := finishedRequest(t, store)
+	if outcome != string(approvals.StateInterrupted) {
+		t.Errorf("the audit trail ends request %s with outcome %q, want interrupted", id, outcome)
+	}
+	db, err := storage.Open(store, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if req, err := db.Request(context.Background(), id); err != nil || req.State != approvals.StateInterrupted {
+		t.Errorf("request %s is stored %v (%v), want interrupted", id, req.State, err)
+	}
 	// The note was stored (audited) while the agent was away and cleared
 	// when it answered again.
 	mustContain(t, strings.Join(notes(t, store), "\n"), "outcome unknown: agent unreachable since", "note cleared")
+}
+
+// finishedRequest returns the one request whose end (request.finished)
+// store's audit trail holds, and the outcome it was audited with.
+func finishedRequest(t *testing.T, store string) (id, outcome string) {
+	t.Helper()
+	n := 0
+	for _, e := range auditTrail(t, store) {
+		if e.Action == approvals.ActionRequestFinished {
+			id, outcome = e.RequestID, e.Outcome
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the audit trail holds %d request ends, want 1", n)
+	}
+	return id, outcome
 }
 
 // notes returns the details of the request.noted audit entries in store.

@@ -102,12 +102,13 @@ func waitHealthy(t testing.TB, port int) {
 	}
 }
 
-// TestRestartRecoveryAcrossProcesses stops the bot while an approved
-// migrate runs on the agent (SIGKILL: a crash; SIGTERM: a restart by
-// systemd), starts it again on the same bbolt file, and checks that the new
+// TestR4BotKilledMidMigrate (issue 15, R4: a killed bot loses nothing;
+// the agent's side is TestR4AgentKilledMidMigrate) stops the bot while an
+// approved migrate runs on the agent (SIGKILL, kill -9: a crash; SIGTERM:
+// a restart by systemd), starts it again on the same bbolt file, and checks that the new
 // process re-attaches to the running job, finishes the request properly in
 // its thread, and that migrate ran once.
-func TestRestartRecoveryAcrossProcesses(t *testing.T) {
+func TestR4BotKilledMidMigrate(t *testing.T) {
 	for _, sig := range []os.Signal{os.Kill, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) { testRestartRecovery(t, sig) })
 	}
