@@ -132,12 +132,13 @@ type fakeMattermostAPI struct {
 
 	mu      sync.Mutex
 	posts   map[string]*model.Post
-	created []*model.Post    // every post as it was created, in order
-	patched chan *model.Post // every patched post
+	created []*model.Post                // every post as it was created, in order
+	patched chan *model.Post             // every patched post
+	dialogs chan model.OpenDialogRequest // every dialog opened
 }
 
 func newFakeMattermostAPI(t testing.TB) *fakeMattermostAPI {
-	f := &fakeMattermostAPI{posts: map[string]*model.Post{}, patched: make(chan *model.Post, 100)}
+	f := &fakeMattermostAPI{posts: map[string]*model.Post{}, patched: make(chan *model.Post, 100), dialogs: make(chan model.OpenDialogRequest, 10)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v4/posts", func(w http.ResponseWriter, r *http.Request) {
 		var p model.Post
@@ -205,6 +206,18 @@ func newFakeMattermostAPI(t testing.TB) *fakeMattermostAPI {
 			return
 		}
 		writeJSONStatus(w, http.StatusOK, &model.ChannelMember{ChannelId: r.PathValue("cid"), UserId: r.PathValue("uid")})
+	})
+	mux.HandleFunc("POST /api/v4/actions/dialogs/open", func(w http.ResponseWriter, r *http.Request) {
+		var d model.OpenDialogRequest
+		if err := json.NewDecoder(r.Body).Decode(&d); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		select {
+		case f.dialogs <- d:
+		default: // nobody is looking at more than ten
+		}
+		writeJSONStatus(w, http.StatusOK, map[string]string{"status": "OK"})
 	})
 	mux.HandleFunc("POST /api/v4/channels/direct", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusCreated, &model.Channel{Id: model.NewId(), Type: model.ChannelTypeDirect})

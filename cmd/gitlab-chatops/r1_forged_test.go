@@ -54,8 +54,9 @@ type forgedInput struct {
 // for approval, and every row tries to approve it or to run something:
 // forged, missing and stale Slack signatures, replayed Slack requests
 // (commands, clicks, form submissions), a wrong or missing Mattermost
-// token, forged and replayed button contexts, forged dialog states,
-// oversized and malformed bodies. Each is refused with the platform's
+// token, forged and replayed button contexts, forged, altered and
+// replayed dialog submissions (a genuine dialog, opened by an approval
+// that needs a code), oversized and malformed bodies. Each is refused with the platform's
 // answer, audited (its own auth.refused entry, counting it once, with its
 // reason), and nothing runs: the request is still pending and the agent
 // was asked for no job meanwhile.
@@ -73,12 +74,14 @@ func TestR1ForgedInputRefused(t *testing.T) {
 	// and still reach the check under test.
 	store := filepath.Join(dir, "chatops.db")
 	yaml := mmServeYAML("store: "+store, port, writeAuditKey(t, dir), agentDir, agentPort, fm,
-		fmt.Sprintf("slack:%s, mattermost:%s", r1SlackBob, mmBob), fmt.Sprintf(`slack:
+		fmt.Sprintf("slack:%s, mattermost:%s", r1SlackBob, mmBob), fmt.Sprintf(`  reauth: {restart: totp}
+reauth: {key_file: %s}
+slack:
   mode: http
   api_url: %s
   bot_token: xoxb-r1-test
   signing_secret: %s
-`, fs.apiURL(), shutSlackSecret))
+`, reauthKeyFile(t, dir), fs.apiURL(), shutSlackSecret))
 	const callbacks = "/mattermost/actions\n"
 	if !strings.Contains(yaml, callbacks) {
 		t.Fatalf("no mattermost.callback_url to add callback_sources after:\n%s", yaml)
@@ -107,6 +110,39 @@ func TestR1ForgedInputRefused(t *testing.T) {
 	if id == "" {
 		t.Fatalf("the Approve button carries no request ID: %v", actx)
 	}
+	// A second request, a restart, whose approval needs an authenticator
+	// code (policy.reauth): bob, enrolled, clicks its Approve and the bot
+	// opens a dialog, whose genuine state the dialog rows replay or alter.
+	form.Set("text", "restart puma -- R1 dialog")
+	if a := send(mustRequest(t, http.MethodPost, base+"/mattermost/command", "application/x-www-form-urlencoded", form.Encode())); a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("opening the restart request: %+v", a)
+	}
+	post2, actx2 := post, actx
+	for actx2["request_id"] == id {
+		post2, actx2 = fm.approveContext(t)
+	}
+	enrol := url.Values{"token": {shutMMToken}, "user_id": {mmBob}, "user_name": {"bob"}, "channel_id": {mmChannel}, "text": {"enroll"}}
+	if a := send(mustRequest(t, http.MethodPost, base+"/mattermost/command", "application/x-www-form-urlencoded", enrol.Encode())); a.err != nil || a.status != http.StatusOK || !strings.Contains(a.body, "otpauth://") {
+		t.Fatalf("enrolling bob: %+v", a)
+	}
+	approve2, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: mmBob, UserName: "bob", ChannelId: mmChannel, PostId: post2.Id, TriggerId: "r1-trigger", Context: actx2})
+	if a := send(mustRequest(t, http.MethodPost, base+"/mattermost/actions", "application/json", string(approve2))); a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("bob's Approve of the restart: %+v", a)
+	}
+	var opened model.OpenDialogRequest
+	select {
+	case opened = <-fm.dialogs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("bob's Approve of the restart opened no dialog")
+	}
+	// A wrong code: the genuine submission is refused by the router, so
+	// that its replay is refused as a replay, not as a second approval.
+	submission := func(user, state string) model.SubmitDialogRequest {
+		return model.SubmitDialogRequest{Type: "dialog_submission", UserId: user, ChannelId: mmChannel, CallbackId: opened.Dialog.CallbackId, State: state, Submission: map[string]any{"code": "000000"}}
+	}
+	genuine := submission(mmBob, opened.Dialog.State)
+	altered := []byte(opened.Dialog.State)
+	altered[5] ^= 1 // in the signed JSON, after "v1."
 	jobsBefore := agentJobs(t, agentDir)
 
 	slackAt := func(path, body, secret string, ts time.Time) *http.Request {
@@ -252,6 +288,18 @@ func TestR1ForgedInputRefused(t *testing.T) {
 			send: mmJSON("/mattermost/dialog", dialog(mattermost.DialogCallbackID, "v1.eyJhIjoiYXBwcm92ZSJ9.AAAA"))},
 		{name: "mattermost dialog submission of a dialog the bot did not open", platform: "mattermost", status: 200, body: "could not verify", reason: "did not open",
 			send: mmJSON("/mattermost/dialog", dialog("approve", "v1.eyJhIjoiYXBwcm92ZSJ9.AAAA"))},
+		{name: "mattermost dialog submission replayed", platform: "mattermost", status: 200, body: "already submitted", reason: "replayed",
+			send: func(t *testing.T, c *http.Client) answer {
+				first := mmJSON("/mattermost/dialog", genuine)(t, http.DefaultClient)
+				if first.err != nil || first.status != http.StatusOK || !strings.Contains(first.body, "not the current code") {
+					t.Fatalf("the genuine submission was not refused for its wrong code: %+v", first)
+				}
+				return mmJSON("/mattermost/dialog", genuine)(t, c)
+			}},
+		{name: "mattermost dialog state altered", platform: "mattermost", status: 200, body: "could not verify", reason: "state does not match its signature",
+			send: mmJSON("/mattermost/dialog", submission(mmBob, string(altered)))},
+		{name: "mattermost dialog submitted by another user", platform: "mattermost", status: 200, body: "could not verify", reason: "submitted by",
+			send: mmJSON("/mattermost/dialog", submission(mmAlice, opened.Dialog.State))},
 		{name: "mattermost malformed dialog submission", platform: "mattermost", status: 400, reason: "unreadable body",
 			send: func(t *testing.T, c *http.Client) answer {
 				return via(c, mustRequest(t, http.MethodPost, base+"/mattermost/dialog", "application/json", `{"state": 7`))
@@ -380,4 +428,14 @@ func slackSubmission(user, id, code string) string {
 			"state": map[string]any{"values": map[string]any{"code": map[string]any{"code": map[string]any{"type": "plain_text_input", "value": code}}}}},
 	})
 	return url.Values{"payload": {string(p)}}.Encode()
+}
+
+// reauthKeyFile writes a re-authentication key (reauth.key_file) in dir.
+func reauthKeyFile(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "reauth.key")
+	if err := os.WriteFile(p, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
