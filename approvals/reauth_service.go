@@ -121,7 +121,7 @@ func (s *Service) Reauthenticate(ctx context.Context, id string, user User, code
 		return ReauthProof{}, nil
 	}
 	base := AuditEntry{Actor: user.ID, ActorName: user.Name, RequestID: r.ID, Host: r.Host, Operation: r.Operation, Outcome: string(VerdictApprove)}
-	at, err := s.verifyCode(ctx, user, code, base, "approving request "+r.ID)
+	at, _, err := s.verifyCode(ctx, user, code, base, "approving request "+r.ID)
 	if err != nil {
 		return ReauthProof{}, err
 	}
@@ -158,7 +158,10 @@ func (s *Service) Enroll(ctx context.Context, user User, code string) (*otp.Key,
 	if err != nil {
 		return nil, fmt.Errorf("read the enrolment of %s: %w", user, err)
 	}
-	replacing := "enrolled"
+	// The record must still be the one checked here when the new secret
+	// is written: a secret enrolled meanwhile is never replaced without
+	// its code.
+	replacing, checked := "enrolled", cur.Version
 	if cur.Enrolled() {
 		if _, oerr := s.reauthKey.OpenSecret(user.ID, cur.Secret); oerr != nil {
 			replacing = "re-enrolled: the previous secret did not open with the configured key"
@@ -168,18 +171,24 @@ func (s *Service) Enroll(ctx context.Context, user User, code string) (*otp.Key,
 					fmt.Errorf("you are already enrolled; to replace your authenticator's secret, prove you hold it: /gitlab-migrations enroll --code NNNNNN (the current code): %w", ErrCodeRequired))
 			}
 			base := AuditEntry{Actor: user.ID, ActorName: user.Name, Operation: "enroll", Outcome: "enroll"}
-			if _, err := s.verifyCode(ctx, user, code, base, "re-enrolling"); err != nil {
+			if _, checked, err = s.verifyCode(ctx, user, code, base, "re-enrolling"); err != nil {
 				return nil, err
 			}
 			replacing = "re-enrolled: the previous secret was replaced"
 		}
 	}
 	_, err = s.reauth.UpdateReauth(ctx, user.ID, func(e *Enrolment) ([]AuditEntry, error) {
+		if e.Version != checked {
+			return nil, fmt.Errorf("your enrolment changed while this one was being made (another enrolment, or a code, at the same moment); nothing was replaced: run enroll again: %w", ErrInvalid)
+		}
 		now := s.now()
 		e.Secret, e.EnrolledAt, e.Failures, e.LockedUntil = sealed, now, nil, time.Time{}
 		return []AuditEntry{{Actor: user.ID, ActorName: user.Name, Action: ActionReauthEnrolled, Operation: "enroll", Detail: replacing}}, nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && IsRefusal(err):
+		return nil, s.recordRefusal(ctx, AuditEntry{Actor: user.ID, ActorName: user.Name, Action: ActionCommandRefused, Operation: "enroll"}, err)
+	case err != nil:
 		return nil, fmt.Errorf("store the enrolment of %s: %w", user, err)
 	}
 	return key, nil
@@ -229,23 +238,24 @@ func (s *Service) ResetEnrolment(ctx context.Context, admin User, userID string)
 // verifyCode checks code against user's enrolled secret in one
 // UpdateReauth, recording the outcome with base's fields (base.Outcome is
 // what was attempted, for a refusal's entry; forWhat: words for the
-// messages), and returns when it was accepted.
-func (s *Service) verifyCode(ctx context.Context, user User, code string, base AuditEntry, forWhat string) (time.Time, error) {
+// messages), and returns when it was accepted and the record's version as
+// written then.
+func (s *Service) verifyCode(ctx context.Context, user User, code string, base AuditEntry, forWhat string) (time.Time, uint64, error) {
 	code = strings.TrimSpace(code)
 	if code == "" {
-		return time.Time{}, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome),
+		return time.Time{}, 0, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome),
 			fmt.Errorf("%s needs the current code of your authenticator app: %w", forWhat, ErrCodeRequired))
 	}
 	if len(code) != totpDigits.Length() || strings.Trim(code, "0123456789") != "" {
 		// A typo, not a guess: audited but not counted.
-		return time.Time{}, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome),
+		return time.Time{}, 0, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome),
 			fmt.Errorf("the code is the %d digits your authenticator app shows for gitlab-chatops, e.g. --code 123456: %w", totpDigits.Length(), ErrWrongCode))
 	}
 	var (
 		refusal  error
 		accepted time.Time
 	)
-	_, err := s.reauth.UpdateReauth(ctx, user.ID, func(e *Enrolment) ([]AuditEntry, error) {
+	written, err := s.reauth.UpdateReauth(ctx, user.ID, func(e *Enrolment) ([]AuditEntry, error) {
 		refusal, accepted = nil, time.Time{}
 		now := s.now()
 		if !e.Enrolled() {
@@ -281,13 +291,13 @@ func (s *Service) verifyCode(ctx context.Context, user User, code string, base A
 	})
 	switch {
 	case err != nil && IsRefusal(err):
-		return time.Time{}, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome), err)
+		return time.Time{}, 0, s.recordRefusal(ctx, withAction(base, ActionRequestRefused, base.Outcome), err)
 	case err != nil:
-		return time.Time{}, fmt.Errorf("check the code of %s: %w", user, err)
+		return time.Time{}, 0, fmt.Errorf("check the code of %s: %w", user, err)
 	case refusal != nil:
-		return time.Time{}, refusal // recorded with the count, in the same transaction
+		return time.Time{}, 0, refusal // recorded with the count, in the same transaction
 	}
-	return accepted, nil
+	return accepted, written.Version, nil
 }
 
 // withAction is base as an entry of action with outcome (and detail).

@@ -235,3 +235,36 @@ func TestResetEnrolment(t *testing.T) {
 		t.Fatalf("audited %d resets and %d refused resets; want 1 and 4", resets, refusals)
 	}
 }
+
+// racingReauth runs before once, just before the next UpdateReauth: a
+// write by someone else between a check and the write it guards.
+type racingReauth struct {
+	approvals.ReauthStore
+	before func()
+}
+
+func (r *racingReauth) UpdateReauth(ctx context.Context, userID string, fn func(*approvals.Enrolment) ([]approvals.AuditEntry, error)) (*approvals.Enrolment, error) {
+	if f := r.before; f != nil {
+		r.before = nil
+		f()
+	}
+	return r.ReauthStore.UpdateReauth(ctx, userID, fn)
+}
+
+// TestEnrolRaceNeverReplacesWithoutCode: a secret enrolled between
+// Enroll's check (not enrolled: no code needed) and its write is not
+// replaced; the enrolment is refused, saying to try again.
+func TestEnrolRaceNeverReplacesWithoutCode(t *testing.T) {
+	ctx := context.Background()
+	store := &approvalstest.Store{}
+	clock := approvalstest.NewClock(t0)
+	other := must(approvals.NewService(store, reauthPolicy, approvals.WithClock(clock.Now), approvals.WithReauth(store, approvalstest.ReauthKey, nil)))(t)
+	var first *otp.Key
+	racing := &racingReauth{ReauthStore: store, before: func() { first = must(other.Enroll(ctx, bob, ""))(t) }}
+	svc := must(approvals.NewService(store, reauthPolicy, approvals.WithClock(clock.Now), approvals.WithReauth(racing, approvalstest.ReauthKey, nil)))(t)
+	if _, err := svc.Enroll(ctx, bob, ""); !errors.Is(err, approvals.ErrInvalid) || !strings.Contains(err.Error(), "run enroll again") {
+		t.Fatalf("Enroll racing another enrolment = %v; want a refusal saying to try again", err)
+	}
+	r := must(svc.Open(ctx, migrate(alice)))(t)
+	must(svc.Reauthenticate(ctx, r.ID, bob, codeAt(t, first, clock.Now())))(t) // the secret enrolled first still holds
+}
