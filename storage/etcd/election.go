@@ -98,7 +98,7 @@ func (e *Election) term(ctx context.Context, fn func(ctx context.Context)) error
 	_, err = e.c.Client().KeepAliveOnce(kctx, sess.Lease())
 	kcancel()
 	if err != nil {
-		return fmt.Errorf("etcd election: renewing the lease before leading: %w", err) // the key stays; see below
+		return fmt.Errorf("etcd election: renewing the lease before leading: %w", err) // the key stays, as below
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -106,8 +106,7 @@ func (e *Election) term(ctx context.Context, fn func(ctx context.Context)) error
 	tctx, end := context.WithCancelCause(ctx)
 	defer end(nil)
 	if err := e.watchKey(tctx, end, el); err != nil {
-		e.resign(el)
-		return err
+		return err // a key still there is this replica's next campaign's
 	}
 	go func() {
 		select {

@@ -229,7 +229,8 @@ func (o *Owners) ensureWatch(from int64) {
 func (o *Owners) watch(ctx context.Context, from int64) {
 	prefix := o.c.Key("owners/")
 	for ctx.Err() == nil {
-		wch := o.c.Client().Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithRev(from))
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := o.c.Client().Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithRev(from))
 		broken := false
 		for wr := range wch {
 			if wr.Err() != nil || wr.Canceled {
@@ -241,6 +242,7 @@ func (o *Owners) watch(ctx context.Context, from int64) {
 			}
 			from = wr.Header.Revision + 1
 		}
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
