@@ -123,6 +123,22 @@ func (s *fuzzSocket) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.conn = c
 	s.changed.Broadcast()
 	s.mu.Unlock()
+	// Slack pings every few seconds; slack-go reconnects after 30 s
+	// without one, and a frame sent meanwhile would be lost.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = c.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+			}
+		}
+	}()
 	for {
 		_, msg, err := c.ReadMessage()
 		if err != nil {
@@ -139,8 +155,10 @@ func (s *fuzzSocket) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// send writes frame on the adapter's current connection, waiting for one.
-func (s *fuzzSocket) send(t *testing.T, frame string) {
+// send writes frame on the adapter's current connection, waiting for
+// one, and returns that connection. A write to a connection the adapter is
+// leaving is lost: waitAcks sends it again.
+func (s *fuzzSocket) send(t *testing.T, frame string) *websocket.Conn {
 	t.Helper()
 	s.mu.Lock()
 	for s.conn == nil {
@@ -148,18 +166,20 @@ func (s *fuzzSocket) send(t *testing.T, frame string) {
 	}
 	c := s.conn
 	s.mu.Unlock()
-	// A write to a connection the adapter is leaving is lost; the marker
-	// is sent again until it is acked.
 	_ = c.WriteMessage(websocket.TextMessage, []byte(frame))
+	return c
 }
 
-// waitAcks waits until envelope id was acked at least n times.
-func (s *fuzzSocket) waitAcks(t *testing.T, id string, n int, resend string) {
+// waitAcks waits until envelope id was acked at least n times, sending
+// frame again on a new connection when the one it went on was left, and
+// every half second when always (the marker, which may be lost in a
+// reconnection that its own frame asked for).
+func (s *fuzzSocket) waitAcks(t *testing.T, id string, n int, frame string, on *websocket.Conn, always bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for i := 1; ; i++ {
 		s.mu.Lock()
-		got := s.acks[id]
+		got, cur := s.acks[id], s.conn
 		s.mu.Unlock()
 		if got >= n {
 			return
@@ -167,8 +187,8 @@ func (s *fuzzSocket) waitAcks(t *testing.T, id string, n int, resend string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("envelope %q acked %d times, want %d", id, got, n)
 		}
-		if resend != "" && i%500 == 0 {
-			s.send(t, resend)
+		if cur != on || (always && i%500 == 0) {
+			on = s.send(t, frame)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -203,16 +223,15 @@ func (s *fuzzSocket) check(t *testing.T, frame string) {
 	marker := fmt.Sprintf("marker-%d", s.markers)
 	s.mu.Unlock()
 
-	s.send(t, frame)
+	on := s.send(t, frame)
 	if takes {
 		// Acked whether handled or a redelivery.
-		s.waitAcks(t, req.EnvelopeID, ackedYet+1, "")
+		s.waitAcks(t, req.EnvelopeID, ackedYet+1, frame, on, false)
 	}
 	// The marker follows the frame on the same connection: once it is
 	// acked, the read loop has dispatched the frame.
 	m := envelope(marker, "events_api", map[string]any{"type": "event_callback", "event": map[string]any{"type": "app_mention"}})
-	s.send(t, m)
-	s.waitAcks(t, marker, 1, m)
+	s.waitAcks(t, marker, 1, m, s.send(t, m), true)
 	// Nothing is read between the marker and the next frame, so the
 	// adapter's background work can be waited for.
 	s.a.bg.Wait()
