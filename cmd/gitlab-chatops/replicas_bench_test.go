@@ -36,7 +36,8 @@ func BenchmarkFailover(b *testing.B) {
 				channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
 				o := bc.o
 				o.speed, o.approvers = "2", []string{bob}
-				f := failover(b, startReplicas(b, o), alice, bob, channel)
+				s := startReplicas(b, o)
+				f := failover(b, s, s.leader(b), alice, bob, channel)
 				total += f.took.Seconds()
 			}
 			b.ReportMetric(total/float64(b.N), "failover-s")

@@ -96,11 +96,12 @@ func TestReplicasHundredApprovalsOneExecution(t *testing.T) {
 // TestReplicasLeaderKilledMidMigrate: two replicas; the leader records the
 // approval of a migrate and follows its job; it is killed (SIGKILL: no
 // lease revoked, nothing flushed) while the migrate runs. The other
-// replica becomes leader once the dead one's lease has expired,
-// re-attaches to the job through the agent, says so in the request's
-// thread, and posts the after-check's "All up" and the outcome there, in
-// the ORIGINAL thread. The agent ran migrate once and the audit trail,
-// read from etcd, verifies with one start and one outcome.
+// replica becomes leader once the dead one's lease has expired (its
+// recovery re-attaches), follows the job through the agent, says so in
+// the request's thread, and posts the after-check's "All up" and the
+// outcome there, in the ORIGINAL thread. The agent ran migrate once and
+// the audit trail, read from etcd, verifies with one start and one
+// outcome.
 func TestReplicasLeaderKilledMidMigrate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and two serve processes")
@@ -109,12 +110,42 @@ func TestReplicasLeaderKilledMidMigrate(t *testing.T) {
 	// At speed 2 a migrate takes about 15 s: time to kill the leader
 	// within it.
 	s := startReplicas(t, replicaOptions{n: 2, speed: "2", leaseTTL: "4s", approvers: []string{bob}})
-	f := failover(t, s, alice, bob, channel)
+	f := failover(t, s, s.leader(t), alice, bob, channel)
 	t.Logf("leader killed; the other replica re-attached after %s (lease TTL 4s)", f.took.Round(time.Millisecond))
-
 	if !f.survivor.leads(t) {
 		t.Errorf("%s re-attached without being the leader", f.survivor.name)
 	}
+	f.checkFinishedOnce(t, s)
+}
+
+// TestReplicasFollowerKilledMidMigrate: two replicas; the one that is NOT
+// the leader records the approval and follows the job, and is killed
+// (SIGKILL) while the migrate runs. The leader goes on leading; once the
+// dead replica's lease has expired its claim on the job is gone, and the
+// leader's sweep adopts the job (at its next round, every 30 s), re-attaches
+// and posts "All up" and the outcome in the original thread; migrate ran
+// once and the trail verifies.
+func TestReplicasFollowerKilledMidMigrate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, an agent and two serve processes")
+	}
+	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
+	s := startReplicas(t, replicaOptions{n: 2, speed: "2", leaseTTL: "4s", approvers: []string{bob}})
+	lead := s.leader(t)
+	f := failover(t, s, s.other(lead), alice, bob, channel)
+	t.Logf("follower killed; the leader adopted the job after %s", f.took.Round(time.Millisecond))
+	if f.survivor != lead || !lead.leads(t) {
+		t.Errorf("the leader changed (%s was, %s took over)", lead.name, f.survivor.name)
+	}
+	f.checkFinishedOnce(t, s)
+}
+
+// checkFinishedOnce checks what follows a failover: the re-attach note, the
+// after-check's "All up" and the outcome are in the request's original
+// thread; the agent ran migrate once; the trail (read from etcd) has one
+// approval, start and outcome, and verifies.
+func (f failedOver) checkFinishedOnce(t *testing.T, s *replicaSet) {
+	t.Helper()
 	if f.reattach.RootId != f.card.Id {
 		t.Errorf("the re-attach note is not in the request's thread (root %q, card %s)", f.reattach.RootId, f.card.Id)
 	}
@@ -151,37 +182,37 @@ type failedOver struct {
 	card     *model.Post // the request's card: its thread is the original one
 	id       string      // the request
 	survivor *replica    // the replica that took over
-	reattach *model.Post // its "following the job again" note
+	reattach *model.Post // its re-attach note ("🔁 …"), as created
 	took     time.Duration
 }
 
-// failover has alice open a migrate on the leader, bob approve it there
-// (so the leader follows the job), kills the leader (SIGKILL) once the
-// agent runs the migrate, and waits for the other replica's re-attach
-// note. took is from the kill to that note: the failover time. On bbolt
-// (one replica) the killed process is started again at once instead.
-func failover(t testing.TB, s *replicaSet, alice, bob, channel string) failedOver {
+// failover has alice open a migrate on victim and bob approve it there
+// (so victim follows the job), kills victim (SIGKILL) once the agent runs
+// the migrate, and waits for another replica's re-attach note ("🔁 …;
+// following the job again", or "… meanwhile" if the job ended first).
+// took is from the kill to that note: the failover time. On bbolt (one
+// replica) the killed process is started again at once instead.
+func failover(t testing.TB, s *replicaSet, victim *replica, alice, bob, channel string) failedOver {
 	t.Helper()
-	lead := s.leader(t)
-	card, actx, id := s.openMigrate(t, lead, alice, channel)
-	if _, err := lead.click(t, bob, channel, card, actx); err != nil {
+	card, actx, id := s.openMigrate(t, victim, alice, channel)
+	if _, err := victim.click(t, bob, channel, card, actx); err != nil {
 		t.Fatal(err)
 	}
-	lead.logs.wait(t, regexp.MustCompile(`"msg":"agent job started"`))
+	victim.logs.wait(t, regexp.MustCompile(`"msg":"agent job started"`))
 	killed := time.Now()
-	lead.stop(os.Kill)
+	victim.stop(os.Kill)
 	if len(s.fm.postsWith("Done: migrate")) > 0 {
-		t.Fatal("the migrate finished before the leader was killed; the test proves nothing (slow the simulator down)")
+		t.Fatal("the migrate finished before its follower was killed; the test proves nothing (slow the simulator down)")
 	}
-	survivor := s.other(lead)
+	survivor := s.other(victim)
 	if s.etcd == nil {
 		// One bbolt file, one process: its failover is the restart
 		// (systemd's Restart=always), on the same file.
-		lead.start(t)
-		survivor = lead
+		victim.start(t)
+		survivor = victim
 	}
 	// The note becomes the progress post, then the result: as created.
-	note := s.waitCreated(t, "following the job again", 90*time.Second)
+	note := s.waitCreated(t, "🔁", 90*time.Second)
 	return failedOver{card: card, id: id, survivor: survivor, reattach: note,
 		took: time.UnixMilli(note.CreateAt).Sub(killed)}
 }
