@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -252,7 +253,7 @@ func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*ag
 	cfg.TLS = agent.TLSFiles{Cert: filepath.Join(certs, "agent.pem"), Key: filepath.Join(certs, "agent-key.pem"), ClientCA: filepath.Join(certs, "ca.pem")}
 	cfg.Rake = agent.Program{Path: exe, Args: []string{"rake"}}
 	cfg.Ctl = agent.Program{Path: exe, Args: []string{"ctl"}}
-	cfg.Env = []string{simEnv + "=1", "GITLAB_SIM_STATE=" + simState, "GITLAB_SIM_SPEED=0"}
+	cfg.Env = simJobEnv(simState)
 	cfg.StateDir = filepath.Join(dir, "agent")
 	if adjust != nil {
 		adjust(&cfg)
@@ -273,6 +274,39 @@ func startAgent(t testing.TB, dir, certs, name, scenario string, adjust func(*ag
 	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return "https://" + ln.Addr().String(), simState
+}
+
+// simJobEnv is the environment the agent gives the simulator's jobs.
+func simJobEnv(simState string) []string {
+	return []string{simEnv + "=1", "GITLAB_SIM_STATE=" + simState, "GITLAB_SIM_SPEED=0"}
+}
+
+// SimCommand is the command the Stack's agent runs for op with args,
+// without the agent: the same program (this test binary as gitlab-sim),
+// arguments, environment and simulator state, for a benchmark's baseline
+// (what the bot and the agent add to the command itself). It assumes the
+// default agent configuration (Options.Agent not changing the programs or
+// their environment).
+func (s *Stack) SimCommand(ctx context.Context, op string, args gitlab.Args) (*exec.Cmd, error) {
+	o, err := gitlab.Lookup(op)
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.Command(args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("the simulator is this test binary: %w", err)
+	}
+	sub := "rake"
+	if c.Program == gitlab.Ctl {
+		sub = "ctl"
+	}
+	cmd := exec.CommandContext(ctx, exe, append([]string{sub}, c.Args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}, simJobEnv(s.SimState)...)
+	return cmd, nil
 }
 
 // newClient is the bot's mTLS client of the agent at url.
