@@ -20,31 +20,43 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/slack"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
 
 // loadEnv is what the load and fault tests (R5, R8) run serve against,
 // all real processes on loopback: an agent over the simulator (its own
-// process, instant), a fake Slack Web API (httptest) and one bbolt store
-// that every serve process of the test opens in turn.
+// process, instant), a fake Slack Web API (httptest) and one store that
+// every serve process of the test opens in turn: a bbolt file, or a
+// prefix on a real etcd.
 type loadEnv struct {
 	dir, config, store string
-	agentDir           string
-	port               int // serve's listener
+	agentDir, keyFile  string
+	etcd               *etcdtest.Server // nil: the bbolt file store
+	port               int              // serve's listener
 	slack              *loadSlack
 	hc                 *http.Client
 }
 
-func newLoadEnv(t *testing.T) *loadEnv {
+func newLoadEnv(t *testing.T) *loadEnv { return newLoadEnvOn(t, nil) }
+
+// newLoadEnvOn is newLoadEnv with the store under /load/ on etcdSrv
+// instead (nil: the bbolt file).
+func newLoadEnvOn(t *testing.T, etcdSrv *etcdtest.Server) *loadEnv {
 	t.Helper()
 	dir := t.TempDir()
 	agentDir := filepath.Join(dir, "agent")
 	agentPort := freePort(t)
 	startAgentSpeed(t, agentDir, agentPort, "0")
-	e := &loadEnv{dir: dir, agentDir: agentDir, store: filepath.Join(dir, "chatops.db"), port: freePort(t), slack: newLoadSlack(t)}
+	e := &loadEnv{dir: dir, agentDir: agentDir, store: filepath.Join(dir, "chatops.db"), keyFile: writeAuditKey(t, dir),
+		etcd: etcdSrv, port: freePort(t), slack: newLoadSlack(t)}
 	e.config = filepath.Join(dir, "bot.yaml")
+	storage := "store: " + e.store
+	if etcdSrv != nil {
+		storage = fmt.Sprintf("storage: {backend: etcd, endpoints: [%q], prefix: /load/, lease_ttl: 4s}", etcdSrv.Endpoints()[0])
+	}
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:%d
-store: %s
+%s
 audit: {key_file: %s}
 approval_key: %s
 hosts:
@@ -57,7 +69,7 @@ slack:
   api_url: %s/api/
   bot_token: xoxb-load-test
   signing_secret: %s
-`, e.port, e.store, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort, e.slack.srv.URL, ackSecret)
+`, e.port, storage, e.keyFile, filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort, e.slack.srv.URL, ackSecret)
 	if err := os.WriteFile(e.config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +175,35 @@ func (e *loadEnv) status(target, channel, user, trigger string) error {
 	return nil
 }
 
-// auditTrail reads every entry of the store (no serve may hold it) and
-// fails the test on a partial or out-of-place one: each stored entry must
-// decode whole, carry its own sequence number, an action and a time, the
-// numbers must run 1, 2, 3, … without a gap, and the head must name the
-// last. It returns the entries' actions, in order.
+// verify runs `audit verify --config` on e's store and fails the test
+// unless the trail is intact.
+func (e *loadEnv) verify(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command(binary, "audit", "verify", "--config", e.config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+	mustContain(t, string(out), "audit trail intact")
+}
+
+// auditTrail is auditTrail of e's store, bbolt or etcd.
+func (e *loadEnv) auditTrail(t *testing.T) []approvals.AuditEntry {
+	t.Helper()
+	if e.etcd == nil {
+		return auditTrail(t, e.store)
+	}
+	key, err := auditKey(e.keyFile, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, c := openEtcdCopy(t, e.etcd, "/load/", key)
+	defer c.Close()
+	defer s.Close()
+	return wholeEntries(t, s)
+}
+
+// auditTrail reads every entry of the bbolt store (no serve may hold it);
+// see wholeEntries.
 func auditTrail(t *testing.T, store string) []approvals.AuditEntry {
 	t.Helper()
 	db, err := storage.Open(store, storage.Options{ReadOnly: true})
@@ -175,8 +211,18 @@ func auditTrail(t *testing.T, store string) []approvals.AuditEntry {
 		t.Fatalf("opening the store after the bot: %v", err)
 	}
 	defer db.Close()
+	return wholeEntries(t, db)
+}
+
+// wholeEntries reads every entry of the store and
+// fails the test on a partial or out-of-place one: each stored entry must
+// decode whole, carry its own sequence number, an action and a time, the
+// numbers must run 1, 2, 3, … without a gap, and the head must name the
+// last. It returns the entries' actions, in order.
+func wholeEntries(t *testing.T, r auditchain.Reader) []approvals.AuditEntry {
+	t.Helper()
 	var entries []approvals.AuditEntry
-	head, err := db.ReadAudit(context.Background(), func(seq uint64, stored []byte) error {
+	head, err := r.ReadAudit(context.Background(), func(seq uint64, stored []byte) error {
 		e, err := auditchain.Decode(stored)
 		if err != nil {
 			return fmt.Errorf("entry %d does not decode (partial?): %w", seq, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
+	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
 )
 
 const (
@@ -17,7 +18,8 @@ const (
 )
 
 // TestR5KilledBotNeverCorruptsAudit (issue 15, R5: a killed bot never
-// corrupts the audit): 20 rounds on one bbolt file. Each round starts a
+// corrupts the audit): 20 rounds on one store, a bbolt file and then the
+// replicas' etcd. Each round starts a
 // real serve process on it and streams signed `status` commands at it
 // from 16 concurrent senders; each command is one audit append. The
 // appends start when the round's first status run ends on the agent (its
@@ -30,7 +32,13 @@ const (
 // status whose answer reached the chat has its entry (the bot audits
 // before it answers, so an answer seen is an append committed).
 func TestR5KilledBotNeverCorruptsAudit(t *testing.T) {
-	e := newLoadEnv(t)
+	t.Run("bbolt", func(t *testing.T) { testR5(t, newLoadEnv(t)) })
+	// The replicas' store: each kill leaves its lease to expire, and
+	// every append is a transaction on etcd.
+	t.Run("etcd", func(t *testing.T) { testR5(t, newLoadEnvOn(t, etcdtest.Start(t))) })
+}
+
+func testR5(t *testing.T, e *loadEnv) {
 	answeredSoFar, auditedBefore, midStream := 0, 0, 0
 	for round := range r5Rounds {
 		tag := fmt.Sprintf("r5x%02d", round)
@@ -62,8 +70,8 @@ func TestR5KilledBotNeverCorruptsAudit(t *testing.T) {
 		}
 		answeredSoFar += answered
 
-		mustContain(t, auditVerifyFile(t, e.store), "audit trail intact")
-		entries := auditTrail(t, e.store)
+		e.verify(t)
+		entries := e.auditTrail(t)
 		audited := countAction(entries, approvals.ActionReadOnlyRun, gitlab.OpMigrateStatus)
 		if audited < answeredSoFar {
 			t.Fatalf("round %d: %d status answers reached the chat so far, the audit trail holds only %d status runs", round, answeredSoFar, audited)

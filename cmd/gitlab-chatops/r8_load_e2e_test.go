@@ -54,12 +54,12 @@ func TestR8NoCommandLostUnderLoad(t *testing.T) {
 	if strings.Contains(srv.logs.String(), `"level":"ERROR"`) {
 		t.Errorf("serve logged errors:\n%.3000s", srv.logs.String())
 	}
-	entries := auditTrail(t, e.store)
+	entries := e.auditTrail(t)
 	if n := countAction(entries, approvals.ActionReadOnlyRun, gitlab.OpMigrateStatus); n != r8Commands {
 		t.Errorf("the audit trail holds %d status runs, want exactly %d", n, r8Commands)
 	}
 	if n := countAction(entries, approvals.ActionAuthRefused, ""); n != 0 {
 		t.Errorf("the audit trail holds %d refusals of signed commands", n)
 	}
-	mustContain(t, auditVerifyFile(t, e.store), "audit trail intact")
+	e.verify(t)
 }
