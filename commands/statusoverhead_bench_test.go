@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
@@ -23,7 +24,9 @@ import (
 // wall clock): each iteration waits that out, untimed, so that every
 // status through the bot is a run on the agent (an answer "shared with an
 // identical request" fails the benchmark). Reported: the medians, and
-// their difference (goal: at most 50 ms added). An iteration takes about
+// their difference (goal: at most 50 ms added), and, to see where the
+// time goes, the same status through the agent alone (its client, as the
+// bot calls it, without router, store or chat). An iteration takes about
 // 3.5 s, so a few are enough:
 //
 //	go test -run '^$' -bench StatusOverhead -benchtime 5x ./commands/
@@ -44,6 +47,23 @@ func BenchmarkStatusOverhead(b *testing.B) {
 		took := time.Since(start)
 		if err != nil || !strings.Contains(string(out), "Migration ID") {
 			b.Fatalf("the simulator's status, run directly: %v: %.300s", err, out)
+		}
+		return took
+	}
+	// The agent alone, as the bot's client calls it (mutual TLS, the job
+	// and its output streamed back): where the added time goes.
+	viaAgent := func() time.Duration {
+		start := time.Now()
+		lines := 0
+		rec, err := s.Client.Run(ctx, agent.RunRequest{Operation: gitlab.OpMigrateStatus, Requester: "test:U-alice"}, func(e agent.Event) error {
+			if e.Type == agent.EventLine {
+				lines++
+			}
+			return nil
+		})
+		took := time.Since(start)
+		if err != nil || rec.State != agent.StateSucceeded || lines == 0 {
+			b.Fatalf("status through the agent alone: %v (state %s, %d lines)", err, rec.State, lines)
 		}
 		return took
 	}
@@ -73,15 +93,18 @@ func BenchmarkStatusOverhead(b *testing.B) {
 	}
 	// Warm-up: connections, the page cache, the router's first run.
 	direct()
+	viaAgent()
 	viaBot()
 
-	var directs, bots []time.Duration
+	var directs, agents, bots []time.Duration
 	for b.Loop() {
 		directs = append(directs, direct())
+		agents = append(agents, viaAgent())
 		bots = append(bots, viaBot())
 	}
 	mDirect, mBot := medianOf(directs), medianOf(bots)
 	b.ReportMetric(mDirect.Seconds()*1000, "direct-ms")
+	b.ReportMetric(medianOf(agents).Seconds()*1000, "agent-ms")
 	b.ReportMetric(mBot.Seconds()*1000, "bot-ms")
 	b.ReportMetric((mBot-mDirect).Seconds()*1000, "added-ms")
 }
