@@ -12,22 +12,22 @@ import (
 )
 
 const (
-	r5Rounds  = 20   // kill -9 rounds, each on the store the last one left
-	r5Stream  = 1000 // signed `status` commands a round may send, each one audit append
-	r5Senders = 16   // concurrent senders
+	r5Rounds  = 20  // kill -9 rounds, each on the store the last one left
+	r5Stream  = 400 // signed `status` commands a round may send, each one audit append
+	r5Senders = 16  // concurrent senders
 )
 
 // TestR5KilledBotNeverCorruptsAudit (issue 15, R5: a killed bot never
 // corrupts the audit): 20 rounds on one store, a bbolt file and then the
-// replicas' etcd. Each round starts a
-// real serve process on it and streams signed `status` commands at it
-// from 16 concurrent senders; each command is one audit append. The
-// appends start when the round's first status run ends on the agent (its
-// answer is shared by every command waiting for it, and given at once to
-// those that follow, so from then on appends go on without a pause):
-// serve is kill -9ed 0 to 180 ms after that (varying by round, so the
-// kill lands at different points among the appends). Then,
-// every round: `audit verify` passes; every stored entry decodes whole,
+// replicas' etcd. Each round starts a real serve process on it and
+// streams signed `status` commands at it from 16 concurrent senders; each
+// command is one audit append. The appends start when the round's first
+// status run ends on the agent (its answer is shared by every command
+// waiting for it, and given at once to those that follow, so from then on
+// appends go on without a pause): serve is kill -9ed 0 to 180 ms after
+// that, or, in rounds 10-19, after the round's first answer reached the
+// chat (varying by round, so the kill lands at different points among
+// the appends). Then, every round: `audit verify` passes; every stored entry decodes whole,
 // with its own sequence number and no gap (no partial entry); and every
 // status whose answer reached the chat has its entry (the bot audits
 // before it answers, so an answer seen is an append committed).
@@ -48,10 +48,18 @@ func testR5(t *testing.T, e *loadEnv) {
 		done := make(chan struct{})
 		go func() { defer close(done); e.stream(tag, r5Stream, r5Senders, &acked) }()
 
+		// Rounds 0-9 kill once the first status run ended on the agent
+		// (appends begin); rounds 10-19 once the first answer reached the
+		// chat (appends have been committed, more follow), so that the
+		// answered-means-audited check below is put to the test too.
+		started, what := func() bool { return e.finishedJobs(t, gitlab.OpMigrateStatus) > runs }, "status run ended on the agent"
+		if round >= r5Rounds/2 {
+			started, what = func() bool { n, _ := e.slack.answered(tag, r5Stream); return n > 0 }, "status answer reached the chat"
+		}
 		deadline := time.Now().Add(time.Minute)
-		for e.finishedJobs(t, gitlab.OpMigrateStatus) == runs {
+		for !started() {
 			if time.Now().After(deadline) {
-				t.Fatalf("round %d: no status run ended on the agent within a minute\nserve log:\n%.3000s", round, srv.logs.String())
+				t.Fatalf("round %d: no %s within a minute\nserve log:\n%.3000s", round, what, srv.logs.String())
 			}
 			time.Sleep(time.Millisecond)
 		}
