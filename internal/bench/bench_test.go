@@ -172,3 +172,32 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// GoBench compiles a package's test binary once and runs its benchmarks
+// in the package's directory (the fixture is read from there), returning
+// their metrics; a pattern matching nothing is an error, not an empty
+// round.
+func TestGoBenchRunsARealBenchmark(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(root, t.TempDir())
+	ctx := context.Background()
+	v, err := env.GoBench(ctx, "./gitlab", "^BenchmarkScanLinesLarge$", "1x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v["ScanLinesLarge ns/op"] <= 0 || v["ScanLinesLarge allocs/op"] < 0 {
+		t.Errorf("metrics %v: want ScanLinesLarge ns/op", v)
+	}
+	if _, err := env.GoBench(ctx, "./gitlab", "^BenchmarkNoSuchThing$", "1x"); err == nil || !strings.Contains(err.Error(), "matched no benchmark") {
+		t.Errorf("a pattern matching nothing: %v", err)
+	}
+	if len(env.bins) != 1 {
+		t.Errorf("compiled %d test binaries for one package", len(env.bins))
+	}
+	if _, err := env.GoBench(ctx, "./nosuchpackage", ".", "1x"); err == nil || !strings.Contains(err.Error(), "go test -c ./nosuchpackage") {
+		t.Errorf("a missing package: %v", err)
+	}
+}
