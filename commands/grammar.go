@@ -139,6 +139,9 @@ func Parse(text string) (Invocation, error) {
 			value = words[i].Text
 		}
 		if prev, twice := given[name]; twice {
+			if name == "code" { // a code is not echoed: refusals are audited
+				return inv, &UsageError{Msg: "--code is given twice: give it once", Usage: usage}
+			}
 			return inv, &UsageError{Msg: fmt.Sprintf("--%s is given twice (%s, then %s): give it once", name, echo(prev), echo(value)), Usage: usage}
 		}
 		given[name] = value

@@ -177,7 +177,7 @@ func (r *Router) handleAction(ctx context.Context, chat bot.Chat, act bot.Action
 func (r *Router) refused(ctx context.Context, cmd bot.Command, sub string, err error) error {
 	r.audit(ctx, approvals.AuditEntry{
 		Actor: approvals.Qualify(cmd.Platform, cmd.User.ID), ActorName: cmd.User.Name, Action: approvals.ActionCommandRefused,
-		Operation: sub, Detail: truncate(cmd.Text, 200) + ": " + err.Error(),
+		Operation: sub, Detail: truncate(bot.RedactCommand(cmd.Text), 200) + ": " + err.Error(), // never a --code value
 	})
 	// Usage errors, argument errors and policy refusals are all written
 	// for people; they go to this user alone. A bot.Readable error shows

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -15,7 +16,8 @@ import (
 
 // Owners is the "who follows this running job" claim shared by all
 // replicas (commands.Owners): the key owners/<request id>, holding the
-// replica's name, bound to the replica's session lease.
+// replica's name and the number of the Take that wrote it, bound to the
+// replica's session lease.
 //
 // Invariants:
 //   - A claim is taken with a CreateRevision == 0 compare: of all the
@@ -27,6 +29,9 @@ import (
 //     key expires, or when the key is deleted (Drop, by the leader).
 //   - Release deletes the key only if it is still this claim's (its
 //     CreateRevision), never a later owner's.
+//   - A Take that returns an error took nothing: if its Txn was committed
+//     but the answer lost, the key it wrote (its value) is deleted in the
+//     background, never left to block the job while the replica lives.
 type Owners struct {
 	c    *Cluster
 	name string
@@ -38,6 +43,7 @@ type Owners struct {
 	stopRen  context.CancelFunc
 	claims   map[string]*ownerClaim
 	watching bool
+	takes    atomic.Uint64 // numbers each Take's value
 }
 
 // ownerClaim is a claim of this replica: the key's CreateRevision and how
@@ -72,13 +78,21 @@ func (o *Owners) Take(parent context.Context, id string) (context.Context, func(
 		return nil, nil, false, fmt.Errorf("taking ownership of request %s: %w", id, err)
 	}
 	key := o.key(id)
+	// The value names the replica and this Take alone, so that a Txn whose
+	// answer was lost can be undone without touching a later claim.
+	val := fmt.Sprintf("%s %d", o.name, o.takes.Add(1))
 	tctx, cancel := context.WithTimeout(parent, o.c.LeaseTTL()/2)
 	resp, err := o.c.Client().Txn(tctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, o.name, clientv3.WithLease(sess.Lease()))).
+		Then(clientv3.OpPut(key, val, clientv3.WithLease(sess.Lease()))).
 		Commit()
 	cancel()
 	if err != nil {
+		// The outcome is unknown: the key may have been written. Left on
+		// this live replica's lease, it would block every follower of the
+		// job (and the sweep's adoption) while nobody follows it; the
+		// caller is told nothing was taken, so make it true.
+		go o.undoTake(id, key, val, sess)
 		return nil, nil, false, fmt.Errorf("etcd: taking ownership of request %s: %w", id, err)
 	}
 	if !resp.Succeeded {
@@ -115,6 +129,35 @@ func (o *Owners) Take(parent context.Context, id string) (context.Context, func(
 		}
 	}
 	return ctx, release, true, nil
+}
+
+// undoTake deletes key if it holds val (a Take whose answer was lost),
+// trying until etcd answers, the session's lease (and the key with it)
+// ends, or the client closes.
+func (o *Owners) undoTake(id, key, val string, sess *concurrency.Session) {
+	tick := time.NewTicker(o.c.LeaseTTL() / 4)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(o.c.Client().Ctx(), o.c.LeaseTTL()/2)
+		resp, err := o.c.Client().Txn(ctx).
+			If(clientv3.Compare(clientv3.Value(key), "=", val)).
+			Then(clientv3.OpDelete(key)).
+			Commit()
+		cancel()
+		if err == nil {
+			if resp.Succeeded {
+				o.log.Info("undid a claim of a job whose answer from etcd was lost", "request", id)
+			}
+			return
+		}
+		select {
+		case <-sess.Done():
+			return
+		case <-o.c.Client().Ctx().Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // unclaim deletes key if it is still the claim created at revision rev.
