@@ -19,6 +19,7 @@ type Proxy struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	cut   bool
+	muted bool // etcd's answers are dropped (Mute)
 }
 
 // NewProxy starts a proxy to s; it is cut when the test ends.
@@ -58,8 +59,48 @@ func (p *Proxy) serve() {
 		p.conns = append(p.conns, in, out)
 		p.mu.Unlock()
 		go func() { _, _ = io.Copy(out, in); out.Close() }()
-		go func() { _, _ = io.Copy(in, out); in.Close() }()
+		go func() { p.answer(in, out); in.Close() }()
 	}
+}
+
+// answer copies etcd's answers from out to in, dropping them while muted.
+func (p *Proxy) answer(in, out net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		p.mu.Lock()
+		muted := p.muted
+		p.mu.Unlock()
+		if n > 0 && !muted {
+			if _, werr := in.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Mute drops etcd's answers while requests still reach it: a write made
+// while muted is committed, but the replica never learns it (the
+// ambiguous failure of a Txn whose answer was lost). Unmute ends it.
+func (p *Proxy) Mute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = true
+}
+
+// Unmute passes answers again; the connections that lost answers are
+// closed (their streams are broken), so the replica dials afresh.
+func (p *Proxy) Unmute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = false
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
 
 // Cut partitions: the listener and every connection through it close.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
 	"github.com/gitlab-chatops/gitlab-chatops/storage/etcd"
 )
@@ -294,6 +296,52 @@ func TestOwners(t *testing.T) {
 		wg.Wait()
 		if won != 1 {
 			t.Errorf("%d of 30 concurrent Takes on 3 replicas won; want exactly 1", won)
+		}
+	})
+
+	t.Run("a Take whose answer was lost leaves no claim behind", func(t *testing.T) {
+		prefix := "/owners-lost-answer/"
+		px := etcdtest.NewProxy(t, srv)
+		a := etcd.NewOwners(dialReplica(t, px.Endpoints(), prefix), "a", nil)
+		bc := dialReplica(t, srv.Endpoints(), prefix)
+		b := etcd.NewOwners(bc, "b", nil)
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		puts := bc.Client().Watch(wctx, bc.Key("owners/r9"), clientv3.WithFilterDelete())
+		if _, release, ok, err := a.Take(ctx, "warm"); !ok || err != nil {
+			t.Fatalf("a takes warm: %v %v", ok, err)
+		} else {
+			release()
+		}
+		px.Mute() // a's requests reach etcd, its answers are lost
+		if _, _, ok, err := a.Take(ctx, "r9"); ok || err == nil {
+			t.Fatalf("a Take without etcd's answer: ok %v, err %v; want an error", ok, err)
+		}
+		select {
+		case wr := <-puts:
+			if len(wr.Events) == 0 {
+				t.Fatalf("watching r9: %v", wr.Err())
+			}
+		case <-time.After(testTTL):
+			t.Fatal("the Take's Txn was not committed, so this test shows nothing")
+		}
+		px.Unmute()
+		// a lives on (its lease is renewed), so only undoing the Take frees
+		// the job for a follower.
+		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			_, release, ok, err := b.Take(ctx, "r9")
+			if ok {
+				release()
+				break
+			}
+			if time.Since(start) > 2*testTTL {
+				t.Fatalf("r9 still held by a Take that returned an error %s after etcd answered again (err %v)", time.Since(start), err)
+			}
+		}
+		if _, release, ok, err := a.Take(ctx, "r10"); !ok || err != nil {
+			t.Fatalf("a (alive) takes r10: %v %v", ok, err)
+		} else {
+			release()
 		}
 	})
 
