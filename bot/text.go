@@ -108,7 +108,7 @@ func Time(t time.Time, style TimeStyle) Text {
 func Join(parts ...Text) Text {
 	var out Text
 	for _, p := range parts {
-		out = out.Append(p...)
+		out = out.appendSpans(true, p...)
 	}
 	return out
 }
@@ -118,22 +118,34 @@ func JoinWith(sep string, parts ...Text) Text {
 	var out Text
 	for i, p := range parts {
 		if i > 0 {
-			out = out.Append(Plain(sep)...)
+			out = out.appendSpans(true, Plain(sep)...)
 		}
-		out = out.Append(p...)
+		out = out.appendSpans(true, p...)
 	}
 	return out
 }
 
 // Append adds spans to t, merging adjacent spans of the same kind so that
 // text built piece by piece stays compact.
-func (t Text) Append(spans ...Span) Text {
+func (t Text) Append(spans ...Span) Text { return t.appendSpans(false, spans...) }
+
+// appendSpans is Append. owned says that no other Text shares t's array
+// (Join's and JoinWith's result, which starts empty): a merge then
+// rewrites the last span in place. Otherwise a merge copies t first, so
+// that a Text appended to never changes another one; joining a thousand
+// lines that way copied the whole text at every line (`pending` with 1,000
+// requests, figure P7).
+func (t Text) appendSpans(owned bool, spans ...Span) Text {
 	for _, s := range spans {
 		if (s.Kind <= SpanCode || s.Kind == SpanPre) && s.Text == "" {
 			continue
 		}
 		if n := len(t); n > 0 && s.Kind <= SpanBold && t[n-1].Kind == s.Kind {
-			t = append(t[:n-1:n-1], Span{Kind: s.Kind, Text: t[n-1].Text + s.Text})
+			if owned {
+				t[n-1].Text += s.Text
+			} else {
+				t = append(t[:n-1:n-1], Span{Kind: s.Kind, Text: t[n-1].Text + s.Text})
+			}
 			continue
 		}
 		t = append(t, s)

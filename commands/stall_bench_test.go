@@ -307,6 +307,11 @@ func BenchmarkStallingChat(b *testing.B) {
 
 	// The targets (issue 8 §6): a miss fails the benchmark, and CI with it
 	// (.ci/run). A digest that did not verify already failed above.
+	// STALL_BENCH_NO_TARGET=1 reports the figures without judging them:
+	// scripts/bench (figure P4) judges them on the median over its rounds.
+	if os.Getenv("STALL_BENCH_NO_TARGET") != "" {
+		return
+	}
 	if ratio := slow.Wall.Seconds() / instant.Wall.Seconds(); ratio > maxSlowRatio {
 		b.Errorf("the slow chat's run took %.2f× the instant one's (%s vs %s), want ≤ %.1f×: the stream waited for chat", ratio, slow.Wall, instant.Wall, maxSlowRatio)
 	}

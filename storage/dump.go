@@ -87,16 +87,31 @@ func (db *DB) ImportAudit(ctx context.Context, records []AuditRecord) error {
 
 // ImportRequest stores r as it is (Importer).
 func (db *DB) ImportRequest(ctx context.Context, r *approvals.Request) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode request %s: %w", r.ID, err)
+	return db.ImportRequests(ctx, r)
+}
+
+// ImportRequests stores rs as they are in one transaction: all or none
+// (one commit, so thousands of requests cost one fsync).
+func (db *DB) ImportRequests(ctx context.Context, rs ...*approvals.Request) error {
+	vs := make([][]byte, len(rs))
+	for i, r := range rs {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode request %s: %w", r.ID, err)
+		}
+		vs[i] = v
 	}
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketRequests)
-		if b.Get([]byte(r.ID)) != nil {
-			return fmt.Errorf("request %s: %w", r.ID, approvals.ErrExists)
+		for i, r := range rs {
+			if b.Get([]byte(r.ID)) != nil {
+				return fmt.Errorf("request %s: %w", r.ID, approvals.ErrExists)
+			}
+			if err := b.Put([]byte(r.ID), vs[i]); err != nil {
+				return fmt.Errorf("store request %s: %w", r.ID, err)
+			}
 		}
-		return b.Put([]byte(r.ID), v)
+		return nil
 	})
 }
 

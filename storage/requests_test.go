@@ -137,3 +137,46 @@ func TestRequestsFilter(t *testing.T) {
 		t.Fatalf("limited = %v", got)
 	}
 }
+
+// Requests skips requests by their stored bytes before decoding them
+// (mayMatch): text that spells a state or a review key inside a string
+// does not make a request match, and every request that matches is found.
+func TestRequestsFilterOnStoredBytes(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	t0 := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	fooled := sampleRequest("a3333333", t0, approvals.StateFailed)
+	fooled.Reason = `"state":"pending" "review_due":"2025-03-04T10:00:00Z"`
+	fooled.Note = `{"state":"running"}`
+	open := sampleRequest("b3333333", t0.Add(time.Minute), approvals.StateSucceeded)
+	open.Emergency, open.ReviewDue = true, t0.Add(24*time.Hour)
+	done := sampleRequest("c3333333", t0.Add(2*time.Minute), approvals.StateSucceeded)
+	done.Emergency, done.ReviewDue, done.Review = true, t0.Add(24*time.Hour), &approvals.Review{By: approvals.User{ID: "U3"}, At: t0}
+	waiting := sampleRequest("d3333333", t0.Add(3*time.Minute), approvals.StatePending)
+	if err := db.ImportRequests(ctx, fooled, open, done, waiting); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		f    approvals.RequestFilter
+		want []string
+	}{
+		{"pending or running", approvals.RequestFilter{States: []approvals.State{approvals.StatePending, approvals.StateRunning}}, []string{"d3333333"}},
+		{"review open", approvals.RequestFilter{ReviewOpen: true}, []string{"b3333333"}},
+		{"review open and succeeded", approvals.RequestFilter{ReviewOpen: true, States: []approvals.State{approvals.StateSucceeded}}, []string{"b3333333"}},
+		{"failed", approvals.RequestFilter{States: []approvals.State{approvals.StateFailed}}, []string{"a3333333"}},
+		{"all", approvals.RequestFilter{}, []string{"d3333333", "c3333333", "b3333333", "a3333333"}},
+	} {
+		rs, err := db.Requests(ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rs {
+			got = append(got, r.ID)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

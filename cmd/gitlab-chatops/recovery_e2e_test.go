@@ -73,8 +73,8 @@ func startAgent(t *testing.T, dir string, port int) {
 }
 
 // startAgentSpeed is startAgent with the simulator's --sim-speed (at 2 a
-// migrate takes about 15 s).
-func startAgentSpeed(t testing.TB, dir string, port int, speed string) {
+// migrate takes about 15 s). It returns the agent's process ID.
+func startAgentSpeed(t testing.TB, dir string, port int, speed string) (pid int) {
 	t.Helper()
 	cmd := exec.Command(agentBinary, "--simulate", "--port", fmt.Sprint(port), "--state-dir", dir, "--sim-speed", speed, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
@@ -83,6 +83,7 @@ func startAgentSpeed(t testing.TB, dir string, port int, speed string) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitHealthy(t, port)
+	return cmd.Process.Pid
 }
 
 // waitHealthy waits until the agent on port answers.

@@ -10,10 +10,12 @@ import (
 type Unit int
 
 const (
-	Millis    Unit = iota // milliseconds
-	PerSecond             // operations per second
-	MiB                   // mebibytes
-	Count                 // a plain number (errors, updates)
+	Millis        Unit = iota // milliseconds
+	PerSecond                 // operations per second
+	MiB                       // mebibytes
+	Count                     // a plain number (errors, updates)
+	Seconds                   // seconds, for runs that take seconds
+	PerSecondRate             // a small rate, with two decimals: 0.98/s
 )
 
 func (u Unit) format(x float64) string {
@@ -31,6 +33,10 @@ func (u Unit) format(x float64) string {
 		return thousands(x) + "/s"
 	case MiB:
 		return strconv.FormatFloat(x, 'f', 1, 64) + " MiB"
+	case Seconds:
+		return strconv.FormatFloat(x, 'f', 2, 64) + " s"
+	case PerSecondRate:
+		return strconv.FormatFloat(x, 'f', 2, 64) + "/s"
 	default:
 		if x == float64(int64(x)) {
 			return thousands(x)
