@@ -118,6 +118,9 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		ctx, claimed = cctx, true
 	}
 	approved, err := r.opt.Approvals.Approve(ctx, req.ID, user, current, approvals.WithProof(proof))
+	if err != nil && !approvals.IsRefusal(err) {
+		approved, err = r.approvalWritten(ctx, req.ID, user, err)
+	}
 	switch {
 	case errors.Is(err, approvals.ErrStateChanged):
 		_, _ = rootChat.Reply(ctx, root, bot.Message{Tone: bot.ToneDanger, Title: bot.Plain("Approval refused: the state changed"),
@@ -142,6 +145,24 @@ func (r *Router) approve(ctx context.Context, rootChat, chat bot.Chat, channel s
 		return
 	}
 	r.execute(ctx, rootChat, approved)
+}
+
+// approvalWritten reads request id back after its approval by user failed
+// with a store error (not a refusal): a write whose answer was lost (etcd
+// unreachable after the commit) may have been committed. If user's
+// approval is there the request goes on from it (told "not recorded",
+// the approver would see it approved with nobody starting it); otherwise
+// the store's error stands.
+func (r *Router) approvalWritten(ctx context.Context, id string, user approvals.User, storeErr error) (*approvals.Request, error) {
+	got, err := r.opt.Approvals.Request(ctx, id)
+	if err != nil {
+		return nil, storeErr
+	}
+	if _, ok := got.ApprovedBy(user.ID); !ok {
+		return nil, storeErr
+	}
+	r.logger(ctx).Warn("the store answered an approval with an error, but it was recorded; going on", "err", storeErr)
+	return got, nil
 }
 
 // refusedDecision audits and returns a refusal of an approve, deny or
