@@ -125,6 +125,7 @@ func elect(t *testing.T, c *etcd.Cluster, name string, ts *terms) *etcd.Election
 }
 
 func TestElection(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 
 	t.Run("one leader among three, another after its crash", func(t *testing.T) {
@@ -234,6 +235,7 @@ func TestElection(t *testing.T) {
 }
 
 func TestOwners(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	ctx := context.Background()
 

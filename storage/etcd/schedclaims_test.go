@@ -23,6 +23,7 @@ var _ schedule.Claims = (*etcd.ScheduleClaims)(nil)
 // one replica at a time, freed by its release or by the death of its
 // replica (the lease), and a due time is fired by one caller only.
 func TestScheduleClaims(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	ctx := context.Background()
 
@@ -239,6 +240,7 @@ func wantOutcome(t *testing.T, outcomes <-chan string, want string) {
 // mid-run, the next leader neither fires that tick again nor catches it
 // up, and fires the next one once.
 func TestSchedulesOncePerTickAcrossReplicas(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	start := time.Date(2026, 1, 5, 9, 55, 0, 0, time.UTC)
 
@@ -323,13 +325,24 @@ func TestSchedulesOncePerTickAcrossReplicas(t *testing.T) {
 			t.Fatal("no replica leads")
 		}
 		crash(t, old.cluster)
+		// The old leader's loop armed its timer for t3 as it started the
+		// run of t2 (runs are asynchronous), so a timer at t3 alone does
+		// not show a new leader: first the crashed replica stops leading
+		// (its term ends TTL/2 after its last renewal, which stops that
+		// timer), then another leads, and only then is its timer awaited.
+		eventuallyTrue(t, "the crashed replica stops leading", func() bool { return !old.lead.IsLeader() })
+		eventuallyTrue(t, "another replica leads", func() bool {
+			for _, r := range replicas {
+				if r != old && r.lead.IsLeader() {
+					return true
+				}
+			}
+			return false
+		})
 		// The next leader (after the old lease's TTL) catches up nothing:
 		// the tick it would catch up was fired by the old leader.
 		t3 := t2.Add(10 * time.Minute)
 		waitTimers(t, clock, 1, t3, 6*testTTL)
-		if old.lead.IsLeader() {
-			t.Fatal("the crashed replica still says it leads")
-		}
 		close(hold)
 		clock.Set(t3)
 		wantOutcome(t, outcomes, schedule.OutcomePosted)

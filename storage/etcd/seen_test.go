@@ -44,6 +44,7 @@ func newSeen(t testing.TB, c *etcd.Cluster, platform string, slot time.Duration)
 // its ttl (the lease); keys share a lease per slot; and when etcd is down
 // FirstSeen fails (the caller refuses) instead of answering "first".
 func TestSeen(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	ctx := context.Background()
 

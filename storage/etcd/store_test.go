@@ -59,6 +59,7 @@ func openStore(t *testing.T, c *etcd.Cluster, opts etcd.StoreOptions) *etcd.Stor
 // TestStoreConforms: the etcd store passes both conformance suites
 // unchanged, on a real etcd; Tamper edits the entry's key in etcd.
 func TestStoreConforms(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	var p prefixes
 	approvalstest.RunStoreSuite(t, func(t *testing.T) approvalstest.Harness {
@@ -94,6 +95,7 @@ func TestStoreConforms(t *testing.T) {
 // bbolt's, two replicas never fork it, etcd's transaction limits, the
 // schema version, reads and Probe.
 func TestStore(t *testing.T) {
+	t.Parallel() // own etcd server; the tests overlap, as most of their time is waiting on lease TTLs
 	srv := etcdtest.Start(t)
 	var p prefixes
 	ctx := context.Background()
