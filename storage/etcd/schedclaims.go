@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,7 +32,8 @@ const releaseRetry = time.Second
 //     new leader could fire a tick again. It is one small key per schedule
 //     ever defined (IDs are never reused).
 type ScheduleClaims struct {
-	c *Cluster
+	c     *Cluster
+	takes atomic.Uint64 // numbers each Claim's value
 }
 
 // NewScheduleClaims returns the schedule claims on c.
@@ -44,11 +46,19 @@ func (s *ScheduleClaims) Claim(ctx context.Context, id string) (func(context.Con
 		return nil, false, fmt.Errorf("claim schedule %s: %w", id, err)
 	}
 	k := s.c.Key(dirScheduleRuns + id)
+	// The value (when, and this Claim's number) is this Claim's alone, so
+	// a Txn whose answer was lost can be undone without touching a later
+	// claim.
+	val := fmt.Sprintf("%s %d", time.Now().UTC().Format(time.RFC3339), s.takes.Add(1))
 	r, err := s.c.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, time.Now().UTC().Format(time.RFC3339), clientv3.WithLease(sess.Lease()))).
+		Then(clientv3.OpPut(k, val, clientv3.WithLease(sess.Lease()))).
 		Commit()
 	if err != nil {
+		// Maybe written: left on this live replica's lease, it would hold
+		// the schedule on every replica; the caller is told nothing was
+		// claimed, so make it true.
+		go s.undoClaim(sess, k, val)
 		return nil, false, fmt.Errorf("claim schedule %s in etcd: %w", id, err)
 	}
 	if !r.Succeeded {
@@ -91,6 +101,29 @@ func (s *ScheduleClaims) releaseLater(sess *concurrency.Session, k string, rev i
 		cancel()
 		if err == nil {
 			return
+		}
+	}
+}
+
+// undoClaim deletes k if it holds val (a Claim whose answer was lost),
+// trying until etcd answers or the session (and the key with it) ends.
+func (s *ScheduleClaims) undoClaim(sess *concurrency.Session, k, val string) {
+	t := time.NewTicker(releaseRetry)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseRetry)
+		_, err := s.c.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.Value(k), "=", val)).
+			Then(clientv3.OpDelete(k)).
+			Commit()
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-sess.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/gitlab-chatops/gitlab-chatops/internal/etcdtest"
 	"github.com/gitlab-chatops/gitlab-chatops/leader"
 	"github.com/gitlab-chatops/gitlab-chatops/schedule"
@@ -70,6 +72,49 @@ func TestScheduleClaims(t *testing.T) {
 				t.Fatalf("the crashed replica's claim outlived its lease TTL (%s) by far", testTTL)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("a claim whose answer was lost holds nothing", func(t *testing.T) {
+		prefix := "/claims-lost-answer/"
+		px := etcdtest.NewProxy(t, srv)
+		a := etcd.NewScheduleClaims(dialReplica(t, px.Endpoints(), prefix))
+		bc := dialReplica(t, srv.Endpoints(), prefix)
+		b := etcd.NewScheduleClaims(bc)
+		if release, ok, err := a.Claim(ctx, "s0"); !ok || err != nil { // a's session, before the answers go
+			t.Fatalf("a claims s0: %v %v", ok, err)
+		} else if err := release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		puts := bc.Client().Watch(wctx, bc.Key("schedule_runs/s9"), clientv3.WithFilterDelete())
+		px.Mute()
+		cctx, cancel := context.WithTimeout(ctx, testTTL/3)
+		_, ok, err := a.Claim(cctx, "s9")
+		cancel()
+		if ok || err == nil {
+			t.Fatalf("a claim without etcd's answer: ok %v, err %v; want an error", ok, err)
+		}
+		select {
+		case wr := <-puts:
+			if len(wr.Events) == 0 {
+				t.Fatalf("watching s9: %v", wr.Err())
+			}
+		case <-time.After(testTTL):
+			t.Fatal("the claim's Txn was not committed, so this test shows nothing")
+		}
+		px.Unmute()
+		// a lives on, so only undoing the claim frees the schedule.
+		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			release, ok, err := b.Claim(ctx, "s9")
+			if ok {
+				_ = release(ctx)
+				break
+			}
+			if time.Since(start) > 2*testTTL {
+				t.Fatalf("s9 still held by a claim that returned an error %s after etcd answered again (err %v)", time.Since(start), err)
+			}
 		}
 	})
 
