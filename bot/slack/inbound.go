@@ -70,13 +70,14 @@ func (a *Adapter) slashInput(sc slackgo.SlashCommand) (slashInput, bot.Reply) {
 }
 
 // logCommand is the operations line of each slash command as typed
-// ("slash command": user, channel, text). Over HTTP it is written after
+// ("slash command": user, channel, text, with a --code value hidden: a
+// one-time code is never logged). Over HTTP it is written after
 // the acknowledgement (or by the ack guard when the handler is late), so
 // its write is not on the ack's path. LogAttrs spares the boxing of
 // key-value arguments.
 func (a *Adapter) logCommand(in slashInput) {
 	a.log.LogAttrs(context.Background(), slog.LevelInfo, "slash command",
-		slog.String("user", in.cmd.User.ID), slog.String("channel", in.cmd.Channel), slog.String("text", in.cmd.Text))
+		slog.String("user", in.cmd.User.ID), slog.String("channel", in.cmd.Channel), slog.String("text", bot.RedactCommand(in.cmd.Text)))
 }
 
 // slackUnescaper undoes the only escaping Slack applies to the text it
