@@ -32,6 +32,7 @@ import (
 // read from etcd by `audit verify|export --config`, verifies and holds
 // every step of each request exactly once.
 func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and serve")
 	}
@@ -139,6 +140,7 @@ func TestServeOnEtcdSurvivesEtcdRestart(t *testing.T) {
 // within shutdown_grace when etcd is gone at SIGTERM: nothing waits for
 // etcd without bound (resigning, releasing, revoking the lease).
 func TestServeOnEtcdStopsWhileEtcdIsDown(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and serve")
 	}

@@ -129,6 +129,7 @@ func (p *outageProxy) restore(t *testing.T) {
 // (every line, digest verified, else the request would fail). migrate ran
 // exactly once. TestR4AgentKilledMidMigrate is the crash case.
 func TestAgentUnreachableDuringRun(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("takes over 20 s")
 	}

@@ -245,6 +245,7 @@ func TestConnectionCutBeforeJobEvent(t *testing.T) {
 // again) and shows what is still down; the stored request is interrupted
 // and its end is audited. migrate ran once.
 func TestR4AgentKilledMidMigrate(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("takes over 20 s")
 	}

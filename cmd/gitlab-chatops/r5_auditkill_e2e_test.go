@@ -32,6 +32,7 @@ const (
 // status whose answer reached the chat has its entry (the bot audits
 // before it answers, so an answer seen is an append committed).
 func TestR5KilledBotNeverCorruptsAudit(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	t.Run("bbolt", func(t *testing.T) { testR5(t, newLoadEnv(t)) })
 	// The replicas' store: each kill leaves its lease to expire, and
 	// every append is a transaction on etcd.

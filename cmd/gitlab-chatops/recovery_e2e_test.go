@@ -110,6 +110,7 @@ func waitHealthy(t testing.TB, port int) {
 // process re-attaches to the running job, finishes the request properly in
 // its thread, and that migrate ran once.
 func TestR4BotKilledMidMigrate(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	for _, sig := range []os.Signal{os.Kill, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) { testRestartRecovery(t, sig) })
 	}

@@ -103,6 +103,7 @@ func TestReplicasHundredApprovalsOneExecution(t *testing.T) {
 // the audit trail, read from etcd, verifies with one start and one
 // outcome.
 func TestReplicasLeaderKilledMidMigrate(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and two serve processes")
 	}
@@ -126,6 +127,7 @@ func TestReplicasLeaderKilledMidMigrate(t *testing.T) {
 // and posts "All up" and the outcome in the original thread; migrate ran
 // once and the trail verifies.
 func TestReplicasFollowerKilledMidMigrate(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and two serve processes")
 	}
@@ -227,6 +229,7 @@ func failover(t testing.TB, s *replicaSet, victim *replica, alice, bob, channel 
 // Real time: the spec's shortest period is a minute (schedule.MinEvery),
 // so this test takes up to about two and a half minutes.
 func TestReplicasScheduleOncePerTick(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	if testing.Short() {
 		t.Skip("starts etcd, an agent and three serve processes, and waits for two minute ticks")
 	}
