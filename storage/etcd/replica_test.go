@@ -412,6 +412,15 @@ func TestOwners(t *testing.T) {
 		px := etcdtest.NewProxy(t, srv)
 		cut := etcd.NewOwners(dialReplica(t, px.Endpoints(), prefix), "cut", nil)
 		other := etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), "other", nil)
+		// other's session (its lease, granted on its first Take within
+		// TTL/2) is set up now: under -race on a loaded machine the first
+		// grant could outlast that bound, and this test is about the
+		// takeover, not about a fresh replica's first connection.
+		if _, r, ok, err := other.Take(ctx, "warm-up"); !ok || err != nil {
+			t.Fatalf("the other replica's first take: %v %v", ok, err)
+		} else {
+			r()
+		}
 		cctx, release, ok, err := cut.Take(ctx, "r5")
 		if !ok || err != nil {
 			t.Fatalf("take: %v %v", ok, err)
