@@ -207,6 +207,7 @@ func migrateRecord(t *testing.T, agentDir string) (state string) {
 // asks the agent for the request's job, follows it, and the thread ends
 // with the true outcome; migrate ran once.
 func TestConnectionCutBeforeJobEvent(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	dir := t.TempDir()
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")
@@ -362,6 +363,7 @@ func startAgentProcess(t *testing.T, dir string, port int) (kill func()) {
 // ID. The next bot process finds the job by request ID, follows it, and
 // the thread ends with the true outcome; migrate ran once.
 func TestSigtermBeforeJobIDStored(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	dir := t.TempDir()
 	port := freePort(t)
 	agentDir := filepath.Join(dir, "agent")

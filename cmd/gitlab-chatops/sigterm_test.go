@@ -27,6 +27,7 @@ import (
 // keeps running on the agent, and the next start on the same store
 // re-attaches to it and finishes the request properly; migrate ran once.
 func TestServeSigtermDuringMigrate(t *testing.T) {
+	t.Parallel() // real processes, own state and ports; mostly waiting (TTLs, timeouts), so it overlaps another
 	dir := t.TempDir()
 	agentDir := filepath.Join(dir, "agent")
 	agentPort, port := freePort(t), freePort(t)
