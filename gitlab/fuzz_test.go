@@ -53,6 +53,7 @@ func FuzzParseMigrateStatus(f *testing.F) {
 		// The hand-written row scanner is the regexp, line by line.
 		for line := range strings.Lines(string(out)) {
 			checkStatusRowMatchesRE(t, chompLine(line))
+			checkExactRowAgrees(t, line)
 		}
 	})
 }
@@ -232,5 +233,8 @@ func FuzzParseStatusRow(f *testing.F) {
 			return // lines never contain one
 		}
 		checkStatusRowMatchesRE(t, line)
+		for _, end := range []string{"", "\n", "\r\n", "\r"} {
+			checkExactRowAgrees(t, line+end)
+		}
 	})
 }

@@ -244,6 +244,23 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 		}
 	}
 	for pos := 0; pos < len(s); {
+		// Almost every line is a row in the exact layout Rails prints:
+		// take it straight from s, without cutting the line first.
+		if cur >= 0 && !glued {
+			// The slot past len(rows) exists (one per line) and is still
+			// zero; exactStatusRow writes it only when ok.
+			if next, ok := exactStatusRow(s, pos, &rows[:len(rows)+1][len(rows)]); ok {
+				lineNo++
+				pos = next
+				rows = rows[:len(rows)+1]
+				row := &rows[len(rows)-1]
+				if milestones {
+					row.Type, row.Milestone, row.Name = splitTypeMilestone(row.Name)
+				}
+				countRow(&st.Databases[cur], row)
+				continue
+			}
+		}
 		end := strings.IndexByte(s[pos:], '\n')
 		var line string
 		lineStart := pos
@@ -280,18 +297,7 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 			if milestones {
 				row.Type, row.Milestone, row.Name = splitTypeMilestone(rest)
 			}
-			d := &st.Databases[cur]
-			if row.Name == noFileName {
-				// Rails lists a version without a file only because it is
-				// in schema_migrations, i.e. applied.
-				row.NoFile, row.Up = true, true
-				d.NoFile++
-			}
-			if row.Up {
-				d.Up++
-			} else {
-				d.Down++
-			}
+			countRow(&st.Databases[cur], row)
 			continue
 		}
 
@@ -340,6 +346,58 @@ func ParseMigrateStatus(out []byte) (MigrateStatus, error) {
 		return st, &MigrateStatusError{Kind: MigrateStatusNoSection, Message: "no \"database:\" section in the output"}
 	}
 	return st, nil
+}
+
+// countRow marks a NO FILE row as such and counts row in d.
+func countRow(d *DatabaseMigrations, row *MigrationRow) {
+	if row.Name == noFileName {
+		// Rails lists a version without a file only because it is in
+		// schema_migrations, i.e. applied.
+		row.NoFile, row.Up = true, true
+		d.NoFile++
+	}
+	if row.Up {
+		d.Up++
+	} else {
+		d.Down++
+	}
+}
+
+// exactStatusRow recognises, at offset pos of s (the start of a line), a
+// row in the exact layout Rails prints: status.center(8), two spaces, a
+// 14-digit version, two spaces, then a name that starts with a byte outside
+// RE2's \s. For such a line it sets row's Version, Name and Up to exactly
+// what parseStatusRow gives for the line (cut at '\n', one trailing '\r'
+// dropped) and returns the offset of the next line; any other line is not
+// ok, leaves row untouched and goes through the general path.
+func exactStatusRow(s string, pos int, row *MigrationRow) (next int, ok bool) {
+	if len(s)-pos < 27 {
+		return 0, false
+	}
+	up := false
+	switch s[pos : pos+10] {
+	case "   up     ":
+		up = true
+	case "  down    ":
+	default:
+		return 0, false
+	}
+	if !digits8(s[pos+10:pos+18]) || !digits8(s[pos+16:pos+24]) ||
+		s[pos+24] != ' ' || s[pos+25] != ' ' || isRESpace(s[pos+26]) {
+		return 0, false
+	}
+	start := pos + 26
+	end := len(s)
+	next = len(s)
+	if i := strings.IndexByte(s[start:], '\n'); i >= 0 {
+		end, next = start+i, start+i+1
+	}
+	// s[start] is not '\r', so dropping a trailing one leaves a name.
+	if s[end-1] == '\r' {
+		end--
+	}
+	row.Version, row.Name, row.Up = s[pos+10:pos+24], s[start:end], up
+	return next, true
 }
 
 // parseStatusRow matches line against ^\s*(up|down)\s+(\d+)\s+(.*)$ with

@@ -311,6 +311,34 @@ func checkStatusRowMatchesRE(t *testing.T, line string) {
 	}
 }
 
+// checkExactRowAgrees checks the parser's fast path on one line as
+// strings.Lines yields it (terminator kept): whenever exactStatusRow takes
+// the line, it must give what parseStatusRow gives for the chomped line, and
+// continue at the next line.
+func checkExactRowAgrees(t *testing.T, line string) {
+	t.Helper()
+	var row MigrationRow
+	next, ok := exactStatusRow(line, 0, &row)
+	if !ok {
+		if row != (MigrationRow{}) {
+			t.Fatalf("line %q: exactStatusRow not ok but wrote %+v", line, row)
+		}
+		return
+	}
+	up, version, name := row.Up, row.Version, row.Name
+	wantNext := len(line)
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		wantNext = i + 1
+	}
+	cut := strings.TrimSuffix(line[:wantNext], "\n")
+	cut = strings.TrimSuffix(cut, "\r")
+	gUp, gVersion, gRest, gOK := parseStatusRow(cut)
+	if !gOK || up != gUp || version != gVersion || name != gRest || next != wantNext {
+		t.Fatalf("line %q: exactStatusRow (%v,%q,%q,next %d), parseStatusRow (%v,%q,%q,%v), next %d",
+			line, up, version, name, next, gUp, gVersion, gRest, gOK, wantNext)
+	}
+}
+
 func TestParseStatusRowMatchesRegexp(t *testing.T) {
 	for _, line := range []string{
 		"   up     20250610142207  Add creation state to ci runners",
@@ -322,8 +350,24 @@ func TestParseStatusRowMatchesRegexp(t *testing.T) {
 		"   up     20250610142207\tName with\ttabs ", "   up     20250610142207  \x00\xff",
 		"  down    123  a  b  ", "   up     ١٢٣  unicode digits",
 		"   up      0 ", "  down     1 x", "   up     \t1\tx", // found by fuzzing: extra padding after the status
+		"   up     202506101422070  x", "   up     20250610142207   x", "   up     20250610142207 \tx",
+		"   up     20250610142207  x\r", "   up     20250610142207  \r", "   up     20250610142207  1",
 	} {
 		checkStatusRowMatchesRE(t, line)
+		for _, end := range []string{"", "\n", "\r\n", "\r", "\nnext"} {
+			checkExactRowAgrees(t, line+end)
+		}
+	}
+	// The fast path must take Rails' own rows, or the check above proves
+	// nothing about what the parser does with them.
+	for _, line := range []string{
+		"   up     20250610142207  Add creation state to ci runners\n",
+		"  down    20250611093054  Create project compliance violations\r\n",
+		"   up     20221103071635  ********** NO FILE **********",
+	} {
+		if _, ok := exactStatusRow(line, 0, new(MigrationRow)); !ok {
+			t.Errorf("exactStatusRow(%q) not ok", line)
+		}
 	}
 }
 
