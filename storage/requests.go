@@ -21,16 +21,9 @@ var _ approvals.Store = (*DB)(nil)
 // entries to the audit chain, in one transaction, failing with
 // approvals.ErrExists (and writing nothing) if the ID is taken.
 func (db *DB) Create(ctx context.Context, r *approvals.Request, entries ...approvals.AuditEntry) error {
-	if r == nil || r.ID == "" {
-		return fmt.Errorf("store request: the request has no ID: %w", approvals.ErrInvalid)
-	}
-	v, err := json.Marshal(r)
+	v, prepared, err := EncodeNew(r, entries)
 	if err != nil {
-		return fmt.Errorf("encode request %s: %w", r.ID, err)
-	}
-	prepared, err := auditchain.PrepareAll(entries)
-	if err != nil {
-		return fmt.Errorf("store request %s: %w", r.ID, err)
+		return err
 	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketRequests)
@@ -182,4 +175,22 @@ func getRequest(tx *bolt.Tx, id string) (*approvals.Request, error) {
 		return nil, fmt.Errorf("request %s is damaged (%w); restore a backup", id, err)
 	}
 	return &r, nil
+}
+
+// EncodeNew is what every backend's Create does before its transaction:
+// it refuses a request without an ID, encodes the request as stored (its
+// JSON) and prepares its audit entries for the chain.
+func EncodeNew(r *approvals.Request, entries []approvals.AuditEntry) ([]byte, []auditchain.Prepared, error) {
+	if r == nil || r.ID == "" {
+		return nil, nil, fmt.Errorf("store request: the request has no ID: %w", approvals.ErrInvalid)
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode request %s: %w", r.ID, err)
+	}
+	prepared, err := auditchain.PrepareAll(entries)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store request %s: %w", r.ID, err)
+	}
+	return v, prepared, nil
 }

@@ -28,21 +28,9 @@ func (a *Adapter) sendDirect(ctx context.Context, user bot.User, files []bot.Fil
 	if !model.IsValidId(user.ID) {
 		return fmt.Errorf("mattermost: cannot send files to %q: not a user ID", user.ID)
 	}
-	botID, err := a.me.id(ctx, a)
+	ch, err := a.directChannel(ctx, user.ID)
 	if err != nil {
 		return err
-	}
-	var ch *model.Channel
-	if _, err := a.call(ctx, "create direct channel", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
-		var resp *model.Response
-		var err error
-		ch, resp, err = a.client.CreateDirectChannel(ctx, botID, user.ID)
-		return resp, err
-	}); err != nil {
-		return err
-	}
-	if ch == nil || !model.IsValidId(ch.Id) {
-		return errors.New("mattermost create direct channel: the server returned no channel")
 	}
 	var errs []error
 	for _, f := range files {

@@ -64,21 +64,9 @@ func (a *Adapter) notifyLater(ctx context.Context, channel string, user bot.User
 // direct channel with them. It names channel: in the DM, "this channel"
 // would be the DM itself.
 func (a *Adapter) direct(ctx context.Context, channel, userID string, r rendered) error {
-	botID, err := a.me.id(ctx, a)
+	ch, err := a.directChannel(ctx, userID)
 	if err != nil {
 		return err
-	}
-	var ch *model.Channel
-	if _, err := a.call(ctx, "create direct channel", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
-		var resp *model.Response
-		var err error
-		ch, resp, err = a.client.CreateDirectChannel(ctx, botID, userID)
-		return resp, err
-	}); err != nil {
-		return err
-	}
-	if ch == nil || ch.Id == "" {
-		return errors.New("mattermost create direct channel: the server returned no channel")
 	}
 	r.message = joinNonEmpty("\n", "_Only you were meant to see this, in "+a.channelName(ctx, channel)+"; I may not show messages to one person there, so they come here._", r.message)
 	post := newPost(ch.Id, r)
@@ -88,6 +76,28 @@ func (a *Adapter) direct(ctx context.Context, channel, userID string, r rendered
 		return resp, err
 	})
 	return err
+}
+
+// directChannel is the bot's direct channel with userID (created by the
+// server if it does not exist yet).
+func (a *Adapter) directChannel(ctx context.Context, userID string) (*model.Channel, error) {
+	botID, err := a.me.id(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	var ch *model.Channel
+	if _, err := a.call(ctx, "create direct channel", retryAll, a.opt.CallTimeout, func(ctx context.Context) (*model.Response, error) {
+		var resp *model.Response
+		var err error
+		ch, resp, err = a.client.CreateDirectChannel(ctx, botID, userID)
+		return resp, err
+	}); err != nil {
+		return nil, err
+	}
+	if ch == nil || !model.IsValidId(ch.Id) {
+		return nil, errors.New("mattermost create direct channel: the server returned no channel")
+	}
+	return ch, nil
 }
 
 func newPost(channel string, r rendered) *model.Post {

@@ -27,16 +27,9 @@ func (s *Store) Create(ctx context.Context, r *approvals.Request, entries ...app
 		return fmt.Errorf("store request: %w", err)
 	}
 	defer s.writes.Done()
-	if r == nil || r.ID == "" {
-		return fmt.Errorf("store request: the request has no ID: %w", approvals.ErrInvalid)
-	}
-	v, err := json.Marshal(r)
+	v, prepared, err := storage.EncodeNew(r, entries)
 	if err != nil {
-		return fmt.Errorf("encode request %s: %w", r.ID, err)
-	}
-	prepared, err := auditchain.PrepareAll(entries)
-	if err != nil {
-		return fmt.Errorf("store request %s: %w", r.ID, err)
+		return err
 	}
 	k := s.requestKey(r.ID)
 	h, err := s.readHead(ctx)
