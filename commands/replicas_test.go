@@ -38,14 +38,12 @@ type replica struct {
 	election  *etcd.Election
 }
 
-// startReplica starts replica name; it reaches etcd through a proxy of
-// its own (replica.proxy), which the test may cut.
-func startReplica(t *testing.T, name string, srv *etcdtest.Server, s *simtest.Stack, rec bot.Chat) *replica {
+// openReplicaStore dials etcd at endpoints under the replicas' prefix and
+// opens the store and approvals service a replica runs on; the connection
+// closes when the test ends.
+func openReplicaStore(ctx context.Context, t *testing.T, endpoints []string) (*etcd.Cluster, *etcd.Store, *approvals.Service) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	px := etcdtest.NewProxy(t, srv)
-	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: px.Endpoints(), Prefix: "/replicas/", LeaseTTL: replicaTTL})
+	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: endpoints, Prefix: "/replicas/", LeaseTTL: replicaTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +56,18 @@ func startReplica(t *testing.T, name string, srv *etcdtest.Server, s *simtest.St
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, store, svc
+}
+
+// startReplica starts replica name; it reaches etcd through a proxy of
+// its own (replica.proxy), which the test may cut.
+func startReplica(t *testing.T, name string, srv *etcdtest.Server, s *simtest.Stack, rec bot.Chat) *replica {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	px := etcdtest.NewProxy(t, srv)
+	c, store, svc := openReplicaStore(ctx, t, px.Endpoints())
+	var err error
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("replica", name)
@@ -172,19 +182,7 @@ func TestLeaderRecoveryLeavesLiveReplicasApproved(t *testing.T) {
 	srv := etcdtest.Start(t)
 	s := simtest.Start(t, simtest.Options{})
 	ctx := context.Background()
-	c, err := etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Prefix: "/replicas/", LeaseTTL: replicaTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	store, err := etcd.OpenStore(ctx, c, etcd.StoreOptions{AuditKey: approvalstest.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := approvals.NewService(store, approvals.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, store, svc := openReplicaStore(ctx, t, srv.Endpoints())
 	rec := newRecorder()
 	approved := func(thread string) (string, string) {
 		root, _ := rec.PostRoot(ctx, "C1", bot.Message{Text: bot.Plain("approval " + thread)})
