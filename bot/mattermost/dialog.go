@@ -235,6 +235,23 @@ func (a *Adapter) DialogHandler(h bot.Handler) http.Handler {
 // values). A Seen that cannot be asked refuses: a replay let through is
 // worse than a user asked to submit again.
 func (a *Adapter) firstSubmission(ctx context.Context, st dialogState, req *model.SubmitDialogRequest) error {
+	ttl := time.Unix(st.Expires, 0).Sub(a.opt.Now()) + time.Second
+	ctx, cancel := context.WithTimeout(ctx, a.opt.CallTimeout)
+	defer cancel()
+	first, err := a.opt.Seen.FirstSeen(ctx, "mattermost/dialog/"+hex.EncodeToString(submissionKey(req)), ttl)
+	switch {
+	case err != nil:
+		return fmt.Errorf("dialog submission not checked against replays, so refused: %w", err)
+	case !first:
+		return fmt.Errorf("%w (this exact submission was received before)", errReplayed)
+	}
+	return nil
+}
+
+// submissionKey identifies a submission for the replay check: a hash of
+// its state and what was typed, field by field in name order (so the
+// same values key the same however the JSON ordered them).
+func submissionKey(req *model.SubmitDialogRequest) []byte {
 	h := sha256.New()
 	h.Write([]byte(req.State))
 	names := make([]string, 0, len(req.Submission))
@@ -245,17 +262,7 @@ func (a *Adapter) firstSubmission(ctx context.Context, st dialogState, req *mode
 	for _, k := range names {
 		fmt.Fprintf(h, "\x00%s\x00%v", k, req.Submission[k])
 	}
-	ttl := time.Unix(st.Expires, 0).Sub(a.opt.Now()) + time.Second
-	ctx, cancel := context.WithTimeout(ctx, a.opt.CallTimeout)
-	defer cancel()
-	first, err := a.opt.Seen.FirstSeen(ctx, "mattermost/dialog/"+hex.EncodeToString(h.Sum(nil)), ttl)
-	switch {
-	case err != nil:
-		return fmt.Errorf("dialog submission not checked against replays, so refused: %w", err)
-	case !first:
-		return fmt.Errorf("%w (this exact submission was received before)", errReplayed)
-	}
-	return nil
+	return h.Sum(nil)
 }
 
 // maxDialogError bounds an error shown in a dialog.

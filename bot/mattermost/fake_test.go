@@ -476,23 +476,7 @@ func (f *fakeMM) submitDialog(t testing.TB, d fakeDialog, u mmUser, values map[s
 // dialogRequest POSTs any submission body, forged ones included.
 func (f *fakeMM) dialogRequest(t testing.TB, target string, body *model.SubmitDialogRequest) (int, *model.SubmitDialogResponse) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	status, raw := do(t, req)
-	var resp model.SubmitDialogResponse
-	if status == http.StatusOK {
-		if err := json.Unmarshal(raw, &resp); err != nil {
-			t.Fatalf("dialog answer is not JSON: %v: %s", err, raw)
-		}
-	}
-	return status, &resp
+	return postJSON[model.SubmitDialogResponse](t, http.DefaultClient, target, body, "dialog")
 }
 
 func (f *fakeMM) getUser(w http.ResponseWriter, r *http.Request) {
@@ -726,6 +710,14 @@ func (f *fakeMM) callback(t testing.TB, target string, body *model.PostActionInt
 // the source address.
 func callbackFrom(t testing.TB, client *http.Client, target string, body *model.PostActionIntegrationRequest) (int, *model.PostActionIntegrationResponse) {
 	t.Helper()
+	return postJSON[model.PostActionIntegrationResponse](t, client, target, body, "callback")
+}
+
+// postJSON POSTs body as JSON to target with client, as Mattermost posts a
+// callback or a dialog submission, and decodes a 200 answer into R (what
+// names the answer in a failure); any other status leaves R zero.
+func postJSON[R any](t testing.TB, client *http.Client, target string, body any, what string) (int, *R) {
+	t.Helper()
 	b, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
@@ -737,10 +729,10 @@ func callbackFrom(t testing.TB, client *http.Client, target string, body *model.
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	status, raw := doWith(t, client, req)
-	var resp model.PostActionIntegrationResponse
+	var resp R
 	if status == http.StatusOK {
 		if err := json.Unmarshal(raw, &resp); err != nil {
-			t.Fatalf("callback answer is not JSON: %v: %s", err, raw)
+			t.Fatalf("%s answer is not JSON: %v: %s", what, err, raw)
 		}
 	}
 	return status, &resp
