@@ -15,10 +15,10 @@ import (
 // submission back as an Action with Fields) and of files sent to one user
 // (a Reply's Files by direct message).
 
-// reauthForm is the form the router opens to ask an approver for the
+// ReauthForm is the form the router opens to ask an approver for the
 // current code of their authenticator app, with text people typed in it
-// (escaped by every adapter).
-func reauthForm() bot.Form {
+// (escaped by every adapter). The adapters' own form tests use it too.
+func ReauthForm() bot.Form {
 	return bot.Form{
 		ActionID: bot.ActionApprove, Value: "r7k2qxa9", Title: "Approve r7k2qxa9",
 		Intro:  bot.Join(bot.Plain("Approving "), bot.Code("migrate"), bot.Plain(" on gitlab-1 (reason: upgrade *now* <!here> @all) needs the current code of your authenticator app.")),
@@ -31,7 +31,7 @@ func reauthForm() bot.Form {
 const fallbackText = "Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN to approve."
 
 func formReply() bot.Reply {
-	f := reauthForm()
+	f := ReauthForm()
 	return bot.Reply{Message: &bot.Message{Text: bot.Plain(fallbackText)}, Form: &f}
 }
 
@@ -41,7 +41,7 @@ func testFormGolden(t *testing.T, h Harness) {
 	if h.RenderForm == nil {
 		t.Skip("the platform has no forms; the Reply's Message is shown instead (FormOrMessage)")
 	}
-	got, err := h.RenderForm(reauthForm())
+	got, err := h.RenderForm(ReauthForm())
 	if err != nil {
 		t.Fatalf("rendering the form: %v", err)
 	}
@@ -89,7 +89,7 @@ func testForm(t *testing.T, h Harness) {
 	}
 	f := open[0]
 	if f.User != c.User.ID || !strings.Contains(f.Title, "r7k2qxa9") {
-		t.Errorf("the form opened is %+v; want %q for %s", f, reauthForm().Title, c.User.ID)
+		t.Errorf("the form opened is %+v; want %q for %s", f, ReauthForm().Title, c.User.ID)
 	}
 	if strings.Contains(answer, fallbackText) {
 		t.Errorf("the form opened and the message was shown too: %q", answer)

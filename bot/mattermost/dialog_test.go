@@ -13,26 +13,16 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/bottest"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/simtest"
 )
 
-// codeForm is the form the router opens to ask an approver for the
-// current code of their authenticator app.
-func codeForm() bot.Form {
-	return bot.Form{
-		ActionID: bot.ActionApprove, Value: "r7k2qxa9", Title: "Approve r7k2qxa9",
-		Intro:  bot.Join(bot.Plain("Approving "), bot.Code("migrate"), bot.Plain(" on gitlab-1 needs the current code of your authenticator app @here.")),
-		Fields: []bot.FormField{{Name: "code", Label: "Code", Hint: "Six digits, from the app you enrolled with.", MinLength: 6, MaxLength: 6}},
-		Submit: "Approve",
-	}
-}
-
 // TestDialogGolden: the dialog OpenInteractiveDialog receives for a form
 // (the state is fixed here: it is sealed afresh each time).
 func TestDialogGolden(t *testing.T) {
-	d, err := Dialog(codeForm(), "https://chatops.internal:8443/mattermost/dialog", "v1.STATE.MAC")
+	d, err := Dialog(bottest.ReauthForm(), "https://chatops.internal:8443/mattermost/dialog", "v1.STATE.MAC")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +175,7 @@ func (r *dialogRig) advance(d time.Duration) {
 
 func (r *dialogRig) askForm(t *testing.T) {
 	r.h.onCmd = func(bot.Command) bot.Reply {
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &bot.Message{Text: bot.Plain("Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN instead.")}, Form: &f}
 	}
 }
@@ -424,7 +414,7 @@ func TestDialogFromClick(t *testing.T) {
 		if act.Fields != nil {
 			return bot.NoReply
 		}
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &bot.Message{Text: bot.Plain("Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN instead.")}, Form: &f}
 	}
 	root, err := r.a.PostRoot(context.Background(), channelID, bot.Message{Text: bot.Plain("Approval needed"), Buttons: []bot.Button{

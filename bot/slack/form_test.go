@@ -11,24 +11,14 @@ import (
 	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/bot/bottest"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
 	"github.com/gitlab-chatops/gitlab-chatops/internal/golden"
 )
 
-// codeForm is the form the router opens to ask an approver for the
-// current code of their authenticator app.
-func codeForm() bot.Form {
-	return bot.Form{
-		ActionID: bot.ActionApprove, Value: "r7k2qxa9", Title: "Approve r7k2qxa9",
-		Intro:  bot.Join(bot.Plain("Approving "), bot.Code("migrate"), bot.Plain(" on gitlab-1 needs the current code of your authenticator app <!here>.")),
-		Fields: []bot.FormField{{Name: "code", Label: "Code", Hint: "Six digits, from the app you enrolled with.", MinLength: 6, MaxLength: 6}},
-		Submit: "Approve",
-	}
-}
-
 // TestModalGolden: the view views.open receives for a form.
 func TestModalGolden(t *testing.T) {
-	v, err := Modal(codeForm(), formMeta{Channel: "C0OPS", User: "U0ALICE"})
+	v, err := Modal(bottest.ReauthForm(), formMeta{Channel: "C0OPS", User: "U0ALICE"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +88,7 @@ func TestFormFromSlashCommand(t *testing.T) {
 	r := startFormRig(t)
 	r.h.onCommand = func(context.Context, bot.Command) bot.Reply {
 		m := bot.Message{Text: bot.Plain("Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN instead.")}
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &m, Form: &f}
 	}
 	trigger := r.fake.newTrigger(alice)
@@ -157,7 +147,7 @@ func TestFormFromSlashCommand(t *testing.T) {
 func TestFormSubmissionRefusals(t *testing.T) {
 	r := startFormRig(t)
 	r.h.onCommand = func(context.Context, bot.Command) bot.Reply {
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &bot.Message{Text: bot.Plain("type it")}, Form: &f}
 	}
 	r.slash(t, "approve r7k2qxa9", r.fake.newTrigger(alice))
@@ -189,7 +179,7 @@ func TestFormFallsBackToMessage(t *testing.T) {
 	r := startFormRig(t)
 	r.h.onCommand = func(context.Context, bot.Command) bot.Reply {
 		m := bot.Message{Text: bot.Plain("Type /gitlab-migrations approve r7k2qxa9 --code NNNNNN instead.")}
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &m, Form: &f}
 	}
 	r.slash(t, "approve r7k2qxa9", "1.2.3") // a trigger Slack never issued
@@ -214,7 +204,7 @@ func TestFormFromClick(t *testing.T) {
 		if act.Fields != nil {
 			return bot.NoReply
 		}
-		f := codeForm()
+		f := bottest.ReauthForm()
 		return bot.Reply{Message: &bot.Message{Text: bot.Plain("type it")}, Form: &f}
 	}
 	v, _ := url.ParseQuery(clickForm(alice, "alice", testChannel, "1700000000.000001", bot.ActionApprove, "r7k2qxa9", r.fake.responseURL("click")))
