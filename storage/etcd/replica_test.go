@@ -279,23 +279,10 @@ func TestOwners(t *testing.T) {
 		for _, name := range []string{"a", "b", "c"} {
 			owners = append(owners, etcd.NewOwners(dialReplica(t, srv.Endpoints(), prefix), name, nil))
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		won := 0
-		for i := range 30 {
-			wg.Go(func() {
-				_, _, ok, err := owners[i%3].Take(ctx, "r2")
-				if err != nil {
-					t.Errorf("Take: %v", err)
-				}
-				if ok {
-					mu.Lock()
-					won++
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+		won := winners(t, 30, "Take", func(i int) (bool, error) {
+			_, _, ok, err := owners[i%3].Take(ctx, "r2")
+			return ok, err
+		})
 		if won != 1 {
 			t.Errorf("%d of 30 concurrent Takes on 3 replicas won; want exactly 1", won)
 		}

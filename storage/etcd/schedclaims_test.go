@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,23 +124,8 @@ func TestScheduleClaims(t *testing.T) {
 			etcd.NewScheduleClaims(dialReplica(t, srv.Endpoints(), "/ticks/")),
 		}
 		due := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
-		var fired atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 30 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := replicas[i%3].ClaimTick(ctx, "s1", due)
-				if err != nil {
-					t.Errorf("ClaimTick: %v", err)
-				}
-				if ok {
-					fired.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if n := fired.Load(); n != 1 {
+		n := winners(t, 30, "ClaimTick", func(i int) (bool, error) { return replicas[i%3].ClaimTick(ctx, "s1", due) })
+		if n != 1 {
 			t.Fatalf("%d of 30 concurrent claims of one due time fired, want 1", n)
 		}
 		for _, c := range []struct {

@@ -2,8 +2,6 @@ package etcd_test
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,23 +75,10 @@ func TestSeen(t *testing.T) {
 			newSeen(t, dialReplica(t, srv.Endpoints(), "/race/"), "slack", 0),
 			newSeen(t, dialReplica(t, srv.Endpoints(), "/race/"), "slack", 0),
 		}
-		var firsts atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 30 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				first, err := replicas[i%3].FirstSeen(ctx, "sig/abc", time.Minute)
-				if err != nil {
-					t.Errorf("FirstSeen: %v", err)
-				}
-				if first {
-					firsts.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if n := firsts.Load(); n != 1 {
+		n := winners(t, 30, "FirstSeen", func(i int) (bool, error) {
+			return replicas[i%3].FirstSeen(ctx, "sig/abc", time.Minute)
+		})
+		if n != 1 {
 			t.Errorf("%d of 30 concurrent calls were first, want exactly 1", n)
 		}
 	})
