@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -393,19 +392,16 @@ type ackSlack struct {
 	slackConns atomic.Int64
 	agentConns atomic.Int64
 
-	mu       sync.Mutex
-	lastCall time.Time // when the last request arrived
-	next     int
-	roots    map[string]int // channel → root posts
-	answers  map[string]int // channel → thread replies holding a migration status
-	others   []string       // thread replies that are no status (busy, errors)
-	notices  int            // ephemeral messages (response_url, chat.postEphemeral)
-	queued   int            // of which "queued" notices
-	problems []string
+	slackPosts           // mu guards the fields below too
+	lastCall   time.Time // when the last request arrived
+	notices    int       // ephemeral messages (response_url, chat.postEphemeral)
+	queued     int       // of which "queued" notices
+	problems   []string
 }
 
 func newAckSlack(b *testing.B) *ackSlack {
-	f := &ackSlack{roots: map[string]int{}, answers: map[string]int{}}
+	f := &ackSlack{}
+	f.initPosts()
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serveHTTP))
 	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -452,46 +448,12 @@ func (f *ackSlack) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"ok":true,"message_ts":"1700000000.000001"}`)
 		return
 	case "/api/chat.postMessage":
-	case "/api/files.getUploadURLExternal":
-		// The long status output is attached: Slack's external upload.
-		f.mu.Lock()
-		f.next++
-		id := fmt.Sprintf("F%08d", f.next)
-		f.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "upload_url": f.srv.URL + "/api/upload/" + id, "file_id": id})
-		return
-	case "/api/files.completeUploadExternal":
-		_, _ = io.WriteString(w, `{"ok":true,"files":[{"id":"F0","title":"output"}]}`)
-		return
+		f.postMessage(w, r)
 	default:
-		if strings.HasPrefix(r.URL.Path, "/api/upload/") {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "text/plain")
-			_, _ = io.WriteString(w, "OK")
-			return
+		if !f.serveUpload(w, r, f.srv.URL) {
+			_, _ = io.WriteString(w, `{"ok":true}`)
 		}
-		_, _ = io.WriteString(w, `{"ok":true}`)
-		return
 	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	channel, thread := r.Form.Get("channel"), r.Form.Get("thread_ts")
-	content := r.Form.Get("text") + r.Form.Get("blocks")
-	f.mu.Lock()
-	f.next++
-	ts := fmt.Sprintf("1700000000.%06d", f.next)
-	switch {
-	case thread == "":
-		f.roots[channel]++
-	case strings.Contains(content, "Migration status on ") && !strings.Contains(content, "busy"):
-		f.answers[channel]++
-	default:
-		f.others = append(f.others, content)
-	}
-	f.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": channel, "ts": ts})
 }
 
 // quietFor reports whether no request arrived for d.

@@ -280,16 +280,13 @@ func countAction(entries []approvals.AuditEntry, action, operation string) int {
 // counted per channel.
 type loadSlack struct {
 	srv *httptest.Server
-
-	mu      sync.Mutex
-	next    int
-	answers map[string]int // channel → status answers in its threads
-	others  []string       // thread replies that are no status answer
+	slackPosts
 }
 
 func newLoadSlack(t *testing.T) *loadSlack {
 	t.Helper()
-	f := &loadSlack{answers: map[string]int{}}
+	f := &loadSlack{}
+	f.initPosts()
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serveHTTP))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -299,43 +296,11 @@ func (f *loadSlack) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.URL.Path == "/api/chat.postMessage":
-	case r.URL.Path == "/api/files.getUploadURLExternal":
-		f.mu.Lock()
-		f.next++
-		id := fmt.Sprintf("F%08d", f.next)
-		f.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "upload_url": f.srv.URL + "/api/upload/" + id, "file_id": id})
-		return
-	case strings.HasPrefix(r.URL.Path, "/api/upload/"):
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "OK")
-		return
-	case r.URL.Path == "/api/files.completeUploadExternal":
-		_, _ = io.WriteString(w, `{"ok":true,"files":[{"id":"F0","title":"output"}]}`)
-		return
+		f.postMessage(w, r)
+	case f.serveUpload(w, r, f.srv.URL):
 	default: // chat.update, chat.postEphemeral, response URLs, …
 		_, _ = io.WriteString(w, `{"ok":true,"message_ts":"1700000000.000001"}`)
-		return
 	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	channel, thread := r.Form.Get("channel"), r.Form.Get("thread_ts")
-	content := r.Form.Get("text") + r.Form.Get("blocks")
-	f.mu.Lock()
-	f.next++
-	ts := fmt.Sprintf("1700000000.%06d", f.next)
-	switch {
-	case thread == "":
-	case strings.Contains(content, "Migration status on ") && !strings.Contains(content, "busy"):
-		f.answers[channel]++
-	default:
-		f.others = append(f.others, content)
-	}
-	f.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": channel, "ts": ts})
 }
 
 // answered counts tag's channels (0 … n-1) whose thread holds a status
