@@ -91,6 +91,26 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	return e
 }
 
+// postDecoded posts a JSON body to path and decodes it into req as the
+// adapter would. A body that does not decode must be refused (400, one
+// refusal, nothing handled) and postDecoded reports false; one that does
+// must be answered 200 and run no command, and postDecoded returns the
+// actions handled and the refusals counted.
+func (e *fuzzEnv) postDecoded(t *testing.T, path string, body []byte, req any) (acts []bot.Action, refusals int, ok bool) {
+	t.Helper()
+	rec, cmds, acts, refusals := e.post(t, path, "application/json", "", body)
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(req); err != nil {
+		if rec.Code != http.StatusBadRequest || len(acts)+len(cmds) != 0 || refusals != 1 {
+			t.Fatalf("%q does not decode (%v), yet: %d, %d actions, %d refusals", body, err, rec.Code, len(acts), refusals)
+		}
+		return nil, 0, false
+	}
+	if rec.Code != http.StatusOK || len(cmds) != 0 {
+		t.Fatalf("%q: %d %q; want 200", body, rec.Code, rec.Body.String())
+	}
+	return acts, refusals, true
+}
+
 // post sends body to path from the Mattermost server's address and
 // returns the answer, what reached the handler and how many refusals
 // were reported meanwhile.
@@ -199,16 +219,10 @@ func FuzzMattermostAction(f *testing.F) {
 	}
 	otherSigner := newSigner("not-" + actionSecret)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec, cmds, acts, refusals := e.post(t, ActionsPath, "application/json", "", body)
 		var req model.PostActionIntegrationRequest
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-			if rec.Code != http.StatusBadRequest || len(acts)+len(cmds) != 0 || refusals != 1 {
-				t.Fatalf("%q does not decode (%v), yet: %d, %d actions, %d refusals", body, err, rec.Code, len(acts), refusals)
-			}
+		acts, refusals, ok := e.postDecoded(t, ActionsPath, body, &req)
+		if !ok {
 			return
-		}
-		if rec.Code != http.StatusOK || len(cmds) != 0 {
-			t.Fatalf("%q: %d %q; want 200", body, rec.Code, rec.Body.String())
 		}
 		requestID, _ := req.Context[ctxRequest].(string)
 		action, _ := req.Context[ctxAction].(string)
@@ -271,16 +285,10 @@ func FuzzMattermostDialog(f *testing.F) {
 	accepted := map[string]bool{}  // nonces of states a submission was accepted with
 	submitted := map[string]bool{} // submissions that passed the state check
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec, cmds, acts, refusals := e.post(t, DialogPath, "application/json", "", body)
 		var req model.SubmitDialogRequest
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-			if rec.Code != http.StatusBadRequest || len(acts)+len(cmds) != 0 || refusals != 1 {
-				t.Fatalf("%q does not decode (%v), yet: %d, %d actions, %d refusals", body, err, rec.Code, len(acts), refusals)
-			}
+		acts, refusals, ok := e.postDecoded(t, DialogPath, body, &req)
+		if !ok {
 			return
-		}
-		if rec.Code != http.StatusOK || len(cmds) != 0 {
-			t.Fatalf("%q: %d %q; want 200", body, rec.Code, rec.Body.String())
 		}
 		if req.Cancelled {
 			if len(acts) != 0 {
