@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/gitlab-chatops/gitlab-chatops/approvals/approvalstest"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/bot/bottest"
 	"github.com/gitlab-chatops/gitlab-chatops/commands"
@@ -84,14 +85,13 @@ func TestStateSealing(t *testing.T) {
 // dialogRig is the adapter on loopback over fakeMM with a handler that
 // answers as the test says.
 type dialogRig struct {
-	mm   *fakeMM
-	a    *Adapter
-	srv  *httptest.Server
-	rec  *simtest.Refusals
-	h    *formHandler
-	now  time.Time
-	nmu  sync.Mutex
-	base string
+	mm    *fakeMM
+	a     *Adapter
+	srv   *httptest.Server
+	rec   *simtest.Refusals
+	h     *formHandler
+	clock *approvalstest.Clock // the adapter's clock, which a test moves on
+	base  string
 }
 
 type formHandler struct {
@@ -137,7 +137,7 @@ func startDialogRig(t *testing.T) *dialogRig {
 // configuration changed by cfgs.
 func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen, cfgs ...func(*Config)) *dialogRig {
 	t.Helper()
-	r := &dialogRig{mm: mm, rec: &simtest.Refusals{}, h: &formHandler{}, now: time.Now()}
+	r := &dialogRig{mm: mm, rec: &simtest.Refusals{}, h: &formHandler{}, clock: approvalstest.NewClock(time.Now())}
 	r.mm.addUser(alice.ID, alice.Name)
 	r.mm.addUser(bob.ID, bob.Name)
 	r.mm.addChannel(channelID, "upgrades", string(model.ChannelTypeOpen))
@@ -151,7 +151,7 @@ func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen, cfgs ...func(*Con
 	for _, f := range cfgs {
 		f(&cfg)
 	}
-	r.a, err = New(cfg, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock, Seen: seen})
+	r.a, err = New(cfg, Options{Logger: testLogger(t), OnRefused: r.rec.Hook, Now: r.clock.Now, Seen: seen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,18 +159,6 @@ func startDialogRigOn(t *testing.T, mm *fakeMM, seen bot.Seen, cfgs ...func(*Con
 	r.srv.Start()
 	t.Cleanup(r.a.Wait)
 	return r
-}
-
-func (r *dialogRig) clock() time.Time {
-	r.nmu.Lock()
-	defer r.nmu.Unlock()
-	return r.now
-}
-
-func (r *dialogRig) advance(d time.Duration) {
-	r.nmu.Lock()
-	defer r.nmu.Unlock()
-	r.now = r.now.Add(d)
 }
 
 func (r *dialogRig) askForm(t *testing.T) {
@@ -265,7 +253,7 @@ func TestDialogForgeries(t *testing.T) {
 	}
 	d := ds[0]
 	forged := newStateSigner("not-the-action-secret-but-as-long-as-it")
-	st := dialogState{Action: "approve", Value: "r7k2qxa9", Channel: channelID, User: alice.ID, Field: "code", Expires: r.clock().Add(time.Hour).Unix()}
+	st := dialogState{Action: "approve", Value: "r7k2qxa9", Channel: channelID, User: alice.ID, Field: "code", Expires: r.clock.Now().Add(time.Hour).Unix()}
 	forgedState, _ := forged.seal(st)
 	sub := func(state, callback string, u mmUser) (int, *model.SubmitDialogResponse) {
 		return r.mm.dialogRequest(t, d.Req.URL, &model.SubmitDialogRequest{
@@ -292,7 +280,7 @@ func TestDialogForgeries(t *testing.T) {
 			t.Errorf("%s: OnRefused was not told %q: %v", c.name, c.reason, r.rec.List())
 		}
 	}
-	r.advance(11 * time.Minute)
+	r.clock.Advance(11 * time.Minute)
 	if status, resp := r.mm.submitDialog(t, d, alice, map[string]string{"code": "123456"}); status != http.StatusOK || !strings.Contains(resp.Error, "could not verify") || !refusedWith(r.rec, "expired") {
 		t.Errorf("an expired dialog was answered %d %+v (refusals %v)", status, resp, r.rec.List())
 	}
