@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"iter"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -276,21 +278,21 @@ func (f *fakeMattermostAPI) approveContext(t testing.TB) (*model.Post, map[strin
 func (f *fakeMattermostAPI) createdWith(s string) []*model.Post {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []*model.Post
-	for _, p := range f.created {
-		if j, _ := json.Marshal(p); strings.Contains(string(j), s) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return postsContaining(slices.Values(f.created), s)
 }
 
 // postsWith returns the posts whose message or attachments contain s.
 func (f *fakeMattermostAPI) postsWith(s string) []*model.Post {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return postsContaining(maps.Values(f.posts), s)
+}
+
+// postsContaining returns the posts of ps whose JSON (message or
+// attachments) contains s.
+func postsContaining(ps iter.Seq[*model.Post], s string) []*model.Post {
 	var out []*model.Post
-	for _, p := range f.posts {
+	for p := range ps {
 		if j, _ := json.Marshal(p); strings.Contains(string(j), s) {
 			out = append(out, p)
 		}
