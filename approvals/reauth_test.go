@@ -124,13 +124,9 @@ func TestReauthRefusals(t *testing.T) {
 		}
 	}
 	// Malformed codes are typos, not guesses: the real one still works.
-	wrong := "000000"
-	if wrong == codeAt(t, k, f.clock.Now()) {
-		wrong = "111111"
-	}
 	// Wrong codes further apart than the window never lock out.
 	for range approvals.MaxWrongCodes + 2 {
-		if _, err := f.svc.Reauthenticate(ctx, r.ID, bob, wrong); !errors.Is(err, approvals.ErrWrongCode) {
+		if _, err := f.svc.Reauthenticate(ctx, r.ID, bob, approvalstest.WrongCode(k.Secret(), f.clock.Now())); !errors.Is(err, approvals.ErrWrongCode) {
 			t.Fatalf("wrong code = %v; want ErrWrongCode", err)
 		}
 		f.clock.Advance(approvals.WrongCodeWindow/(approvals.MaxWrongCodes-1) + time.Second)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/storage"
 )
@@ -32,29 +31,11 @@ func TestServeSigtermDuringMigrate(t *testing.T) {
 	agentDir := filepath.Join(dir, "agent")
 	agentPort, port := freePort(t), freePort(t)
 	startAgent(t, agentDir, agentPort)
-	agentURL := fmt.Sprintf("http://127.0.0.1:%d", agentPort)
 	store := filepath.Join(dir, "chatops.db")
 	fm := newFakeMattermostAPI(t)
 	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
 	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(fmt.Sprintf(`store: %s
-listen: 127.0.0.1:%d
-shutdown_grace: 20s
-audit: {key_file: %s}
-approval_key: %s
-hosts:
-  - name: gitlab-sim
-    agent: %s
-mattermost:
-  url: %s
-  bot_token: mm-bot-token
-  command_tokens: [%s]
-  action_secret: %s
-  callback_url: http://127.0.0.1:%d/mattermost/actions
-policy:
-  approvers: [%s]
-`, store, port, writeAuditKey(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentURL,
-		fm.srv.URL, shutMMToken, shutMMSecret, port, bob)), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(mmServeYAML("store: "+store, port, writeAuditKey(t, dir), agentDir, agentPort, fm, bob, "shutdown_grace: 20s\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)

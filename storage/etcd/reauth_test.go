@@ -90,12 +90,9 @@ func testReauthReplicaReplay(t *testing.T, srv *etcdtest.Server, prefix string) 
 	if _, err := b.Reauthenticate(ctx, r.ID, bob, code); !errors.Is(err, approvals.ErrCodeReused) {
 		t.Fatalf("the same code at replica B: %v; want ErrCodeReused", err)
 	}
-	wrong := "000000"
 	for i := 2; i <= approvals.MaxWrongCodes; i++ { // the replay counted as the first
 		clock.Advance(time.Minute)
-		if c, _ := totp.GenerateCode(key.Secret(), clock.Now()); c == wrong {
-			t.Skip("the wrong code is the right one at this time")
-		}
+		wrong := approvalstest.WrongCode(key.Secret(), clock.Now())
 		if _, err := svcs[i%2].Reauthenticate(ctx, r.ID, bob, wrong); err == nil {
 			t.Fatal("a wrong code was accepted")
 		}
