@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -28,17 +29,22 @@ const anchorPoll = time.Minute
 // each. A process's start does not reset the schedule.
 func (r *Router) anchorLoop(ctx context.Context) {
 	poll := cmp.Or(r.anchorPoll, anchorPoll)
-	last, err := r.lastAnchor(ctx)
+	last, read, err := r.lastAnchor(ctx, 0)
 	if err != nil {
 		r.logger(ctx).Error("finding the last audit anchor; anchoring now", "err", err)
+		read = 0
 	}
 	for {
 		if due := last.Add(r.opt.AnchorEvery); !r.opt.Clock().Before(due) {
 			// Someone may have anchored (`audit anchor`) since: the trail
-			// says when the last anchor was, not this loop's memory.
-			if l, err := r.lastAnchor(ctx); err == nil && l.After(last) {
-				last = l
-				continue
+			// says when the last anchor was, not this loop's memory. Only
+			// the entries after those already read can hold a newer one.
+			if l, seq, err := r.lastAnchor(ctx, read); err == nil {
+				read = max(read, seq)
+				if l.After(last) {
+					last = l
+					continue
+				}
 			}
 			// The anchor's time is read before it is taken: read after, a
 			// slow post (or a clock moved meanwhile, as tests do) would
@@ -57,28 +63,65 @@ func (r *Router) anchorLoop(ctx context.Context) {
 	}
 }
 
-// lastAnchor returns the time of the newest audit.anchored entry, or the
-// zero time if there is none newer than AnchorEvery (older ones do not
-// change the schedule: an anchor is due at once). It reads the trail
-// backwards, in growing chunks, and never further back than AnchorEvery.
-func (r *Router) lastAnchor(ctx context.Context) (time.Time, error) {
+// anchorPage is how many entries lastAnchor reads at a time.
+const anchorPage = 1024
+
+// lastAnchor returns the time of the newest audit.anchored entry numbered
+// above after and no older than AnchorEvery, or the zero time if there is
+// none (older ones do not change the schedule: an anchor is due at once);
+// and the newest entry's seq, which a later call passes as after to read
+// only what was appended since.
+//
+// It reads the trail backwards a page at a time and stops at the first
+// page that reaches after or whose oldest entry is older than
+// AnchorEvery, so its memory is one page however long the trail. It
+// decodes only the entries whose stored bytes name the action, and each
+// page's oldest: a trail of a million entries all younger than
+// AnchorEvery costs one pass over the bytes, not a million decodes.
+func (r *Router) lastAnchor(ctx context.Context, after uint64) (time.Time, uint64, error) {
 	cutoff := r.opt.Clock().Add(-r.opt.AnchorEvery)
-	for n := 256; ; n *= 4 {
-		entries, err := r.opt.Audit.TailAudit(ctx, n)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("reading the audit trail for the last anchor: %w", err)
-		}
-		for i := len(entries) - 1; i >= 0; i-- {
-			switch e := entries[i]; {
-			case e.Action == ActionAuditAnchored:
-				return e.Time, nil
-			case e.Time.Before(cutoff):
-				return time.Time{}, nil
+	action := []byte(ActionAuditAnchored)
+	var newest uint64
+	for before := uint64(0); ; {
+		var found time.Time
+		var oldest, n uint64
+		stop := false
+		err := r.opt.Audit.AuditPage(ctx, before, anchorPage, func(seq uint64, stored []byte) error {
+			n++
+			if n == 1 {
+				oldest = seq
 			}
+			newest = max(newest, seq)
+			if seq <= after {
+				stop = true
+				return nil
+			}
+			if n > 1 && !bytes.Contains(stored, action) {
+				return nil
+			}
+			e, err := auditchain.Decode(stored)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
+			}
+			if e.Time.Before(cutoff) {
+				stop = true // this page is the last one read
+				return nil
+			}
+			if e.Action == ActionAuditAnchored {
+				found = e.Time // entries come oldest first: the newest wins
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, newest, fmt.Errorf("reading the audit trail for the last anchor: %w", err)
 		}
-		if len(entries) < n {
-			return time.Time{}, nil
+		if !found.IsZero() {
+			return found, newest, nil
 		}
+		if stop || n < anchorPage || oldest <= 1 {
+			return time.Time{}, newest, nil
+		}
+		before = oldest
 	}
 }
 

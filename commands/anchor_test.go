@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -145,6 +146,29 @@ func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
 		}
 		clock.Advance(time.Hour)
 		eventually(t, "the next day's anchor", func() bool { return daily(rec) == 2 })
+	})
+	t.Run("the last anchor pages back", func(t *testing.T) {
+		// lastAnchor reads the trail a page at a time: an anchor behind
+		// several pages of younger entries is still found.
+		clock := approvalstest.NewClock(t0)
+		_, rec := start(t, clock, func(s *simtest.Stack) {
+			manual(s)
+			clock.Advance(time.Hour)
+			busy := make([]approvals.AuditEntry, 3000)
+			for i := range busy {
+				busy[i] = approvals.AuditEntry{Time: clock.Now(), Actor: alice.ID, Action: "command.received", Detail: fmt.Sprint("status ", i)}
+			}
+			if _, err := s.DB.Append(context.Background(), busy...); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(22 * time.Hour)
+		})
+		time.Sleep(quiet)
+		if n := daily(rec); n != 0 {
+			t.Fatalf("%d daily anchors 23 h after the last one (3,000 entries back), want none yet", n)
+		}
+		clock.Advance(time.Hour)
+		eventually(t, "the anchor 24 h after the last one", func() bool { return daily(rec) == 1 })
 	})
 	t.Run("no anchor yet", func(t *testing.T) {
 		_, rec := start(t, approvalstest.NewClock(t0), nil)
