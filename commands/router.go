@@ -94,8 +94,9 @@ type Options struct {
 	Workers int
 	// StartRate bounds how many queueable commands start per second while
 	// commands keep arriving (default 20), after StartBurst (default 4) at
-	// once; when commands pause, the waiting ones start at once: a burst is
-	// acknowledged first and its work follows (pool.go).
+	// once, and none starts on StartBurst while commands arrive less than
+	// 3 ms apart; when commands pause, the waiting ones start at once: a
+	// burst is acknowledged first and its work follows (pool.go).
 	StartRate  float64
 	StartBurst int
 	// QueueNotice is how many commands must wait before a new one for its
