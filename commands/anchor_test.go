@@ -120,6 +120,18 @@ func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
 		}
 		return n
 	}
+	// dueAnHourLater: with the clock standing still, no daily anchor
+	// beyond the `had` ones comes (the last anchor is 23 h old, said by
+	// when); an hour later the next one does.
+	dueAnHourLater := func(t *testing.T, clock *approvalstest.Clock, rec *channelRecorder, had int, when string) {
+		t.Helper()
+		time.Sleep(quiet)
+		if n := daily(rec); n != had {
+			t.Fatalf("%d daily anchors %s, want %d", n, when, had)
+		}
+		clock.Advance(time.Hour)
+		eventually(t, "the anchor 24 h after the last one", func() bool { return daily(rec) == had+1 })
+	}
 	manual := func(s *simtest.Stack) {
 		if _, err := s.Router.Anchor(context.Background(), approvals.User{ID: alice.ID, Name: alice.Name}, "Anchored by alice"); err != nil {
 			t.Fatal(err)
@@ -133,19 +145,9 @@ func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
 			manual(s)
 			clock.Advance(23 * time.Hour)
 		})
-		time.Sleep(quiet)
-		if n := daily(rec); n != 0 {
-			t.Fatalf("%d daily anchors 23 h after the last one, want none yet", n)
-		}
-		clock.Advance(time.Hour)
-		eventually(t, "the anchor 24 h after the last one", func() bool { return daily(rec) == 1 })
+		dueAnHourLater(t, clock, rec, 0, "23 h after the last one")
 		clock.Advance(23 * time.Hour)
-		time.Sleep(quiet)
-		if n := daily(rec); n != 1 {
-			t.Fatalf("%d daily anchors 23 h after the previous one, want still 1", n)
-		}
-		clock.Advance(time.Hour)
-		eventually(t, "the next day's anchor", func() bool { return daily(rec) == 2 })
+		dueAnHourLater(t, clock, rec, 1, "23 h after the previous one")
 	})
 	t.Run("the last anchor pages back", func(t *testing.T) {
 		// lastAnchor reads the trail a page at a time: an anchor behind
@@ -163,12 +165,7 @@ func TestDailyAnchorFollowsTheLastAnchor(t *testing.T) {
 			}
 			clock.Advance(22 * time.Hour)
 		})
-		time.Sleep(quiet)
-		if n := daily(rec); n != 0 {
-			t.Fatalf("%d daily anchors 23 h after the last one (3,000 entries back), want none yet", n)
-		}
-		clock.Advance(time.Hour)
-		eventually(t, "the anchor 24 h after the last one", func() bool { return daily(rec) == 1 })
+		dueAnHourLater(t, clock, rec, 0, "23 h after the last one (3,000 entries back)")
 	})
 	t.Run("no anchor yet", func(t *testing.T) {
 		_, rec := start(t, approvalstest.NewClock(t0), nil)
