@@ -96,12 +96,12 @@ func (db *DB) Apply(ctx context.Context, id string, fn func(*approvals.Request) 
 }
 
 // Requests implements approvals.Store. It reads every request but
-// decodes only those whose stored bytes may pass f (mayMatch): `pending`
+// decodes only those whose stored bytes may pass f (MayMatch): `pending`
 // and the expiry sweep list the few open requests among thousands of
 // finished ones, and decoding those was most of their time (figure P7).
 func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*approvals.Request, error) {
 	var out []*approvals.Request
-	may := mayMatch(f)
+	may := MayMatch(f)
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		return bucket(tx, bucketRequests).ForEach(func(k, v []byte) error {
 			if !may(v) {
@@ -123,13 +123,13 @@ func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*appro
 	return NewestFirst(out, f.Limit), nil
 }
 
-// mayMatch returns a check on a stored request's JSON, as json.Marshal
-// wrote it (Create, Apply, ImportRequests), that is false only when the
+// MayMatch returns a check on a stored request's JSON, as json.Marshal
+// wrote it (Create, Apply, ImportRequests, on either backend), that is false only when the
 // request cannot pass f: its "state" is none of f's, or f wants an open
 // review and no review is due ("review_due" is omitted when zero). Text
 // inside a string cannot fake a key: its quotes are escaped. When the
 // check is true, f.Match decides on the decoded request.
-func mayMatch(f approvals.RequestFilter) func(v []byte) bool {
+func MayMatch(f approvals.RequestFilter) func(v []byte) bool {
 	stateKey, reviewDue := []byte(`"state":"`), []byte(`"review_due":`)
 	return func(v []byte) bool {
 		if f.ReviewOpen && !bytes.Contains(v, reviewDue) {

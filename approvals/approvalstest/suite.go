@@ -36,7 +36,7 @@ type Harness struct {
 // and optimistic-retry semantics (fn's side effects and entries of an
 // attempt that did not commit are never written), and the audit chain
 // under concurrent appends, verified by auditchain and with tampering
-// detected.
+// detected; and Requests' filters, which text inside a request never fools.
 func RunStoreSuite(t *testing.T, newStore func(t *testing.T) Harness) {
 	t.Run("transitions", func(t *testing.T) { suiteTransitions(t, newStore) })
 	t.Run("create and apply write with their entries or not at all", func(t *testing.T) { suiteAtomic(t, newStore(t)) })
@@ -44,6 +44,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) Harness) {
 	t.Run("optimistic retry", func(t *testing.T) { suiteRetry(t, newStore(t)) })
 	t.Run("audit chain under concurrent appends", func(t *testing.T) { suiteChain(t, newStore(t)) })
 	t.Run("emergency request and its review", func(t *testing.T) { suiteEmergency(t, newStore(t)) })
+	t.Run("requests filter", func(t *testing.T) { suiteFilter(t, newStore(t)) })
 }
 
 // suiteEmergency: an emergency request keeps what makes it one through

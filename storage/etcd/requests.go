@@ -143,10 +143,16 @@ func (s *Store) Apply(ctx context.Context, id string, fn func(*approvals.Request
 }
 
 // Requests implements approvals.Store: every request, read page by page
-// at one revision.
+// at one revision; only those whose stored bytes may pass f
+// (storage.MayMatch) are decoded, so `pending` and the expiry sweep do not
+// decode every finished request.
 func (s *Store) Requests(ctx context.Context, f approvals.RequestFilter) ([]*approvals.Request, error) {
 	var out []*approvals.Request
+	may := storage.MayMatch(f)
 	_, err := s.scan(ctx, s.c.Key(dirRequests), clientv3.GetPrefixRangeEnd(s.c.Key(dirRequests)), 0, func(k, v []byte) error {
+		if !may(v) {
+			return nil // cannot pass f: not worth decoding
+		}
 		r, err := decodeRequest(string(k[len(s.c.Key(dirRequests)):]), v)
 		if err != nil {
 			return err
