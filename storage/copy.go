@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
@@ -16,6 +17,9 @@ var ErrNotEmpty = errors.New("the target store is not empty")
 // copyBatch is how many audit entries Copy hands the target at a time; the
 // target splits them further to fit its transactions.
 const copyBatch = 256
+
+// discardTimeout bounds the removal of a failed copy.
+const discardTimeout = 30 * time.Second
 
 // Dumper is what Copy reads from a backend besides Backend: the state no
 // Backend method lists (the schedule counter, every schedule's results).
@@ -63,6 +67,11 @@ type Importer interface {
 	// ImportEnrolment stores a re-authentication record as it is (its
 	// Version too; the secret stays sealed with the same reauth key).
 	ImportEnrolment(ctx context.Context, e *approvals.Enrolment) error
+	// Discard removes everything the Import methods store (requests, the
+	// audit entries and head, schedules and their counter, results,
+	// enrolments), in one transaction: all of it or none. CopyTo calls it
+	// only to undo its own failed copy into a store it found empty.
+	Discard(ctx context.Context) error
 }
 
 // CopyReport is what Copy copied.
@@ -83,8 +92,9 @@ type CopyReport struct {
 // target is empty (ErrNotEmpty); after the copy it verifies the target's
 // chain with key and checks that its head is the source's. The source
 // must not change meanwhile (stop the bot first). A copy that fails
-// half-way leaves a partial target: the error says so, and the copy can be
-// repeated once the target was emptied.
+// half-way removes what it wrote (Importer.Discard), so the target is empty
+// again and the copy can be repeated; should that fail too, the error says
+// that the target is partly written.
 func Copy(ctx context.Context, from Dumper, to Importer, key auditchain.Key) (CopyReport, error) {
 	src, err := CheckSource(ctx, from, key)
 	if err != nil {
@@ -124,7 +134,14 @@ func (s *Source) CopyTo(ctx context.Context, to Importer) (CopyReport, error) {
 		return rep, fmt.Errorf("the target already holds %s; copy only into an empty store (a new etcd prefix, a new file), nothing was written: %w", what, ErrNotEmpty)
 	}
 	partial := func(doing string, err error) error {
-		return fmt.Errorf("%s: %w (the target is now partly written: empty it before copying again)", doing, err)
+		// Undone even when ctx was cancelled (an interrupted copy), within
+		// a bound of its own.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardTimeout)
+		defer cancel()
+		if derr := to.Discard(dctx); derr != nil {
+			return fmt.Errorf("%s: %w (the target is now partly written and removing what was copied failed too: %v; empty it before copying again)", doing, err, derr)
+		}
+		return fmt.Errorf("%s: %w (what was copied was removed again: the target is empty, as before)", doing, err)
 	}
 
 	var batch []AuditRecord

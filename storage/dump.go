@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals/auditchain"
@@ -57,6 +59,26 @@ func (db *DB) Contents(ctx context.Context) (string, error) {
 		return nil
 	})
 	return strings.Join(held, ", "), err
+}
+
+// Discard empties every bucket a copy fills and removes the audit head, in
+// one transaction (Importer). The schema version stays: the file is still
+// a database of this version, empty.
+func (db *DB) Discard(ctx context.Context) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		for _, name := range []string{bucketRequests, bucketAudit, bucketSchedules, bucketScheduleResults, bucketReauth} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return fmt.Errorf("empty %s: %w", name, err)
+			}
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return fmt.Errorf("empty %s: %w", name, err)
+			}
+		}
+		if err := bucket(tx, bucketMeta).Delete([]byte(keyAuditHead)); err != nil {
+			return fmt.Errorf("remove the audit head: %w", err)
+		}
+		return nil
+	})
 }
 
 // ImportAudit stores records as they are after the head, in one

@@ -80,6 +80,21 @@ func (s *Store) Contents(ctx context.Context) (string, error) {
 	return "", nil
 }
 
+// Discard deletes every request, audit entry, schedule, result and
+// enrolment under the prefix, with the audit head and the schedule
+// counter, in one Txn (Importer). The schema version stays.
+func (s *Store) Discard(ctx context.Context) error {
+	var ops []clientv3.Op
+	for _, d := range []string{dirRequests, dirAudit, dirSchedules, dirResults, dirReauth} {
+		ops = append(ops, clientv3.OpDelete(s.c.Key(d), clientv3.WithPrefix()))
+	}
+	ops = append(ops, clientv3.OpDelete(s.c.Key(keyScheduleSeq)), clientv3.OpDelete(s.c.Key(keyAuditHead)))
+	if _, err := s.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+		return fmt.Errorf("empty etcd %s: %w", s.c.Prefix(), err)
+	}
+	return nil
+}
+
 // ImportAudit stores records as they are after the head, in as many Txns
 // as etcd's limits need, each guarded by the head's mod revision and
 // leaving a whole chain (storage.Importer).
