@@ -9,6 +9,7 @@ import (
 	"github.com/gitlab-chatops/gitlab-chatops/agent"
 	"github.com/gitlab-chatops/gitlab-chatops/approvals"
 	"github.com/gitlab-chatops/gitlab-chatops/bot"
+	"github.com/gitlab-chatops/gitlab-chatops/leader"
 )
 
 // recoverRunning finishes what a previous bot process left behind, so
@@ -25,6 +26,7 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	whyRunning, whyApproved := r.recoveryWhy()
 	for _, req := range reqs {
 		ctx := r.withRequestLog(ctx, req.ID)
 		chat, ok := r.chat(req.Platform)
@@ -43,7 +45,7 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 			case held:
 				r.logger(ctx).Info("approved request is being started by a live follower; recovery leaves it")
 			default:
-				r.abandon(ctx, chat, req, "the bot restarted after the approval and before starting the job")
+				r.abandon(ctx, chat, req, whyApproved)
 			}
 			continue
 		}
@@ -55,14 +57,25 @@ func (r *Router) recoverRunning(ctx context.Context) error {
 		}
 		r.background("recover "+req.ID, func(context.Context) {
 			defer release()
-			r.reattach(fctx, chat, req, whyRestarted)
+			r.reattach(fctx, chat, req, whyRunning)
 		})
 	}
 	return nil
 }
 
-// whyRestarted is why recovery re-attaches (see reattach).
-const whyRestarted = "the bot restarted"
+// recoveryWhy is why recovery re-attaches a running request and why it
+// ends an approved one, for their threads. Recovery runs at the start of
+// each term of leadership: for one process (leader.Always) that is a
+// restart; among replicas, the process that held the request is gone and
+// the new leader took it over, which an operator must not read as the
+// whole bot having restarted.
+func (r *Router) recoveryWhy() (running, approved string) {
+	if _, single := r.opt.Leadership.(leader.Always); single {
+		return "the bot restarted", "the bot restarted after the approval and before starting the job"
+	}
+	return "the bot replica that followed it stopped and another took over",
+		"the bot replica that recorded the approval stopped before starting the job"
+}
 
 // reattach follows a running request's job to its end: after a restart,
 // or when the sweep adopts a request whose follower is gone (why says

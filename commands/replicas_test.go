@@ -150,7 +150,7 @@ func TestReplicaFailoverReattachesRunningMigrate(t *testing.T) {
 		t.Fatalf("agent job %s: %s, %v", running.JobID, job.State, err)
 	}
 	// b's messages are replies in the original thread.
-	contains(t, chat.replies(), "The bot restarted; following the job again.")
+	contains(t, chat.replies(), "The bot replica that followed it stopped and another took over; following the job again.")
 	contains(t, rec.thread(root), "All up on gitlab-sim")
 	if n := agentJobs(t, s, "migrate"); n != 1 {
 		t.Errorf("migrate ran %d times on the agent; want once", n)
