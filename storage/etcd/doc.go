@@ -46,7 +46,8 @@
 //	schedule_runs/<id>       a run of schedule id in progress (ScheduleClaims;
 //	                         session lease, deleted only by its creator)
 //	schedule_ticks/<id>      the latest due time of id fired, RFC 3339 UTC, only
-//	                         moved forward under a compare on its revision
+//	                         moved forward under a compare on its revision;
+//	                         deleted with its chat schedule (RemoveSchedule)
 //	seen/<platform>/<hash>   a once-only key seen (bot.Seen: a Slack signature or
 //	                         envelope ID), hex SHA-256 of the key; bound to the
 //	                         lease of its expiry's time slot (Seen), not the session's

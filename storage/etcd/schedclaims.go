@@ -29,8 +29,9 @@ const releaseRetry = time.Second
 //   - a fired tick is the key schedule_ticks/<id>, holding the latest due
 //     time fired (RFC 3339, UTC), moved forward only, under a compare on
 //     its revision. It has no lease: it must outlive every replica, or a
-//     new leader could fire a tick again. It is one small key per schedule
-//     ever defined (IDs are never reused).
+//     new leader could fire a tick again. Store.RemoveSchedule deletes it
+//     with its chat schedule (IDs are never reused, so no later schedule
+//     needs it); a configured schedule keeps its one small key.
 type ScheduleClaims struct {
 	c     *Cluster
 	takes atomic.Uint64 // numbers each Claim's value

@@ -145,6 +145,34 @@ func TestScheduleClaims(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a removed chat schedule's tick goes with it", func(t *testing.T) {
+		c := dialReplica(t, srv.Endpoints(), "/ticks-removed/")
+		st, claims := openStore(t, c, etcd.StoreOptions{}), etcd.NewScheduleClaims(c)
+		sc, err := st.AddSchedule(ctx, schedule.Schedule{Spec: "*/10 * * * *", Platform: "slack", Channel: "C1", What: schedule.WhatStatus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := claims.ClaimTick(ctx, sc.ID, time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)); !ok || err != nil {
+			t.Fatalf("ClaimTick = %v, %v", ok, err)
+		}
+		ticks := func() int64 {
+			r, err := c.Client().Get(ctx, c.Key("schedule_ticks/"), clientv3.WithPrefix(), clientv3.WithCountOnly())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Count
+		}
+		if n := ticks(); n != 1 {
+			t.Fatalf("%d tick keys after a fired tick, want 1", n)
+		}
+		if err := st.RemoveSchedule(ctx, sc.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := ticks(); n != 0 {
+			t.Fatalf("%d tick keys left after the schedule was removed, want none", n)
+		}
+	})
 }
 
 // tickRunner is the Runner of every replica: it counts runs by the time

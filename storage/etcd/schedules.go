@@ -87,7 +87,7 @@ func (s *Store) RemoveSchedule(ctx context.Context, id string) error {
 	k := s.scheduleKey(id)
 	t, err := s.kv.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), ">", 0)).
-		Then(clientv3.OpDelete(k), clientv3.OpDelete(s.resultKey(id))).
+		Then(clientv3.OpDelete(k), clientv3.OpDelete(s.resultKey(id)), clientv3.OpDelete(s.c.Key(dirScheduleTicks+id))).
 		Commit()
 	switch {
 	case err != nil:
