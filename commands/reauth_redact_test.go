@@ -11,19 +11,20 @@ import (
 
 // TestReauthCodesNeverAudited: a command carrying --code that is refused
 // (a flag given twice, an extra argument, --code with --reset, a wrong
-// code, a code where none is needed) is audited without the code's value,
+// code, a code where none is needed, a code typed without its flag) is audited without the code's value,
 // and its refusal does not echo it either.
 func TestReauthCodesNeverAudited(t *testing.T) {
 	s, rec, _ := reauthSetup(t, false, simtest.Options{})
 	id, _ := openMigrate(t, s, rec)
 	enrol(t, s, rec, bob)
-	codes := []string{"918273", "827364", "736455", "645546", "554637", "463728"}
+	codes := []string{"918273", "827364", "736455", "645546", "554637", "463728", "372819"}
 	for _, text := range []string{
 		"approve " + id + " --code " + codes[0] + " --code=" + codes[1],
 		"approve " + id + " extra --code " + codes[2],
 		"enroll --reset " + carol.ID + " --code " + codes[3],
 		"approve nosuchid --code " + codes[4],
 		"approve " + id + " --code " + codes[5],
+		"approve " + id + " " + codes[6], // without the flag: an extra argument
 	} {
 		err := command(t, s, rec, bob, text)
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gitlab-chatops/gitlab-chatops/bot"
 	"github.com/gitlab-chatops/gitlab-chatops/gitlab"
 )
 
@@ -45,6 +46,11 @@ func (s subcommand) allows(flag string) bool { return slices.Contains(s.flags, f
 func (s subcommand) checkArgs(inv Invocation) error {
 	n := len(inv.Args)
 	switch {
+	case s.allows("code") && s.maxArgs >= 0 && n > s.maxArgs && slices.ContainsFunc(inv.Args[s.maxArgs:], bot.LooksLikeCode):
+		// An extra argument that looks like a code (never the request ID
+		// itself) is not echoed: the refusal is shown and audited, and the
+		// code may still be valid (bot.RedactCommand hides it in the text).
+		return fmt.Errorf("a one-time code goes after --code (%s --code NNNNNN); the code you typed is not repeated here", inv.Sub)
 	case s.check != nil:
 		return s.check(inv)
 	case inv.Sub == "schedules":
