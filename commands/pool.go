@@ -174,6 +174,7 @@ func (p *pool) arrived(now time.Time) {
 	p.lastSubmit = now
 }
 
+// later returns the later of a and b (the zero time is the earliest).
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
