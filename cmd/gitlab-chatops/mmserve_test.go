@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,15 +50,8 @@ func startMMServeOn(t *testing.T, storage, speed, approver, extra string) *mmSer
 	agentPort, port := freePort(t), freePort(t)
 	startAgentSpeed(t, agentDir, agentPort, speed)
 	fm := newFakeMattermostAPI(t)
-	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(mmServeYAML(storage, port, writeAuditKey(t, dir), agentDir, agentPort, fm, approver, extra)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, p := writeServeConfig(t, dir, "serve.yaml", mmServeYAML(storage, port, writeAuditKey(t, dir), agentDir, agentPort, fm, approver, extra))
 	s := &mmServe{base: fmt.Sprintf("http://127.0.0.1:%d", port), fm: fm, logs: &lockedBuffer{}, config: p}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.stop = startServe(t, cfg, s.logs)
 	waitListening(t, port)
 	return s

@@ -87,14 +87,7 @@ slack:
 		t.Fatalf("no mattermost.callback_url to add callback_sources after:\n%s", yaml)
 	}
 	yaml = strings.Replace(yaml, callbacks, callbacks+"  callback_sources: [127.0.0.0/8]\n", 1)
-	p := filepath.Join(dir, "bot.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := writeServeConfig(t, dir, "bot.yaml", yaml)
 	stop := startServe(t, cfg, &lockedBuffer{})
 	waitListening(t, port)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -26,7 +26,6 @@ import (
 // and loads it as serve does.
 func readyConfig(t *testing.T, dir string, port int, slackURL, approvalKey, hosts string) config {
 	t.Helper()
-	p := filepath.Join(dir, "bot.yaml")
 	yaml := fmt.Sprintf(`store: %s
 listen: 127.0.0.1:%d
 shutdown_grace: 10s
@@ -41,13 +40,7 @@ slack:
 policy:
   approvers: [U0APPROVER]
 `, filepath.Join(dir, "chatops.db"), port, writeAuditKey(t, dir), approvalKey, hosts, slackURL)
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := writeServeConfig(t, dir, "bot.yaml", yaml)
 	return cfg
 }
 

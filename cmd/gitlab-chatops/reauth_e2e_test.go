@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,14 +47,7 @@ slack:
   bot_token: xoxb-reauth-test
   signing_secret: %s
 `, store, port, writeAuditKey(t, dir), reauthKeyFile(t, dir), filepath.Join(agentDir, agent.ApprovalKeyFile), agentPort, r1SlackBob, fs.apiURL(), shutSlackSecret)
-	p := filepath.Join(dir, "bot.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := writeServeConfig(t, dir, "bot.yaml", yaml)
 	logs := &lockedBuffer{}
 	stop := startServe(t, cfg, logs)
 	defer stop()

@@ -126,14 +126,7 @@ mattermost:
   listen: 127.0.0.1:%d
 `, store, slackPort, keyFile, reauthKeyFile, approvalKey, agentPort, secSlackApprover, fs.apiURL(), secSlackBot, secSlackSigning,
 		fm.srv.URL, secMMBot, secMMCommand, secMMAction, mmPort, mmPort)
-	p := filepath.Join(dir, "bot.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p := writeServeConfig(t, dir, "bot.yaml", yaml)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

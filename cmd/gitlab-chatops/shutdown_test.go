@@ -45,8 +45,18 @@ const (
 // is written to dir/bot.yaml and loaded as serve loads it.
 func shutdownConfig(t *testing.T, dir, agentURL, slackURL, mmURL, mmChannel string, slackPort, mmPort int) (config, string) {
 	t.Helper()
-	p := filepath.Join(dir, "bot.yaml")
-	if err := os.WriteFile(p, []byte(shutdownYAML(t, dir, agentURL, slackURL, mmURL, mmChannel, slackPort, mmPort)), 0o600); err != nil {
+	return writeServeConfig(t, dir, "bot.yaml", shutdownYAML(t, dir, agentURL, slackURL, mmURL, mmChannel, slackPort, mmPort))
+}
+
+func noEnv(string) string { return "" }
+
+// writeServeConfig writes yaml to dir/name (mode 0600, as an operator
+// would) and loads it as serve does, with no environment; it returns the
+// configuration and the file's path.
+func writeServeConfig(t testing.TB, dir, name, yaml string) (config, string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(p, use{serve: true}, noEnv)
@@ -55,8 +65,6 @@ func shutdownConfig(t *testing.T, dir, agentURL, slackURL, mmURL, mmChannel stri
 	}
 	return cfg, p
 }
-
-func noEnv(string) string { return "" }
 
 func shutdownYAML(t *testing.T, dir, agentURL, slackURL, mmURL, mmChannel string, slackPort, mmPort int) string {
 	t.Helper()
@@ -351,15 +359,8 @@ func TestServeShutdownIsBoundedByGrace(t *testing.T) {
 	mmChannel, mmAlice := model.NewId(), model.NewId()
 	slackPort, mmPort, agentPort := freePort(t), freePort(t), freePort(t)
 	startAgent(t, filepath.Join(dir, "agent"), agentPort)
-	p := filepath.Join(dir, "bot.yaml")
 	yaml := shutdownYAML(t, dir, fmt.Sprintf("http://127.0.0.1:%d", agentPort), fs.apiURL(), fm.srv.URL, mmChannel, slackPort, mmPort) + "shutdown_grace: 1s\n"
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := writeServeConfig(t, dir, "bot.yaml", yaml)
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -380,6 +381,7 @@ func TestServeShutdownIsBoundedByGrace(t *testing.T) {
 
 	stopping := time.Now()
 	cancel()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):

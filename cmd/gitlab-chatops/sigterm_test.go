@@ -34,14 +34,7 @@ func TestServeSigtermDuringMigrate(t *testing.T) {
 	store := filepath.Join(dir, "chatops.db")
 	fm := newFakeMattermostAPI(t)
 	channel, alice, bob := model.NewId(), model.NewId(), model.NewId()
-	p := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(p, []byte(mmServeYAML("store: "+store, port, writeAuditKey(t, dir), agentDir, agentPort, fm, bob, "shutdown_grace: 20s\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(p, use{serve: true}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := writeServeConfig(t, dir, "serve.yaml", mmServeYAML("store: "+store, port, writeAuditKey(t, dir), agentDir, agentPort, fm, bob, "shutdown_grace: 20s\n"))
 	logs := &lockedBuffer{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
