@@ -133,30 +133,10 @@ func (o *Owners) Take(parent context.Context, id string) (context.Context, func(
 
 // undoTake deletes key if it holds val (a Take whose answer was lost),
 // trying until etcd answers, the session's lease (and the key with it)
-// ends, or the client closes.
+// ends, or the client closes (claimkey.go).
 func (o *Owners) undoTake(id, key, val string, sess *concurrency.Session) {
-	tick := time.NewTicker(o.c.LeaseTTL() / 4)
-	defer tick.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(o.c.Client().Ctx(), o.c.LeaseTTL()/2)
-		resp, err := o.c.Client().Txn(ctx).
-			If(clientv3.Compare(clientv3.Value(key), "=", val)).
-			Then(clientv3.OpDelete(key)).
-			Commit()
-		cancel()
-		if err == nil {
-			if resp.Succeeded {
-				o.log.Info("undid a claim of a job whose answer from etcd was lost", "request", id)
-			}
-			return
-		}
-		select {
-		case <-sess.Done():
-			return
-		case <-o.c.Client().Ctx().Done():
-			return
-		case <-tick.C:
-		}
+	if o.c.deleteClaimLater(key, clientv3.Compare(clientv3.Value(key), "=", val), sess, true) {
+		o.log.Info("undid a claim of a job whose answer from etcd was lost", "request", id)
 	}
 }
 
@@ -164,30 +144,15 @@ func (o *Owners) undoTake(id, key, val string, sess *concurrency.Session) {
 func (o *Owners) unclaim(key string, rev int64) error {
 	ctx, cancel := context.WithTimeout(o.c.Client().Ctx(), o.c.LeaseTTL()/2)
 	defer cancel()
-	_, err := o.c.Client().Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
-		Then(clientv3.OpDelete(key)).
-		Commit()
+	_, err := o.c.deleteClaim(ctx, key, clientv3.Compare(clientv3.CreateRevision(key), "=", rev))
 	return err
 }
 
 // unclaimLater retries unclaim until it succeeds, or the session's lease
 // (and the key with it) ends, or the client closes.
 func (o *Owners) unclaimLater(id, key string, rev int64, sess *concurrency.Session) {
-	tick := time.NewTicker(o.c.LeaseTTL() / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case <-sess.Done():
-			return
-		case <-o.c.Client().Ctx().Done():
-			return
-		case <-tick.C:
-		}
-		if err := o.unclaim(key, rev); err == nil {
-			o.log.Info("released ownership of a job in etcd", "request", id)
-			return
-		}
+	if o.c.deleteClaimLater(key, clientv3.Compare(clientv3.CreateRevision(key), "=", rev), sess, false) {
+		o.log.Info("released ownership of a job in etcd", "request", id)
 	}
 }
 

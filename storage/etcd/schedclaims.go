@@ -16,10 +16,6 @@ const (
 	dirScheduleTicks = "schedule_ticks/"
 )
 
-// releaseRetry is how often a run claim whose release failed is tried
-// again, until it is gone or the session that holds it ends.
-const releaseRetry = time.Second
-
 // ScheduleClaims implements schedule.Claims for the replicas sharing the
 // cluster's prefix:
 //   - a run claim is the key schedule_runs/<id>, created only if absent
@@ -78,55 +74,19 @@ func (s *ScheduleClaims) Claim(ctx context.Context, id string) (func(context.Con
 
 // release deletes the claim k if it is still the one created at rev.
 func (s *ScheduleClaims) release(ctx context.Context, k string, rev int64) error {
-	_, err := s.c.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(k), "=", rev)).
-		Then(clientv3.OpDelete(k)).
-		Commit()
+	_, err := s.c.deleteClaim(ctx, k, clientv3.Compare(clientv3.CreateRevision(k), "=", rev))
 	return err
 }
 
-// releaseLater retries a failed release: left in place, the claim would
-// hold the schedule on every replica until this one stopped. It gives up
-// when the session ends, as the key goes with its lease then.
+// releaseLater retries a failed release (claimkey.go).
 func (s *ScheduleClaims) releaseLater(sess *concurrency.Session, k string, rev int64) {
-	t := time.NewTicker(releaseRetry)
-	defer t.Stop()
-	for {
-		select {
-		case <-sess.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), releaseRetry)
-		err := s.release(ctx, k, rev)
-		cancel()
-		if err == nil {
-			return
-		}
-	}
+	s.c.deleteClaimLater(k, clientv3.Compare(clientv3.CreateRevision(k), "=", rev), sess, false)
 }
 
 // undoClaim deletes k if it holds val (a Claim whose answer was lost),
 // trying until etcd answers or the session (and the key with it) ends.
 func (s *ScheduleClaims) undoClaim(sess *concurrency.Session, k, val string) {
-	t := time.NewTicker(releaseRetry)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), releaseRetry)
-		_, err := s.c.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.Value(k), "=", val)).
-			Then(clientv3.OpDelete(k)).
-			Commit()
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-sess.Done():
-			return
-		case <-t.C:
-		}
-	}
+	s.c.deleteClaimLater(k, clientv3.Compare(clientv3.Value(k), "=", val), sess, true)
 }
 
 // Running implements schedule.Claims.
